@@ -1,0 +1,16 @@
+//! Tailor's shared vocabulary: Segment Spec messages, the catalog, consent purposes and time.
+//!
+//! Everything here is plain data plus validation. No I/O, no async, no clock reads
+//! (time arrives through [`time::Clock`]).
+
+pub mod catalog;
+pub mod consent;
+pub mod message;
+pub mod time;
+pub mod validate;
+
+pub use catalog::{ContentItem, ContentKind, Product};
+pub use consent::Purpose;
+pub use message::{BatchEnvelope, InvalidMessage, Message, MessageType};
+pub use time::{Clock, ManualClock, Millis, SystemClock};
+pub use validate::ValidationError;
