@@ -1,1 +1,111 @@
-//! placeholder
+//! Tailor's storage boundary.
+//!
+//! [`Store`] is everything the engine asks of durable storage: the append-only event
+//! log, profile checkpoints and the identity index, the catalog, and small metadata.
+//! [`SqliteStore`] is the embedded default. A PostgreSQL implementation plugs in behind
+//! the same trait and must pass the same [`conformance`] suite.
+//!
+//! Every table that can hold personal data is reachable by [`Store::erase_person`].
+
+pub mod conformance;
+mod error;
+mod sqlite;
+
+pub use error::StoreError;
+pub use sqlite::SqliteStore;
+
+use tailor_core::{ContentItem, Message, Product};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Position of an event in the log; increases with every appended event.
+pub type Seq = i64;
+
+/// Internal profile id. Stable for the life of a profile; a merged-away profile's id
+/// lives on as an alias of the survivor.
+pub type ProfileId = u64;
+
+/// An event as read back from the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub seq: Seq,
+    pub message: Message,
+}
+
+/// A profile's serialized state, opaque to the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileRow {
+    pub id: ProfileId,
+    pub state: Vec<u8>,
+}
+
+/// Everything written by one profile checkpoint, atomically.
+#[derive(Debug, Clone, Default)]
+pub struct Checkpoint {
+    /// The log position the checkpoint covers: replay resumes after it.
+    pub seq: Seq,
+    pub upsert_profiles: Vec<ProfileRow>,
+    pub delete_profiles: Vec<ProfileId>,
+    /// `(identity, profile)`; an identity is `user:<userId>`, `anon:<anonymousId>` or
+    /// `merged:<old internal id>`.
+    pub upsert_identities: Vec<(String, ProfileId)>,
+    /// Free-form engine state (id counters and the like), stored under the given keys.
+    pub meta: Vec<(String, String)>,
+}
+
+/// What a checkpoint left behind, to start from.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub seq: Seq,
+    pub profiles: Vec<ProfileRow>,
+    pub identities: Vec<(String, ProfileId)>,
+}
+
+/// The ids one person is known by, for erasure.
+#[derive(Debug, Clone, Default)]
+pub struct PersonKeys {
+    pub profile_ids: Vec<ProfileId>,
+    /// Raw userIds and anonymousIds (not prefixed).
+    pub ids: Vec<String>,
+}
+
+/// Rows removed by one erasure, per table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Erased {
+    pub events: u64,
+    pub profiles: u64,
+    pub identities: u64,
+}
+
+/// Durable storage. Implementations are synchronous; the engine calls them from its own
+/// writer thread or from blocking tasks, never from an async executor's hot path.
+pub trait Store: Send + Sync + 'static {
+    /// Appends messages in one transaction that is durable when this returns. A message
+    /// whose `messageId` is already in the log is skipped: its slot in the result is `None`.
+    fn append(&self, messages: &[Message]) -> Result<Vec<Option<Seq>>>;
+    /// Events after `seq`, in log order, at most `limit`.
+    fn events_after(&self, seq: Seq, limit: usize) -> Result<Vec<StoredEvent>>;
+    /// The newest events naming any of `ids` as userId, anonymousId or previousId.
+    fn events_of(&self, ids: &[String], limit: usize) -> Result<Vec<StoredEvent>>;
+    fn event_count(&self) -> Result<u64>;
+    /// The newest sequence number in the log (0 when empty).
+    fn last_seq(&self) -> Result<Seq>;
+
+    /// Writes a profile checkpoint atomically.
+    fn checkpoint(&self, checkpoint: &Checkpoint) -> Result<()>;
+    /// Reads the latest checkpoint.
+    fn snapshot(&self) -> Result<Snapshot>;
+
+    fn put_products(&self, products: &[Product]) -> Result<()>;
+    fn delete_product(&self, id: &str) -> Result<bool>;
+    fn products(&self) -> Result<Vec<Product>>;
+    fn put_content(&self, items: &[ContentItem]) -> Result<()>;
+    fn delete_content(&self, id: &str) -> Result<bool>;
+    fn content(&self) -> Result<Vec<ContentItem>>;
+
+    fn get_meta(&self, key: &str) -> Result<Option<String>>;
+    fn set_meta(&self, key: &str, value: &str) -> Result<()>;
+
+    /// Removes every row about one person from every table, in one transaction.
+    fn erase_person(&self, person: &PersonKeys) -> Result<Erased>;
+}

@@ -1,0 +1,222 @@
+//! The behaviour every [`Store`] implementation must show. Each backend's tests call
+//! [`run_all`] with a factory for fresh, empty stores.
+
+use serde_json::json;
+use tailor_core::message::{Envelope, parse_message};
+use tailor_core::{ContentItem, Message, Product};
+
+use crate::{Checkpoint, PersonKeys, ProfileRow, Store};
+
+/// Runs every check, each on a fresh store. `G` keeps the store's resources (a temp
+/// directory, a database) alive until the check ends.
+pub fn run_all<S: Store, G>(fresh: impl Fn() -> (S, G)) {
+    let checks: &[(&str, fn(&dyn Store))] = &[
+        ("append_dedupes_by_message_id", append_dedupes_by_message_id),
+        ("events_read_back_in_order", events_read_back_in_order),
+        (
+            "events_of_finds_every_id_field",
+            events_of_finds_every_id_field,
+        ),
+        ("checkpoint_round_trips", checkpoint_round_trips),
+        ("catalog_upserts_and_deletes", catalog_upserts_and_deletes),
+        (
+            "erase_person_reaches_every_table",
+            erase_person_reaches_every_table,
+        ),
+    ];
+    for (name, check) in checks {
+        let (store, _guard) = fresh();
+        eprintln!("store conformance: {name}");
+        check(&store);
+    }
+}
+
+/// A message for tests: `kind` with the given ids.
+pub fn message(id: &str, kind: &str, user: Option<&str>, anon: Option<&str>) -> Message {
+    let mut v = json!({"type": kind, "messageId": id, "event": "Product Viewed", "timestamp": "2026-01-01T00:00:00Z"});
+    if let Some(u) = user {
+        v["userId"] = json!(u);
+    }
+    if let Some(a) = anon {
+        v["anonymousId"] = json!(a);
+    }
+    if kind == "alias" {
+        v["previousId"] = json!(anon.unwrap_or("prev"));
+        v.as_object_mut().map(|o| o.remove("anonymousId"));
+    }
+    parse_message(
+        v,
+        None,
+        &Envelope {
+            received_at: 1,
+            ..Default::default()
+        },
+        || id.to_string(),
+    )
+    .expect("valid message")
+}
+
+fn append_dedupes_by_message_id(s: &dyn Store) {
+    let a = message("m1", "track", Some("u1"), None);
+    let b = message("m2", "track", Some("u1"), None);
+    let first = s.append(&[a.clone(), b.clone()]).unwrap();
+    assert!(first.iter().all(Option::is_some));
+    let again = s
+        .append(&[a, message("m3", "track", None, Some("x")), b])
+        .unwrap();
+    assert_eq!(again[0], None);
+    assert!(again[1].is_some());
+    assert_eq!(again[2], None);
+    assert_eq!(s.event_count().unwrap(), 3);
+    // A duplicate inside one append is stored once.
+    let dup = message("m4", "track", Some("u1"), None);
+    let r = s.append(&[dup.clone(), dup]).unwrap();
+    assert!(r[0].is_some() && r[1].is_none());
+}
+
+fn events_read_back_in_order(s: &dyn Store) {
+    let msgs: Vec<_> = (0..10)
+        .map(|i| message(&format!("m{i}"), "page", Some("u"), None))
+        .collect();
+    let seqs = s.append(&msgs).unwrap();
+    let back = s.events_after(0, 100).unwrap();
+    assert_eq!(back.len(), 10);
+    assert_eq!(back.iter().map(|e| Some(e.seq)).collect::<Vec<_>>(), seqs);
+    assert_eq!(back[3].message, msgs[3]);
+    let tail = s.events_after(seqs[7].unwrap(), 100).unwrap();
+    assert_eq!(tail.len(), 2);
+    assert_eq!(s.events_after(0, 4).unwrap().len(), 4);
+    assert_eq!(s.last_seq().unwrap(), seqs[9].unwrap());
+}
+
+fn events_of_finds_every_id_field(s: &dyn Store) {
+    s.append(&[
+        message("a", "track", Some("u1"), None),
+        message("b", "track", None, Some("anon1")),
+        message("c", "alias", Some("u2"), Some("anon1")),
+        message("d", "track", Some("other"), None),
+    ])
+    .unwrap();
+    let found = s.events_of(&["u1".into(), "anon1".into()], 10).unwrap();
+    let mut ids: Vec<_> = found
+        .iter()
+        .map(|e| e.message.message_id.as_str())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["a", "b", "c"]);
+}
+
+fn checkpoint_round_trips(s: &dyn Store) {
+    assert_eq!(s.snapshot().unwrap().seq, 0);
+    s.checkpoint(&Checkpoint {
+        seq: 42,
+        upsert_profiles: vec![
+            ProfileRow {
+                id: 1,
+                state: b"one".to_vec(),
+            },
+            ProfileRow {
+                id: 2,
+                state: b"two".to_vec(),
+            },
+        ],
+        delete_profiles: vec![],
+        upsert_identities: vec![("user:u1".into(), 1), ("anon:a".into(), 2)],
+        meta: vec![("next_profile_id".into(), "3".into())],
+    })
+    .unwrap();
+    s.checkpoint(&Checkpoint {
+        seq: 50,
+        upsert_profiles: vec![ProfileRow {
+            id: 1,
+            state: b"merged".to_vec(),
+        }],
+        delete_profiles: vec![2],
+        upsert_identities: vec![("anon:a".into(), 1)],
+        meta: vec![],
+    })
+    .unwrap();
+    let snap = s.snapshot().unwrap();
+    assert_eq!(snap.seq, 50);
+    assert_eq!(
+        snap.profiles,
+        vec![ProfileRow {
+            id: 1,
+            state: b"merged".to_vec()
+        }]
+    );
+    let mut ids = snap.identities.clone();
+    ids.sort();
+    assert_eq!(
+        ids,
+        vec![("anon:a".to_string(), 1), ("user:u1".to_string(), 1)]
+    );
+    assert_eq!(s.get_meta("next_profile_id").unwrap().as_deref(), Some("3"));
+}
+
+fn catalog_upserts_and_deletes(s: &dyn Store) {
+    let p = |id: &str, price: f64| {
+        Product::from_json(json!({"id": id, "name": "n", "category": "A/B", "price": price}))
+            .expect("valid product")
+    };
+    s.put_products(&[p("1", 1.0), p("2", 2.0)]).unwrap();
+    s.put_products(&[p("1", 5.0)]).unwrap();
+    let all = s.products().unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].price, 5.0);
+    assert!(s.delete_product("2").unwrap());
+    assert!(!s.delete_product("2").unwrap());
+    assert_eq!(s.products().unwrap().len(), 1);
+    let c = ContentItem::from_json(
+        json!({"id": "c1", "kind": "banner", "placements": ["home.hero"], "title": "t"}),
+    )
+    .expect("valid content");
+    s.put_content(&[c.clone()]).unwrap();
+    assert_eq!(s.content().unwrap(), vec![c]);
+    assert!(s.delete_content("c1").unwrap());
+    assert!(s.content().unwrap().is_empty());
+}
+
+fn erase_person_reaches_every_table(s: &dyn Store) {
+    s.append(&[
+        message("a", "track", Some("u1"), Some("anon1")),
+        message("b", "track", None, Some("anon1")),
+        message("c", "alias", Some("u1"), Some("old-anon")),
+        message("keep", "track", Some("u2"), None),
+    ])
+    .unwrap();
+    s.checkpoint(&Checkpoint {
+        seq: 4,
+        upsert_profiles: vec![
+            ProfileRow {
+                id: 7,
+                state: b"u1".to_vec(),
+            },
+            ProfileRow {
+                id: 8,
+                state: b"u2".to_vec(),
+            },
+        ],
+        upsert_identities: vec![
+            ("user:u1".into(), 7),
+            ("anon:anon1".into(), 7),
+            ("user:u2".into(), 8),
+        ],
+        ..Default::default()
+    })
+    .unwrap();
+    let erased = s
+        .erase_person(&PersonKeys {
+            profile_ids: vec![7],
+            ids: vec!["u1".into(), "anon1".into(), "old-anon".into()],
+        })
+        .unwrap();
+    assert_eq!(
+        (erased.events, erased.profiles, erased.identities),
+        (3, 1, 2)
+    );
+    assert_eq!(s.event_count().unwrap(), 1);
+    let snap = s.snapshot().unwrap();
+    assert_eq!(snap.profiles.len(), 1);
+    assert_eq!(snap.identities, vec![("user:u2".to_string(), 8)]);
+}

@@ -1,0 +1,420 @@
+//! The embedded default: one SQLite file in WAL mode.
+//!
+//! One connection writes (the engine's writer thread batches many messages into one
+//! transaction: group commit), another reads, so reads never wait behind a commit.
+//! `synchronous=FULL` makes a returned `append` survive power loss, not just a crash;
+//! `secure_delete` makes erased rows unreadable in the file.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use tailor_core::{ContentItem, Message, Product};
+
+use crate::{
+    Checkpoint, Erased, PersonKeys, ProfileRow, Result, Seq, Snapshot, Store, StoreError,
+    StoredEvent,
+};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[
+    // 1: event log, profiles, identities, catalog, metadata.
+    "CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        user_id TEXT,
+        anonymous_id TEXT,
+        previous_id TEXT,
+        ts INTEGER NOT NULL,
+        body TEXT NOT NULL
+     );
+     CREATE INDEX events_user ON events(user_id) WHERE user_id IS NOT NULL;
+     CREATE INDEX events_anon ON events(anonymous_id) WHERE anonymous_id IS NOT NULL;
+     CREATE INDEX events_prev ON events(previous_id) WHERE previous_id IS NOT NULL;
+     CREATE TABLE profiles (id INTEGER PRIMARY KEY, state BLOB NOT NULL);
+     CREATE TABLE identities (identity TEXT PRIMARY KEY, profile_id INTEGER NOT NULL) WITHOUT ROWID;
+     CREATE INDEX identities_profile ON identities(profile_id);
+     CREATE TABLE products (id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
+     CREATE TABLE content (id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
+     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
+];
+
+pub struct SqliteStore {
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `tailor.db` in `dir` and brings its schema up to date.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Backend(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let path = dir.join("tailor.db");
+        let mut writer = Connection::open(&path)?;
+        configure(&writer)?;
+        migrate(&mut writer)?;
+        let reader = Connection::open(&path)?;
+        configure(&reader)?;
+        Ok(Self {
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+        })
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Backend("writer lock poisoned".into()))?;
+        f(&mut conn)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self
+            .reader
+            .lock()
+            .map_err(|_| StoreError::Backend("reader lock poisoned".into()))?;
+        f(&conn)
+    }
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let supported = MIGRATIONS.len() as i64;
+    if version > supported {
+        return Err(StoreError::TooNew {
+            found: version,
+            supported,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "applied schema migration");
+    }
+    Ok(())
+}
+
+fn decode_event(seq: Seq, body: &str) -> Result<StoredEvent> {
+    Ok(StoredEvent {
+        seq,
+        message: serde_json::from_str(body)?,
+    })
+}
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(",")
+}
+
+impl Store for SqliteStore {
+    fn append(&self, messages: &[Message]) -> Result<Vec<Option<Seq>>> {
+        self.write(|conn| {
+            let tx = conn.transaction()?;
+            let mut out = Vec::with_capacity(messages.len());
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO events (message_id, kind, user_id, anonymous_id, previous_id, ts, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for m in messages {
+                    let body = serde_json::to_string(m).map_err(|e| StoreError::Backend(e.to_string()))?;
+                    let inserted = insert.execute(params![
+                        m.message_id,
+                        m.kind.as_str(),
+                        m.user_id,
+                        m.anonymous_id,
+                        m.previous_id,
+                        m.timestamp,
+                        body
+                    ])?;
+                    out.push((inserted == 1).then(|| tx.last_insert_rowid()));
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn events_after(&self, seq: Seq, limit: usize) -> Result<Vec<StoredEvent>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![seq, limit as i64], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })?;
+            rows.map(|r| {
+                let (seq, body) = r?;
+                decode_event(seq, &body)
+            })
+            .collect()
+        })
+    }
+
+    fn events_of(&self, ids: &[String], limit: usize) -> Result<Vec<StoredEvent>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(|conn| {
+            let ph = placeholders(ids.len());
+            let sql = format!(
+                "SELECT seq, body FROM events WHERE user_id IN ({ph}) OR anonymous_id IN ({ph}) OR previous_id IN ({ph})
+                 ORDER BY seq DESC LIMIT {limit}"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let args = ids.iter().chain(ids).chain(ids);
+            let rows = stmt.query_map(params_from_iter(args), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+            rows.map(|r| {
+                let (seq, body) = r?;
+                decode_event(seq, &body)
+            })
+            .collect()
+        })
+    }
+
+    fn event_count(&self) -> Result<u64> {
+        self.read(|conn| {
+            Ok(conn.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))? as u64)
+        })
+    }
+
+    fn last_seq(&self) -> Result<Seq> {
+        self.read(|conn| {
+            Ok(conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?)
+        })
+    }
+
+    fn checkpoint(&self, cp: &Checkpoint) -> Result<()> {
+        self.write(|conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut upsert = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO profiles (id, state) VALUES (?1, ?2)",
+                )?;
+                for p in &cp.upsert_profiles {
+                    upsert.execute(params![p.id as i64, p.state])?;
+                }
+                let mut delete = tx.prepare_cached("DELETE FROM profiles WHERE id = ?1")?;
+                for id in &cp.delete_profiles {
+                    delete.execute(params![*id as i64])?;
+                }
+                let mut ident = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO identities (identity, profile_id) VALUES (?1, ?2)",
+                )?;
+                for (identity, id) in &cp.upsert_identities {
+                    ident.execute(params![identity, *id as i64])?;
+                }
+                let mut meta =
+                    tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?;
+                for (k, v) in &cp.meta {
+                    meta.execute(params![k, v])?;
+                }
+                meta.execute(params!["checkpoint_seq", cp.seq.to_string()])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn snapshot(&self) -> Result<Snapshot> {
+        self.read(|conn| {
+            let seq = conn
+                .query_row(
+                    "SELECT value FROM meta WHERE key = 'checkpoint_seq'",
+                    [],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?
+                .map(|s| {
+                    s.parse::<Seq>()
+                        .map_err(|e| StoreError::Corrupt(format!("checkpoint_seq: {e}")))
+                })
+                .transpose()?
+                .unwrap_or(0);
+            let mut stmt = conn.prepare("SELECT id, state FROM profiles")?;
+            let profiles = stmt
+                .query_map([], |r| {
+                    Ok(ProfileRow {
+                        id: r.get::<_, i64>(0)? as u64,
+                        state: r.get(1)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut stmt = conn.prepare("SELECT identity, profile_id FROM identities")?;
+            let identities = stmt
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Snapshot {
+                seq,
+                profiles,
+                identities,
+            })
+        })
+    }
+
+    fn put_products(&self, products: &[Product]) -> Result<()> {
+        put_json(
+            self,
+            "products",
+            products
+                .iter()
+                .map(|p| (p.id.as_str(), serde_json::to_string(p))),
+        )
+    }
+
+    fn delete_product(&self, id: &str) -> Result<bool> {
+        self.write(|conn| Ok(conn.execute("DELETE FROM products WHERE id = ?1", [id])? > 0))
+    }
+
+    fn products(&self) -> Result<Vec<Product>> {
+        all_json(self, "products")
+    }
+
+    fn put_content(&self, items: &[ContentItem]) -> Result<()> {
+        put_json(
+            self,
+            "content",
+            items
+                .iter()
+                .map(|c| (c.id.as_str(), serde_json::to_string(c))),
+        )
+    }
+
+    fn delete_content(&self, id: &str) -> Result<bool> {
+        self.write(|conn| Ok(conn.execute("DELETE FROM content WHERE id = ?1", [id])? > 0))
+    }
+
+    fn content(&self) -> Result<Vec<ContentItem>> {
+        all_json(self, "content")
+    }
+
+    fn get_meta(&self, key: &str) -> Result<Option<String>> {
+        self.read(|conn| {
+            Ok(conn
+                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.write(|conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                [key, value],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn erase_person(&self, person: &PersonKeys) -> Result<Erased> {
+        self.write(|conn| {
+            let tx = conn.transaction()?;
+            let mut erased = Erased::default();
+            if !person.ids.is_empty() {
+                let ph = placeholders(person.ids.len());
+                let args = person.ids.iter().chain(&person.ids).chain(&person.ids);
+                erased.events = tx.execute(
+                    &format!("DELETE FROM events WHERE user_id IN ({ph}) OR anonymous_id IN ({ph}) OR previous_id IN ({ph})"),
+                    params_from_iter(args),
+                )? as u64;
+            }
+            for id in &person.profile_ids {
+                erased.profiles += tx.execute("DELETE FROM profiles WHERE id = ?1", [*id as i64])? as u64;
+                erased.identities += tx.execute("DELETE FROM identities WHERE profile_id = ?1", [*id as i64])? as u64;
+            }
+            tx.commit()?;
+            Ok(erased)
+        })
+    }
+}
+
+fn put_json<'a>(
+    store: &SqliteStore,
+    table: &str,
+    rows: impl Iterator<Item = (&'a str, serde_json::Result<String>)>,
+) -> Result<()> {
+    store.write(|conn| {
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO {table} (id, body) VALUES (?1, ?2)"
+            ))?;
+            for (id, body) in rows {
+                stmt.execute(params![
+                    id,
+                    body.map_err(|e| StoreError::Backend(e.to_string()))?
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    })
+}
+
+fn all_json<T: serde::de::DeserializeOwned>(store: &SqliteStore, table: &str) -> Result<Vec<T>> {
+    store.read(|conn| {
+        let mut stmt = conn.prepare(&format!("SELECT body FROM {table} ORDER BY id"))?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_passes_the_conformance_suite() {
+        crate::conformance::run_all(|| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = SqliteStore::open(dir.path()).expect("open");
+            (store, dir)
+        });
+    }
+
+    #[test]
+    fn reopening_keeps_data_and_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SqliteStore::open(dir.path()).unwrap();
+            s.set_meta("k", "v").unwrap();
+        }
+        let s = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(s.get_meta("k").unwrap().as_deref(), Some("v"));
+        let v: i64 = s
+            .read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SqliteStore::open(dir.path()).unwrap());
+        let c = Connection::open(dir.path().join("tailor.db")).unwrap();
+        c.pragma_update(None, "user_version", 99).unwrap();
+        drop(c);
+        assert!(matches!(
+            SqliteStore::open(dir.path()),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
+    }
+}
