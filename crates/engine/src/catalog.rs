@@ -1,0 +1,127 @@
+//! The catalog in memory: products and content items, kept in step with the store.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde::Serialize;
+use tailor_core::{ContentItem, Product};
+
+#[derive(Debug, Default)]
+pub struct Catalog {
+    products: HashMap<String, Arc<Product>>,
+    content: BTreeMap<String, Arc<ContentItem>>,
+}
+
+/// A category with its product count and subcategories.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CategoryNode {
+    pub name: String,
+    pub path: String,
+    pub products: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<CategoryNode>,
+}
+
+impl Catalog {
+    pub fn new(products: Vec<Product>, content: Vec<ContentItem>) -> Self {
+        let mut c = Catalog::default();
+        c.put_products(products);
+        c.put_content(content);
+        c
+    }
+
+    pub fn product(&self, id: &str) -> Option<&Product> {
+        self.products.get(id).map(Arc::as_ref)
+    }
+
+    pub fn product_arc(&self, id: &str) -> Option<Arc<Product>> {
+        self.products.get(id).cloned()
+    }
+
+    pub fn product_count(&self) -> usize {
+        self.products.len()
+    }
+
+    /// Products sorted by id, optionally only those under a category path prefix.
+    pub fn products(&self, category: Option<&str>) -> Vec<Arc<Product>> {
+        let prefix: Option<Vec<String>> = category.map(tailor_core::catalog::split_category);
+        let mut v: Vec<_> = self
+            .products
+            .values()
+            .filter(|p| {
+                prefix.as_ref().is_none_or(|pre| {
+                    p.category.len() >= pre.len() && p.category[..pre.len()] == pre[..]
+                })
+            })
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    pub fn put_products(&mut self, products: Vec<Product>) {
+        for p in products {
+            self.products.insert(p.id.clone(), Arc::new(p));
+        }
+    }
+
+    pub fn delete_product(&mut self, id: &str) -> bool {
+        self.products.remove(id).is_some()
+    }
+
+    pub fn content_item(&self, id: &str) -> Option<Arc<ContentItem>> {
+        self.content.get(id).cloned()
+    }
+
+    /// Content items sorted by id, optionally only those for one placement.
+    pub fn content(&self, placement: Option<&str>) -> Vec<Arc<ContentItem>> {
+        self.content
+            .values()
+            .filter(|c| placement.is_none_or(|pl| c.placements.iter().any(|x| x == pl)))
+            .cloned()
+            .collect()
+    }
+
+    pub fn put_content(&mut self, items: Vec<ContentItem>) {
+        for c in items {
+            self.content.insert(c.id.clone(), Arc::new(c));
+        }
+    }
+
+    pub fn delete_content(&mut self, id: &str) -> bool {
+        self.content.remove(id).is_some()
+    }
+
+    /// The category tree with product counts, sorted by name.
+    pub fn category_tree(&self) -> Vec<CategoryNode> {
+        let mut root: Vec<CategoryNode> = Vec::new();
+        for p in self.products.values() {
+            let mut level = &mut root;
+            for (depth, name) in p.category.iter().enumerate() {
+                let pos = match level.iter().position(|n| &n.name == name) {
+                    Some(i) => i,
+                    None => {
+                        let path = p.category[..=depth].join("/");
+                        level.push(CategoryNode {
+                            name: name.clone(),
+                            path,
+                            products: 0,
+                            children: Vec::new(),
+                        });
+                        level.len() - 1
+                    }
+                };
+                level[pos].products += 1;
+                level = &mut level[pos].children;
+            }
+        }
+        fn sort(nodes: &mut [CategoryNode]) {
+            nodes.sort_by(|a, b| a.name.cmp(&b.name));
+            for n in nodes {
+                sort(&mut n.children);
+            }
+        }
+        sort(&mut root);
+        root
+    }
+}

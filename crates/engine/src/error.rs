@@ -1,0 +1,21 @@
+//! The engine's error type: the caller's fault (`Invalid`, `NotFound`) is told apart from
+//! ours (`Store`, `Internal`) so the edge can answer 4xx or 5xx without reading strings.
+
+use tailor_core::ValidationError;
+use tailor_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("stored state is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the engine is shutting down")]
+    ShuttingDown,
+    #[error("internal error: {0}")]
+    Internal(String),
+}

@@ -1,0 +1,238 @@
+//! The writer thread: group commit and profile folding, off the request path.
+//!
+//! Handlers hand validated messages to one thread through a bounded queue. The thread
+//! takes everything waiting (up to [`MAX_GROUP`] messages), appends it to the log in one
+//! transaction, folds the new events into profiles, and only then acknowledges: an
+//! acknowledged event is durable and already visible in its profile. Profile state is
+//! checkpointed every [`CHECKPOINT_EVERY`] and at shutdown; on start, the engine replays
+//! the log after the last checkpoint.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tailor_core::Message;
+use tailor_store::{Checkpoint, Seq};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::Shared;
+use crate::error::EngineError;
+
+/// Most messages committed in one transaction.
+pub const MAX_GROUP: usize = 20_000;
+/// How often changed profiles are written back.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+
+/// The outcome of one ingest call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Receipt {
+    /// Newly stored events.
+    pub accepted: usize,
+    /// Events whose `messageId` was already in the log (acknowledged, not stored again).
+    pub duplicates: usize,
+}
+
+pub(crate) enum Job {
+    Append {
+        messages: Vec<Message>,
+        done: oneshot::Sender<Result<Receipt, EngineError>>,
+    },
+    /// Checkpoint now, then stop taking jobs.
+    Shutdown {
+        done: oneshot::Sender<Result<(), EngineError>>,
+    },
+}
+
+pub(crate) fn spawn(
+    shared: Arc<Shared>,
+    rx: mpsc::Receiver<Job>,
+    applied: Seq,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("tailor-writer".into())
+        .spawn(move || {
+            Writer {
+                shared,
+                rx,
+                applied,
+                last_checkpoint: Instant::now(),
+            }
+            .run()
+        })
+        .expect("spawning the writer thread")
+}
+
+struct Writer {
+    shared: Arc<Shared>,
+    rx: mpsc::Receiver<Job>,
+    /// The newest log position folded into profiles.
+    applied: Seq,
+    last_checkpoint: Instant,
+}
+
+impl Writer {
+    fn run(mut self) {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!(error = %e, "writer thread cannot start its timer");
+                return;
+            }
+        };
+        loop {
+            let first =
+                rt.block_on(async { tokio::time::timeout(CHECKPOINT_EVERY, self.rx.recv()).await });
+            let first = match first {
+                Ok(Some(job)) => job,
+                Ok(None) => break,
+                Err(_) => {
+                    let _ = self.maybe_checkpoint(false);
+                    continue;
+                }
+            };
+            let mut appends = Vec::new();
+            let mut shutdown = None;
+            let mut count = 0;
+            let mut next = Some(first);
+            while let Some(job) = next.take() {
+                self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+                match job {
+                    Job::Append { messages, done } => {
+                        count += messages.len();
+                        appends.push((messages, done));
+                    }
+                    Job::Shutdown { done } => {
+                        shutdown = Some(done);
+                        break;
+                    }
+                }
+                if count < MAX_GROUP {
+                    next = self.rx.try_recv().ok();
+                }
+            }
+            if !appends.is_empty() {
+                self.commit(appends, count);
+            }
+            if let Some(done) = shutdown {
+                // Everything queued behind the shutdown request is still acknowledged work.
+                let mut rest = Vec::new();
+                let mut n = 0;
+                while let Ok(job) = self.rx.try_recv() {
+                    self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+                    if let Job::Append { messages, done } = job {
+                        n += messages.len();
+                        rest.push((messages, done));
+                    }
+                }
+                if !rest.is_empty() {
+                    self.commit(rest, n);
+                }
+                self.rx.close();
+                let _ = done.send(self.maybe_checkpoint(true));
+                return;
+            }
+            let _ = self.maybe_checkpoint(false);
+        }
+        let _ = self.maybe_checkpoint(true);
+    }
+
+    fn commit(
+        &mut self,
+        appends: Vec<(Vec<Message>, oneshot::Sender<Result<Receipt, EngineError>>)>,
+        count: usize,
+    ) {
+        let started = Instant::now();
+        let mut all = Vec::with_capacity(count);
+        let mut waiting = Vec::with_capacity(appends.len());
+        for (messages, done) in appends {
+            waiting.push((messages.len(), done));
+            all.extend(messages);
+        }
+        let seqs = match self.shared.store.append(&all) {
+            Ok(seqs) => seqs,
+            Err(e) => {
+                tracing::error!(error = %e, events = all.len(), "append failed; nothing acknowledged");
+                for (_, done) in waiting {
+                    let _ = done.send(Err(EngineError::Internal(format!(
+                        "could not store events: {e}"
+                    ))));
+                }
+                return;
+            }
+        };
+        {
+            let catalog = self.shared.catalog.read();
+            let mut registry = self.shared.registry.write();
+            for (m, seq) in all.iter().zip(&seqs) {
+                if let Some(seq) = seq {
+                    registry.apply(m, &catalog);
+                    self.applied = self.applied.max(*seq);
+                }
+            }
+            metrics::gauge!("tailor_profiles").set(registry.len() as f64);
+        }
+        let mut offset = 0;
+        for (n, done) in waiting {
+            let accepted = seqs[offset..offset + n]
+                .iter()
+                .filter(|s| s.is_some())
+                .count();
+            offset += n;
+            let _ = done.send(Ok(Receipt {
+                accepted,
+                duplicates: n - accepted,
+            }));
+        }
+        let accepted = seqs.iter().filter(|s| s.is_some()).count() as u64;
+        metrics::counter!("tailor_events_ingested_total").increment(accepted);
+        metrics::counter!("tailor_events_duplicate_total").increment(all.len() as u64 - accepted);
+        metrics::histogram!("tailor_ingest_commit_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("tailor_ingest_group_size").record(all.len() as f64);
+    }
+
+    fn maybe_checkpoint(&mut self, force: bool) -> Result<(), EngineError> {
+        if !force && self.last_checkpoint.elapsed() < CHECKPOINT_EVERY {
+            return Ok(());
+        }
+        self.last_checkpoint = Instant::now();
+        checkpoint(&self.shared, self.applied)
+    }
+}
+
+/// Writes every profile change since the last checkpoint, covering the log up to `applied`.
+pub(crate) fn checkpoint(shared: &Shared, applied: Seq) -> Result<(), EngineError> {
+    let changes = {
+        let mut registry = shared.registry.write();
+        if !registry.has_changes() {
+            return Ok(());
+        }
+        registry.take_changes()?
+    };
+    let started = Instant::now();
+    let cp = Checkpoint {
+        seq: applied,
+        upsert_profiles: changes.upsert,
+        delete_profiles: changes.delete,
+        upsert_identities: changes.identities,
+        meta: vec![("next_profile_id".into(), changes.next_id.to_string())],
+    };
+    match shared.store.checkpoint(&cp) {
+        Ok(()) => {
+            tracing::debug!(
+                profiles = cp.upsert_profiles.len(),
+                seq = applied,
+                ms = started.elapsed().as_millis() as u64,
+                "checkpoint"
+            );
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "checkpoint failed; will retry");
+            shared.registry.write().requeue(cp);
+            Err(e.into())
+        }
+    }
+}

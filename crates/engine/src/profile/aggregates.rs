@@ -1,0 +1,468 @@
+//! Mergeable building blocks of a profile. Each can absorb an event at any time (events
+//! arrive out of order) and merge with another of its kind (identity merges), and the
+//! result does not depend on the order of either.
+
+use serde::{Deserialize, Serialize};
+use tailor_core::Millis;
+use tailor_core::time::{DAY, MINUTE};
+
+/// Inactivity that ends a session.
+pub const SESSION_GAP: Millis = 30 * MINUTE;
+/// Half-life of affinities: interest fades by half in two weeks without new signals.
+pub const AFFINITY_HALF_LIFE: Millis = 14 * DAY;
+
+/// A sum of weights that decay exponentially with age, kept as its value at `at`.
+/// Adding or merging rescales to the later of the two times, so the order of events
+/// does not matter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Decayed {
+    #[serde(rename = "v")]
+    pub value: f64,
+    #[serde(rename = "t")]
+    pub at: Millis,
+}
+
+fn decay(from: Millis, to: Millis) -> f64 {
+    (-(to - from) as f64 * std::f64::consts::LN_2 / AFFINITY_HALF_LIFE as f64).exp()
+}
+
+impl Decayed {
+    pub fn add(&mut self, weight: f64, at: Millis) {
+        self.merge(&Decayed { value: weight, at });
+    }
+
+    pub fn merge(&mut self, other: &Decayed) {
+        if self.value == 0.0 {
+            *self = *other;
+        } else if other.at > self.at {
+            self.value = self.value * decay(self.at, other.at) + other.value;
+            self.at = other.at;
+        } else {
+            self.value += other.value * decay(other.at, self.at);
+        }
+    }
+
+    /// The value as seen at `now` (never grows for times before `at`).
+    pub fn value_at(&self, now: Millis) -> f64 {
+        if now <= self.at {
+            self.value
+        } else {
+            self.value * decay(self.at, now)
+        }
+    }
+}
+
+/// Decayed scores per key (category, brand, price band), keeping the strongest `CAP`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Affinity(pub Vec<(String, Decayed)>);
+
+impl Affinity {
+    const CAP: usize = 24;
+
+    pub fn add(&mut self, key: &str, weight: f64, at: Millis) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some((_, d)) => d.add(weight, at),
+            None => self
+                .0
+                .push((key.to_string(), Decayed { value: weight, at })),
+        }
+        self.trim();
+    }
+
+    pub fn merge(&mut self, other: &Affinity) {
+        for (k, d) in &other.0 {
+            match self.0.iter_mut().find(|(mine, _)| mine == k) {
+                Some((_, mine)) => mine.merge(d),
+                None => self.0.push((k.clone(), *d)),
+            }
+        }
+        self.trim();
+    }
+
+    fn trim(&mut self) {
+        if self.0.len() > Self::CAP {
+            let horizon = self.0.iter().map(|(_, d)| d.at).max().unwrap_or(0);
+            self.0.sort_by(|a, b| {
+                b.1.value_at(horizon)
+                    .total_cmp(&a.1.value_at(horizon))
+                    .then(a.0.cmp(&b.0))
+            });
+            self.0.truncate(Self::CAP);
+        }
+    }
+
+    /// Keys by score at `now`, strongest first.
+    pub fn ranked(&self, now: Millis) -> Vec<(&str, f64)> {
+        let mut v: Vec<_> = self
+            .0
+            .iter()
+            .map(|(k, d)| (k.as_str(), d.value_at(now)))
+            .collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+        v
+    }
+}
+
+/// One visit: activity with no gap longer than [`SESSION_GAP`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub start: Millis,
+    pub end: Millis,
+    pub events: u32,
+    /// `(category, product)` pairs viewed in the session, hashed, for comparisons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub views: Vec<(u32, u32)>,
+}
+
+impl Session {
+    const MAX_VIEWS: usize = 16;
+
+    /// Whether two or more products of one category were viewed in it.
+    pub fn compared(&self) -> bool {
+        self.views.iter().enumerate().any(|(i, (c, p))| {
+            self.views[i + 1..]
+                .iter()
+                .any(|(c2, p2)| c == c2 && p != p2)
+        })
+    }
+
+    fn absorb(&mut self, other: Session) {
+        self.start = self.start.min(other.start);
+        self.end = self.end.max(other.end);
+        self.events += other.events;
+        for v in other.views {
+            if self.views.len() < Self::MAX_VIEWS && !self.views.contains(&v) {
+                self.views.push(v);
+            }
+        }
+    }
+}
+
+/// Sessions as sorted, disjoint intervals. The newest [`Sessions::KEEP`] are kept in
+/// detail; older ones are folded into totals.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sessions {
+    pub recent: Vec<Session>,
+    pub archived_count: u64,
+    pub archived_duration: Millis,
+    pub archived_comparisons: u64,
+}
+
+impl Sessions {
+    const KEEP: usize = 32;
+
+    pub fn record(&mut self, at: Millis, view: Option<(u32, u32)>) {
+        self.insert(Session {
+            start: at,
+            end: at,
+            events: 1,
+            views: view.into_iter().collect(),
+        });
+    }
+
+    pub fn merge(&mut self, other: &Sessions) {
+        self.archived_count += other.archived_count;
+        self.archived_duration += other.archived_duration;
+        self.archived_comparisons += other.archived_comparisons;
+        for s in &other.recent {
+            self.insert(s.clone());
+        }
+    }
+
+    fn insert(&mut self, s: Session) {
+        // Sessions within the gap of the new one join it; the rest stay apart.
+        let (near, far): (Vec<Session>, Vec<Session>) = std::mem::take(&mut self.recent)
+            .into_iter()
+            .partition(|o| o.start - SESSION_GAP <= s.end && s.start <= o.end + SESSION_GAP);
+        let mut joined = s;
+        for o in near {
+            joined.absorb(o);
+        }
+        self.recent = far;
+        let pos = self.recent.partition_point(|o| o.start < joined.start);
+        self.recent.insert(pos, joined);
+        while self.recent.len() > Self::KEEP {
+            let old = self.recent.remove(0);
+            self.archived_count += 1;
+            self.archived_duration += old.end - old.start;
+            self.archived_comparisons += u64::from(old.compared());
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.archived_count + self.recent.len() as u64
+    }
+
+    pub fn total_duration(&self) -> Millis {
+        self.archived_duration + self.recent.iter().map(|s| s.end - s.start).sum::<Millis>()
+    }
+
+    pub fn comparisons(&self) -> u64 {
+        self.archived_comparisons + self.recent.iter().filter(|s| s.compared()).count() as u64
+    }
+
+    /// Sessions that started in the `window` before `now`.
+    pub fn started_within(&self, now: Millis, window: Millis) -> u64 {
+        self.recent
+            .iter()
+            .filter(|s| s.start > now - window && s.start <= now)
+            .count() as u64
+    }
+
+    pub fn last(&self) -> Option<&Session> {
+        self.recent.last()
+    }
+}
+
+/// One cart line, last writer wins by event time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CartLine {
+    pub product_id: String,
+    pub quantity: i64,
+    pub price: f64,
+    pub at: Millis,
+}
+
+/// The cart as a last-writer-wins map of lines plus the time it was last emptied by an
+/// order; lines older than that are gone. Merges take the newer of everything.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cart {
+    pub lines: Vec<CartLine>,
+    pub cleared_at: Millis,
+}
+
+impl Cart {
+    const MAX_LINES: usize = 50;
+
+    pub fn set(&mut self, line: CartLine) {
+        if line.at < self.cleared_at {
+            return;
+        }
+        match self
+            .lines
+            .iter_mut()
+            .find(|l| l.product_id == line.product_id)
+        {
+            Some(l) if l.at <= line.at => *l = line,
+            Some(_) => {}
+            None => self.lines.push(line),
+        }
+        if self.lines.len() > Self::MAX_LINES {
+            self.lines.sort_by_key(|l| std::cmp::Reverse(l.at));
+            self.lines.truncate(Self::MAX_LINES);
+        }
+    }
+
+    pub fn clear(&mut self, at: Millis) {
+        self.cleared_at = self.cleared_at.max(at);
+        self.lines.retain(|l| l.at >= at);
+    }
+
+    pub fn merge(&mut self, other: &Cart) {
+        self.clear(other.cleared_at);
+        for l in &other.lines {
+            self.set(l.clone());
+        }
+    }
+
+    /// Lines with a positive quantity.
+    pub fn items(&self) -> impl Iterator<Item = &CartLine> {
+        self.lines.iter().filter(|l| l.quantity > 0)
+    }
+
+    pub fn value(&self) -> f64 {
+        self.items().map(|l| l.price * l.quantity as f64).sum()
+    }
+
+    pub fn updated_at(&self) -> Option<Millis> {
+        self.items().map(|l| l.at).max()
+    }
+}
+
+/// Order history: totals plus the most recent orders.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Orders {
+    pub count: u64,
+    pub revenue: f64,
+    pub first_at: Option<Millis>,
+    pub last_at: Option<Millis>,
+    /// `(time, value)` of the latest orders, oldest first.
+    pub recent: Vec<(Millis, f64)>,
+    pub refunds: u64,
+    pub refunded: f64,
+}
+
+impl Orders {
+    const KEEP: usize = 50;
+
+    pub fn record(&mut self, at: Millis, value: f64) {
+        self.count += 1;
+        self.revenue += value;
+        self.first_at = Some(self.first_at.map_or(at, |f| f.min(at)));
+        self.last_at = Some(self.last_at.map_or(at, |l| l.max(at)));
+        let pos = self.recent.partition_point(|(t, _)| *t <= at);
+        self.recent.insert(pos, (at, value));
+        if self.recent.len() > Self::KEEP {
+            self.recent.remove(0);
+        }
+    }
+
+    pub fn merge(&mut self, other: &Orders) {
+        let (count, revenue) = (self.count + other.count, self.revenue + other.revenue);
+        for &(t, v) in &other.recent {
+            self.record(t, v);
+        }
+        // `record` counted the other's recent orders; totals come from both sides' totals.
+        self.count = count;
+        self.revenue = revenue;
+        self.first_at = min_opt(self.first_at, other.first_at);
+        self.last_at = self.last_at.max(other.last_at);
+        self.refunds += other.refunds;
+        self.refunded += other.refunded;
+    }
+
+    /// Mean days between consecutive recent orders.
+    pub fn mean_gap_days(&self) -> Option<f64> {
+        (self.recent.len() >= 2).then(|| {
+            let span = self.recent[self.recent.len() - 1].0 - self.recent[0].0;
+            span as f64 / DAY as f64 / (self.recent.len() - 1) as f64
+        })
+    }
+}
+
+fn min_opt(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+/// Email engagement counters (Email Spec events).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EmailEngagement {
+    pub delivered: u64,
+    pub opened: u64,
+    pub clicked: u64,
+    pub bounced: u64,
+    pub unsubscribed: u64,
+    pub last_opened_at: Option<Millis>,
+}
+
+impl EmailEngagement {
+    pub fn merge(&mut self, o: &EmailEngagement) {
+        self.delivered += o.delivered;
+        self.opened += o.opened;
+        self.clicked += o.clicked;
+        self.bounced += o.bounced;
+        self.unsubscribed += o.unsubscribed;
+        self.last_opened_at = self.last_opened_at.max(o.last_opened_at);
+    }
+}
+
+/// A value stamped with the event time that set it; the latest stamp wins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stamped<T> {
+    pub value: T,
+    pub at: Millis,
+}
+
+/// Keeps `incoming` if it is newer than the current value (ties: the incoming one).
+pub fn keep_latest<T>(slot: &mut Option<Stamped<T>>, incoming: Stamped<T>) {
+    if slot.as_ref().is_none_or(|s| s.at <= incoming.at) {
+        *slot = Some(incoming);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decayed_sums_are_order_independent_and_halve_per_half_life() {
+        let mut a = Decayed::default();
+        a.add(1.0, 0);
+        a.add(2.0, 10 * DAY);
+        let mut b = Decayed::default();
+        b.add(2.0, 10 * DAY);
+        b.add(1.0, 0);
+        assert!((a.value - b.value).abs() < 1e-12 && a.at == b.at);
+        let mut c = Decayed::default();
+        c.add(4.0, 0);
+        assert!((c.value_at(AFFINITY_HALF_LIFE) - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn sessions_split_on_gaps_and_join_late_events() {
+        let mut s = Sessions::default();
+        s.record(0, None);
+        s.record(10 * MINUTE, None);
+        s.record(2 * 60 * MINUTE, None);
+        assert_eq!(s.count(), 2);
+        // A late event in the gap bridges the two visits into one.
+        s.record(40 * MINUTE, None);
+        s.record(70 * MINUTE, None);
+        s.record(100 * MINUTE, None);
+        assert_eq!(s.count(), 1);
+        assert_eq!(s.total_duration(), 120 * MINUTE);
+    }
+
+    #[test]
+    fn session_merge_equals_recording_everything_in_one() {
+        let times = [0, 5, 50, 51, 200, 201, 500].map(|m| m * MINUTE);
+        let mut all = Sessions::default();
+        let (mut odd, mut even) = (Sessions::default(), Sessions::default());
+        for (i, &t) in times.iter().enumerate() {
+            all.record(t, Some((1, i as u32)));
+            if i % 2 == 0 {
+                even.record(t, Some((1, i as u32)))
+            } else {
+                odd.record(t, Some((1, i as u32)))
+            }
+        }
+        odd.merge(&even);
+        assert_eq!(odd.count(), all.count());
+        assert_eq!(odd.total_duration(), all.total_duration());
+        assert_eq!(odd.comparisons(), all.comparisons());
+        assert_eq!(all.comparisons(), 3);
+    }
+
+    #[test]
+    fn cart_is_last_writer_wins_and_orders_clear_it() {
+        let line = |p: &str, q, at| CartLine {
+            product_id: p.into(),
+            quantity: q,
+            price: 10.0,
+            at,
+        };
+        let mut c = Cart::default();
+        c.set(line("a", 1, 10));
+        c.set(line("a", 0, 5)); // older removal loses
+        c.set(line("b", 2, 20));
+        assert_eq!(c.value(), 30.0);
+        c.clear(25);
+        assert_eq!(c.items().count(), 0);
+        c.set(line("c", 1, 24)); // added before the order: gone with it
+        assert_eq!(c.items().count(), 0);
+        let mut other = Cart::default();
+        other.set(line("d", 1, 30));
+        c.merge(&other);
+        assert_eq!(c.value(), 10.0);
+    }
+
+    #[test]
+    fn orders_merge_keeps_totals() {
+        let mut a = Orders::default();
+        a.record(10, 5.0);
+        let mut b = Orders::default();
+        b.record(5, 7.0);
+        b.record(20, 1.0);
+        a.merge(&b);
+        assert_eq!(a.count, 3);
+        assert_eq!(a.revenue, 13.0);
+        assert_eq!((a.first_at, a.last_at), (Some(5), Some(20)));
+        assert_eq!(
+            a.recent.iter().map(|r| r.0).collect::<Vec<_>>(),
+            vec![5, 10, 20]
+        );
+    }
+}
