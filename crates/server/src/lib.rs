@@ -1,1 +1,151 @@
-//! placeholder
+//! Tailor's HTTP edge: the only crate that knows HTTP and the wire format.
+//!
+//! [`router`] builds the whole application so tests can drive it in-process; [`serve`]
+//! runs it on a listener until shutdown, then lets the engine flush.
+
+mod auth;
+mod body;
+mod error;
+mod pages;
+mod pages_store;
+mod routes;
+
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tailor_engine::Engine;
+
+pub use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    metrics: PrometheusHandle,
+    /// Generated message ids are this random prefix plus a counter: unique across restarts.
+    id_prefix: Arc<str>,
+    id_counter: Arc<AtomicU64>,
+    /// The write key the demo storefront's pages send events with; `None`: no storefront.
+    pub storefront_key: Option<Arc<str>>,
+}
+
+impl AppState {
+    pub fn new(engine: Engine, storefront_key: Option<String>) -> Self {
+        let prefix = tailor_engine::keys::random_key("tl-", 8)
+            .unwrap_or_else(|_| format!("tl-{}", std::process::id()));
+        Self {
+            engine,
+            metrics: metrics_handle(),
+            id_prefix: prefix.into(),
+            id_counter: Arc::new(AtomicU64::new(0)),
+            storefront_key: storefront_key.map(Into::into),
+        }
+    }
+
+    pub(crate) fn new_message_id(&self) -> String {
+        format!(
+            "{}-{}",
+            self.id_prefix,
+            self.id_counter.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+}
+
+/// The process-wide Prometheus recorder, installed on first use.
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (several servers in one test process).
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    use routes::{catalog, consent, ingest, ops, profiles};
+    Router::new()
+        .route("/v1/track", post(ingest::track))
+        .route("/v1/identify", post(ingest::identify))
+        .route("/v1/page", post(ingest::page))
+        .route("/v1/screen", post(ingest::screen))
+        .route("/v1/group", post(ingest::group))
+        .route("/v1/alias", post(ingest::alias))
+        .route("/v1/batch", post(ingest::batch))
+        .route(
+            "/v1/catalog/products",
+            put(catalog::put_products).get(catalog::list_products),
+        )
+        .route(
+            "/v1/catalog/products/{id}",
+            get(catalog::get_product).delete(catalog::delete_product),
+        )
+        .route("/v1/catalog/categories", get(catalog::categories))
+        .route(
+            "/v1/catalog/content",
+            put(catalog::put_content).get(catalog::list_content),
+        )
+        .route(
+            "/v1/catalog/content/{id}",
+            get(catalog::get_content).delete(catalog::delete_content),
+        )
+        .route("/v1/profiles/{id}", get(profiles::get))
+        .route("/v1/profiles/{id}/events", get(profiles::events))
+        .route("/v1/consent", put(consent::put))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .merge(pages::routes())
+        .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
+        .layer(middleware::from_fn(observe))
+        .with_state(state)
+}
+
+/// Counts and times every request by route and status, and logs it.
+async fn observe(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_string();
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    let seconds = started.elapsed().as_secs_f64();
+    metrics::counter!("tailor_http_requests_total", "route" => route.clone(), "status" => status.to_string()).increment(1);
+    metrics::histogram!("tailor_http_request_seconds", "route" => route.clone()).record(seconds);
+    tracing::debug!(%method, route, status, ms = seconds * 1e3, "request");
+    response
+}
+
+/// Serves until `shutdown` resolves, then flushes the engine: everything acknowledged
+/// is in the log and every profile change is checkpointed before this returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let engine = state.engine.clone();
+    let app = router(state);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    if let Err(e) = engine.shutdown().await {
+        tracing::error!(error = %e, "final flush failed");
+    }
+    result
+}

@@ -1,1 +1,48 @@
-fn main() {}
+//! `tailor`: the binary. Flags and configuration, wiring store → engine → server, and the
+//! `demo` and `bench` drivers. Nothing else lives here.
+
+mod bench;
+mod config;
+mod demo;
+mod server;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "tailor",
+    version,
+    about = "Self-hosted, privacy-first personalization engine for online stores"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API on the embedded store.
+    Serve(config::ServeArgs),
+    /// Build a synthetic store with shoppers through the public API, then serve it.
+    Demo(demo::DemoArgs),
+    /// Measure ingest throughput and profile read latency on a fresh data directory.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => server::serve(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

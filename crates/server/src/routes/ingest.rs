@@ -1,0 +1,145 @@
+//! The Segment HTTP Tracking API: `/v1/track`, `/identify`, `/page`, `/screen`, `/group`,
+//! `/alias` and `/batch`.
+//!
+//! A single-message call answers 400 for an invalid message and stores nothing. A batch
+//! follows Segment: valid messages are stored, invalid ones are dropped, and the reply is
+//! still 200, here with `rejected` listing each dropped message's index and reason.
+//! `200 {"success":true}` means every accepted message is durable and in its profile.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+use tailor_core::MessageType;
+use tailor_core::message::{
+    BatchEnvelope, Envelope, MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES, parse_message,
+    parse_sent_at,
+};
+use tailor_engine::Scope;
+
+use crate::AppState;
+use crate::auth::authorize;
+use crate::body::read_limited;
+use crate::error::{ApiError, json_error};
+
+pub async fn track(s: State<AppState>, h: HeaderMap, b: Body) -> Result<Json<Value>, ApiError> {
+    single(s, h, b, MessageType::Track).await
+}
+pub async fn identify(s: State<AppState>, h: HeaderMap, b: Body) -> Result<Json<Value>, ApiError> {
+    single(s, h, b, MessageType::Identify).await
+}
+pub async fn page(s: State<AppState>, h: HeaderMap, b: Body) -> Result<Json<Value>, ApiError> {
+    single(s, h, b, MessageType::Page).await
+}
+pub async fn screen(s: State<AppState>, h: HeaderMap, b: Body) -> Result<Json<Value>, ApiError> {
+    single(s, h, b, MessageType::Screen).await
+}
+pub async fn group(s: State<AppState>, h: HeaderMap, b: Body) -> Result<Json<Value>, ApiError> {
+    single(s, h, b, MessageType::Group).await
+}
+pub async fn alias(s: State<AppState>, h: HeaderMap, b: Body) -> Result<Json<Value>, ApiError> {
+    single(s, h, b, MessageType::Alias).await
+}
+
+async fn single(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+    kind: MessageType,
+) -> Result<Json<Value>, ApiError> {
+    let bytes = read_limited(&headers, body, MAX_MESSAGE_BYTES).await?;
+    let mut value: Value = serde_json::from_slice(&bytes).map_err(json_error)?;
+    let Some(obj) = value.as_object_mut() else {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "the body must be a JSON object",
+        ));
+    };
+    let body_key = match obj.remove("writeKey") {
+        Some(Value::String(k)) => Some(k),
+        _ => None,
+    };
+    authorize(
+        state.engine.keys(),
+        &headers,
+        body_key.as_deref(),
+        Scope::Write,
+    )?;
+    let envelope = Envelope {
+        received_at: state.engine.now(),
+        ..Default::default()
+    };
+    let message = parse_message(value, Some(kind), &envelope, || state.new_message_id())
+        .map_err(|e| ApiError::bad_request(e.code, e.message))?;
+    let receipt = state.engine.ingest(vec![message]).await?;
+    Ok(Json(
+        json!({"success": true, "accepted": receipt.accepted, "duplicates": receipt.duplicates}),
+    ))
+}
+
+pub async fn batch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let bytes = read_limited(&headers, body, MAX_BATCH_BYTES).await?;
+    let envelope: BatchEnvelope<'_> = serde_json::from_slice(&bytes).map_err(json_error)?;
+    authorize(
+        state.engine.keys(),
+        &headers,
+        envelope.write_key.as_deref(),
+        Scope::Write,
+    )?;
+    if envelope.batch.len() > MAX_BATCH_MESSAGES {
+        return Err(ApiError::too_large(format!(
+            "a batch may hold at most {MAX_BATCH_MESSAGES} messages; this one has {}",
+            envelope.batch.len()
+        )));
+    }
+    let sent_at = parse_sent_at(envelope.sent_at.as_ref())
+        .map_err(|e| ApiError::bad_request(e.code, e.message))?;
+    let env = Envelope {
+        received_at: state.engine.now(),
+        sent_at,
+        context: envelope.context.as_ref(),
+        integrations: envelope.integrations.as_ref(),
+    };
+    let mut messages = Vec::with_capacity(envelope.batch.len());
+    let mut rejected = Vec::new();
+    for (index, raw) in envelope.batch.iter().enumerate() {
+        let parsed = if raw.get().len() > MAX_MESSAGE_BYTES {
+            Err((
+                "message_too_large",
+                format!("the message is larger than {} KB", MAX_MESSAGE_BYTES / 1024),
+            ))
+        } else {
+            serde_json::from_str::<Value>(raw.get())
+                .map_err(|e| ("invalid_json", e.to_string()))
+                .and_then(|v| {
+                    parse_message(v, None, &env, || state.new_message_id())
+                        .map_err(|e| (e.code, e.message))
+                })
+        };
+        match parsed {
+            Ok(m) => messages.push(m),
+            Err((code, message)) => {
+                rejected.push(json!({"index": index, "code": code, "message": message}))
+            }
+        }
+    }
+    if !rejected.is_empty() {
+        tracing::info!(
+            rejected = rejected.len(),
+            "batch messages dropped as invalid"
+        );
+        metrics::counter!("tailor_events_rejected_total").increment(rejected.len() as u64);
+    }
+    let receipt = state.engine.ingest(messages).await?;
+    let mut reply =
+        json!({"success": true, "accepted": receipt.accepted, "duplicates": receipt.duplicates});
+    if !rejected.is_empty() {
+        reply["rejected"] = Value::Array(rejected);
+    }
+    Ok(Json(reply))
+}

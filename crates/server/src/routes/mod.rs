@@ -1,0 +1,7 @@
+//! Route handlers, one module per URL family.
+
+pub mod catalog;
+pub mod consent;
+pub mod ingest;
+pub mod ops;
+pub mod profiles;

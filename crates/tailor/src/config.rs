@@ -1,0 +1,149 @@
+//! Configuration: command-line flags, `TAILOR_*` environment variables and an optional
+//! TOML file, in that order of precedence, then defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde::Deserialize;
+
+pub const DEFAULT_DATA: &str = "./tailor-data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    /// TOML file with any of: data, listen, write_key, admin_key, log_format.
+    #[arg(long, env = "TAILOR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory [default: ./tailor-data]
+    #[arg(long, env = "TAILOR_DATA")]
+    pub data: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "TAILOR_LISTEN")]
+    pub listen: Option<String>,
+    /// Write key (public: browsers send events with it). Generated on first start if unset.
+    #[arg(long, env = "TAILOR_WRITE_KEY", hide_env_values = true)]
+    pub write_key: Option<String>,
+    /// Admin key (secret). Generated on first start if unset.
+    #[arg(long, env = "TAILOR_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+    /// PostgreSQL URL for several nodes (not available yet in this version).
+    #[arg(long, env = "TAILOR_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "TAILOR_LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data: Option<PathBuf>,
+    listen: Option<String>,
+    write_key: Option<String>,
+    admin_key: Option<String>,
+    database_url: Option<String>,
+    log_format: Option<String>,
+}
+
+/// The settings a server runs with, every value decided.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data: PathBuf,
+    pub listen: SocketAddr,
+    pub write_key: Option<String>,
+    pub admin_key: Option<String>,
+    pub json_logs: bool,
+}
+
+impl ServeArgs {
+    pub fn settings(&self, default_data: &str) -> anyhow::Result<Settings> {
+        let file = match &self.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        if self.database_url.is_some() || file.database_url.is_some() {
+            bail!(
+                "TAILOR_DATABASE_URL is set, but PostgreSQL storage is not available in this version yet; \
+                 unset it to use the embedded store in the data directory"
+            );
+        }
+        let listen_text = self
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen = listen_text.parse::<SocketAddr>().with_context(|| {
+            format!("listen address {listen_text:?} is not HOST:PORT, e.g. 127.0.0.1:8080")
+        })?;
+        let log_format = self
+            .log_format
+            .clone()
+            .or(file.log_format)
+            .unwrap_or_else(|| "text".into());
+        let json_logs = match log_format.as_str() {
+            "json" => true,
+            "text" => false,
+            other => bail!("log format {other:?} is not `text` or `json`"),
+        };
+        Ok(Settings {
+            data: self
+                .data
+                .clone()
+                .or(file.data)
+                .unwrap_or_else(|| PathBuf::from(default_data)),
+            listen,
+            write_key: self.write_key.clone().or(file.write_key),
+            admin_key: self.admin_key.clone().or(file.admin_key),
+            json_logs,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_defaults_fill_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tailor.toml");
+        std::fs::write(
+            &path,
+            "data = \"/from/file\"\nlisten = \"127.0.0.1:9000\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            listen: Some("127.0.0.1:9100".into()),
+            ..Default::default()
+        };
+        let s = args.settings(DEFAULT_DATA).unwrap();
+        assert_eq!(s.data, PathBuf::from("/from/file"));
+        assert_eq!(s.listen.port(), 9100);
+        let s = ServeArgs::default().settings(DEFAULT_DATA).unwrap();
+        assert_eq!(s.data, PathBuf::from(DEFAULT_DATA));
+        std::fs::write(&path, "colour = \"red\"\n").unwrap();
+        let err = ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        }
+        .settings(DEFAULT_DATA)
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("colour"), "{err:#}");
+        let err = ServeArgs {
+            listen: Some("nowhere".into()),
+            ..Default::default()
+        }
+        .settings(DEFAULT_DATA)
+        .unwrap_err();
+        assert!(err.to_string().contains("HOST:PORT"));
+    }
+}

@@ -1,0 +1,98 @@
+//! `tailor serve`: open the store, start the engine, serve HTTP until Ctrl-C or SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tailor_core::SystemClock;
+use tailor_engine::{Engine, GeneratedKeys, Options};
+use tailor_server::AppState;
+use tailor_store::SqliteStore;
+
+use crate::config::{DEFAULT_DATA, ServeArgs, Settings};
+
+pub fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TAILOR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.compact().try_init()
+    };
+}
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Opens the data directory and starts the engine.
+pub fn open_engine(settings: &Settings) -> anyhow::Result<(Engine, GeneratedKeys)> {
+    let store = SqliteStore::open(&settings.data)
+        .with_context(|| format!("cannot open the data directory {}", settings.data.display()))?;
+    let options = Options {
+        write_key: settings.write_key.clone(),
+        admin_key: settings.admin_key.clone(),
+    };
+    Engine::open(Arc::new(store), Arc::new(SystemClock), options).context("cannot start the engine")
+}
+
+pub fn print_generated(keys: &GeneratedKeys) {
+    if keys.write.is_none() && keys.admin.is_none() {
+        return;
+    }
+    eprintln!(
+        "New keys were generated for this data directory. They are shown only now; only their hashes are stored:"
+    );
+    if let Some(k) = &keys.write {
+        eprintln!("  TAILOR_WRITE_KEY={k}");
+    }
+    if let Some(k) = &keys.admin {
+        eprintln!("  TAILOR_ADMIN_KEY={k}");
+    }
+}
+
+/// Resolves when the process is asked to stop.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests and flushing");
+}
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = args.settings(DEFAULT_DATA)?;
+    init_logging(settings.json_logs);
+    let rt = runtime()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let (engine, generated) = tokio::task::block_in_place(|| open_engine(&settings))?;
+        print_generated(&generated);
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, data = %settings.data.display(), "serving");
+        eprintln!(
+            "Tailor is serving on http://{addr} (data: {})",
+            settings.data.display()
+        );
+        tailor_server::serve(listener, AppState::new(engine, None), shutdown_signal()).await?;
+        Ok(())
+    })
+}
