@@ -271,7 +271,8 @@ impl Cart {
     }
 
     pub fn value(&self) -> f64 {
-        self.items().map(|l| l.price * l.quantity as f64).sum()
+        self.items()
+            .fold(0.0, |sum, l| sum + l.price * l.quantity as f64)
     }
 
     pub fn updated_at(&self) -> Option<Millis> {
