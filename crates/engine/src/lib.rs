@@ -160,7 +160,8 @@ impl Engine {
             return Ok(());
         }
         let result = wait.await.map_err(|_| EngineError::ShuttingDown)?;
-        if let Some(handle) = self.writer.lock().take() {
+        let handle = self.writer.lock().take();
+        if let Some(handle) = handle {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
         }
         result

@@ -1,9 +1,221 @@
-//! `tailor bench` (being written).
+//! `tailor bench`: durable ingest through `/v1/batch` over real HTTP on loopback (profile
+//! updates included: a 200 means stored and folded), then profile read latency in the
+//! engine and over HTTP. Runs on a fresh temporary data directory; the load generator
+//! shares the machine with the server, as a co-located client would.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
 use clap::Args;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+use crate::config::Settings;
+use crate::server::{open_engine, runtime};
 
 #[derive(Args, Debug)]
-pub struct BenchArgs {}
+pub struct BenchArgs {
+    /// Events to ingest.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: usize,
+    /// Events per `/v1/batch` request.
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Distinct people the events belong to.
+    #[arg(long, default_value_t = 100_000)]
+    profiles: usize,
+    /// Profile reads to time.
+    #[arg(long, default_value_t = 20_000)]
+    reads: usize,
+    /// Print the results as JSON.
+    #[arg(long)]
+    json: bool,
+}
 
-pub fn run(_args: BenchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("bench is not written yet")
+const WRITE_KEY: &str = "bench-write";
+const ADMIN_KEY: &str = "bench-admin";
+const EVENTS: [&str; 6] = [
+    "Product Viewed",
+    "Product Viewed",
+    "Product List Viewed",
+    "Product Added",
+    "Products Searched",
+    "Cart Viewed",
+];
+
+/// Realistic e-commerce events spread over `profiles` people, as `/v1/batch` bodies.
+fn bodies(args: &BenchArgs) -> Vec<Vec<u8>> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let start = chrono::Utc::now().timestamp_millis() - 30 * 86_400_000;
+    let mut out = Vec::with_capacity(args.events / args.batch + 1);
+    let mut n = 0usize;
+    while n < args.events {
+        let size = args.batch.min(args.events - n);
+        let batch: Vec<Value> = (0..size)
+            .map(|i| {
+                let person = rng.random_range(0..args.profiles);
+                let event = EVENTS[rng.random_range(0..EVENTS.len())];
+                let cat = rng.random_range(0..24);
+                let ts = start + rng.random_range(0..30 * 86_400_000i64);
+                json!({
+                    "type": "track",
+                    "messageId": format!("bench-{}", n + i),
+                    "anonymousId": format!("anon-{person}"),
+                    "event": event,
+                    "timestamp": tailor_core::time::format_timestamp(ts),
+                    "properties": {
+                        "product_id": format!("sku-{}", rng.random_range(0..5_000)),
+                        "category": format!("Top{}/Leaf{}", cat / 4, cat),
+                        "brand": format!("Brand{}", cat % 7),
+                        "price": rng.random_range(5..300),
+                        "quantity": 1
+                    },
+                    "context": {"library": {"name": "tailor-bench", "version": "1"}, "ip": "127.0.0.1"}
+                })
+            })
+            .collect();
+        out.push(serde_json::to_vec(&json!({ "batch": batch })).unwrap_or_default());
+        n += size;
+    }
+    out
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn rss_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.batch == 0 || args.batch > 2_500 || args.clients == 0 || args.profiles == 0 {
+        bail!("--batch must be 1..=2500, --clients and --profiles at least 1");
+    }
+    let dir = tempfile::tempdir().context("cannot create a temporary data directory")?;
+    let settings = Settings {
+        data: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse()?,
+        write_key: Some(WRITE_KEY.into()),
+        admin_key: Some(ADMIN_KEY.into()),
+        json_logs: false,
+    };
+    eprintln!(
+        "preparing {} events for {} people in batches of {}…",
+        args.events, args.profiles, args.batch
+    );
+    let bodies = Arc::new(bodies(&args));
+    let rt = runtime()?;
+    rt.block_on(async {
+        let rss_before = rss_bytes();
+        let (engine, _) = tokio::task::block_in_place(|| open_engine(&settings))?;
+        let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let state = tailor_server::AppState::new(engine.clone(), None);
+        let server = tokio::spawn(tailor_server::serve(listener, state, async {
+            let _ = stop_rx.await;
+        }));
+        let http = reqwest::Client::builder().pool_max_idle_per_host(args.clients).build()?;
+
+        // Durable ingest.
+        eprintln!("ingesting with {} clients…", args.clients);
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..args.clients {
+            let (http, bodies, next, url) = (http.clone(), bodies.clone(), next.clone(), format!("{base}/v1/batch"));
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(body) = bodies.get(i) else { break };
+                    let t = Instant::now();
+                    let r = http
+                        .post(&url)
+                        .basic_auth(WRITE_KEY, Some(""))
+                        .header("Content-Type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await?;
+                    if !r.status().is_success() {
+                        bail!("batch {i} answered {}: {}", r.status(), r.text().await.unwrap_or_default());
+                    }
+                    latencies.push(t.elapsed());
+                }
+                Ok::<_, anyhow::Error>(latencies)
+            }));
+        }
+        let mut batch_latencies = Vec::new();
+        for t in tasks {
+            batch_latencies.extend(t.await??);
+        }
+        let ingest_secs = started.elapsed().as_secs_f64();
+        batch_latencies.sort();
+        let events_per_sec = args.events as f64 / ingest_secs;
+        let profiles = engine.stats().profiles;
+        let rss_after = rss_bytes();
+
+        // Profile reads, in the engine and over HTTP.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let ids: Vec<String> = (0..args.reads).map(|_| format!("anon-{}", rng.random_range(0..args.profiles))).collect();
+        let mut engine_reads = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let t = Instant::now();
+            std::hint::black_box(engine.profile(id));
+            engine_reads.push(t.elapsed());
+        }
+        engine_reads.sort();
+        let mut http_reads = Vec::with_capacity(ids.len().min(5_000));
+        for id in ids.iter().take(5_000) {
+            let t = Instant::now();
+            let r = http.get(format!("{base}/v1/profiles/{id}")).bearer_auth(ADMIN_KEY).send().await?;
+            let _ = r.bytes().await?;
+            http_reads.push(t.elapsed());
+        }
+        http_reads.sort();
+        let _ = stop_tx.send(());
+        server.await??;
+
+        let us = |d: Duration| (d.as_secs_f64() * 1e6 * 10.0).round() / 10.0;
+        let per_profile = match (rss_before, rss_after) {
+            (Some(a), Some(b)) if profiles > 0 => Some(b.saturating_sub(a) / profiles as u64),
+            _ => None,
+        };
+        let result = json!({
+            "events": args.events,
+            "batch": args.batch,
+            "clients": args.clients,
+            "profiles": profiles,
+            "ingest": {
+                "seconds": (ingest_secs * 1000.0).round() / 1000.0,
+                "events_per_sec": events_per_sec.round(),
+                "batch_latency_us": {"p50": us(percentile(&batch_latencies, 0.5)), "p99": us(percentile(&batch_latencies, 0.99))},
+            },
+            "profile_read_engine_us": {"p50": us(percentile(&engine_reads, 0.5)), "p99": us(percentile(&engine_reads, 0.99))},
+            "profile_read_http_us": {"p50": us(percentile(&http_reads, 0.5)), "p99": us(percentile(&http_reads, 0.99))},
+            "rss_growth_per_profile_bytes": per_profile,
+        });
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&result)?);
+        } else {
+            println!("durable ingest via /v1/batch: {:.0} events/s ({} events, {} per batch, {} clients, {:.2} s)", events_per_sec, args.events, args.batch, args.clients, ingest_secs);
+            println!("  batch round trip: p50 {} µs, p99 {} µs", result["ingest"]["batch_latency_us"]["p50"], result["ingest"]["batch_latency_us"]["p99"]);
+            println!("profile read (engine): p50 {} µs, p99 {} µs", result["profile_read_engine_us"]["p50"], result["profile_read_engine_us"]["p99"]);
+            println!("profile read (HTTP):   p50 {} µs, p99 {} µs", result["profile_read_http_us"]["p50"], result["profile_read_http_us"]["p99"]);
+            if let Some(b) = per_profile {
+                println!("resident memory growth: {b} bytes per profile ({profiles} profiles; includes SQLite cache and allocator slack)");
+            }
+        }
+        Ok(())
+    })
 }
