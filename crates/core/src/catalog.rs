@@ -49,7 +49,7 @@ impl Product {
         let brand = optional_text(&mut o, "brand", &mut p);
         let price = match o.remove("price") {
             Some(Value::Number(n)) => match n.as_f64() {
-                Some(x) if x.is_finite() && x >= 0.0 && x < 1e12 => x,
+                Some(x) if (0.0..1e12).contains(&x) => x,
                 _ => {
                     p.push("`price` must be a number from 0 to 1e12");
                     0.0

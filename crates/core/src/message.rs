@@ -186,14 +186,13 @@ pub fn parse_message(
     let previous_id = take_id(&mut obj, "previousId")?;
     let group_id = take_id(&mut obj, "groupId")?;
     match kind {
-        MessageType::Alias => {
-            if user_id.is_none() || previous_id.is_none() {
-                return Err(InvalidMessage::new(
-                    "missing_alias_ids",
-                    "alias needs both `userId` and `previousId`",
-                ));
-            }
+        MessageType::Alias if user_id.is_none() || previous_id.is_none() => {
+            return Err(InvalidMessage::new(
+                "missing_alias_ids",
+                "alias needs both `userId` and `previousId`",
+            ));
         }
+        MessageType::Alias => {}
         _ if user_id.is_none() && anonymous_id.is_none() => {
             return Err(InvalidMessage::new(
                 "no_user_anon_id",

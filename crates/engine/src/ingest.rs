@@ -32,10 +32,13 @@ pub struct Receipt {
     pub duplicates: usize,
 }
 
+/// Where the writer answers one append.
+type Ack = oneshot::Sender<Result<Receipt, EngineError>>;
+
 pub(crate) enum Job {
     Append {
         messages: Vec<Message>,
-        done: oneshot::Sender<Result<Receipt, EngineError>>,
+        done: Ack,
     },
     /// Checkpoint now, then stop taking jobs.
     Shutdown {
@@ -141,7 +144,7 @@ impl Writer {
 
     fn commit(
         &mut self,
-        appends: Vec<(Vec<Message>, oneshot::Sender<Result<Receipt, EngineError>>)>,
+        appends: Vec<(Vec<Message>, Ack)>,
         count: usize,
     ) {
         let started = Instant::now();

@@ -7,10 +7,13 @@ use tailor_core::{ContentItem, Message, Product};
 
 use crate::{Checkpoint, PersonKeys, ProfileRow, Store};
 
+/// A named check of one behaviour.
+type Check = (&'static str, fn(&dyn Store));
+
 /// Runs every check, each on a fresh store. `G` keeps the store's resources (a temp
 /// directory, a database) alive until the check ends.
 pub fn run_all<S: Store, G>(fresh: impl Fn() -> (S, G)) {
-    let checks: &[(&str, fn(&dyn Store))] = &[
+    let checks: &[Check] = &[
         ("append_dedupes_by_message_id", append_dedupes_by_message_id),
         ("events_read_back_in_order", events_read_back_in_order),
         (
@@ -171,7 +174,7 @@ fn catalog_upserts_and_deletes(s: &dyn Store) {
         json!({"id": "c1", "kind": "banner", "placements": ["home.hero"], "title": "t"}),
     )
     .expect("valid content");
-    s.put_content(&[c.clone()]).unwrap();
+    s.put_content(std::slice::from_ref(&c)).unwrap();
     assert_eq!(s.content().unwrap(), vec![c]);
     assert!(s.delete_content("c1").unwrap());
     assert!(s.content().unwrap().is_empty());
