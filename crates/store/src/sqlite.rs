@@ -43,6 +43,46 @@ const MIGRATIONS: &[&str] = &[
 pub struct SqliteStore {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
+    // Held for its Drop: stops the thread and truncates the WAL.
+    _checkpointer: Option<Checkpointer>,
+}
+
+/// Moves committed WAL frames into the database file on its own thread and connection,
+/// so the writer's commits never pay for it (SQLite's auto-checkpoint would run inside
+/// the committing transaction).
+struct Checkpointer {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// How often the background checkpoint runs.
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
+fn start_checkpointer(path: &Path) -> Result<Checkpointer> {
+    let conn = Connection::open(path)?;
+    configure(&conn)?;
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("tailor-wal-checkpoint".into())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL) {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                }
+            }
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        })
+        .map_err(|e| StoreError::Backend(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(Checkpointer { stop, thread: Some(thread) })
 }
 
 impl SqliteStore {
@@ -58,11 +98,17 @@ impl SqliteStore {
         let mut writer = Connection::open(&path)?;
         configure(&writer)?;
         migrate(&mut writer)?;
+        // The writer keeps a large page cache (indexes stay hot) and leaves checkpoints
+        // to the checkpointer thread.
+        writer.pragma_update(None, "cache_size", -64 * 1024)?;
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
         let reader = Connection::open(&path)?;
         configure(&reader)?;
+        let checkpointer = Some(start_checkpointer(&path)?);
         Ok(Self {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
+            _checkpointer: checkpointer,
         })
     }
 

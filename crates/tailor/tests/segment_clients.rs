@@ -41,7 +41,9 @@ fn node() -> String {
 fn probe(program: &str, args: &[&str], cwd: &Path) -> Result<String, String> {
     match Command::new(program).args(args).current_dir(cwd).output() {
         Err(e) => Err(format!("`{program}` could not be run: {e}")),
-        Ok(out) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()),
+        Ok(out) if out.status.success() => {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        }
         Ok(out) => Err(format!(
             "`{program} {}` exited with {}: {}",
             args.join(" "),
@@ -139,13 +141,24 @@ impl Server {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(r) = server.http.get(format!("{}/healthz", server.base)).send().await
+            if let Ok(r) = server
+                .http
+                .get(format!("{}/healthz", server.base))
+                .send()
+                .await
                 && r.status().is_success()
             {
                 return server;
             }
-            if let Some(status) = server.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("`tailor serve` exited with {status} before it was healthy:\n{}", server.log_text());
+            if let Some(status) = server
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "`tailor serve` exited with {status} before it was healthy:\n{}",
+                    server.log_text()
+                );
             }
             assert!(
                 Instant::now() < deadline,
@@ -171,7 +184,10 @@ impl Server {
             .unwrap_or_else(|e| panic!("GET /v1/profiles/{id}: {e}"));
         let status = r.status().as_u16();
         let text = r.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 }
 
@@ -189,7 +205,13 @@ impl Drop for Server {
 
 /// Runs one client script to completion (killing it after CLIENT_TIMEOUT) and panics
 /// with its output unless it exits 0.
-async fn run_client(label: &'static str, program: String, script: &'static str, server: &Server, run_id: &str) {
+async fn run_client(
+    label: &'static str,
+    program: String,
+    script: &'static str,
+    server: &Server,
+    run_id: &str,
+) {
     let dir = compat_dir();
     let path = dir.join(script);
     let mut cmd = Command::new(&program);
@@ -200,9 +222,12 @@ async fn run_client(label: &'static str, program: String, script: &'static str, 
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let (status, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("{label}: could not start `{program} {}`: {e}", path.display()));
+        let mut child = cmd.spawn().unwrap_or_else(|e| {
+            panic!(
+                "{label}: could not start `{program} {}`: {e}",
+                path.display()
+            )
+        });
         let mut out = child.stdout.take().expect("piped stdout");
         let mut err = child.stderr.take().expect("piped stderr");
         let out_reader = std::thread::spawn(move || {
@@ -227,13 +252,19 @@ async fn run_client(label: &'static str, program: String, script: &'static str, 
                 None => std::thread::sleep(Duration::from_millis(50)),
             }
         };
-        (status, out_reader.join().unwrap_or_default(), err_reader.join().unwrap_or_default())
+        (
+            status,
+            out_reader.join().unwrap_or_default(),
+            err_reader.join().unwrap_or_default(),
+        )
     })
     .await
     .expect("the client runner");
     eprintln!("---- {label} stdout ----\n{stdout}---- {label} stderr ----\n{stderr}");
     match status {
-        None => panic!("{label}: did not finish within {CLIENT_TIMEOUT:?} and was killed\nstdout:\n{stdout}\nstderr:\n{stderr}"),
+        None => panic!(
+            "{label}: did not finish within {CLIENT_TIMEOUT:?} and was killed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        ),
         Some(s) if !s.success() => panic!(
             "{label}: the Segment library reported delivery errors against tailor ({s})\nstdout:\n{stdout}\nstderr:\n{stderr}"
         ),
@@ -272,7 +303,10 @@ async fn verify(server: &Server, run_id: &str, e: &Expected) -> String {
     let who = format!("{} ({user_id})", e.name);
 
     let (status, profile) = server.profile(&user_id).await;
-    assert_eq!(status, 200, "{who}: GET /v1/profiles/{user_id} answered {status}: {profile}");
+    assert_eq!(
+        status, 200,
+        "{who}: GET /v1/profiles/{user_id} answered {status}: {profile}"
+    );
     let id = profile["id"]
         .as_str()
         .unwrap_or_else(|| panic!("{who}: the profile has no string `id`: {profile}"))
@@ -285,7 +319,10 @@ async fn verify(server: &Server, run_id: &str, e: &Expected) -> String {
         ("previousId (merged by alias)", &previous_id),
     ] {
         let (status, body) = server.profile(other).await;
-        assert_eq!(status, 200, "{who}: the {what} {other:?} is unknown ({status}): {body}");
+        assert_eq!(
+            status, 200,
+            "{who}: the {what} {other:?} is unknown ({status}): {body}"
+        );
         assert_eq!(
             body["id"].as_str(),
             Some(id.as_str()),
@@ -298,13 +335,32 @@ async fn verify(server: &Server, run_id: &str, e: &Expected) -> String {
             .as_array()
             .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(value)))
     };
-    assert!(contains("userIds", &user_id), "{who}: userIds lacks {user_id}: {profile}");
-    assert!(contains("userIds", &previous_id), "{who}: userIds lacks the alias previousId {previous_id}: {profile}");
-    assert!(contains("anonymousIds", &anonymous_id), "{who}: anonymousIds lacks {anonymous_id}: {profile}");
+    assert!(
+        contains("userIds", &user_id),
+        "{who}: userIds lacks {user_id}: {profile}"
+    );
+    assert!(
+        contains("userIds", &previous_id),
+        "{who}: userIds lacks the alias previousId {previous_id}: {profile}"
+    );
+    assert!(
+        contains("anonymousIds", &anonymous_id),
+        "{who}: anonymousIds lacks {anonymous_id}: {profile}"
+    );
 
     // identify traits.
-    check(&who, &profile, "/traits/email", json!(format!("{user_id}@example.com")));
-    check(&who, &profile, "/traits/name", json!(format!("{} Tester", e.name)));
+    check(
+        &who,
+        &profile,
+        "/traits/email",
+        json!(format!("{user_id}@example.com")),
+    );
+    check(
+        &who,
+        &profile,
+        "/traits/name",
+        json!(format!("{} Tester", e.name)),
+    );
     for (k, v) in e.extra_traits.as_object().into_iter().flatten() {
         check(&who, &profile, &format!("/traits/{k}"), v.clone());
     }
@@ -320,7 +376,12 @@ async fn verify(server: &Server, run_id: &str, e: &Expected) -> String {
     check(&who, &profile, "/orders/count", json!(1));
     check(&who, &profile, "/orders/revenue", json!(280.0));
     // The order emptied the cart; Product Added sku-3 started a new one.
-    check(&who, &profile, "/cart/items", json!([{"productId": "sku-3", "quantity": 1, "price": 12.5}]));
+    check(
+        &who,
+        &profile,
+        "/cart/items",
+        json!([{"productId": "sku-3", "quantity": 1, "price": 12.5}]),
+    );
     check(&who, &profile, "/cart/value", json!(12.5));
     check(&who, &profile, "/lifecycleStage", json!("purchase"));
     id
@@ -353,11 +414,27 @@ async fn official_segment_libraries_deliver_to_tailor() {
     );
 
     let server = Server::start().await;
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     let run_id = format!("{}-{nanos}", std::process::id());
 
-    run_client("segment_python.py", python(), "segment_python.py", &server, &run_id).await;
-    run_client("segment_node.mjs", node(), "segment_node.mjs", &server, &run_id).await;
+    run_client(
+        "segment_python.py",
+        python(),
+        "segment_python.py",
+        &server,
+        &run_id,
+    )
+    .await;
+    run_client(
+        "segment_node.mjs",
+        node(),
+        "segment_node.mjs",
+        &server,
+        &run_id,
+    )
+    .await;
 
     // Python: the 13 calls the Node script makes too, 120 "Products Searched" (so more
     // than one batch of 100), and one gzipped identify that adds the `plan` trait.
@@ -386,5 +463,8 @@ async fn official_segment_libraries_deliver_to_tailor() {
         },
     )
     .await;
-    assert_ne!(py, nd, "the Python and Node people were merged into one profile {py}");
+    assert_ne!(
+        py, nd,
+        "the Python and Node people were merged into one profile {py}"
+    );
 }
