@@ -12,11 +12,12 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tailor_core::Message;
-use tailor_store::{Checkpoint, Seq};
+use tailor_store::{Checkpoint, ProfileRow, Seq};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Shared;
 use crate::error::EngineError;
+use crate::registry::Changes;
 
 /// Most messages committed in one transaction.
 pub const MAX_GROUP: usize = 20_000;
@@ -59,6 +60,7 @@ pub(crate) fn spawn(
                 rx,
                 applied,
                 last_checkpoint: Instant::now(),
+                saving: None,
             }
             .run()
         })
@@ -71,6 +73,8 @@ struct Writer {
     /// The newest log position folded into profiles.
     applied: Seq,
     last_checkpoint: Instant,
+    /// The checkpoint being written in the background, if any.
+    saving: Option<Saving>,
 }
 
 impl Writer {
@@ -142,11 +146,7 @@ impl Writer {
         let _ = self.maybe_checkpoint(true);
     }
 
-    fn commit(
-        &mut self,
-        appends: Vec<(Vec<Message>, Ack)>,
-        count: usize,
-    ) {
+    fn commit(&mut self, appends: Vec<(Vec<Message>, Ack)>, count: usize) {
         let started = Instant::now();
         let mut all = Vec::with_capacity(count);
         let mut waiting = Vec::with_capacity(appends.len());
@@ -196,30 +196,91 @@ impl Writer {
         metrics::histogram!("tailor_ingest_group_size").record(all.len() as f64);
     }
 
+    /// Starts a background checkpoint when one is due and none is running. With `force`,
+    /// waits for any running one and then writes everything synchronously.
     fn maybe_checkpoint(&mut self, force: bool) -> Result<(), EngineError> {
-        if !force && self.last_checkpoint.elapsed() < CHECKPOINT_EVERY {
+        if let Some(running) = self.saving.take() {
+            if force || running.is_finished() {
+                finish(&self.shared, running)?;
+            } else {
+                self.saving = Some(running);
+                return Ok(());
+            }
+        }
+        if force {
+            let changes = self.shared.registry.write().take_changes();
+            return save(&self.shared, changes, self.applied).map_err(|(e, changes)| {
+                self.shared.registry.write().requeue(changes);
+                e
+            });
+        }
+        if self.last_checkpoint.elapsed() < CHECKPOINT_EVERY {
             return Ok(());
         }
         self.last_checkpoint = Instant::now();
-        checkpoint(&self.shared, self.applied)
+        let changes = {
+            let mut registry = self.shared.registry.write();
+            if !registry.has_changes() {
+                return Ok(());
+            }
+            registry.take_changes()
+        };
+        let (shared, applied) = (self.shared.clone(), self.applied);
+        let spawned = std::thread::Builder::new()
+            .name("tailor-checkpoint".into())
+            .spawn(move || save(&shared, changes, applied));
+        match spawned {
+            Ok(handle) => self.saving = Some(handle),
+            Err(e) => tracing::error!(error = %e, "cannot start a checkpoint thread; will retry"),
+        }
+        Ok(())
     }
 }
 
-/// Writes every profile change since the last checkpoint, covering the log up to `applied`.
-pub(crate) fn checkpoint(shared: &Shared, applied: Seq) -> Result<(), EngineError> {
-    let changes = {
-        let mut registry = shared.registry.write();
-        if !registry.has_changes() {
-            return Ok(());
+type Saving = std::thread::JoinHandle<Result<(), (EngineError, Changes)>>;
+
+/// Collects a finished background checkpoint; a failed one's changes go back to the registry.
+fn finish(shared: &Shared, running: Saving) -> Result<(), EngineError> {
+    match running.join() {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err((e, changes))) => {
+            shared.registry.write().requeue(changes);
+            Err(e)
         }
-        registry.take_changes()?
-    };
+        Err(_) => Err(EngineError::Internal(
+            "the checkpoint thread panicked".into(),
+        )),
+    }
+}
+
+/// Writes profile changes covering the log up to `applied`, in one transaction.
+/// Serialization happens here, outside every lock.
+pub(crate) fn save(
+    shared: &Shared,
+    changes: Changes,
+    applied: Seq,
+) -> Result<(), (EngineError, Changes)> {
+    if changes.upsert.is_empty() && changes.delete.is_empty() && changes.identities.is_empty() {
+        return Ok(());
+    }
     let started = Instant::now();
+    let mut rows = Vec::with_capacity(changes.upsert.len());
+    for p in &changes.upsert {
+        match serde_json::to_vec(p.as_ref()) {
+            Ok(state) => rows.push(ProfileRow { id: p.id, state }),
+            Err(e) => {
+                return Err((
+                    EngineError::Internal(format!("cannot serialize profile {}: {e}", p.id)),
+                    changes,
+                ));
+            }
+        }
+    }
     let cp = Checkpoint {
         seq: applied,
-        upsert_profiles: changes.upsert,
-        delete_profiles: changes.delete,
-        upsert_identities: changes.identities,
+        upsert_profiles: rows,
+        delete_profiles: changes.delete.clone(),
+        upsert_identities: changes.identities.clone(),
         meta: vec![("next_profile_id".into(), changes.next_id.to_string())],
     };
     match shared.store.checkpoint(&cp) {
@@ -230,12 +291,13 @@ pub(crate) fn checkpoint(shared: &Shared, applied: Seq) -> Result<(), EngineErro
                 ms = started.elapsed().as_millis() as u64,
                 "checkpoint"
             );
+            metrics::histogram!("tailor_checkpoint_seconds")
+                .record(started.elapsed().as_secs_f64());
             Ok(())
         }
         Err(e) => {
             tracing::error!(error = %e, "checkpoint failed; will retry");
-            shared.registry.write().requeue(cp);
-            Err(e.into())
+            Err((e.into(), changes))
         }
     }
 }

@@ -107,7 +107,8 @@ impl Engine {
             queued: AtomicUsize::new(0),
         });
         if replayed > 0 {
-            ingest::checkpoint(&shared, applied)?;
+            let changes = shared.registry.write().take_changes();
+            ingest::save(&shared, changes, applied).map_err(|(e, _)| e)?;
         }
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let writer = ingest::spawn(shared.clone(), rx, applied);
@@ -175,7 +176,7 @@ impl Engine {
 
     /// Runs `f` on a profile without copying it.
     pub fn with_profile<T>(&self, id: &str, f: impl FnOnce(&Profile) -> T) -> Option<T> {
-        self.shared.registry.read().find(id).map(f)
+        self.shared.registry.read().find(id).map(|p| f(p))
     }
 
     /// The newest events of the person `id` names, newest first.

@@ -7,9 +7,10 @@
 //! made of mergeable aggregates, the result does not depend on the order messages arrive in.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use tailor_core::{Message, MessageType};
-use tailor_store::{ProfileRow, Snapshot};
+use tailor_store::Snapshot;
 
 use crate::catalog::Catalog;
 use crate::error::EngineError;
@@ -18,7 +19,9 @@ use crate::profile::{IdKind, Profile, ProfileId, identity_key, push_unique};
 /// Profiles in memory, the identity index, and what changed since the last checkpoint.
 #[derive(Debug, Default)]
 pub struct Registry {
-    profiles: HashMap<ProfileId, Profile>,
+    /// Shared so a checkpoint can save a profile while the writer moves on: the writer
+    /// copies a profile only if it changes it while a checkpoint still holds it.
+    profiles: HashMap<ProfileId, Arc<Profile>>,
     index: HashMap<String, ProfileId>,
     /// Merged-away profile → the profile it went into.
     merged: HashMap<ProfileId, ProfileId>,
@@ -29,8 +32,9 @@ pub struct Registry {
 }
 
 /// What a checkpoint must write.
+#[derive(Debug, Default)]
 pub struct Changes {
-    pub upsert: Vec<ProfileRow>,
+    pub upsert: Vec<Arc<Profile>>,
     pub delete: Vec<ProfileId>,
     pub identities: Vec<(String, ProfileId)>,
     pub next_id: ProfileId,
@@ -55,7 +59,7 @@ impl Registry {
             let p: Profile = serde_json::from_slice(&row.state)
                 .map_err(|e| EngineError::Corrupt(format!("profile {}: {e}", row.id)))?;
             r.next_id = r.next_id.max(p.id + 1);
-            r.profiles.insert(row.id, p);
+            r.profiles.insert(row.id, Arc::new(p));
         }
         for (key, id) in snapshot.identities {
             if let Some(old) = key
@@ -88,7 +92,7 @@ impl Registry {
     }
 
     /// Finds a profile by internal id (`p_12`), userId or anonymousId, in that order.
-    pub fn find(&self, id: &str) -> Option<&Profile> {
+    pub fn find(&self, id: &str) -> Option<&Arc<Profile>> {
         if let Some(n) = id
             .strip_prefix("p_")
             .and_then(|n| n.parse::<ProfileId>().ok())
@@ -135,7 +139,7 @@ impl Registry {
             None => {
                 let id = self.next_id;
                 self.next_id += 1;
-                self.profiles.insert(id, Profile::new(id));
+                self.profiles.insert(id, Arc::new(Profile::new(id)));
                 id
             }
         };
@@ -148,7 +152,7 @@ impl Registry {
                 self.index_changes.push((k, survivor));
             }
         }
-        let profile = self.profiles.get_mut(&survivor).expect("survivor is live");
+        let profile = Arc::make_mut(self.profiles.get_mut(&survivor).expect("survivor is live"));
         if let (MessageType::Alias, Some(prev)) = (m.kind, &m.previous_id) {
             match previous_kind {
                 IdKind::User => push_unique(&mut profile.user_ids, prev),
@@ -172,41 +176,39 @@ impl Registry {
         self.index_changes.push((merged_key(other), survivor));
         self.merged.insert(other, survivor);
         if let Some(p) = self.profiles.get_mut(&survivor) {
-            p.merge(&gone);
+            Arc::make_mut(p).merge(&gone);
         }
         self.dirty.remove(&other);
         self.deleted.push(other);
         tracing::debug!(survivor, merged = other, "merged profiles");
     }
 
-    /// Takes what changed since the last call, serialized for a checkpoint.
-    pub fn take_changes(&mut self) -> Result<Changes, EngineError> {
-        let mut upsert = Vec::with_capacity(self.dirty.len());
-        for id in self.dirty.drain() {
-            if let Some(p) = self.profiles.get(&id) {
-                let state =
-                    serde_json::to_vec(p).map_err(|e| EngineError::Internal(e.to_string()))?;
-                upsert.push(ProfileRow { id, state });
-            }
-        }
-        Ok(Changes {
+    /// Takes what changed since the last call, for a checkpoint.
+    pub fn take_changes(&mut self) -> Changes {
+        let upsert = self
+            .dirty
+            .drain()
+            .filter_map(|id| self.profiles.get(&id).cloned())
+            .collect();
+        Changes {
             upsert,
             delete: std::mem::take(&mut self.deleted),
             identities: std::mem::take(&mut self.index_changes),
             next_id: self.next_id,
-        })
+        }
     }
 
     /// Puts back changes whose checkpoint failed, so the next one writes them.
-    pub fn requeue(&mut self, cp: tailor_store::Checkpoint) {
+    pub fn requeue(&mut self, changes: Changes) {
         self.dirty.extend(
-            cp.upsert_profiles
+            changes
+                .upsert
                 .iter()
-                .map(|r| r.id)
+                .map(|p| p.id)
                 .filter(|id| self.profiles.contains_key(id)),
         );
-        self.deleted.extend(cp.delete_profiles);
-        let newer = std::mem::replace(&mut self.index_changes, cp.upsert_identities);
+        self.deleted.extend(changes.delete);
+        let newer = std::mem::replace(&mut self.index_changes, changes.identities);
         self.index_changes.extend(newer);
     }
 
@@ -283,9 +285,9 @@ mod tests {
         let p = r.find("u1").unwrap();
         assert_eq!(p.orders.count, 1);
         assert_eq!(p.events, 6);
-        assert!(std::ptr::eq(p, r.find("a2").unwrap()));
-        assert!(std::ptr::eq(p, r.find("a1").unwrap()));
-        assert!(std::ptr::eq(p, r.find(&format!("p_{}", p.id)).unwrap()));
+        assert!(Arc::ptr_eq(p, r.find("a2").unwrap()));
+        assert!(Arc::ptr_eq(p, r.find("a1").unwrap()));
+        assert!(Arc::ptr_eq(p, r.find(&format!("p_{}", p.id)).unwrap()));
     }
 
     #[test]
@@ -334,12 +336,21 @@ mod tests {
         );
         assert_eq!(r.len(), 1);
         assert_eq!(r.find(&format!("p_{u}")).unwrap().id, a);
-        let changes = r.take_changes().unwrap();
+        let changes = r.take_changes();
         assert_eq!(changes.delete, vec![u]);
+        let profiles = changes
+            .upsert
+            .iter()
+            .map(|p| tailor_store::ProfileRow {
+                id: p.id,
+                state: serde_json::to_vec(p.as_ref()).unwrap(),
+            })
+            .collect();
         let snapshot = Snapshot {
             seq: 3,
-            profiles: changes.upsert,
+            profiles,
             identities: changes.identities,
+            meta: vec![],
         };
         let back = Registry::restore(snapshot, changes.next_id).unwrap();
         assert_eq!(back.find(&format!("p_{u}")).unwrap().id, a);

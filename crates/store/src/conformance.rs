@@ -154,7 +154,10 @@ fn checkpoint_round_trips(s: &dyn Store) {
         ids,
         vec![("anon:a".to_string(), 1), ("user:u1".to_string(), 1)]
     );
-    assert_eq!(s.get_meta("next_profile_id").unwrap().as_deref(), Some("3"));
+    assert_eq!(
+        snap.meta,
+        vec![("next_profile_id".to_string(), "3".to_string())]
+    );
 }
 
 fn catalog_upserts_and_deletes(s: &dyn Store) {

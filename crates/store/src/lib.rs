@@ -49,7 +49,8 @@ pub struct Checkpoint {
     /// `(identity, profile)`; an identity is `user:<userId>`, `anon:<anonymousId>` or
     /// `merged:<old internal id>`.
     pub upsert_identities: Vec<(String, ProfileId)>,
-    /// Free-form engine state (id counters and the like), stored under the given keys.
+    /// Free-form engine state (id counters and the like), stored with the checkpoint and
+    /// returned in [`Snapshot::meta`].
     pub meta: Vec<(String, String)>,
 }
 
@@ -59,6 +60,8 @@ pub struct Snapshot {
     pub seq: Seq,
     pub profiles: Vec<ProfileRow>,
     pub identities: Vec<(String, ProfileId)>,
+    /// The `meta` entries of the checkpoint.
+    pub meta: Vec<(String, String)>,
 }
 
 /// The ids one person is known by, for erasure.

@@ -1,7 +1,14 @@
-//! The embedded default: one SQLite file in WAL mode.
+//! The embedded default: SQLite in WAL mode, two files in the data directory.
 //!
-//! One connection writes (the engine's writer thread batches many messages into one
-//! transaction: group commit), another reads, so reads never wait behind a commit.
+//! `tailor.db` holds the event log, the catalog and metadata. One connection writes (the
+//! engine's writer thread batches many messages into one transaction: group commit),
+//! another reads, so reads never wait behind a commit, and a background thread moves WAL
+//! frames into the file so commits never pay for that.
+//!
+//! `profiles.db` holds profile checkpoints and the identity index. It is a separate file
+//! so that writing a large checkpoint never holds the event log's write lock: ingest goes
+//! on while profiles are saved.
+//!
 //! `synchronous=FULL` makes a returned `append` survive power loss, not just a crash;
 //! `secure_delete` makes erased rows unreadable in the file.
 
@@ -16,9 +23,9 @@ use crate::{
     StoredEvent,
 };
 
-/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+/// Schema migrations of `tailor.db`, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
-    // 1: event log, profiles, identities, catalog, metadata.
+    // 1: event log, catalog, metadata.
     "CREATE TABLE events (
         seq INTEGER PRIMARY KEY,
         message_id TEXT NOT NULL UNIQUE,
@@ -32,17 +39,27 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX events_user ON events(user_id) WHERE user_id IS NOT NULL;
      CREATE INDEX events_anon ON events(anonymous_id) WHERE anonymous_id IS NOT NULL;
      CREATE INDEX events_prev ON events(previous_id) WHERE previous_id IS NOT NULL;
-     CREATE TABLE profiles (id INTEGER PRIMARY KEY, state BLOB NOT NULL);
-     CREATE TABLE identities (identity TEXT PRIMARY KEY, profile_id INTEGER NOT NULL) WITHOUT ROWID;
-     CREATE INDEX identities_profile ON identities(profile_id);
      CREATE TABLE products (id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
      CREATE TABLE content (id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
 ];
 
+/// The checkpoint row that records the log position the saved profiles cover.
+const CHECKPOINT_SEQ: &str = "checkpoint_seq";
+
+/// Schema migrations of `profiles.db`.
+const PROFILE_MIGRATIONS: &[&str] = &[
+    // 1: profile state, the identity index, checkpoint metadata.
+    "CREATE TABLE profiles (id INTEGER PRIMARY KEY, state BLOB NOT NULL);
+     CREATE TABLE identities (identity TEXT PRIMARY KEY, profile_id INTEGER NOT NULL) WITHOUT ROWID;
+     CREATE INDEX identities_profile ON identities(profile_id);
+     CREATE TABLE checkpoint (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
+];
+
 pub struct SqliteStore {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
+    profiles: Mutex<Connection>,
     // Held for its Drop: stops the thread and truncates the WAL.
     _checkpointer: Option<Checkpointer>,
 }
@@ -74,7 +91,9 @@ fn start_checkpointer(path: &Path) -> Result<Checkpointer> {
     let thread = std::thread::Builder::new()
         .name("tailor-wal-checkpoint".into())
         .spawn(move || {
-            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL) {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(CHECKPOINT_INTERVAL)
+            {
                 if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                     tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
                 }
@@ -82,7 +101,10 @@ fn start_checkpointer(path: &Path) -> Result<Checkpointer> {
             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         })
         .map_err(|e| StoreError::Backend(format!("cannot start the checkpoint thread: {e}")))?;
-    Ok(Checkpointer { stop, thread: Some(thread) })
+    Ok(Checkpointer {
+        stop,
+        thread: Some(thread),
+    })
 }
 
 impl SqliteStore {
@@ -97,7 +119,7 @@ impl SqliteStore {
         let path = dir.join("tailor.db");
         let mut writer = Connection::open(&path)?;
         configure(&writer)?;
-        migrate(&mut writer)?;
+        migrate(&mut writer, MIGRATIONS)?;
         // The writer keeps a large page cache (indexes stay hot) and leaves checkpoints
         // to the checkpointer thread.
         writer.pragma_update(None, "cache_size", -64 * 1024)?;
@@ -105,9 +127,13 @@ impl SqliteStore {
         let reader = Connection::open(&path)?;
         configure(&reader)?;
         let checkpointer = Some(start_checkpointer(&path)?);
+        let mut profiles = Connection::open(dir.join("profiles.db"))?;
+        configure(&profiles)?;
+        migrate(&mut profiles, PROFILE_MIGRATIONS)?;
         Ok(Self {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
+            profiles: Mutex::new(profiles),
             _checkpointer: checkpointer,
         })
     }
@@ -117,6 +143,14 @@ impl SqliteStore {
             .writer
             .lock()
             .map_err(|_| StoreError::Backend("writer lock poisoned".into()))?;
+        f(&mut conn)
+    }
+
+    fn with_profiles<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self
+            .profiles
+            .lock()
+            .map_err(|_| StoreError::Backend("profiles lock poisoned".into()))?;
         f(&mut conn)
     }
 
@@ -138,16 +172,16 @@ fn configure(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-fn migrate(conn: &mut Connection) -> Result<()> {
+fn migrate(conn: &mut Connection, migrations: &[&str]) -> Result<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let supported = MIGRATIONS.len() as i64;
+    let supported = migrations.len() as i64;
     if version > supported {
         return Err(StoreError::TooNew {
             found: version,
             supported,
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+    for (i, sql) in migrations.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
@@ -247,7 +281,7 @@ impl Store for SqliteStore {
     }
 
     fn checkpoint(&self, cp: &Checkpoint) -> Result<()> {
-        self.write(|conn| {
+        self.with_profiles(|conn| {
             let tx = conn.transaction()?;
             {
                 let mut upsert = tx.prepare_cached(
@@ -266,12 +300,13 @@ impl Store for SqliteStore {
                 for (identity, id) in &cp.upsert_identities {
                     ident.execute(params![identity, *id as i64])?;
                 }
-                let mut meta =
-                    tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?;
+                let mut meta = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO checkpoint (key, value) VALUES (?1, ?2)",
+                )?;
                 for (k, v) in &cp.meta {
                     meta.execute(params![k, v])?;
                 }
-                meta.execute(params!["checkpoint_seq", cp.seq.to_string()])?;
+                meta.execute(params![CHECKPOINT_SEQ, cp.seq.to_string()])?;
             }
             tx.commit()?;
             Ok(())
@@ -279,20 +314,19 @@ impl Store for SqliteStore {
     }
 
     fn snapshot(&self) -> Result<Snapshot> {
-        self.read(|conn| {
-            let seq = conn
-                .query_row(
-                    "SELECT value FROM meta WHERE key = 'checkpoint_seq'",
-                    [],
-                    |r| r.get::<_, String>(0),
-                )
-                .optional()?
-                .map(|s| {
-                    s.parse::<Seq>()
-                        .map_err(|e| StoreError::Corrupt(format!("checkpoint_seq: {e}")))
-                })
-                .transpose()?
-                .unwrap_or(0);
+        self.with_profiles(|conn| {
+            let mut stmt = conn.prepare("SELECT key, value FROM checkpoint")?;
+            let mut meta = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            let seq = match meta.iter().position(|(k, _)| k == CHECKPOINT_SEQ) {
+                Some(i) => {
+                    let (_, v) = meta.remove(i);
+                    v.parse::<Seq>()
+                        .map_err(|e| StoreError::Corrupt(format!("{CHECKPOINT_SEQ}: {e}")))?
+                }
+                None => 0,
+            };
             let mut stmt = conn.prepare("SELECT id, state FROM profiles")?;
             let profiles = stmt
                 .query_map([], |r| {
@@ -312,6 +346,7 @@ impl Store for SqliteStore {
                 seq,
                 profiles,
                 identities,
+                meta,
             })
         })
     }
@@ -371,24 +406,33 @@ impl Store for SqliteStore {
     }
 
     fn erase_person(&self, person: &PersonKeys) -> Result<Erased> {
-        self.write(|conn| {
+        let mut erased = Erased::default();
+        // Profile state first: if the log deletion then fails, a retry finishes the job,
+        // and nothing is left that could rebuild the profile.
+        self.with_profiles(|conn| {
             let tx = conn.transaction()?;
-            let mut erased = Erased::default();
-            if !person.ids.is_empty() {
+            for id in &person.profile_ids {
+                erased.profiles +=
+                    tx.execute("DELETE FROM profiles WHERE id = ?1", [*id as i64])? as u64;
+                erased.identities += tx
+                    .execute("DELETE FROM identities WHERE profile_id = ?1", [*id as i64])?
+                    as u64;
+            }
+            tx.commit()?;
+            Ok(())
+        })?;
+        if !person.ids.is_empty() {
+            self.write(|conn| {
                 let ph = placeholders(person.ids.len());
                 let args = person.ids.iter().chain(&person.ids).chain(&person.ids);
-                erased.events = tx.execute(
+                erased.events = conn.execute(
                     &format!("DELETE FROM events WHERE user_id IN ({ph}) OR anonymous_id IN ({ph}) OR previous_id IN ({ph})"),
                     params_from_iter(args),
                 )? as u64;
-            }
-            for id in &person.profile_ids {
-                erased.profiles += tx.execute("DELETE FROM profiles WHERE id = ?1", [*id as i64])? as u64;
-                erased.identities += tx.execute("DELETE FROM identities WHERE profile_id = ?1", [*id as i64])? as u64;
-            }
-            tx.commit()?;
-            Ok(erased)
-        })
+                Ok(())
+            })?;
+        }
+        Ok(erased)
     }
 }
 

@@ -170,17 +170,23 @@ impl Sessions {
     }
 
     fn insert(&mut self, s: Session) {
-        // Sessions within the gap of the new one join it; the rest stay apart.
-        let (near, far): (Vec<Session>, Vec<Session>) = std::mem::take(&mut self.recent)
-            .into_iter()
-            .partition(|o| o.start - SESSION_GAP <= s.end && s.start <= o.end + SESSION_GAP);
-        let mut joined = s;
-        for o in near {
-            joined.absorb(o);
+        // Sessions are sorted and disjoint, so the ones within the gap of the new one are
+        // a contiguous run [lo, hi); they join it. Usually that run is the last session.
+        let lo = self
+            .recent
+            .partition_point(|o| o.end + SESSION_GAP < s.start);
+        let hi = self
+            .recent
+            .partition_point(|o| o.start - SESSION_GAP <= s.end);
+        if lo + 1 == hi {
+            self.recent[lo].absorb(s);
+        } else {
+            let mut joined = s;
+            for o in self.recent.drain(lo..hi.max(lo)) {
+                joined.absorb(o);
+            }
+            self.recent.insert(lo, joined);
         }
-        self.recent = far;
-        let pos = self.recent.partition_point(|o| o.start < joined.start);
-        self.recent.insert(pos, joined);
         while self.recent.len() > Self::KEEP {
             let old = self.recent.remove(0);
             self.archived_count += 1;
