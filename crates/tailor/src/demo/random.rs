@@ -12,7 +12,7 @@ pub type DemoRng = ChaCha8Rng;
 /// Streams of the demo seed. Each shopper uses `SHOPPERS + index`, so shoppers are
 /// independent of one another and of the catalog.
 pub const CATALOG: u64 = 1;
-pub const SHOPPER_TRAITS: u64 = 2;
+pub const CAMPAIGNS: u64 = 2;
 pub const SHOPPERS: u64 = 1 << 32;
 
 /// A generator for one independent stream of the seed.
@@ -42,7 +42,11 @@ pub fn between(rng: &mut DemoRng, lo: u32, hi: u32) -> u32 {
 
 /// True with probability `p` (clamped to 0..=1, so any computed odds are safe).
 pub fn chance(rng: &mut DemoRng, p: f64) -> bool {
-    let p = if p.is_finite() { p.clamp(0.0, 1.0) } else { 0.0 };
+    let p = if p.is_finite() {
+        p.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     rng.random_bool(p)
 }
 
