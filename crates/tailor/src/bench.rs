@@ -34,6 +34,9 @@ pub struct BenchArgs {
     /// Print the results as JSON.
     #[arg(long)]
     json: bool,
+    /// Keep the data in this directory (default: a temporary one, removed afterwards).
+    #[arg(long)]
+    data: Option<std::path::PathBuf>,
 }
 
 const WRITE_KEY: &str = "bench-write";
@@ -101,9 +104,19 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.batch == 0 || args.batch > 2_500 || args.clients == 0 || args.profiles == 0 {
         bail!("--batch must be 1..=2500, --clients and --profiles at least 1");
     }
-    let dir = tempfile::tempdir().context("cannot create a temporary data directory")?;
+    let temp = tempfile::tempdir().context("cannot create a temporary data directory")?;
+    let data = args
+        .data
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    if data.join("tailor.db").exists() {
+        bail!(
+            "{} already holds a Tailor store; bench needs an empty directory",
+            data.display()
+        );
+    }
     let settings = Settings {
-        data: dir.path().to_path_buf(),
+        data,
         listen: "127.0.0.1:0".parse()?,
         write_key: Some(WRITE_KEY.into()),
         admin_key: Some(ADMIN_KEY.into()),

@@ -109,9 +109,13 @@ pub struct Session {
     pub start: Millis,
     pub end: Millis,
     pub events: u32,
-    /// `(category, product)` pairs viewed in the session, hashed, for comparisons.
+    /// `(category, product)` pairs viewed in the session, hashed, for comparisons. Only
+    /// the newest sessions keep them; older ones keep just [`Session::had_comparison`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub views: Vec<(u32, u32)>,
+    /// A comparison was seen in views since dropped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub had_comparison: bool,
 }
 
 impl Session {
@@ -119,17 +123,19 @@ impl Session {
 
     /// Whether two or more products of one category were viewed in it.
     pub fn compared(&self) -> bool {
-        self.views.iter().enumerate().any(|(i, (c, p))| {
-            self.views[i + 1..]
-                .iter()
-                .any(|(c2, p2)| c == c2 && p != p2)
-        })
+        self.had_comparison
+            || self.views.iter().enumerate().any(|(i, (c, p))| {
+                self.views[i + 1..]
+                    .iter()
+                    .any(|(c2, p2)| c == c2 && p != p2)
+            })
     }
 
     fn absorb(&mut self, other: Session) {
         self.start = self.start.min(other.start);
         self.end = self.end.max(other.end);
         self.events += other.events;
+        self.had_comparison |= other.had_comparison;
         for v in other.views {
             if self.views.len() < Self::MAX_VIEWS && !self.views.contains(&v) {
                 self.views.push(v);
@@ -150,6 +156,10 @@ pub struct Sessions {
 
 impl Sessions {
     const KEEP: usize = 32;
+    /// Sessions ending within this time of the newest keep their views, so late events
+    /// and identity merges of recent activity still find comparisons exactly; older ones
+    /// keep only whether they had one.
+    const VIEWS_HORIZON: Millis = 2 * DAY;
 
     pub fn record(&mut self, at: Millis, view: Option<(u32, u32)>) {
         self.insert(Session {
@@ -157,6 +167,7 @@ impl Sessions {
             end: at,
             events: 1,
             views: view.into_iter().collect(),
+            had_comparison: false,
         });
     }
 
@@ -186,6 +197,18 @@ impl Sessions {
                 joined.absorb(o);
             }
             self.recent.insert(lo, joined);
+        }
+        // Older sessions trade their views for the one fact they yield (memory per profile).
+        let newest = self.recent.last().map_or(Millis::MIN, |s| s.end);
+        for old in self
+            .recent
+            .iter_mut()
+            .take_while(|s| s.end < newest - Self::VIEWS_HORIZON)
+        {
+            if !old.views.is_empty() {
+                old.had_comparison = old.compared();
+                old.views = Vec::new();
+            }
         }
         while self.recent.len() > Self::KEEP {
             let old = self.recent.remove(0);
@@ -431,6 +454,21 @@ mod tests {
         assert_eq!(odd.total_duration(), all.total_duration());
         assert_eq!(odd.comparisons(), all.comparisons());
         assert_eq!(all.comparisons(), 3);
+    }
+
+    #[test]
+    fn old_sessions_keep_only_whether_they_compared() {
+        let mut s = Sessions::default();
+        s.record(0, Some((1, 1)));
+        s.record(MINUTE, Some((1, 2)));
+        s.record(MINUTE, Some((2, 3)));
+        s.record(10 * DAY, None);
+        assert!(s.recent[0].views.is_empty());
+        assert!(s.recent[0].had_comparison);
+        assert_eq!(s.comparisons(), 1);
+        // A late view joining the settled session cannot pair with the dropped ones.
+        s.record(2 * MINUTE, Some((2, 4)));
+        assert_eq!(s.comparisons(), 1);
     }
 
     #[test]
