@@ -75,6 +75,7 @@ impl Engine {
             options.admin_key.as_deref(),
         )?;
         let catalog = Catalog::new(store.products()?, store.content()?);
+        let started = std::time::Instant::now();
         let snapshot = store.snapshot()?;
         let next_id = store
             .get_meta("next_profile_id")?
@@ -82,7 +83,6 @@ impl Engine {
             .unwrap_or(1);
         let mut applied: Seq = snapshot.seq;
         let mut registry = Registry::restore(snapshot, next_id)?;
-        let started = std::time::Instant::now();
         let mut replayed = 0usize;
         loop {
             let events = store.events_after(applied, REPLAY_CHUNK)?;
