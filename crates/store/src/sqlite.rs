@@ -281,7 +281,11 @@ fn migrate(conn: &mut Connection, migrations: &[&str]) -> Result<()> {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
-        tracing::info!(version = i + 1, "applied schema migration");
+        tracing::info!(
+            file = conn.path().unwrap_or("?"),
+            version = i + 1,
+            "applied schema migration"
+        );
     }
     Ok(())
 }

@@ -10,9 +10,10 @@ use tailor_store::SqliteStore;
 
 use crate::config::{DEFAULT_DATA, ServeArgs, Settings};
 
-pub fn init_logging(json: bool) {
+/// Logs to stderr; `TAILOR_LOG` (a tracing filter) overrides `default_level`.
+pub fn init_logging(json: bool, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TAILOR_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -78,7 +79,7 @@ pub async fn shutdown_signal() {
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.settings(DEFAULT_DATA)?;
-    init_logging(settings.json_logs);
+    init_logging(settings.json_logs, "info");
     let rt = runtime()?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(settings.listen)

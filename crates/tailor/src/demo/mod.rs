@@ -113,7 +113,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         ..Default::default()
     }
     .settings(DEFAULT_DEMO_DATA)?;
-    init_logging(settings.json_logs);
+    // The demo reports its own progress; the server's routine logs would bury it.
+    init_logging(settings.json_logs, "warn");
     let existing = prepare_dir(&settings.data, args.fresh)?;
     let keys = match &existing {
         Some((keys, _)) => keys.clone(),
