@@ -4,6 +4,7 @@
 //! (time arrives through [`time::Clock`]).
 
 pub mod catalog;
+pub mod condition;
 pub mod consent;
 pub mod message;
 pub mod time;

@@ -92,6 +92,14 @@ impl Catalog {
         self.content.remove(id).is_some()
     }
 
+    /// Every leaf category path, sorted.
+    pub fn leaf_categories(&self) -> Vec<String> {
+        let mut leaves: Vec<String> = self.products.values().map(|p| p.category_path()).collect();
+        leaves.sort();
+        leaves.dedup();
+        leaves
+    }
+
     /// The category tree with product counts, sorted by name.
     pub fn category_tree(&self) -> Vec<CategoryNode> {
         let mut root: Vec<CategoryNode> = Vec::new();

@@ -168,16 +168,24 @@ impl Writer {
                 return;
             }
         };
+        let mut rewards = Vec::new();
         {
             let catalog = self.shared.catalog.read();
             let mut registry = self.shared.registry.write();
+            let mut recs = self.shared.recs.write();
             for (m, seq) in all.iter().zip(&seqs) {
                 if let Some(seq) = seq {
-                    registry.apply(m, &catalog);
+                    let person = crate::fold(&mut registry, &mut recs, &catalog, m);
+                    rewards.extend(self.shared.decisions.rewards_for(m, *seq, person));
                     self.applied = self.applied.max(*seq);
                 }
             }
             metrics::gauge!("tailor_profiles").set(registry.len() as f64);
+        }
+        if !rewards.is_empty()
+            && let Err(e) = self.shared.store.log_rewards(&rewards)
+        {
+            tracing::error!(error = %e, rewards = rewards.len(), "could not record rewards");
         }
         let mut offset = 0;
         for (n, done) in waiting {
@@ -211,7 +219,8 @@ impl Writer {
         }
         if force {
             let changes = self.shared.registry.write().take_changes();
-            return save(&self.shared, changes, self.applied).map_err(|(e, changes)| {
+            let recs = self.shared.recs.read().clone();
+            return save(&self.shared, changes, &recs, self.applied).map_err(|(e, changes)| {
                 self.shared.registry.write().requeue(changes);
                 e
             });
@@ -225,12 +234,13 @@ impl Writer {
             if !registry.has_changes() {
                 return Ok(());
             }
-            registry.take_changes()
+            (registry.take_changes(), self.shared.recs.read().clone())
         };
+        let (changes, recs) = changes;
         let (shared, applied) = (self.shared.clone(), self.applied);
         let spawned = std::thread::Builder::new()
             .name("tailor-checkpoint".into())
-            .spawn(move || save(&shared, changes, applied));
+            .spawn(move || save(&shared, changes, &recs, applied));
         match spawned {
             Ok(handle) => self.saving = Some(handle),
             Err(e) => tracing::error!(error = %e, "cannot start a checkpoint thread; will retry"),
@@ -260,6 +270,7 @@ fn finish(shared: &Shared, running: Saving) -> Result<(), EngineError> {
 pub(crate) fn save(
     shared: &Shared,
     changes: Changes,
+    recs: &crate::Recs,
     applied: Seq,
 ) -> Result<(), (EngineError, Changes)> {
     if changes.upsert.is_empty() && changes.delete.is_empty() && changes.identities.is_empty() {
@@ -278,12 +289,24 @@ pub(crate) fn save(
             }
         }
     }
+    let recs_json = match serde_json::to_string(recs) {
+        Ok(json) => json,
+        Err(e) => {
+            return Err((
+                EngineError::Internal(format!("cannot serialize recommendation state: {e}")),
+                changes,
+            ));
+        }
+    };
     let cp = Checkpoint {
         seq: applied,
         upsert_profiles: rows,
         delete_profiles: changes.delete.clone(),
         upsert_identities: changes.identities.clone(),
-        meta: vec![("next_profile_id".into(), changes.next_id.to_string())],
+        meta: vec![
+            ("next_profile_id".into(), changes.next_id.to_string()),
+            (crate::RECS_META.into(), recs_json),
+        ],
     };
     match shared.store.checkpoint(&cp) {
         Ok(()) => {

@@ -4,10 +4,13 @@
 //! The engine knows nothing of HTTP. It is cheap to clone and shared by every handler.
 
 pub mod catalog;
+pub mod decide;
+mod decisions;
 pub mod error;
 mod ingest;
 pub mod keys;
 pub mod profile;
+pub mod recs;
 mod registry;
 
 use std::sync::Arc;
@@ -23,6 +26,7 @@ pub use error::EngineError;
 pub use ingest::Receipt;
 pub use keys::{GeneratedKeys, Keys, Scope};
 pub use profile::{Profile, ProfileView};
+pub use recs::Recs;
 pub use registry::Registry;
 
 /// Jobs the writer queue holds before senders wait.
@@ -35,8 +39,51 @@ pub(crate) struct Shared {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub registry: RwLock<Registry>,
+    pub recs: RwLock<Recs>,
     pub catalog: RwLock<Catalog>,
     pub queued: AtomicUsize,
+    pub decisions: decisions::DecisionLog,
+    pub placements: RwLock<Vec<decide::Placement>>,
+}
+
+/// The checkpoint entry holding the recommendation state.
+pub(crate) const RECS_META: &str = "recs";
+
+/// Folds one committed event into the derived state: its person's profile, then what
+/// the store learns about its products.
+pub(crate) fn fold(
+    registry: &mut Registry,
+    recs: &mut Recs,
+    catalog: &Catalog,
+    m: &Message,
+) -> profile::ProfileId {
+    let id = registry.apply(m, catalog);
+    if let Some(profile) = registry.get(id) {
+        recs.observe(m, profile);
+    }
+    id
+}
+
+/// Where the placement configuration is kept.
+const PLACEMENTS_META: &str = "placements";
+
+/// A decide request: who, which placements, and the page's context (`productId`,
+/// `cart`: product ids, anything else for conditions under `context.*`).
+#[derive(Debug, Clone, Default)]
+pub struct DecideInput {
+    pub user_id: Option<String>,
+    pub anonymous_id: Option<String>,
+    pub placements: Vec<String>,
+    pub context: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The answers to a decide request.
+#[derive(Debug, Clone)]
+pub struct DecideOutput {
+    pub decision_id: String,
+    pub personalized: bool,
+    pub reason: Option<&'static str>,
+    pub answers: Vec<(String, decide::Answer)>,
 }
 
 /// How to start an engine.
@@ -51,6 +98,9 @@ pub struct Engine {
     jobs: mpsc::Sender<ingest::Job>,
     keys: Arc<Keys>,
     writer: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+    /// Decision ids are this random prefix plus a counter.
+    decision_prefix: Arc<str>,
+    decision_counter: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Counts for operations.
@@ -75,12 +125,29 @@ impl Engine {
             options.admin_key.as_deref(),
         )?;
         let catalog = Catalog::new(store.products()?, store.content()?);
+        let placements = match store.get_meta(PLACEMENTS_META)? {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| EngineError::Corrupt(format!("placements: {e}")))?,
+            None => decide::placement::standard(),
+        };
+        let store_for_log = store.clone();
         let started = std::time::Instant::now();
         let snapshot = store.snapshot()?;
-        let next_id = store
-            .get_meta("next_profile_id")?
+        let meta = |key: &str| {
+            snapshot
+                .meta
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
+        let next_id = meta("next_profile_id")
             .and_then(|s| s.parse().ok())
             .unwrap_or(1);
+        let mut recs: Recs = match meta(RECS_META) {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| EngineError::Corrupt(format!("recommendation state: {e}")))?,
+            None => Recs::default(),
+        };
         let mut applied: Seq = snapshot.seq;
         let mut registry = Registry::restore(snapshot, next_id)?;
         let mut replayed = 0usize;
@@ -90,7 +157,7 @@ impl Engine {
             applied = last.seq;
             replayed += events.len();
             for e in &events {
-                registry.apply(&e.message, &catalog);
+                fold(&mut registry, &mut recs, &catalog, &e.message);
             }
         }
         tracing::info!(
@@ -103,16 +170,23 @@ impl Engine {
             store,
             clock,
             registry: RwLock::new(registry),
+            recs: RwLock::new(recs),
             catalog: RwLock::new(catalog),
             queued: AtomicUsize::new(0),
+            decisions: decisions::DecisionLog::start(store_for_log)?,
+            placements: RwLock::new(placements),
         });
         if replayed > 0 {
             let changes = shared.registry.write().take_changes();
-            ingest::save(&shared, changes, applied).map_err(|(e, _)| e)?;
+            let recs = shared.recs.read().clone();
+            ingest::save(&shared, changes, &recs, applied).map_err(|(e, _)| e)?;
         }
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let writer = ingest::spawn(shared.clone(), rx, applied);
+        let decision_prefix: Arc<str> = keys::random_key("d_", 6)?.into();
         let engine = Engine {
+            decision_prefix,
+            decision_counter: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             shared,
             jobs: tx,
             keys: Arc::new(keys),
@@ -161,6 +235,7 @@ impl Engine {
             return Ok(());
         }
         let result = wait.await.map_err(|_| EngineError::ShuttingDown)?;
+        self.shared.decisions.flush_and_stop();
         let handle = self.writer.lock().take();
         if let Some(handle) = handle {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
@@ -260,5 +335,177 @@ impl Engine {
 
     pub fn content(&self, placement: Option<&str>) -> Vec<Arc<ContentItem>> {
         self.shared.catalog.read().content(placement)
+    }
+
+    // Decisions.
+
+    /// The placements `decide` answers, standard ones included.
+    pub fn placements(&self) -> Vec<decide::Placement> {
+        self.shared.placements.read().clone()
+    }
+
+    /// Adds or replaces placements by id. Blocks on disk.
+    pub fn put_placements(&self, new: Vec<decide::Placement>) -> Result<usize, EngineError> {
+        let mut all = self.shared.placements.read().clone();
+        let n = new.len();
+        for p in new {
+            match all.iter_mut().find(|x| x.id == p.id) {
+                Some(slot) => *slot = p,
+                None => all.push(p),
+            }
+        }
+        self.save_placements(all)?;
+        Ok(n)
+    }
+
+    pub fn delete_placement(&self, id: &str) -> Result<(), EngineError> {
+        let mut all = self.shared.placements.read().clone();
+        let before = all.len();
+        all.retain(|p| p.id != id);
+        if all.len() == before {
+            return Err(EngineError::NotFound(format!("placement {id:?}")));
+        }
+        self.save_placements(all)
+    }
+
+    fn save_placements(&self, all: Vec<decide::Placement>) -> Result<(), EngineError> {
+        let json = serde_json::to_string(&all).map_err(|e| EngineError::Internal(e.to_string()))?;
+        self.shared.store.set_meta(PLACEMENTS_META, &json)?;
+        *self.shared.placements.write() = all;
+        Ok(())
+    }
+
+    /// Answers each requested placement for the visitor, from memory, and queues the
+    /// decision for the log.
+    pub fn decide(&self, input: DecideInput) -> Result<DecideOutput, EngineError> {
+        use tailor_core::ValidationError;
+        if input.placements.is_empty() {
+            return Err(ValidationError::one(
+                "`placements` must name at least one placement, e.g. [\"home.hero\"]",
+            )
+            .into());
+        }
+        let placements: Vec<decide::Placement> = {
+            let known = self.shared.placements.read();
+            let mut picked = Vec::with_capacity(input.placements.len());
+            let mut unknown = Vec::new();
+            for name in &input.placements {
+                match known.iter().find(|p| &p.id == name) {
+                    Some(p) => picked.push(p.clone()),
+                    None => unknown.push(name.as_str()),
+                }
+            }
+            if !unknown.is_empty() {
+                let ids: Vec<&str> = known.iter().map(|p| p.id.as_str()).collect();
+                return Err(ValidationError::one(format!(
+                    "unknown placement(s) {unknown:?}; this store has: {}",
+                    ids.join(", ")
+                ))
+                .into());
+            }
+            picked
+        };
+        let product = input
+            .context
+            .get("productId")
+            .and_then(serde_json::Value::as_str);
+        let cart: Vec<String> = match input.context.get("cart") {
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .filter_map(|i| {
+                    i.as_str()
+                        .or_else(|| i.get("product_id").and_then(serde_json::Value::as_str))
+                })
+                .map(str::to_string)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let request = decide::Request {
+            placements: &placements,
+            context: &input.context,
+            product,
+            cart,
+        };
+        let now = self.now();
+        let (decided, profile_id) = {
+            let registry = self.shared.registry.read();
+            let profile = input
+                .user_id
+                .as_deref()
+                .and_then(|u| registry.find(u))
+                .or_else(|| input.anonymous_id.as_deref().and_then(|a| registry.find(a)));
+            let catalog = self.shared.catalog.read();
+            let recs = self.shared.recs.read();
+            let shown = self.shared.decisions.shown_counts();
+            let decided = decide::decide(
+                &catalog,
+                &recs,
+                profile.map(|p| p.as_ref()),
+                &shown,
+                &request,
+                now,
+            );
+            (decided, profile.map(|p| p.id))
+        };
+        let decision_id = format!(
+            "{}{}",
+            self.decision_prefix,
+            self.decision_counter.fetch_add(1, Ordering::Relaxed)
+        );
+        let answers: Vec<(String, decide::Answer)> = placements
+            .iter()
+            .map(|p| p.id.clone())
+            .zip(decided.answers)
+            .collect();
+        let log: serde_json::Map<String, serde_json::Value> = answers
+            .iter()
+            .map(|(id, a)| (id.clone(), a.log_entry()))
+            .collect();
+        let counted: Vec<String> = answers
+            .iter()
+            .filter(|(_, a)| {
+                matches!(
+                    a.kind,
+                    decide::PlacementKind::Hero | decide::PlacementKind::Promotion
+                )
+            })
+            .filter_map(|(_, a)| a.chosen.clone())
+            .collect();
+        let record = tailor_store::DecisionRecord {
+            id: decision_id.clone(),
+            at: now,
+            user_id: input.user_id.clone(),
+            anonymous_id: input.anonymous_id.clone(),
+            personalized: decided.personalized,
+            shown: answers
+                .iter()
+                .flat_map(|(_, a)| a.shown.iter().cloned())
+                .collect(),
+            body: serde_json::json!({
+                "modelVersion": decide::MODEL_VERSION,
+                "profile": profile_id.map(|id| format!("p_{id}")),
+                "placements": log,
+                "context": input.context,
+                "reason": decided.reason,
+            })
+            .to_string(),
+        };
+        self.shared.decisions.record(record, profile_id, &counted);
+        metrics::counter!("tailor_decisions_total").increment(1);
+        Ok(DecideOutput {
+            decision_id,
+            personalized: decided.personalized,
+            reason: decided.reason,
+            answers,
+        })
+    }
+
+    /// A logged decision with the rewards joined to it. Blocks on disk.
+    pub fn decision(
+        &self,
+        id: &str,
+    ) -> Result<Option<(tailor_store::DecisionRecord, Vec<tailor_store::Reward>)>, EngineError>
+    {
+        Ok(self.shared.store.decision(id)?)
     }
 }

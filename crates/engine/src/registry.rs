@@ -91,6 +91,11 @@ impl Registry {
         id
     }
 
+    /// A live profile by internal id.
+    pub fn get(&self, id: ProfileId) -> Option<&Profile> {
+        self.profiles.get(&id).map(Arc::as_ref)
+    }
+
     /// Finds a profile by internal id (`p_12`), userId or anonymousId, in that order.
     pub fn find(&self, id: &str) -> Option<&Arc<Profile>> {
         if let Some(n) = id

@@ -7,7 +7,6 @@ mod auth;
 mod body;
 mod error;
 mod pages;
-mod pages_store;
 mod routes;
 
 use std::sync::Arc;
@@ -75,7 +74,7 @@ fn metrics_handle() -> PrometheusHandle {
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    use routes::{catalog, consent, ingest, ops, profiles};
+    use routes::{catalog, consent, decide, ingest, ops, profiles};
     Router::new()
         .route("/v1/track", post(ingest::track))
         .route("/v1/identify", post(ingest::identify))
@@ -104,6 +103,16 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/profiles/{id}", get(profiles::get))
         .route("/v1/profiles/{id}/events", get(profiles::events))
         .route("/v1/consent", put(consent::put))
+        .route("/v1/decide", post(decide::decide))
+        .route(
+            "/v1/placements",
+            get(decide::list_placements).put(decide::put_placements),
+        )
+        .route(
+            "/v1/placements/{id}",
+            axum::routing::delete(decide::delete_placement),
+        )
+        .route("/v1/decisions/{id}", get(decide::get_decision))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))

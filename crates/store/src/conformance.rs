@@ -5,7 +5,7 @@ use serde_json::json;
 use tailor_core::message::{Envelope, parse_message};
 use tailor_core::{ContentItem, Message, Product};
 
-use crate::{Checkpoint, PersonKeys, ProfileRow, Store};
+use crate::{Checkpoint, DecisionRecord, PersonKeys, ProfileRow, Reward, Store};
 
 /// A named check of one behaviour.
 type Check = (&'static str, fn(&dyn Store));
@@ -25,6 +25,10 @@ pub fn run_all<S: Store, G>(fresh: impl Fn() -> (S, G)) {
         (
             "erase_person_reaches_every_table",
             erase_person_reaches_every_table,
+        ),
+        (
+            "decisions_and_rewards_are_logged",
+            decisions_and_rewards_are_logged,
         ),
     ];
     for (name, check) in checks {
@@ -225,4 +229,48 @@ fn erase_person_reaches_every_table(s: &dyn Store) {
     let snap = s.snapshot().unwrap();
     assert_eq!(snap.profiles.len(), 1);
     assert_eq!(snap.identities, vec![("user:u2".to_string(), 8)]);
+}
+
+fn decisions_and_rewards_are_logged(s: &dyn Store) {
+    let d = |id: &str, user: &str, shown: &[&str]| DecisionRecord {
+        id: id.into(),
+        at: 5,
+        user_id: Some(user.into()),
+        anonymous_id: None,
+        personalized: true,
+        shown: shown.iter().map(|x| x.to_string()).collect(),
+        body: "{}".into(),
+    };
+    s.log_decisions(&[
+        d("d1", "u1", &["promo-a", "p1"]),
+        d("d2", "u2", &["promo-a"]),
+    ])
+    .unwrap();
+    s.log_rewards(&[Reward {
+        decision_id: "d1".into(),
+        seq: 9,
+        event: "Promotion Clicked".into(),
+        value: 0.0,
+        at: 7,
+    }])
+    .unwrap();
+    let (record, rewards) = s.decision("d1").unwrap().unwrap();
+    assert_eq!(record, d("d1", "u1", &["promo-a", "p1"]));
+    assert_eq!(rewards.len(), 1);
+    assert!(s.decision("nope").unwrap().is_none());
+    let mut counts = s.shown_counts().unwrap();
+    counts.sort();
+    assert_eq!(
+        counts,
+        vec![("p1".to_string(), 1), ("promo-a".to_string(), 2)]
+    );
+    let erased = s
+        .erase_person(&PersonKeys {
+            profile_ids: vec![],
+            ids: vec!["u1".into()],
+        })
+        .unwrap();
+    assert_eq!(erased.decisions, 1);
+    assert!(s.decision("d1").unwrap().is_none());
+    assert_eq!(s.shown_counts().unwrap(), vec![("promo-a".to_string(), 1)]);
 }

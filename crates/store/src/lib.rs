@@ -76,8 +76,32 @@ pub struct PersonKeys {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Erased {
     pub events: u64,
+    pub decisions: u64,
     pub profiles: u64,
     pub identities: u64,
+}
+
+/// One logged decision: who was shown what, and why (the JSON `body` is the engine's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecisionRecord {
+    pub id: String,
+    pub at: tailor_core::Millis,
+    pub user_id: Option<String>,
+    pub anonymous_id: Option<String>,
+    pub personalized: bool,
+    /// Content or product ids shown, for budgets and counts.
+    pub shown: Vec<String>,
+    pub body: String,
+}
+
+/// An event joined to the decision it followed (a click or an order carrying its id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reward {
+    pub decision_id: String,
+    pub seq: Seq,
+    pub event: String,
+    pub value: f64,
+    pub at: tailor_core::Millis,
 }
 
 /// Durable storage. Implementations are synchronous; the engine calls them from its own
@@ -108,6 +132,15 @@ pub trait Store: Send + Sync + 'static {
 
     fn get_meta(&self, key: &str) -> Result<Option<String>>;
     fn set_meta(&self, key: &str, value: &str) -> Result<()>;
+
+    /// Appends decisions to the decision log.
+    fn log_decisions(&self, decisions: &[DecisionRecord]) -> Result<()>;
+    /// Records rewards; a reward for an unknown decision is kept all the same.
+    fn log_rewards(&self, rewards: &[Reward]) -> Result<()>;
+    /// A decision and the rewards joined to it.
+    fn decision(&self, id: &str) -> Result<Option<(DecisionRecord, Vec<Reward>)>>;
+    /// How many times each item was shown, over the whole decision log.
+    fn shown_counts(&self) -> Result<Vec<(String, u64)>>;
 
     /// Removes every row about one person from every table, in one transaction.
     fn erase_person(&self, person: &PersonKeys) -> Result<Erased>;

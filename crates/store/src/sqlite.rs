@@ -23,8 +23,8 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use tailor_core::{ContentItem, Message, Product};
 
 use crate::{
-    Checkpoint, Erased, PersonKeys, ProfileRow, Result, Seq, Snapshot, Store, StoreError,
-    StoredEvent,
+    Checkpoint, DecisionRecord, Erased, PersonKeys, ProfileRow, Result, Reward, Seq, Snapshot,
+    Store, StoreError, StoredEvent,
 };
 
 /// Schema migrations of `tailor.db`, applied in order; `PRAGMA user_version` records how many ran.
@@ -43,10 +43,26 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE products (id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
      CREATE TABLE content (id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
+    DECISIONS_SCHEMA,
 ];
 
 /// The checkpoint row that records the log position the saved profiles cover.
 const CHECKPOINT_SEQ: &str = "checkpoint_seq";
+
+/// Migration 2 of `tailor.db`: the decision log and the rewards joined to it.
+const DECISIONS_SCHEMA: &str = "CREATE TABLE decisions (
+        id TEXT PRIMARY KEY,
+        at INTEGER NOT NULL,
+        user_id TEXT,
+        anonymous_id TEXT,
+        personalized INTEGER NOT NULL,
+        body TEXT NOT NULL
+     ) WITHOUT ROWID;
+     CREATE INDEX decisions_user ON decisions(user_id) WHERE user_id IS NOT NULL;
+     CREATE INDEX decisions_anon ON decisions(anonymous_id) WHERE anonymous_id IS NOT NULL;
+     CREATE TABLE decision_shown (item TEXT NOT NULL, decision_id TEXT NOT NULL);
+     CREATE TABLE rewards (decision_id TEXT NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL, value REAL NOT NULL, at INTEGER NOT NULL);
+     CREATE INDEX rewards_decision ON rewards(decision_id);";
 
 /// Schema migrations of `profiles.db`.
 const PROFILE_MIGRATIONS: &[&str] = &[
@@ -505,6 +521,78 @@ impl Store for SqliteStore {
         })
     }
 
+    fn log_decisions(&self, decisions: &[DecisionRecord]) -> Result<()> {
+        self.write(|conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO decisions (id, at, user_id, anonymous_id, personalized, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                let mut shown = tx.prepare_cached("INSERT INTO decision_shown (item, decision_id) VALUES (?1, ?2)")?;
+                for d in decisions {
+                    insert.execute(params![d.id, d.at, d.user_id, d.anonymous_id, d.personalized, d.body])?;
+                    for item in &d.shown {
+                        shown.execute(params![item, d.id])?;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn log_rewards(&self, rewards: &[Reward]) -> Result<()> {
+        self.write(|conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut insert =
+                    tx.prepare_cached("INSERT INTO rewards (decision_id, seq, event, value, at) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+                for r in rewards {
+                    insert.execute(params![r.decision_id, r.seq, r.event, r.value, r.at])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn decision(&self, id: &str) -> Result<Option<(DecisionRecord, Vec<Reward>)>> {
+        self.read(|conn| {
+            let Some((at, user_id, anonymous_id, personalized, body)) = conn
+                .query_row(
+                    "SELECT at, user_id, anonymous_id, personalized, body FROM decisions WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let mut stmt = conn.prepare_cached("SELECT item FROM decision_shown WHERE decision_id = ?1")?;
+            let shown = stmt.query_map([id], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+            let mut stmt =
+                conn.prepare_cached("SELECT seq, event, value, at FROM rewards WHERE decision_id = ?1 ORDER BY seq")?;
+            let rewards = stmt
+                .query_map([id], |r| {
+                    Ok(Reward { decision_id: id.to_string(), seq: r.get(0)?, event: r.get(1)?, value: r.get(2)?, at: r.get(3)? })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let record = DecisionRecord { id: id.to_string(), at, user_id, anonymous_id, personalized, shown, body };
+            Ok(Some((record, rewards)))
+        })
+    }
+
+    fn shown_counts(&self) -> Result<Vec<(String, u64)>> {
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare("SELECT item, count(*) FROM decision_shown GROUP BY item")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
     fn erase_person(&self, person: &PersonKeys) -> Result<Erased> {
         let mut erased = Erased::default();
         // Profile state first: if the log deletion then fails, a retry finishes the job,
@@ -533,13 +621,30 @@ impl Store for SqliteStore {
                     ),
                     params_from_iter(args),
                 )? as u64;
+                let ph = placeholders(ids.len());
                 tx.execute(
-                    &format!(
-                        "DELETE FROM p.event_people WHERE person IN ({})",
-                        placeholders(ids.len())
-                    ),
+                    &format!("DELETE FROM p.event_people WHERE person IN ({ph})"),
                     params_from_iter(ids),
                 )?;
+                // Decisions shown to them, and what those decisions earned.
+                let theirs = format!(
+                    "SELECT id FROM decisions WHERE user_id IN ({ph}) OR anonymous_id IN ({ph})"
+                );
+                let args = || ids.iter().chain(ids);
+                tx.execute(
+                    &format!("DELETE FROM rewards WHERE decision_id IN ({theirs})"),
+                    params_from_iter(args()),
+                )?;
+                tx.execute(
+                    &format!("DELETE FROM decision_shown WHERE decision_id IN ({theirs})"),
+                    params_from_iter(args()),
+                )?;
+                erased.decisions = tx.execute(
+                    &format!(
+                        "DELETE FROM decisions WHERE user_id IN ({ph}) OR anonymous_id IN ({ph})"
+                    ),
+                    params_from_iter(args()),
+                )? as u64;
                 tx.commit()?;
                 Ok(())
             })?;

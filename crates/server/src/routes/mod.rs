@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod consent;
+pub mod decide;
 pub mod ingest;
 pub mod ops;
 pub mod profiles;

@@ -413,14 +413,14 @@ pub fn content(catalog: &Catalog, now: Millis) -> Vec<Value> {
             "title": "Complete your order: free shipping today",
             "body": "Your picks are waiting. Check out in the next 24 hours and shipping is on us.",
             "link_url": "/cart", "image_url": "/img/promo-cart.svg",
-            "targeting": {"stages": ["evaluation"], "condition": {"cart_items": {"$gt": 0}}, "priority": 20},
+            "targeting": {"stages": ["evaluation"], "condition": {"cartItems": {"$gt": 0}}, "priority": 20},
             "attributes": {"incentive": "free_shipping", "code": "SHIPFREE"}
         }),
         json!({
             "id": "promo-welcome", "kind": "promotion", "placements": ["promo.banner"],
             "title": "10% off your first order",
             "body": "New here? Sign up and take 10% off your first order.",
-            "link_url": "/signup", "image_url": "/img/promo-welcome.svg",
+            "link_url": "/", "image_url": "/img/promo-welcome.svg",
             "targeting": {"stages": ["discovery", "evaluation"], "priority": 5, "max_impressions": 100000},
             "attributes": {"discount_percent": 10, "code": "WELCOME10"}
         }),
@@ -428,7 +428,7 @@ pub fn content(catalog: &Catalog, now: Millis) -> Vec<Value> {
             "id": "promo-loyalty", "kind": "promotion", "placements": ["promo.banner", "home.hero"],
             "title": "Members get double points this month",
             "body": "Thanks for coming back: every order earns double loyalty points until the end of the month.",
-            "link_url": "/loyalty", "image_url": "/img/promo-loyalty.svg",
+            "link_url": "/", "image_url": "/img/promo-loyalty.svg",
             "targeting": {"stages": ["repeat"], "condition": {"orders": {"$gte": 2}}, "priority": 15,
                            "start_at": at(-20), "end_at": at(30)},
             "attributes": {"points_multiplier": 2}

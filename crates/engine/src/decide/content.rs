@@ -1,0 +1,152 @@
+//! Hero banners and promotions: choosing one content item for a visitor.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tailor_core::time::DAY;
+use tailor_core::{ContentItem, ContentKind};
+
+use super::visitor::Visitor;
+use super::{Answer, Placement, matches};
+use crate::catalog::Catalog;
+use crate::profile::LifecycleStage;
+
+/// Live items of `kind` for this placement that the visitor is eligible for.
+fn eligible(
+    catalog: &Catalog,
+    placement: &Placement,
+    kind: ContentKind,
+    visitor: &Visitor<'_>,
+    shown: &HashMap<String, u64>,
+) -> Vec<Arc<ContentItem>> {
+    let stage = visitor
+        .profile()
+        .map(|p| p.lifecycle_stage(visitor.now).as_str());
+    catalog
+        .content(Some(&placement.id))
+        .into_iter()
+        .filter(|c| c.kind == kind && c.is_live(visitor.now))
+        .filter(|c| {
+            c.targeting
+                .max_impressions
+                .is_none_or(|cap| shown.get(&c.id).copied().unwrap_or(0) < cap)
+        })
+        .filter(|c| {
+            c.targeting.stages.is_empty()
+                || stage.is_some_and(|s| c.targeting.stages.iter().any(|x| x == s))
+        })
+        .filter(|c| {
+            c.targeting
+                .condition
+                .as_ref()
+                .is_none_or(|cond| matches(&visitor.attributes, cond))
+        })
+        .collect()
+}
+
+/// How much the item's categories match the visitor's interests (0 to 1), and the best one.
+fn relevance(item: &ContentItem, visitor: &Visitor<'_>) -> (f64, Option<String>) {
+    item.targeting
+        .categories
+        .iter()
+        .map(|c| (visitor.interest_in(c), Some(c.clone())))
+        .fold((0.0, None), |best, x| if x.0 > best.0 { x } else { best })
+}
+
+pub fn hero(
+    catalog: &Catalog,
+    placement: &Placement,
+    visitor: &Visitor<'_>,
+    shown: &HashMap<String, u64>,
+) -> Answer {
+    let candidates = eligible(catalog, placement, ContentKind::Banner, visitor, shown);
+    let scored = candidates.iter().map(|c| {
+        let (rel, why) = relevance(c, visitor);
+        (rel + 0.001 * c.targeting.priority as f64, rel, why, c)
+    });
+    let best = scored.max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.3.id.cmp(&a.3.id)));
+    let mut answer = Answer::new(placement);
+    answer.candidates = candidates.iter().map(|c| c.id.clone()).collect();
+    match best {
+        Some((_, rel, Some(category), item)) if rel > 0.0 => {
+            answer.explanation =
+                format!("Because {category} is what you've been browsing most lately");
+            answer.choose_content(item);
+        }
+        Some((_, _, _, item)) => {
+            answer.explanation = "Featured banner: the store's top pick right now".into();
+            answer.choose_content(item);
+        }
+        None => answer.explanation = "No banner is running for this placement".into(),
+    }
+    answer
+}
+
+pub fn promotion(
+    catalog: &Catalog,
+    placement: &Placement,
+    visitor: &Visitor<'_>,
+    shown: &HashMap<String, u64>,
+) -> Answer {
+    let mut answer = Answer::new(placement);
+    // Someone who just ordered is not shown an offer: it would only discount what they'd buy anyway.
+    if let Some(p) = visitor.profile()
+        && p.orders.last_at.is_some_and(|t| visitor.now - t < DAY)
+        && p.cart.items().next().is_none()
+    {
+        answer.explanation = "No offer: you just placed an order, thank you".into();
+        return answer;
+    }
+    let candidates = eligible(catalog, placement, ContentKind::Promotion, visitor, shown);
+    answer.candidates = candidates.iter().map(|c| c.id.clone()).collect();
+    // Offers aimed at the visitor's stage beat category offers, which beat general ones.
+    let scored = candidates.iter().map(|c| {
+        let staged = if c.targeting.stages.is_empty() {
+            0.0
+        } else {
+            2.0
+        };
+        let (rel, why) = relevance(c, visitor);
+        (
+            staged + rel + 0.001 * c.targeting.priority as f64,
+            staged > 0.0,
+            rel,
+            why,
+            c,
+        )
+    });
+    let Some((_, staged, rel, category, item)) =
+        scored.max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.4.id.cmp(&a.4.id)))
+    else {
+        answer.explanation = "No promotion fits right now".into();
+        return answer;
+    };
+    answer.explanation = match (visitor.profile(), staged, category) {
+        (Some(p), true, _) if p.cart.items().next().is_some() => {
+            let n: i64 = p.cart.items().map(|l| l.quantity).sum();
+            format!(
+                "You left {n} item(s) worth ${:.2} in your cart",
+                p.cart.value()
+            )
+        }
+        (Some(p), true, _) if matches!(p.lifecycle_stage(visitor.now), LifecycleStage::Repeat) => {
+            format!("A thank-you for your {} orders", p.orders.count)
+        }
+        (Some(p), true, _)
+            if matches!(
+                p.lifecycle_stage(visitor.now),
+                LifecycleStage::AtRisk | LifecycleStage::Lapsed
+            ) =>
+        {
+            "We haven't seen you in a while: welcome back".into()
+        }
+        (Some(p), true, _) => format!(
+            "An offer for where you are with us ({})",
+            p.lifecycle_stage(visitor.now).as_str()
+        ),
+        (_, false, Some(c)) if rel > 0.0 => format!("Because you've been exploring {c}"),
+        _ => "Current offer for everyone".into(),
+    };
+    answer.choose_content(item);
+    answer
+}

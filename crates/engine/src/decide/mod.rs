@@ -1,0 +1,199 @@
+//! `decide`: what each placement of a page shows this visitor, with a plain-language
+//! explanation, answered from memory. Every answer goes through the consent gate in
+//! [`visitor`], and every decision is logged (off the request path) so later clicks and
+//! orders carrying its `decisionId` are joined to it as rewards.
+
+mod content;
+mod nav;
+pub mod placement;
+mod products;
+pub mod visitor;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use tailor_core::{ContentItem, Product};
+
+pub use placement::{Placement, PlacementKind, RecsSource, Variant};
+pub use products::RecsInput;
+use visitor::Visitor;
+
+use crate::catalog::Catalog;
+use crate::profile::Profile;
+use crate::recs::Recs;
+
+/// The version of the decision logic, logged with every decision.
+pub const MODEL_VERSION: &str = "rules-1";
+
+/// Whether `attributes` satisfy a targeting `condition`.
+pub(crate) fn matches(attributes: &Value, condition: &Value) -> bool {
+    tailor_core::condition::eval_condition(attributes, condition)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NavEntry {
+    pub name: String,
+    pub path: String,
+    pub score: f64,
+    /// Subcategory paths in the visitor's order.
+    pub children: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RecItem {
+    pub product: Arc<Product>,
+    pub score: f64,
+    pub reason: String,
+}
+
+/// One placement's answer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Answer {
+    pub kind: PlacementKind,
+    /// The banner or promotion (hero, promotion); absent when none fits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<Arc<ContentItem>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<RecItem>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<NavEntry>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    pub explanation: String,
+    /// Probability that this policy shows what it showed (1 for deterministic rules).
+    pub propensity: f64,
+    #[serde(skip)]
+    pub candidates: Vec<String>,
+    #[serde(skip)]
+    pub chosen: Option<String>,
+    #[serde(skip)]
+    pub shown: Vec<String>,
+}
+
+impl Answer {
+    fn new(placement: &Placement) -> Answer {
+        Answer {
+            kind: placement.kind,
+            item: None,
+            items: None,
+            categories: None,
+            variant: None,
+            explanation: String::new(),
+            propensity: 1.0,
+            candidates: Vec::new(),
+            chosen: None,
+            shown: Vec::new(),
+        }
+    }
+
+    fn choose_content(&mut self, item: &Arc<ContentItem>) {
+        self.chosen = Some(item.id.clone());
+        self.shown = vec![item.id.clone()];
+        self.item = Some(item.clone());
+    }
+
+    /// What the decision log keeps of it.
+    pub fn log_entry(&self) -> Value {
+        json!({
+            "kind": self.kind,
+            "chosen": self.chosen,
+            "shown": self.shown,
+            "candidates": self.candidates,
+            "propensity": self.propensity,
+            "explanation": self.explanation,
+        })
+    }
+}
+
+/// A decide request, validated.
+pub struct Request<'a> {
+    pub placements: &'a [Placement],
+    pub context: &'a Map<String, Value>,
+    pub product: Option<&'a str>,
+    pub cart: Vec<String>,
+}
+
+/// Every placement's answer, and whether they were personalized.
+pub struct Decided {
+    pub personalized: bool,
+    /// Why not, when not.
+    pub reason: Option<&'static str>,
+    pub answers: Vec<Answer>,
+}
+
+/// Answers every requested placement for one visitor.
+pub fn decide(
+    catalog: &Catalog,
+    recs: &Recs,
+    profile: Option<&Profile>,
+    shown: &HashMap<String, u64>,
+    request: &Request<'_>,
+    now: tailor_core::Millis,
+) -> Decided {
+    let visitor = Visitor::new(profile, request.context, now);
+    let answers = request
+        .placements
+        .iter()
+        .map(|placement| {
+            if let Some(cond) = &placement.condition
+                && !matches(&visitor.attributes, cond)
+            {
+                let mut a = Answer::new(placement);
+                a.explanation = "Not shown: this placement's targeting does not include you".into();
+                return a;
+            }
+            match placement.kind {
+                PlacementKind::Hero => content::hero(catalog, placement, &visitor, shown),
+                PlacementKind::Promotion => content::promotion(catalog, placement, &visitor, shown),
+                PlacementKind::Navigation => nav::navigation(catalog, recs, placement, &visitor),
+                PlacementKind::Recommendations => {
+                    let input = RecsInput {
+                        product: request.product,
+                        cart: request.cart.clone(),
+                    };
+                    products::recommend(catalog, recs, placement, &visitor, &input)
+                }
+                PlacementKind::Checkout => checkout(placement, &visitor),
+            }
+        })
+        .collect();
+    Decided {
+        personalized: visitor.personalized(),
+        reason: visitor.denied.map(|d| d.reason()),
+        answers,
+    }
+}
+
+fn checkout(placement: &Placement, visitor: &Visitor<'_>) -> Answer {
+    let mut answer = Answer::new(placement);
+    answer.candidates = placement.variants.iter().map(|v| v.id.clone()).collect();
+    let chosen = placement
+        .variants
+        .iter()
+        .find(|v| {
+            v.condition
+                .as_ref()
+                .is_none_or(|c| matches(&visitor.attributes, c))
+        })
+        .or_else(|| placement.variants.last());
+    if let Some(v) = chosen {
+        let fill = |key: &str| {
+            visitor
+                .attributes
+                .get(key)
+                .map(|x| x.to_string())
+                .unwrap_or_default()
+        };
+        answer.explanation = v
+            .explanation
+            .replace("{orders}", &fill("orders"))
+            .replace("{cartValue}", &fill("cartValue"))
+            .replace("{cartItems}", &fill("cartItems"));
+        answer.variant = Some(v.id.clone());
+        answer.chosen = Some(v.id.clone());
+    }
+    answer
+}

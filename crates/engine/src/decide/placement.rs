@@ -1,0 +1,172 @@
+//! Placements: named slots of a page, each with a kind, an optional targeting condition,
+//! and kind-specific settings. The seven standard ones exist out of the box; the admin
+//! can change them or add more through the API.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tailor_core::ValidationError;
+use tailor_core::validate::Problems;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlacementKind {
+    /// One banner from the content pool (`home.hero`).
+    Hero,
+    /// The store's categories in the visitor's order (`nav.categories`).
+    Navigation,
+    /// The promotion that fits the visitor's state, or none (`promo.banner`).
+    Promotion,
+    /// Products (`recs.home`, `recs.product`, `recs.cart`).
+    Recommendations,
+    /// A checkout variant (`checkout.flow`).
+    Checkout,
+}
+
+/// What recommendations start from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecsSource {
+    /// The visitor's recent views and interests; popular and trending for newcomers.
+    Visitor,
+    /// The product in `context.productId`.
+    Product,
+    /// The products in `context.cart` (or the visitor's cart).
+    Cart,
+}
+
+/// A variant of a checkout placement; the first whose condition matches is chosen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Variant {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Value>,
+    /// Shown to the visitor; `{orders}`, `{cartValue}`, `{cartItems}` are filled in.
+    pub explanation: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Placement {
+    pub id: String,
+    pub kind: PlacementKind,
+    /// Who the placement is for; others get an empty answer saying so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Value>,
+    /// How many items (navigation entries, products) to return.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<RecsSource>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
+}
+
+impl Placement {
+    pub fn limit_or(&self, default: usize) -> usize {
+        self.limit.unwrap_or(default).clamp(1, 100)
+    }
+
+    /// Validates a placement from its JSON form, reporting every problem.
+    pub fn from_json(value: Value) -> Result<Placement, ValidationError> {
+        let id = value.get("id").cloned();
+        let placement: Placement = serde_json::from_value(value).map_err(|e| {
+            ValidationError::one(format!(
+                "placement {}: {e} (fields: id, kind = hero|navigation|promotion|recommendations|checkout, condition, limit, source, variants)",
+                id.unwrap_or(Value::Null)
+            ))
+        })?;
+        let mut p = Problems::default();
+        if placement.id.trim().is_empty() || placement.id.len() > 100 {
+            p.push("`id` must be 1 to 100 characters, e.g. \"home.hero\"");
+        }
+        if let Some(c) = &placement.condition
+            && let Err(e) = tailor_core::condition::validate_condition(c)
+        {
+            p.push(format!("`condition`: {e}"));
+        }
+        if placement.limit.is_some_and(|l| l == 0 || l > 100) {
+            p.push("`limit` must be 1 to 100");
+        }
+        match placement.kind {
+            PlacementKind::Recommendations if placement.source.is_none() => {
+                p.push("recommendations need a `source`: visitor, product or cart")
+            }
+            PlacementKind::Checkout if placement.variants.is_empty() => p.push(
+                "a checkout placement needs `variants`: [{\"id\", \"condition\", \"explanation\"}]",
+            ),
+            _ => {}
+        }
+        for v in &placement.variants {
+            if let Some(c) = &v.condition
+                && let Err(e) = tailor_core::condition::validate_condition(c)
+            {
+                p.push(format!("variant {:?} `condition`: {e}", v.id));
+            }
+        }
+        p.into_result(placement)
+    }
+}
+
+/// The placements every store has until it configures its own.
+pub fn standard() -> Vec<Placement> {
+    let simple = |id: &str, kind, limit: Option<usize>, source| Placement {
+        id: id.into(),
+        kind,
+        condition: None,
+        limit,
+        source,
+        variants: Vec::new(),
+    };
+    vec![
+        simple("home.hero", PlacementKind::Hero, None, None),
+        simple("nav.categories", PlacementKind::Navigation, Some(8), None),
+        simple("promo.banner", PlacementKind::Promotion, None, None),
+        simple("recs.home", PlacementKind::Recommendations, Some(8), Some(RecsSource::Visitor)),
+        simple("recs.product", PlacementKind::Recommendations, Some(8), Some(RecsSource::Product)),
+        simple("recs.cart", PlacementKind::Recommendations, Some(4), Some(RecsSource::Cart)),
+        Placement {
+            variants: vec![
+                Variant {
+                    id: "express".into(),
+                    condition: Some(json!({"orders": {"$gte": 1}})),
+                    explanation: "Express checkout with your saved details, since you've ordered {orders} time(s) before"
+                        .into(),
+                },
+                Variant {
+                    id: "reassurance".into(),
+                    condition: Some(json!({"orders": 0, "cartValue": {"$gte": 100}})),
+                    explanation: "Free returns and secure payment up front: a first order of ${cartValue} deserves it"
+                        .into(),
+                },
+                Variant { id: "standard".into(), condition: None, explanation: "The standard checkout".into() },
+            ],
+            ..simple("checkout.flow", PlacementKind::Checkout, None, None)
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_placements_are_valid() {
+        for p in standard() {
+            let v = serde_json::to_value(&p).unwrap();
+            assert_eq!(Placement::from_json(v).unwrap(), p);
+        }
+    }
+
+    #[test]
+    fn invalid_placements_are_explained() {
+        let err = Placement::from_json(json!({"id": "x", "kind": "carousel"})).unwrap_err();
+        assert!(err.to_string().contains("kind"), "{err}");
+        let err = Placement::from_json(json!({"id": "", "kind": "recommendations", "limit": 0}))
+            .unwrap_err();
+        assert_eq!(err.problems.len(), 3, "{err}");
+        let err = Placement::from_json(
+            json!({"id": "x", "kind": "hero", "condition": {"a": {"$bogus": 1}}}),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("condition"), "{err}");
+    }
+}

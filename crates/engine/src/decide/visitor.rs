@@ -1,0 +1,137 @@
+//! Who is asking, and what a decision may use about them. The consent check lives here,
+//! once: a placement reaches the profile only through [`Visitor::profile`], which is
+//! `None` unless personalization is allowed.
+
+use serde_json::{Map, Value, json};
+use tailor_core::{Millis, Purpose};
+
+use crate::profile::Profile;
+
+/// Why a visitor gets the non-personalized answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotPersonalized {
+    /// The person withdrew personalization consent.
+    NoConsent,
+    /// Tailor has no history for this visitor yet.
+    Unknown,
+}
+
+impl NotPersonalized {
+    pub fn reason(self) -> &'static str {
+        match self {
+            NotPersonalized::NoConsent => "no personalization consent: showing what everyone sees",
+            NotPersonalized::Unknown => {
+                "new visitor: no history yet, showing popular and editorial picks"
+            }
+        }
+    }
+}
+
+/// May this person's data shape what they see? Personalization is allowed unless the
+/// person withdrew consent for it (the default until the consent policy issue lands).
+pub fn personalization_allowed(profile: &Profile) -> bool {
+    profile.consent_to(Purpose::Personalization).unwrap_or(true)
+}
+
+pub struct Visitor<'a> {
+    profile: Option<&'a Profile>,
+    pub denied: Option<NotPersonalized>,
+    pub now: Millis,
+    /// Attributes targeting conditions are evaluated against.
+    pub attributes: Value,
+}
+
+impl<'a> Visitor<'a> {
+    pub fn new(
+        profile: Option<&'a Profile>,
+        context: &Map<String, Value>,
+        now: Millis,
+    ) -> Visitor<'a> {
+        let denied = match profile {
+            None => Some(NotPersonalized::Unknown),
+            Some(p) if !personalization_allowed(p) => Some(NotPersonalized::NoConsent),
+            Some(_) => None,
+        };
+        let usable = if denied.is_none() { profile } else { None };
+        let attributes = attributes(usable, context, now);
+        Visitor {
+            profile: usable,
+            denied,
+            now,
+            attributes,
+        }
+    }
+
+    /// The profile, only when personalization is allowed.
+    pub fn profile(&self) -> Option<&'a Profile> {
+        self.profile
+    }
+
+    pub fn personalized(&self) -> bool {
+        self.profile.is_some()
+    }
+
+    /// The visitor's categories by interest, strongest first, with scores normalized to
+    /// the strongest (1.0). Empty without personalization.
+    pub fn interests(&self) -> Vec<(&'a str, f64)> {
+        let Some(p) = self.profile else {
+            return Vec::new();
+        };
+        let ranked = p.categories.ranked(self.now);
+        let top = ranked.first().map_or(0.0, |(_, v)| *v);
+        if top <= 0.0 {
+            return Vec::new();
+        }
+        ranked.into_iter().map(|(k, v)| (k, v / top)).collect()
+    }
+
+    pub fn interest_in(&self, category: &str) -> f64 {
+        self.interests()
+            .into_iter()
+            .find(|(k, _)| *k == category)
+            .map_or(0.0, |(_, v)| v)
+    }
+}
+
+/// The attribute document conditions see. Without personalization only the request's
+/// own context is there (and zeros), so conditions cannot leak personal data.
+/// Names: lifecycleStage, orders, revenue, cartItems, cartValue, productViews,
+/// comparisons, sessions, daysSinceLastOrder, topCategory, topCategories, emailOpenRate,
+/// traits.*, context.*.
+fn attributes(profile: Option<&Profile>, context: &Map<String, Value>, now: Millis) -> Value {
+    let Some(p) = profile else {
+        return json!({
+            "personalized": false, "orders": 0, "revenue": 0, "cartItems": 0, "cartValue": 0,
+            "productViews": 0, "comparisons": 0, "sessions": 0, "context": context,
+        });
+    };
+    let top: Vec<&str> = p
+        .categories
+        .ranked(now)
+        .into_iter()
+        .take(3)
+        .map(|(k, _)| k)
+        .collect();
+    let traits: Map<String, Value> = p
+        .traits
+        .iter()
+        .map(|(k, v)| (k.clone(), v.value.clone()))
+        .collect();
+    json!({
+        "personalized": true,
+        "lifecycleStage": p.lifecycle_stage(now).as_str(),
+        "orders": p.orders.count,
+        "revenue": (p.orders.revenue * 100.0).round() / 100.0,
+        "cartItems": p.cart.items().count(),
+        "cartValue": (p.cart.value() * 100.0).round() / 100.0,
+        "productViews": p.product_views,
+        "comparisons": p.sessions.comparisons(),
+        "sessions": p.sessions.count(),
+        "daysSinceLastOrder": p.orders.last_at.map(|t| (now - t) as f64 / tailor_core::time::DAY as f64),
+        "topCategory": top.first(),
+        "topCategories": top,
+        "emailOpenRate": if p.email.delivered == 0 { 0.0 } else { p.email.opened as f64 / p.email.delivered as f64 },
+        "traits": traits,
+        "context": context,
+    })
+}

@@ -1,0 +1,165 @@
+//! The decision log: decisions are queued by `decide` and written in batches by their own
+//! thread, so answering never waits for the disk. Events that follow a decision (clicks,
+//! orders carrying its `decisionId`, or an order of a recommended product within the
+//! attribution window) are joined to it as rewards by the writer thread.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde_json::Value;
+use tailor_core::time::DAY;
+use tailor_core::{Message, Millis};
+use tailor_store::{DecisionRecord, Reward, Seq, Store};
+
+use crate::profile::ProfileId;
+
+/// Orders and clicks this soon after a decision that showed the product are credited to it.
+pub const ATTRIBUTION_WINDOW: Millis = DAY;
+/// Recent decisions remembered per person for attribution.
+const REMEMBERED: usize = 20;
+const BATCH: usize = 2_000;
+
+/// Events that count as a decision's reward.
+const REWARD_EVENTS: [&str; 4] = [
+    "Promotion Clicked",
+    "Product Clicked",
+    "Product Added",
+    "Order Completed",
+];
+
+/// A decision remembered for attribution: its id, when, and the items it showed.
+type Shown = (String, Millis, Vec<String>);
+
+pub struct DecisionLog {
+    queue: Mutex<Option<mpsc::Sender<DecisionRecord>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// How often each content item was shown (promotion budgets).
+    shown: Mutex<HashMap<String, u64>>,
+    /// Per person: `(decision id, time, products and items shown)`, newest last.
+    recent: Mutex<HashMap<ProfileId, VecDeque<Shown>>>,
+}
+
+impl DecisionLog {
+    pub fn start(store: Arc<dyn Store>) -> Result<DecisionLog, tailor_store::StoreError> {
+        let shown = store.shown_counts()?.into_iter().collect();
+        let (tx, rx) = mpsc::channel::<DecisionRecord>();
+        let thread = std::thread::Builder::new()
+            .name("tailor-decision-log".into())
+            .spawn(move || {
+                // Block for the first record, then take what else is waiting.
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < BATCH {
+                        match rx.recv_timeout(Duration::from_millis(20)) {
+                            Ok(d) => batch.push(d),
+                            Err(_) => break,
+                        }
+                    }
+                    if let Err(e) = store.log_decisions(&batch) {
+                        tracing::error!(error = %e, decisions = batch.len(), "could not write the decision log");
+                    }
+                }
+            })
+            .map_err(|e| tailor_store::StoreError::Backend(format!("cannot start the decision log: {e}")))?;
+        Ok(DecisionLog {
+            queue: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+            shown: Mutex::new(shown),
+            recent: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn shown_counts(&self) -> HashMap<String, u64> {
+        self.shown.lock().clone()
+    }
+
+    /// Queues a decision for the log and remembers it for attribution.
+    pub fn record(&self, record: DecisionRecord, profile: Option<ProfileId>, counted: &[String]) {
+        {
+            let mut shown = self.shown.lock();
+            for id in counted {
+                *shown.entry(id.clone()).or_default() += 1;
+            }
+        }
+        if let Some(pid) = profile {
+            let mut recent = self.recent.lock();
+            let list = recent.entry(pid).or_default();
+            list.push_back((record.id.clone(), record.at, record.shown.clone()));
+            while list.len() > REMEMBERED {
+                list.pop_front();
+            }
+        }
+        if let Some(q) = self.queue.lock().as_ref() {
+            let _ = q.send(record);
+        }
+    }
+
+    /// Stops taking decisions and writes what is queued.
+    pub fn flush_and_stop(&self) {
+        self.queue.lock().take();
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+    }
+
+    /// The rewards one committed event earns: the decision it names, or else the latest
+    /// decision within the window that showed a product it is about.
+    pub fn rewards_for(&self, m: &Message, seq: Seq, profile: ProfileId) -> Vec<Reward> {
+        let Some(event) = m.event.as_deref().filter(|e| REWARD_EVENTS.contains(e)) else {
+            return Vec::new();
+        };
+        let value = ["revenue", "total", "value"]
+            .iter()
+            .find_map(|k| m.properties.get(*k).and_then(Value::as_f64))
+            .unwrap_or(0.0);
+        let reward = |decision_id: String| Reward {
+            decision_id,
+            seq,
+            event: event.to_string(),
+            value,
+            at: m.timestamp,
+        };
+        let named = ["decisionId", "decision_id"]
+            .iter()
+            .find_map(|k| m.properties.get(*k).and_then(Value::as_str));
+        if let Some(id) = named {
+            return vec![reward(id.to_string())];
+        }
+        let products = mentioned_products(m);
+        if products.is_empty() {
+            return Vec::new();
+        }
+        let recent = self.recent.lock();
+        recent
+            .get(&profile)
+            .and_then(|list| {
+                list.iter().rev().find(|(_, at, shown)| {
+                    m.timestamp >= *at
+                        && m.timestamp - at <= ATTRIBUTION_WINDOW
+                        && shown.iter().any(|s| products.contains(&s.as_str()))
+                })
+            })
+            .map(|(id, _, _)| vec![reward(id.clone())])
+            .unwrap_or_default()
+    }
+}
+
+fn mentioned_products(m: &Message) -> Vec<&str> {
+    match m.properties.get("products") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_object)
+            .filter_map(item_id)
+            .collect(),
+        _ => item_id(&m.properties).into_iter().collect(),
+    }
+}
+
+fn item_id(p: &serde_json::Map<String, Value>) -> Option<&str> {
+    ["product_id", "promotion_id", "sku"]
+        .iter()
+        .find_map(|k| p.get(*k).and_then(Value::as_str))
+}

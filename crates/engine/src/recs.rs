@@ -1,0 +1,227 @@
+//! What the store's shoppers do with its products, learned online from events: popularity
+//! (two-week half-life), trending (two-day half-life) and which products are looked at or
+//! bought together. Recommendations are built from these at decision time.
+//!
+//! It is derived state like profiles: updated by the writer thread as events are
+//! committed, saved with profile checkpoints, rebuilt by replaying the log.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use tailor_core::time::{DAY, MINUTE};
+use tailor_core::{Message, MessageType, Millis};
+
+use crate::profile::Profile;
+
+/// Half-life of "trending": a product's recent pull.
+const TRENDING_HALF_LIFE: Millis = 2 * DAY;
+/// Half-life of popularity.
+const POPULAR_HALF_LIFE: Millis = 14 * DAY;
+/// Views of two products this close together count as looked at together.
+const CO_VIEW_WINDOW: Millis = 30 * MINUTE;
+/// Neighbours kept per product.
+const MAX_NEIGHBOURS: usize = 50;
+/// How many earlier views a new view pairs with.
+const PAIR_WITH: usize = 5;
+
+const W_VIEW: f32 = 1.0;
+const W_ADD: f32 = 3.0;
+const W_ORDER: f32 = 5.0;
+
+/// A decayed sum with its own half-life (see `profile::Decayed` for the idea).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    pub value: f64,
+    pub at: Millis,
+}
+
+impl Score {
+    fn add(&mut self, weight: f64, at: Millis, half_life: Millis) {
+        let decay = |dt: Millis| (-(dt as f64) * std::f64::consts::LN_2 / half_life as f64).exp();
+        if self.value == 0.0 {
+            *self = Score { value: weight, at };
+        } else if at > self.at {
+            self.value = self.value * decay(at - self.at) + weight;
+            self.at = at;
+        } else {
+            self.value += weight * decay(self.at - at);
+        }
+    }
+
+    pub fn value_at(&self, now: Millis, half_life: Millis) -> f64 {
+        if now <= self.at {
+            self.value
+        } else {
+            self.value
+                * (-((now - self.at) as f64) * std::f64::consts::LN_2 / half_life as f64).exp()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProductStats {
+    pub popular: Score,
+    pub trending: Score,
+    pub views: u64,
+    pub orders: u64,
+    /// Products looked at or bought together with this one, strongest first.
+    pub neighbours: Vec<(String, f32)>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Recs {
+    pub products: HashMap<String, ProductStats>,
+}
+
+impl Recs {
+    /// Learns from one committed event; `profile` is the person's profile after the event.
+    pub fn observe(&mut self, m: &Message, profile: &Profile) {
+        if m.kind != MessageType::Track {
+            return;
+        }
+        let at = m.timestamp;
+        match m.event.as_deref() {
+            Some("Product Viewed" | "Product Clicked") => {
+                let Some(id) = product_id(&m.properties) else {
+                    return;
+                };
+                self.credit(&id, W_VIEW, at, |s| s.views += 1);
+                // Pair with the products viewed just before it in the same visit.
+                let earlier: Vec<&str> = profile
+                    .recent_products
+                    .iter()
+                    .rev()
+                    .filter(|(p, t)| *p != id && (at - *t).abs() <= CO_VIEW_WINDOW)
+                    .take(PAIR_WITH)
+                    .map(|(p, _)| p.as_str())
+                    .collect();
+                for other in earlier {
+                    self.pair(&id, other, W_VIEW);
+                }
+            }
+            Some("Product Added") => {
+                if let Some(id) = product_id(&m.properties) {
+                    self.credit(&id, W_ADD, at, |_| {});
+                }
+            }
+            Some("Order Completed") => {
+                let ids: Vec<String> = match m.properties.get("products") {
+                    Some(serde_json::Value::Array(items)) => items
+                        .iter()
+                        .filter_map(|p| p.as_object().and_then(product_id))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                for id in &ids {
+                    self.credit(id, W_ORDER, at, |s| s.orders += 1);
+                }
+                for (i, a) in ids.iter().enumerate() {
+                    for b in &ids[i + 1..] {
+                        if a != b {
+                            self.pair(a, b, W_ORDER);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn credit(&mut self, id: &str, weight: f32, at: Millis, count: impl FnOnce(&mut ProductStats)) {
+        let s = self.products.entry(id.to_string()).or_default();
+        s.popular.add(f64::from(weight), at, POPULAR_HALF_LIFE);
+        s.trending.add(f64::from(weight), at, TRENDING_HALF_LIFE);
+        count(s);
+    }
+
+    fn pair(&mut self, a: &str, b: &str, weight: f32) {
+        for (x, y) in [(a, b), (b, a)] {
+            let list = &mut self.products.entry(x.to_string()).or_default().neighbours;
+            match list.iter_mut().position(|(p, _)| p == y) {
+                Some(i) => {
+                    list[i].1 += weight;
+                    // Keep the list sorted by strength: bubble the grown entry up.
+                    let mut i = i;
+                    while i > 0 && list[i - 1].1 < list[i].1 {
+                        list.swap(i - 1, i);
+                        i -= 1;
+                    }
+                }
+                None if list.len() < MAX_NEIGHBOURS => list.push((y.to_string(), weight)),
+                None => {
+                    // Replace the weakest: new pairs must be able to enter.
+                    if let Some(last) = list.last_mut()
+                        && last.1 <= weight
+                    {
+                        *last = (y.to_string(), weight);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn stats(&self, id: &str) -> Option<&ProductStats> {
+        self.products.get(id)
+    }
+
+    pub fn popularity(&self, id: &str, now: Millis) -> f64 {
+        self.products
+            .get(id)
+            .map_or(0.0, |s| s.popular.value_at(now, POPULAR_HALF_LIFE))
+    }
+
+    pub fn trending(&self, id: &str, now: Millis) -> f64 {
+        self.products
+            .get(id)
+            .map_or(0.0, |s| s.trending.value_at(now, TRENDING_HALF_LIFE))
+    }
+}
+
+fn product_id(props: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    ["product_id", "sku", "id"]
+        .iter()
+        .find_map(|k| match props.get(*k) {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use tailor_core::message::{Envelope, parse_message};
+
+    use super::*;
+    use crate::catalog::Catalog;
+
+    fn view(p: &str, minute: i64) -> Message {
+        parse_message(
+            json!({"type": "track", "userId": "u", "event": "Product Viewed", "properties": {"product_id": p},
+                   "timestamp": tailor_core::time::format_timestamp(minute * MINUTE)}),
+            None,
+            &Envelope::default(),
+            || format!("{p}{minute}"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn learns_co_views_within_a_visit_and_popularity() {
+        let mut recs = Recs::default();
+        let mut profile = Profile::new(1);
+        for (p, minute) in [("a", 0), ("b", 1), ("c", 2), ("a", 3), ("b", 4), ("z", 500)] {
+            let m = view(p, minute);
+            profile.apply(&m, &Catalog::default());
+            recs.observe(&m, &profile);
+        }
+        let a = recs.stats("a").unwrap();
+        assert_eq!(a.views, 2);
+        assert_eq!(a.neighbours[0].0, "b", "{:?}", a.neighbours);
+        assert!(
+            recs.stats("z").unwrap().neighbours.is_empty(),
+            "a view hours later pairs with nothing"
+        );
+        assert!(recs.popularity("a", 10 * MINUTE) > recs.popularity("c", 10 * MINUTE));
+    }
+}
