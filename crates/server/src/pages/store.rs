@@ -221,13 +221,25 @@ fn layout(
     navigation: String,
     body: String,
 ) -> Response {
-    let shoppers: String = (1..=30)
+    // The simulated shoppers with enough history to make personalization visible.
+    let shoppers: String = (1..=400)
         .map(|n| format!("user-{n}"))
-        .filter(|u| state.engine.profile(u).is_some())
+        .filter(|u| {
+            state
+                .engine
+                .with_profile(u, |p| p.events >= 20)
+                .unwrap_or(false)
+        })
+        .take(25)
         .map(|u| {
             let selected = matches!(&page.who, Who::User(x) if *x == u);
+            let now = state.engine.now();
+            let stage = state
+                .engine
+                .with_profile(&u, |p| p.lifecycle_stage(now).as_str())
+                .unwrap_or("");
             format!(
-                "<option value=\"{u}\"{}>{u}</option>",
+                "<option value=\"{u}\"{}>{u} · {stage}</option>",
                 if selected { " selected" } else { "" }
             )
         })
@@ -284,7 +296,15 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
         "{}{}{}",
         hero(answer(&answers, "home.hero"), &id),
         promo(answer(&answers, "promo.banner"), &id),
-        recs(answer(&answers, "recs.home"), "Picked for you", &id)
+        recs(
+            answer(&answers, "recs.home"),
+            if personalized {
+                "Picked for you"
+            } else {
+                "Popular right now"
+            },
+            &id
+        )
     );
     let onload = format!(
         "<span data-onload=\"Product List Viewed\" data-props='{}'></span>",
