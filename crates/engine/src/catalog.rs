@@ -10,6 +10,17 @@ use tailor_core::{ContentItem, Product};
 pub struct Catalog {
     products: HashMap<String, Arc<Product>>,
     content: BTreeMap<String, Arc<ContentItem>>,
+    /// Derived from `products` on every change (catalog writes are rare, reads are per request).
+    index: Index,
+}
+
+#[derive(Debug, Default)]
+struct Index {
+    /// Every category path prefix (`Shoes`, `Shoes/Running`) → its products, sorted by id.
+    by_category: HashMap<String, Vec<Arc<Product>>>,
+    all: Vec<Arc<Product>>,
+    leaves: Vec<String>,
+    tree: Vec<CategoryNode>,
 }
 
 /// A category with its product count and subcategories.
@@ -44,29 +55,53 @@ impl Catalog {
 
     /// Products sorted by id, optionally only those under a category path prefix.
     pub fn products(&self, category: Option<&str>) -> Vec<Arc<Product>> {
-        let prefix: Option<Vec<String>> = category.map(tailor_core::catalog::split_category);
-        let mut v: Vec<_> = self
-            .products
-            .values()
-            .filter(|p| {
-                prefix.as_ref().is_none_or(|pre| {
-                    p.category.len() >= pre.len() && p.category[..pre.len()] == pre[..]
-                })
-            })
-            .cloned()
-            .collect();
-        v.sort_by(|a, b| a.id.cmp(&b.id));
-        v
+        match category {
+            None => self.index.all.clone(),
+            Some(c) => self.products_in(c).to_vec(),
+        }
+    }
+
+    /// Products under a category path prefix (`Shoes` or `Shoes/Running`), sorted by id.
+    pub fn products_in(&self, category: &str) -> &[Arc<Product>] {
+        let path = tailor_core::catalog::split_category(category).join("/");
+        self.index.by_category.get(&path).map_or(&[], Vec::as_slice)
     }
 
     pub fn put_products(&mut self, products: Vec<Product>) {
         for p in products {
             self.products.insert(p.id.clone(), Arc::new(p));
         }
+        self.reindex();
     }
 
     pub fn delete_product(&mut self, id: &str) -> bool {
-        self.products.remove(id).is_some()
+        let found = self.products.remove(id).is_some();
+        self.reindex();
+        found
+    }
+
+    fn reindex(&mut self) {
+        let mut all: Vec<Arc<Product>> = self.products.values().cloned().collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut by_category: HashMap<String, Vec<Arc<Product>>> = HashMap::new();
+        for p in &all {
+            for depth in 1..=p.category.len() {
+                by_category
+                    .entry(p.category[..depth].join("/"))
+                    .or_default()
+                    .push(p.clone());
+            }
+        }
+        let mut leaves: Vec<String> = all.iter().map(|p| p.category_path()).collect();
+        leaves.sort();
+        leaves.dedup();
+        self.index = Index {
+            by_category,
+            all,
+            leaves,
+            tree: Vec::new(),
+        };
+        self.index.tree = self.build_tree();
     }
 
     pub fn content_item(&self, id: &str) -> Option<Arc<ContentItem>> {
@@ -93,15 +128,16 @@ impl Catalog {
     }
 
     /// Every leaf category path, sorted.
-    pub fn leaf_categories(&self) -> Vec<String> {
-        let mut leaves: Vec<String> = self.products.values().map(|p| p.category_path()).collect();
-        leaves.sort();
-        leaves.dedup();
-        leaves
+    pub fn leaf_categories(&self) -> &[String] {
+        &self.index.leaves
     }
 
     /// The category tree with product counts, sorted by name.
-    pub fn category_tree(&self) -> Vec<CategoryNode> {
+    pub fn category_tree(&self) -> &[CategoryNode] {
+        &self.index.tree
+    }
+
+    fn build_tree(&self) -> Vec<CategoryNode> {
         let mut root: Vec<CategoryNode> = Vec::new();
         for p in self.products.values() {
             let mut level = &mut root;

@@ -72,8 +72,9 @@ impl DecisionLog {
         })
     }
 
-    pub fn shown_counts(&self) -> HashMap<String, u64> {
-        self.shown.lock().clone()
+    /// Runs `f` with how often each content item was shown, without copying the counts.
+    pub fn with_shown<T>(&self, f: impl FnOnce(&HashMap<String, u64>) -> T) -> T {
+        f(&self.shown.lock())
     }
 
     /// Queues a decision for the log and remembers it for attribution.

@@ -21,6 +21,9 @@ use crate::registry::Changes;
 
 /// Most messages committed in one transaction.
 pub const MAX_GROUP: usize = 20_000;
+/// How often store-wide product rankings are recomputed while events arrive (ms).
+const RANK_EVERY: tailor_core::Millis = 1_000;
+
 /// How often changed profiles are written back. Under full load nearly every profile
 /// changes between checkpoints, so their cost is per interval, not per event; a crash
 /// replays at most this much of the log on start (about 180k events/s).
@@ -181,6 +184,13 @@ impl Writer {
                 }
             }
             metrics::gauge!("tailor_profiles").set(registry.len() as f64);
+            let now = self.shared.clock.now();
+            // Re-rank at least once a second under load, and whenever the queue runs dry,
+            // so a quiet store's rankings are never stale.
+            let idle = self.shared.queued.load(Ordering::Relaxed) == 0;
+            if idle || now - recs.ranked.at >= RANK_EVERY {
+                recs.refresh(&catalog, now);
+            }
         }
         if !rewards.is_empty()
             && let Err(e) = self.shared.store.log_rewards(&rewards)

@@ -160,6 +160,7 @@ impl Engine {
                 fold(&mut registry, &mut recs, &catalog, &e.message);
             }
         }
+        recs.refresh(&catalog, clock.now());
         tracing::info!(
             profiles = registry.len(),
             replayed,
@@ -311,7 +312,7 @@ impl Engine {
     }
 
     pub fn category_tree(&self) -> Vec<CategoryNode> {
-        self.shared.catalog.read().category_tree()
+        self.shared.catalog.read().category_tree().to_vec()
     }
 
     pub fn put_content(&self, items: Vec<ContentItem>) -> Result<usize, EngineError> {
@@ -436,15 +437,16 @@ impl Engine {
                 .or_else(|| input.anonymous_id.as_deref().and_then(|a| registry.find(a)));
             let catalog = self.shared.catalog.read();
             let recs = self.shared.recs.read();
-            let shown = self.shared.decisions.shown_counts();
-            let decided = decide::decide(
-                &catalog,
-                &recs,
-                profile.map(|p| p.as_ref()),
-                &shown,
-                &request,
-                now,
-            );
+            let decided = self.shared.decisions.with_shown(|shown| {
+                decide::decide(
+                    &catalog,
+                    &recs,
+                    profile.map(|p| p.as_ref()),
+                    shown,
+                    &request,
+                    now,
+                )
+            });
             (decided, profile.map(|p| p.id))
         };
         let decision_id = format!(

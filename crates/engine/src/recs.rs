@@ -71,7 +71,29 @@ pub struct ProductStats {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Recs {
     pub products: HashMap<String, ProductStats>,
+    /// Rankings derived by [`Recs::refresh`] for the request path, so a decision never
+    /// sorts the catalog.
+    #[serde(skip)]
+    pub ranked: Ranked,
 }
+
+/// Store-wide rankings as of `at`.
+#[derive(Debug, Clone, Default)]
+pub struct Ranked {
+    pub at: Millis,
+    /// The most popular and trending products, strongest first.
+    pub top: Vec<(String, f64)>,
+    /// How much shoppers engage with each category path (sum of its products' popularity).
+    pub category_pull: HashMap<String, f64>,
+    /// The most popular in-stock products of each category path, strongest first.
+    pub category_top: HashMap<String, Vec<(String, f64)>>,
+}
+
+/// Products kept per category in the ranking.
+const CATEGORY_TOP: usize = 30;
+
+/// Products kept in the store-wide ranking.
+const TOP: usize = 300;
 
 impl Recs {
     /// Learns from one committed event; `profile` is the person's profile after the event.
@@ -158,6 +180,57 @@ impl Recs {
                 }
             }
         }
+    }
+
+    /// Recomputes the store-wide rankings (called by the writer about once a second).
+    pub fn refresh(&mut self, catalog: &crate::catalog::Catalog, now: Millis) {
+        let mut top: Vec<(String, f64)> = self
+            .products
+            .iter()
+            .map(|(id, s)| {
+                let score = s.popular.value_at(now, POPULAR_HALF_LIFE)
+                    + 2.0 * s.trending.value_at(now, TRENDING_HALF_LIFE);
+                (id.clone(), score)
+            })
+            .filter(|(id, score)| *score > 0.0 && catalog.product(id).is_some_and(|p| p.in_stock()))
+            .collect();
+        top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        top.truncate(TOP);
+        let mut category_pull: HashMap<String, f64> = HashMap::new();
+        let mut category_top: HashMap<String, Vec<(String, f64)>> = HashMap::new();
+        for (id, s) in &self.products {
+            if let Some(p) = catalog.product(id) {
+                let pull = s.popular.value_at(now, POPULAR_HALF_LIFE);
+                for depth in 1..=p.category.len() {
+                    let path = p.category[..depth].join("/");
+                    *category_pull.entry(path.clone()).or_default() += pull;
+                    if p.in_stock() && pull > 0.0 {
+                        category_top
+                            .entry(path)
+                            .or_default()
+                            .push((id.clone(), pull));
+                    }
+                }
+            }
+        }
+        for list in category_top.values_mut() {
+            list.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            list.truncate(CATEGORY_TOP);
+        }
+        self.ranked = Ranked {
+            at: now,
+            top,
+            category_pull,
+            category_top,
+        };
+    }
+
+    /// The most popular in-stock products of a category path, strongest first.
+    pub fn top_in(&self, category: &str) -> &[(String, f64)] {
+        self.ranked
+            .category_top
+            .get(category)
+            .map_or(&[], Vec::as_slice)
     }
 
     pub fn stats(&self, id: &str) -> Option<&ProductStats> {

@@ -8,6 +8,9 @@ use axum::http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 
 use crate::error::ApiError;
 
+/// Oversized bodies up to this many times the limit are read (and dropped) before the 413.
+const DRAIN_FACTOR: usize = 4;
+
 /// Reads the whole body, refusing with 413 past `limit` bytes (after decompression).
 pub async fn read_limited(
     headers: &HeaderMap,
@@ -26,6 +29,11 @@ pub async fn read_limited(
         .and_then(|v| v.parse::<usize>().ok())
         && len > limit
     {
+        // Read a moderately oversized body before refusing it: answering while the client
+        // is still sending makes it see a broken pipe instead of our 413.
+        if len <= DRAIN_FACTOR * limit {
+            let _ = axum::body::to_bytes(body, len).await;
+        }
         return Err(too_large());
     }
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {

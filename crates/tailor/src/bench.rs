@@ -138,7 +138,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let server = tokio::spawn(tailor_server::serve(listener, state, async {
             let _ = stop_rx.await;
         }));
-        let http = reqwest::Client::builder().pool_max_idle_per_host(args.clients).build()?;
+        let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+        tokio::task::block_in_place(|| load_catalog(&engine))?;
 
         // Durable ingest.
         eprintln!("ingesting with {} clients…", args.clients);
@@ -196,6 +197,23 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             http_reads.push(t.elapsed());
         }
         http_reads.sort();
+
+        // Decisions for the five standard page placements, in the engine and over HTTP.
+        let decide_input = |id: &str| tailor_engine::DecideInput {
+            user_id: None,
+            anonymous_id: Some(id.to_string()),
+            placements: PAGE.iter().map(|p| p.to_string()).collect(),
+            context: serde_json::Map::new(),
+        };
+        let mut engine_decides = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let t = Instant::now();
+            std::hint::black_box(engine.decide(decide_input(id))?);
+            engine_decides.push(t.elapsed());
+        }
+        engine_decides.sort();
+        let (decide_rps, mut http_decides) = http_decide_load(&http, &base, &ids, args.clients.max(16)).await?;
+        http_decides.sort();
         let _ = stop_tx.send(());
         server.await??;
 
@@ -217,6 +235,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             "profile_read_engine_us": {"p50": us(percentile(&engine_reads, 0.5)), "p99": us(percentile(&engine_reads, 0.99))},
             "profile_read_http_us": {"p50": us(percentile(&http_reads, 0.5)), "p99": us(percentile(&http_reads, 0.99))},
             "rss_growth_per_profile_bytes": per_profile,
+            "decide_engine_us": {"p50": us(percentile(&engine_decides, 0.5)), "p99": us(percentile(&engine_decides, 0.99))},
+            "decide_http": {
+                "requests_per_sec": decide_rps.round(),
+                "latency_us": {"p50": us(percentile(&http_decides, 0.5)), "p99": us(percentile(&http_decides, 0.99))},
+            },
         });
         if args.json {
             println!("{}", serde_json::to_string_pretty(&result)?);
@@ -225,10 +248,109 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             println!("  batch round trip: p50 {} µs, p99 {} µs", result["ingest"]["batch_latency_us"]["p50"], result["ingest"]["batch_latency_us"]["p99"]);
             println!("profile read (engine): p50 {} µs, p99 {} µs", result["profile_read_engine_us"]["p50"], result["profile_read_engine_us"]["p99"]);
             println!("profile read (HTTP):   p50 {} µs, p99 {} µs", result["profile_read_http_us"]["p50"], result["profile_read_http_us"]["p99"]);
+            println!("decide, 5 placements (engine): p50 {} µs, p99 {} µs", result["decide_engine_us"]["p50"], result["decide_engine_us"]["p99"]);
+            println!(
+                "decide over HTTP keep-alive: {:.0} requests/s, p50 {} µs, p99 {} µs",
+                decide_rps, result["decide_http"]["latency_us"]["p50"], result["decide_http"]["latency_us"]["p99"]
+            );
             if let Some(b) = per_profile {
                 println!("resident memory growth: {b} bytes per profile ({profiles} profiles; includes SQLite cache and allocator slack)");
             }
         }
         Ok(())
     })
+}
+
+/// The placements of a home page, as `decide` is benchmarked with.
+const PAGE: [&str; 5] = [
+    "home.hero",
+    "nav.categories",
+    "promo.banner",
+    "recs.home",
+    "checkout.flow",
+];
+/// How long the HTTP decide load runs.
+const DECIDE_LOAD: Duration = Duration::from_secs(5);
+
+/// A catalog matching the generated events (5,000 products in 24 leaf categories) and
+/// the content the placements choose from.
+fn load_catalog(engine: &tailor_engine::Engine) -> anyhow::Result<()> {
+    let products = (0..5_000)
+        .map(|i| {
+            let cat = i % 24;
+            tailor_core::Product::from_json(json!({
+                "id": format!("sku-{i}"), "name": format!("Product {i}"), "category": format!("Top{}/Leaf{cat}", cat / 4),
+                "brand": format!("Brand{}", cat % 7), "price": 5 + i % 295, "stock": if i % 13 == 0 { 0 } else { 10 }
+            }))
+            .map_err(|e| anyhow::anyhow!("bench product: {e}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    engine.put_products(products)?;
+    let mut content = Vec::new();
+    for top in 0..6 {
+        content.push(json!({"id": format!("hero-{top}"), "kind": "banner", "placements": ["home.hero"],
+            "title": format!("Top{top} picks"), "targeting": {"categories": [format!("Top{top}")]}}));
+        content.push(json!({"id": format!("promo-{top}"), "kind": "promotion", "placements": ["promo.banner"],
+            "title": format!("Top{top} offer"), "targeting": {"categories": [format!("Top{top}")]}}));
+    }
+    content.push(json!({"id": "promo-cart", "kind": "promotion", "placements": ["promo.banner"], "title": "Complete your order",
+        "targeting": {"stages": ["evaluation"], "condition": {"cartItems": {"$gt": 0}}}}));
+    let content = content
+        .into_iter()
+        .map(|c| {
+            tailor_core::ContentItem::from_json(c)
+                .map_err(|e| anyhow::anyhow!("bench content: {e}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    engine.put_content(content)?;
+    Ok(())
+}
+
+/// Keeps `clients` keep-alive connections busy with decide requests for [`DECIDE_LOAD`];
+/// returns requests per second and each request's latency.
+async fn http_decide_load(
+    http: &reqwest::Client,
+    base: &str,
+    ids: &[String],
+    clients: usize,
+) -> anyhow::Result<(f64, Vec<Duration>)> {
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
+        ids.iter()
+            .map(|id| {
+                serde_json::to_vec(&json!({"anonymousId": id, "placements": PAGE}))
+                    .unwrap_or_default()
+            })
+            .collect(),
+    );
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (http, bodies, url) = (http.clone(), bodies.clone(), format!("{base}/v1/decide"));
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut i = c;
+            while started.elapsed() < DECIDE_LOAD {
+                let t = Instant::now();
+                let r = http
+                    .post(&url)
+                    .basic_auth(WRITE_KEY, Some(""))
+                    .header("Content-Type", "application/json")
+                    .body(bodies[i % bodies.len()].clone())
+                    .send()
+                    .await?;
+                if !r.status().is_success() {
+                    bail!("decide answered {}", r.status());
+                }
+                let _ = r.bytes().await?;
+                latencies.push(t.elapsed());
+                i += clients;
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok((all.len() as f64 / started.elapsed().as_secs_f64(), all))
 }

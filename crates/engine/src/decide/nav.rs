@@ -14,13 +14,8 @@ pub fn navigation(
 ) -> Answer {
     let tree = catalog.category_tree();
     // Everyone's order: how much the whole store engages with each category, then size.
-    let store_pull = |path: &str| -> f64 {
-        catalog
-            .products(Some(path))
-            .iter()
-            .map(|p| recs.popularity(&p.id, visitor.now))
-            .sum()
-    };
+    let store_pull =
+        |path: &str| -> f64 { recs.ranked.category_pull.get(path).copied().unwrap_or(0.0) };
     let max_pull = tree
         .iter()
         .map(|n| store_pull(&n.path))

@@ -39,7 +39,6 @@ pub fn recommend(
     visitor: &Visitor<'_>,
     input: &RecsInput<'_>,
 ) -> Answer {
-    let now = visitor.now;
     let name = |id: &str| {
         catalog
             .product(id)
@@ -60,8 +59,8 @@ pub fn recommend(
                         format!("Often viewed with {}", p.name)
                     });
                 }
-                for q in catalog.products(Some(&p.category_path())) {
-                    c.add(&q.id, 0.1 * recs.popularity(&q.id, now).ln_1p(), || {
+                for (id, pull) in recs.top_in(&p.category_path()) {
+                    c.add(id, 0.1 * pull.ln_1p(), || {
                         format!("Popular in {}", p.category_path())
                     });
                 }
@@ -118,16 +117,14 @@ pub fn recommend(
                 }
                 for (category, interest) in visitor
                     .interests()
-                    .into_iter()
+                    .iter()
                     .filter(|(k, _)| k.contains('/'))
                     .take(3)
                 {
-                    for q in catalog.products(Some(category)) {
-                        c.add(
-                            &q.id,
-                            interest * recs.popularity(&q.id, now).ln_1p(),
-                            || format!("Popular in {category}, which you like"),
-                        );
+                    for (id, pull) in recs.top_in(category) {
+                        c.add(id, interest * pull.ln_1p(), || {
+                            format!("Popular in {category}, which you like")
+                        });
                     }
                 }
                 if let Some((id, _)) = p.recent_products.last() {
@@ -142,15 +139,8 @@ pub fn recommend(
     }
     // Everyone gets popular and trending products as the fallback and the fill.
     let pool_was_empty = c.scores.is_empty();
-    for (id, stats) in &recs.products {
-        let trending = recs.trending(id, now);
-        if trending > 0.0 || stats.views > 0 {
-            c.add(
-                id,
-                0.01 * (recs.popularity(id, now) + 2.0 * trending).ln_1p(),
-                || "Trending now".to_string(),
-            );
-        }
+    for (id, score) in recs.ranked.top.iter().take(4 * placement.limit_or(8)) {
+        c.add(id, 0.01 * score.ln_1p(), || "Trending now".to_string());
     }
     if explanation.is_none() {
         explanation = Some("Popular and trending with shoppers right now".into());
@@ -161,10 +151,10 @@ pub fn recommend(
     if pool_was_empty || c.scores.len() < 2 * limit {
         for leaf in catalog.leaf_categories() {
             for q in catalog
-                .products(Some(&leaf))
+                .products_in(leaf)
                 .iter()
                 .filter(|q| q.in_stock())
-                .take(2)
+                .take(PER_CATEGORY + 2)
             {
                 c.add(&q.id, 1e-6, || format!("From our {leaf} range"));
             }

@@ -39,6 +39,7 @@ pub struct Visitor<'a> {
     pub now: Millis,
     /// Attributes targeting conditions are evaluated against.
     pub attributes: Value,
+    interests: Vec<(&'a str, f64)>,
 }
 
 impl<'a> Visitor<'a> {
@@ -54,11 +55,15 @@ impl<'a> Visitor<'a> {
         };
         let usable = if denied.is_none() { profile } else { None };
         let attributes = attributes(usable, context, now);
+        let interests = usable
+            .map(|p| normalized_interests(p, now))
+            .unwrap_or_default();
         Visitor {
             profile: usable,
             denied,
             now,
             attributes,
+            interests,
         }
     }
 
@@ -73,24 +78,25 @@ impl<'a> Visitor<'a> {
 
     /// The visitor's categories by interest, strongest first, with scores normalized to
     /// the strongest (1.0). Empty without personalization.
-    pub fn interests(&self) -> Vec<(&'a str, f64)> {
-        let Some(p) = self.profile else {
-            return Vec::new();
-        };
-        let ranked = p.categories.ranked(self.now);
-        let top = ranked.first().map_or(0.0, |(_, v)| *v);
-        if top <= 0.0 {
-            return Vec::new();
-        }
-        ranked.into_iter().map(|(k, v)| (k, v / top)).collect()
+    pub fn interests(&self) -> &[(&'a str, f64)] {
+        &self.interests
     }
 
     pub fn interest_in(&self, category: &str) -> f64 {
-        self.interests()
-            .into_iter()
+        self.interests
+            .iter()
             .find(|(k, _)| *k == category)
-            .map_or(0.0, |(_, v)| v)
+            .map_or(0.0, |(_, v)| *v)
     }
+}
+
+fn normalized_interests(p: &Profile, now: Millis) -> Vec<(&str, f64)> {
+    let ranked = p.categories.ranked(now);
+    let top = ranked.first().map_or(0.0, |(_, v)| *v);
+    if top <= 0.0 {
+        return Vec::new();
+    }
+    ranked.into_iter().map(|(k, v)| (k, v / top)).collect()
 }
 
 /// The attribute document conditions see. Without personalization only the request's
