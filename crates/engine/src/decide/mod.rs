@@ -43,9 +43,39 @@ pub struct NavEntry {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RecItem {
+    #[serde(serialize_with = "product_summary")]
     pub product: Arc<Product>,
     pub score: f64,
     pub reason: String,
+}
+
+/// What a page needs to show a recommended product; the rest is in the catalog API.
+fn product_summary<S: serde::Serializer>(p: &Arc<Product>, s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Summary<'a> {
+        id: &'a str,
+        name: &'a str,
+        category: &'a [String],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        brand: Option<&'a str>,
+        price: f64,
+        currency: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        image_url: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        url: Option<&'a str>,
+    }
+    Summary {
+        id: &p.id,
+        name: &p.name,
+        category: &p.category,
+        brand: p.brand.as_deref(),
+        price: p.price,
+        currency: &p.currency,
+        image_url: p.image_url.as_deref(),
+        url: p.url.as_deref(),
+    }
+    .serialize(s)
 }
 
 /// One placement's answer.

@@ -205,7 +205,7 @@ pub fn recommend(
     let mut answer = Answer::new(placement);
     answer.candidates = ranked
         .iter()
-        .take(50)
+        .take(20)
         .map(|(id, _, _)| id.clone())
         .collect();
     answer.explanation = explanation.unwrap_or_default();
