@@ -1,0 +1,79 @@
+// Drives the demo storefront in a real browser (Debian's Chromium) and checks that the page
+// adapts to what the visitor does. Usage: node storefront.mjs BASE_URL [SCREENSHOT_DIR]
+// Exits non-zero with a message on the first failed expectation.
+import { chromium } from 'playwright-core';
+
+const base = process.argv[2];
+const shots = process.argv[3];
+if (!base) {
+  console.error('usage: node storefront.mjs BASE_URL [SCREENSHOT_DIR]');
+  process.exit(2);
+}
+
+const expect = (ok, what) => {
+  if (!ok) throw new Error(`expected ${what}`);
+  console.log(`ok: ${what}`);
+};
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+         '--disable-component-update', '--disable-sync'],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const tracked = [];
+  page.on('request', r => { if (r.url().endsWith('/v1/track')) tracked.push(JSON.parse(r.postData() || '{}').event); });
+
+  // 1. A new anonymous visitor sees what everyone sees, and says why.
+  await page.goto(`${base}/as`);
+  let text = await page.textContent('body');
+  expect(text.includes('not personalized'), 'a new visitor is told the page is not personalized');
+  expect(text.includes('Popular right now'), 'a new visitor gets popular products');
+  expect((await page.$$('.grid .card')).length >= 4, 'a row of recommended products');
+
+  // 2. Viewing a product and adding it to the cart sends Segment events, and the cart page adapts.
+  await page.click('.grid .card a');
+  await page.waitForURL(/\/p\//);
+  await page.waitForTimeout(300);
+  expect(tracked.includes('Product Clicked') && tracked.includes('Product Viewed'), 'Product Clicked and Product Viewed were sent');
+  const added = await page.$('button.primary');
+  expect(added !== null, 'an Add to cart button on an in-stock product');
+  await added.click();
+  await page.waitForURL(/\/cart$/);
+  text = await page.textContent('body');
+  expect(text.includes('Your cart'), 'the cart page lists the added product');
+  expect(/You left 1 item\(s\) worth \$[0-9.]+ in your cart/.test(text), 'the promotion explains the cart-completion offer');
+  expect(text.includes('Checkout:'), 'a checkout variant is chosen');
+  if (shots) await page.screenshot({ path: `${shots}/cart.png` });
+
+  // 3. Back home, the same visitor now gets a personalized page.
+  await page.goto(`${base}/`);
+  text = await page.textContent('body');
+  expect(text.includes('personalized for you'), 'the next page view is personalized');
+
+  // 4. Browsing as a simulated shopper with history: every block explains itself.
+  const shopper = await page.$eval('select[name=user] option:nth-child(2)', o => o.value);
+  await page.goto(`${base}/as?user=${encodeURIComponent(shopper)}`);
+  text = await page.textContent('body');
+  expect(text.includes('personalized for you'), `${shopper}'s page is personalized`);
+  const whys = await page.$$eval('.why', els => els.map(e => e.textContent));
+  expect(whys.length >= 3 && whys.every(w => w.startsWith('Why: ') && w.length > 10), `${whys.length} explanations on the page`);
+  expect(whys.some(w => w.includes('Because')), 'at least one explanation names what drove it');
+  if (shots) await page.screenshot({ path: `${shots}/shopper.png` });
+
+  // 5. Placing the order: the promotion steps aside right after.
+  await page.goto(`${base}/as`);
+  await page.click('.grid .card a');
+  await page.waitForURL(/\/p\//);
+  await page.click('button.primary');
+  await page.waitForURL(/\/cart$/);
+  await page.click('text=Place order');
+  await page.waitForURL(u => !u.pathname.startsWith('/cart'));
+  await page.goto(`${base}/cart`);
+  text = await page.textContent('body');
+  expect(text.includes('Your cart is empty'), 'the order emptied the cart');
+  expect(tracked.includes('Order Completed'), 'Order Completed was sent');
+} finally {
+  await browser.close();
+}
