@@ -266,9 +266,17 @@ impl ContentItem {
 fn targeting(mut t: Map<String, Value>, p: &mut Problems) -> Targeting {
     let condition = match t.remove("condition") {
         None | Some(Value::Null) => None,
-        Some(c @ Value::Object(_)) => Some(c),
+        Some(c @ Value::Object(_)) => match crate::condition::validate_condition(&c) {
+            Ok(()) => Some(c),
+            Err(e) => {
+                p.push(format!("`targeting.condition`: {e}"));
+                None
+            }
+        },
         Some(_) => {
-            p.push("`targeting.condition` must be an object such as {\"stage\": \"repeat\"}");
+            p.push(
+                "`targeting.condition` must be an object such as {\"lifecycleStage\": \"repeat\"}",
+            );
             None
         }
     };

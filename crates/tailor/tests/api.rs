@@ -504,6 +504,24 @@ async fn catalog_upserts_validates_and_deletes() {
             .len(),
         2
     );
+    let (status, err) = s
+        .admin_put(
+            "/v1/catalog/content",
+            &json!({"id": "y", "kind": "banner", "placements": ["home.hero"], "title": "t",
+                    "targeting": {"condition": {"orders": {"$between": [1, 2]}}}}),
+        )
+        .await;
+    assert_eq!(
+        status, 400,
+        "an invalid targeting condition is refused: {err}"
+    );
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("condition"),
+        "{err}"
+    );
     // The catalog survives a restart.
     drop(s);
     let s = Server::start(dir.path()).await;
@@ -576,7 +594,13 @@ async fn operations_endpoints_answer() {
     }
     let (status, spec) = s.raw(s.http.get(s.url("/openapi.json"))).await;
     assert_eq!(status, 200);
-    for path in ["/v1/batch", "/v1/decide", "/v1/placements", "/v1/catalog/products", "/v1/profiles/{id}"] {
+    for path in [
+        "/v1/batch",
+        "/v1/decide",
+        "/v1/placements",
+        "/v1/catalog/products",
+        "/v1/profiles/{id}",
+    ] {
         assert!(spec["paths"][path].is_object(), "openapi lists {path}");
     }
 }

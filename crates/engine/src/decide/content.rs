@@ -53,6 +53,18 @@ fn relevance(item: &ContentItem, visitor: &Visitor<'_>) -> (f64, Option<String>)
         .fold((0.0, None), |best, x| if x.0 > best.0 { x } else { best })
 }
 
+/// How many of the visitor's recently viewed products from `category` they viewed in the last 7 days.
+fn viewed_this_week(catalog: &Catalog, visitor: &Visitor<'_>, category: &str) -> usize {
+    let Some(p) = visitor.profile() else { return 0 };
+    let prefix: Vec<String> = tailor_core::catalog::split_category(category);
+    p.recent_products
+        .iter()
+        .filter(|(_, at)| visitor.now - at <= 7 * DAY)
+        .filter_map(|(id, _)| catalog.product(id))
+        .filter(|product| product.category.starts_with(&prefix))
+        .count()
+}
+
 pub fn hero(
     catalog: &Catalog,
     placement: &Placement,
@@ -69,8 +81,11 @@ pub fn hero(
     answer.candidates = candidates.iter().map(|c| c.id.clone()).collect();
     match best {
         Some((_, rel, Some(category), item)) if rel > 0.0 => {
-            answer.explanation =
-                format!("Because {category} is what you've been browsing most lately");
+            answer.explanation = match viewed_this_week(catalog, visitor, &category) {
+                0 => format!("Because {category} is what you've been browsing most lately"),
+                1 => format!("Because you viewed a {category} product this week"),
+                n => format!("Because you viewed {n} {category} products this week"),
+            };
             answer.choose_content(item);
         }
         Some((_, _, _, item)) => {
