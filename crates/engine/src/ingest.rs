@@ -197,6 +197,12 @@ impl Writer {
         {
             tracing::error!(error = %e, rewards = rewards.len(), "could not record rewards");
         }
+        // Metrics first: whoever reads them after an acknowledgement sees the event counted.
+        let accepted = seqs.iter().filter(|s| s.is_some()).count() as u64;
+        metrics::counter!("tailor_events_ingested_total").increment(accepted);
+        metrics::counter!("tailor_events_duplicate_total").increment(all.len() as u64 - accepted);
+        metrics::histogram!("tailor_ingest_commit_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("tailor_ingest_group_size").record(all.len() as f64);
         let mut offset = 0;
         for (n, done) in waiting {
             let accepted = seqs[offset..offset + n]
@@ -209,11 +215,6 @@ impl Writer {
                 duplicates: n - accepted,
             }));
         }
-        let accepted = seqs.iter().filter(|s| s.is_some()).count() as u64;
-        metrics::counter!("tailor_events_ingested_total").increment(accepted);
-        metrics::counter!("tailor_events_duplicate_total").increment(all.len() as u64 - accepted);
-        metrics::histogram!("tailor_ingest_commit_seconds").record(started.elapsed().as_secs_f64());
-        metrics::histogram!("tailor_ingest_group_size").record(all.len() as f64);
     }
 
     /// Starts a background checkpoint when one is due and none is running. With `force`,

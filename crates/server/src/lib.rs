@@ -49,6 +49,18 @@ impl AppState {
         }
     }
 
+    /// Runs an engine call that waits on disk off the async executor.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Engine) -> Result<T, tailor_engine::EngineError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || f(&engine))
+            .await
+            .map_err(|e| ApiError::from(tailor_engine::EngineError::Internal(e.to_string())))?
+            .map_err(ApiError::from)
+    }
+
     pub(crate) fn new_message_id(&self) -> String {
         format!(
             "{}-{}",

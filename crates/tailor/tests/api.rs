@@ -571,7 +571,7 @@ async fn consent_from_events_and_from_the_api() {
 async fn operations_endpoints_answer() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path()).await;
-    s.post("/v1/page", &json!({"userId": "ops"})).await;
+    assert_eq!(s.post("/v1/page", &json!({"userId": "ops"})).await.0, 200);
     let (status, health) = s.raw(s.http.get(s.url("/healthz"))).await;
     assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
     let metrics = s

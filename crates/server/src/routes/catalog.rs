@@ -99,10 +99,9 @@ pub async fn put_products(
     authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
     let bytes = read_limited(&headers, body, MAX_CATALOG_BYTES).await?;
     let products = validate_all(items(&headers, &bytes)?, "product", Product::from_json)?;
-    let engine = state.engine.clone();
-    let n = tokio::task::spawn_blocking(move || engine.put_products(products))
-        .await
-        .map_err(|e| ApiError::from(tailor_engine::EngineError::Internal(e.to_string())))??;
+    let n = state
+        .blocking(move |engine| engine.put_products(products))
+        .await?;
     Ok(Json(json!({"upserted": n})))
 }
 
@@ -159,11 +158,10 @@ pub async fn delete_product(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
-    let engine = state.engine.clone();
     let id2 = id.clone();
-    tokio::task::spawn_blocking(move || engine.delete_product(&id2))
-        .await
-        .map_err(|e| ApiError::from(tailor_engine::EngineError::Internal(e.to_string())))??;
+    state
+        .blocking(move |engine| engine.delete_product(&id2))
+        .await?;
     Ok(Json(json!({"deleted": id})))
 }
 
@@ -187,10 +185,9 @@ pub async fn put_content(
         "content item",
         ContentItem::from_json,
     )?;
-    let engine = state.engine.clone();
-    let n = tokio::task::spawn_blocking(move || engine.put_content(content))
-        .await
-        .map_err(|e| ApiError::from(tailor_engine::EngineError::Internal(e.to_string())))??;
+    let n = state
+        .blocking(move |engine| engine.put_content(content))
+        .await?;
     Ok(Json(json!({"upserted": n})))
 }
 
@@ -226,10 +223,9 @@ pub async fn delete_content(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
-    let engine = state.engine.clone();
     let id2 = id.clone();
-    tokio::task::spawn_blocking(move || engine.delete_content(&id2))
-        .await
-        .map_err(|e| ApiError::from(tailor_engine::EngineError::Internal(e.to_string())))??;
+    state
+        .blocking(move |engine| engine.delete_content(&id2))
+        .await?;
     Ok(Json(json!({"deleted": id})))
 }

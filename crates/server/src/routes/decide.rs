@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use serde_json::{Map, Value, json};
 use tailor_engine::decide::Placement;
-use tailor_engine::{DecideInput, EngineError, Scope};
+use tailor_engine::{DecideInput, Scope};
 
 use crate::AppState;
 use crate::auth::authorize;
@@ -138,10 +138,9 @@ pub async fn put_placements(
         )
         .with_details(Value::Array(problems)));
     }
-    let engine = state.engine.clone();
-    let n = tokio::task::spawn_blocking(move || engine.put_placements(placements))
-        .await
-        .map_err(|e| ApiError::from(EngineError::Internal(e.to_string())))??;
+    let n = state
+        .blocking(move |engine| engine.put_placements(placements))
+        .await?;
     Ok(Json(json!({"upserted": n})))
 }
 
@@ -151,11 +150,10 @@ pub async fn delete_placement(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
-    let engine = state.engine.clone();
     let id2 = id.clone();
-    tokio::task::spawn_blocking(move || engine.delete_placement(&id2))
-        .await
-        .map_err(|e| ApiError::from(EngineError::Internal(e.to_string())))??;
+    state
+        .blocking(move |engine| engine.delete_placement(&id2))
+        .await?;
     Ok(Json(json!({"deleted": id})))
 }
 
@@ -165,11 +163,8 @@ pub async fn get_decision(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
-    let engine = state.engine.clone();
     let id2 = id.clone();
-    let found = tokio::task::spawn_blocking(move || engine.decision(&id2))
-        .await
-        .map_err(|e| ApiError::from(EngineError::Internal(e.to_string())))??;
+    let found = state.blocking(move |engine| engine.decision(&id2)).await?;
     let Some((record, rewards)) = found else {
         return Err(ApiError::not_found(format!(
             "no decision {id:?} in the log (decisions are written within a second)"

@@ -39,11 +39,10 @@ pub async fn events(
 ) -> Result<Json<Value>, ApiError> {
     authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
     let limit = q.limit.unwrap_or(100).min(1_000);
-    let engine = state.engine.clone();
     let id2 = id.clone();
-    let events = tokio::task::spawn_blocking(move || engine.events_of(&id2, limit))
-        .await
-        .map_err(|e| ApiError::from(tailor_engine::EngineError::Internal(e.to_string())))??
+    let events = state
+        .blocking(move |engine| engine.events_of(&id2, limit))
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("no profile is known by {id:?}")))?;
     let events: Vec<Value> = events
         .into_iter()
