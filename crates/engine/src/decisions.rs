@@ -21,6 +21,8 @@ pub const ATTRIBUTION_WINDOW: Millis = DAY;
 /// Recent decisions remembered per person for attribution.
 const REMEMBERED: usize = 20;
 const BATCH: usize = 2_000;
+/// How often queued decisions are written.
+const DRAIN_EVERY: Duration = Duration::from_millis(50);
 
 /// Events that count as a decision's reward.
 const REWARD_EVENTS: [&str; 4] = [
@@ -49,17 +51,29 @@ impl DecisionLog {
         let thread = std::thread::Builder::new()
             .name("tailor-decision-log".into())
             .spawn(move || {
-                // Block for the first record, then take what else is waiting.
-                while let Ok(first) = rx.recv() {
-                    let mut batch = vec![first];
-                    while batch.len() < BATCH {
-                        match rx.recv_timeout(Duration::from_millis(20)) {
+                // Drain on a timer rather than waking per decision: under load a wake-up per
+                // decision cost more than writing it.
+                loop {
+                    std::thread::sleep(DRAIN_EVERY);
+                    let mut batch = Vec::new();
+                    let mut closed = false;
+                    loop {
+                        match rx.try_recv() {
                             Ok(d) => batch.push(d),
-                            Err(_) => break,
+                            Err(mpsc::TryRecvError::Empty) => break,
+                            Err(mpsc::TryRecvError::Disconnected) => {
+                                closed = true;
+                                break;
+                            }
                         }
                     }
-                    if let Err(e) = store.log_decisions(&batch) {
-                        tracing::error!(error = %e, decisions = batch.len(), "could not write the decision log");
+                    for chunk in batch.chunks(BATCH) {
+                        if let Err(e) = store.log_decisions(chunk) {
+                            tracing::error!(error = %e, decisions = chunk.len(), "could not write the decision log");
+                        }
+                    }
+                    if closed {
+                        break;
                     }
                 }
             })
