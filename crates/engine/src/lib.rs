@@ -149,7 +149,13 @@ impl Engine {
             None => Recs::default(),
         };
         let mut applied: Seq = snapshot.seq;
+        let read_ms = started.elapsed().as_millis() as u64;
         let mut registry = Registry::restore(snapshot, next_id)?;
+        tracing::debug!(
+            read_ms,
+            restore_ms = started.elapsed().as_millis() as u64 - read_ms,
+            "snapshot loaded"
+        );
         let mut replayed = 0usize;
         loop {
             let events = store.events_after(applied, REPLAY_CHUNK)?;
