@@ -290,7 +290,7 @@ pub(crate) fn save(
     let started = Instant::now();
     let mut rows = Vec::with_capacity(changes.upsert.len());
     for p in &changes.upsert {
-        match serde_json::to_vec(p.as_ref()) {
+        match crate::profile::codec::encode(p.as_ref()) {
             Ok(state) => rows.push(ProfileRow { id: p.id, state }),
             Err(e) => {
                 return Err((

@@ -56,7 +56,7 @@ impl Registry {
     pub fn restore(snapshot: Snapshot, next_id: ProfileId) -> Result<Self, EngineError> {
         let mut r = Registry::new();
         for row in snapshot.profiles {
-            let p: Profile = serde_json::from_slice(&row.state)
+            let p: Profile = crate::profile::codec::decode(&row.state)
                 .map_err(|e| EngineError::Corrupt(format!("profile {}: {e}", row.id)))?;
             r.next_id = r.next_id.max(p.id + 1);
             r.profiles.insert(row.id, Arc::new(p));
@@ -348,7 +348,7 @@ mod tests {
             .iter()
             .map(|p| tailor_store::ProfileRow {
                 id: p.id,
-                state: serde_json::to_vec(p.as_ref()).unwrap(),
+                state: crate::profile::codec::encode(p.as_ref()).unwrap(),
             })
             .collect();
         let snapshot = Snapshot {

@@ -111,10 +111,10 @@ pub struct Session {
     pub events: u32,
     /// `(category, product)` pairs viewed in the session, hashed, for comparisons. Only
     /// the newest sessions keep them; older ones keep just [`Session::had_comparison`].
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub views: Vec<(u32, u32)>,
     /// A comparison was seen in views since dropped.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default)]
     pub had_comparison: bool,
 }
 

@@ -2,6 +2,7 @@
 //! folded incrementally from events and mergeable when identities join.
 
 pub mod aggregates;
+pub mod codec;
 mod fold;
 mod view;
 
@@ -29,10 +30,11 @@ pub struct Profile {
     pub id: ProfileId,
     pub user_ids: Vec<String>,
     pub anonymous_ids: Vec<String>,
+    #[serde(with = "codec::traits")]
     pub traits: BTreeMap<String, Stamped<Value>>,
     pub consent: BTreeMap<Purpose, Stamped<ConsentChoice>>,
     /// Consent-manager categories that map to no purpose, kept as sent.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default)]
     pub consent_other: BTreeMap<String, Stamped<bool>>,
     pub first_seen: Millis,
     pub last_seen: Millis,
