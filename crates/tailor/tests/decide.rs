@@ -139,6 +139,10 @@ async fn a_shopper_with_a_cart_gets_a_page_shaped_by_it() {
         "{}",
         p["home.hero"]
     );
+    assert!(
+        p["home.hero"]["item"].get("targeting").is_none(),
+        "targeting rules stay on the server"
+    );
     assert_eq!(
         p["home.hero"]["explanation"], "Because you viewed 3 Shoes products this week",
         "{}",

@@ -78,13 +78,48 @@ fn product_summary<S: serde::Serializer>(p: &Arc<Product>, s: S) -> Result<S::Ok
     .serialize(s)
 }
 
+fn content_summary<S: serde::Serializer>(
+    item: &Option<Arc<ContentItem>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Summary<'a> {
+        id: &'a str,
+        kind: tailor_core::ContentKind,
+        title: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        body: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        image_url: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        link_url: Option<&'a str>,
+        #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+        attributes: &'a serde_json::Map<String, Value>,
+    }
+    item.as_ref()
+        .map(|c| Summary {
+            id: &c.id,
+            kind: c.kind,
+            title: &c.title,
+            body: c.body.as_deref(),
+            image_url: c.image_url.as_deref(),
+            link_url: c.link_url.as_deref(),
+            attributes: &c.attributes,
+        })
+        .serialize(s)
+}
+
 /// One placement's answer.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Answer {
     pub kind: PlacementKind,
-    /// The banner or promotion (hero, promotion); absent when none fits.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The banner or promotion (hero, promotion); absent when none fits. Its targeting
+    /// rules stay on the server: answers reach browsers.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "content_summary"
+    )]
     pub item: Option<Arc<ContentItem>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<RecItem>>,
