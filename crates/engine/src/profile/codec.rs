@@ -20,8 +20,27 @@ pub fn encode(profile: &Profile) -> Result<Vec<u8>, String> {
 pub fn decode(bytes: &[u8]) -> Result<Profile, String> {
     match bytes.split_first() {
         Some((&POSTCARD_V1, rest)) => postcard::from_bytes(rest).map_err(|e| e.to_string()),
-        _ => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
+        _ => decode_json(bytes),
     }
+}
+
+/// Rows written as JSON before the compact format kept traits as `{name: {value, at}}`.
+fn decode_json(bytes: &[u8]) -> Result<Profile, String> {
+    let mut v: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    if let Some(Value::Object(traits)) = v.get("traits") {
+        let rows: Vec<Value> = traits
+            .iter()
+            .map(|(k, t)| {
+                serde_json::json!([
+                    k,
+                    t.get("value").unwrap_or(&Value::Null).to_string(),
+                    t.get("at")
+                ])
+            })
+            .collect();
+        v["traits"] = Value::Array(rows);
+    }
+    serde_json::from_value(v).map_err(|e| e.to_string())
 }
 
 /// Traits as `(name, JSON text, time)` triples, which any serde format can carry.
@@ -87,6 +106,10 @@ mod tests {
             json.len()
         );
         assert_eq!(decode(&json).unwrap(), p);
+        // The JSON rows of earlier versions, with traits as a map (the demo's data directories).
+        let mut legacy = serde_json::to_value(&p).unwrap();
+        legacy["traits"] = json!({"email": {"value": "e@x.y", "at": 0}, "n": {"value": [1, {"k": null}], "at": 0}});
+        assert_eq!(decode(&serde_json::to_vec(&legacy).unwrap()).unwrap(), p);
         assert!(decode(b"\x01garbage").is_err());
     }
 }
