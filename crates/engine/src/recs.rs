@@ -242,12 +242,6 @@ impl Recs {
             .get(id)
             .map_or(0.0, |s| s.popular.value_at(now, POPULAR_HALF_LIFE))
     }
-
-    pub fn trending(&self, id: &str, now: Millis) -> f64 {
-        self.products
-            .get(id)
-            .map_or(0.0, |s| s.trending.value_at(now, TRENDING_HALF_LIFE))
-    }
 }
 
 fn product_id(props: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
