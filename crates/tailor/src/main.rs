@@ -4,6 +4,7 @@
 mod bench;
 mod config;
 mod demo;
+mod eval;
 mod server;
 
 use std::process::ExitCode;
@@ -34,6 +35,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Measure ingest throughput and profile read latency on a fresh data directory.
     Bench(bench::BenchArgs),
+    /// Evaluate models on your own data or the shared data sets.
+    Eval(eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => server::serve(args),
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Eval(args) => eval::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
