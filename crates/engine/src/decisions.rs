@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -21,6 +22,8 @@ pub const ATTRIBUTION_WINDOW: Millis = DAY;
 /// Recent decisions remembered per person for attribution.
 const REMEMBERED: usize = 20;
 const BATCH: usize = 2_000;
+/// Every this many decisions, expired attribution entries are dropped.
+const SWEEP_EVERY: u64 = 10_000;
 /// How often queued decisions are written.
 const DRAIN_EVERY: Duration = Duration::from_millis(50);
 
@@ -42,6 +45,7 @@ pub struct DecisionLog {
     shown: Mutex<HashMap<String, u64>>,
     /// Per person: `(decision id, time, products and items shown)`, newest last.
     recent: Mutex<HashMap<ProfileId, VecDeque<Shown>>>,
+    recorded: AtomicU64,
 }
 
 impl DecisionLog {
@@ -83,6 +87,7 @@ impl DecisionLog {
             thread: Mutex::new(Some(thread)),
             shown: Mutex::new(shown),
             recent: Mutex::new(HashMap::new()),
+            recorded: AtomicU64::new(0),
         })
     }
 
@@ -105,6 +110,19 @@ impl DecisionLog {
             list.push_back((record.id.clone(), record.at, record.shown.clone()));
             while list.len() > REMEMBERED {
                 list.pop_front();
+            }
+            // Decisions past the window can earn nothing more: forget them now and then, so
+            // the map holds recent visitors only.
+            if self
+                .recorded
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(SWEEP_EVERY)
+            {
+                let horizon = record.at - ATTRIBUTION_WINDOW;
+                recent.retain(|_, list| {
+                    list.retain(|(_, at, _)| *at >= horizon);
+                    !list.is_empty()
+                });
             }
         }
         if let Some(q) = self.queue.lock().as_ref() {
@@ -177,4 +195,39 @@ fn item_id(p: &serde_json::Map<String, Value>) -> Option<&str> {
     ["product_id", "promotion_id", "sku"]
         .iter()
         .find_map(|k| p.get(*k).and_then(Value::as_str))
+}
+
+#[cfg(test)]
+mod tests {
+    use tailor_store::SqliteStore;
+
+    use super::*;
+
+    fn decision(id: &str, at: Millis) -> DecisionRecord {
+        DecisionRecord {
+            id: id.into(),
+            at,
+            user_id: None,
+            anonymous_id: Some("a".into()),
+            personalized: true,
+            shown: vec!["p1".into()],
+            body: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn attribution_memory_forgets_expired_visitors() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = DecisionLog::start(Arc::new(SqliteStore::open(dir.path()).unwrap())).unwrap();
+        log.record(decision("old", 0), Some(1), &[]);
+        let later = 2 * ATTRIBUTION_WINDOW;
+        for i in 1..=SWEEP_EVERY {
+            log.record(decision(&format!("d{i}"), later), Some(2), &[]);
+        }
+        let recent = log.recent.lock();
+        assert!(!recent.contains_key(&1), "the expired visitor was dropped");
+        assert_eq!(recent[&2].len(), REMEMBERED);
+        drop(recent);
+        log.flush_and_stop();
+    }
 }

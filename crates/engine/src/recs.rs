@@ -236,12 +236,6 @@ impl Recs {
     pub fn stats(&self, id: &str) -> Option<&ProductStats> {
         self.products.get(id)
     }
-
-    pub fn popularity(&self, id: &str, now: Millis) -> f64 {
-        self.products
-            .get(id)
-            .map_or(0.0, |s| s.popular.value_at(now, POPULAR_HALF_LIFE))
-    }
 }
 
 fn product_id(props: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
@@ -289,6 +283,12 @@ mod tests {
             recs.stats("z").unwrap().neighbours.is_empty(),
             "a view hours later pairs with nothing"
         );
-        assert!(recs.popularity("a", 10 * MINUTE) > recs.popularity("c", 10 * MINUTE));
+        let popular = |id: &str| {
+            recs.stats(id)
+                .unwrap()
+                .popular
+                .value_at(10 * MINUTE, POPULAR_HALF_LIFE)
+        };
+        assert!(popular("a") > popular("c"));
     }
 }

@@ -217,7 +217,7 @@ pub fn decide(
                 PlacementKind::Recommendations => {
                     let input = RecsInput {
                         product: request.product,
-                        cart: request.cart.clone(),
+                        cart: &request.cart,
                     };
                     products::recommend(catalog, recs, placement, &visitor, &input)
                 }

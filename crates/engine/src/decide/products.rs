@@ -29,7 +29,7 @@ impl Candidates {
 
 pub struct RecsInput<'a> {
     pub product: Option<&'a str>,
-    pub cart: Vec<String>,
+    pub cart: &'a [String],
 }
 
 pub fn recommend(
@@ -80,15 +80,15 @@ pub fn recommend(
             }),
         },
         RecsSource::Cart => {
-            let cart: Vec<String> = if input.cart.is_empty() {
+            let cart: Vec<&str> = if input.cart.is_empty() {
                 visitor
                     .profile()
-                    .map(|p| p.cart.items().map(|l| l.product_id.clone()).collect())
+                    .map(|p| p.cart.items().map(|l| l.product_id.as_str()).collect())
                     .unwrap_or_default()
             } else {
-                input.cart.clone()
+                input.cart.iter().map(String::as_str).collect()
             };
-            for id in &cart {
+            for &id in &cart {
                 for (other, w) in recs
                     .stats(id)
                     .map(|s| s.neighbours.as_slice())
@@ -97,7 +97,7 @@ pub fn recommend(
                     c.add(other, f64::from(*w), || format!("Goes with {}", name(id)));
                 }
             }
-            if let Some(first) = cart.first() {
+            if let Some(&first) = cart.first() {
                 explanation = Some(format!("To go with {} in your cart", name(first)));
             }
         }

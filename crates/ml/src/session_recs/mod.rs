@@ -114,3 +114,19 @@ mod tests {
         assert_eq!(index.len(), 2);
     }
 }
+
+/// Training clicks for tests: one session per list, clicks in list order.
+#[cfg(test)]
+pub(crate) fn test_sessions(list: &[&[ItemId]]) -> Vec<Click> {
+    let mut clicks = Vec::new();
+    for (s, items) in list.iter().enumerate() {
+        for (t, &item) in items.iter().enumerate() {
+            clicks.push(Click {
+                session: s as u64,
+                item,
+                time: (100 * s + t) as f64,
+            });
+        }
+    }
+    clicks
+}

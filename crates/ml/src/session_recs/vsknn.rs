@@ -160,20 +160,7 @@ impl NextItem for VSknn {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sessions(list: &[&[ItemId]]) -> Vec<Click> {
-        let mut clicks = Vec::new();
-        for (s, items) in list.iter().enumerate() {
-            for (t, &item) in items.iter().enumerate() {
-                clicks.push(Click {
-                    session: s as u64,
-                    item,
-                    time: (100 * s + t) as f64,
-                });
-            }
-        }
-        clicks
-    }
+    use crate::session_recs::test_sessions as sessions;
 
     fn plain(k: usize, sample_size: usize) -> VSknnParams {
         VSknnParams {
