@@ -98,6 +98,22 @@ impl ItemIndex {
     }
 }
 
+/// Training clicks for tests: one session per list, clicks in list order.
+#[cfg(test)]
+pub(crate) fn test_sessions(list: &[&[ItemId]]) -> Vec<Click> {
+    let mut clicks = Vec::new();
+    for (s, items) in list.iter().enumerate() {
+        for (t, &item) in items.iter().enumerate() {
+            clicks.push(Click {
+                session: s as u64,
+                item,
+                time: (100 * s + t) as f64,
+            });
+        }
+    }
+    clicks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,20 +129,4 @@ mod tests {
         assert_eq!(index.external(1), Some(7));
         assert_eq!(index.len(), 2);
     }
-}
-
-/// Training clicks for tests: one session per list, clicks in list order.
-#[cfg(test)]
-pub(crate) fn test_sessions(list: &[&[ItemId]]) -> Vec<Click> {
-    let mut clicks = Vec::new();
-    for (s, items) in list.iter().enumerate() {
-        for (t, &item) in items.iter().enumerate() {
-            clicks.push(Click {
-                session: s as u64,
-                item,
-                time: (100 * s + t) as f64,
-            });
-        }
-    }
-    clicks
 }
