@@ -17,7 +17,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::Shared;
 use crate::error::EngineError;
+use crate::recs::Recs;
 use crate::registry::Changes;
+use crate::session_model::{self, SessionClick, SessionModel};
 
 /// Most messages committed in one transaction.
 pub const MAX_GROUP: usize = 20_000;
@@ -66,6 +68,7 @@ pub(crate) fn spawn(
                 applied,
                 last_checkpoint: Instant::now(),
                 saving: None,
+                last_retrain: Instant::now(),
             }
             .run()
         })
@@ -80,6 +83,8 @@ struct Writer {
     last_checkpoint: Instant,
     /// The checkpoint being written in the background, if any.
     saving: Option<Saving>,
+    /// When the session model was last retrained in the background.
+    last_retrain: Instant,
 }
 
 impl Writer {
@@ -101,6 +106,14 @@ impl Writer {
                 Ok(Some(job)) => job,
                 Ok(None) => break,
                 Err(_) => {
+                    let shared = self.shared.clone();
+                    let due = session_views_due(
+                        &shared,
+                        &mut self.last_retrain,
+                        &mut shared.recs.write(),
+                        true,
+                    );
+                    self.retrain(due);
                     let _ = self.maybe_checkpoint(false);
                     continue;
                 }
@@ -172,7 +185,7 @@ impl Writer {
             }
         };
         let mut rewards = Vec::new();
-        {
+        let retrain = {
             let catalog = self.shared.catalog.read();
             let mut registry = self.shared.registry.write();
             let mut recs = self.shared.recs.write();
@@ -191,7 +204,10 @@ impl Writer {
             if idle || now - recs.ranked.at >= RANK_EVERY {
                 recs.refresh(&catalog, now);
             }
-        }
+            session_views_due(&self.shared, &mut self.last_retrain, &mut recs, idle)
+        };
+        // Before the acknowledgement: a small store's next decision already uses these views.
+        self.retrain(retrain);
         if !rewards.is_empty()
             && let Err(e) = self.shared.store.log_rewards(&rewards)
         {
@@ -214,6 +230,17 @@ impl Writer {
                 accepted,
                 duplicates: n - accepted,
             }));
+        }
+    }
+
+    fn retrain(&self, due: Option<Retrain>) {
+        match due {
+            None => {}
+            Some(Retrain::Inline(views)) => {
+                let model = SessionModel::train(views).map(Arc::new);
+                self.shared.recs.write().session_model = model;
+            }
+            Some(Retrain::Background(views)) => train_in_background(&self.shared, views),
         }
     }
 
@@ -276,6 +303,64 @@ fn finish(shared: &Shared, running: Saving) -> Result<(), EngineError> {
     }
 }
 
+/// The views to retrain the session model on, if that is due: whenever new views arrived
+/// and the queue is idle while the window is small (trained inline, milliseconds); at most
+/// every [`session_model::RETRAIN_EVERY`], in the background, once it is larger.
+fn session_views_due(
+    shared: &Shared,
+    last_retrain: &mut Instant,
+    recs: &mut Recs,
+    idle: bool,
+) -> Option<Retrain> {
+    if recs.clicks.untrained() == 0 {
+        return None;
+    }
+    if recs.clicks.len() <= session_model::RETRAIN_INLINE_UP_TO {
+        return idle.then(|| Retrain::Inline(recs.clicks.take_training_copy()));
+    }
+    if shared.session_training.load(Ordering::Acquire)
+        || last_retrain.elapsed() < session_model::RETRAIN_EVERY
+    {
+        return None;
+    }
+    *last_retrain = Instant::now();
+    Some(Retrain::Background(recs.clicks.take_training_copy()))
+}
+
+enum Retrain {
+    Inline(Vec<SessionClick>),
+    Background(Vec<SessionClick>),
+}
+
+/// Trains the session model on `views` on its own thread and swaps it in, unless a training
+/// is already running (its result is at most [`session_model::RETRAIN_EVERY`] older).
+pub(crate) fn train_in_background(shared: &Arc<Shared>, views: Vec<SessionClick>) {
+    if shared.session_training.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let worker = shared.clone();
+    let spawned = std::thread::Builder::new()
+        .name("tailor-session-model".into())
+        .spawn(move || {
+            let started = Instant::now();
+            let model = SessionModel::train(views).map(Arc::new);
+            if let Some(m) = &model {
+                tracing::debug!(
+                    views = m.clicks,
+                    sessions = m.sessions,
+                    ms = started.elapsed().as_millis() as u64,
+                    "session model trained"
+                );
+            }
+            worker.recs.write().session_model = model;
+            worker.session_training.store(false, Ordering::Release);
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the session model's training thread");
+        shared.session_training.store(false, Ordering::Release);
+    }
+}
+
 /// Writes profile changes covering the log up to `applied`, in one transaction.
 /// Serialization happens here, outside every lock.
 pub(crate) fn save(
@@ -309,6 +394,18 @@ pub(crate) fn save(
             ));
         }
     };
+    let clicks = match recs.clicks.encode() {
+        Ok(bytes) => {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        }
+        Err(e) => {
+            return Err((
+                EngineError::Internal(format!("cannot serialize the session model's views: {e}")),
+                changes,
+            ));
+        }
+    };
     let cp = Checkpoint {
         seq: applied,
         upsert_profiles: rows,
@@ -317,6 +414,7 @@ pub(crate) fn save(
         meta: vec![
             ("next_profile_id".into(), changes.next_id.to_string()),
             (crate::RECS_META.into(), recs_json),
+            (crate::SESSION_CLICKS_META.into(), clicks),
         ],
     };
     match shared.store.checkpoint(&cp) {

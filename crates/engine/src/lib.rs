@@ -12,6 +12,7 @@ pub mod keys;
 pub mod profile;
 pub mod recs;
 mod registry;
+pub mod session_model;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,12 +43,16 @@ pub(crate) struct Shared {
     pub recs: RwLock<Recs>,
     pub catalog: RwLock<Catalog>,
     pub queued: AtomicUsize,
+    /// Whether the session model is being retrained in the background.
+    pub session_training: std::sync::atomic::AtomicBool,
     pub decisions: decisions::DecisionLog,
     pub placements: RwLock<Vec<decide::Placement>>,
 }
 
 /// The checkpoint entry holding the recommendation state.
 pub(crate) const RECS_META: &str = "recs";
+/// The checkpoint entry holding the session model's views (base64 postcard).
+pub(crate) const SESSION_CLICKS_META: &str = "session_clicks";
 
 /// Folds one committed event into the derived state: its person's profile, then what
 /// the store learns about its products.
@@ -148,6 +153,16 @@ impl Engine {
                 .map_err(|e| EngineError::Corrupt(format!("recommendation state: {e}")))?,
             None => Recs::default(),
         };
+        if let Some(encoded) = meta(SESSION_CLICKS_META) {
+            use base64::Engine as _;
+            recs.clicks = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    session_model::SessionClicks::decode(&bytes).map_err(|e| e.to_string())
+                })
+                .map_err(|e| EngineError::Corrupt(format!("session model views: {e}")))?;
+        }
         let mut applied: Seq = snapshot.seq;
         let read_ms = started.elapsed().as_millis() as u64;
         let mut registry = Registry::restore(snapshot, next_id)?;
@@ -167,6 +182,13 @@ impl Engine {
             }
         }
         recs.refresh(&catalog, clock.now());
+        // Start-up waits for the model only while it is quick to train (small stores, tests);
+        // larger ones start serving with the other sources and get it within seconds.
+        let train_now = recs.clicks.len() <= session_model::RETRAIN_INLINE_UP_TO;
+        if train_now {
+            recs.session_model =
+                session_model::SessionModel::train(recs.clicks.take_training_copy()).map(Arc::new);
+        }
         tracing::info!(
             profiles = registry.len(),
             replayed,
@@ -180,6 +202,7 @@ impl Engine {
             recs: RwLock::new(recs),
             catalog: RwLock::new(catalog),
             queued: AtomicUsize::new(0),
+            session_training: std::sync::atomic::AtomicBool::new(false),
             decisions: decisions::DecisionLog::start(store_for_log)?,
             placements: RwLock::new(placements),
         });
@@ -189,6 +212,10 @@ impl Engine {
             ingest::save(&shared, changes, &recs, applied).map_err(|(e, _)| e)?;
         }
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        if !train_now {
+            let views = shared.recs.write().clicks.take_training_copy();
+            ingest::train_in_background(&shared, views);
+        }
         let writer = ingest::spawn(shared.clone(), rx, applied);
         let decision_prefix: Arc<str> = keys::random_key("d_", 6)?.into();
         let engine = Engine {

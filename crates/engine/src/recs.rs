@@ -6,12 +6,14 @@
 //! committed, saved with profile checkpoints, rebuilt by replaying the log.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tailor_core::time::{DAY, MINUTE};
 use tailor_core::{Message, MessageType, Millis};
 
 use crate::profile::Profile;
+use crate::session_model::{SessionClicks, SessionModel};
 
 /// Half-life of "trending": a product's recent pull.
 const TRENDING_HALF_LIFE: Millis = 2 * DAY;
@@ -75,6 +77,13 @@ pub struct Recs {
     /// sorts the catalog.
     #[serde(skip)]
     pub ranked: Ranked,
+    /// The recent product views the session model learns from (checkpointed on their own,
+    /// compactly: see `session_model`).
+    #[serde(skip)]
+    pub clicks: SessionClicks,
+    /// The session model trained from `clicks`, swapped in whole when retrained.
+    #[serde(skip)]
+    pub session_model: Option<Arc<SessionModel>>,
 }
 
 /// Store-wide rankings as of `at`.
@@ -108,6 +117,7 @@ impl Recs {
                     return;
                 };
                 self.credit(&id, W_VIEW, at, |s| s.views += 1);
+                self.clicks.push(profile.id, &id, at);
                 // Pair with the products viewed just before it in the same visit.
                 let earlier: Vec<&str> = profile
                     .recent_products

@@ -397,7 +397,7 @@ async fn decisions_are_logged_and_rewards_joined() {
         id.as_str(),
         "decision and both rewards logged within 5 s: {logged}"
     );
-    assert_eq!(logged["modelVersion"], "rules-1");
+    assert_eq!(logged["modelVersion"], "rules-2");
     assert_eq!(logged["personalized"], true);
     assert_eq!(logged["placements"]["recs.product"]["propensity"], 1.0);
     assert!(
@@ -570,4 +570,92 @@ async fn bad_decide_input_gets_clear_errors() {
             .iter()
             .all(|p| p["id"] != "ok")
     );
+}
+
+/// The first recommendation for a product page, with its reason.
+async fn first_after(s: &Server, product: &str) -> (String, String) {
+    let (status, d) = decide(
+        s,
+        json!({"anonymousId": "newcomer", "placements": ["recs.product"], "context": {"productId": product}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{d}");
+    let first = &d["decisions"]["recs.product"]["items"][0];
+    (
+        first["product"]["id"].as_str().unwrap().to_string(),
+        first["reason"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn browse(s: &Server, who: &str, products: &[&str]) {
+    for p in products {
+        track(
+            s,
+            ("anonymousId", who),
+            "Product Viewed",
+            json!({"product_id": p}),
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_session_recommender_learns_online_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path()).await;
+    store(&s).await;
+    // Shoppers go kitchen 0 → kitchen 2 → trail 3: after kitchen 2 comes trail 3 (forward),
+    // while co-views alone would tie it with kitchen 0.
+    for i in 0..4 {
+        browse(
+            &s,
+            &format!("a-{i}"),
+            &["home-kitchen-0", "home-kitchen-2", "shoes-trail-3"],
+        )
+        .await;
+    }
+    let (first, reason) = first_after(&s, "home-kitchen-2").await;
+    assert_eq!(first, "shoes-trail-3", "{reason}");
+    assert_eq!(
+        reason,
+        "Shoppers who viewed Home/Kitchen 2 looked at this next"
+    );
+
+    // New behaviour arrives: more shoppers now go from kitchen 2 to makeup 4. The very next
+    // decision follows it.
+    for i in 0..8 {
+        browse(
+            &s,
+            &format!("b-{i}"),
+            &["home-kitchen-2", "beauty-makeup-4"],
+        )
+        .await;
+    }
+    let (first, reason) = first_after(&s, "home-kitchen-2").await;
+    assert_eq!(first, "beauty-makeup-4", "{reason}");
+    assert!(reason.contains("looked at this next"), "{reason}");
+
+    // A visitor's own session steers recs.home: having just viewed kitchen 0 and kitchen 2,
+    // what shoppers viewed next after that comes first.
+    browse(&s, "c", &["home-kitchen-0", "home-kitchen-2"]).await;
+    let (_, d) = decide(&s, json!({"anonymousId": "c", "placements": ["recs.home"]})).await;
+    let home = &d["decisions"]["recs.home"]["items"];
+    let ids: Vec<&str> = home
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["product"]["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids[..2].contains(&"beauty-makeup-4") && ids[..2].contains(&"shoes-trail-3"),
+        "{home}"
+    );
+    assert_eq!(home[0]["reason"], "Because you viewed Home/Kitchen 2");
+
+    // The views the model learned from are checkpointed: after a restart it answers the same.
+    s.stop();
+    let s = Server::start(dir.path()).await;
+    let (first, reason) = first_after(&s, "home-kitchen-2").await;
+    assert_eq!(first, "beauty-makeup-4", "{reason}");
+    assert!(reason.contains("looked at this next"), "{reason}");
 }

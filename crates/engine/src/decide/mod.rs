@@ -24,8 +24,9 @@ use crate::catalog::Catalog;
 use crate::profile::Profile;
 use crate::recs::Recs;
 
-/// The version of the decision logic, logged with every decision.
-pub const MODEL_VERSION: &str = "rules-1";
+/// The version of the decision logic, logged with every decision. `rules-2`: recommendations
+/// lead with the session recommender (`session_model`).
+pub const MODEL_VERSION: &str = "rules-2";
 
 /// Whether `attributes` satisfy a targeting `condition`.
 pub(crate) fn matches(attributes: &Value, condition: &Value) -> bool {

@@ -1,6 +1,11 @@
-//! Product recommendations for a visitor, a product or a cart: candidates from what is
-//! viewed and bought together, the visitor's interests, and popularity; then filters
-//! (stock, already in the cart, just bought) and diversity across categories.
+//! Product recommendations for a visitor, a product or a cart: candidates from the session
+//! recommender (what shoppers view next after this session's products), what is viewed and
+//! bought together, the visitor's interests, and popularity; then filters (stock, already in
+//! the cart, just bought) and diversity across categories.
+//!
+//! The session model leads: its products come first, in its order (it is the recommender
+//! `tailor eval recs` validates). The other sources rank what comes after: each one's scores
+//! relative to its own best, then weighted, so no source drowns the others by scale.
 
 use std::collections::{HashMap, HashSet};
 
@@ -8,23 +13,89 @@ use super::visitor::Visitor;
 use super::{Answer, Placement, RecItem, RecsSource};
 use crate::catalog::Catalog;
 use crate::recs::Recs;
+use crate::session_model::current_session;
 
 /// At most this many products of one category in a row of recommendations.
 const PER_CATEGORY: usize = 2;
+/// Products asked of the session model.
+const SESSION_CANDIDATES: usize = 40;
+/// The visitor's current session feeds the model with at most this many recent views.
+const SESSION_PREFIX: usize = 10;
+
+const W_TOGETHER: f64 = 0.6;
+const W_INTEREST: f64 = 0.3;
+const W_TRENDING: f64 = 0.05;
 
 #[derive(Default)]
 struct Candidates {
-    scores: HashMap<String, (f64, String)>,
+    /// Per product: the session model's score (0 if it did not pick it), the other sources'
+    /// weighted sum, and the reason of the first source that picked it.
+    scores: HashMap<String, (f64, f64, String)>,
 }
 
 impl Candidates {
     fn add(&mut self, id: &str, score: f64, reason: impl FnOnce() -> String) {
-        let e = self
-            .scores
-            .entry(id.to_string())
-            .or_insert_with(|| (0.0, reason()));
-        e.0 += score;
+        self.entry(id, reason).1 += score;
     }
+
+    fn entry(&mut self, id: &str, reason: impl FnOnce() -> String) -> &mut (f64, f64, String) {
+        self.scores
+            .entry(id.to_string())
+            .or_insert_with(|| (0.0, 0.0, reason()))
+    }
+
+    /// The ranking score: the session model's products first (1 + its relative score), the
+    /// others below 1.
+    fn score((session, others, _): &(f64, f64, String)) -> f64 {
+        if *session > 0.0 {
+            1.0 + session
+        } else {
+            others.min(0.99)
+        }
+    }
+
+    /// Adds `list` (strongest first, or at least with its strongest somewhere) scaled so its
+    /// best counts `weight`.
+    fn add_scaled<'a>(
+        &mut self,
+        list: impl IntoIterator<Item = (&'a str, f64)> + Clone,
+        weight: f64,
+        reason: impl Fn() -> String,
+    ) {
+        let best = list.clone().into_iter().map(|(_, s)| s).fold(0.0, f64::max);
+        if best <= 0.0 {
+            return;
+        }
+        for (id, score) in list {
+            self.add(id, weight * score / best, &reason);
+        }
+    }
+
+    /// Adds what the session model expects to be viewed after `prefix` (product ids, oldest
+    /// first).
+    fn add_session_next(&mut self, recs: &Recs, prefix: &[&str], reason: impl Fn() -> String) {
+        let Some(model) = recs.session_model.as_deref() else {
+            return;
+        };
+        let items: Vec<_> = prefix
+            .iter()
+            .filter_map(|id| recs.clicks.item(id))
+            .collect();
+        for (item, score) in model.next(&items, SESSION_CANDIDATES) {
+            if let Some(id) = recs.clicks.product(item) {
+                self.entry(id, &reason).0 = score;
+            }
+        }
+    }
+}
+
+/// What `product` is viewed and bought together with, strongest first.
+fn together<'a>(recs: &'a Recs, product: &str) -> impl Iterator<Item = (&'a str, f64)> + Clone {
+    recs.stats(product)
+        .map(|s| s.neighbours.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|(id, w)| (id.as_str(), f64::from(*w)))
 }
 
 pub struct RecsInput<'a> {
@@ -46,24 +117,40 @@ pub fn recommend(
     };
     let mut c = Candidates::default();
     let mut explanation = None;
+    // The visitor's current session, oldest first: what the session model continues.
+    let session: Vec<&str> = visitor
+        .profile()
+        .map(|p| {
+            let views = current_session(&p.recent_products);
+            views[views.len().saturating_sub(SESSION_PREFIX)..]
+                .iter()
+                .map(|(id, _)| id.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
     let source = placement.source.unwrap_or(RecsSource::Visitor);
     match source {
         RecsSource::Product => match input.product.and_then(|id| catalog.product(id)) {
             Some(p) => {
-                for (other, w) in recs
-                    .stats(&p.id)
-                    .map(|s| s.neighbours.as_slice())
-                    .unwrap_or_default()
-                {
-                    c.add(other, f64::from(*w), || {
-                        format!("Often viewed with {}", p.name)
-                    });
-                }
-                for (id, pull) in recs.top_in(&p.category_path()) {
-                    c.add(id, 0.1 * pull.ln_1p(), || {
-                        format!("Popular in {}", p.category_path())
-                    });
-                }
+                // The product on screen is the newest view of the session. Only the page
+                // itself is used without personalization consent (`session` is empty then).
+                let mut prefix: Vec<&str> =
+                    session.iter().copied().filter(|id| *id != p.id).collect();
+                prefix.push(&p.id);
+                c.add_session_next(recs, &prefix, || {
+                    format!("Shoppers who viewed {} looked at this next", p.name)
+                });
+                c.add_scaled(together(recs, &p.id), W_TOGETHER, || {
+                    format!("Often viewed with {}", p.name)
+                });
+                let path = p.category_path();
+                c.add_scaled(
+                    recs.top_in(&path)
+                        .iter()
+                        .map(|(id, pull)| (id.as_str(), *pull)),
+                    W_INTEREST,
+                    || format!("Popular in {path}"),
+                );
                 explanation = Some(format!(
                     "Shoppers who looked at {} also looked at these",
                     p.name
@@ -88,66 +175,78 @@ pub fn recommend(
             } else {
                 input.cart.iter().map(String::as_str).collect()
             };
-            for &id in &cart {
-                for (other, w) in recs
-                    .stats(id)
-                    .map(|s| s.neighbours.as_slice())
-                    .unwrap_or_default()
-                {
-                    c.add(other, f64::from(*w), || format!("Goes with {}", name(id)));
-                }
-            }
             if let Some(&first) = cart.first() {
+                let mut prefix: Vec<&str> = session
+                    .iter()
+                    .copied()
+                    .filter(|id| !cart.contains(id))
+                    .collect();
+                prefix.extend(&cart);
+                c.add_session_next(recs, &prefix, || {
+                    format!(
+                        "Shoppers with {} in their basket looked at this",
+                        name(first)
+                    )
+                });
+                for &id in &cart {
+                    c.add_scaled(together(recs, id), W_TOGETHER, || {
+                        format!("Goes with {}", name(id))
+                    });
+                }
                 explanation = Some(format!("To go with {} in your cart", name(first)));
             }
         }
         RecsSource::Visitor => {
-            if let Some(p) = visitor.profile() {
-                for (rank, (id, _)) in p.recent_products.iter().rev().take(5).enumerate() {
-                    let weight = 1.0 / (rank as f64 + 1.0);
-                    for (other, w) in recs
-                        .stats(id)
-                        .map(|s| s.neighbours.as_slice())
-                        .unwrap_or_default()
-                    {
-                        c.add(other, weight * f64::from(*w), || {
-                            format!("Because you viewed {}", name(id))
-                        });
-                    }
+            if let Some(&last) = session.last() {
+                c.add_session_next(recs, &session, || {
+                    format!("Because you viewed {}", name(last))
+                });
+                for (rank, &id) in session.iter().rev().take(5).enumerate() {
+                    c.add_scaled(together(recs, id), W_TOGETHER / (rank as f64 + 1.0), || {
+                        format!("Because you viewed {}", name(id))
+                    });
                 }
-                for (category, interest) in visitor
-                    .interests()
-                    .iter()
-                    .filter(|(k, _)| k.contains('/'))
-                    .take(3)
-                {
-                    for (id, pull) in recs.top_in(category) {
-                        c.add(id, interest * pull.ln_1p(), || {
-                            format!("Popular in {category}, which you like")
-                        });
-                    }
-                }
-                if let Some((id, _)) = p.recent_products.last() {
-                    explanation = Some(format!(
-                        "Because you viewed {} and like {}",
-                        name(id),
-                        visitor.interests().first().map_or("our range", |(k, _)| k)
-                    ));
-                }
+            }
+            for (category, interest) in visitor
+                .interests()
+                .iter()
+                .filter(|(k, _)| k.contains('/'))
+                .take(3)
+            {
+                c.add_scaled(
+                    recs.top_in(category)
+                        .iter()
+                        .map(|(id, pull)| (id.as_str(), *pull)),
+                    W_INTEREST * interest.min(1.0),
+                    || format!("Popular in {category}, which you like"),
+                );
+            }
+            if let Some(&last) = session.last() {
+                explanation = Some(format!(
+                    "Because you viewed {} and like {}",
+                    name(last),
+                    visitor.interests().first().map_or("our range", |(k, _)| k)
+                ));
             }
         }
     }
     // Everyone gets popular and trending products as the fallback and the fill.
     let pool_was_empty = c.scores.is_empty();
-    for (id, score) in recs.ranked.top.iter().take(4 * placement.limit_or(8)) {
-        c.add(id, 0.01 * score.ln_1p(), || "Trending now".to_string());
-    }
+    let limit = placement.limit_or(8);
+    c.add_scaled(
+        recs.ranked
+            .top
+            .iter()
+            .take(4 * limit)
+            .map(|(id, score)| (id.as_str(), *score)),
+        W_TRENDING,
+        || "Trending now".to_string(),
+    );
     if explanation.is_none() {
         explanation = Some("Popular and trending with shoppers right now".into());
     }
     // A thin pool (a new store, a niche product) is widened with a few products from every
     // category, so the row can still be full and varied.
-    let limit = placement.limit_or(8);
     if pool_was_empty || c.scores.len() < 2 * limit {
         for leaf in catalog.leaf_categories() {
             for q in catalog
@@ -173,7 +272,7 @@ pub fn recommend(
         .into_iter()
         .filter(|(id, _)| !exclude.contains(id.as_str()))
         .filter(|(id, _)| catalog.product(id).is_some_and(|p| p.in_stock()))
-        .map(|(id, (score, reason))| (id, score, reason))
+        .map(|(id, entry)| (id, Candidates::score(&entry), entry.2))
         .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
 

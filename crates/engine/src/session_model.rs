@@ -1,0 +1,286 @@
+//! The session recommender online: the same model `tailor eval recs` scores on YOOCHOOSE
+//! (`tailor_ml::session_recs::Tailor`), fed with the store's own product views.
+//!
+//! The writer thread records every `Product Viewed` / `Product Clicked` in [`SessionClicks`]
+//! (a bounded window: the last [`WINDOW`] of views, at most [`MAX_CLICKS`]). Sessions are cut
+//! from it at training time: one person's views with less than [`SESSION_GAP`] between them.
+//! A [`SessionModel`] is trained from a copy of the window and swapped in whole, so a decision
+//! always reads one consistent model; the visitor's own session (the prefix the model is
+//! asked about) comes from their live profile, so it is current on the very next decision.
+//! Small windows retrain on the writer as events arrive; larger ones on a background thread,
+//! at most every [`RETRAIN_EVERY`] (see `ingest.rs`).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tailor_core::Millis;
+use tailor_core::time::{DAY, MINUTE};
+use tailor_ml::session_recs::{Click, ItemId, NextItem, Tailor};
+
+use crate::profile::ProfileId;
+
+/// Views further apart than this start a new session (the usual web-analytics cut).
+pub const SESSION_GAP: Millis = 30 * MINUTE;
+/// How far back training looks: shopping interests drift, and the window bounds memory.
+pub const WINDOW: Millis = 30 * DAY;
+/// At most this many views are kept (16 bytes each); the oldest go first.
+pub const MAX_CLICKS: usize = 1_000_000;
+/// Up to this many views, the model is retrained on the writer thread whenever new views
+/// arrived and the queue is idle (a few milliseconds), so small stores learn at once.
+pub const RETRAIN_INLINE_UP_TO: usize = 20_000;
+/// Larger windows retrain in the background at most this often.
+pub const RETRAIN_EVERY: Duration = Duration::from_secs(30);
+
+/// One product view of one person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionClick {
+    pub person: ProfileId,
+    pub item: ItemId,
+    pub at: Millis,
+}
+
+/// The recent product views the session model learns from, with product ids interned as dense
+/// [`ItemId`]s (stable for the life of the process and across restarts).
+#[derive(Debug, Clone, Default)]
+pub struct SessionClicks {
+    products: Vec<String>,
+    ids: HashMap<String, ItemId>,
+    clicks: Vec<SessionClick>,
+    /// How many views had been recorded in total (not just kept) when the model was last
+    /// trained, and in total now: new views since training = `recorded - trained_at_count`.
+    recorded: u64,
+    trained_at_count: u64,
+}
+
+/// What a checkpoint keeps of [`SessionClicks`].
+#[derive(Serialize, Deserialize)]
+struct Persisted {
+    products: Vec<String>,
+    clicks: Vec<SessionClick>,
+}
+
+impl SessionClicks {
+    /// Records a view of `product` by `person` at `at`.
+    pub fn push(&mut self, person: ProfileId, product: &str, at: Millis) {
+        let item = match self.ids.get(product) {
+            Some(&id) => id,
+            None => {
+                let Ok(id) = ItemId::try_from(self.products.len()) else {
+                    return; // 4 billion distinct products: stop learning new ones.
+                };
+                self.ids.insert(product.to_string(), id);
+                self.products.push(product.to_string());
+                id
+            }
+        };
+        self.clicks.push(SessionClick { person, item, at });
+        self.recorded += 1;
+        // Trim in chunks so the cost is amortized.
+        if self.clicks.len() >= MAX_CLICKS + MAX_CLICKS / 8 {
+            let newest = self.clicks.iter().map(|c| c.at).max().unwrap_or(at);
+            let excess = self.clicks.len() - MAX_CLICKS;
+            self.clicks.drain(..excess);
+            self.clicks.retain(|c| c.at >= newest - WINDOW);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.clicks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.clicks.is_empty()
+    }
+
+    /// Views recorded since the model was last trained.
+    pub fn untrained(&self) -> u64 {
+        self.recorded - self.trained_at_count
+    }
+
+    /// The views to train on now (within [`WINDOW`] of the newest), marking them as trained.
+    pub fn take_training_copy(&mut self) -> Vec<SessionClick> {
+        self.trained_at_count = self.recorded;
+        let newest = self.clicks.iter().map(|c| c.at).max().unwrap_or(0);
+        self.clicks
+            .iter()
+            .filter(|c| c.at >= newest - WINDOW)
+            .copied()
+            .collect()
+    }
+
+    pub fn item(&self, product: &str) -> Option<ItemId> {
+        self.ids.get(product).copied()
+    }
+
+    pub fn product(&self, item: ItemId) -> Option<&str> {
+        self.products.get(item as usize).map(String::as_str)
+    }
+
+    /// Forgets every view of `person` (erasure).
+    pub fn forget(&mut self, person: ProfileId) {
+        self.clicks.retain(|c| c.person != person);
+    }
+
+    /// The checkpoint form: postcard (compact: ids and times are varints).
+    pub fn encode(&self) -> Result<Vec<u8>, postcard::Error> {
+        postcard::to_stdvec(&Persisted {
+            products: self.products.clone(),
+            clicks: self.clicks.clone(),
+        })
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, postcard::Error> {
+        let p: Persisted = postcard::from_bytes(bytes)?;
+        let ids = p
+            .products
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i as ItemId))
+            .collect();
+        let recorded = p.clicks.len() as u64;
+        Ok(Self {
+            products: p.products,
+            ids,
+            clicks: p.clicks,
+            recorded,
+            trained_at_count: 0,
+        })
+    }
+}
+
+/// A trained session recommender.
+#[derive(Debug, Clone)]
+pub struct SessionModel {
+    model: Tailor,
+    /// Sessions and views it was trained on.
+    pub sessions: usize,
+    pub clicks: usize,
+}
+
+impl SessionModel {
+    /// Trains on `clicks` (any order). `None` when there is nothing to learn from yet.
+    pub fn train(mut clicks: Vec<SessionClick>) -> Option<Self> {
+        if clicks.is_empty() {
+            return None;
+        }
+        // Stable: views in the same millisecond keep the order they were committed in.
+        clicks.sort_by_key(|c| (c.person, c.at));
+        let mut train = Vec::with_capacity(clicks.len());
+        let mut session = 0u64;
+        for (i, c) in clicks.iter().enumerate() {
+            if i > 0 {
+                let before = &clicks[i - 1];
+                if before.person != c.person || c.at - before.at > SESSION_GAP {
+                    session += 1;
+                }
+            }
+            train.push(Click {
+                session,
+                item: c.item,
+                time: c.at as f64 / 1000.0,
+            });
+        }
+        Some(Self {
+            model: Tailor::fit(&train),
+            sessions: session as usize + 1,
+            clicks: clicks.len(),
+        })
+    }
+
+    /// The `k` products most likely viewed next after `prefix` (oldest first), best first,
+    /// leaving out the prefix's own products; scores are relative to the best (1.0).
+    pub fn next(&self, prefix: &[ItemId], k: usize) -> Vec<(ItemId, f64)> {
+        if prefix.is_empty() {
+            return Vec::new();
+        }
+        let mut out = Vec::with_capacity(k + prefix.len());
+        self.model.recommend(prefix, k + prefix.len(), &mut out);
+        out.retain(|(item, score)| !prefix.contains(item) && *score > 0.0);
+        out.truncate(k);
+        let best = out.first().map_or(1.0, |(_, s)| f64::from(*s));
+        out.into_iter()
+            .map(|(item, s)| (item, f64::from(s) / best))
+            .collect()
+    }
+}
+
+/// The current session of someone whose recently viewed products are `recent` (newest
+/// last): the views that follow each other with gaps under [`SESSION_GAP`], ending at the
+/// newest. The newest session stands for the visitor's current intent even if it is old.
+pub fn current_session(recent: &[(String, Millis)]) -> &[(String, Millis)] {
+    let mut start = recent.len();
+    while start > 0 {
+        if start < recent.len() && recent[start].1 - recent[start - 1].1 > SESSION_GAP {
+            break;
+        }
+        start -= 1;
+    }
+    &recent[start..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clicks(log: &[(ProfileId, &str, i64)]) -> SessionClicks {
+        let mut c = SessionClicks::default();
+        for &(person, product, minute) in log {
+            c.push(person, product, minute * MINUTE);
+        }
+        c
+    }
+
+    #[test]
+    fn learns_what_is_viewed_next_and_leaves_out_the_session() {
+        // Many shoppers go a → b; one goes a → c.
+        let mut log = Vec::new();
+        for person in 0..20 {
+            log.push((person, "a", 0));
+            log.push((person, "b", 1));
+        }
+        log.push((99, "a", 0));
+        log.push((99, "c", 1));
+        let mut c = clicks(&log);
+        let model = SessionModel::train(c.take_training_copy()).unwrap();
+        assert_eq!(model.sessions, 21);
+        let a = c.item("a").unwrap();
+        let next = model.next(&[a], 5);
+        assert_eq!(c.product(next[0].0), Some("b"), "{next:?}");
+        assert_eq!(next[0].1, 1.0);
+        assert!(next.iter().all(|(item, _)| *item != a));
+        assert!(model.next(&[], 5).is_empty());
+        assert_eq!(c.untrained(), 0);
+    }
+
+    #[test]
+    fn a_long_pause_starts_a_new_session() {
+        // Person 1 views a, then b the next day: no a → b session to learn from.
+        let mut c = clicks(&[(1, "a", 0), (1, "b", 24 * 60), (2, "c", 0), (2, "d", 1)]);
+        let model = SessionModel::train(c.take_training_copy()).unwrap();
+        assert_eq!(model.sessions, 3);
+        let recent = vec![
+            ("x".to_string(), 0),
+            ("y".to_string(), 2 * SESSION_GAP),
+            ("z".to_string(), 2 * SESSION_GAP + MINUTE),
+        ];
+        let session: Vec<&str> = current_session(&recent)
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .collect();
+        assert_eq!(session, ["y", "z"]);
+        assert!(current_session(&[]).is_empty());
+    }
+
+    #[test]
+    fn survives_a_checkpoint_round_trip_and_forgets_a_person() {
+        let mut c = clicks(&[(1, "a", 0), (2, "b", 1), (1, "c", 2)]);
+        let mut back = SessionClicks::decode(&c.encode().unwrap()).unwrap();
+        assert_eq!(back.len(), 3);
+        assert_eq!(back.item("c"), c.item("c"));
+        assert_eq!(back.take_training_copy(), c.take_training_copy());
+        back.forget(1);
+        assert_eq!(back.len(), 1);
+        assert!(SessionClicks::decode(b"\xff\xff").is_err());
+    }
+}
