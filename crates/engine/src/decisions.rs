@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 use tailor_core::time::DAY;
 use tailor_core::{Message, Millis};
@@ -35,14 +35,20 @@ const REWARD_EVENTS: [&str; 4] = [
     "Order Completed",
 ];
 
+/// How often each content item was shown.
+pub type ShownCounts = HashMap<String, AtomicU64>;
+
 /// A decision remembered for attribution: its id, when, and the items it showed.
 type Shown = (String, Millis, Vec<String>);
 
 pub struct DecisionLog {
     queue: Mutex<Option<mpsc::Sender<DecisionRecord>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    /// How often each content item was shown (promotion budgets).
-    shown: Mutex<HashMap<String, u64>>,
+    /// How often each content item was shown (promotion budgets). Every decision reads it
+    /// for its whole duration, so counting takes only the read lock (atomic counters); the
+    /// write lock is needed only for an item's first showing. A mutex here serialized all
+    /// decisions.
+    shown: RwLock<ShownCounts>,
     /// Per person: `(decision id, time, products and items shown)`, newest last.
     recent: Mutex<HashMap<ProfileId, VecDeque<Shown>>>,
     recorded: AtomicU64,
@@ -50,7 +56,11 @@ pub struct DecisionLog {
 
 impl DecisionLog {
     pub fn start(store: Arc<dyn Store>) -> Result<DecisionLog, tailor_store::StoreError> {
-        let shown = store.shown_counts()?.into_iter().collect();
+        let shown = store
+            .shown_counts()?
+            .into_iter()
+            .map(|(id, n)| (id, AtomicU64::new(n)))
+            .collect();
         let (tx, rx) = mpsc::channel::<DecisionRecord>();
         let thread = std::thread::Builder::new()
             .name("tailor-decision-log".into())
@@ -85,23 +95,28 @@ impl DecisionLog {
         Ok(DecisionLog {
             queue: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
-            shown: Mutex::new(shown),
+            shown: RwLock::new(shown),
             recent: Mutex::new(HashMap::new()),
             recorded: AtomicU64::new(0),
         })
     }
 
     /// Runs `f` with how often each content item was shown, without copying the counts.
-    pub fn with_shown<T>(&self, f: impl FnOnce(&HashMap<String, u64>) -> T) -> T {
-        f(&self.shown.lock())
+    pub fn with_shown<T>(&self, f: impl FnOnce(&ShownCounts) -> T) -> T {
+        f(&self.shown.read())
     }
 
     /// Queues a decision for the log and remembers it for attribution.
     pub fn record(&self, record: DecisionRecord, profile: Option<ProfileId>, counted: &[String]) {
-        {
-            let mut shown = self.shown.lock();
-            for id in counted {
-                *shown.entry(id.clone()).or_default() += 1;
+        for id in counted {
+            let counted = self
+                .shown
+                .read()
+                .get(id)
+                .map(|n| n.fetch_add(1, Ordering::Relaxed))
+                .is_some();
+            if !counted {
+                *self.shown.write().entry(id.clone()).or_default().get_mut() += 1;
             }
         }
         if let Some(pid) = profile {

@@ -492,10 +492,6 @@ impl Engine {
             .map(|p| p.id.clone())
             .zip(decided.answers)
             .collect();
-        let log: serde_json::Map<String, serde_json::Value> = answers
-            .iter()
-            .map(|(id, a)| (id.clone(), a.log_entry()))
-            .collect();
         let counted: Vec<String> = answers
             .iter()
             .filter(|(_, a)| {
@@ -516,14 +512,7 @@ impl Engine {
                 .iter()
                 .flat_map(|(_, a)| a.shown.iter().cloned())
                 .collect(),
-            body: serde_json::json!({
-                "modelVersion": decide::MODEL_VERSION,
-                "profile": profile_id.map(|id| format!("p_{id}")),
-                "placements": log,
-                "context": input.context,
-                "reason": decided.reason,
-            })
-            .to_string(),
+            body: decide::log_body(&answers, profile_id, &input.context, decided.reason),
         };
         self.shared.decisions.record(record, profile_id, &counted);
         metrics::counter!("tailor_decisions_total").increment(1);

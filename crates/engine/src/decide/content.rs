@@ -1,7 +1,7 @@
 //! Hero banners and promotions: choosing one content item for a visitor.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tailor_core::time::DAY;
 use tailor_core::{ContentItem, ContentKind};
@@ -17,7 +17,7 @@ fn eligible(
     placement: &Placement,
     kind: ContentKind,
     visitor: &Visitor<'_>,
-    shown: &HashMap<String, u64>,
+    shown: &crate::decisions::ShownCounts,
 ) -> Vec<Arc<ContentItem>> {
     let stage = visitor
         .profile()
@@ -29,7 +29,7 @@ fn eligible(
         .filter(|c| {
             c.targeting
                 .max_impressions
-                .is_none_or(|cap| shown.get(&c.id).copied().unwrap_or(0) < cap)
+                .is_none_or(|cap| shown.get(&c.id).map_or(0, |n| n.load(Ordering::Relaxed)) < cap)
         })
         .filter(|c| {
             c.targeting.stages.is_empty()
@@ -69,7 +69,7 @@ pub fn hero(
     catalog: &Catalog,
     placement: &Placement,
     visitor: &Visitor<'_>,
-    shown: &HashMap<String, u64>,
+    shown: &crate::decisions::ShownCounts,
 ) -> Answer {
     let candidates = eligible(catalog, placement, ContentKind::Banner, visitor, shown);
     let scored = candidates.iter().map(|c| {
@@ -101,7 +101,7 @@ pub fn promotion(
     catalog: &Catalog,
     placement: &Placement,
     visitor: &Visitor<'_>,
-    shown: &HashMap<String, u64>,
+    shown: &crate::decisions::ShownCounts,
 ) -> Answer {
     let mut answer = Answer::new(placement);
     // Someone who just ordered is not shown an offer: it would only discount what they'd buy anyway.

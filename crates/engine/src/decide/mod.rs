@@ -9,11 +9,10 @@ pub mod placement;
 mod products;
 pub mod visitor;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tailor_core::{ContentItem, Product};
 
 pub use placement::{Placement, PlacementKind, RecsSource, Variant};
@@ -162,16 +161,63 @@ impl Answer {
     }
 
     /// What the decision log keeps of it.
-    pub fn log_entry(&self) -> Value {
-        json!({
-            "kind": self.kind,
-            "chosen": self.chosen,
-            "shown": self.shown,
-            "candidates": self.candidates,
-            "propensity": self.propensity,
-            "explanation": self.explanation,
-        })
+    fn log_entry(&self) -> LogEntry<'_> {
+        LogEntry {
+            kind: self.kind,
+            chosen: self.chosen.as_deref(),
+            shown: &self.shown,
+            candidates: &self.candidates,
+            propensity: self.propensity,
+            explanation: &self.explanation,
+        }
     }
+}
+
+/// One placement's answer as the decision log keeps it.
+#[derive(Serialize)]
+struct LogEntry<'a> {
+    kind: PlacementKind,
+    chosen: Option<&'a str>,
+    shown: &'a [String],
+    candidates: &'a [String],
+    propensity: f64,
+    explanation: &'a str,
+}
+
+/// The decision log's JSON body for one decision: the model version, the profile, each
+/// placement's answer with its candidates and propensity, the request's context, and why it
+/// was not personalized. Serialized straight from the answers (no intermediate JSON tree:
+/// this runs on every decision).
+pub fn log_body(
+    answers: &[(String, Answer)],
+    profile: Option<crate::profile::ProfileId>,
+    context: &Map<String, Value>,
+    reason: Option<&str>,
+) -> String {
+    struct Placements<'a>(&'a [(String, Answer)]);
+    impl Serialize for Placements<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(self.0.iter().map(|(id, a)| (id, a.log_entry())))
+        }
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Body<'a> {
+        model_version: &'a str,
+        profile: Option<String>,
+        placements: Placements<'a>,
+        context: &'a Map<String, Value>,
+        reason: Option<&'a str>,
+    }
+    let body = Body {
+        model_version: MODEL_VERSION,
+        profile: profile.map(|id| format!("p_{id}")),
+        placements: Placements(answers),
+        context,
+        reason,
+    };
+    // Strings, numbers and maps with string keys: serializing cannot fail.
+    serde_json::to_string(&body).unwrap_or_default()
 }
 
 /// A decide request, validated.
@@ -195,7 +241,7 @@ pub fn decide(
     catalog: &Catalog,
     recs: &Recs,
     profile: Option<&Profile>,
-    shown: &HashMap<String, u64>,
+    shown: &crate::decisions::ShownCounts,
     request: &Request<'_>,
     now: tailor_core::Millis,
 ) -> Decided {

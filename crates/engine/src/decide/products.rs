@@ -26,54 +26,100 @@ const W_TOGETHER: f64 = 0.6;
 const W_INTEREST: f64 = 0.3;
 const W_TRENDING: f64 = 0.05;
 
-#[derive(Default)]
-struct Candidates {
-    /// Per product: the session model's score (0 if it did not pick it), the other sources'
-    /// weighted sum, and the reason of the first source that picked it.
-    scores: HashMap<String, (f64, f64, String)>,
+/// Why a product was picked, rendered as text only for the products shown.
+#[derive(Clone, Copy)]
+enum Why<'a> {
+    /// The session model, continuing from this product (name).
+    NextAfter(&'a str),
+    /// The session model, continuing from a basket with this product.
+    InBasketWith(&'a str),
+    /// The session model or co-views, from the visitor's own view of this product.
+    YouViewed(&'a str),
+    ViewedWith(&'a str),
+    GoesWith(&'a str),
+    PopularIn(&'a str),
+    PopularYouLike(&'a str),
+    Trending,
+    Range(&'a str),
 }
 
-impl Candidates {
-    fn add(&mut self, id: &str, score: f64, reason: impl FnOnce() -> String) {
-        self.entry(id, reason).1 += score;
-    }
-
-    fn entry(&mut self, id: &str, reason: impl FnOnce() -> String) -> &mut (f64, f64, String) {
-        self.scores
-            .entry(id.to_string())
-            .or_insert_with(|| (0.0, 0.0, reason()))
-    }
-
-    /// The ranking score: the session model's products first (1 + its relative score), the
-    /// others below 1.
-    fn score((session, others, _): &(f64, f64, String)) -> f64 {
-        if *session > 0.0 {
-            1.0 + session
-        } else {
-            others.min(0.99)
+impl Why<'_> {
+    fn text(self) -> String {
+        match self {
+            Why::NextAfter(name) => format!("Shoppers who viewed {name} looked at this next"),
+            Why::InBasketWith(name) => {
+                format!("Shoppers with {name} in their basket looked at this")
+            }
+            Why::YouViewed(name) => format!("Because you viewed {name}"),
+            Why::ViewedWith(name) => format!("Often viewed with {name}"),
+            Why::GoesWith(name) => format!("Goes with {name}"),
+            Why::PopularIn(category) => format!("Popular in {category}"),
+            Why::PopularYouLike(category) => format!("Popular in {category}, which you like"),
+            Why::Trending => "Trending now".to_string(),
+            Why::Range(category) => format!("From our {category} range"),
         }
     }
+}
 
-    /// Adds `list` (strongest first, or at least with its strongest somewhere) scaled so its
-    /// best counts `weight`.
-    fn add_scaled<'a>(
+/// One candidate: the session model's score (0 if it did not pick it), the other sources'
+/// weighted sum, and why the first source picked it.
+struct Candidate<'a> {
+    session: f64,
+    others: f64,
+    why: Why<'a>,
+}
+
+impl Candidate<'_> {
+    /// The ranking score: the session model's products first (1 + its relative score), the
+    /// others below 1.
+    fn score(&self) -> f64 {
+        if self.session > 0.0 {
+            1.0 + self.session
+        } else {
+            self.others.min(0.99)
+        }
+    }
+}
+
+/// Candidates by product id, borrowed from the catalog and the product statistics: a
+/// decision allocates no string per candidate.
+#[derive(Default)]
+struct Candidates<'a> {
+    scores: HashMap<&'a str, Candidate<'a>>,
+}
+
+impl<'a> Candidates<'a> {
+    fn entry(&mut self, id: &'a str, why: Why<'a>) -> &mut Candidate<'a> {
+        self.scores.entry(id).or_insert(Candidate {
+            session: 0.0,
+            others: 0.0,
+            why,
+        })
+    }
+
+    fn add(&mut self, id: &'a str, score: f64, why: Why<'a>) {
+        self.entry(id, why).others += score;
+    }
+
+    /// Adds `list` scaled so its best counts `weight`.
+    fn add_scaled(
         &mut self,
         list: impl IntoIterator<Item = (&'a str, f64)> + Clone,
         weight: f64,
-        reason: impl Fn() -> String,
+        why: Why<'a>,
     ) {
         let best = list.clone().into_iter().map(|(_, s)| s).fold(0.0, f64::max);
         if best <= 0.0 {
             return;
         }
         for (id, score) in list {
-            self.add(id, weight * score / best, &reason);
+            self.add(id, weight * score / best, why);
         }
     }
 
     /// Adds what the session model expects to be viewed after `prefix` (product ids, oldest
     /// first).
-    fn add_session_next(&mut self, recs: &Recs, prefix: &[&str], reason: impl Fn() -> String) {
+    fn add_session_next(&mut self, recs: &'a Recs, prefix: &[&str], why: Why<'a>) {
         let Some(model) = recs.session_model.as_deref() else {
             return;
         };
@@ -83,7 +129,7 @@ impl Candidates {
             .collect();
         for (item, score) in model.next(&items, SESSION_CANDIDATES) {
             if let Some(id) = recs.clicks.product(item) {
-                self.entry(id, &reason).0 = score;
+                self.entry(id, why).session = score;
             }
         }
     }
@@ -98,27 +144,30 @@ fn together<'a>(recs: &'a Recs, product: &str) -> impl Iterator<Item = (&'a str,
         .map(|(id, w)| (id.as_str(), f64::from(*w)))
 }
 
+/// The most popular products of a category path, strongest first.
+fn popular_in<'a>(recs: &'a Recs, path: &str) -> impl Iterator<Item = (&'a str, f64)> + Clone {
+    recs.top_in(path)
+        .iter()
+        .map(|(id, pull)| (id.as_str(), *pull))
+}
+
 pub struct RecsInput<'a> {
     pub product: Option<&'a str>,
     pub cart: &'a [String],
 }
 
-pub fn recommend(
-    catalog: &Catalog,
-    recs: &Recs,
+pub fn recommend<'a>(
+    catalog: &'a Catalog,
+    recs: &'a Recs,
     placement: &Placement,
-    visitor: &Visitor<'_>,
-    input: &RecsInput<'_>,
+    visitor: &'a Visitor<'a>,
+    input: &'a RecsInput<'a>,
 ) -> Answer {
-    let name = |id: &str| {
-        catalog
-            .product(id)
-            .map_or_else(|| id.to_string(), |p| p.name.clone())
-    };
+    let name = |id: &'a str| catalog.product(id).map_or(id, |p| p.name.as_str());
     let mut c = Candidates::default();
     let mut explanation = None;
     // The visitor's current session, oldest first: what the session model continues.
-    let session: Vec<&str> = visitor
+    let session: Vec<&'a str> = visitor
         .profile()
         .map(|p| {
             let views = current_session(&p.recent_products);
@@ -128,35 +177,26 @@ pub fn recommend(
                 .collect()
         })
         .unwrap_or_default();
+    let context_product = input.product.and_then(|id| catalog.product(id));
+    let context_path = context_product.map(|p| p.category_path());
     let source = placement.source.unwrap_or(RecsSource::Visitor);
     match source {
-        RecsSource::Product => match input.product.and_then(|id| catalog.product(id)) {
-            Some(p) => {
+        RecsSource::Product => match (context_product, &context_path) {
+            (Some(p), Some(path)) => {
                 // The product on screen is the newest view of the session. Only the page
                 // itself is used without personalization consent (`session` is empty then).
                 let mut prefix: Vec<&str> =
                     session.iter().copied().filter(|id| *id != p.id).collect();
                 prefix.push(&p.id);
-                c.add_session_next(recs, &prefix, || {
-                    format!("Shoppers who viewed {} looked at this next", p.name)
-                });
-                c.add_scaled(together(recs, &p.id), W_TOGETHER, || {
-                    format!("Often viewed with {}", p.name)
-                });
-                let path = p.category_path();
-                c.add_scaled(
-                    recs.top_in(&path)
-                        .iter()
-                        .map(|(id, pull)| (id.as_str(), *pull)),
-                    W_INTEREST,
-                    || format!("Popular in {path}"),
-                );
+                c.add_session_next(recs, &prefix, Why::NextAfter(&p.name));
+                c.add_scaled(together(recs, &p.id), W_TOGETHER, Why::ViewedWith(&p.name));
+                c.add_scaled(popular_in(recs, path), W_INTEREST, Why::PopularIn(path));
                 explanation = Some(format!(
                     "Shoppers who looked at {} also looked at these",
                     p.name
                 ));
             }
-            None => explanation = Some(match input.product {
+            _ => explanation = Some(match input.product {
                 Some(id) => format!(
                     "Product {id:?} is not in the catalog: showing popular products instead"
                 ),
@@ -167,7 +207,7 @@ pub fn recommend(
             }),
         },
         RecsSource::Cart => {
-            let cart: Vec<&str> = if input.cart.is_empty() {
+            let cart: Vec<&'a str> = if input.cart.is_empty() {
                 visitor
                     .profile()
                     .map(|p| p.cart.items().map(|l| l.product_id.as_str()).collect())
@@ -182,43 +222,34 @@ pub fn recommend(
                     .filter(|id| !cart.contains(id))
                     .collect();
                 prefix.extend(&cart);
-                c.add_session_next(recs, &prefix, || {
-                    format!(
-                        "Shoppers with {} in their basket looked at this",
-                        name(first)
-                    )
-                });
+                c.add_session_next(recs, &prefix, Why::InBasketWith(name(first)));
                 for &id in &cart {
-                    c.add_scaled(together(recs, id), W_TOGETHER, || {
-                        format!("Goes with {}", name(id))
-                    });
+                    c.add_scaled(together(recs, id), W_TOGETHER, Why::GoesWith(name(id)));
                 }
                 explanation = Some(format!("To go with {} in your cart", name(first)));
             }
         }
         RecsSource::Visitor => {
             if let Some(&last) = session.last() {
-                c.add_session_next(recs, &session, || {
-                    format!("Because you viewed {}", name(last))
-                });
+                c.add_session_next(recs, &session, Why::YouViewed(name(last)));
                 for (rank, &id) in session.iter().rev().take(5).enumerate() {
-                    c.add_scaled(together(recs, id), W_TOGETHER / (rank as f64 + 1.0), || {
-                        format!("Because you viewed {}", name(id))
-                    });
+                    c.add_scaled(
+                        together(recs, id),
+                        W_TOGETHER / (rank as f64 + 1.0),
+                        Why::YouViewed(name(id)),
+                    );
                 }
             }
-            for (category, interest) in visitor
+            for &(category, interest) in visitor
                 .interests()
                 .iter()
                 .filter(|(k, _)| k.contains('/'))
                 .take(3)
             {
                 c.add_scaled(
-                    recs.top_in(category)
-                        .iter()
-                        .map(|(id, pull)| (id.as_str(), *pull)),
+                    popular_in(recs, category),
                     W_INTEREST * interest.min(1.0),
-                    || format!("Popular in {category}, which you like"),
+                    Why::PopularYouLike(category),
                 );
             }
             if let Some(&last) = session.last() {
@@ -240,7 +271,7 @@ pub fn recommend(
             .take(4 * limit)
             .map(|(id, score)| (id.as_str(), *score)),
         W_TRENDING,
-        || "Trending now".to_string(),
+        Why::Trending,
     );
     if explanation.is_none() {
         explanation = Some("Popular and trending with shoppers right now".into());
@@ -255,7 +286,7 @@ pub fn recommend(
                 .filter(|q| q.in_stock())
                 .take(PER_CATEGORY + 2)
             {
-                c.add(&q.id, 1e-6, || format!("From our {leaf} range"));
+                c.add(&q.id, 1e-6, Why::Range(leaf));
             }
         }
     }
@@ -267,29 +298,30 @@ pub fn recommend(
         exclude.extend(p.cart.items().map(|l| l.product_id.as_str()));
         exclude.extend(p.purchased.iter().map(|(id, _)| id.as_str()));
     }
-    let mut ranked: Vec<(String, f64, String)> = c
+    let mut ranked: Vec<(&tailor_core::Product, f64, Why<'_>)> = c
         .scores
         .into_iter()
-        .filter(|(id, _)| !exclude.contains(id.as_str()))
-        .filter(|(id, _)| catalog.product(id).is_some_and(|p| p.in_stock()))
-        .map(|(id, entry)| (id, Candidates::score(&entry), entry.2))
+        .filter(|(id, _)| !exclude.contains(id))
+        .filter_map(|(id, candidate)| {
+            catalog
+                .product(id)
+                .filter(|p| p.in_stock())
+                .map(|p| (p, candidate.score(), candidate.why))
+        })
         .collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.id.cmp(&b.0.id)));
 
     // Diversity: no more than PER_CATEGORY per leaf category until the row would be short.
-    let mut per_category: HashMap<String, usize> = HashMap::new();
+    let mut per_category: HashMap<&[String], usize> = HashMap::new();
     let mut picked = Vec::with_capacity(limit);
     let mut held_back = Vec::new();
-    for (id, score, reason) in ranked.iter() {
-        let Some(p) = catalog.product(id) else {
-            continue;
-        };
-        let n = per_category.entry(p.category_path()).or_default();
+    for &(p, score, why) in &ranked {
+        let n = per_category.entry(p.category.as_slice()).or_default();
         if *n < PER_CATEGORY {
             *n += 1;
-            picked.push((id, score, reason));
+            picked.push((p, score, why));
         } else {
-            held_back.push((id, score, reason));
+            held_back.push((p, score, why));
         }
         if picked.len() == limit {
             break;
@@ -305,16 +337,16 @@ pub fn recommend(
     answer.candidates = ranked
         .iter()
         .take(20)
-        .map(|(id, _, _)| id.clone())
+        .map(|(p, _, _)| p.id.clone())
         .collect();
     answer.explanation = explanation.unwrap_or_default();
     let items: Vec<RecItem> = picked
         .into_iter()
-        .filter_map(|(id, score, reason)| {
-            catalog.product_arc(id).map(|product| RecItem {
+        .filter_map(|(p, score, why)| {
+            catalog.product_arc(&p.id).map(|product| RecItem {
                 product,
                 score: (score * 1000.0).round() / 1000.0,
-                reason: reason.clone(),
+                reason: why.text(),
             })
         })
         .collect();

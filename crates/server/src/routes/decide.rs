@@ -6,8 +6,9 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tailor_engine::decide::Placement;
+use tailor_engine::decide::{Answer, Placement};
 use tailor_engine::{DecideInput, Scope};
 
 use crate::AppState;
@@ -34,7 +35,7 @@ pub async fn decide(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DecideReply>, ApiError> {
     authorize(state.engine.keys(), &headers, None, Scope::Write)?;
     let bytes = read_limited(&headers, body, MAX_DECIDE_BYTES).await?;
     let v: Value = serde_json::from_slice(&bytes).map_err(json_error)?;
@@ -86,16 +87,33 @@ pub async fn decide(
         placements,
         context,
     })?;
-    let decisions: Map<String, Value> = out
-        .answers
-        .into_iter()
-        .map(|(id, a)| (id, json!(a)))
-        .collect();
-    let mut reply = json!({"decisionId": out.decision_id, "personalized": out.personalized, "decisions": decisions});
-    if let Some(reason) = out.reason {
-        reply["reason"] = json!(reason);
+    Ok(Json(DecideReply {
+        decision_id: out.decision_id,
+        personalized: out.personalized,
+        reason: out.reason,
+        decisions: Decisions(out.answers),
+    }))
+}
+
+/// The reply of `decide`, serialized straight from the answers: no intermediate JSON tree on
+/// the hottest path.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecideReply {
+    decision_id: String,
+    personalized: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    decisions: Decisions,
+}
+
+/// Placement id → answer, as a JSON object in request order.
+pub struct Decisions(Vec<(String, Answer)>);
+
+impl Serialize for Decisions {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(id, a)| (id, a)))
     }
-    Ok(Json(reply))
 }
 
 pub async fn list_placements(
