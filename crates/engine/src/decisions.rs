@@ -107,8 +107,8 @@ impl DecisionLog {
     }
 
     /// Queues a decision for the log and remembers it for attribution.
-    pub fn record(&self, record: DecisionRecord, profile: Option<ProfileId>, counted: &[String]) {
-        for id in counted {
+    pub fn record(&self, record: DecisionRecord, profile: Option<ProfileId>) {
+        for id in &record.counted {
             let counted = self
                 .shown
                 .read()
@@ -226,6 +226,7 @@ mod tests {
             anonymous_id: Some("a".into()),
             personalized: true,
             shown: vec!["p1".into()],
+            counted: vec![],
             body: "{}".into(),
         }
     }
@@ -234,10 +235,10 @@ mod tests {
     fn attribution_memory_forgets_expired_visitors() {
         let dir = tempfile::tempdir().unwrap();
         let log = DecisionLog::start(Arc::new(SqliteStore::open(dir.path()).unwrap())).unwrap();
-        log.record(decision("old", 0), Some(1), &[]);
+        log.record(decision("old", 0), Some(1));
         let later = 2 * ATTRIBUTION_WINDOW;
         for i in 1..=SWEEP_EVERY {
-            log.record(decision(&format!("d{i}"), later), Some(2), &[]);
+            log.record(decision(&format!("d{i}"), later), Some(2));
         }
         let recent = log.recent.lock();
         assert!(!recent.contains_key(&1), "the expired visitor was dropped");

@@ -512,9 +512,10 @@ impl Engine {
                 .iter()
                 .flat_map(|(_, a)| a.shown.iter().cloned())
                 .collect(),
+            counted,
             body: decide::log_body(&answers, profile_id, &input.context, decided.reason),
         };
-        self.shared.decisions.record(record, profile_id, &counted);
+        self.shared.decisions.record(record, profile_id);
         metrics::counter!("tailor_decisions_total").increment(1);
         Ok(DecideOutput {
             decision_id,

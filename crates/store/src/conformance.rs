@@ -239,11 +239,17 @@ fn decisions_and_rewards_are_logged(s: &dyn Store) {
         anonymous_id: None,
         personalized: true,
         shown: shown.iter().map(|x| x.to_string()).collect(),
+        counted: shown
+            .iter()
+            .filter(|x| x.starts_with("promo"))
+            .map(|x| x.to_string())
+            .collect(),
         body: "{}".into(),
     };
     s.log_decisions(&[
         d("d1", "u1", &["promo-a", "p1"]),
         d("d2", "u2", &["promo-a"]),
+        d("d3", "u2", &[]),
     ])
     .unwrap();
     s.log_rewards(&[Reward {
@@ -256,13 +262,15 @@ fn decisions_and_rewards_are_logged(s: &dyn Store) {
     .unwrap();
     let (record, rewards) = s.decision("d1").unwrap().unwrap();
     assert_eq!(record, d("d1", "u1", &["promo-a", "p1"]));
+    assert_eq!(s.decision("d3").unwrap().unwrap().0, d("d3", "u2", &[]));
     assert_eq!(rewards.len(), 1);
     assert!(s.decision("nope").unwrap().is_none());
     let mut counts = s.shown_counts().unwrap();
     counts.sort();
     assert_eq!(
         counts,
-        vec![("p1".to_string(), 1), ("promo-a".to_string(), 2)]
+        vec![("promo-a".to_string(), 2)],
+        "only counted items"
     );
     let erased = s
         .erase_person(&PersonKeys {

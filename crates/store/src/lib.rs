@@ -89,8 +89,10 @@ pub struct DecisionRecord {
     pub user_id: Option<String>,
     pub anonymous_id: Option<String>,
     pub personalized: bool,
-    /// Content or product ids shown, for budgets and counts.
+    /// Content or product ids shown.
     pub shown: Vec<String>,
+    /// The content items among them that count against budgets (`shown_counts`).
+    pub counted: Vec<String>,
     pub body: String,
 }
 

@@ -44,6 +44,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE content (id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
     DECISIONS_SCHEMA,
+    // 3: what a decision showed, as one JSON array; `decision_shown` keeps only the items
+    // counted against budgets (ten rows per decision were a fifth of its logging cost).
+    "ALTER TABLE decisions ADD COLUMN shown TEXT;",
 ];
 
 /// The checkpoint row that records the log position the saved profiles cover.
@@ -526,13 +529,14 @@ impl Store for SqliteStore {
             let tx = conn.transaction()?;
             {
                 let mut insert = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO decisions (id, at, user_id, anonymous_id, personalized, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT OR REPLACE INTO decisions (id, at, user_id, anonymous_id, personalized, body, shown) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?;
-                let mut shown = tx.prepare_cached("INSERT INTO decision_shown (item, decision_id) VALUES (?1, ?2)")?;
+                let mut counted = tx.prepare_cached("INSERT INTO decision_shown (item, decision_id) VALUES (?1, ?2)")?;
                 for d in decisions {
-                    insert.execute(params![d.id, d.at, d.user_id, d.anonymous_id, d.personalized, d.body])?;
-                    for item in &d.shown {
-                        shown.execute(params![item, d.id])?;
+                    let shown = serde_json::to_string(&d.shown).map_err(|e| StoreError::Backend(e.to_string()))?;
+                    insert.execute(params![d.id, d.at, d.user_id, d.anonymous_id, d.personalized, d.body, shown])?;
+                    for item in &d.counted {
+                        counted.execute(params![item, d.id])?;
                     }
                 }
             }
@@ -558,18 +562,23 @@ impl Store for SqliteStore {
 
     fn decision(&self, id: &str) -> Result<Option<(DecisionRecord, Vec<Reward>)>> {
         self.read(|conn| {
-            let Some((at, user_id, anonymous_id, personalized, body)) = conn
+            let Some((at, user_id, anonymous_id, personalized, body, shown)) = conn
                 .query_row(
-                    "SELECT at, user_id, anonymous_id, personalized, body FROM decisions WHERE id = ?1",
+                    "SELECT at, user_id, anonymous_id, personalized, body, shown FROM decisions WHERE id = ?1",
                     [id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get::<_, Option<String>>(5)?)),
                 )
                 .optional()?
             else {
                 return Ok(None);
             };
             let mut stmt = conn.prepare_cached("SELECT item FROM decision_shown WHERE decision_id = ?1")?;
-            let shown = stmt.query_map([id], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+            let counted = stmt.query_map([id], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+            let shown = match shown {
+                Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("decision {id}: {e}")))?,
+                // Logged before migration 3: every shown item has a row.
+                None => counted.clone(),
+            };
             let mut stmt =
                 conn.prepare_cached("SELECT seq, event, value, at FROM rewards WHERE decision_id = ?1 ORDER BY seq")?;
             let rewards = stmt
@@ -577,7 +586,7 @@ impl Store for SqliteStore {
                     Ok(Reward { decision_id: id.to_string(), seq: r.get(0)?, event: r.get(1)?, value: r.get(2)?, at: r.get(3)? })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
-            let record = DecisionRecord { id: id.to_string(), at, user_id, anonymous_id, personalized, shown, body };
+            let record = DecisionRecord { id: id.to_string(), at, user_id, anonymous_id, personalized, shown, counted, body };
             Ok(Some((record, rewards)))
         })
     }
