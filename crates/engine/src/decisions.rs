@@ -41,8 +41,14 @@ pub type ShownCounts = HashMap<String, AtomicU64>;
 /// A decision remembered for attribution: its id, when, and the items it showed.
 type Shown = (String, Millis, Vec<String>);
 
+/// What the log thread takes: decisions to write, or a request to write what it has now.
+enum Queued {
+    Decision(DecisionRecord),
+    Flush(mpsc::Sender<()>),
+}
+
 pub struct DecisionLog {
-    queue: Mutex<Option<mpsc::Sender<DecisionRecord>>>,
+    queue: Mutex<Option<mpsc::Sender<Queued>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// How often each content item was shown (promotion budgets). Every decision reads it
     /// for its whole duration, so counting takes only the read lock (atomic counters); the
@@ -61,7 +67,7 @@ impl DecisionLog {
             .into_iter()
             .map(|(id, n)| (id, AtomicU64::new(n)))
             .collect();
-        let (tx, rx) = mpsc::channel::<DecisionRecord>();
+        let (tx, rx) = mpsc::channel::<Queued>();
         let thread = std::thread::Builder::new()
             .name("tailor-decision-log".into())
             .spawn(move || {
@@ -71,9 +77,21 @@ impl DecisionLog {
                     std::thread::sleep(DRAIN_EVERY);
                     let mut batch = Vec::new();
                     let mut closed = false;
+                    let write = |batch: &mut Vec<DecisionRecord>| {
+                        for chunk in batch.chunks(BATCH) {
+                            if let Err(e) = store.log_decisions(chunk) {
+                                tracing::error!(error = %e, decisions = chunk.len(), "could not write the decision log");
+                            }
+                        }
+                        batch.clear();
+                    };
                     loop {
                         match rx.try_recv() {
-                            Ok(d) => batch.push(d),
+                            Ok(Queued::Decision(d)) => batch.push(d),
+                            Ok(Queued::Flush(done)) => {
+                                write(&mut batch);
+                                let _ = done.send(());
+                            }
                             Err(mpsc::TryRecvError::Empty) => break,
                             Err(mpsc::TryRecvError::Disconnected) => {
                                 closed = true;
@@ -81,11 +99,7 @@ impl DecisionLog {
                             }
                         }
                     }
-                    for chunk in batch.chunks(BATCH) {
-                        if let Err(e) = store.log_decisions(chunk) {
-                            tracing::error!(error = %e, decisions = chunk.len(), "could not write the decision log");
-                        }
-                    }
+                    write(&mut batch);
                     if closed {
                         break;
                     }
@@ -141,7 +155,28 @@ impl DecisionLog {
             }
         }
         if let Some(q) = self.queue.lock().as_ref() {
-            let _ = q.send(record);
+            let _ = q.send(Queued::Decision(record));
+        }
+    }
+
+    /// Waits until every decision recorded so far is written (erasure must see them all).
+    pub fn flush(&self) {
+        let (done, wait) = mpsc::channel();
+        let sent = self
+            .queue
+            .lock()
+            .as_ref()
+            .is_some_and(|q| q.send(Queued::Flush(done)).is_ok());
+        if sent {
+            let _ = wait.recv();
+        }
+    }
+
+    /// Forgets the decisions remembered for attribution to these profiles (erasure).
+    pub fn forget(&self, profiles: &[ProfileId]) {
+        let mut recent = self.recent.lock();
+        for p in profiles {
+            recent.remove(p);
         }
     }
 

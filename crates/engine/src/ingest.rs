@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::Shared;
 use crate::error::EngineError;
+use crate::privacy::ErasureReport;
 use crate::recs::Recs;
 use crate::registry::Changes;
 use crate::session_model::{self, SessionClick, SessionModel};
@@ -38,6 +39,8 @@ pub struct Receipt {
     pub accepted: usize,
     /// Events whose `messageId` was already in the log (acknowledged, not stored again).
     pub duplicates: usize,
+    /// Events refused because they name an erased person (see `privacy`).
+    pub suppressed: usize,
 }
 
 /// Where the writer answers one append.
@@ -47,6 +50,11 @@ pub(crate) enum Job {
     Append {
         messages: Vec<Message>,
         done: Ack,
+    },
+    /// Erase one person (see `privacy`).
+    Erase {
+        id: String,
+        done: oneshot::Sender<Result<ErasureReport, EngineError>>,
     },
     /// Checkpoint now, then stop taking jobs.
     Shutdown {
@@ -120,6 +128,7 @@ impl Writer {
             };
             let mut appends = Vec::new();
             let mut shutdown = None;
+            let mut erase = None;
             let mut count = 0;
             let mut next = Some(first);
             while let Some(job) = next.take() {
@@ -133,6 +142,11 @@ impl Writer {
                         shutdown = Some(done);
                         break;
                     }
+                    // Everything queued before it is committed first; everything after waits.
+                    Job::Erase { id, done } => {
+                        erase = Some((id, done));
+                        break;
+                    }
                 }
                 if count < MAX_GROUP {
                     next = self.rx.try_recv().ok();
@@ -140,6 +154,9 @@ impl Writer {
             }
             if !appends.is_empty() {
                 self.commit(appends, count);
+            }
+            if let Some((id, done)) = erase {
+                let _ = done.send(self.erase(&id));
             }
             if let Some(done) = shutdown {
                 // Everything queued behind the shutdown request is still acknowledged work.
@@ -168,15 +185,17 @@ impl Writer {
         let started = Instant::now();
         let mut all = Vec::with_capacity(count);
         let mut waiting = Vec::with_capacity(appends.len());
-        for (messages, done) in appends {
-            waiting.push((messages.len(), done));
+        for (mut messages, done) in appends {
+            let sent = messages.len();
+            messages.retain(|m| !self.shared.suppression.blocks(m));
+            waiting.push((messages.len(), sent - messages.len(), done));
             all.extend(messages);
         }
         let seqs = match self.shared.store.append(&all) {
             Ok(seqs) => seqs,
             Err(e) => {
                 tracing::error!(error = %e, events = all.len(), "append failed; nothing acknowledged");
-                for (_, done) in waiting {
+                for (_, _, done) in waiting {
                     let _ = done.send(Err(EngineError::Internal(format!(
                         "could not store events: {e}"
                     ))));
@@ -220,7 +239,7 @@ impl Writer {
         metrics::histogram!("tailor_ingest_commit_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("tailor_ingest_group_size").record(all.len() as f64);
         let mut offset = 0;
-        for (n, done) in waiting {
+        for (n, suppressed, done) in waiting {
             let accepted = seqs[offset..offset + n]
                 .iter()
                 .filter(|s| s.is_some())
@@ -229,8 +248,60 @@ impl Writer {
             let _ = done.send(Ok(Receipt {
                 accepted,
                 duplicates: n - accepted,
+                suppressed,
             }));
         }
+    }
+
+    /// Erases one person everywhere (the steps and their order: see `privacy`).
+    fn erase(&mut self, id: &str) -> Result<ErasureReport, EngineError> {
+        let shared = self.shared.clone();
+        let (profile_ids, ids) = shared
+            .registry
+            .read()
+            .person(id)
+            .ok_or_else(|| EngineError::NotFound(format!("profile {id:?}")))?;
+        // No checkpoint may be writing their profile, and no decision of theirs may still
+        // be queued, while their rows are deleted.
+        self.maybe_checkpoint(true)?;
+        shared.decisions.flush();
+        // From here on, late events and decisions naming them are refused or anonymized.
+        shared.suppression.add(&*shared.store, &ids)?;
+        let mut events = shared.store.events_of(&ids, usize::MAX)?;
+        events.sort_by_key(|e| e.seq);
+        let erased = shared.store.erase_person(&tailor_store::PersonKeys {
+            profile_ids: profile_ids.clone(),
+            ids: ids.clone(),
+        })?;
+        shared.registry.write().remove(&profile_ids);
+        let messages: Vec<Message> = events.into_iter().map(|e| e.message).collect();
+        let views = {
+            let catalog = shared.catalog.read();
+            let mut recs = shared.recs.write();
+            recs.forget(&messages, &profile_ids, &catalog);
+            recs.refresh(&catalog, shared.clock.now());
+            recs.clicks.take_training_copy()
+        };
+        // The session model learned from their sessions: retrain without them, now.
+        let model = SessionModel::train(views).map(Arc::new);
+        shared.recs.write().session_model = model;
+        shared.decisions.forget(&profile_ids);
+        self.maybe_checkpoint(true)?;
+        shared.store.purge()?;
+        let report = ErasureReport {
+            profiles: erased.profiles,
+            identities: erased.identities,
+            events: erased.events,
+            decisions: erased.decisions,
+            suppressed_ids: ids.len() as u64,
+        };
+        shared.store.audit(&tailor_store::AuditEntry {
+            at: shared.clock.now(),
+            action: "erase".into(),
+            detail: serde_json::to_string(&report).unwrap_or_default(),
+        })?;
+        tracing::info!(?report, "erased a person");
+        Ok(report)
     }
 
     fn retrain(&self, due: Option<Retrain>) {

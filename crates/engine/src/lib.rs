@@ -9,6 +9,7 @@ mod decisions;
 pub mod error;
 mod ingest;
 pub mod keys;
+pub mod privacy;
 pub mod profile;
 pub mod recs;
 mod registry;
@@ -43,6 +44,7 @@ pub(crate) struct Shared {
     pub recs: RwLock<Recs>,
     pub catalog: RwLock<Catalog>,
     pub queued: AtomicUsize,
+    pub suppression: privacy::Suppression,
     /// Whether the session model is being retrained in the background.
     pub session_training: std::sync::atomic::AtomicBool,
     pub decisions: decisions::DecisionLog,
@@ -136,6 +138,7 @@ impl Engine {
             None => decide::placement::standard(),
         };
         let store_for_log = store.clone();
+        let suppression = privacy::Suppression::load(store.as_ref())?;
         let started = std::time::Instant::now();
         let snapshot = store.snapshot()?;
         let meta = |key: &str| {
@@ -203,6 +206,7 @@ impl Engine {
             catalog: RwLock::new(catalog),
             queued: AtomicUsize::new(0),
             session_training: std::sync::atomic::AtomicBool::new(false),
+            suppression,
             decisions: decisions::DecisionLog::start(store_for_log)?,
             placements: RwLock::new(placements),
         });
@@ -275,6 +279,67 @@ impl Engine {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
         }
         result
+    }
+
+    /// Erases the person `id` names from everything Tailor keeps (see `privacy`), waiting
+    /// until it is done and unrecoverable from the files.
+    pub async fn erase(&self, id: &str) -> Result<privacy::ErasureReport, EngineError> {
+        let (done, wait) = oneshot::channel();
+        self.shared.queued.fetch_add(1, Ordering::Relaxed);
+        let job = ingest::Job::Erase {
+            id: id.to_string(),
+            done,
+        };
+        if self.jobs.send(job).await.is_err() {
+            self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(EngineError::ShuttingDown);
+        }
+        wait.await.map_err(|_| EngineError::ShuttingDown)?
+    }
+
+    /// Lifts the suppression of an erased id, so its events are accepted again. Blocks on
+    /// disk. Whether it was suppressed.
+    pub fn lift_suppression(&self, id: &str) -> Result<bool, EngineError> {
+        let lifted = self.shared.suppression.lift(&*self.shared.store, id)?;
+        if lifted {
+            self.shared.store.audit(&tailor_store::AuditEntry {
+                at: self.now(),
+                action: "lift_suppression".into(),
+                detail: "{}".into(),
+            })?;
+        }
+        Ok(lifted)
+    }
+
+    /// The newest audit entries, newest first. Blocks on disk.
+    pub fn audit_log(&self, limit: usize) -> Result<Vec<tailor_store::AuditEntry>, EngineError> {
+        Ok(self.shared.store.audit_log(limit)?)
+    }
+
+    /// Everything Tailor keeps about the person `id` names, in one document (format in the
+    /// README, "Export"). Blocks on disk. `None` if nobody is known by `id`.
+    pub fn export(&self, id: &str) -> Result<Option<serde_json::Value>, EngineError> {
+        let now = self.now();
+        let Some((view, ids)) = self.with_profile(id, |p| {
+            (
+                p.view(now),
+                p.user_ids
+                    .iter()
+                    .chain(&p.anonymous_ids)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )
+        }) else {
+            return Ok(None);
+        };
+        let mut events = self.shared.store.events_of(&ids, usize::MAX)?;
+        events.sort_by_key(|e| e.seq);
+        // Decisions still queued for the log belong in the export too.
+        self.shared.decisions.flush();
+        let decisions = self.shared.store.decisions_of(&ids, usize::MAX)?;
+        Ok(Some(privacy::export_document(
+            view, &events, &decisions, now,
+        )))
     }
 
     /// A profile by internal id (`p_12`), userId or anonymousId, as seen now.
@@ -505,8 +570,15 @@ impl Engine {
         let record = tailor_store::DecisionRecord {
             id: decision_id.clone(),
             at: now,
-            user_id: input.user_id.clone(),
-            anonymous_id: input.anonymous_id.clone(),
+            // An erased person's ids are not written back into the log (see `privacy`).
+            user_id: input
+                .user_id
+                .clone()
+                .filter(|id| !self.shared.suppression.blocks_id(id)),
+            anonymous_id: input
+                .anonymous_id
+                .clone()
+                .filter(|id| !self.shared.suppression.blocks_id(id)),
             personalized: decided.personalized,
             shown: answers
                 .iter()

@@ -38,6 +38,8 @@ pub struct Score {
 }
 
 impl Score {
+    /// Adds `weight` at `at`; a negative weight takes back an earlier addition (erasure),
+    /// exactly, because decay is linear.
     fn add(&mut self, weight: f64, at: Millis, half_life: Millis) {
         let decay = |dt: Millis| (-(dt as f64) * std::f64::consts::LN_2 / half_life as f64).exp();
         if self.value == 0.0 {
@@ -47,6 +49,9 @@ impl Score {
             self.at = at;
         } else {
             self.value += weight * decay(self.at - at);
+        }
+        if self.value < 1e-9 {
+            *self = Score::default();
         }
     }
 
@@ -107,17 +112,59 @@ const TOP: usize = 300;
 impl Recs {
     /// Learns from one committed event; `profile` is the person's profile after the event.
     pub fn observe(&mut self, m: &Message, profile: &Profile) {
+        self.learn(m, profile, 1.0);
+        if let (MessageType::Track, Some("Product Viewed" | "Product Clicked")) =
+            (m.kind, m.event.as_deref())
+            && let Some(id) = product_id(&m.properties)
+        {
+            self.clicks.push(profile.id, &id, m.timestamp);
+        }
+    }
+
+    /// Takes back what one person's events taught (erasure): `events` are all of theirs, in
+    /// log order, and `profile_ids` every profile id they had. Their events are folded again
+    /// into a scratch profile, so each one's contribution is recomputed and subtracted; pairs
+    /// and scores left at zero are removed. Exact for events that went through one profile;
+    /// views paired across two of their profiles just before a merge may leave a residue
+    /// of other people's weight only (a subtraction never goes below zero).
+    pub fn forget(
+        &mut self,
+        events: &[Message],
+        profile_ids: &[crate::profile::ProfileId],
+        catalog: &crate::catalog::Catalog,
+    ) {
+        let mut scratch = Profile::new(0);
+        for m in events {
+            scratch.apply(m, catalog);
+            self.learn(m, &scratch, -1.0);
+        }
+        for &id in profile_ids {
+            self.clicks.forget(id);
+        }
+        self.products.retain(|_, s| {
+            s.popular.value > 0.0 || s.views > 0 || s.orders > 0 || !s.neighbours.is_empty()
+        });
+    }
+
+    /// Adds (`sign` 1) or takes back (`sign` -1) what one event teaches.
+    fn learn(&mut self, m: &Message, profile: &Profile, sign: f32) {
         if m.kind != MessageType::Track {
             return;
         }
+        let count = |n: &mut u64| {
+            *n = if sign > 0.0 {
+                *n + 1
+            } else {
+                n.saturating_sub(1)
+            }
+        };
         let at = m.timestamp;
         match m.event.as_deref() {
             Some("Product Viewed" | "Product Clicked") => {
                 let Some(id) = product_id(&m.properties) else {
                     return;
                 };
-                self.credit(&id, W_VIEW, at, |s| s.views += 1);
-                self.clicks.push(profile.id, &id, at);
+                self.credit(&id, sign * W_VIEW, at, |s| count(&mut s.views));
                 // Pair with the products viewed just before it in the same visit.
                 let earlier: Vec<&str> = profile
                     .recent_products
@@ -128,12 +175,12 @@ impl Recs {
                     .map(|(p, _)| p.as_str())
                     .collect();
                 for other in earlier {
-                    self.pair(&id, other, W_VIEW);
+                    self.pair(&id, other, sign * W_VIEW);
                 }
             }
             Some("Product Added") => {
                 if let Some(id) = product_id(&m.properties) {
-                    self.credit(&id, W_ADD, at, |_| {});
+                    self.credit(&id, sign * W_ADD, at, |_| {});
                 }
             }
             Some("Order Completed") => {
@@ -145,12 +192,12 @@ impl Recs {
                     _ => Vec::new(),
                 };
                 for id in &ids {
-                    self.credit(id, W_ORDER, at, |s| s.orders += 1);
+                    self.credit(id, sign * W_ORDER, at, |s| count(&mut s.orders));
                 }
                 for (i, a) in ids.iter().enumerate() {
                     for b in &ids[i + 1..] {
                         if a != b {
-                            self.pair(a, b, W_ORDER);
+                            self.pair(a, b, sign * W_ORDER);
                         }
                     }
                 }
@@ -170,6 +217,20 @@ impl Recs {
         for (x, y) in [(a, b), (b, a)] {
             let list = &mut self.products.entry(x.to_string()).or_default().neighbours;
             match list.iter_mut().position(|(p, _)| p == y) {
+                Some(i) if weight < 0.0 => {
+                    list[i].1 += weight;
+                    if list[i].1 <= 1e-6 {
+                        list.remove(i);
+                    } else {
+                        // Keep the list sorted by strength: sink the shrunk entry.
+                        let mut i = i;
+                        while i + 1 < list.len() && list[i + 1].1 > list[i].1 {
+                            list.swap(i, i + 1);
+                            i += 1;
+                        }
+                    }
+                }
+                None if weight < 0.0 => {}
                 Some(i) => {
                     list[i].1 += weight;
                     // Keep the list sorted by strength: bubble the grown entry up.

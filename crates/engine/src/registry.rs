@@ -188,6 +188,42 @@ impl Registry {
         tracing::debug!(survivor, merged = other, "merged profiles");
     }
 
+    /// The person behind `id` (erasure, export): every profile id they had (the live one and
+    /// those merged into it) and their raw userIds and anonymousIds.
+    pub fn person(&self, id: &str) -> Option<(Vec<ProfileId>, Vec<String>)> {
+        let profile = self.find(id)?;
+        let live = profile.id;
+        let mut ids: Vec<ProfileId> = self
+            .merged
+            .keys()
+            .copied()
+            .filter(|&m| self.live(m) == live)
+            .collect();
+        ids.push(live);
+        ids.sort_unstable();
+        let raw = profile
+            .user_ids
+            .iter()
+            .chain(&profile.anonymous_ids)
+            .cloned()
+            .collect();
+        Some((ids, raw))
+    }
+
+    /// Removes the profiles `ids` of one person (erasure; the caller has erased their rows
+    /// from the store) and every index entry pointing at them, including pending
+    /// checkpoint changes. The next checkpoint deletes their rows again, idempotently.
+    pub fn remove(&mut self, ids: &[ProfileId]) {
+        let theirs: HashSet<ProfileId> = ids.iter().copied().collect();
+        self.profiles.retain(|p, _| !theirs.contains(p));
+        self.merged.retain(|m, _| !theirs.contains(m));
+        self.index.retain(|_, p| !theirs.contains(p));
+        self.index_changes.retain(|(_, p)| !theirs.contains(p));
+        self.dirty.retain(|p| !theirs.contains(p));
+        self.deleted.retain(|p| !theirs.contains(p));
+        self.deleted.extend(ids);
+    }
+
     /// Takes what changed since the last call, for a checkpoint.
     pub fn take_changes(&mut self) -> Changes {
         let upsert = self

@@ -18,7 +18,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tailor_engine::Engine;
 
@@ -112,8 +112,14 @@ pub fn router(state: AppState) -> Router {
             "/v1/catalog/content/{id}",
             get(catalog::get_content).delete(catalog::delete_content),
         )
-        .route("/v1/profiles/{id}", get(profiles::get))
+        .route(
+            "/v1/profiles/{id}",
+            get(profiles::get).delete(profiles::erase),
+        )
         .route("/v1/profiles/{id}/events", get(profiles::events))
+        .route("/v1/profiles/{id}/export", get(profiles::export))
+        .route("/v1/suppressions/{id}", delete(profiles::lift_suppression))
+        .route("/v1/audit", get(profiles::audit))
         .route("/v1/consent", put(consent::put))
         .route("/v1/decide", post(decide::decide))
         .route(

@@ -5,7 +5,7 @@ use serde_json::json;
 use tailor_core::message::{Envelope, parse_message};
 use tailor_core::{ContentItem, Message, Product};
 
-use crate::{Checkpoint, DecisionRecord, PersonKeys, ProfileRow, Reward, Store};
+use crate::{AuditEntry, Checkpoint, DecisionRecord, PersonKeys, ProfileRow, Reward, Store};
 
 /// A named check of one behaviour.
 type Check = (&'static str, fn(&dyn Store));
@@ -29,6 +29,10 @@ pub fn run_all<S: Store, G>(fresh: impl Fn() -> (S, G)) {
         (
             "decisions_and_rewards_are_logged",
             decisions_and_rewards_are_logged,
+        ),
+        (
+            "suppression_and_audit_records",
+            suppression_and_audit_records,
         ),
     ];
     for (name, check) in checks {
@@ -263,6 +267,12 @@ fn decisions_and_rewards_are_logged(s: &dyn Store) {
     let (record, rewards) = s.decision("d1").unwrap().unwrap();
     assert_eq!(record, d("d1", "u1", &["promo-a", "p1"]));
     assert_eq!(s.decision("d3").unwrap().unwrap().0, d("d3", "u2", &[]));
+    let theirs = s.decisions_of(&["u2".into()], 10).unwrap();
+    assert_eq!(
+        theirs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        ["d2", "d3"]
+    );
+    assert_eq!(theirs[0].shown, ["promo-a"]);
     assert_eq!(rewards.len(), 1);
     assert!(s.decision("nope").unwrap().is_none());
     let mut counts = s.shown_counts().unwrap();
@@ -281,4 +291,28 @@ fn decisions_and_rewards_are_logged(s: &dyn Store) {
     assert_eq!(erased.decisions, 1);
     assert!(s.decision("d1").unwrap().is_none());
     assert_eq!(s.shown_counts().unwrap(), vec![("promo-a".to_string(), 1)]);
+}
+
+fn suppression_and_audit_records(s: &dyn Store) {
+    s.suppress(&["h1".into(), "h2".into(), "h1".into()])
+        .unwrap();
+    let mut all = s.suppressed().unwrap();
+    all.sort();
+    assert_eq!(all, ["h1", "h2"]);
+    assert_eq!(s.unsuppress(&["h2".into(), "h3".into()]).unwrap(), 1);
+    assert_eq!(s.suppressed().unwrap(), ["h1"]);
+    for (at, action) in [(1, "erase"), (2, "unsuppress")] {
+        s.audit(&AuditEntry {
+            at,
+            action: action.into(),
+            detail: "{}".into(),
+        })
+        .unwrap();
+    }
+    let log = s.audit_log(10).unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].action, "unsuppress", "newest first");
+    assert_eq!(s.audit_log(1).unwrap().len(), 1);
+    s.purge().unwrap();
+    assert!(s.decisions_of(&[], 10).unwrap().is_empty());
 }

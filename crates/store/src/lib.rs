@@ -146,4 +146,30 @@ pub trait Store: Send + Sync + 'static {
 
     /// Removes every row about one person from every table, in one transaction.
     fn erase_person(&self, person: &PersonKeys) -> Result<Erased>;
+    /// Makes deleted data unrecoverable from the files: with SQLite, old page images in the
+    /// write-ahead logs are checkpointed and the logs truncated (deleted cells are already
+    /// zeroed by `secure_delete`).
+    fn purge(&self) -> Result<()>;
+    /// The decisions shown to any of `ids` (userIds or anonymousIds), oldest first.
+    fn decisions_of(&self, ids: &[String], limit: usize) -> Result<Vec<DecisionRecord>>;
+
+    /// Adds suppression records (opaque strings: the engine stores salted hashes).
+    fn suppress(&self, hashes: &[String]) -> Result<()>;
+    /// Removes suppression records; returns how many existed.
+    fn unsuppress(&self, hashes: &[String]) -> Result<u64>;
+    fn suppressed(&self) -> Result<Vec<String>>;
+
+    /// Appends to the audit log (which must never hold personal data).
+    fn audit(&self, entry: &AuditEntry) -> Result<()>;
+    /// The newest audit entries, newest first.
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>>;
+}
+
+/// One audit log entry: what was done, when, and counts or other non-personal details.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub at: tailor_core::Millis,
+    pub action: String,
+    /// JSON.
+    pub detail: String,
 }

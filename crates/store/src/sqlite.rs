@@ -23,8 +23,8 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use tailor_core::{ContentItem, Message, Product};
 
 use crate::{
-    Checkpoint, DecisionRecord, Erased, PersonKeys, ProfileRow, Result, Reward, Seq, Snapshot,
-    Store, StoreError, StoredEvent,
+    AuditEntry, Checkpoint, DecisionRecord, Erased, PersonKeys, ProfileRow, Result, Reward, Seq,
+    Snapshot, Store, StoreError, StoredEvent,
 };
 
 /// Schema migrations of `tailor.db`, applied in order; `PRAGMA user_version` records how many ran.
@@ -47,6 +47,9 @@ const MIGRATIONS: &[&str] = &[
     // 3: what a decision showed, as one JSON array; `decision_shown` keeps only the items
     // counted against budgets (ten rows per decision were a fifth of its logging cost).
     "ALTER TABLE decisions ADD COLUMN shown TEXT;",
+    // 4: erasure: suppression records (salted hashes of erased ids) and the audit log.
+    "CREATE TABLE suppressed (hash TEXT PRIMARY KEY) WITHOUT ROWID;
+     CREATE TABLE audit (at INTEGER NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);",
 ];
 
 /// The checkpoint row that records the log position the saved profiles cover.
@@ -209,6 +212,11 @@ fn index_people(conn: &Connection) -> Result<i64> {
     Ok(to - from)
 }
 
+/// A row limit as SQLite takes it: `usize::MAX` ("all") does not fit its integers.
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
 /// The seqs of every event naming one of `ids`: indexed ones plus the unindexed tail.
 fn person_seqs_sql(n: usize) -> String {
     let ph = placeholders(n);
@@ -354,7 +362,7 @@ impl Store for SqliteStore {
             let mut stmt = conn.prepare_cached(
                 "SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![seq, limit as i64], |r| {
+            let rows = stmt.query_map(params![seq, sql_limit(limit)], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
             })?;
             rows.map(|r| {
@@ -371,8 +379,9 @@ impl Store for SqliteStore {
         }
         self.read(|conn| {
             let sql = format!(
-                "SELECT seq, body FROM events WHERE seq IN ({}) ORDER BY seq DESC LIMIT {limit}",
-                person_seqs_sql(ids.len())
+                "SELECT seq, body FROM events WHERE seq IN ({}) ORDER BY seq DESC LIMIT {}",
+                person_seqs_sql(ids.len()),
+                sql_limit(limit)
             );
             let mut stmt = conn.prepare(&sql)?;
             let args = ids.iter().chain(ids).chain(ids).chain(ids);
@@ -659,6 +668,117 @@ impl Store for SqliteStore {
             })?;
         }
         Ok(erased)
+    }
+
+    fn purge(&self) -> Result<()> {
+        let truncate = |conn: &Connection, schema: &str| -> Result<()> {
+            let (busy, _, _): (i64, i64, i64) = conn.query_row(
+                &format!("PRAGMA {schema}.wal_checkpoint(TRUNCATE)"),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            if busy != 0 {
+                return Err(StoreError::Backend(format!(
+                    "could not truncate the write-ahead log of {schema}: readers kept it busy"
+                )));
+            }
+            Ok(())
+        };
+        self.write(|conn| {
+            truncate(conn, "main")?;
+            truncate(conn, "p")
+        })
+    }
+
+    fn decisions_of(&self, ids: &[String], limit: usize) -> Result<Vec<DecisionRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(|conn| {
+            let ph = placeholders(ids.len());
+            let mut stmt = conn.prepare(&format!(
+                "SELECT id, at, user_id, anonymous_id, personalized, body, coalesce(shown, '[]') FROM decisions
+                  WHERE user_id IN ({ph}) OR anonymous_id IN ({ph}) ORDER BY at LIMIT {}",
+                sql_limit(limit)
+            ))?;
+            let rows = stmt.query_map(params_from_iter(ids.iter().chain(ids)), |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get::<_, String>(6)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, at, user_id, anonymous_id, personalized, body, shown) = row?;
+                let shown = serde_json::from_str(&shown)
+                    .map_err(|e| StoreError::Corrupt(format!("decision {id}: {e}")))?;
+                out.push(DecisionRecord { id, at, user_id, anonymous_id, personalized, shown, counted: Vec::new(), body });
+            }
+            Ok(out)
+        })
+    }
+
+    fn suppress(&self, hashes: &[String]) -> Result<()> {
+        self.write(|conn| {
+            let tx = conn.transaction()?;
+            for h in hashes {
+                tx.execute("INSERT OR IGNORE INTO suppressed (hash) VALUES (?1)", [h])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn unsuppress(&self, hashes: &[String]) -> Result<u64> {
+        self.write(|conn| {
+            let tx = conn.transaction()?;
+            let mut n = 0;
+            for h in hashes {
+                n += tx.execute("DELETE FROM suppressed WHERE hash = ?1", [h])? as u64;
+            }
+            tx.commit()?;
+            Ok(n)
+        })
+    }
+
+    fn suppressed(&self) -> Result<Vec<String>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT hash FROM suppressed")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<String>, _>>()?)
+        })
+    }
+
+    fn audit(&self, entry: &AuditEntry) -> Result<()> {
+        self.write(|conn| {
+            conn.execute(
+                "INSERT INTO audit (at, action, detail) VALUES (?1, ?2, ?3)",
+                params![entry.at, entry.action, entry.detail],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT at, action, detail FROM audit ORDER BY rowid DESC LIMIT {}",
+                sql_limit(limit)
+            ))?;
+            let rows = stmt.query_map([], |r| {
+                Ok(AuditEntry {
+                    at: r.get(0)?,
+                    action: r.get(1)?,
+                    detail: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
     }
 }
 

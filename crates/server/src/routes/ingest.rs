@@ -73,9 +73,7 @@ async fn single(
     let message = parse_message(value, Some(kind), &envelope, || state.new_message_id())
         .map_err(|e| ApiError::bad_request(e.code, e.message))?;
     let receipt = state.engine.ingest(vec![message]).await?;
-    Ok(Json(
-        json!({"success": true, "accepted": receipt.accepted, "duplicates": receipt.duplicates}),
-    ))
+    Ok(Json(receipt_json(&receipt)))
 }
 
 pub async fn batch(
@@ -136,10 +134,20 @@ pub async fn batch(
         metrics::counter!("tailor_events_rejected_total").increment(rejected.len() as u64);
     }
     let receipt = state.engine.ingest(messages).await?;
-    let mut reply =
-        json!({"success": true, "accepted": receipt.accepted, "duplicates": receipt.duplicates});
+    let mut reply = receipt_json(&receipt);
     if !rejected.is_empty() {
         reply["rejected"] = Value::Array(rejected);
     }
     Ok(Json(reply))
+}
+
+/// The reply to an accepted call; `suppressed` appears only when events named an erased
+/// person and were refused (see the README, "Erasure").
+fn receipt_json(receipt: &tailor_engine::Receipt) -> Value {
+    let mut reply =
+        json!({"success": true, "accepted": receipt.accepted, "duplicates": receipt.duplicates});
+    if receipt.suppressed > 0 {
+        reply["suppressed"] = json!(receipt.suppressed);
+    }
+    reply
 }

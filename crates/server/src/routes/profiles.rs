@@ -1,5 +1,7 @@
 //! Profiles (admin): `GET /v1/profiles/{id}` by userId, anonymousId or internal id
-//! (`p_12`), and the person's events under `/events`.
+//! (`p_12`), the person's events under `/events`, everything about them under `/export`,
+//! and erasure: `DELETE /v1/profiles/{id}`, `DELETE /v1/suppressions/{id}` (lift the
+//! block on an erased id), `GET /v1/audit`.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -58,4 +60,73 @@ pub async fn events(
         })
         .collect();
     Ok(Json(json!({"events": events})))
+}
+
+pub async fn erase(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
+    let report = state.engine.erase(&id).await?;
+    Ok(Json(json!({"erased": report})))
+}
+
+pub async fn export(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
+    let id2 = id.clone();
+    state
+        .blocking(move |engine| engine.export(&id2))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no profile is known by {id:?}")))
+}
+
+pub async fn lift_suppression(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
+    let id2 = id.clone();
+    if state
+        .blocking(move |engine| engine.lift_suppression(&id2))
+        .await?
+    {
+        Ok(Json(json!({"lifted": true})))
+    } else {
+        Err(ApiError::not_found(format!("{id:?} is not suppressed")))
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    limit: Option<usize>,
+}
+
+pub async fn audit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
+    let limit = q.limit.unwrap_or(100).min(10_000);
+    let entries = state
+        .blocking(move |engine| engine.audit_log(limit))
+        .await?;
+    let entries: Vec<Value> = entries
+        .into_iter()
+        .map(|e| {
+            json!({
+                "at": format_timestamp(e.at),
+                "action": e.action,
+                "detail": serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"entries": entries})))
 }

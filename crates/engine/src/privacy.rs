@@ -1,0 +1,175 @@
+//! Erasure and export of one person, and the suppression records that keep an erased
+//! person erased.
+//!
+//! **Erasure** (`Engine::erase`, run on the writer thread so no event or checkpoint
+//! interleaves): the pending decision log is flushed; the person's ids are suppressed; their
+//! events, profiles, identities, decisions and rewards are deleted from the store; what the
+//! store-wide product statistics and the session model learned from their events is taken
+//! back (`Recs::forget`, then the model is retrained without their views); attribution
+//! memory forgets them; a checkpoint writes the state without them; the write-ahead logs are
+//! truncated (`Store::purge`), so no old page image keeps a copy; an audit entry records the
+//! counts, without any id.
+//!
+//! **Suppression.** Each erased userId and anonymousId is kept only as
+//! `sha256(salt ‖ 0x00 ‖ id)`, hex, with a random salt made once per data directory (meta
+//! `suppression_salt`), so the record proves nothing to someone reading the files without
+//! the salt and cannot be reversed by hashing a list of e-mail addresses. Events naming a
+//! suppressed id are refused (`suppressed` in the ingest reply), and decisions for one are
+//! answered but logged without the id, so a late event from an old browser tab cannot
+//! silently re-create the person. `DELETE /v1/suppressions/{id}` lifts it (for someone who
+//! comes back and consents again).
+
+use std::collections::HashSet;
+
+use parking_lot::RwLock;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tailor_core::Message;
+use tailor_store::Store;
+
+use crate::error::EngineError;
+
+const SALT_META: &str = "suppression_salt";
+
+/// The salted hashes of erased ids.
+pub struct Suppression {
+    salt: String,
+    hashes: RwLock<HashSet<String>>,
+}
+
+impl Suppression {
+    /// Loads the records, creating the salt on first use.
+    pub fn load(store: &dyn Store) -> Result<Self, EngineError> {
+        let salt = match store.get_meta(SALT_META)? {
+            Some(salt) => salt,
+            None => {
+                let mut bytes = [0u8; 32];
+                getrandom::fill(&mut bytes)
+                    .map_err(|e| EngineError::Internal(format!("no randomness for a salt: {e}")))?;
+                let salt: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                store.set_meta(SALT_META, &salt)?;
+                salt
+            }
+        };
+        let hashes = store.suppressed()?.into_iter().collect();
+        Ok(Self {
+            salt,
+            hashes: RwLock::new(hashes),
+        })
+    }
+
+    fn hash(&self, id: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(self.salt.as_bytes());
+        h.update([0]);
+        h.update(id.as_bytes());
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Whether `id` was erased (and not lifted). Free while nobody was erased.
+    pub fn blocks_id(&self, id: &str) -> bool {
+        let hashes = self.hashes.read();
+        !hashes.is_empty() && hashes.contains(&self.hash(id))
+    }
+
+    /// Whether a message names an erased id.
+    pub fn blocks(&self, m: &Message) -> bool {
+        if self.hashes.read().is_empty() {
+            return false;
+        }
+        [&m.user_id, &m.anonymous_id, &m.previous_id]
+            .into_iter()
+            .flatten()
+            .any(|id| self.blocks_id(id))
+    }
+
+    /// Suppresses `ids` durably, then in memory.
+    pub fn add(&self, store: &dyn Store, ids: &[String]) -> Result<(), EngineError> {
+        let hashes: Vec<String> = ids.iter().map(|id| self.hash(id)).collect();
+        store.suppress(&hashes)?;
+        self.hashes.write().extend(hashes);
+        Ok(())
+    }
+
+    /// Lifts the suppression of `id`; whether there was one.
+    pub fn lift(&self, store: &dyn Store, id: &str) -> Result<bool, EngineError> {
+        let hash = self.hash(id);
+        let removed = store.unsuppress(std::slice::from_ref(&hash))? > 0;
+        self.hashes.write().remove(&hash);
+        Ok(removed)
+    }
+}
+
+/// What one erasure removed.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ErasureReport {
+    pub profiles: u64,
+    pub identities: u64,
+    pub events: u64,
+    pub decisions: u64,
+    /// userIds and anonymousIds now suppressed.
+    pub suppressed_ids: u64,
+}
+
+/// The export document (`GET /v1/profiles/{id}/export`; format version 1, documented in the
+/// README): the profile as Tailor sees it (identities, traits, consent, features, lifecycle
+/// stage), the consent history, every stored event, and every logged decision shown to them.
+pub fn export_document(
+    profile: crate::profile::ProfileView,
+    events: &[tailor_store::StoredEvent],
+    decisions: &[tailor_store::DecisionRecord],
+    now: tailor_core::Millis,
+) -> serde_json::Value {
+    use serde_json::{Value, json};
+    use tailor_core::time::format_timestamp;
+    let event_json = |e: &tailor_store::StoredEvent| {
+        let mut v = json!(e.message);
+        v["seq"] = json!(e.seq);
+        for k in ["timestamp", "receivedAt", "sentAt", "originalTimestamp"] {
+            if let Some(ms) = v.get(k).and_then(Value::as_i64) {
+                v[k] = json!(format_timestamp(ms));
+            }
+        }
+        v
+    };
+    // Every change of consent they made, in order, from the events that carried one.
+    let consent_history: Vec<Value> = events
+        .iter()
+        .filter_map(|e| {
+            let prefs = e
+                .message
+                .context
+                .get("consent")?
+                .get("categoryPreferences")?;
+            Some(json!({
+                "at": format_timestamp(e.message.timestamp),
+                "event": e.message.event.as_deref().unwrap_or(e.message.kind.as_str()),
+                "categoryPreferences": prefs,
+            }))
+        })
+        .collect();
+    let decisions: Vec<Value> = decisions
+        .iter()
+        .map(|d| {
+            json!({
+                "decisionId": d.id,
+                "at": format_timestamp(d.at),
+                "personalized": d.personalized,
+                "shown": d.shown,
+                "logged": serde_json::from_str::<Value>(&d.body).unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    json!({
+        "format": "tailor-export/1",
+        "exportedAt": format_timestamp(now),
+        "profile": profile,
+        "consentHistory": consent_history,
+        "events": events.iter().map(event_json).collect::<Vec<_>>(),
+        "decisions": decisions,
+        // Not kept by this version of Tailor; listed so readers know they were checked.
+        "predictions": {},
+        "experimentAssignments": [],
+        "messagesSent": [],
+    })
+}
