@@ -70,8 +70,9 @@ pub fn run(experiment: &Experiment, context: &ExperimentContext) -> ExperimentRe
 /// [`run`], also returning the sticky bucket document the caller should persist.
 pub fn assign(experiment: &Experiment, context: &ExperimentContext) -> Assignment {
     let sticky_bucketing = context.sticky_bucketing() && !experiment.disable_sticky_bucketing;
-    // The fallback attribute only applies with sticky bucketing on: without a stored
-    // assignment, switching attributes would re-bucket the visitor at login.
+    // The fallback attribute (say `anonymousId` behind `id`) only applies with sticky
+    // bucketing on: only a stored assignment carries the variation over when the visitor
+    // logs in and starts being hashed by `id`; without one they would switch variation.
     let fallback = sticky_bucketing
         .then_some(experiment.fallback_attribute.as_deref())
         .flatten();
@@ -103,7 +104,8 @@ struct Run<'a> {
 
 /// How the variation was decided, for the result's flags.
 enum Decided {
-    Forced,
+    /// Forced, previewed, or not enrolled at all: no hash behind it.
+    Unhashed,
     Hashed {
         bucket: f64,
         sticky_bucket_used: bool,
@@ -125,10 +127,10 @@ impl Run<'_> {
         // 3. Preview from the URL, 4. forced in the context: served, not enrolled.
         let url = context.url.as_deref().unwrap_or_default();
         if let Some(variation) = get_query_string_override(&experiment.key, url, num_variations) {
-            return self.result(variation_index(variation), Decided::Forced);
+            return self.result(variation_index(variation), Decided::Unhashed);
         }
         if let Some(&variation) = context.forced_variations.get(&experiment.key) {
-            return self.result(Some(variation), Decided::Forced);
+            return self.result(Some(variation), Decided::Unhashed);
         }
         // 5. Drafts and paused experiments enroll nobody.
         if experiment.status == Some(ExperimentStatus::Draft) || !experiment.active {
@@ -187,7 +189,7 @@ impl Run<'_> {
         };
         // 11. A forced experiment serves its variation to whoever would be enrolled.
         if let Some(force) = experiment.force {
-            return self.result(Some(force), Decided::Forced);
+            return self.result(Some(force), Decided::Unhashed);
         }
         // 12. QA mode serves only forced variations; 12.5. a stopped test enrolls nobody.
         if context.qa_mode || experiment.status == Some(ExperimentStatus::Stopped) {
@@ -259,7 +261,7 @@ impl Run<'_> {
     }
 
     fn excluded(&self) -> ExperimentResult {
-        self.result(None, Decided::Forced)
+        self.result(None, Decided::Unhashed)
     }
 
     /// GrowthBook's `getExperimentResult`. A variation outside the experiment (or none)
@@ -277,7 +279,7 @@ impl Run<'_> {
                 bucket,
                 sticky_bucket_used,
             } => (true, Some(bucket), sticky_bucket_used),
-            Decided::Forced => (false, None, false),
+            Decided::Unhashed => (false, None, false),
             Decided::Blocked => (false, None, true),
         };
         ExperimentResult {
@@ -306,4 +308,172 @@ impl Run<'_> {
 
 fn variation_index(variation: usize) -> Option<i64> {
     i64::try_from(variation).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::experiment::{ParentCondition, VariationMeta};
+
+    fn experiment() -> Experiment {
+        let mut experiment = Experiment::new("hero", vec![json!("control"), json!("bold")]);
+        experiment.meta = vec![
+            VariationMeta {
+                key: Some("control".into()),
+                ..VariationMeta::default()
+            },
+            VariationMeta {
+                key: Some("bold".into()),
+                name: Some("Bold headline".into()),
+                ..VariationMeta::default()
+            },
+        ];
+        experiment
+    }
+
+    fn visitor(attributes: Value) -> ExperimentContext {
+        serde_json::from_value(json!({ "attributes": attributes })).expect("a context")
+    }
+
+    #[test]
+    fn assignment_is_a_pure_function_of_its_inputs() {
+        let experiment = experiment();
+        for id in (0..200).map(|i| format!("visitor-{i}")) {
+            let context = visitor(json!({ "id": id }));
+            assert_eq!(
+                run(&experiment, &context),
+                run(&experiment, &context.clone())
+            );
+        }
+    }
+
+    #[test]
+    fn hashed_enrollments_are_exposures_and_forced_variations_are_not() {
+        let experiment = experiment();
+        let enrolled = run(&experiment, &visitor(json!({"id": "1"})));
+        assert!(enrolled.is_exposure());
+        assert_eq!(
+            enrolled.key,
+            if enrolled.variation_id == 0 {
+                "control"
+            } else {
+                "bold"
+            }
+        );
+        assert!(enrolled.bucket.is_some());
+
+        let mut forced = visitor(json!({"id": "1"}));
+        forced.forced_variations.insert("hero".into(), 1);
+        let result = run(&experiment, &forced);
+        assert_eq!(
+            (&result.value, result.in_experiment),
+            (&json!("bold"), true)
+        );
+        assert!(!result.is_exposure());
+        assert_eq!(result.name.as_deref(), Some("Bold headline"));
+
+        let anonymous = run(&experiment, &visitor(json!({})));
+        assert!(!anonymous.is_exposure());
+        assert_eq!(anonymous.value, json!("control"));
+    }
+
+    #[test]
+    fn a_stopped_experiment_serves_the_control_to_everyone() {
+        let mut experiment = experiment();
+        experiment.status = Some(ExperimentStatus::Stopped);
+        for id in ["1", "2", "3", "4", "5"] {
+            let result = run(&experiment, &visitor(json!({ "id": id })));
+            assert_eq!(
+                (result.variation_id, result.in_experiment),
+                (0, false),
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_prerequisite_on_a_feature_with_rules_fails_closed() {
+        let mut experiment = experiment();
+        experiment.parent_conditions = vec![ParentCondition {
+            id: "new-checkout".into(),
+            condition: json!({"value": true}),
+        }];
+        let mut context = visitor(json!({"id": "1"}));
+        context.features.insert(
+            "new-checkout".into(),
+            serde_json::from_value(json!({"defaultValue": true})).expect("a feature"),
+        );
+        assert!(run(&experiment, &context).in_experiment);
+        context.features.insert(
+            "new-checkout".into(),
+            serde_json::from_value(json!({"defaultValue": true, "rules": [{"force": false}]}))
+                .expect("a feature"),
+        );
+        assert!(!run(&experiment, &context).in_experiment);
+    }
+
+    /// The identity-merge story: an anonymous visitor is bucketed by `anonymousId`, logs
+    /// in, and from then on is hashed by `id`, which alone would pick the other variation.
+    #[test]
+    fn sticky_buckets_keep_the_variation_across_login() {
+        let mut experiment = experiment();
+        experiment.fallback_attribute = Some("anonymousId".into());
+        let mut store: BTreeMap<String, StickyBucketDocument> = BTreeMap::new();
+        let with_store = |attributes: Value, store: &BTreeMap<_, _>| {
+            let mut context = visitor(attributes);
+            context.sticky_bucket_assignment_docs = Some(store.clone());
+            context
+        };
+
+        let before = assign(
+            &experiment,
+            &with_store(json!({"anonymousId": "a-1"}), &store),
+        );
+        assert_eq!(before.result.hash_attribute, "anonymousId");
+        let saved = before
+            .sticky_bucket_update
+            .expect("first assignment is saved");
+        store.insert(saved.storage_key(), saved);
+
+        // A user id whose own hash picks the other variation.
+        let user = (0..100)
+            .map(|i| format!("user-{i}"))
+            .find(|id| {
+                run(&experiment, &visitor(json!({ "id": id }))).variation_id
+                    != before.result.variation_id
+            })
+            .expect("some id hashes to the other variation");
+        let after = assign(
+            &experiment,
+            &with_store(json!({"id": user, "anonymousId": "a-1"}), &store),
+        );
+        assert_eq!(after.result.variation_id, before.result.variation_id);
+        assert!(after.result.sticky_bucket_used && after.result.is_exposure());
+        let saved = after
+            .sticky_bucket_update
+            .expect("the user id gets its own document");
+        assert_eq!(saved.storage_key(), format!("id||{user}"));
+        store.insert(saved.storage_key(), saved);
+
+        // Nothing changes on the next visit, so nothing needs writing.
+        let again = assign(
+            &experiment,
+            &with_store(json!({"id": user, "anonymousId": "a-1"}), &store),
+        );
+        assert_eq!(again.result.variation_id, before.result.variation_id);
+        assert_eq!(again.sticky_bucket_update, None);
+    }
+
+    #[test]
+    fn without_sticky_bucketing_the_fallback_attribute_is_ignored() {
+        let mut experiment = experiment();
+        experiment.fallback_attribute = Some("anonymousId".into());
+        let result = assign(&experiment, &visitor(json!({"anonymousId": "a-1"})));
+        assert!(!result.result.in_experiment);
+        assert_eq!(result.sticky_bucket_update, None);
+    }
 }
