@@ -333,3 +333,42 @@ fn with_feature_id(result: ExperimentResult, feature_id: &str) -> Result<Value, 
     value["featureId"] = Value::String(feature_id.to_string());
     Ok(value)
 }
+
+/// `Experiment::validate` is stricter than GrowthBook's runtime: it refuses the `run`
+/// cases that exist to show how the SDKs repair bad input, and accepts every other one.
+#[test]
+fn validation_refuses_only_the_deliberately_bad_run_definitions() {
+    const REFUSED: [&str; 6] = [
+        "single variation",                    // nobody can be enrolled
+        "negative forced variation",           // force is not a variation index
+        "high forced variation",               // likewise
+        "Experiment coverage - Works when 0",  // no traffic
+        "Filtered, ignore namespace",          // the namespace would be silently ignored
+        "Ranges, ignore coverage and weights", // weights and coverage would be ignored
+    ];
+    let mut wrong = Vec::new();
+    for case in section("run") {
+        let name = label(case);
+        let Some(experiment) = case.get(2) else {
+            continue;
+        };
+        let experiment: Experiment = match serde_json::from_value(experiment.clone()) {
+            Ok(experiment) => experiment,
+            Err(e) => {
+                wrong.push(format!("  {name}: does not parse: {e}"));
+                continue;
+            }
+        };
+        let should_refuse = REFUSED.iter().any(|refused| format!("{refused:?}") == name);
+        match experiment.validate() {
+            Ok(()) if should_refuse => wrong.push(format!("  {name}: accepted, should be refused")),
+            Err(e) if !should_refuse => wrong.push(format!("  {name}: refused: {e}")),
+            _ => {}
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "validation disagrees:\n{}",
+        wrong.join("\n")
+    );
+}

@@ -196,6 +196,14 @@ impl Experiment {
         }
         if let Some(ranges) = &self.ranges {
             check_ranges("ranges", ranges, Some(n), &mut problems);
+            if self.weights.is_some() || self.coverage.is_some() {
+                problems.push(
+                    "ranges: explicit ranges replace weights and coverage; give one or the other",
+                );
+            }
+        }
+        if self.filters.is_some() && self.namespace.is_some() {
+            problems.push("filters: filters replace the namespace; give one or the other");
         }
         for (i, filter) in self.filters.iter().flatten().enumerate() {
             let at = format!("filters[{i}]");
@@ -302,7 +310,9 @@ fn check_ranges(
             problems.push(format!("{at}[{i}]: overlaps {at}[{j}]"));
         }
     }
-    if ranges.iter().all(BucketRange::is_empty) {
+    if ranges.is_empty() {
+        problems.push(format!("{at}: no ranges, so nobody is enrolled"));
+    } else if ranges.iter().all(BucketRange::is_empty) {
         problems.push(format!("{at}: every range is empty, so nobody is enrolled"));
     }
 }
@@ -441,6 +451,30 @@ mod tests {
 
         let single = Experiment::new("solo", vec![json!(1)]);
         assert!(problems(&single)[0].starts_with("variations"));
+    }
+
+    #[test]
+    fn settings_that_would_be_silently_ignored_are_refused() {
+        let mut experiment = two_way();
+        experiment.ranges = Some(vec![BucketRange::new(0.0, 0.5), BucketRange::new(0.5, 1.0)]);
+        experiment.coverage = Some(0.5);
+        assert!(problems(&experiment)[0].contains("replace weights and coverage"));
+
+        let mut experiment = two_way();
+        experiment.namespace = Some(("hero".to_string(), 0.0, 0.5).into());
+        experiment.filters = Some(vec![Filter {
+            seed: "hero".into(),
+            ranges: vec![],
+            attribute: None,
+            hash_version: None,
+        }]);
+        assert_eq!(
+            problems(&experiment),
+            vec![
+                "filters: filters replace the namespace; give one or the other",
+                "filters[0].ranges: no ranges, so nobody is enrolled",
+            ]
+        );
     }
 
     #[test]
