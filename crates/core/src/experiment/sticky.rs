@@ -28,6 +28,8 @@ impl StickyBucketDocument {
     }
 }
 
+/// GrowthBook's `getStickyBucketAttributeKey`: where the document of one attribute value
+/// is stored, `attributeName||attributeValue`.
 pub fn storage_key(attribute_name: &str, attribute_value: &str) -> String {
     format!("{attribute_name}||{attribute_value}")
 }
@@ -36,10 +38,13 @@ pub fn storage_key(attribute_name: &str, attribute_value: &str) -> String {
 /// one per identifying attribute (the hash attribute, and the fallback if any), as
 /// GrowthBook's `getStickyBucketAttributes`. A store loads these before [`super::assign`].
 pub fn sticky_bucket_keys(experiment: &Experiment, context: &ExperimentContext) -> Vec<String> {
-    let fallback = experiment.fallback_attribute.as_deref().map(Some);
-    let attributes = [Some(experiment.hash_attribute.as_deref()), fallback];
-    let mut keys = Vec::with_capacity(2);
-    for attribute in attributes.into_iter().flatten() {
+    // `None` is the default hash attribute, `id`.
+    let mut attributes = vec![experiment.hash_attribute.as_deref()];
+    if let Some(fallback) = experiment.fallback_attribute.as_deref() {
+        attributes.push(Some(fallback));
+    }
+    let mut keys = Vec::with_capacity(attributes.len());
+    for attribute in attributes {
         let hashed = context.hash_attribute(attribute, None);
         let key = storage_key(&hashed.name, &hashed.as_sticky_key());
         if !keys.contains(&key) {
