@@ -163,7 +163,7 @@ impl Experiment {
     /// Refuses a definition that GrowthBook's SDKs would silently repair or that could
     /// never enroll anyone, reporting every problem at once.
     ///
-    /// At run time [`super::run`] stays GrowthBook-compatible (bad weights fall back to
+    /// At run time [`run`](super::run()) stays GrowthBook-compatible (bad weights fall back to
     /// equal ones, coverage is clamped, an unknown hash version enrolls nobody), so an
     /// experiment imported without validation still assigns what GrowthBook assigns.
     /// Validation is the stricter gate for definitions made in Tailor.
