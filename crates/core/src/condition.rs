@@ -266,7 +266,7 @@ fn js_indexed(value: &Value) -> Result<Option<Vec<Cow<'_, Value>>>, Throws> {
 
 /// The value at a dot-separated path, `null` when any step is missing. Array steps take
 /// an index (`"items.0.sku"`) or `length`, as JavaScript's `in` allows.
-fn get_path<'a>(obj: &'a Value, path: &str) -> Cow<'a, Value> {
+pub(crate) fn get_path<'a>(obj: &'a Value, path: &str) -> Cow<'a, Value> {
     let mut current = Cow::Borrowed(obj);
     for part in path.split('.') {
         let next = match current {
@@ -332,8 +332,9 @@ fn js_type(v: &Value) -> &'static str {
     }
 }
 
-/// JavaScript's coercions and comparisons on JSON values.
-mod js {
+/// JavaScript's coercions and comparisons on JSON values. Experiment assignment uses
+/// them too, so a hash attribute is stringified as the SDKs stringify it.
+pub(crate) mod js {
     use std::borrow::Cow;
     use std::cmp::Ordering;
 

@@ -1,4 +1,5 @@
-//! Tailor's shared vocabulary: Segment Spec messages, the catalog, consent purposes and time.
+//! Tailor's shared vocabulary: Segment Spec messages, the catalog, consent purposes, time,
+//! targeting conditions and experiment assignment.
 //!
 //! Everything here is plain data plus validation. No I/O, no async, no clock reads
 //! (time arrives through [`time::Clock`]).
@@ -6,6 +7,7 @@
 pub mod catalog;
 pub mod condition;
 pub mod consent;
+pub mod experiment;
 pub mod message;
 pub mod time;
 pub mod validate;
