@@ -600,6 +600,9 @@ async fn operations_endpoints_answer() {
         "/v1/placements",
         "/v1/catalog/products",
         "/v1/profiles/{id}",
+        "/v1/profiles/{id}/export",
+        "/v1/suppressions/{id}",
+        "/v1/audit",
     ] {
         assert!(spec["paths"][path].is_object(), "openapi lists {path}");
     }
