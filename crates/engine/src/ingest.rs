@@ -41,6 +41,8 @@ pub struct Receipt {
     pub duplicates: usize,
     /// Events refused because they name an erased person (see `privacy`).
     pub suppressed: usize,
+    /// Events not stored for lack of analytics consent (see `consent::AnalyticsGate`).
+    pub withheld: usize,
 }
 
 /// Where the writer answers one append.
@@ -185,17 +187,31 @@ impl Writer {
         let started = Instant::now();
         let mut all = Vec::with_capacity(count);
         let mut waiting = Vec::with_capacity(appends.len());
-        for (mut messages, done) in appends {
-            let sent = messages.len();
-            messages.retain(|m| !self.shared.suppression.blocks(m));
-            waiting.push((messages.len(), sent - messages.len(), done));
-            all.extend(messages);
+        {
+            let policy = self.shared.consent_policy.read().clone();
+            let registry = self.shared.registry.read();
+            let mut gate = crate::consent::AnalyticsGate::new(&policy, &registry);
+            for (messages, done) in appends {
+                let sent = messages.len();
+                let mut kept = Vec::with_capacity(sent);
+                let mut suppressed = 0;
+                for m in messages {
+                    if self.shared.suppression.blocks(&m) {
+                        suppressed += 1;
+                    } else if let Some(m) = gate.admit(m) {
+                        kept.push(m);
+                    }
+                }
+                let withheld = sent - suppressed - kept.len();
+                waiting.push((kept.len(), suppressed, withheld, done));
+                all.extend(kept);
+            }
         }
         let seqs = match self.shared.store.append(&all) {
             Ok(seqs) => seqs,
             Err(e) => {
                 tracing::error!(error = %e, events = all.len(), "append failed; nothing acknowledged");
-                for (_, _, done) in waiting {
+                for (_, _, _, done) in waiting {
                     let _ = done.send(Err(EngineError::Internal(format!(
                         "could not store events: {e}"
                     ))));
@@ -239,7 +255,7 @@ impl Writer {
         metrics::histogram!("tailor_ingest_commit_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("tailor_ingest_group_size").record(all.len() as f64);
         let mut offset = 0;
-        for (n, suppressed, done) in waiting {
+        for (n, suppressed, withheld, done) in waiting {
             let accepted = seqs[offset..offset + n]
                 .iter()
                 .filter(|s| s.is_some())
@@ -249,6 +265,7 @@ impl Writer {
                 accepted,
                 duplicates: n - accepted,
                 suppressed,
+                withheld,
             }));
         }
     }

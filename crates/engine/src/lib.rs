@@ -4,6 +4,7 @@
 //! The engine knows nothing of HTTP. It is cheap to clone and shared by every handler.
 
 pub mod catalog;
+pub mod consent;
 pub mod decide;
 mod decisions;
 pub mod error;
@@ -45,6 +46,8 @@ pub(crate) struct Shared {
     pub catalog: RwLock<Catalog>,
     pub queued: AtomicUsize,
     pub suppression: privacy::Suppression,
+    /// Swapped whole by `PUT /v1/consent/policy`.
+    pub consent_policy: RwLock<Arc<consent::ConsentPolicy>>,
     /// Whether the session model is being retrained in the background.
     pub session_training: std::sync::atomic::AtomicBool,
     pub decisions: decisions::DecisionLog,
@@ -70,6 +73,9 @@ pub(crate) fn fold(
     }
     id
 }
+
+/// Where the consent policy is kept.
+const CONSENT_POLICY_META: &str = "consent_policy";
 
 /// Where the placement configuration is kept.
 const PLACEMENTS_META: &str = "placements";
@@ -139,6 +145,11 @@ impl Engine {
         };
         let store_for_log = store.clone();
         let suppression = privacy::Suppression::load(store.as_ref())?;
+        let consent_policy = match store.get_meta(CONSENT_POLICY_META)? {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| EngineError::Corrupt(format!("consent policy: {e}")))?,
+            None => consent::ConsentPolicy::default(),
+        };
         let started = std::time::Instant::now();
         let snapshot = store.snapshot()?;
         let meta = |key: &str| {
@@ -207,6 +218,7 @@ impl Engine {
             queued: AtomicUsize::new(0),
             session_training: std::sync::atomic::AtomicBool::new(false),
             suppression,
+            consent_policy: RwLock::new(Arc::new(consent_policy)),
             decisions: decisions::DecisionLog::start(store_for_log)?,
             placements: RwLock::new(placements),
         });
@@ -295,6 +307,51 @@ impl Engine {
             return Err(EngineError::ShuttingDown);
         }
         wait.await.map_err(|_| EngineError::ShuttingDown)?
+    }
+
+    /// The consent policy in force.
+    pub fn consent_policy(&self) -> Arc<consent::ConsentPolicy> {
+        self.shared.consent_policy.read().clone()
+    }
+
+    /// Replaces the consent policy (validated; takes effect on the next call). Blocks on disk.
+    pub fn put_consent_policy(&self, policy: consent::ConsentPolicy) -> Result<(), EngineError> {
+        policy.validate()?;
+        let json =
+            serde_json::to_string(&policy).map_err(|e| EngineError::Internal(e.to_string()))?;
+        self.shared.store.set_meta(CONSENT_POLICY_META, &json)?;
+        *self.shared.consent_policy.write() = Arc::new(policy);
+        Ok(())
+    }
+
+    /// What each purpose may do with the person `id` names, and why; `None` if unknown.
+    pub fn consent_state(
+        &self,
+        id: &str,
+    ) -> Option<std::collections::BTreeMap<tailor_core::Purpose, consent::Permission>> {
+        let policy = self.consent_policy();
+        self.with_profile(id, |p| {
+            tailor_core::Purpose::ALL
+                .into_iter()
+                .map(|purpose| (purpose, policy.may(Some(p), purpose)))
+                .collect()
+        })
+    }
+
+    /// The consent ledger of the person `id` names (oldest first). Blocks on disk.
+    pub fn consent_ledger(&self, id: &str) -> Result<Option<Vec<serde_json::Value>>, EngineError> {
+        let Some(ids) = self.with_profile(id, |p| {
+            p.user_ids
+                .iter()
+                .chain(&p.anonymous_ids)
+                .cloned()
+                .collect::<Vec<_>>()
+        }) else {
+            return Ok(None);
+        };
+        let mut events = self.shared.store.events_of(&ids, usize::MAX)?;
+        events.sort_by_key(|e| e.seq);
+        Ok(Some(consent::ledger(&events)))
     }
 
     /// Lifts the suppression of an erased id, so its events are accepted again. Blocks on
@@ -535,11 +592,13 @@ impl Engine {
                 .or_else(|| input.anonymous_id.as_deref().and_then(|a| registry.find(a)));
             let catalog = self.shared.catalog.read();
             let recs = self.shared.recs.read();
+            let policy = self.shared.consent_policy.read().clone();
             let decided = self.shared.decisions.with_shown(|shown| {
                 decide::decide(
                     &catalog,
                     &recs,
                     profile.map(|p| p.as_ref()),
+                    &policy,
                     shown,
                     &request,
                     now,

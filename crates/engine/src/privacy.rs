@@ -132,22 +132,7 @@ pub fn export_document(
         }
         v
     };
-    // Every change of consent they made, in order, from the events that carried one.
-    let consent_history: Vec<Value> = events
-        .iter()
-        .filter_map(|e| {
-            let prefs = e
-                .message
-                .context
-                .get("consent")?
-                .get("categoryPreferences")?;
-            Some(json!({
-                "at": format_timestamp(e.message.timestamp),
-                "event": e.message.event.as_deref().unwrap_or(e.message.kind.as_str()),
-                "categoryPreferences": prefs,
-            }))
-        })
-        .collect();
+    let consent_history = crate::consent::ledger(events);
     let decisions: Vec<Value> = decisions
         .iter()
         .map(|d| {

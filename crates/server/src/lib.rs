@@ -121,6 +121,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/suppressions/{id}", delete(profiles::lift_suppression))
         .route("/v1/audit", get(profiles::audit))
         .route("/v1/consent", put(consent::put))
+        .route(
+            "/v1/consent/policy",
+            get(consent::get_policy).put(consent::put_policy),
+        )
+        .route("/v1/consent/{id}", get(consent::get))
         .route("/v1/decide", post(decide::decide))
         .route(
             "/v1/placements",

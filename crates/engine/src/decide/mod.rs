@@ -241,11 +241,12 @@ pub fn decide(
     catalog: &Catalog,
     recs: &Recs,
     profile: Option<&Profile>,
+    policy: &crate::consent::ConsentPolicy,
     shown: &crate::decisions::ShownCounts,
     request: &Request<'_>,
     now: tailor_core::Millis,
 ) -> Decided {
-    let visitor = Visitor::new(profile, request.context, now);
+    let visitor = Visitor::new(profile, policy, request.context, now);
     let answers = request
         .placements
         .iter()

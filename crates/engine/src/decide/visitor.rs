@@ -5,12 +5,13 @@
 use serde_json::{Map, Value, json};
 use tailor_core::{Millis, Purpose};
 
+use crate::consent::ConsentPolicy;
 use crate::profile::Profile;
 
 /// Why a visitor gets the non-personalized answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotPersonalized {
-    /// The person withdrew personalization consent.
+    /// The person withdrew personalization consent, or never gave it where it is opt-in.
     NoConsent,
     /// Tailor has no history for this visitor yet.
     Unknown,
@@ -27,12 +28,6 @@ impl NotPersonalized {
     }
 }
 
-/// May this person's data shape what they see? Personalization is allowed unless the
-/// person withdrew consent for it (the default until the consent policy issue lands).
-pub fn personalization_allowed(profile: &Profile) -> bool {
-    profile.consent_to(Purpose::Personalization).unwrap_or(true)
-}
-
 pub struct Visitor<'a> {
     profile: Option<&'a Profile>,
     pub denied: Option<NotPersonalized>,
@@ -45,12 +40,16 @@ pub struct Visitor<'a> {
 impl<'a> Visitor<'a> {
     pub fn new(
         profile: Option<&'a Profile>,
+        policy: &ConsentPolicy,
         context: &Map<String, Value>,
         now: Millis,
     ) -> Visitor<'a> {
         let denied = match profile {
             None => Some(NotPersonalized::Unknown),
-            Some(p) if !personalization_allowed(p) => Some(NotPersonalized::NoConsent),
+            // May this person's data shape what they see? Asked of the one consent check.
+            Some(p) if !policy.may(Some(p), Purpose::Personalization).allowed => {
+                Some(NotPersonalized::NoConsent)
+            }
             Some(_) => None,
         };
         let usable = if denied.is_none() { profile } else { None };

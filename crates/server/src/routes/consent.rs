@@ -1,15 +1,18 @@
-//! `PUT /v1/consent`: record a person's consent per purpose. The change travels through
-//! the event log as Segment's own `Segment Consent Preference Updated` event, so it is
-//! durable, replayable and part of the person's history like any other event.
+//! Consent. `PUT /v1/consent`: record a person's consent per purpose; the change travels
+//! through the event log as Segment's own `Segment Consent Preference Updated` event, so it
+//! is durable, replayable and part of the person's history (the ledger) like any other event.
+//! `GET /v1/consent/{id}`: what each purpose may do now and why, and the ledger.
+//! `GET`/`PUT /v1/consent/policy`: the store's defaults per purpose and region.
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use serde_json::{Map, Value, json};
 use tailor_core::message::{Envelope, parse_message};
 use tailor_core::{MessageType, Purpose};
 use tailor_engine::Scope;
+use tailor_engine::consent::ConsentPolicy;
 
 use crate::AppState;
 use crate::auth::authorize;
@@ -50,9 +53,10 @@ pub async fn put(
         );
     }
     let source = v.get("source").and_then(Value::as_str).unwrap_or("api");
+    let policy_version = state.engine.consent_policy().version.clone();
     let mut event = json!({
         "event": "Segment Consent Preference Updated",
-        "properties": {"consentSource": source},
+        "properties": {"consentSource": source, "policyVersion": policy_version},
         "context": {"consent": {"categoryPreferences": prefs}},
     });
     for k in ["userId", "anonymousId", "timestamp"] {
@@ -80,4 +84,64 @@ pub async fn put(
         .map(|p| json!(p.consent))
         .unwrap_or(Value::Null);
     Ok(Json(json!({"success": true, "consent": consent})))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
+    let purposes = state
+        .engine
+        .consent_state(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no profile is known by {id:?}")))?;
+    let id2 = id.clone();
+    let ledger = state
+        .blocking(move |engine| engine.consent_ledger(&id2))
+        .await?
+        .unwrap_or_default();
+    let purposes: Map<String, Value> = purposes
+        .into_iter()
+        .map(|(p, permission)| {
+            let mut v = json!(permission);
+            v["reason"] = json!(permission.describe());
+            (p.as_str().to_string(), v)
+        })
+        .collect();
+    Ok(Json(json!({
+        "purposes": purposes,
+        "policyVersion": state.engine.consent_policy().version,
+        "ledger": ledger,
+    })))
+}
+
+pub async fn get_policy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
+    Ok(Json(json!(*state.engine.consent_policy())))
+}
+
+pub async fn put_policy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
+    let bytes = read_limited(&headers, body, 64 * 1024).await?;
+    let policy: ConsentPolicy = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_request",
+            format!(
+                "not a consent policy ({e}); expected {{\"version\": \"2\", \"defaults\": {{\"analytics\": \"opt-out\", …}}, \"regions\": [{{\"name\", \"countries\": [\"DE\"], \"defaults\"}}]}}"
+            ),
+        )
+    })?;
+    let saved = policy.clone();
+    state
+        .blocking(move |engine| engine.put_consent_policy(policy))
+        .await?;
+    Ok(Json(json!({"success": true, "policy": saved})))
 }

@@ -142,12 +142,16 @@ pub async fn batch(
 }
 
 /// The reply to an accepted call; `suppressed` appears only when events named an erased
-/// person and were refused (see the README, "Erasure").
+/// person and were refused, `withheld` when events were not stored for lack of analytics
+/// consent (see the README, "Privacy").
 fn receipt_json(receipt: &tailor_engine::Receipt) -> Value {
     let mut reply =
         json!({"success": true, "accepted": receipt.accepted, "duplicates": receipt.duplicates});
     if receipt.suppressed > 0 {
         reply["suppressed"] = json!(receipt.suppressed);
+    }
+    if receipt.withheld > 0 {
+        reply["withheld"] = json!(receipt.withheld);
     }
     reply
 }
