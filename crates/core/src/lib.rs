@@ -9,6 +9,7 @@ pub mod condition;
 pub mod consent;
 pub mod experiment;
 pub mod message;
+pub mod preferences;
 pub mod time;
 pub mod validate;
 

@@ -15,6 +15,7 @@ pub mod profile;
 pub mod recs;
 mod registry;
 pub mod session_model;
+pub mod tokens;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -46,6 +47,8 @@ pub(crate) struct Shared {
     pub catalog: RwLock<Catalog>,
     pub queued: AtomicUsize,
     pub suppression: privacy::Suppression,
+    pub tokens: tokens::ProfileTokens,
+    pub quizzes: RwLock<Vec<tailor_core::preferences::Quiz>>,
     /// Swapped whole by `PUT /v1/consent/policy`.
     pub consent_policy: RwLock<Arc<consent::ConsentPolicy>>,
     /// Whether the session model is being retrained in the background.
@@ -73,6 +76,9 @@ pub(crate) fn fold(
     }
     id
 }
+
+/// Where the quizzes are kept.
+const QUIZZES_META: &str = "quizzes";
 
 /// Where the consent policy is kept.
 const CONSENT_POLICY_META: &str = "consent_policy";
@@ -145,6 +151,12 @@ impl Engine {
         };
         let store_for_log = store.clone();
         let suppression = privacy::Suppression::load(store.as_ref())?;
+        let profile_tokens = tokens::ProfileTokens::load(store.as_ref())?;
+        let quizzes = match store.get_meta(QUIZZES_META)? {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| EngineError::Corrupt(format!("quizzes: {e}")))?,
+            None => Vec::new(),
+        };
         let consent_policy = match store.get_meta(CONSENT_POLICY_META)? {
             Some(json) => serde_json::from_str(&json)
                 .map_err(|e| EngineError::Corrupt(format!("consent policy: {e}")))?,
@@ -218,7 +230,9 @@ impl Engine {
             queued: AtomicUsize::new(0),
             session_training: std::sync::atomic::AtomicBool::new(false),
             suppression,
+            tokens: profile_tokens,
             consent_policy: RwLock::new(Arc::new(consent_policy)),
+            quizzes: RwLock::new(quizzes),
             decisions: decisions::DecisionLog::start(store_for_log)?,
             placements: RwLock::new(placements),
         });
@@ -307,6 +321,68 @@ impl Engine {
             return Err(EngineError::ShuttingDown);
         }
         wait.await.map_err(|_| EngineError::ShuttingDown)?
+    }
+
+    /// A profile token for `user_id` (see `tokens`); its expiry.
+    pub fn issue_token(
+        &self,
+        user_id: &str,
+        ttl: Option<tailor_core::Millis>,
+    ) -> (String, tailor_core::Millis) {
+        self.shared
+            .tokens
+            .issue(user_id, self.now(), ttl.unwrap_or(tokens::DEFAULT_TTL))
+    }
+
+    /// The userId a profile token proves.
+    pub fn verify_token(&self, token: &str) -> Result<String, tokens::TokenError> {
+        self.shared.tokens.verify(token, self.now())
+    }
+
+    /// Whether the catalog has this category path (at any depth).
+    pub fn has_category(&self, path: &str) -> bool {
+        !self.shared.catalog.read().products_in(path).is_empty()
+    }
+
+    /// The quizzes, in id order.
+    pub fn quizzes(&self) -> Vec<tailor_core::preferences::Quiz> {
+        self.shared.quizzes.read().clone()
+    }
+
+    /// Adds or replaces a quiz (validated by the caller with `Quiz::parse`). Blocks on disk.
+    pub fn put_quiz(&self, quiz: tailor_core::preferences::Quiz) -> Result<(), EngineError> {
+        let mut all = self.shared.quizzes.read().clone();
+        all.retain(|q| q.id != quiz.id);
+        all.push(quiz);
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        self.save_quizzes(all)
+    }
+
+    pub fn delete_quiz(&self, id: &str) -> Result<(), EngineError> {
+        let mut all = self.shared.quizzes.read().clone();
+        let before = all.len();
+        all.retain(|q| q.id != id);
+        if all.len() == before {
+            return Err(EngineError::NotFound(format!("quiz {id:?}")));
+        }
+        self.save_quizzes(all)
+    }
+
+    fn save_quizzes(&self, all: Vec<tailor_core::preferences::Quiz>) -> Result<(), EngineError> {
+        let json = serde_json::to_string(&all).map_err(|e| EngineError::Internal(e.to_string()))?;
+        self.shared.store.set_meta(QUIZZES_META, &json)?;
+        *self.shared.quizzes.write() = all;
+        Ok(())
+    }
+
+    /// What the person `id` names declared (zero-party data); `None` if unknown.
+    pub fn declared_preferences(&self, id: &str) -> Option<tailor_core::preferences::Preferences> {
+        self.with_profile(id, |p| {
+            p.traits
+                .get(tailor_core::preferences::TRAIT)
+                .map(|t| tailor_core::preferences::Preferences::from_trait(&t.value))
+                .unwrap_or_default()
+        })
     }
 
     /// The consent policy in force.
@@ -656,12 +732,14 @@ impl Engine {
         })
     }
 
-    /// A logged decision with the rewards joined to it. Blocks on disk.
+    /// A logged decision with the rewards joined to it. Blocks on disk (and on the decision
+    /// log, so a decision just made is found).
     pub fn decision(
         &self,
         id: &str,
     ) -> Result<Option<(tailor_store::DecisionRecord, Vec<tailor_store::Reward>)>, EngineError>
     {
+        self.shared.decisions.flush();
         Ok(self.shared.store.decision(id)?)
     }
 }

@@ -86,7 +86,7 @@ fn metrics_handle() -> PrometheusHandle {
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    use routes::{catalog, consent, decide, ingest, ops, profiles};
+    use routes::{catalog, consent, decide, ingest, me, ops, preferences, profiles};
     Router::new()
         .route("/v1/track", post(ingest::track))
         .route("/v1/identify", post(ingest::identify))
@@ -126,6 +126,22 @@ pub fn router(state: AppState) -> Router {
             get(consent::get_policy).put(consent::put_policy),
         )
         .route("/v1/consent/{id}", get(consent::get))
+        .route("/v1/preferences", put(preferences::put))
+        .route("/v1/quizzes", get(preferences::list_quizzes))
+        .route(
+            "/v1/quizzes/{id}",
+            get(preferences::get_quiz)
+                .put(preferences::put_quiz)
+                .delete(preferences::delete_quiz),
+        )
+        .route("/v1/quizzes/{id}/answers", post(preferences::answers))
+        .route("/v1/tokens", post(me::issue))
+        .route("/v1/me", get(me::get))
+        .route("/v1/me/preferences", put(me::put_preferences))
+        .route("/v1/me/consent", put(me::put_consent))
+        .route("/v1/me/quizzes/{id}/answers", post(me::answer))
+        .route("/v1/me/decisions/{id}", get(me::decision))
+        .route("/v1/me/export", get(me::export))
         .route("/v1/decide", post(decide::decide))
         .route(
             "/v1/placements",

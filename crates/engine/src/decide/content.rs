@@ -82,6 +82,9 @@ pub fn hero(
     match best {
         Some((_, rel, Some(category), item)) if rel > 0.0 => {
             answer.explanation = match viewed_this_week(catalog, visitor, &category) {
+                _ if visitor.told_us(&category) => {
+                    format!("Because you told us you like {category}")
+                }
                 0 => format!("Because {category} is what you've been browsing most lately"),
                 1 => format!("Because you viewed a {category} product this week"),
                 n => format!("Because you viewed {n} {category} products this week"),

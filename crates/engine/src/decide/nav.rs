@@ -52,6 +52,9 @@ pub fn navigation(
         .collect();
     answer.explanation = match liked.as_slice() {
         [] => "Categories in order of what shoppers engage with most".into(),
+        [first, ..] if entries.first().is_some_and(|e| visitor.told_us(&e.path)) => {
+            format!("{first} first: you told us you like it")
+        }
         [one] => format!("{one} first: it's what you've browsed most"),
         [a, b, ..] => format!("{a} and {b} first: the categories you've browsed most"),
     };

@@ -39,6 +39,7 @@ enum Why<'a> {
     GoesWith(&'a str),
     PopularIn(&'a str),
     PopularYouLike(&'a str),
+    YouToldUs(&'a str),
     Trending,
     Range(&'a str),
 }
@@ -55,6 +56,7 @@ impl Why<'_> {
             Why::GoesWith(name) => format!("Goes with {name}"),
             Why::PopularIn(category) => format!("Popular in {category}"),
             Why::PopularYouLike(category) => format!("Popular in {category}, which you like"),
+            Why::YouToldUs(category) => format!("Because you told us you like {category}"),
             Why::Trending => "Trending now".to_string(),
             Why::Range(category) => format!("From our {category} range"),
         }
@@ -65,16 +67,19 @@ impl Why<'_> {
 /// weighted sum, and why the first source picked it.
 struct Candidate<'a> {
     session: f64,
+    /// Popularity within a category the visitor declared a favourite (0 to 1).
+    declared: f64,
     others: f64,
     why: Why<'a>,
 }
 
 impl Candidate<'_> {
-    /// The ranking score: the session model's products first (1 + its relative score), the
-    /// others below 1.
+    /// The ranking score: the session model's products and the best of the categories the
+    /// visitor told us they like first (1 + their relative score), the others below 1.
     fn score(&self) -> f64 {
-        if self.session > 0.0 {
-            1.0 + self.session
+        let lead = self.session.max(self.declared);
+        if lead > 0.0 {
+            1.0 + lead
         } else {
             self.others.min(0.99)
         }
@@ -92,6 +97,7 @@ impl<'a> Candidates<'a> {
     fn entry(&mut self, id: &'a str, why: Why<'a>) -> &mut Candidate<'a> {
         self.scores.entry(id).or_insert(Candidate {
             session: 0.0,
+            declared: 0.0,
             others: 0.0,
             why,
         })
@@ -177,6 +183,7 @@ pub fn recommend<'a>(
                 .collect()
         })
         .unwrap_or_default();
+    let limit = placement.limit_or(8);
     let context_product = input.product.and_then(|id| catalog.product(id));
     let context_path = context_product.map(|p| p.category_path());
     let source = placement.source.unwrap_or(RecsSource::Visitor);
@@ -240,6 +247,25 @@ pub fn recommend<'a>(
                     );
                 }
             }
+            // What they told us ranks with the session model, above what we inferred.
+            for category in &visitor.declared.categories {
+                let list = popular_in(recs, category);
+                let best = list.clone().map(|(_, s)| s).fold(0.0, f64::max);
+                for (id, pull) in list.filter(|_| best > 0.0) {
+                    let e = c.entry(id, Why::YouToldUs(category));
+                    e.declared = e.declared.max(pull / best);
+                }
+                // Not only its best sellers: the whole range they asked for, after them.
+                for q in catalog
+                    .products_in(category)
+                    .iter()
+                    .filter(|q| q.in_stock())
+                    .take(4 * limit)
+                {
+                    let e = c.entry(&q.id, Why::YouToldUs(category));
+                    e.declared = e.declared.max(0.01);
+                }
+            }
             for &(category, interest) in visitor
                 .interests()
                 .iter()
@@ -252,18 +278,23 @@ pub fn recommend<'a>(
                     Why::PopularYouLike(category),
                 );
             }
-            if let Some(&last) = session.last() {
-                explanation = Some(format!(
+            explanation = match (session.last(), visitor.declared.categories.first()) {
+                (Some(&last), Some(told)) => Some(format!(
+                    "Because you viewed {} and told us you like {told}",
+                    name(last)
+                )),
+                (Some(&last), None) => Some(format!(
                     "Because you viewed {} and like {}",
                     name(last),
                     visitor.interests().first().map_or("our range", |(k, _)| k)
-                ));
-            }
+                )),
+                (None, Some(told)) => Some(format!("Because you told us you like {told}")),
+                (None, None) => None,
+            };
         }
     }
     // Everyone gets popular and trending products as the fallback and the fill.
     let pool_was_empty = c.scores.is_empty();
-    let limit = placement.limit_or(8);
     c.add_scaled(
         recs.ranked
             .top
@@ -310,12 +341,25 @@ pub fn recommend<'a>(
         })
         .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.id.cmp(&b.0.id)));
+    // A declared price range outweighs the ranking: products outside it come last.
+    ranked.sort_by_key(|(p, _, _)| !visitor.price_fits(p.price));
 
     // Diversity: no more than PER_CATEGORY per leaf category until the row would be short.
     let mut per_category: HashMap<&[String], usize> = HashMap::new();
     let mut picked = Vec::with_capacity(limit);
     let mut held_back = Vec::new();
+    let mut fitting_done = false;
     for &(p, score, why) in &ranked {
+        // Products outside a declared price range only fill what in-range ones cannot,
+        // diversity notwithstanding.
+        if !fitting_done && !visitor.price_fits(p.price) {
+            fitting_done = true;
+            let room = limit.saturating_sub(picked.len());
+            picked.extend(held_back.drain(..room.min(held_back.len())));
+            if picked.len() == limit {
+                break;
+            }
+        }
         let n = per_category.entry(p.category.as_slice()).or_default();
         if *n < PER_CATEGORY {
             *n += 1;

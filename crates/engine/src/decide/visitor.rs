@@ -5,6 +5,8 @@
 use serde_json::{Map, Value, json};
 use tailor_core::{Millis, Purpose};
 
+use tailor_core::preferences::{self, Preferences};
+
 use crate::consent::ConsentPolicy;
 use crate::profile::Profile;
 
@@ -35,7 +37,15 @@ pub struct Visitor<'a> {
     /// Attributes targeting conditions are evaluated against.
     pub attributes: Value,
     interests: Vec<(&'a str, f64)>,
+    /// What the visitor told the store (zero-party data); empty without personalization.
+    pub declared: Preferences,
+    /// The declared categories and every parent of them (`Shoes`, `Shoes/Running`).
+    declared_paths: Vec<String>,
 }
+
+/// Interest in a declared category: above anything inferred (which tops out at 1.0), so
+/// what a shopper told the store outweighs what Tailor guessed.
+pub const DECLARED_INTEREST: f64 = 1.5;
 
 impl<'a> Visitor<'a> {
     pub fn new(
@@ -57,12 +67,28 @@ impl<'a> Visitor<'a> {
         let interests = usable
             .map(|p| normalized_interests(p, now))
             .unwrap_or_default();
+        let declared = usable
+            .and_then(|p| p.traits.get(preferences::TRAIT))
+            .map(|t| Preferences::from_trait(&t.value))
+            .unwrap_or_default();
+        let mut declared_paths = Vec::new();
+        for c in &declared.categories {
+            let parts: Vec<&str> = c.split('/').collect();
+            for depth in 1..=parts.len() {
+                let path = parts[..depth].join("/");
+                if !declared_paths.contains(&path) {
+                    declared_paths.push(path);
+                }
+            }
+        }
         Visitor {
             profile: usable,
             denied,
             now,
             attributes,
             interests,
+            declared,
+            declared_paths,
         }
     }
 
@@ -81,11 +107,28 @@ impl<'a> Visitor<'a> {
         &self.interests
     }
 
+    /// Interest in a category path: [`DECLARED_INTEREST`] if the visitor told us they like it
+    /// (or a category under it), else the inferred interest (0 to 1).
     pub fn interest_in(&self, category: &str) -> f64 {
+        if self.told_us(category) {
+            return DECLARED_INTEREST;
+        }
         self.interests
             .iter()
             .find(|(k, _)| *k == category)
             .map_or(0.0, |(_, v)| *v)
+    }
+
+    /// Whether the visitor declared `category` (or a category under it) a favourite.
+    pub fn told_us(&self, category: &str) -> bool {
+        self.declared_paths.iter().any(|p| p == category)
+    }
+
+    /// Whether a price fits the visitor's declared price range (true when they declared none).
+    pub fn price_fits(&self, price: f64) -> bool {
+        self.declared
+            .price_range
+            .is_none_or(|r| r.min <= price && price <= r.max)
     }
 }
 

@@ -4,5 +4,7 @@ pub mod catalog;
 pub mod consent;
 pub mod decide;
 pub mod ingest;
+pub mod me;
 pub mod ops;
+pub mod preferences;
 pub mod profiles;
