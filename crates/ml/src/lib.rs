@@ -3,3 +3,4 @@
 //! **Invariant:** no I/O, no async, never reads the clock; callers parse files and pass data in.
 
 pub mod session_recs;
+pub mod stats;
