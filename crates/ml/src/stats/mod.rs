@@ -14,7 +14,7 @@
 //! Departures from gbstats (each also said where it happens):
 //! - a relative lift over a *negative* control mean (e.g. net revenue after refunds) is
 //!   [`TestIssue::BaselineZeroOrNegative`]; gbstats computes a lift whose sign is misleading;
-//! - [`srm`] with no traffic at all is [`StatsError::NoTraffic`]; gbstats returns p = 1;
+//! - [`srm()`] with no traffic at all is [`StatsError::NoTraffic`]; gbstats returns p = 1;
 //! - a Bayesian test whose relative prior cannot be rescaled (zero control mean) returns
 //!   [`TestIssue::BaselineZeroOrNegative`]; gbstats raises `ZeroDivisionError`;
 //! - risk uses the closed form of E[max(X, 0)], equal to gbstats' truncated-normal product;
@@ -108,3 +108,6 @@ fn validate(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
