@@ -249,6 +249,20 @@ run_test("sequential decisive conversion", "sequential", *decisive)
 run_test("sequential revenue per visitor tiny samples", "sequential", *rpv_tiny)
 run_test("sequential CUPED revenue absolute alpha 0.1", "sequential", *cuped, difference_type="absolute", alpha=0.1)
 
+revenue_per_buyer = tuple(
+    ratio_stat(*(lambda r, o: (r, o > 0))(*orders_and_revenue(2_500, rate, 50)), denominator_binomial=True)
+    for rate in (0.1, 0.11)
+)
+run_test("frequentist revenue per buyer (ratio, binomial denominator)", "frequentist", *revenue_per_buyer)
+run_test("bayesian revenue per buyer (ratio, binomial denominator) absolute", "bayesian", *revenue_per_buyer, difference_type="absolute")
+run_test("sequential retention 30 days CUPED relative alpha 0.01", "sequential", *retention, alpha=0.01)
+run_test("bayesian retention 30 days CUPED relative alpha 0.01", "bayesian", *retention, alpha=0.01)
+
+# Tailor departs here (relative lift over a negative mean): gbstats' numbers are recorded to
+# show the difference; the Rust test expects ZERO_NEGATIVE_BASELINE_VARIATION instead.
+run_test("frequentist negative baseline relative (Tailor departs)", "frequentist", *negative_baseline)
+run_test("bayesian negative baseline relative (Tailor departs)", "bayesian", *negative_baseline)
+
 proper = {"mean": 0.0, "variance": 0.3**2, "proper": True}
 run_test("bayesian conversion small proper prior", "bayesian", *conv_small, prior=proper)
 run_test("bayesian conversion large proper prior", "bayesian", *conv_large, prior=proper)
@@ -272,6 +286,7 @@ run_srm("srm three arms broken", [5_000, 2_900, 2_100], [0.5, 0.25, 0.25])
 run_srm("srm four arms large", [250_400, 249_100, 250_900, 249_600], [0.25, 0.25, 0.25, 0.25])
 run_srm("srm small counts", [3, 9], [0.5, 0.5])
 run_srm("srm one arm empty", [1_000, 0], [0.5, 0.5])
+run_srm("srm traffic in a zero-weight arm", [4_950, 5_050, 120], [0.5, 0.5, 0.0])
 run_srm("srm no traffic", [0, 0], [0.5, 0.5])
 
 OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@
 //! - a relative lift over a *negative* control mean (e.g. net revenue after refunds) is
 //!   [`TestIssue::BaselineZeroOrNegative`]; gbstats computes a lift whose sign is misleading;
 //! - [`srm()`] with no traffic at all is [`StatsError::NoTraffic`]; gbstats returns p = 1;
+//! - [`srm()`] with units in a variation of weight 0 is p = 0; gbstats ignores that variation;
 //! - a Bayesian test whose relative prior cannot be rescaled (zero control mean) returns
 //!   [`TestIssue::BaselineZeroOrNegative`]; gbstats raises `ZeroDivisionError`;
 //! - risk uses the closed form of E[max(X, 0)], equal to gbstats' truncated-normal product;

@@ -13,9 +13,9 @@ pub const SRM_P_VALUE_THRESHOLD: f64 = 0.001;
 
 /// The SRM p-value for units `observed` per variation given the intended `weights`.
 ///
-/// A variation with weight 0 contributes no chi-square term (its expected count is 0), but
-/// its units count in the total, so traffic leaking into it shows up as a shortfall in the
-/// others — gbstats' behaviour. Degrees of freedom are variations − 1.
+/// Degrees of freedom are variations − 1. A variation with weight 0 that received units gives
+/// p = 0: under the configured split that cannot happen, so the experiment is broken. (gbstats
+/// skips such a variation's term and can report a healthy p-value for it — a departure.)
 ///
 /// # Errors
 /// Mismatched lengths, fewer than two variations, a negative or non-finite weight, weights
@@ -41,6 +41,13 @@ pub fn srm(observed: &[u64], weights: &[f64]) -> Result<f64, StatsError> {
     let total: f64 = observed.iter().map(|&o| o as f64).sum();
     if total == 0.0 {
         return Err(StatsError::NoTraffic);
+    }
+    if observed
+        .iter()
+        .zip(weights)
+        .any(|(&units, &weight)| weight == 0.0 && units > 0)
+    {
+        return Ok(0.0);
     }
     let chi_square: f64 = observed
         .iter()
@@ -91,5 +98,13 @@ mod tests {
         let broken = srm(&[5_000, 4_000], &[0.5, 0.5]).unwrap_or_else(|e| panic!("{e}"));
         assert!(is_sample_ratio_mismatch(broken));
         assert!(!is_sample_ratio_mismatch(perfect));
+    }
+
+    #[test]
+    fn traffic_in_a_disabled_variation_is_a_certain_mismatch() {
+        assert_eq!(srm(&[500, 500, 1], &[0.5, 0.5, 0.0]), Ok(0.0));
+        // A disabled variation without traffic is simply left out of the test.
+        let healthy = srm(&[500, 500, 0], &[0.5, 0.5, 0.0]).unwrap_or_else(|e| panic!("{e}"));
+        assert!((healthy - 1.0).abs() < 1e-12);
     }
 }
