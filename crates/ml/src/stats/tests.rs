@@ -229,3 +229,99 @@ fn a_proper_prior_shrinks_the_lift_towards_its_mean() {
     assert!(0.0 < shrunk.expected && shrunk.expected < flat.expected);
     assert!(shrunk.uplift.stddev < flat.uplift.stddev);
 }
+
+/// A small deterministic generator (PCG-style LCG) so the sweep needs no `rand`.
+struct Lcg(u64);
+
+impl Lcg {
+    fn unit(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn below(&mut self, bound: u64) -> u64 {
+        (self.unit() * bound as f64) as u64
+    }
+
+    /// Sums of `n` per-unit values, binomial or continuous (possibly negative, possibly all
+    /// equal), built from actual values so they are consistent.
+    fn unit_sums(&mut self, n: u64, binomial: bool) -> (UnitSums, Vec<f64>) {
+        let style = self.below(4);
+        let values: Vec<f64> = (0..n)
+            .map(|_| match (binomial, style) {
+                (true, 0) => 0.0,
+                (true, _) => f64::from(self.unit() < 0.3),
+                (false, 0) => 7.0,
+                (false, 1) => self.unit() * 200.0 - 50.0,
+                (false, _) => (self.unit() * 3.0).floor(),
+            })
+            .collect();
+        let sum = values.iter().sum();
+        let sums = if binomial {
+            UnitSums::Binomial { sum }
+        } else {
+            UnitSums::Continuous {
+                sum,
+                sum_squares: values.iter().map(|v| v * v).sum(),
+            }
+        };
+        (sums, values)
+    }
+
+    fn statistic(&mut self, kind: u64, binomial: bool) -> Statistic {
+        let n = [0, 1, 2, 3, 10, 57][self.below(6) as usize];
+        let (first, first_values) = self.unit_sums(n, binomial);
+        let (second, second_values) = self.unit_sums(n, binomial);
+        let sum_of_products = first_values
+            .iter()
+            .zip(&second_values)
+            .map(|(a, b)| a * b)
+            .sum();
+        match kind {
+            0 => Statistic::Mean { n, value: first },
+            1 => Statistic::Ratio {
+                n,
+                numerator: first,
+                denominator: second,
+                sum_of_products,
+            },
+            _ => Statistic::RegressionAdjusted {
+                n,
+                post: first,
+                pre: second,
+                sum_of_products,
+            },
+        }
+    }
+}
+
+#[test]
+fn random_small_and_degenerate_arms_never_produce_nan() {
+    let mut random = Lcg(7);
+    let configs = all_configs();
+    let mut computed = 0;
+    for _ in 0..3_000 {
+        let kind = random.below(3);
+        let binomial = random.unit() < 0.5;
+        let control = random.statistic(kind, binomial);
+        let treatment = random.statistic(kind, binomial);
+        let config = configs[random.below(configs.len() as u64) as usize];
+        let result = compare(&control, &treatment, &config)
+            .unwrap_or_else(|e| panic!("{control:?} {treatment:?} {config:?}: {e}"));
+        assert!(
+            result.is_finite(),
+            "{control:?} {treatment:?} {config:?}: {result:?}"
+        );
+        let [lower, upper] = result.ci;
+        assert!(
+            lower <= result.expected && result.expected <= upper,
+            "{result:?}"
+        );
+        computed += usize::from(result.issue.is_none());
+    }
+    // The sweep must exercise real computations, not only the default answers.
+    assert!(computed > 500, "only {computed} non-default results");
+}
