@@ -6,6 +6,10 @@
 /// Every number is finite. When the data cannot support a comparison, `issue` says why and
 /// the numbers are gbstats' uninformative defaults: `expected` 0, `ci` [0, 0], uplift 0 ± 0,
 /// p-value 1, chance to win 0.5, risk [0, 0].
+///
+/// Field mapping: gbstats' `p_value` / `chance_to_win` / `risk` live in [`Inference`], its
+/// `error_message` is [`TestIssue::code`], and its `risk_type` is not repeated: it is the
+/// configured [`DifferenceType`](super::DifferenceType).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TestResult {
     /// The estimated lift (relative or absolute, as configured); the posterior mean for the
