@@ -1,5 +1,7 @@
-//! `tailor-ml`: models and statistics as plain functions and structs. Slices in, numbers out.
+//! `tailor-ml`: models and statistics as plain functions and structs. Slices in, numbers out:
+//! session-based recommenders ([`session_recs`]) and A/B test statistics ([`stats`]).
 //!
 //! **Invariant:** no I/O, no async, never reads the clock; callers parse files and pass data in.
 
 pub mod session_recs;
+pub mod stats;
