@@ -44,6 +44,7 @@ type Shown = (String, Millis, Vec<String>);
 /// What the log thread takes: decisions to write, or a request to write what it has now.
 enum Queued {
     Decision(DecisionRecord),
+    Exposures(Vec<tailor_store::Exposure>),
     Flush(mpsc::Sender<()>),
 }
 
@@ -88,6 +89,11 @@ impl DecisionLog {
                     loop {
                         match rx.try_recv() {
                             Ok(Queued::Decision(d)) => batch.push(d),
+                            Ok(Queued::Exposures(e)) => {
+                                if let Err(err) = store.log_exposures(&e) {
+                                    tracing::error!(error = %err, "could not record experiment exposures");
+                                }
+                            }
                             Ok(Queued::Flush(done)) => {
                                 write(&mut batch);
                                 let _ = done.send(());
@@ -156,6 +162,13 @@ impl DecisionLog {
         }
         if let Some(q) = self.queue.lock().as_ref() {
             let _ = q.send(Queued::Decision(record));
+        }
+    }
+
+    /// Queues first exposures to experiments for the store.
+    pub fn log_exposures(&self, exposures: Vec<tailor_store::Exposure>) {
+        if let Some(q) = self.queue.lock().as_ref() {
+            let _ = q.send(Queued::Exposures(exposures));
         }
     }
 

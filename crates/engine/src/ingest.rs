@@ -303,6 +303,7 @@ impl Writer {
         let model = SessionModel::train(views).map(Arc::new);
         shared.recs.write().session_model = model;
         shared.decisions.forget(&profile_ids);
+        shared.experiments.forget(&ids);
         self.maybe_checkpoint(true)?;
         shared.store.purge()?;
         let report = ErasureReport {

@@ -8,6 +8,8 @@ pub mod consent;
 pub mod decide;
 mod decisions;
 pub mod error;
+mod experiment_results;
+pub mod experiments;
 mod ingest;
 pub mod keys;
 pub mod privacy;
@@ -47,6 +49,7 @@ pub(crate) struct Shared {
     pub catalog: RwLock<Catalog>,
     pub queued: AtomicUsize,
     pub suppression: privacy::Suppression,
+    pub experiments: experiments::Experiments,
     pub tokens: tokens::ProfileTokens,
     pub quizzes: RwLock<Vec<tailor_core::preferences::Quiz>>,
     /// Swapped whole by `PUT /v1/consent/policy`.
@@ -76,6 +79,9 @@ pub(crate) fn fold(
     }
     id
 }
+
+/// Where the experiment definitions are kept.
+const EXPERIMENTS_META: &str = "experiments";
 
 /// Where the quizzes are kept.
 const QUIZZES_META: &str = "quizzes";
@@ -152,6 +158,12 @@ impl Engine {
         let store_for_log = store.clone();
         let suppression = privacy::Suppression::load(store.as_ref())?;
         let profile_tokens = tokens::ProfileTokens::load(store.as_ref())?;
+        let experiment_defs = match store.get_meta(EXPERIMENTS_META)? {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| EngineError::Corrupt(format!("experiments: {e}")))?,
+            None => Vec::new(),
+        };
+        let experiments = experiments::Experiments::new(experiment_defs, store.exposures()?);
         let quizzes = match store.get_meta(QUIZZES_META)? {
             Some(json) => serde_json::from_str(&json)
                 .map_err(|e| EngineError::Corrupt(format!("quizzes: {e}")))?,
@@ -230,6 +242,7 @@ impl Engine {
             queued: AtomicUsize::new(0),
             session_training: std::sync::atomic::AtomicBool::new(false),
             suppression,
+            experiments,
             tokens: profile_tokens,
             consent_policy: RwLock::new(Arc::new(consent_policy)),
             quizzes: RwLock::new(quizzes),
@@ -342,6 +355,48 @@ impl Engine {
     /// Whether the catalog has this category path (at any depth).
     pub fn has_category(&self, path: &str) -> bool {
         !self.shared.catalog.read().products_in(path).is_empty()
+    }
+
+    /// The experiments.
+    pub fn experiments(&self) -> Vec<experiments::PlacementExperiment> {
+        self.shared.experiments.list()
+    }
+
+    /// Adds or replaces an experiment, validated against the placements, the content and
+    /// the other experiments' namespaces. Takes effect on the next decision. Blocks on disk.
+    pub fn put_experiment(&self, exp: experiments::PlacementExperiment) -> Result<(), EngineError> {
+        let placements = self.shared.placements.read().clone();
+        exp.validate(
+            |p| placements.iter().any(|x| x.id == p),
+            |c| self.content_item(c).is_some(),
+        )?;
+        let mut all = self.shared.experiments.list();
+        all.retain(|e| e.id != exp.id);
+        all.push(exp);
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        let growthbook: Vec<_> = all.iter().map(|e| e.growthbook()).collect();
+        tailor_core::experiment::validate_namespaces(&growthbook)?;
+        self.save_experiments(all)
+    }
+
+    pub fn delete_experiment(&self, id: &str) -> Result<(), EngineError> {
+        let mut all = self.shared.experiments.list();
+        let before = all.len();
+        all.retain(|e| e.id != id);
+        if all.len() == before {
+            return Err(EngineError::NotFound(format!("experiment {id:?}")));
+        }
+        self.save_experiments(all)
+    }
+
+    fn save_experiments(
+        &self,
+        all: Vec<experiments::PlacementExperiment>,
+    ) -> Result<(), EngineError> {
+        let json = serde_json::to_string(&all).map_err(|e| EngineError::Internal(e.to_string()))?;
+        self.shared.store.set_meta(EXPERIMENTS_META, &json)?;
+        self.shared.experiments.replace(all);
+        Ok(())
     }
 
     /// The quizzes, in id order.
@@ -657,8 +712,10 @@ impl Engine {
             context: &input.context,
             product,
             cart,
+            now: self.now(),
         };
-        let now = self.now();
+        let now = request.now;
+        let mut exposures = Vec::new();
         let (decided, profile_id) = {
             let registry = self.shared.registry.read();
             let profile = input
@@ -669,6 +726,43 @@ impl Engine {
             let catalog = self.shared.catalog.read();
             let recs = self.shared.recs.read();
             let policy = self.shared.consent_policy.read().clone();
+            // Experiments see every id of the person, so assignment is sticky across logins.
+            let experiments = &self.shared.experiments;
+            let live = experiments.any_live(now);
+            let mut ids: Vec<&str> = Vec::new();
+            if live {
+                ids.extend(input.user_id.as_deref());
+                ids.extend(input.anonymous_id.as_deref());
+                if let Some(p) = profile {
+                    ids.extend(
+                        p.user_ids
+                            .iter()
+                            .chain(&p.anonymous_ids)
+                            .map(String::as_str),
+                    );
+                }
+                ids.sort_unstable();
+                ids.dedup();
+                ids.retain(|id| !self.shared.suppression.blocks_id(id));
+            }
+            let hash_id = input
+                .anonymous_id
+                .as_deref()
+                .or(input.user_id.as_deref())
+                .unwrap_or_default();
+            let mut assign = |placement: &decide::Placement, attributes: &serde_json::Value| {
+                if !live || ids.is_empty() {
+                    return None;
+                }
+                experiments.assign(
+                    &placement.id,
+                    &ids,
+                    hash_id,
+                    attributes,
+                    now,
+                    &mut exposures,
+                )
+            };
             let decided = self.shared.decisions.with_shown(|shown| {
                 decide::decide(
                     &catalog,
@@ -677,11 +771,14 @@ impl Engine {
                     &policy,
                     shown,
                     &request,
-                    now,
+                    &mut assign,
                 )
             });
             (decided, profile.map(|p| p.id))
         };
+        if !exposures.is_empty() {
+            self.shared.decisions.log_exposures(exposures);
+        }
         let decision_id = format!(
             "{}{}",
             self.decision_prefix,

@@ -86,7 +86,7 @@ fn metrics_handle() -> PrometheusHandle {
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    use routes::{catalog, consent, decide, ingest, me, ops, preferences, profiles};
+    use routes::{catalog, consent, decide, experiments, ingest, me, ops, preferences, profiles};
     Router::new()
         .route("/v1/track", post(ingest::track))
         .route("/v1/identify", post(ingest::identify))
@@ -135,6 +135,12 @@ pub fn router(state: AppState) -> Router {
                 .delete(preferences::delete_quiz),
         )
         .route("/v1/quizzes/{id}/answers", post(preferences::answers))
+        .route("/v1/experiments", get(experiments::list))
+        .route(
+            "/v1/experiments/{id}",
+            put(experiments::put).delete(experiments::delete),
+        )
+        .route("/v1/experiments/{id}/results", get(experiments::results))
         .route("/v1/tokens", post(me::issue))
         .route("/v1/me", get(me::get))
         .route("/v1/me/preferences", put(me::put_preferences))

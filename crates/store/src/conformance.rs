@@ -5,7 +5,9 @@ use serde_json::json;
 use tailor_core::message::{Envelope, parse_message};
 use tailor_core::{ContentItem, Message, Product};
 
-use crate::{AuditEntry, Checkpoint, DecisionRecord, PersonKeys, ProfileRow, Reward, Store};
+use crate::{
+    AuditEntry, Checkpoint, DecisionRecord, Exposure, PersonKeys, ProfileRow, Reward, Store,
+};
 
 /// A named check of one behaviour.
 type Check = (&'static str, fn(&dyn Store));
@@ -34,6 +36,7 @@ pub fn run_all<S: Store, G>(fresh: impl Fn() -> (S, G)) {
             "suppression_and_audit_records",
             suppression_and_audit_records,
         ),
+        ("exposures_keep_the_first", exposures_keep_the_first),
     ];
     for (name, check) in checks {
         let (store, _guard) = fresh();
@@ -315,4 +318,24 @@ fn suppression_and_audit_records(s: &dyn Store) {
     assert_eq!(s.audit_log(1).unwrap().len(), 1);
     s.purge().unwrap();
     assert!(s.decisions_of(&[], 10).unwrap().is_empty());
+}
+
+fn exposures_keep_the_first(s: &dyn Store) {
+    let e = |id: &str, variation, at| Exposure {
+        experiment: "exp".into(),
+        id: id.into(),
+        variation,
+        at,
+    };
+    s.log_exposures(&[e("a", 1, 10), e("b", 0, 11)]).unwrap();
+    s.log_exposures(&[e("a", 0, 20)]).unwrap();
+    let mut all = s.exposures().unwrap();
+    all.sort_by(|x, y| x.id.cmp(&y.id));
+    assert_eq!(all, [e("a", 1, 10), e("b", 0, 11)]);
+    s.erase_person(&PersonKeys {
+        profile_ids: vec![],
+        ids: vec!["a".into()],
+    })
+    .unwrap();
+    assert_eq!(s.exposures().unwrap(), [e("b", 0, 11)]);
 }

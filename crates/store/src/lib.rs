@@ -153,6 +153,12 @@ pub trait Store: Send + Sync + 'static {
     /// The decisions shown to any of `ids` (userIds or anonymousIds), oldest first.
     fn decisions_of(&self, ids: &[String], limit: usize) -> Result<Vec<DecisionRecord>>;
 
+    /// Records first exposures to experiments; an (experiment, id) already recorded keeps
+    /// its first variant and time.
+    fn log_exposures(&self, exposures: &[Exposure]) -> Result<()>;
+    /// Every recorded exposure.
+    fn exposures(&self) -> Result<Vec<Exposure>>;
+
     /// Adds suppression records (opaque strings: the engine stores salted hashes).
     fn suppress(&self, hashes: &[String]) -> Result<()>;
     /// Removes suppression records; returns how many existed.
@@ -163,6 +169,17 @@ pub trait Store: Send + Sync + 'static {
     fn audit(&self, entry: &AuditEntry) -> Result<()>;
     /// The newest audit entries, newest first.
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>>;
+}
+
+/// A person's first exposure to an experiment, under one of their ids (userId or
+/// anonymousId): the variation they were put in. It makes assignment sticky across identity
+/// merges and restarts, and it is the unit list of the experiment's results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exposure {
+    pub experiment: String,
+    pub id: String,
+    pub variation: u32,
+    pub at: tailor_core::Millis,
 }
 
 /// One audit log entry: what was done, when, and counts or other non-personal details.

@@ -23,8 +23,8 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use tailor_core::{ContentItem, Message, Product};
 
 use crate::{
-    AuditEntry, Checkpoint, DecisionRecord, Erased, PersonKeys, ProfileRow, Result, Reward, Seq,
-    Snapshot, Store, StoreError, StoredEvent,
+    AuditEntry, Checkpoint, DecisionRecord, Erased, Exposure, PersonKeys, ProfileRow, Result,
+    Reward, Seq, Snapshot, Store, StoreError, StoredEvent,
 };
 
 /// Schema migrations of `tailor.db`, applied in order; `PRAGMA user_version` records how many ran.
@@ -50,6 +50,10 @@ const MIGRATIONS: &[&str] = &[
     // 4: erasure: suppression records (salted hashes of erased ids) and the audit log.
     "CREATE TABLE suppressed (hash TEXT PRIMARY KEY) WITHOUT ROWID;
      CREATE TABLE audit (at INTEGER NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);",
+    // 5: experiment exposures (first exposure per experiment and id).
+    "CREATE TABLE exposures (experiment TEXT NOT NULL, id TEXT NOT NULL, variation INTEGER NOT NULL, at INTEGER NOT NULL,
+        PRIMARY KEY (experiment, id)) WITHOUT ROWID;
+     CREATE INDEX exposures_id ON exposures(id);",
 ];
 
 /// The checkpoint row that records the log position the saved profiles cover.
@@ -663,6 +667,10 @@ impl Store for SqliteStore {
                     ),
                     params_from_iter(args()),
                 )? as u64;
+                tx.execute(
+                    &format!("DELETE FROM exposures WHERE id IN ({ph})"),
+                    params_from_iter(ids),
+                )?;
                 tx.commit()?;
                 Ok(())
             })?;
@@ -720,6 +728,37 @@ impl Store for SqliteStore {
                 out.push(DecisionRecord { id, at, user_id, anonymous_id, personalized, shown, counted: Vec::new(), body });
             }
             Ok(out)
+        })
+    }
+
+    fn log_exposures(&self, exposures: &[Exposure]) -> Result<()> {
+        self.write(|conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO exposures (experiment, id, variation, at) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for e in exposures {
+                    insert.execute(params![e.experiment, e.id, e.variation, e.at])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn exposures(&self) -> Result<Vec<Exposure>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT experiment, id, variation, at FROM exposures")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Exposure {
+                    experiment: r.get(0)?,
+                    id: r.get(1)?,
+                    variation: r.get(2)?,
+                    at: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
 

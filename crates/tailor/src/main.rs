@@ -5,6 +5,7 @@ mod bench;
 mod config;
 mod demo;
 mod eval;
+mod report;
 mod server;
 
 use std::process::ExitCode;
@@ -37,6 +38,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Evaluate models on your own data or the shared data sets.
     Eval(eval::EvalArgs),
+    /// Print an experiment's results from a running server.
+    Report(report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Report(args) => report::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

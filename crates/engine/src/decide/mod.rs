@@ -20,6 +20,7 @@ pub use products::RecsInput;
 use visitor::Visitor;
 
 use crate::catalog::Catalog;
+use crate::experiments::{Assigned, Treatment};
 use crate::profile::Profile;
 use crate::recs::Recs;
 
@@ -128,8 +129,12 @@ pub struct Answer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
     pub explanation: String,
-    /// Probability that this policy shows what it showed (1 for deterministic rules).
+    /// Probability that this policy shows what it showed (1 for deterministic rules; the
+    /// variation's weight in an experiment).
     pub propensity: f64,
+    /// The experiment variation this answer came from, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<Assigned>,
     #[serde(skip)]
     pub candidates: Vec<String>,
     #[serde(skip)]
@@ -148,6 +153,7 @@ impl Answer {
             variant: None,
             explanation: String::new(),
             propensity: 1.0,
+            experiment: None,
             candidates: Vec::new(),
             chosen: None,
             shown: Vec::new(),
@@ -164,6 +170,7 @@ impl Answer {
     fn log_entry(&self) -> LogEntry<'_> {
         LogEntry {
             kind: self.kind,
+            experiment: self.experiment.as_ref(),
             chosen: self.chosen.as_deref(),
             shown: &self.shown,
             candidates: &self.candidates,
@@ -177,6 +184,8 @@ impl Answer {
 #[derive(Serialize)]
 struct LogEntry<'a> {
     kind: PlacementKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    experiment: Option<&'a Assigned>,
     chosen: Option<&'a str>,
     shown: &'a [String],
     candidates: &'a [String],
@@ -226,6 +235,7 @@ pub struct Request<'a> {
     pub context: &'a Map<String, Value>,
     pub product: Option<&'a str>,
     pub cart: Vec<String>,
+    pub now: tailor_core::Millis,
 }
 
 /// Every placement's answer, and whether they were personalized.
@@ -244,39 +254,77 @@ pub fn decide(
     policy: &crate::consent::ConsentPolicy,
     shown: &crate::decisions::ShownCounts,
     request: &Request<'_>,
-    now: tailor_core::Millis,
+    experiments: &mut dyn FnMut(&Placement, &Value) -> Option<Assigned>,
 ) -> Decided {
-    let visitor = Visitor::new(profile, policy, request.context, now);
+    let now = request.now;
+    let personal = Visitor::new(profile, policy, request.context, now);
+    // What everyone sees: for placements an experiment holds out.
+    let everyone = Visitor::new(None, policy, request.context, now);
     let answers = request
         .placements
         .iter()
         .map(|placement| {
             if let Some(cond) = &placement.condition
-                && !matches(&visitor.attributes, cond)
+                && !matches(&personal.attributes, cond)
             {
                 let mut a = Answer::new(placement);
                 a.explanation = "Not shown: this placement's targeting does not include you".into();
                 return a;
             }
-            match placement.kind {
-                PlacementKind::Hero => content::hero(catalog, placement, &visitor, shown),
-                PlacementKind::Promotion => content::promotion(catalog, placement, &visitor, shown),
-                PlacementKind::Navigation => nav::navigation(catalog, recs, placement, &visitor),
-                PlacementKind::Recommendations => {
-                    let input = RecsInput {
-                        product: request.product,
-                        cart: &request.cart,
-                    };
-                    products::recommend(catalog, recs, placement, &visitor, &input)
+            let assigned = experiments(placement, &personal.attributes);
+            let visitor = match assigned.as_ref().map(|a| a.treatment) {
+                Some(Treatment::Editorial) => &everyone,
+                _ => &personal,
+            };
+            let forced = assigned
+                .as_ref()
+                .and_then(|a| a.content.as_deref())
+                .and_then(|id| catalog.content_item(id))
+                .filter(|c| c.is_live(now));
+            let mut answer = match (placement.kind, forced) {
+                (PlacementKind::Hero | PlacementKind::Promotion, Some(item)) => {
+                    let mut a = Answer::new(placement);
+                    a.candidates = vec![item.id.clone()];
+                    a.explanation = format!("{} (a variation we are testing)", item.title);
+                    a.choose_content(&item);
+                    a
                 }
-                PlacementKind::Checkout => checkout(placement, &visitor),
+                _ => answer_placement(catalog, recs, placement, visitor, shown, request),
+            };
+            if let Some(a) = assigned {
+                answer.propensity = a.weight;
+                answer.experiment = Some(a);
             }
+            answer
         })
         .collect();
     Decided {
-        personalized: visitor.personalized(),
-        reason: visitor.denied.map(|d| d.reason()),
+        personalized: personal.personalized(),
+        reason: personal.denied.map(|d| d.reason()),
         answers,
+    }
+}
+
+fn answer_placement(
+    catalog: &Catalog,
+    recs: &Recs,
+    placement: &Placement,
+    visitor: &Visitor<'_>,
+    shown: &crate::decisions::ShownCounts,
+    request: &Request<'_>,
+) -> Answer {
+    match placement.kind {
+        PlacementKind::Hero => content::hero(catalog, placement, visitor, shown),
+        PlacementKind::Promotion => content::promotion(catalog, placement, visitor, shown),
+        PlacementKind::Navigation => nav::navigation(catalog, recs, placement, visitor),
+        PlacementKind::Recommendations => {
+            let input = RecsInput {
+                product: request.product,
+                cart: &request.cart,
+            };
+            products::recommend(catalog, recs, placement, visitor, &input)
+        }
+        PlacementKind::Checkout => checkout(placement, visitor),
     }
 }
 

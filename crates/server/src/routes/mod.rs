@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod consent;
 pub mod decide;
+pub mod experiments;
 pub mod ingest;
 pub mod me;
 pub mod ops;

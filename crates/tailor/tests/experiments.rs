@@ -1,0 +1,262 @@
+//! Experiments end to end over loopback: definitions are validated; assignment is split as
+//! weighted, sticky across login and restarts, and logged as exposure; a holdout gets what
+//! everyone sees; and on simulated shoppers who buy more when recommendations fit their taste,
+//! the results report a significant lift for personalization with a clean sample ratio.
+
+mod common;
+
+use common::{ADMIN_KEY, Server, WRITE_KEY};
+use serde_json::{Value, json};
+
+const CATEGORIES: [&str; 4] = [
+    "Shoes/Running",
+    "Home/Kitchen",
+    "Beauty/Makeup",
+    "Garden/Tools",
+];
+
+fn product(category: usize, i: usize) -> String {
+    format!(
+        "{}-{i}",
+        CATEGORIES[category].replace('/', "-").to_lowercase()
+    )
+}
+
+async fn store(s: &Server) {
+    let mut products = Vec::new();
+    for (c, cat) in CATEGORIES.iter().enumerate() {
+        for i in 0..6 {
+            products.push(json!({"id": product(c, i), "name": format!("{cat} {i}"), "category": cat, "price": 20.0}));
+        }
+    }
+    assert_eq!(
+        s.admin_put("/v1/catalog/products", &Value::Array(products))
+            .await
+            .0,
+        200
+    );
+}
+
+async fn track(s: &Server, body: Value) {
+    let (status, r) = s.post("/v1/track", &body).await;
+    assert_eq!(status, 200, "{r}");
+}
+
+async fn decide(s: &Server, who: Value) -> Value {
+    let mut body = json!({"placements": ["recs.home"]});
+    for (k, v) in who.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let (status, d) = s
+        .raw(
+            s.http
+                .post(s.url("/v1/decide"))
+                .bearer_auth(WRITE_KEY)
+                .json(&body),
+        )
+        .await;
+    assert_eq!(status, 200, "{d}");
+    d
+}
+
+/// A deterministic "random" number in [0, 1) for shopper `i`.
+fn chance(i: u64) -> f64 {
+    (i.wrapping_mul(2_654_435_761) % 1_000) as f64 / 1_000.0
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_experiment_measures_the_lift_of_personalization() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path()).await;
+    store(&s).await;
+    // The crowd makes one category the store's most popular.
+    for i in 0..6 {
+        for p in 0..3 {
+            track(&s, json!({"anonymousId": format!("crowd-{i}"), "event": "Product Viewed", "properties": {"product_id": product(3, p)}})).await;
+        }
+    }
+
+    // Bad definitions are refused with every problem.
+    let (status, e) = s
+        .admin_put("/v1/experiments/bad", &json!({"placement": "nope", "variations": [
+            {"id": "a", "treatment": "editorial"}, {"id": "a", "treatment": "content"}], "weights": [0.7, 0.7]}))
+        .await;
+    assert_eq!(status, 400, "{e}");
+    let message = e["error"]["message"].as_str().unwrap();
+    for expected in ["nope", "twice", "content", "weights"] {
+        assert!(message.contains(expected), "{expected}: {message}");
+    }
+
+    let exp = json!({"placement": "recs.home", "variations": [
+        {"id": "editorial", "treatment": "editorial"}, {"id": "personalized", "treatment": "personalized"}]});
+    let (status, r) = s.admin_put("/v1/experiments/recs-lift", &exp).await;
+    assert_eq!(status, 200, "{r}");
+
+    // Simulated shoppers: each likes one category, browses it, is shown recs.home, and buys
+    // far more often when the first recommendation is from their category.
+    let shoppers = 240u64;
+    let mut first_variation = String::new();
+    for i in 0..shoppers {
+        let favourite = (i % 3) as usize;
+        let anon = format!("v-{i}");
+        for p in 0..3 {
+            track(&s, json!({"anonymousId": anon, "event": "Product Viewed", "properties": {"product_id": product(favourite, (i as usize + p) % 6)}})).await;
+        }
+        let d = decide(&s, json!({"anonymousId": anon})).await;
+        let answer = &d["decisions"]["recs.home"];
+        let variation = answer["experiment"]["variation"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        if i == 0 {
+            first_variation = variation.clone();
+        }
+        if variation == "editorial" {
+            assert!(
+                answer["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|it| !it["reason"].as_str().unwrap().contains("viewed")),
+                "a holdout sees what everyone sees: {answer}"
+            );
+        }
+        let fits = answer["items"][0]["product"]["category"][0]
+            == CATEGORIES[favourite].split('/').next().unwrap();
+        let buys = chance(i) < if fits { 0.5 } else { 0.1 };
+        if buys {
+            track(&s, json!({"anonymousId": anon, "event": "Order Completed",
+                "properties": {"order_id": format!("o-{i}"), "total": 40.0, "products": [{"product_id": product(favourite, 0), "price": 40.0}]}})).await;
+        }
+    }
+
+    // Sticky across login: shopper 0 logs in and keeps their variation, even by userId alone.
+    let (status, _) = s
+        .post(
+            "/v1/identify",
+            &json!({"anonymousId": "v-0", "userId": "u-0"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let d = decide(&s, json!({"userId": "u-0"})).await;
+    assert_eq!(
+        d["decisions"]["recs.home"]["experiment"]["variation"],
+        first_variation.as_str()
+    );
+
+    let (status, results) = s.admin_get("/v1/experiments/recs-lift/results").await;
+    assert_eq!(status, 200, "{results}");
+    assert_eq!(results["units"], shoppers, "one unit per person: {results}");
+    let per = |v: usize| results["variations"][v]["units"].as_u64().unwrap();
+    assert!(
+        per(0) > 80 && per(1) > 80,
+        "a 50/50 split: {} / {}",
+        per(0),
+        per(1)
+    );
+    assert_eq!(results["srm"]["mismatch"], false, "{}", results["srm"]);
+    eprintln!("experiment results: {}", results["metrics"]["conversion"]);
+    eprintln!(
+        "revenue per visitor: {}",
+        results["metrics"]["revenue_per_visitor_cuped"]
+    );
+    eprintln!(
+        "srm: {}, variations: {}",
+        results["srm"], results["variations"]
+    );
+    let conversion = &results["metrics"]["conversion"][1];
+    assert_eq!(conversion["variation"], "personalized");
+    let control = results["metrics"]["conversion"][0]["value"]
+        .as_f64()
+        .unwrap();
+    let treated = conversion["value"].as_f64().unwrap();
+    assert!(treated > control, "{control} → {treated}");
+    assert!(
+        conversion["frequentist"]["pValue"].as_f64().unwrap() < 0.05,
+        "{conversion}"
+    );
+    assert!(
+        conversion["frequentist"]["ci"][0].as_f64().unwrap() > 0.0,
+        "{conversion}"
+    );
+    assert!(
+        conversion["bayesian"]["chanceToWin"].as_f64().unwrap() > 0.95,
+        "{conversion}"
+    );
+    let rpv = &results["metrics"]["revenue_per_visitor"][1];
+    assert!(
+        rpv["frequentist"]["pValue"].as_f64().unwrap() < 0.05,
+        "{rpv}"
+    );
+    // Nobody is 7 days past exposure yet: retention has no units, and says so instead of NaN.
+    assert_eq!(results["metrics"]["retention_7d"][1]["units"], 0);
+    assert!(!results.to_string().contains("NaN"));
+
+    // `tailor report` prints the same results as a table.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tailor"))
+        .args([
+            "report",
+            "experiment",
+            "recs-lift",
+            "--url",
+            &s.base,
+            "--admin-key",
+            ADMIN_KEY,
+        ])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{table} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(table.contains("Sample ratio: ok"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("conversion") && l.contains("personalized")),
+        "{table}"
+    );
+    eprintln!("{table}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tailor"))
+        .args([
+            "report",
+            "experiment",
+            "nope",
+            "--url",
+            &s.base,
+            "--admin-key",
+            ADMIN_KEY,
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+
+    // Sticky across restarts: exposures are stored.
+    s.stop();
+    let s = Server::start(dir.path()).await;
+    let d = decide(&s, json!({"anonymousId": "v-0"})).await;
+    assert_eq!(
+        d["decisions"]["recs.home"]["experiment"]["variation"],
+        first_variation.as_str()
+    );
+    let (_, again) = s.admin_get("/v1/experiments/recs-lift/results").await;
+    assert_eq!(again["units"], shoppers);
+
+    // Stopped: nobody new is enrolled.
+    let mut stopped = exp.clone();
+    stopped["status"] = json!("stopped");
+    assert_eq!(
+        s.admin_put("/v1/experiments/recs-lift", &stopped).await.0,
+        200
+    );
+    let d = decide(&s, json!({"anonymousId": "v-0"})).await;
+    assert!(
+        d["decisions"]["recs.home"].get("experiment").is_none(),
+        "{d}"
+    );
+    let (status, _) = s.admin_get("/v1/experiments/nope/results").await;
+    assert_eq!(status, 404);
+}
