@@ -64,8 +64,9 @@ pub struct OpeArgs {
 struct Estimates {
     ipw: Estimate,
     snipw: Estimate,
-    dm: Estimate,
-    dr: Estimate,
+    /// DM and DR need a reward model, which small logs may not support (e.g. a position without
+    /// a click): then they are absent and `reward_model_error` says why.
+    model_based: Result<(Estimate, Estimate), String>,
     /// Kish's effective sample size (Σw)²/Σw²: how many logged rounds the weights amount to.
     effective_sample_size: f64,
 }
@@ -74,7 +75,7 @@ impl Estimates {
     fn of(
         data: &LoggedBandit,
         target: &ActionDistribution,
-        rewards: &RewardEstimates,
+        rewards: Result<RewardEstimates, String>,
     ) -> anyhow::Result<Self> {
         let weights: Vec<f64> = data
             .rounds()
@@ -88,8 +89,10 @@ impl Estimates {
         Ok(Self {
             ipw: ipw(data, target)?,
             snipw: snipw(data, target)?,
-            dm: dm(data, target, rewards)?,
-            dr: dr(data, target, rewards)?,
+            model_based: match rewards {
+                Ok(rewards) => Ok((dm(data, target, &rewards)?, dr(data, target, &rewards)?)),
+                Err(error) => Err(error),
+            },
             effective_sample_size: if sum_squares > 0.0 {
                 sum * sum / sum_squares
             } else {
@@ -98,12 +101,17 @@ impl Estimates {
         })
     }
 
-    fn named(&self) -> [(&'static str, Estimate); 4] {
+    /// Every estimator by name, `None` where it could not be computed.
+    fn named(&self) -> [(&'static str, Option<Estimate>); 4] {
+        let (dm, dr) = match &self.model_based {
+            Ok((dm, dr)) => (Some(*dm), Some(*dr)),
+            Err(_) => (None, None),
+        };
         [
-            ("ipw", self.ipw),
-            ("snipw", self.snipw),
-            ("dm", self.dm),
-            ("dr", self.dr),
+            ("ipw", Some(self.ipw)),
+            ("snipw", Some(self.snipw)),
+            ("dm", dm),
+            ("dr", dr),
         ]
     }
 
@@ -113,6 +121,10 @@ impl Estimates {
         let mut intervals = Map::new();
         let mut relative = Map::new();
         for (name, estimate) in self.named() {
+            let Some(estimate) = estimate else {
+                report.insert(name.to_string(), Value::Null);
+                continue;
+            };
             report.insert(name.to_string(), json!(estimate.value));
             errors.insert(name.to_string(), json!(estimate.standard_error));
             let (low, high) = estimate.confidence_interval_95();
@@ -125,6 +137,9 @@ impl Estimates {
         report.insert("ci95".into(), Value::Object(intervals));
         if truth.is_some() {
             report.insert("relative_error".into(), Value::Object(relative));
+        }
+        if let Err(error) = &self.model_based {
+            report.insert("reward_model_error".into(), json!(error));
         }
         report.insert(
             "effective_sample_size".into(),
@@ -228,8 +243,11 @@ pub fn run(args: OpeArgs) -> anyhow::Result<()> {
                 args.seed,
                 LogisticParams::default(),
             )
-            .context("fitting the reward model for DM and DR")?;
-            Some(Estimates::of(&data, &target, &rewards)?)
+            .map_err(|error| error.to_string());
+            if let Err(error) = &rewards {
+                eprintln!("warning: no DM or DR estimate: the reward model: {error}");
+            }
+            Some(Estimates::of(&data, &target, rewards)?)
         }
         None => None,
     };
@@ -263,7 +281,7 @@ pub fn run(args: OpeArgs) -> anyhow::Result<()> {
         let (policy, rewards) =
             cross_fitted_policy(&data, &features, args.folds, args.seed, params)
                 .context("training Tailor's policy")?;
-        let estimates = Estimates::of(&data, &policy, &rewards)?;
+        let estimates = Estimates::of(&data, &policy, Ok(rewards))?;
         let mut policy_report = estimates.to_json(None);
         policy_report.insert("exploration".into(), json!(args.exploration));
         policy_report.insert("folds".into(), json!(args.folds));
@@ -329,6 +347,10 @@ fn print_table(
             "", "estimate", "95% CI", "rel. err", "obp quickstart (OBD)", "rel. err"
         );
         for (name, estimate) in estimates.named() {
+            let Some(estimate) = estimate else {
+                println!("{name:<6} {:>9}", "-");
+                continue;
+            };
             let obp = OBP_QUICKSTART.iter().find(|(n, _)| *n == name);
             let (obp_value, obp_error) = match obp {
                 Some((_, value)) => (
@@ -349,6 +371,9 @@ fn print_table(
                 obp_value,
                 obp_error
             );
+        }
+        if let Err(error) = &estimates.model_based {
+            println!("no DM or DR: the reward model: {error}");
         }
         println!(
             "effective sample size {:.0} of {} rounds; obp's relative errors are against BTS's on-policy CTR {OBP_BTS_ON_POLICY_CTR}",
@@ -372,6 +397,7 @@ fn print_table(
             target_on_policy_ctr.map_or("vs target -".to_string(), |t| format!("vs target {t:.4}"))
         );
         for (name, estimate) in estimates.named() {
+            let Some(estimate) = estimate else { continue };
             let versus = |truth: f64| format!("{:+.6}", estimate.value - truth);
             println!(
                 "{:<6} {:>9.6} {:>22} {:>16} {:>16}",
