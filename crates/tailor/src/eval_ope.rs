@@ -14,7 +14,8 @@ use tailor_ml::ope::logistic::LogisticParams;
 use tailor_ml::ope::policy::{GreedyListParams, cross_fitted_policy};
 use tailor_ml::ope::reward_model::{RewardFeatures, cross_fit};
 use tailor_ml::ope::{
-    ActionDistribution, Estimate, LoggedBandit, RewardEstimates, dm, dr, ipw, snipw,
+    ActionDistribution, Estimate, LoggedBandit, RewardEstimates, dm, dr, dr_round_values, ipw,
+    ipw_round_values, snipw,
 };
 
 use open_bandit::{OpenBanditLogs, affinity_pairs, one_hot_items, user_dummies};
@@ -67,6 +68,9 @@ struct Estimates {
     /// DM and DR need a reward model, which small logs may not support (e.g. a position without
     /// a click): then they are absent and `reward_model_error` says why.
     model_based: Result<(Estimate, Estimate), String>,
+    /// IPW's and DR's estimate minus the logs' own CTR, paired round by round.
+    ipw_lift: Estimate,
+    dr_lift: Option<Estimate>,
     /// Kish's effective sample size (Σw)²/Σw²: how many logged rounds the weights amount to.
     effective_sample_size: f64,
 }
@@ -86,7 +90,21 @@ impl Estimates {
         let (sum, sum_squares) = weights
             .iter()
             .fold((0.0, 0.0), |(s, q), w| (s + w, q + w * w));
+        let lift = |values: Vec<f64>| {
+            Estimate::of_round_values(
+                values
+                    .iter()
+                    .zip(data.rounds())
+                    .map(|(value, round)| value - round.reward),
+            )
+        };
+        let dr_lift = match &rewards {
+            Ok(rewards) => Some(lift(dr_round_values(data, target, rewards)?)),
+            Err(_) => None,
+        };
         Ok(Self {
+            ipw_lift: lift(ipw_round_values(data, target)?),
+            dr_lift,
             ipw: ipw(data, target)?,
             snipw: snipw(data, target)?,
             model_based: match rewards {
@@ -144,6 +162,14 @@ impl Estimates {
         report.insert(
             "effective_sample_size".into(),
             json!(self.effective_sample_size),
+        );
+        let lift_json = |e: &Estimate| {
+            let (low, high) = e.confidence_interval_95();
+            json!({"value": e.value, "standard_error": e.standard_error, "ci95": [low, high]})
+        };
+        report.insert(
+            "lift_over_logs".into(),
+            json!({"ipw": lift_json(&self.ipw_lift), "dr": self.dr_lift.as_ref().map(lift_json)}),
         );
         report
     }
@@ -380,6 +406,7 @@ fn print_table(
             estimates.effective_sample_size,
             logs.len()
         );
+        print_lift(estimates, logs.mean_click());
     }
     if let Some(estimates) = policy {
         println!();
@@ -413,5 +440,20 @@ fn print_table(
             estimates.effective_sample_size,
             logs.len()
         );
+        print_lift(estimates, logs_ctr);
+    }
+}
+
+/// The paired difference from the logs' own CTR: the question "does it beat what was running?".
+fn print_lift(estimates: &Estimates, logs_ctr: f64) {
+    let lifts = [("ipw", Some(estimates.ipw_lift)), ("dr", estimates.dr_lift)];
+    for (name, lift) in lifts {
+        if let Some(lift) = lift {
+            let (low, high) = lift.confidence_interval_95();
+            println!(
+                "lift over the logs' CTR {logs_ctr:.4} by {name} (paired): {:+.6}, 95% CI [{low:+.6}, {high:+.6}]",
+                lift.value
+            );
+        }
     }
 }

@@ -110,6 +110,20 @@ fn the_learned_policy_is_estimated_with_intervals() {
     // With ε = 0.1 every item keeps probability ≥ ε/80 at every position, so every logged round
     // has a positive weight and the effective sample size is positive.
     assert!(number(&report, "/tailor_policy/effective_sample_size") > 1.0);
+
+    // ε = 1 is the uniform random policy that wrote these logs: IPW must give back their CTR,
+    // with a zero paired lift.
+    let output = tailor_eval_ope(
+        &[&data_file("random/all.csv")],
+        &["--json", "--train-policy", "--exploration", "1"],
+    );
+    let report = json_report(&output);
+    let ipw = number(&report, "/tailor_policy/ipw");
+    assert!(
+        (ipw - number(&report, "/on_policy_ctr_of_logs")).abs() < 1e-12,
+        "{report}"
+    );
+    assert!(number(&report, "/tailor_policy/lift_over_logs/ipw/value").abs() < 1e-12);
 }
 
 /// Runs `tailor eval ope` on files written to a fresh directory and returns its stderr, checking

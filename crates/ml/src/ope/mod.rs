@@ -19,7 +19,7 @@ pub mod reward_model;
 
 use std::fmt;
 
-pub use estimators::{Estimate, dm, dr, ipw, snipw};
+pub use estimators::{Estimate, dm, dr, dr_round_values, ipw, ipw_round_values, snipw};
 
 /// One logged impression: the logging policy showed `action` at `position`, with probability
 /// `propensity`, and observed `reward` (a click is 1.0).
