@@ -26,6 +26,12 @@ use open_bandit::{OpenBanditLogs, affinity_pairs, one_hot_items, user_dummies};
 const OBP_QUICKSTART: [(&str, f64); 3] = [("ipw", 0.004553), ("dm", 0.003385), ("dr", 0.004647)];
 const OBP_BTS_ON_POLICY_CTR: f64 = 0.0042;
 
+/// The reward models' features are dense, one column per item for the policy.
+const MAX_ITEMS: usize = 5_000;
+
+/// At most this many numbers in one per-round table (8 bytes each: 1.6 GB).
+const MAX_TABLE_VALUES: f64 = 2e8;
+
 #[derive(Args, Debug)]
 pub struct OpeArgs {
     /// Logged impressions, Open Bandit Dataset format (`all.csv`): item_id, position, click,
@@ -44,8 +50,8 @@ pub struct OpeArgs {
     #[arg(long)]
     item_context: Option<PathBuf>,
     /// Folds for cross-fitting the reward model and the policy (obp's quickstart uses 3).
-    #[arg(long, default_value_t = 3)]
-    folds: usize,
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    folds: u16,
     /// Seed of the fold assignment.
     #[arg(long, default_value_t = 12345)]
     seed: u64,
@@ -225,6 +231,19 @@ pub fn run(args: OpeArgs) -> anyhow::Result<()> {
             n_items - 1
         );
     }
+    // Per-round tables hold rounds × positions × items numbers; refuse what cannot fit in memory
+    // (e.g. sparse item ids such as SKUs, which must first be mapped to 0, 1, 2, …).
+    ensure!(
+        n_items <= MAX_ITEMS,
+        "{n_items} items: at most {MAX_ITEMS} (the reward models are dense over items); item ids must be dense (0, 1, 2, …)"
+    );
+    let table_size = logs.len() as f64 * logs.n_positions as f64 * n_items as f64;
+    ensure!(
+        table_size <= MAX_TABLE_VALUES,
+        "{} rounds × {} positions × {n_items} items is too large for the per-round tables; item ids must be dense (0, 1, 2, …)",
+        logs.len(),
+        logs.n_positions
+    );
     let data = LoggedBandit::new(logs.rounds(), n_items, logs.n_positions)?;
     let (context, context_dim) = user_dummies(&logs);
     let action_features = match &item_context {
@@ -265,7 +284,7 @@ pub fn run(args: OpeArgs) -> anyhow::Result<()> {
             let rewards = cross_fit(
                 &data,
                 &features,
-                args.folds,
+                usize::from(args.folds),
                 args.seed,
                 LogisticParams::default(),
             )
@@ -305,7 +324,7 @@ pub fn run(args: OpeArgs) -> anyhow::Result<()> {
             ..GreedyListParams::default()
         };
         let (policy, rewards) =
-            cross_fitted_policy(&data, &features, args.folds, args.seed, params)
+            cross_fitted_policy(&data, &features, usize::from(args.folds), args.seed, params)
                 .context("training Tailor's policy")?;
         let estimates = Estimates::of(&data, &policy, Ok(rewards))?;
         let mut policy_report = estimates.to_json(None);

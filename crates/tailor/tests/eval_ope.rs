@@ -205,4 +205,16 @@ fn bad_input_ends_in_a_clear_error() {
         stderr.contains("not a probability distribution"),
         "{stderr}"
     );
+
+    // Sparse ids (a SKU number as item id) are refused, not allocated.
+    let sparse = format!("{HEADER}0,t,4000000000,1,1,0.5,a\n");
+    let directory = tempfile::tempdir().expect("temp dir");
+    let path = directory.path().join("all.csv");
+    std::fs::write(&path, sparse).expect("write");
+    let output = tailor_eval_ope(&[&path], &["--train-policy"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("dense"),
+        "{stderr}"
+    );
 }
