@@ -245,12 +245,11 @@ pub fn run(args: OpeArgs) -> anyhow::Result<()> {
         logs.n_positions
     );
     let data = LoggedBandit::new(logs.rounds(), n_items, logs.n_positions)?;
-    let (context, context_dim) = user_dummies(&logs);
     let action_features = match &item_context {
         Some(context) => {
             ensure!(
                 context.n_items == n_items,
-                "the item context describes {} items, the target distribution {n_items}",
+                "the item context describes {} items, the logs and target distribution {n_items}",
                 context.n_items
             );
             (context.features.clone(), context.dim)
@@ -268,32 +267,15 @@ pub fn run(args: OpeArgs) -> anyhow::Result<()> {
         json!(target_on_policy_ctr),
     );
 
+    let user_features = user_dummies(&logs);
     let target_estimates = match target {
-        Some((_, probabilities)) => {
-            let target = ActionDistribution::shared(n_items, logs.n_positions, probabilities)
-                .context("the target distribution")?;
-            // obp's quickstart reward model: user dummies next to the item context, one
-            // logistic regression per position, cross-fitted.
-            let features = RewardFeatures::new(
-                data.rounds().len(),
-                n_items,
-                (context.clone(), context_dim),
-                action_features,
-                (Vec::new(), 0),
-            )?;
-            let rewards = cross_fit(
-                &data,
-                &features,
-                usize::from(args.folds),
-                args.seed,
-                LogisticParams::default(),
-            )
-            .map_err(|error| error.to_string());
-            if let Err(error) = &rewards {
-                eprintln!("warning: no DM or DR estimate: the reward model: {error}");
-            }
-            Some(Estimates::of(&data, &target, rewards)?)
-        }
+        Some((_, probabilities)) => Some(estimate_target(
+            &data,
+            probabilities,
+            user_features.clone(),
+            action_features,
+            &args,
+        )?),
         None => None,
     };
     if let Some(estimates) = &target_estimates {
@@ -310,23 +292,7 @@ pub fn run(args: OpeArgs) -> anyhow::Result<()> {
     }
 
     let policy_estimates = if args.train_policy {
-        // Tailor's policy sees more than obp's reward model: items one-hot (a weight per item)
-        // and, per candidate item, this user's affinity to it — the only user × item signal.
-        let features = RewardFeatures::new(
-            data.rounds().len(),
-            n_items,
-            (context, context_dim),
-            one_hot_items(n_items),
-            affinity_pairs(&logs, n_items),
-        )?;
-        let params = GreedyListParams {
-            exploration: args.exploration,
-            ..GreedyListParams::default()
-        };
-        let (policy, rewards) =
-            cross_fitted_policy(&data, &features, usize::from(args.folds), args.seed, params)
-                .context("training Tailor's policy")?;
-        let estimates = Estimates::of(&data, &policy, Ok(rewards))?;
+        let estimates = estimate_tailor_policy(&data, &logs, user_features, &args)?;
         let mut policy_report = estimates.to_json(None);
         policy_report.insert("exploration".into(), json!(args.exploration));
         policy_report.insert("folds".into(), json!(args.folds));
@@ -350,6 +316,65 @@ pub fn run(args: OpeArgs) -> anyhow::Result<()> {
         item_context_path.as_deref(),
     );
     Ok(())
+}
+
+/// The target policy's four estimates. DM and DR use obp's quickstart reward model: user
+/// dummies next to the item context, one logistic regression per position, cross-fitted.
+fn estimate_target(
+    data: &LoggedBandit,
+    probabilities: Vec<f64>,
+    user_features: (Vec<f64>, usize),
+    action_features: (Vec<f64>, usize),
+    args: &OpeArgs,
+) -> anyhow::Result<Estimates> {
+    let target = ActionDistribution::shared(data.n_actions(), data.n_positions(), probabilities)
+        .context("the target distribution")?;
+    let features = RewardFeatures::new(
+        data.rounds().len(),
+        data.n_actions(),
+        user_features,
+        action_features,
+        (Vec::new(), 0),
+    )?;
+    let rewards = cross_fit(
+        data,
+        &features,
+        usize::from(args.folds),
+        args.seed,
+        LogisticParams::default(),
+    )
+    .map_err(|error| error.to_string());
+    if let Err(error) = &rewards {
+        eprintln!("warning: no DM or DR estimate: the reward model: {error}");
+    }
+    Estimates::of(data, &target, rewards)
+}
+
+/// Learns Tailor's greedy list policy from the logs, cross-fitted, and estimates its value.
+fn estimate_tailor_policy(
+    data: &LoggedBandit,
+    logs: &OpenBanditLogs,
+    user_features: (Vec<f64>, usize),
+    args: &OpeArgs,
+) -> anyhow::Result<Estimates> {
+    // It sees more than obp's reward model: items one-hot (a weight per item) and, per
+    // candidate item, this user's affinity to it — the data's only user × item signal.
+    let n_items = data.n_actions();
+    let features = RewardFeatures::new(
+        data.rounds().len(),
+        n_items,
+        user_features,
+        one_hot_items(n_items),
+        affinity_pairs(logs, n_items),
+    )?;
+    let params = GreedyListParams {
+        exploration: args.exploration,
+        ..GreedyListParams::default()
+    };
+    let (policy, rewards) =
+        cross_fitted_policy(data, &features, usize::from(args.folds), args.seed, params)
+            .context("training Tailor's policy")?;
+    Estimates::of(data, &policy, Ok(rewards))
 }
 
 fn print_table(
