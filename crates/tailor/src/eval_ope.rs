@@ -5,6 +5,7 @@
 
 mod open_bandit;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail, ensure};
@@ -303,10 +304,9 @@ pub fn run(args: OpeArgs) -> anyhow::Result<()> {
     };
 
     if args.json {
-        println!("{}", Value::Object(report));
-        return Ok(());
+        return write_stdout(&format!("{}\n", Value::Object(report)));
     }
-    print_table(
+    let mut lines = table(
         &args,
         &logs,
         n_items,
@@ -315,7 +315,20 @@ pub fn run(args: OpeArgs) -> anyhow::Result<()> {
         policy_estimates.as_ref(),
         item_context_path.as_deref(),
     );
-    Ok(())
+    lines.push(String::new());
+    write_stdout(&lines.join("\n"))
+}
+
+/// Writes to stdout; a pipe closed early (`| head`) ends the output quietly, as in ripgrep.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        result => Ok(result?),
+    }
 }
 
 /// The target policy's four estimates. DM and DR use obp's quickstart reward model: user
@@ -377,7 +390,7 @@ fn estimate_tailor_policy(
     Estimates::of(data, &policy, Ok(rewards))
 }
 
-fn print_table(
+fn table(
     args: &OpeArgs,
     logs: &OpenBanditLogs,
     n_items: usize,
@@ -385,18 +398,25 @@ fn print_table(
     target: Option<&Estimates>,
     policy: Option<&Estimates>,
     item_context: Option<&Path>,
-) {
+) -> Vec<String> {
+    let mut lines = Vec::new();
     let clicks: f64 = logs.clicks.iter().sum();
-    println!(
+    lines.push(format!(
         "{}: {} logged rounds, {clicks} clicks, {n_items} items, {} positions; item features: {}",
         args.logs.display(),
         logs.len(),
         logs.n_positions,
         item_context.map_or("one-hot item ids".to_string(), |p| p.display().to_string())
-    );
-    println!("on-policy CTR of the logs: {:.6}", logs.mean_click());
+    ));
+    lines.push(format!(
+        "on-policy CTR of the logs: {:.6}",
+        logs.mean_click()
+    ));
     if let (Some(path), Some(ctr)) = (&args.target_logs, target_on_policy_ctr) {
-        println!("on-policy CTR of the target ({}): {ctr:.6}", path.display());
+        lines.push(format!(
+            "on-policy CTR of the target ({}): {ctr:.6}",
+            path.display()
+        ));
     }
     let interval = |e: &Estimate| {
         let (low, high) = e.confidence_interval_95();
@@ -406,19 +426,19 @@ fn print_table(
         truth.map_or("-".to_string(), |t| format!("{:.3}", e.relative_error(t)))
     };
     if let (Some(estimates), Some(path)) = (target, &args.target_dist) {
-        println!();
-        println!(
+        lines.push(String::new());
+        lines.push(format!(
             "target policy {} ({}-fold cross-fitted logistic reward model for DM/DR):",
             path.display(),
             args.folds
-        );
-        println!(
+        ));
+        lines.push(format!(
             "{:<6} {:>9} {:>22} {:>9}   {:>22} {:>9}",
             "", "estimate", "95% CI", "rel. err", "obp quickstart (OBD)", "rel. err"
-        );
+        ));
         for (name, estimate) in estimates.named() {
             let Some(estimate) = estimate else {
-                println!("{name:<6} {:>9}", "-");
+                lines.push(format!("{name:<6} {:>9}", "-"));
                 continue;
             };
             let obp = OBP_QUICKSTART.iter().find(|(n, _)| *n == name);
@@ -432,7 +452,7 @@ fn print_table(
                 ),
                 None => ("-".to_string(), "-".to_string()),
             };
-            println!(
+            lines.push(format!(
                 "{:<6} {:>9.6} {:>22} {:>9}   {:>22} {:>9}",
                 name,
                 estimate.value,
@@ -440,64 +460,65 @@ fn print_table(
                 relative(&estimate, target_on_policy_ctr),
                 obp_value,
                 obp_error
-            );
+            ));
         }
         if let Err(error) = &estimates.model_based {
-            println!("no DM or DR: the reward model: {error}");
+            lines.push(format!("no DM or DR: the reward model: {error}"));
         }
-        println!(
+        lines.push(format!(
             "effective sample size {:.0} of {} rounds; obp's relative errors are against BTS's on-policy CTR {OBP_BTS_ON_POLICY_CTR}",
             estimates.effective_sample_size,
             logs.len()
-        );
-        print_lift(estimates, logs.mean_click());
+        ));
+        lift_lines(&mut lines, estimates, logs.mean_click());
     }
     if let Some(estimates) = policy {
-        println!();
-        println!(
+        lines.push(String::new());
+        lines.push(format!(
             "Tailor's greedy list policy (ε = {}), learned on the logs, {}-fold cross-fitted:",
             args.exploration, args.folds
-        );
+        ));
         let logs_ctr = logs.mean_click();
-        println!(
+        lines.push(format!(
             "{:<6} {:>9} {:>22} {:>16} {:>16}",
             "",
             "estimate",
             "95% CI",
             format!("vs logs {logs_ctr:.4}"),
             target_on_policy_ctr.map_or("vs target -".to_string(), |t| format!("vs target {t:.4}"))
-        );
+        ));
         for (name, estimate) in estimates.named() {
             let Some(estimate) = estimate else { continue };
             let versus = |truth: f64| format!("{:+.6}", estimate.value - truth);
-            println!(
+            lines.push(format!(
                 "{:<6} {:>9.6} {:>22} {:>16} {:>16}",
                 name,
                 estimate.value,
                 interval(&estimate),
                 versus(logs_ctr),
                 target_on_policy_ctr.map_or("-".to_string(), versus)
-            );
+            ));
         }
-        println!(
+        lines.push(format!(
             "effective sample size {:.0} of {} rounds",
             estimates.effective_sample_size,
             logs.len()
-        );
-        print_lift(estimates, logs_ctr);
+        ));
+        lift_lines(&mut lines, estimates, logs_ctr);
     }
+    lines
 }
 
 /// The paired difference from the logs' own CTR: the question "does it beat what was running?".
-fn print_lift(estimates: &Estimates, logs_ctr: f64) {
+fn lift_lines(lines: &mut Vec<String>, estimates: &Estimates, logs_ctr: f64) {
     let lifts = [("ipw", Some(estimates.ipw_lift)), ("dr", estimates.dr_lift)];
     for (name, lift) in lifts {
         if let Some(lift) = lift {
             let (low, high) = lift.confidence_interval_95();
-            println!(
+            lines.push(format!(
                 "lift over the logs' CTR {logs_ctr:.4} by {name} (paired): {:+.6}, 95% CI [{low:+.6}, {high:+.6}]",
                 lift.value
-            );
+            ));
         }
     }
 }
