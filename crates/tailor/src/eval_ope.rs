@@ -53,9 +53,10 @@ pub struct OpeArgs {
     /// Folds for cross-fitting the reward model and the policy (obp's quickstart uses 3).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
     folds: u16,
-    /// Seed of the fold assignment.
+    /// Seed of the fold assignment: folds are scikit-learn's `KFold(shuffle=True,
+    /// random_state=SEED)`, as in obp's quickstart (12345).
     #[arg(long, default_value_t = 12345)]
-    seed: u64,
+    seed: u32,
     /// Also learn Tailor's greedy list policy from --logs (cross-fitted: each fold's rounds are
     /// scored by a policy trained on the other folds) and estimate its CTR.
     #[arg(long)]

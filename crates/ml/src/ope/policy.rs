@@ -63,7 +63,7 @@ pub fn cross_fitted_policy(
     data: &LoggedBandit,
     features: &RewardFeatures,
     n_folds: usize,
-    seed: u64,
+    seed: u32,
     params: GreedyListParams,
 ) -> Result<(ActionDistribution, RewardEstimates), OpeError> {
     if !(0.0..=1.0).contains(&params.exploration) {

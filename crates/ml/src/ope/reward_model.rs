@@ -156,20 +156,20 @@ impl PositionwiseRewardModel {
     }
 }
 
-/// Assigns each of `n` rounds to one of `n_folds` folds of near-equal size, at random (seeded),
-/// as scikit-learn's `KFold(shuffle=True)` does: shuffle the indices, cut them into consecutive
-/// blocks. (The permutation differs from numpy's, so folds do not match obp's row for row.)
-pub fn fold_assignment(n: usize, n_folds: usize, seed: u64) -> Vec<usize> {
+/// Assigns each of `n` rounds to one of `n_folds` folds exactly as scikit-learn's
+/// `KFold(n_folds, shuffle=True, random_state=seed)` does — which is how obp's `fit_predict`
+/// cross-fits — so that reward models see the same rounds as in obp: numpy's legacy
+/// `RandomState(seed).shuffle` of `0..n`, cut into consecutive blocks, the first `n mod k` one
+/// round longer.
+pub fn fold_assignment(n: usize, n_folds: usize, seed: u32) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
-    let mut state = seed;
+    let mut generator = Mt19937::new(seed);
     for i in (1..n).rev() {
-        let j = (split_mix_64(&mut state) % (i as u64 + 1)) as usize;
-        order.swap(i, j);
+        order.swap(i, generator.interval(i as u64) as usize);
     }
-    let mut folds = vec![0; n];
     let n_folds = n_folds.max(1);
+    let mut folds = vec![0; n];
     for (rank, &index) in order.iter().enumerate() {
-        // Blocks of ⌈n/k⌉ first, as KFold gives the first n mod k folds one extra round.
         folds[index] = fold_of_rank(rank, n, n_folds);
     }
     folds
@@ -185,14 +185,68 @@ fn fold_of_rank(rank: usize, n: usize, n_folds: usize) -> usize {
     }
 }
 
-/// SplitMix64 (Steele, Lea & Flood 2014): a small, well-mixed seeded generator, enough for
-/// shuffling folds without a `rand` dependency.
-fn split_mix_64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+/// The Mersenne Twister MT19937 (Matsumoto & Nishimura 1998) seeded as numpy's legacy
+/// `RandomState(int)` seeds it, with numpy's bounded-integer draw: only here to reproduce
+/// obp's folds without a dependency.
+struct Mt19937 {
+    state: [u32; 624],
+    index: usize,
+}
+
+impl Mt19937 {
+    fn new(seed: u32) -> Self {
+        let mut state = [0u32; 624];
+        state[0] = seed;
+        for i in 1..624 {
+            let previous = state[i - 1];
+            state[i] = 1_812_433_253u32
+                .wrapping_mul(previous ^ (previous >> 30))
+                .wrapping_add(i as u32);
+        }
+        Self { state, index: 624 }
+    }
+
+    fn next_u32(&mut self) -> u32 {
+        if self.index >= 624 {
+            for i in 0..624 {
+                let y = (self.state[i] & 0x8000_0000) | (self.state[(i + 1) % 624] & 0x7fff_ffff);
+                let mut next = self.state[(i + 397) % 624] ^ (y >> 1);
+                if y & 1 == 1 {
+                    next ^= 0x9908_b0df;
+                }
+                self.state[i] = next;
+            }
+            self.index = 0;
+        }
+        let mut y = self.state[self.index];
+        self.index += 1;
+        y ^= y >> 11;
+        y ^= (y << 7) & 0x9d2c_5680;
+        y ^= (y << 15) & 0xefc6_0000;
+        y ^ (y >> 18)
+    }
+
+    /// A uniform integer in `0..=max`: numpy's `random_interval`, rejection sampling under the
+    /// smallest all-ones bit mask covering `max`.
+    fn interval(&mut self, max: u64) -> u64 {
+        if max == 0 {
+            return 0;
+        }
+        let mut mask = max;
+        for shift in [1, 2, 4, 8, 16, 32] {
+            mask |= mask >> shift;
+        }
+        loop {
+            let value = if max <= u64::from(u32::MAX) {
+                u64::from(self.next_u32()) & mask
+            } else {
+                ((u64::from(self.next_u32()) << 32) | u64::from(self.next_u32())) & mask
+            };
+            if value <= max {
+                return value;
+            }
+        }
+    }
 }
 
 /// Cross-fitting: for each fold, fits on the other folds and predicts q̂ for the fold's rounds,
@@ -202,7 +256,7 @@ pub fn cross_fit(
     data: &LoggedBandit,
     features: &RewardFeatures,
     n_folds: usize,
-    seed: u64,
+    seed: u32,
     params: LogisticParams,
 ) -> Result<RewardEstimates, OpeError> {
     let mut estimates = vec![0.0; data.rounds().len() * data.n_positions() * data.n_actions()];
@@ -226,7 +280,7 @@ pub(crate) fn for_each_fold(
     data: &LoggedBandit,
     features: &RewardFeatures,
     n_folds: usize,
-    seed: u64,
+    seed: u32,
     params: LogisticParams,
     mut held_out: impl FnMut(usize, &PositionwiseRewardModel),
 ) -> Result<(), OpeError> {
@@ -260,14 +314,31 @@ mod tests {
     use crate::ope::LoggedRound;
 
     #[test]
-    fn folds_are_a_balanced_seeded_partition() {
-        let folds = fold_assignment(10, 3, 7);
-        let sizes: Vec<usize> = (0..3)
-            .map(|f| folds.iter().filter(|&&x| x == f).count())
-            .collect();
-        assert_eq!(sizes, vec![4, 3, 3]);
-        assert_eq!(folds, fold_assignment(10, 3, 7));
-        assert_ne!(folds, fold_assignment(10, 3, 8));
+    fn the_generator_is_numpys() {
+        // MT19937's reference output for init_genrand(5489), its default seed.
+        let mut generator = Mt19937::new(5489);
+        assert_eq!(generator.next_u32(), 3_499_211_612);
+        // numpy: np.random.RandomState(0).permutation(10) and RandomState(42).permutation(10).
+        for (seed, permutation) in [
+            (0, [2, 8, 4, 9, 1, 6, 7, 3, 0, 5]),
+            (42, [8, 1, 5, 0, 7, 2, 9, 4, 3, 6]),
+        ] {
+            let mut order: Vec<usize> = (0..10).collect();
+            let mut generator = Mt19937::new(seed);
+            for i in (1..10).rev() {
+                order.swap(i, generator.interval(i as u64) as usize);
+            }
+            assert_eq!(order, permutation, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn folds_are_kfold_blocks_of_the_shuffle() {
+        // RandomState(0) shuffles 0..10 to [2, 8, 4, 9, 1, 6, 7, 3, 0, 5]; KFold(3) cuts it
+        // into [2, 8, 4, 9], [1, 6, 7], [3, 0, 5].
+        let folds = fold_assignment(10, 3, 0);
+        assert_eq!(folds, vec![2, 1, 0, 2, 0, 2, 1, 1, 0, 0]);
+        assert_ne!(folds, fold_assignment(10, 3, 1));
     }
 
     /// Action 1 is clicked far more often than action 0 at both positions, and a pair feature
