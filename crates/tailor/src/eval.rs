@@ -29,6 +29,9 @@ enum EvalCommand {
     /// Next-item recommendations from session clicks: Tailor against popularity, sequential
     /// rules and V-SKNN (session-rec's parameters), scored with session-rec's protocol.
     Recs(RecsArgs),
+    /// Off-policy evaluation: a target policy's CTR estimated from another policy's logs
+    /// (IPW, SNIPW, DM, DR), and Tailor's own policy learned from them (Open Bandit format).
+    Ope(crate::eval_ope::OpeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -53,6 +56,7 @@ struct RecsArgs {
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     match args.command {
         EvalCommand::Recs(args) => recs(args),
+        EvalCommand::Ope(args) => crate::eval_ope::run(args),
     }
 }
 
