@@ -227,7 +227,16 @@ impl Writer {
             for (m, seq) in all.iter().zip(&seqs) {
                 if let Some(seq) = seq {
                     let person = crate::fold(&mut registry, &mut recs, &catalog, m);
-                    rewards.extend(self.shared.decisions.rewards_for(m, *seq, person));
+                    let earned = self.shared.decisions.rewards_for(m, *seq, person);
+                    if !earned.is_empty() {
+                        let learning = crate::learning_placements(&self.shared);
+                        if !learning.is_empty() {
+                            for r in &earned {
+                                self.shared.policies.rewarded(&r.decision_id, m, &learning);
+                            }
+                        }
+                    }
+                    rewards.extend(earned);
                     self.applied = self.applied.max(*seq);
                 }
             }
@@ -458,9 +467,15 @@ pub(crate) fn save(
     recs: &crate::Recs,
     applied: Seq,
 ) -> Result<(), (EngineError, Changes)> {
-    if changes.upsert.is_empty() && changes.delete.is_empty() && changes.identities.is_empty() {
+    let policies = shared.policies.take_snapshot();
+    if changes.upsert.is_empty()
+        && changes.delete.is_empty()
+        && changes.identities.is_empty()
+        && policies.is_none()
+    {
         return Ok(());
     }
+    let policies = policies.unwrap_or_else(|| shared.policies.snapshot());
     let started = Instant::now();
     let mut rows = Vec::with_capacity(changes.upsert.len());
     for p in &changes.upsert {
@@ -504,6 +519,7 @@ pub(crate) fn save(
             ("next_profile_id".into(), changes.next_id.to_string()),
             (crate::RECS_META.into(), recs_json),
             (crate::SESSION_CLICKS_META.into(), clicks),
+            (crate::POLICIES_META.into(), policies),
         ],
     };
     match shared.store.checkpoint(&cp) {

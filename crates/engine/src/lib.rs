@@ -12,6 +12,7 @@ mod experiment_results;
 pub mod experiments;
 mod ingest;
 pub mod keys;
+pub mod policies;
 pub mod privacy;
 pub mod profile;
 pub mod recs;
@@ -50,6 +51,7 @@ pub(crate) struct Shared {
     pub queued: AtomicUsize,
     pub suppression: privacy::Suppression,
     pub experiments: experiments::Experiments,
+    pub policies: policies::Policies,
     pub tokens: tokens::ProfileTokens,
     pub quizzes: RwLock<Vec<tailor_core::preferences::Quiz>>,
     /// Swapped whole by `PUT /v1/consent/policy`.
@@ -62,8 +64,20 @@ pub(crate) struct Shared {
 
 /// The checkpoint entry holding the recommendation state.
 pub(crate) const RECS_META: &str = "recs";
+/// The checkpoint entry holding the learning policies' state.
+pub(crate) const POLICIES_META: &str = "policies";
 /// The checkpoint entry holding the session model's views (base64 postcard).
 pub(crate) const SESSION_CLICKS_META: &str = "session_clicks";
+
+/// The placements that learn, with their policies.
+pub(crate) fn learning_placements(shared: &Shared) -> Vec<(String, policies::LearningPolicy)> {
+    shared
+        .placements
+        .read()
+        .iter()
+        .filter_map(|p| p.policy.map(|policy| (p.id.clone(), policy)))
+        .collect()
+}
 
 /// Folds one committed event into the derived state: its person's profile, then what
 /// the store learns about its products.
@@ -201,6 +215,8 @@ impl Engine {
                 })
                 .map_err(|e| EngineError::Corrupt(format!("session model views: {e}")))?;
         }
+        let learning_state = policies::Policies::restore(meta(POLICIES_META).as_deref())
+            .map_err(|e| EngineError::Corrupt(format!("learning policies: {e}")))?;
         let mut applied: Seq = snapshot.seq;
         let read_ms = started.elapsed().as_millis() as u64;
         let mut registry = Registry::restore(snapshot, next_id)?;
@@ -243,6 +259,7 @@ impl Engine {
             session_training: std::sync::atomic::AtomicBool::new(false),
             suppression,
             experiments,
+            policies: learning_state,
             tokens: profile_tokens,
             consent_policy: RwLock::new(Arc::new(consent_policy)),
             quizzes: RwLock::new(quizzes),
@@ -438,6 +455,25 @@ impl Engine {
                 .map(|t| tailor_core::preferences::Preferences::from_trait(&t.value))
                 .unwrap_or_default()
         })
+    }
+
+    /// The placements that learn, with their policies.
+    pub(crate) fn learning_placements(&self) -> Vec<(String, policies::LearningPolicy)> {
+        learning_placements(&self.shared)
+    }
+
+    /// What a learning placement has learned so far.
+    pub fn policy_summary(&self, placement: &str) -> Option<serde_json::Value> {
+        let p = self
+            .shared
+            .placements
+            .read()
+            .iter()
+            .find(|p| p.id == placement)?
+            .clone();
+        let mut summary = self.shared.policies.summary(placement);
+        summary["policy"] = serde_json::json!(p.policy);
+        Some(summary)
     }
 
     /// The consent policy in force.
@@ -713,6 +749,7 @@ impl Engine {
             product,
             cart,
             now: self.now(),
+            learning: &self.shared.policies,
         };
         let now = request.now;
         let mut exposures = Vec::new();
@@ -819,6 +856,16 @@ impl Engine {
             counted,
             body: decide::log_body(&answers, profile_id, &input.context, decided.reason),
         };
+        let learned: Vec<policies::Learned> = answers
+            .iter()
+            .filter_map(|(_, a)| a.learned.clone())
+            .collect();
+        if !learned.is_empty() {
+            let placements = self.learning_placements();
+            self.shared
+                .policies
+                .shown(&decision_id, learned, &placements);
+        }
         self.shared.decisions.record(record, profile_id);
         metrics::counter!("tailor_decisions_total").increment(1);
         Ok(DecideOutput {

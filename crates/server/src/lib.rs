@@ -158,6 +158,7 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(decide::delete_placement),
         )
         .route("/v1/decisions/{id}", get(decide::get_decision))
+        .route("/v1/placements/{id}/policy", get(decide::get_policy))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))

@@ -12,7 +12,7 @@ use crate::catalog::Catalog;
 use crate::profile::LifecycleStage;
 
 /// Live items of `kind` for this placement that the visitor is eligible for.
-fn eligible(
+pub(super) fn eligible(
     catalog: &Catalog,
     placement: &Placement,
     kind: ContentKind,

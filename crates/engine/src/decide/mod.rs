@@ -4,6 +4,7 @@
 //! orders carrying its `decisionId` are joined to it as rewards.
 
 mod content;
+mod learning;
 mod nav;
 pub mod placement;
 mod products;
@@ -135,6 +136,9 @@ pub struct Answer {
     /// The experiment variation this answer came from, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub experiment: Option<Assigned>,
+    /// What a learning policy chose, to learn from its reward.
+    #[serde(skip)]
+    pub learned: Option<crate::policies::Learned>,
     #[serde(skip)]
     pub candidates: Vec<String>,
     #[serde(skip)]
@@ -154,6 +158,7 @@ impl Answer {
             explanation: String::new(),
             propensity: 1.0,
             experiment: None,
+            learned: None,
             candidates: Vec::new(),
             chosen: None,
             shown: Vec::new(),
@@ -236,6 +241,8 @@ pub struct Request<'a> {
     pub product: Option<&'a str>,
     pub cart: Vec<String>,
     pub now: tailor_core::Millis,
+    /// The learning placements' state.
+    pub learning: &'a crate::policies::Policies,
 }
 
 /// Every placement's answer, and whether they were personalized.
@@ -289,7 +296,21 @@ pub fn decide(
                     a.choose_content(&item);
                     a
                 }
-                _ => answer_placement(catalog, recs, placement, visitor, shown, request),
+                _ => {
+                    let rules = answer_placement(catalog, recs, placement, visitor, shown, request);
+                    match &placement.policy {
+                        Some(policy) => learning::apply(
+                            catalog,
+                            placement,
+                            policy,
+                            request.learning,
+                            visitor,
+                            shown,
+                            rules,
+                        ),
+                        None => rules,
+                    }
+                }
             };
             if let Some(a) = assigned {
                 answer.propensity = a.weight;

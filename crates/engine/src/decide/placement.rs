@@ -58,6 +58,10 @@ pub struct Placement {
     pub source: Option<RecsSource>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub variants: Vec<Variant>,
+    /// A learning policy choosing among the eligible candidates (hero, promotion,
+    /// checkout); the rules choose without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::policies::LearningPolicy>,
 }
 
 impl Placement {
@@ -70,7 +74,7 @@ impl Placement {
         let id = value.get("id").cloned();
         let placement: Placement = serde_json::from_value(value).map_err(|e| {
             ValidationError::one(format!(
-                "placement {}: {e} (fields: id, kind = hero|navigation|promotion|recommendations|checkout, condition, limit, source, variants)",
+                "placement {}: {e} (fields: id, kind = hero|navigation|promotion|recommendations|checkout, condition, limit, source, variants, policy)",
                 id.unwrap_or(Value::Null)
             ))
         })?;
@@ -95,6 +99,17 @@ impl Placement {
             ),
             _ => {}
         }
+        if let Some(policy) = &placement.policy {
+            if !matches!(
+                placement.kind,
+                PlacementKind::Hero | PlacementKind::Promotion | PlacementKind::Checkout
+            ) {
+                p.push("a learning `policy` chooses among banners, promotions or checkout variants: use it on hero, promotion or checkout placements");
+            }
+            for problem in policy.validate() {
+                p.push(problem);
+            }
+        }
         for v in &placement.variants {
             if let Some(c) = &v.condition
                 && let Err(e) = tailor_core::condition::validate_condition(c)
@@ -115,6 +130,7 @@ pub fn standard() -> Vec<Placement> {
         limit,
         source,
         variants: Vec::new(),
+        policy: None,
     };
     vec![
         simple("home.hero", PlacementKind::Hero, None, None),

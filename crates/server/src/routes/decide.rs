@@ -205,3 +205,17 @@ pub async fn get_decision(
         })).collect::<Vec<_>>(),
     })))
 }
+
+/// What a learning placement has learned (admin): per candidate, showings and rewards.
+pub async fn get_policy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
+    state
+        .engine
+        .policy_summary(&id)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no placement {id:?}")))
+}
