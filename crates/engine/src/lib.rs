@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod consent;
 pub mod decide;
+mod decision_export;
 mod decisions;
 pub mod error;
 mod experiment_results;

@@ -157,6 +157,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/placements/{id}",
             axum::routing::delete(decide::delete_placement),
         )
+        .route("/v1/decisions/export", get(decide::export))
         .route("/v1/decisions/{id}", get(decide::get_decision))
         .route("/v1/placements/{id}/policy", get(decide::get_policy))
         .route("/healthz", get(ops::healthz))

@@ -150,6 +150,9 @@ pub trait Store: Send + Sync + 'static {
     /// write-ahead logs are checkpointed and the logs truncated (deleted cells are already
     /// zeroed by `secure_delete`).
     fn purge(&self) -> Result<()>;
+    /// The newest `limit` decisions with the rewards joined to them, oldest first (for
+    /// off-policy evaluation of the live policy).
+    fn recent_decisions(&self, limit: usize) -> Result<Vec<(DecisionRecord, Vec<Reward>)>>;
     /// The decisions shown to any of `ids` (userIds or anonymousIds), oldest first.
     fn decisions_of(&self, ids: &[String], limit: usize) -> Result<Vec<DecisionRecord>>;
 

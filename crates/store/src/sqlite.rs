@@ -698,6 +698,49 @@ impl Store for SqliteStore {
         })
     }
 
+    fn recent_decisions(&self, limit: usize) -> Result<Vec<(DecisionRecord, Vec<Reward>)>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT id, at, user_id, anonymous_id, personalized, body, coalesce(shown, '[]') FROM decisions
+                  ORDER BY at DESC LIMIT {}",
+                sql_limit(limit)
+            ))?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get::<_, String>(6)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, at, user_id, anonymous_id, personalized, body, shown) = row?;
+                let shown = serde_json::from_str(&shown)
+                    .map_err(|e| StoreError::Corrupt(format!("decision {id}: {e}")))?;
+                out.push((
+                    DecisionRecord { id, at, user_id, anonymous_id, personalized, shown, counted: Vec::new(), body },
+                    Vec::new(),
+                ));
+            }
+            out.reverse();
+            let mut rewards = conn.prepare_cached(
+                "SELECT seq, event, value, at FROM rewards WHERE decision_id = ?1 ORDER BY seq",
+            )?;
+            for (d, earned) in &mut out {
+                *earned = rewards
+                    .query_map([&d.id], |r| {
+                        Ok(Reward { decision_id: d.id.clone(), seq: r.get(0)?, event: r.get(1)?, value: r.get(2)?, at: r.get(3)? })
+                    })?
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+            }
+            Ok(out)
+        })
+    }
+
     fn decisions_of(&self, ids: &[String], limit: usize) -> Result<Vec<DecisionRecord>> {
         if ids.is_empty() {
             return Ok(Vec::new());

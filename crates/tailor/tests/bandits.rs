@@ -130,6 +130,47 @@ async fn a_learning_placement_finds_the_best_offer() {
         "every showing counted once: {learned}"
     );
 
+    // The live policy's log, exported in the Open Bandit format, feeds the off-policy
+    // estimators: evaluated on its own log, IPW gives back the logged click rate.
+    let r = s
+        .http
+        .get(s.url("/v1/decisions/export?placement=promo.banner"))
+        .bearer_auth(common::ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let items: Vec<String> =
+        serde_json::from_str(r.headers()["x-tailor-items"].to_str().unwrap()).unwrap();
+    let csv = r.text().await.unwrap();
+    assert_eq!(csv.lines().count() as u64, rounds + 1, "{}", &csv[..200]);
+    assert_eq!(items.len(), 3);
+    let clicks = csv
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(3) == Some("1"))
+        .count();
+    assert!(clicks > 30, "clicks are joined: {clicks}");
+    let logs = dir.path().join("promo-log.csv");
+    std::fs::write(&logs, &csv).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tailor"))
+        .args(["eval", "ope", "--logs"])
+        .arg(&logs)
+        .args(["--train-policy", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ope: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let logged_ctr = ope["on_policy_ctr_of_logs"].as_f64().unwrap();
+    assert!(
+        (logged_ctr - clicks as f64 / rounds as f64).abs() < 1e-9,
+        "{ope}"
+    );
+
     // What it learned survives a restart.
     s.stop();
     let s = Server::start(dir.path()).await;

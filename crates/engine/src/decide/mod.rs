@@ -176,6 +176,7 @@ impl Answer {
         LogEntry {
             kind: self.kind,
             experiment: self.experiment.as_ref(),
+            features: self.learned.as_ref().map(|l| l.features.as_slice()),
             chosen: self.chosen.as_deref(),
             shown: &self.shown,
             candidates: &self.candidates,
@@ -191,6 +192,9 @@ struct LogEntry<'a> {
     kind: PlacementKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     experiment: Option<&'a Assigned>,
+    /// The visitor's features a learning policy chose with (see `policies::features`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    features: Option<&'a [f64]>,
     chosen: Option<&'a str>,
     shown: &'a [String],
     candidates: &'a [String],

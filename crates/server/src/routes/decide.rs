@@ -219,3 +219,45 @@ pub async fn get_policy(
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no placement {id:?}")))
 }
+
+#[derive(serde::Deserialize)]
+pub struct ExportQuery {
+    placement: Option<String>,
+    limit: Option<usize>,
+}
+
+/// One placement's decision log in the Open Bandit Dataset's CSV format (admin), for
+/// `tailor eval ope --logs`. The `x-tailor-items` header lists the item ids behind the
+/// `item_id` indexes (a JSON array).
+pub async fn export(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<ExportQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
+    let Some(placement) = q.placement else {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "name the placement: /v1/decisions/export?placement=promo.banner",
+        ));
+    };
+    let limit = q.limit.unwrap_or(100_000).min(1_000_000);
+    let export = state
+        .blocking(move |engine| engine.export_decisions(&placement, limit))
+        .await?;
+    let items = serde_json::to_string(&export.items).unwrap_or_default();
+    let items = axum::http::HeaderValue::from_str(&items)
+        .unwrap_or_else(|_| axum::http::HeaderValue::from_static("[]"));
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (axum::http::HeaderName::from_static("x-tailor-items"), items),
+        ],
+        export.csv,
+    )
+        .into_response())
+}
