@@ -62,7 +62,23 @@ try {
   expect(whys.some(w => w.includes('Because')), 'at least one explanation names what drove it');
   if (shots) await page.screenshot({ path: `${shots}/shopper.png` });
 
-  // 5. Placing the order: the promotion steps aside right after.
+  // 5. The preference center: what Tailor knows, and a declared favourite takes over the hero.
+  await page.goto(`${base}/preferences`);
+  text = await page.textContent('body');
+  expect(text.includes('What we know about you') && text.includes('Consent'), 'the shopper sees what Tailor knows');
+  const last = await page.$$eval('input[name^=category_]', els => els[els.length - 1].value);
+  await page.check(`input[value="${last}"]`);
+  await page.check('input[name=email]');
+  await Promise.all([page.waitForURL(/\/preferences$/), page.click('text=Save my preferences')]);
+  expect(await page.isChecked(`input[value="${last}"]`), 'the declared category is saved');
+  text = await page.textContent('body');
+  expect(text.includes('email: granted'), 'the declared channel is consent');
+  await page.goto(`${base}/`);
+  const heroWhy = await page.$eval('.why', e => e.textContent);
+  expect(heroWhy.includes('you told us'), `the hero follows what they declared: ${heroWhy}`);
+  if (shots) await page.screenshot({ path: `${shots}/preferences.png` });
+
+  // 6. Placing the order: the promotion steps aside right after.
   await page.goto(`${base}/as`);
   await page.click('.grid .card a');
   await page.waitForURL(/\/p\//);

@@ -29,6 +29,7 @@ pub fn url(s: &str) -> String {
 }
 
 pub const STYLE: &str = "
+label.pref{display:inline-block;min-width:13rem;margin:.2rem .6rem .2rem 0}fieldset{border:1px solid #ddd;border-radius:6px;margin:.6rem 0}
 body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
 header{background:#1f2937;color:#fff;padding:.8rem 1.5rem;display:flex;gap:1.2rem;align-items:center;flex-wrap:wrap}
 header a{color:#fff;text-decoration:none}header .brand{font-weight:700;font-size:1.2rem}

@@ -3,6 +3,7 @@
 
 mod admin;
 mod html;
+mod preferences;
 mod store;
 
 use axum::Router;
@@ -17,5 +18,9 @@ pub fn routes() -> Router<AppState> {
         .route("/p/{id}", get(store::product))
         .route("/cart", get(store::cart))
         .route("/as", get(store::switch_visitor))
+        .route(
+            "/preferences",
+            get(preferences::show).post(preferences::save),
+        )
         .route("/admin", get(admin::admin))
 }

@@ -19,7 +19,7 @@ const COOKIE_NAME: &str = "tailor_visitor";
 
 /// Who is browsing: a chosen simulated shopper or an anonymous visitor.
 #[derive(Clone)]
-enum Who {
+pub(super) enum Who {
     User(String),
     Anonymous(String),
 }
@@ -51,13 +51,13 @@ impl Who {
         format!("{COOKIE_NAME}={v}; Path=/; SameSite=Lax")
     }
 
-    fn id(&self) -> &str {
+    pub(super) fn id(&self) -> &str {
         match self {
             Who::User(u) | Who::Anonymous(u) => u,
         }
     }
 
-    fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         match self {
             Who::User(u) => json!({"userId": u}),
             Who::Anonymous(a) => json!({"anonymousId": a}),
@@ -66,7 +66,7 @@ impl Who {
 }
 
 /// The storefront exists only when the server was started by `tailor demo`.
-fn no_storefront() -> Response {
+pub(super) fn no_storefront() -> Response {
     (
         StatusCode::TEMPORARY_REDIRECT,
         [(LOCATION, "/admin")],
@@ -75,12 +75,12 @@ fn no_storefront() -> Response {
         .into_response()
 }
 
-struct Page {
-    who: Who,
+pub(super) struct Page {
+    pub(super) who: Who,
     set_cookie: bool,
 }
 
-fn visitor(headers: &HeaderMap) -> Page {
+pub(super) fn visitor(headers: &HeaderMap) -> Page {
     match Who::from_headers(headers) {
         Some(who) => Page {
             who,
@@ -212,7 +212,7 @@ fn recs(a: Option<&Answer>, title: &str, decision: &str) -> String {
     )
 }
 
-fn layout(
+pub(super) fn layout(
     state: &AppState,
     key: &str,
     page: &Page,
@@ -251,7 +251,7 @@ fn layout(
     };
     let html = format!(
         r#"<!doctype html><html><head><meta charset=utf-8><title>{title} · Tailor demo store</title><style>{STYLE}</style></head>
-<body><header><a class=brand href="/">Tailor demo store</a>{navigation}<a href="/cart">Cart</a>
+<body><header><a class=brand href="/">Tailor demo store</a>{navigation}<a href="/preferences">Your preferences</a><a href="/cart">Cart</a>
 <form class=who action="/as">Browsing as <select name=user onchange="this.form.submit()"><option value="">a new anonymous visitor</option>{shoppers}</select>
 <span title="{status_attr}">· {status}</span></form></header>
 <main>{body}</main>
