@@ -314,7 +314,18 @@ impl Writer {
         shared.decisions.forget(&profile_ids);
         shared.experiments.forget(&ids);
         self.maybe_checkpoint(true)?;
-        shared.store.purge()?;
+        // Readers finishing a query can keep the log busy for a moment: retry briefly.
+        let mut attempt = 0;
+        loop {
+            match shared.store.purge() {
+                Ok(()) => break,
+                Err(e) if attempt >= 40 => return Err(e.into()),
+                Err(_) => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(25));
+                }
+            }
+        }
         let report = ErasureReport {
             profiles: erased.profiles,
             identities: erased.identities,
