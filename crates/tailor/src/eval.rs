@@ -29,6 +29,9 @@ enum EvalCommand {
     /// Next-item recommendations from session clicks: Tailor against popularity, sequential
     /// rules and V-SKNN (session-rec's parameters), scored with session-rec's protocol.
     Recs(RecsArgs),
+    /// Purchase propensity, next-category interest, send time and per-category forecast, each
+    /// against its baseline, on a time split of a data directory's event log.
+    Intent(crate::eval_intent::IntentArgs),
 }
 
 #[derive(Args, Debug)]
@@ -53,6 +56,7 @@ struct RecsArgs {
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     match args.command {
         EvalCommand::Recs(args) => recs(args),
+        EvalCommand::Intent(args) => crate::eval_intent::run(args),
     }
 }
 

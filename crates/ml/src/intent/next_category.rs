@@ -191,21 +191,34 @@ pub struct NextCategory {
 impl NextCategory {
     /// Categories the customer has not engaged with, best first.
     pub fn rank(&self, engagement: &[f64], me: Option<usize>) -> Vec<CategoryId> {
-        let transitions = normalized(self.transitions.scores(engagement));
-        let neighbours = normalized(self.neighbourhood.scores(
-            engagement,
-            me,
-            self.params.neighbours,
-        ));
-        let blend = self.params.blend;
-        let scores: Vec<f64> = transitions
-            .iter()
-            .zip(&neighbours)
-            .map(|(t, n)| (1.0 - blend) * t + blend * n)
-            .collect();
-        rank_unengaged(&scores, engagement)
+        let transitions = self.transitions.scores(engagement);
+        let neighbours = self
+            .neighbourhood
+            .scores(engagement, me, self.params.neighbours);
+        blend_rank(&transitions, &neighbours, self.params.blend, engagement)
     }
 }
+
+/// Blends the two signals (each scaled so its best category scores 1) with weight `blend` on
+/// the neighbours, and ranks the categories the customer has not engaged with.
+pub fn blend_rank(
+    transitions: &[f64],
+    neighbours: &[f64],
+    blend: f64,
+    engagement: &[f64],
+) -> Vec<CategoryId> {
+    let transitions = normalized(transitions.to_vec());
+    let neighbours = normalized(neighbours.to_vec());
+    let scores: Vec<f64> = transitions
+        .iter()
+        .zip(&neighbours)
+        .map(|(t, n)| (1.0 - blend) * t + blend * n)
+        .collect();
+    rank_unengaged(&scores, engagement)
+}
+
+/// Blends validation chooses from.
+pub const BLENDS: [f64; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
 
 /// The popularity baseline: categories the customer has not engaged with, by how many
 /// customers engaged with them.
