@@ -962,6 +962,49 @@ mod tests {
     }
 
     #[test]
+    fn opens_follow_reading_hours_and_new_interests_draw_views_once_taken_up() {
+        let catalog = Catalog::generate(5, 300);
+        let plan = Plan::new(5, END, 60, &catalog);
+        let sim = simulate(&plan, &catalog, 400, 2).expect("simulation");
+        let (mut opens, mut near_reading_hour) = (0, 0);
+        // Views of each shopper's new-interest category, before and after they take it up,
+        // over all their views in the same periods.
+        let (mut before, mut after) = ([0u32; 2], [0u32; 2]);
+        for e in &sim.events {
+            let s = &sim.shoppers[e.shopper as usize - 1];
+            let hour = (e.at.rem_euclid(DAY)) as f64 / HOUR as f64;
+            if e.json.contains("\"Email Opened\"") {
+                opens += 1;
+                let apart = (hour - s.habits.email_hour).abs();
+                near_reading_hour += u32::from(apart.min(24.0 - apart) <= 1.5);
+            }
+            if let Some(new) = &s.habits.new_interest
+                && e.json.contains("\"Product Viewed\"")
+            {
+                let day = (e.at - plan.start) as f64 / DAY as f64;
+                let counts = if day >= new.from_day {
+                    &mut after
+                } else {
+                    &mut before
+                };
+                counts[0] += 1;
+                let category = format!("\"category\":\"{}\"", catalog.leaf_path(new.leaf));
+                counts[1] += u32::from(e.json.contains(&category));
+            }
+        }
+        assert!(opens > 100, "{opens}");
+        assert!(
+            near_reading_hour * 10 > opens * 6,
+            "{near_reading_hour} of {opens}"
+        );
+        let share = |c: [u32; 2]| f64::from(c[1]) / f64::from(c[0].max(1));
+        assert!(
+            share(after) > 3.0 * share(before),
+            "before {before:?}, after {after:?}"
+        );
+    }
+
+    #[test]
     fn messages_are_valid_segment_messages_within_the_window() {
         let sim = small(3, 60, 1);
         let plan_start = END - 60 * DAY;

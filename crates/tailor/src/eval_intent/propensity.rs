@@ -4,8 +4,9 @@
 //!
 //! Periods: the model is fitted on the history up to a week before the cut, its penalty chosen
 //! and its calibration fitted on the last week before the cut, and it is scored after the cut
-//! — on sessions that start after it, and on every customer seen before it for the 7 days that
-//! follow.
+//! — on sessions that start after it, and on weekly snapshots after it (at the cut, a week
+//! later, …, while the week ends within the log): every customer seen before the snapshot, for
+//! the 7 days that follow. Several snapshots rather than one, because a week's orders are few.
 
 use anyhow::Context;
 use serde_json::{Value, json};
@@ -19,7 +20,7 @@ use super::Split;
 use super::log::EventLog;
 
 /// Training snapshots for the 7-day model are taken this often.
-const SNAPSHOT_EVERY: f64 = 2.0 * DAY;
+const SNAPSHOT_EVERY: f64 = DAY;
 const CALIBRATION_BINS: usize = 10;
 
 /// One model's scores on the held-out examples.
@@ -59,7 +60,7 @@ pub fn evaluate(log: &EventLog, split: &Split) -> anyhow::Result<PropensityRepor
     let (session, _) = task("session", &train, &validation, &test)
         .context("purchase propensity within the session")?;
 
-    // 7 days: snapshots every 2 days whose week ends before the validation week.
+    // 7 days: daily snapshots whose week ends before the validation week.
     let mut times = Vec::new();
     let mut t = validation_start - WEEK;
     while t > split.first {
@@ -67,11 +68,15 @@ pub fn evaluate(log: &EventLog, split: &Split) -> anyhow::Result<PropensityRepor
         t -= SNAPSHOT_EVERY;
     }
     times.reverse();
+    let test_times: Vec<f64> = (0..)
+        .map(|week| split.cut + WEEK * f64::from(week))
+        .take_while(|t| t + WEEK <= split.last)
+        .collect();
     let (mut train, mut validation, mut test) = (Vec::new(), Vec::new(), Vec::new());
     for c in &log.customers {
         snapshot_examples(&c.timeline, &times, WEEK, &mut train);
         snapshot_examples(&c.timeline, &[validation_start], WEEK, &mut validation);
-        snapshot_examples(&c.timeline, &[split.cut], WEEK, &mut test);
+        snapshot_examples(&c.timeline, &test_times, WEEK, &mut test);
     }
     let (seven_day, seven_day_model) =
         task("7 days", &train, &validation, &test).context("purchase propensity within 7 days")?;
