@@ -29,6 +29,8 @@ pub struct NextCategoryReport {
     pub baseline_recall: f64,
     pub blend: f64,
     pub validation_recall: f64,
+    /// Validation recall@3 for each blend tried, as (blend, recall).
+    pub validation: Vec<(f64, f64)>,
 }
 
 /// Engagement per category before `t`, and the categories first engaged in [t, t + WINDOW).
@@ -134,10 +136,12 @@ pub fn evaluate(log: &EventLog, split: &Split) -> anyhow::Result<NextCategoryRep
     let validation_model = transitions(log, split, validation_at, &params);
     let validation = score_at(log, validation_at, &validation_model, &params);
     let mut best = (f64::NEG_INFINITY, params.blend);
+    let mut tried = Vec::new();
     for blend in BLENDS {
         let recall = mean_recall(&validation, |s| {
             blend_rank(&s.transitions, &s.neighbours, blend, &s.engagement)
         });
+        tried.push((blend, recall));
         if recall > best.0 {
             best = (recall, blend);
         }
@@ -169,6 +173,7 @@ pub fn evaluate(log: &EventLog, split: &Split) -> anyhow::Result<NextCategoryRep
         baseline_recall,
         blend: params.blend,
         validation_recall: best.0,
+        validation: tried,
     })
 }
 
@@ -181,6 +186,9 @@ impl NextCategoryReport {
             "baseline": {"recall@3": self.baseline_recall},
             "blend": self.blend,
             "validation_recall@3": self.validation_recall,
+            "validation": self.validation.iter().map(|(blend, recall)| json!({
+                "blend": blend, "recall@3": recall,
+            })).collect::<Vec<_>>(),
         })
     }
 
