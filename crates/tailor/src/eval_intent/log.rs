@@ -247,3 +247,81 @@ fn line_value(props: &serde_json::Map<String, Value>) -> f64 {
     let quantity = props.get("quantity").and_then(Value::as_f64).unwrap_or(1.0);
     price * quantity
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use tailor_core::message::{Envelope, parse_message};
+
+    use super::*;
+
+    fn message(value: Value) -> Message {
+        let envelope = Envelope {
+            received_at: 1_780_000_000_000,
+            ..Default::default()
+        };
+        parse_message(value, None, &envelope, || "id".into()).expect("a valid message")
+    }
+
+    #[test]
+    fn orders_become_one_activity_per_line_with_its_category_and_value() {
+        let m = message(
+            json!({"type": "track", "userId": "u", "event": "Order Completed",
+            "timestamp": "2026-06-01T10:00:00Z",
+            "properties": {"revenue": 50.0, "products": [
+                {"product_id": "a", "category": "Women/Shoes", "price": 20.0, "quantity": 2},
+                {"product_id": "b", "category": ["Home", "Decor"], "price": 10.0}]}}),
+        );
+        let mut names = Vec::new();
+        let activities = activities_of(&m, 1.0, &mut |c: &str| {
+            names.push(c.to_string());
+            (names.len() - 1) as CategoryId
+        });
+        assert_eq!(activities.len(), 3);
+        assert_eq!(activities[0].kind, ActivityKind::OrderCompleted);
+        assert_eq!(activities[0].value, 50.0);
+        assert_eq!(
+            (activities[1].category, activities[1].value),
+            (Some(0), 40.0)
+        );
+        assert_eq!(
+            (activities[2].category, activities[2].value),
+            (Some(1), 10.0)
+        );
+        assert_eq!(names, ["Women/Shoes", "Home/Decor"]);
+    }
+
+    #[test]
+    fn emails_are_kept_and_refunds_and_identifies_are_not_visits() {
+        let kind = |value: Value| {
+            activities_of(&message(value), 0.0, &mut |_: &str| 0)
+                .first()
+                .map(|a| a.kind)
+        };
+        let track = |event: &str| json!({"type": "track", "userId": "u", "event": event});
+        assert_eq!(kind(track("Email Opened")), Some(ActivityKind::EmailOpened));
+        assert_eq!(kind(track("Promotion Viewed")), Some(ActivityKind::Page));
+        assert_eq!(kind(track("Order Refunded")), None);
+        assert_eq!(kind(json!({"type": "identify", "userId": "u"})), None);
+        assert_eq!(
+            kind(json!({"type": "page", "anonymousId": "a"})),
+            Some(ActivityKind::Page)
+        );
+    }
+
+    #[test]
+    fn identities_join_transitively_whatever_the_order() {
+        let mut ids = Identities::default();
+        let (a, b, c, d) = (
+            ids.key("anon:a".into()),
+            ids.key("user:u".into()),
+            ids.key("anon:b".into()),
+            ids.key("anon:c".into()),
+        );
+        ids.join(c, b);
+        ids.join(b, a);
+        assert_eq!(ids.root(c), ids.root(a));
+        assert_eq!(ids.root(a), a, "the first key seen survives");
+        assert_ne!(ids.root(d), ids.root(a));
+    }
+}
