@@ -66,7 +66,6 @@ impl Decayed {
 pub struct Behaviour {
     first_seen: Option<f64>,
     last_on_site: Option<f64>,
-    session_start: f64,
     sessions: u32,
     /// Sum of finished and current sessions' durations, seconds.
     session_seconds: f64,
@@ -100,7 +99,6 @@ impl Behaviour {
                 }
                 _ => {
                     self.sessions += 1;
-                    self.session_start = t;
                     self.sessions_lately.add(t, 1.0);
                     self.session_views.clear();
                 }
@@ -156,16 +154,6 @@ impl Behaviour {
 
     pub fn orders(&self) -> u32 {
         self.orders
-    }
-
-    /// The categories engaged with so far.
-    pub fn categories(&self) -> &HashSet<CategoryId> {
-        &self.categories
-    }
-
-    /// When the current (or last) session started.
-    pub fn session_start(&self) -> f64 {
-        self.session_start
     }
 
     /// The features named by [`FEATURES`], as of `now` (at or after the last activity).

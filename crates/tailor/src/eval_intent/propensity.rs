@@ -10,6 +10,7 @@
 
 use anyhow::Context;
 use serde_json::{Value, json};
+use tailor_ml::intent::logistic::FitError;
 use tailor_ml::intent::metrics::{self, CalibrationBin};
 use tailor_ml::intent::propensity::{
     CalibratedModel, Example, session_examples, snapshot_examples,
@@ -104,14 +105,14 @@ fn task(
         &features(validation),
         &labels(validation),
     )
-    .map_err(|e| anyhow::anyhow!("cannot fit the model: {e}"))?;
+    .map_err(|e| too_little_history("the model", e))?;
     let baseline = CalibratedModel::fit(
         &baseline_features(train),
         &labels(train),
         &baseline_features(validation),
         &labels(validation),
     )
-    .map_err(|e| anyhow::anyhow!("cannot fit the baseline: {e}"))?;
+    .map_err(|e| too_little_history("the baseline", e))?;
     if test.is_empty() {
         anyhow::bail!("nothing to score after the cut");
     }
@@ -133,6 +134,12 @@ fn task(
         l2: model.l2(),
     };
     Ok((report, model))
+}
+
+fn too_little_history(what: &str, e: FitError) -> anyhow::Error {
+    anyhow::anyhow!(
+        "cannot fit {what} ({e}): too little history before the cut to learn from; lower --split-days or use a longer log"
+    )
 }
 
 fn scores(p: &[f64], labels: &[bool]) -> Scores {
