@@ -65,6 +65,7 @@ impl Transitions {
         let mut base_exposed = vec![0.0; c];
         let mut base_moved = vec![0.0; c];
         let mut is_new = vec![false; c];
+        let mut engaged: Vec<usize> = Vec::new();
         for (before, after) in examples {
             is_new.iter_mut().for_each(|x| *x = false);
             for &b in after {
@@ -72,17 +73,19 @@ impl Transitions {
                     *slot = true;
                 }
             }
+            engaged.clear();
+            engaged.extend((0..c).filter(|&a| before.get(a).copied().unwrap_or(0.0) > 0.0));
+            // Cost per example: categories × engaged ones, not categories².
             for b in 0..c {
                 if before.get(b).copied().unwrap_or(0.0) > 0.0 {
                     continue;
                 }
+                let moved_to_b = f64::from(u8::from(is_new[b]));
                 base_exposed[b] += 1.0;
-                base_moved[b] += f64::from(u8::from(is_new[b]));
-                for a in 0..c {
-                    if before.get(a).copied().unwrap_or(0.0) > 0.0 {
-                        exposed[a * c + b] += 1.0;
-                        moved[a * c + b] += f64::from(u8::from(is_new[b]));
-                    }
+                base_moved[b] += moved_to_b;
+                for &a in &engaged {
+                    exposed[a * c + b] += 1.0;
+                    moved[a * c + b] += moved_to_b;
                 }
             }
         }
