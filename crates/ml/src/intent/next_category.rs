@@ -33,6 +33,8 @@ pub struct NextCategoryParams {
     pub blend: f64,
 }
 
+/// Smoothing and neighbours were set once, not tuned; the blend is meant to be chosen on
+/// validation data from [`BLENDS`].
 impl Default for NextCategoryParams {
     fn default() -> Self {
         Self {
