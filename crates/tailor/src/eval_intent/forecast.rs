@@ -41,12 +41,28 @@ pub struct CategoryScore {
     pub actual_revenue: f64,
     pub model_orders: f64,
     pub naive_orders: f64,
+    pub model_revenue: f64,
+    pub naive_revenue: f64,
+    /// Revenue per category order before the cut, what the build-up prices orders at.
+    pub revenue_per_order: f64,
     pub orders_wape: [Option<f64>; 2],
     pub revenue_wape: [Option<f64>; 2],
 }
 
+/// The rates the build-up used, and what each part contributes per week (in orders).
+pub struct BuildUp {
+    pub orders_per_ordering_week: f64,
+    pub fade: Vec<f64>,
+    pub arrivals_per_week: f64,
+    pub newcomer_orders_by_week_of_life: Vec<f64>,
+    pub known_customers: Vec<f64>,
+    pub newcomers: Vec<f64>,
+    pub actual: Vec<f64>,
+}
+
 pub struct ForecastReport {
     pub weeks: usize,
+    pub build_up: BuildUp,
     pub categories: Vec<CategoryScore>,
     /// [model, naive] over every category-week.
     pub orders_wape: [Option<f64>; 2],
@@ -170,29 +186,28 @@ pub fn evaluate(
         1.0
     };
 
-    // How a fixed set of customers' orders fade: week k after a snapshot relative to week 0.
-    let fade: Vec<f64> = (0..weeks)
-        .map(|k| {
-            let (mut later, mut first_week) = (0.0, 0.0);
-            let mut s = cut - WEEK * (k + 1) as f64;
-            while s > split.first {
-                for o in &past {
-                    if first_seen[o.customer] >= s {
-                        continue;
-                    }
-                    first_week += f64::from(u8::from(o.time >= s && o.time < s + WEEK));
-                    let start = s + WEEK * k as f64;
-                    later += f64::from(u8::from(o.time >= start && o.time < start + WEEK));
-                }
-                s -= SNAPSHOT_EVERY;
+    // How a fixed set of customers' orders fade: the ratio of their orders in the second week
+    // after a snapshot to the first, applied once per week (week k: ratio^k). One ratio from
+    // every two-week span of the history rather than one per horizon, because the spans that
+    // reach 4 weeks ahead are few and start when hardly anyone had arrived.
+    let (mut second_week, mut first_week) = (0.0, 0.0);
+    let mut s = cut - 2.0 * WEEK;
+    while s > split.first {
+        for o in &past {
+            if first_seen[o.customer] >= s {
+                continue;
             }
-            if first_week > 0.0 {
-                later / first_week
-            } else {
-                1.0
-            }
-        })
-        .collect();
+            first_week += f64::from(u8::from(o.time >= s && o.time < s + WEEK));
+            second_week += f64::from(u8::from(o.time >= s + WEEK && o.time < s + 2.0 * WEEK));
+        }
+        s -= SNAPSHOT_EVERY;
+    }
+    let weekly_fade = if first_week > 0.0 {
+        second_week / first_week
+    } else {
+        1.0
+    };
+    let fade: Vec<f64> = (0..weeks).map(|k| weekly_fade.powi(k as i32)).collect();
 
     // Newcomers: arrivals per week lately, and orders per newcomer by week of life.
     let arrivals_in = |j: usize| {
@@ -250,6 +265,9 @@ pub fn evaluate(
         }
         outlooks.push((weekly, category_shares(&engagement, &mix, SHARE_STRENGTH)));
     }
+    let known_customers: Vec<f64> = (0..weeks)
+        .map(|k| outlooks.iter().map(|(w, _)| w[k]).sum())
+        .collect();
     let model = build_up(
         outlooks.iter().map(|(w, s)| (w.as_slice(), s.as_slice())),
         &newcomers,
@@ -269,6 +287,9 @@ pub fn evaluate(
             actual_revenue: actual.revenue[c].iter().sum(),
             model_orders: model.orders[c].iter().sum(),
             naive_orders: naive_orders[c].iter().sum(),
+            model_revenue: model.revenue[c].iter().sum(),
+            naive_revenue: naive_revenue[c].iter().sum(),
+            revenue_per_order: economics.revenue_per_category_order[c],
             orders_wape: [
                 wape(&model.orders[c], &actual.orders[c]),
                 wape(&naive_orders[c], &actual.orders[c]),
@@ -285,8 +306,25 @@ pub fn evaluate(
          model: &[Vec<f64>],
          naive: &[Vec<f64>],
          actual: &[f64]| { [metric(&flat(model), actual), metric(&flat(naive), actual)] };
+    let actual_orders_per_week: Vec<f64> = (0..weeks)
+        .map(|k| {
+            orders
+                .iter()
+                .filter(|o| o.time >= cut + WEEK * k as f64 && o.time < cut + WEEK * (k + 1) as f64)
+                .count() as f64
+        })
+        .collect();
     Ok(ForecastReport {
         weeks,
+        build_up: BuildUp {
+            orders_per_ordering_week,
+            fade,
+            arrivals_per_week,
+            newcomer_orders_by_week_of_life: by_week_of_life,
+            known_customers,
+            newcomers,
+            actual: actual_orders_per_week,
+        },
         categories,
         orders_wape: both(wape, &model.orders, &naive_orders, &actual_orders),
         revenue_wape: both(wape, &model.revenue, &naive_revenue, &actual_revenue),
@@ -307,6 +345,17 @@ impl ForecastReport {
     pub fn to_json(&self, names: &[String]) -> Value {
         json!({
             "weeks": self.weeks,
+            "build_up": {
+                "orders_per_ordering_week": self.build_up.orders_per_ordering_week,
+                "fade": self.build_up.fade,
+                "arrivals_per_week": self.build_up.arrivals_per_week,
+                "newcomer_orders_by_week_of_life": self.build_up.newcomer_orders_by_week_of_life,
+                "orders": {
+                    "known_customers": self.build_up.known_customers,
+                    "newcomers": self.build_up.newcomers,
+                    "actual": self.build_up.actual,
+                },
+            },
             "orders_wape": pair(self.orders_wape),
             "revenue_wape": pair(self.revenue_wape),
             "orders_mape": pair(self.orders_mape),
@@ -317,6 +366,9 @@ impl ForecastReport {
                 "actual_revenue": c.actual_revenue,
                 "model_orders": c.model_orders,
                 "baseline_orders": c.naive_orders,
+                "model_revenue": c.model_revenue,
+                "baseline_revenue": c.naive_revenue,
+                "revenue_per_order": c.revenue_per_order,
                 "orders_wape": pair(c.orders_wape),
                 "revenue_wape": pair(c.revenue_wape),
             })).collect::<Vec<_>>(),
