@@ -4,7 +4,8 @@
 //!
 //! The split: everything before the cut (`--split-days` before the last event) is history;
 //! models are fitted on it, with their settings chosen on its last weeks; features are taken
-//! as of the cut; the weeks after the cut are the labels. Nothing reads `demo-truth.json`.
+//! as of the cut; the weeks after the cut are the labels. `demo-truth.json`, when the directory
+//! is a demo's, is read only after every model is fitted, to score predictions ([`truth`]).
 //!
 //! Reading the log is [`log`]; each task is evaluated in its own module.
 
@@ -13,6 +14,7 @@ mod log;
 mod next_category;
 mod propensity;
 mod send_time;
+mod truth;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -87,6 +89,7 @@ pub fn run(args: IntentArgs) -> anyhow::Result<()> {
     let next_category = next_category::evaluate(&log, &split)?;
     let send_time = send_time::evaluate(&log, &split)?;
     let forecast = forecast::evaluate(&log, &split, &propensity.seven_day_model)?;
+    let truth = truth::evaluate(&args.data, &log, split.cut, &send_time, &next_category)?;
     let seconds = started.elapsed().as_secs_f64();
 
     let millis = |t: f64| format_timestamp((t * 1000.0) as i64);
@@ -106,6 +109,7 @@ pub fn run(args: IntentArgs) -> anyhow::Result<()> {
             "next_category": next_category.to_json(),
             "send_time": send_time.to_json(),
             "forecast": forecast.to_json(&log.categories),
+            "truth": truth.as_ref().map(truth::TruthReport::to_json),
             "seconds": seconds,
         });
         println!("{report}");
@@ -131,6 +135,10 @@ pub fn run(args: IntentArgs) -> anyhow::Result<()> {
     println!();
     forecast.print(&log.categories);
     println!();
+    if let Some(truth) = &truth {
+        truth.print();
+        println!();
+    }
     println!("{seconds:.2} s in all");
     Ok(())
 }

@@ -122,6 +122,25 @@ fn every_intent_model_beats_its_baseline_on_the_demo() {
         .expect("per-category rows");
     assert_eq!(categories.len() as f64, n("/data/categories"));
 
+    // Against what the shoppers were simulated from: their email reading hours and the
+    // categories they took up after the cut.
+    let (model, baseline) = (
+        n("/truth/send_hour_within_1h_of_reading_hour/model"),
+        n("/truth/send_hour_within_1h_of_reading_hour/baseline"),
+    );
+    assert!(
+        model > baseline + 0.3,
+        "send hour vs reading hour: {model} vs fixed time {baseline}"
+    );
+    let (model, baseline) = (
+        n("/truth/new_interest_in_top_3/model"),
+        n("/truth/new_interest_in_top_3/baseline"),
+    );
+    assert!(
+        model > 2.0 * baseline && n("/truth/new_interest_in_top_3/shoppers") > 50.0,
+        "new interest in top 3: {model} vs popularity {baseline}"
+    );
+
     // 60 days of demo cannot hold out 50 and keep two weeks to learn from.
     fails_with(
         &["eval", "intent", "--split-days", "50"],
@@ -136,6 +155,7 @@ fn every_intent_model_beats_its_baseline_on_the_demo() {
         "Next-category",
         "Send time",
         "Forecast",
+        "hidden truth",
     ] {
         assert!(table.contains(heading), "no {heading:?} in\n{table}");
     }

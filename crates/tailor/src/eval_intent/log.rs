@@ -26,6 +26,8 @@ pub struct Customer {
 
 pub struct EventLog {
     pub customers: Vec<Customer>,
+    /// Customer index by identity key (`user:<userId>`, `anon:<anonymousId>`).
+    pub ids: HashMap<String, usize>,
     pub categories: Vec<String>,
     pub events: u64,
     /// Time of the first and last event, seconds.
@@ -53,6 +55,14 @@ impl Identities {
     fn root(&mut self, mut x: usize) -> usize {
         while self.parent[x] != x {
             self.parent[x] = self.parent[self.parent[x]];
+            x = self.parent[x];
+        }
+        x
+    }
+
+    /// The root without compressing paths, for when the map is borrowed.
+    fn root_of(&self, mut x: usize) -> usize {
+        while self.parent[x] != x {
             x = self.parent[x];
         }
         x
@@ -161,8 +171,16 @@ pub fn read(dir: &Path) -> anyhow::Result<EventLog> {
         // Stable: an order's lines stay after the order at the same time.
         c.timeline.sort_by(|a, b| a.time.total_cmp(&b.time));
     }
+    let mut ids = HashMap::new();
+    for (key, &index) in &identities.index {
+        let root = identities.root_of(index);
+        if let Some(&customer) = by_root.get(&root) {
+            ids.insert(key.clone(), customer);
+        }
+    }
     Ok(EventLog {
         customers,
+        ids,
         categories: category_names,
         events,
         first,

@@ -7,6 +7,8 @@
 //! The blend of transitions and similar customers is chosen on the 14 days before the cut
 //! (transitions learned from the windows before those).
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 use tailor_ml::intent::metrics::recall_at_k;
 use tailor_ml::intent::next_category::{
@@ -23,8 +25,21 @@ const K: usize = 3;
 /// Snapshots the transitions are learned from are taken this often.
 const SNAPSHOT_EVERY: f64 = 2.0 * DAY;
 
+/// What was predicted for one customer at the cut.
+pub struct Rankings {
+    /// Categories engaged with before the cut (never predicted).
+    pub engaged: Vec<CategoryId>,
+    /// The top 3 of the model and of the popularity baseline.
+    pub model: Vec<CategoryId>,
+    pub popularity: Vec<CategoryId>,
+}
+
 pub struct NextCategoryReport {
     pub customers: usize,
+    /// Window after the cut, seconds.
+    pub window: f64,
+    /// By customer index, for every customer who had engaged with something before the cut.
+    pub rankings: HashMap<usize, Rankings>,
     pub model_recall: f64,
     pub baseline_recall: f64,
     pub blend: f64,
@@ -84,6 +99,7 @@ fn transitions(
 
 /// Per-customer signals at time `t` for the customers to score there.
 struct Scored {
+    customer: usize,
     engagement: Vec<f64>,
     actual: Vec<CategoryId>,
     transitions: Vec<f64>,
@@ -107,8 +123,9 @@ fn score_at(
     states
         .into_iter()
         .enumerate()
-        .filter(|(_, (before, after))| !after.is_empty() && before.iter().any(|&x| x > 0.0))
+        .filter(|(_, (before, _))| before.iter().any(|&x| x > 0.0))
         .map(|(i, (before, after))| Scored {
+            customer: i,
             transitions: model.scores(&before),
             neighbours: hood.scores(&before, Some(i), params.neighbours),
             engagement: before,
@@ -150,7 +167,8 @@ pub fn evaluate(log: &EventLog, split: &Split) -> anyhow::Result<NextCategoryRep
 
     let model = transitions(log, split, split.cut, &params);
     let test = score_at(log, split.cut, &model, &params);
-    if test.is_empty() {
+    let customers = test.iter().filter(|s| !s.actual.is_empty()).count();
+    if customers == 0 {
         anyhow::bail!(
             "next-category interest: no customer engaged with a new category after the cut"
         );
@@ -167,8 +185,33 @@ pub fn evaluate(log: &EventLog, split: &Split) -> anyhow::Result<NextCategoryRep
         blend_rank(&s.transitions, &s.neighbours, params.blend, &s.engagement)
     });
     let baseline_recall = mean_recall(&test, |s| popularity_rank(&popularity, &s.engagement));
+    let rankings = test
+        .iter()
+        .map(|s| {
+            let top = |mut ranked: Vec<CategoryId>| {
+                ranked.truncate(K);
+                ranked
+            };
+            let engaged = (0..s.engagement.len() as CategoryId)
+                .filter(|&c| s.engagement[c as usize] > 0.0)
+                .collect();
+            let rankings = Rankings {
+                engaged,
+                model: top(blend_rank(
+                    &s.transitions,
+                    &s.neighbours,
+                    params.blend,
+                    &s.engagement,
+                )),
+                popularity: top(popularity_rank(&popularity, &s.engagement)),
+            };
+            (s.customer, rankings)
+        })
+        .collect();
     Ok(NextCategoryReport {
-        customers: test.len(),
+        customers,
+        window: WINDOW,
+        rankings,
         model_recall,
         baseline_recall,
         blend: params.blend,

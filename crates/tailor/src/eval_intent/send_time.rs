@@ -26,6 +26,8 @@ pub struct SendTimeReport {
     pub baseline: SendTimeScore,
     pub params: SendTimeParams,
     pub population_best_hour: usize,
+    /// Per customer, the predicted hour of week if they opened an email before the cut.
+    pub predicted_hours: Vec<Option<usize>>,
 }
 
 /// Each customer's open hours before `until`, and in [until, end).
@@ -65,7 +67,13 @@ pub fn evaluate(log: &EventLog, split: &Split) -> anyhow::Result<SendTimeReport>
     if model_score.opens == 0 {
         anyhow::bail!("send time: no email opens after the cut to score");
     }
+    let predicted_hours = train
+        .iter()
+        .zip(&distributions)
+        .map(|(c, d)| (!c.hours.is_empty()).then(|| best_hour(d, RADIUS)))
+        .collect();
     Ok(SendTimeReport {
+        predicted_hours,
         customers: held_out.iter().filter(|h| !h.is_empty()).count(),
         model: model_score,
         baseline: score(&population, &held_out, RADIUS),
