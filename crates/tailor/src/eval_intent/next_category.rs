@@ -185,18 +185,17 @@ pub fn evaluate(log: &EventLog, split: &Split) -> anyhow::Result<NextCategoryRep
         blend_rank(&s.transitions, &s.neighbours, params.blend, &s.engagement)
     });
     let baseline_recall = mean_recall(&test, |s| popularity_rank(&popularity, &s.engagement));
+    let top = |mut ranked: Vec<CategoryId>| {
+        ranked.truncate(K);
+        ranked
+    };
     let rankings = test
         .iter()
         .map(|s| {
-            let top = |mut ranked: Vec<CategoryId>| {
-                ranked.truncate(K);
-                ranked
-            };
-            let engaged = (0..s.engagement.len() as CategoryId)
-                .filter(|&c| s.engagement[c as usize] > 0.0)
-                .collect();
             let rankings = Rankings {
-                engaged,
+                engaged: (0..s.engagement.len() as CategoryId)
+                    .filter(|&c| s.engagement[c as usize] > 0.0)
+                    .collect(),
                 model: top(blend_rank(
                     &s.transitions,
                     &s.neighbours,
