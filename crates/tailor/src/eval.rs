@@ -32,6 +32,9 @@ enum EvalCommand {
     /// Off-policy evaluation: a target policy's CTR estimated from another policy's logs
     /// (IPW, SNIPW, DM, DR), and Tailor's own policy learned from them (Open Bandit format).
     Ope(crate::eval_ope::OpeArgs),
+    /// Purchase propensity, next-category interest, send time and per-category forecast, each
+    /// against its baseline, on a time split of a data directory's event log.
+    Intent(crate::eval_intent::IntentArgs),
 }
 
 #[derive(Args, Debug)]
@@ -57,6 +60,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     match args.command {
         EvalCommand::Recs(args) => recs(args),
         EvalCommand::Ope(args) => crate::eval_ope::run(args),
+        EvalCommand::Intent(args) => crate::eval_intent::run(args),
     }
 }
 

@@ -153,6 +153,40 @@ pub const TREE: &[TopSpec] = &[
     },
 ];
 
+/// What shoppers of a category take up next (a hidden structure the next-category model
+/// should find): outfits grow accessories, homes grow rooms, hobbies grow gadgets.
+#[rustfmt::skip]
+pub const FOLLOW_ONS: &[(&str, [&str; 2])] = &[
+    ("Women/Dresses", ["Women/Shoes", "Women/Handbags"]),
+    ("Women/Tops", ["Women/Jeans", "Beauty/Makeup"]),
+    ("Women/Jeans", ["Women/Tops", "Women/Shoes"]),
+    ("Women/Shoes", ["Women/Handbags", "Beauty/Fragrance"]),
+    ("Women/Handbags", ["Beauty/Fragrance", "Women/Dresses"]),
+    ("Men/Shirts", ["Men/Trousers", "Men/Watches"]),
+    ("Men/Trousers", ["Men/Shoes", "Men/Shirts"]),
+    ("Men/Shoes", ["Men/Jackets", "Men/Watches"]),
+    ("Men/Jackets", ["Sports/Outdoor", "Men/Shoes"]),
+    ("Men/Watches", ["Electronics/Wearables", "Men/Shirts"]),
+    ("Home/Kitchen", ["Home/Decor", "Home/Lighting"]),
+    ("Home/Bedding", ["Home/Decor", "Home/Lighting"]),
+    ("Home/Decor", ["Home/Lighting", "Home/Bedding"]),
+    ("Home/Lighting", ["Home/Decor", "Electronics/Audio"]),
+    ("Beauty/Skincare", ["Beauty/Makeup", "Beauty/Haircare"]),
+    ("Beauty/Makeup", ["Beauty/Skincare", "Beauty/Fragrance"]),
+    ("Beauty/Fragrance", ["Beauty/Skincare", "Women/Handbags"]),
+    ("Beauty/Haircare", ["Beauty/Skincare", "Beauty/Fragrance"]),
+    ("Sports/Running", ["Electronics/Wearables", "Sports/Fitness"]),
+    ("Sports/Yoga", ["Sports/Fitness", "Beauty/Skincare"]),
+    ("Sports/Cycling", ["Sports/Outdoor", "Electronics/Wearables"]),
+    ("Sports/Outdoor", ["Electronics/Cameras", "Sports/Cycling"]),
+    ("Sports/Fitness", ["Electronics/Audio", "Sports/Running"]),
+    ("Electronics/Audio", ["Electronics/Phones", "Electronics/Wearables"]),
+    ("Electronics/Phones", ["Electronics/Audio", "Electronics/Wearables"]),
+    ("Electronics/Laptops", ["Electronics/Audio", "Electronics/Cameras"]),
+    ("Electronics/Cameras", ["Sports/Outdoor", "Electronics/Laptops"]),
+    ("Electronics/Wearables", ["Sports/Running", "Electronics/Phones"]),
+];
+
 const COLORS: &[&str] = &[
     "Black", "White", "Navy", "Olive", "Burgundy", "Sand", "Grey", "Blush", "Forest", "Sky",
 ];
@@ -230,6 +264,20 @@ impl Catalog {
 
     pub fn leaf_path(&self, leaf: usize) -> &str {
         &self.leaves[leaf].path
+    }
+
+    /// The leaves shoppers of `leaf` tend to take up later ([`FOLLOW_ONS`]), most likely first.
+    pub fn follow_ons(&self, leaf: usize) -> Vec<usize> {
+        let path = self.leaf_path(leaf);
+        FOLLOW_ONS
+            .iter()
+            .find(|(from, _)| *from == path)
+            .map(|(_, next)| {
+                next.iter()
+                    .filter_map(|n| self.leaves.iter().position(|l| l.path == *n))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The product in the catalog API's JSON shape.
@@ -565,6 +613,16 @@ mod tests {
         for top in TREE {
             assert!(top.brands.len() >= 3, "{} has too few brands", top.name);
             assert!(top.leaves.iter().any(|l| l.name == top.offer.0));
+        }
+    }
+
+    #[test]
+    fn every_leaf_has_two_follow_ons_that_exist_and_differ_from_it() {
+        let catalog = Catalog::generate(1, 28);
+        for leaf in 0..catalog.leaves.len() {
+            let next = catalog.follow_ons(leaf);
+            assert_eq!(next.len(), 2, "{}", catalog.leaf_path(leaf));
+            assert!(!next.contains(&leaf) && next[0] != next[1]);
         }
     }
 

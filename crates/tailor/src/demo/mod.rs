@@ -486,7 +486,9 @@ fn write_truth(
     for (i, (s, o)) in sim.shoppers.iter().zip(&sim.outcomes).enumerate() {
         out.write_all(if i == 0 { b"\n" } else { b",\n" })
             .with_context(fail)?;
-        serde_json::to_writer(&mut out, &shoppers::truth_json(s, o, catalog)).with_context(fail)?;
+        let start = now - i64::from(args.days) * tailor_core::time::DAY;
+        serde_json::to_writer(&mut out, &shoppers::truth_json(s, o, catalog, start))
+            .with_context(fail)?;
     }
     out.write_all(b"\n]}\n").with_context(fail)?;
     out.flush().with_context(fail)

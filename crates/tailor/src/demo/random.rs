@@ -14,6 +14,8 @@ pub type DemoRng = ChaCha8Rng;
 pub const CATALOG: u64 = 1;
 pub const CAMPAIGNS: u64 = 2;
 pub const SHOPPERS: u64 = 1 << 32;
+/// Each shopper's habits use `HABITS + index`.
+pub const HABITS: u64 = 2 << 32;
 
 /// A generator for one independent stream of the seed.
 pub fn stream(seed: u64, stream: u64) -> DemoRng {

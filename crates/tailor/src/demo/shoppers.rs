@@ -1,11 +1,14 @@
 //! The demo's shoppers and their HIDDEN preferences: favourite leaf categories with
 //! weights, price position and tolerance, visit rhythm, email responsiveness, brand
-//! loyalty, propensity to buy, devices, consent choices and whether they ever sign up.
+//! loyalty, propensity to buy, devices, consent choices and whether they ever sign up; and
+//! their habits ([`Habits`]): the hour they read email, and a category they take up later.
 //!
 //! The server never sees these; they only shape the events. They are written to
 //! `demo-truth.json` so models built from the events can be scored against them.
 
 use serde_json::{Value, json};
+use tailor_core::Millis;
+use tailor_core::time::{DAY, format_timestamp};
 
 use super::catalog::Catalog;
 use super::random::{self, DemoRng};
@@ -80,6 +83,28 @@ pub struct Shopper {
     /// Their signup links the browser id with `alias` instead of `identify`.
     pub links_by_alias: bool,
     pub consent: Option<ConsentChoices>,
+    pub habits: Habits,
+}
+
+/// Hidden habits the intent models should find, drawn from a stream of their own so adding
+/// them left every other preference of the same seed as it was.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Habits {
+    /// Hour of the day (UTC, fractional) they read email when they wait for their moment.
+    pub email_hour: f64,
+    /// Chance of opening an email as it arrives instead of at `email_hour`.
+    pub opens_on_arrival: f64,
+    pub new_interest: Option<NewInterest>,
+}
+
+/// A category the shopper takes up partway through: a follow-on of their top favourite.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewInterest {
+    pub leaf: usize,
+    /// Day of the simulation from which it draws their attention.
+    pub from_day: f64,
+    /// Share of their category choices it takes from then on.
+    pub weight: f64,
 }
 
 impl Shopper {
@@ -137,7 +162,49 @@ impl Shopper {
                 advertising: !random::chance(rng, 0.3),
                 email: !random::chance(rng, 0.1),
             }),
+            habits: Habits::default(),
         }
+    }
+
+    /// Draws [`Habits`]. Email hours follow the main device: phones are read on the commute
+    /// or in the evening, desktops during office hours, so a segment by device carries part
+    /// of the signal for customers with few opens.
+    pub fn draw_habits(&mut self, catalog: &Catalog, rng: &mut DemoRng) {
+        let mobile = self.devices.first().is_some_and(|d| d.mobile);
+        let center = if !mobile {
+            13.0 + 2.5 * random::normal(rng)
+        } else if random::chance(rng, 0.4) {
+            7.5 + random::normal(rng)
+        } else {
+            20.5 + 1.2 * random::normal(rng)
+        };
+        self.habits.email_hour = center.rem_euclid(24.0);
+        self.habits.opens_on_arrival = random::uniform(rng, 0.05, 0.35);
+        let takes_up = random::chance(rng, 0.6);
+        let next = self
+            .favourites
+            .first()
+            .map(|f| catalog.follow_ons(f.leaf))
+            .unwrap_or_default();
+        let fresh: Vec<usize> = next
+            .into_iter()
+            .filter(|&l| self.favourites.iter().all(|f| f.leaf != l))
+            .collect();
+        let pick = if fresh.len() > 1 && random::chance(rng, 0.3) {
+            1
+        } else {
+            0
+        };
+        let from_day = self.first_visit_day + random::uniform(rng, 5.0, 35.0);
+        let weight = random::uniform(rng, 0.25, 0.5);
+        self.habits.new_interest = fresh
+            .get(pick)
+            .filter(|_| takes_up)
+            .map(|&leaf| NewInterest {
+                leaf,
+                from_day,
+                weight,
+            });
     }
 
     /// Preferred price range in one category, in USD.
@@ -222,7 +289,7 @@ pub struct Outcome {
 }
 
 /// One shopper's entry in `demo-truth.json`.
-pub fn truth_json(s: &Shopper, outcome: &Outcome, catalog: &Catalog) -> Value {
+pub fn truth_json(s: &Shopper, outcome: &Outcome, catalog: &Catalog, start: Millis) -> Value {
     let anonymous_ids: Vec<&str> = s
         .devices
         .iter()
@@ -255,7 +322,17 @@ pub fn truth_json(s: &Shopper, outcome: &Outcome, catalog: &Catalog) -> Value {
             "tolerance": round3(s.price_tolerance),
         },
         "visit_every_days": round3(s.visit_every_days),
-        "email": {"open": round3(s.email_open), "click_given_open": round3(s.email_click)},
+        "email": {
+            "open": round3(s.email_open),
+            "click_given_open": round3(s.email_click),
+            "reading_hour_utc": round3(s.habits.email_hour),
+            "opens_on_arrival": round3(s.habits.opens_on_arrival),
+        },
+        "new_interest": s.habits.new_interest.as_ref().map(|n| json!({
+            "category": catalog.leaf_path(n.leaf),
+            "from": format_timestamp(start + (n.from_day * DAY as f64) as Millis),
+            "weight": round3(n.weight),
+        })),
         "brand_loyalty": round3(s.brand_loyalty),
         "buy_propensity": round3(s.buy_propensity),
         "churn_per_visit": round3(s.churn_per_visit),

@@ -16,7 +16,7 @@ use tailor_core::time::{DAY, HOUR, MINUTE, SECOND, format_timestamp};
 
 use super::catalog::{Catalog, TREE};
 use super::random::{self, DemoRng};
-use super::shoppers::{Outcome, Shopper, round2};
+use super::shoppers::{NewInterest, Outcome, Shopper, round2};
 
 const SITE: &str = "https://shop.example";
 const UA_MOBILE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
@@ -159,7 +159,9 @@ pub fn simulate(
 pub fn run_shopper(plan: &Plan, catalog: &Catalog, number: u32) -> ShopperRun {
     let mut rng = random::stream(plan.seed, random::SHOPPERS + u64::from(number));
     let days = (plan.end - plan.start) as f64 / DAY as f64;
-    let shopper = Shopper::generate(number, catalog, days, &mut rng);
+    let mut shopper = Shopper::generate(number, catalog, days, &mut rng);
+    let mut habits_rng = random::stream(plan.seed, random::HABITS + u64::from(number));
+    shopper.draw_habits(catalog, &mut habits_rng);
     let mut sim = Sim {
         plan,
         catalog,
@@ -173,6 +175,7 @@ pub fn run_shopper(plan: &Plan, catalog: &Catalog, number: u32) -> ShopperRun {
         cart_id: 1,
         subscribed: true,
         outcome: Outcome::default(),
+        now: plan.start,
     };
     sim.live();
     let (events, tally, outcome) = (sim.events, sim.tally, sim.outcome);
@@ -213,6 +216,8 @@ struct Sim<'a> {
     cart_id: u32,
     subscribed: bool,
     outcome: Outcome,
+    /// When the current visit started.
+    now: Millis,
 }
 
 impl Sim<'_> {
@@ -382,6 +387,7 @@ impl Sim<'_> {
     // ---- shopping ----
 
     fn session(&mut self, start: Millis, device: usize, via: Option<&Campaign>) {
+        self.now = start;
         let mut v = self.new_visit(start, device, via);
         let mut leaf = match via {
             Some(c) => {
@@ -435,8 +441,14 @@ impl Sim<'_> {
         }
     }
 
-    /// Mostly a favourite category (by weight), sometimes anything.
+    /// The category taken up later, once it has been; else mostly a favourite category (by
+    /// weight), sometimes anything.
     fn intent_leaf(&mut self) -> usize {
+        if let Some((leaf, weight)) = self.new_interest().map(|n| (n.leaf, n.weight))
+            && random::chance(&mut self.rng, weight)
+        {
+            return leaf;
+        }
         let favourites = &self.shopper.favourites;
         if random::chance(&mut self.rng, 0.85)
             && let Some(i) = random::weighted(&mut self.rng, favourites.iter().map(|f| f.weight))
@@ -444,6 +456,16 @@ impl Sim<'_> {
             return favourites[i].leaf;
         }
         random::between(&mut self.rng, 0, self.catalog.leaves.len() as u32 - 1) as usize
+    }
+
+    /// The shopper's new interest, if they have taken it up by the current visit.
+    fn new_interest(&self) -> Option<&NewInterest> {
+        let day = (self.now - self.plan.start) as f64 / DAY as f64;
+        self.shopper
+            .habits
+            .new_interest
+            .as_ref()
+            .filter(|n| day >= n.from_day)
     }
 
     fn is_favourite_top(&self, top: usize) -> bool {
@@ -613,7 +635,8 @@ impl Sim<'_> {
             .shopper
             .favourites
             .iter()
-            .any(|f| f.leaf == product.leaf);
+            .any(|f| f.leaf == product.leaf)
+            || self.new_interest().is_some_and(|n| n.leaf == product.leaf);
         let fit = self.shopper.price_fit(product.price, median) * if favourite { 1.0 } else { 0.5 };
         0.03 + 0.45 * self.shopper.buy_propensity * fit
     }
@@ -838,7 +861,7 @@ impl Sim<'_> {
         if !random::chance(&mut self.rng, s.email_open) {
             return;
         }
-        let opened = sent + (random::exponential(&mut self.rng, 4.0) * HOUR as f64) as Millis;
+        let opened = self.open_time(sent);
         self.server_event(opened, "Email Opened", base.clone());
         let top = self.catalog.leaves[c.leaf].top;
         let relevance = if self.is_favourite_top(top) { 1.6 } else { 0.5 };
@@ -864,6 +887,21 @@ impl Sim<'_> {
                 self.outcome.unsubscribed = true;
             }
         }
+    }
+}
+
+impl Sim<'_> {
+    /// When a delivered email is opened: as it arrives, or at the shopper's reading hour
+    /// (give or take half an hour) on the first day that hour comes after delivery.
+    fn open_time(&mut self, delivered: Millis) -> Millis {
+        let habits = &self.shopper.habits;
+        if random::chance(&mut self.rng, habits.opens_on_arrival) {
+            return delivered + (random::exponential(&mut self.rng, 1.0) * HOUR as f64) as Millis;
+        }
+        let hour = habits.email_hour + 0.5 * random::normal(&mut self.rng);
+        let day_start = delivered - delivered.rem_euclid(DAY);
+        let at = day_start + (hour * HOUR as f64) as Millis;
+        if at < delivered { at + DAY } else { at }
     }
 }
 
@@ -921,6 +959,49 @@ mod tests {
         assert!(n("Order Refunded") < orders);
         let signed_up = sim.outcomes.iter().filter(|o| o.signed_up).count();
         assert!(signed_up > sim.outcomes.len() / 2, "{signed_up}");
+    }
+
+    #[test]
+    fn opens_follow_reading_hours_and_new_interests_draw_views_once_taken_up() {
+        let catalog = Catalog::generate(5, 300);
+        let plan = Plan::new(5, END, 60, &catalog);
+        let sim = simulate(&plan, &catalog, 400, 2).expect("simulation");
+        let (mut opens, mut near_reading_hour) = (0, 0);
+        // Views of each shopper's new-interest category, before and after they take it up,
+        // over all their views in the same periods.
+        let (mut before, mut after) = ([0u32; 2], [0u32; 2]);
+        for e in &sim.events {
+            let s = &sim.shoppers[e.shopper as usize - 1];
+            let hour = (e.at.rem_euclid(DAY)) as f64 / HOUR as f64;
+            if e.json.contains("\"Email Opened\"") {
+                opens += 1;
+                let apart = (hour - s.habits.email_hour).abs();
+                near_reading_hour += u32::from(apart.min(24.0 - apart) <= 1.5);
+            }
+            if let Some(new) = &s.habits.new_interest
+                && e.json.contains("\"Product Viewed\"")
+            {
+                let day = (e.at - plan.start) as f64 / DAY as f64;
+                let counts = if day >= new.from_day {
+                    &mut after
+                } else {
+                    &mut before
+                };
+                counts[0] += 1;
+                let category = format!("\"category\":\"{}\"", catalog.leaf_path(new.leaf));
+                counts[1] += u32::from(e.json.contains(&category));
+            }
+        }
+        assert!(opens > 100, "{opens}");
+        assert!(
+            near_reading_hour * 10 > opens * 6,
+            "{near_reading_hour} of {opens}"
+        );
+        let share = |c: [u32; 2]| f64::from(c[1]) / f64::from(c[0].max(1));
+        assert!(
+            share(after) > 3.0 * share(before),
+            "before {before:?}, after {after:?}"
+        );
     }
 
     #[test]
