@@ -110,4 +110,40 @@ fn the_storefront_adapts_in_a_real_browser() {
         shots.join("cart.png").exists() && shots.join("shopper.png").exists(),
         "screenshots were taken"
     );
+
+    // The demo's live phase ran an experiment on simulated shoppers who respond to what
+    // they are shown: its results are there, with a clean split and a lift.
+    let keys: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(data.path().join("store/demo-keys.json")).expect("demo keys"),
+    )
+    .expect("demo keys json");
+    let out = Command::new(env!("CARGO_BIN_EXE_tailor"))
+        .args([
+            "report",
+            "experiment",
+            "demo-recs-holdout",
+            "--json",
+            "--url",
+            &base,
+        ])
+        .args(["--admin-key", keys["admin_key"].as_str().unwrap()])
+        .output()
+        .expect("tailor report");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report json");
+    assert_eq!(
+        results["status"], "stopped",
+        "the storefront is left personalized"
+    );
+    assert!(results["units"].as_u64().unwrap() >= 250, "{results}");
+    assert_eq!(results["srm"]["mismatch"], false, "{}", results["srm"]);
+    let conversion = &results["metrics"]["conversion"];
+    assert!(
+        conversion[1]["value"].as_f64().unwrap() > conversion[0]["value"].as_f64().unwrap(),
+        "personalized recommendations convert better: {conversion}"
+    );
 }

@@ -112,6 +112,54 @@ impl Api {
         Ok(total)
     }
 
+    /// `PUT path` with the admin key.
+    pub async fn admin_put(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(&self.admin_key)
+            .json(body)
+            .send()
+            .await
+            .with_context(|| format!("PUT {path} failed"))?;
+        json_reply(response, path).await
+    }
+
+    /// `GET path` with the admin key.
+    pub async fn admin_get(&self, path: &str) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.admin_key)
+            .send()
+            .await
+            .with_context(|| format!("GET {path} failed"))?;
+        json_reply(response, path).await
+    }
+
+    /// `POST /v1/decide` with the write key.
+    pub async fn decide(&self, body: &Value) -> anyhow::Result<Value> {
+        self.write("/v1/decide", body).await
+    }
+
+    /// `POST /v1/batch` with the write key.
+    pub async fn batch(&self, messages: &[Value]) -> anyhow::Result<Value> {
+        self.write("/v1/batch", &serde_json::json!({ "batch": messages }))
+            .await
+    }
+
+    async fn write(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.write_key)
+            .json(body)
+            .send()
+            .await
+            .with_context(|| format!("POST {path} failed"))?;
+        json_reply(response, path).await
+    }
+
     async fn send_batch(&self, body: String) -> anyhow::Result<Delivery> {
         let response = self
             .http

@@ -9,6 +9,7 @@
 
 mod catalog;
 mod client;
+mod live;
 mod random;
 mod shoppers;
 mod simulate;
@@ -425,6 +426,19 @@ async fn build_store(
         "  events: {} sent in {seconds:.1} s ({:.0}/s)",
         delivery.accepted + delivery.duplicates,
         total as f64 / seconds.max(1e-3)
+    );
+    let live_started = Instant::now();
+    let live = live::run(api, &simulated.shoppers, &catalog, seed).await?;
+    let conversion = |i: usize| live.results[i]["value"].as_f64().unwrap_or(0.0);
+    eprintln!(
+        "  live: {} visits, {} orders; experiment {}: conversion {:.1}% held out, {:.1}% personalized (p = {}) ({:.1} s)",
+        live.visits,
+        live.orders,
+        live::EXPERIMENT,
+        100.0 * conversion(0),
+        100.0 * conversion(1),
+        live.results[1]["frequentist"]["pValue"],
+        live_started.elapsed().as_secs_f64()
     );
     let summary = Summary {
         seed,
