@@ -260,3 +260,67 @@ async fn an_experiment_measures_the_lift_of_personalization() {
     let (status, _) = s.admin_get("/v1/experiments/nope/results").await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_global_holdout_sees_what_everyone_sees_on_every_placement() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path()).await;
+    store(&s).await;
+    let hero = json!([{"id": "hero-home", "kind": "banner", "placements": ["home.hero"], "title": "Cook", "targeting": {"categories": ["Home"]}},
+        {"id": "hero-all", "kind": "banner", "placements": ["home.hero"], "title": "Sale", "targeting": {"priority": 5}}]);
+    assert_eq!(s.admin_put("/v1/catalog/content", &hero).await.0, 200);
+    for p in 0..4 {
+        track(&s, json!({"userId": "fan", "event": "Product Viewed", "properties": {"product_id": product(1, p)}})).await;
+    }
+    let page = |d: &Value| {
+        d["decisions"]["home.hero"]["item"]["id"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let body = |who: &str| json!({"userId": who, "placements": ["home.hero", "nav.categories", "recs.home"]});
+    let (_, before) = s
+        .raw(
+            s.http
+                .post(s.url("/v1/decide"))
+                .bearer_auth(WRITE_KEY)
+                .json(&body("fan")),
+        )
+        .await;
+    assert_eq!(page(&before), "hero-home", "{before}");
+
+    // Everyone in the holdout (the second variation gets no traffic).
+    let holdout = json!({"placement": "*", "weights": [1.0, 0.0], "variations": [
+        {"id": "holdout", "treatment": "editorial"}, {"id": "personalized", "treatment": "personalized"}]});
+    let (status, r) = s
+        .admin_put("/v1/experiments/global-holdout", &holdout)
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let (_, d) = s
+        .raw(
+            s.http
+                .post(s.url("/v1/decide"))
+                .bearer_auth(WRITE_KEY)
+                .json(&body("fan")),
+        )
+        .await;
+    assert_eq!(
+        page(&d),
+        "hero-all",
+        "the holdout gets the editorial hero: {d}"
+    );
+    for placement in ["home.hero", "nav.categories", "recs.home"] {
+        assert_eq!(
+            d["decisions"][placement]["experiment"]["variation"], "holdout",
+            "{placement}: {d}"
+        );
+    }
+    assert!(
+        d["decisions"]["recs.home"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| !i["reason"].as_str().unwrap().contains("viewed")),
+        "{d}"
+    );
+}
