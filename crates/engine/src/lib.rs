@@ -536,6 +536,21 @@ impl Engine {
         Ok(lifted)
     }
 
+    /// Records that the admin read the personal data of the person `id` names (`what`: the
+    /// kind of read). The entry names their internal profile number, never an id, e-mail or
+    /// trait. Blocks on disk. Nothing is recorded for an unknown id.
+    pub fn audit_read(&self, what: &str, id: &str) -> Result<(), EngineError> {
+        let Some(profile) = self.with_profile(id, |p| p.id) else {
+            return Ok(());
+        };
+        self.shared.store.audit(&tailor_store::AuditEntry {
+            at: self.now(),
+            action: what.to_string(),
+            detail: serde_json::json!({"profile": format!("p_{profile}")}).to_string(),
+        })?;
+        Ok(())
+    }
+
     /// The newest audit entries, newest first. Blocks on disk.
     pub fn audit_log(&self, limit: usize) -> Result<Vec<tailor_store::AuditEntry>, EngineError> {
         Ok(self.shared.store.audit_log(limit)?)

@@ -96,6 +96,7 @@ pub async fn get(
         .engine
         .consent_state(&id)
         .ok_or_else(|| ApiError::not_found(format!("no profile is known by {id:?}")))?;
+    super::profiles::audit_read(&state, "read_consent", &id).await?;
     let id2 = id.clone();
     let ledger = state
         .blocking(move |engine| engine.consent_ledger(&id2))

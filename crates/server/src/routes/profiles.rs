@@ -25,6 +25,7 @@ pub async fn get(
         .engine
         .profile(&id)
         .ok_or_else(|| ApiError::not_found(format!("no profile is known by {id:?}")))?;
+    audit_read(&state, "read_profile", &id).await?;
     Ok(Json(json!(view)))
 }
 
@@ -46,6 +47,7 @@ pub async fn events(
         .blocking(move |engine| engine.events_of(&id2, limit))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no profile is known by {id:?}")))?;
+    audit_read(&state, "read_events", &id).await?;
     let events: Vec<Value> = events
         .into_iter()
         .map(|e| {
@@ -79,11 +81,24 @@ pub async fn export(
 ) -> Result<Json<Value>, ApiError> {
     authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
     let id2 = id.clone();
-    state
+    let export = state
         .blocking(move |engine| engine.export(&id2))
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no profile is known by {id:?}")))
+        .ok_or_else(|| ApiError::not_found(format!("no profile is known by {id:?}")))?;
+    audit_read(&state, "export", &id).await?;
+    Ok(Json(export))
+}
+
+/// Every admin read of a person's data is audit-logged, by internal profile number only.
+pub(crate) async fn audit_read(
+    state: &AppState,
+    what: &'static str,
+    id: &str,
+) -> Result<(), ApiError> {
+    let id = id.to_string();
+    state
+        .blocking(move |engine| engine.audit_read(what, &id))
+        .await
 }
 
 pub async fn lift_suppression(
