@@ -67,7 +67,7 @@ fn the_storefront_adapts_in_a_real_browser() {
             .args([
                 "demo",
                 "--shoppers",
-                "300",
+                "1000",
                 "--days",
                 "30",
                 "--products",
@@ -139,11 +139,20 @@ fn the_storefront_adapts_in_a_real_browser() {
         results["status"], "stopped",
         "the storefront is left personalized"
     );
-    assert!(results["units"].as_u64().unwrap() >= 250, "{results}");
+    assert!(results["units"].as_u64().unwrap() >= 900, "{results}");
     assert_eq!(results["srm"]["mismatch"], false, "{}", results["srm"]);
     let conversion = &results["metrics"]["conversion"];
     assert!(
         conversion[1]["value"].as_f64().unwrap() > conversion[0]["value"].as_f64().unwrap(),
         "personalized recommendations convert better: {conversion}"
+    );
+    assert!(
+        conversion[1]["frequentist"]["pValue"].as_f64().unwrap() < 0.05
+            && conversion[1]["frequentist"]["ci"][0].as_f64().unwrap() > 0.0,
+        "and significantly so: {conversion}"
+    );
+    assert!(
+        conversion[1]["bayesian"]["chanceToWin"].as_f64().unwrap() > 0.95,
+        "{conversion}"
     );
 }
