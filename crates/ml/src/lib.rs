@@ -2,4 +2,5 @@
 //!
 //! **Invariant:** no I/O, no async, never reads the clock; callers parse files and pass data in.
 
+pub mod clv;
 pub mod session_recs;
