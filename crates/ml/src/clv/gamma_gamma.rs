@@ -23,11 +23,7 @@ impl GammaGamma {
     /// Maximum-likelihood fit on the customers with repeat purchases and a positive mean spend;
     /// the others carry no information about spend per purchase and are left out.
     pub fn fit(customers: &[CustomerSummary]) -> Result<Self, ClvError> {
-        let spenders: Vec<(f64, f64)> = customers
-            .iter()
-            .filter(|c| c.frequency > 0 && c.monetary_value.is_finite() && c.monetary_value > 0.0)
-            .map(|c| (f64::from(c.frequency), c.monetary_value))
-            .collect();
+        let spenders = spenders(customers);
         if spenders.is_empty() {
             return Err(ClvError::NoData(
                 "Gamma-Gamma needs customers with a repeat purchase of positive value",
@@ -48,6 +44,19 @@ impl GammaGamma {
         })
     }
 
+    /// Builds a model from known parameters (e.g. another implementation's fit), with its
+    /// log-likelihood on the `customers` a fit would use.
+    pub fn with_parameters(p: f64, q: f64, gamma: f64, customers: &[CustomerSummary]) -> Self {
+        let spenders = spenders(customers);
+        GammaGamma {
+            p,
+            q,
+            gamma,
+            log_likelihood: total_log_likelihood(&[p, q, gamma], &spenders),
+            customers: spenders.len(),
+        }
+    }
+
     /// Expected mean spend per purchase of this customer: a credibility-weighted blend of the
     /// population mean and their own mean, weighted by how many repeat purchases back it.
     /// Customers without repeat purchases get the population mean.
@@ -62,6 +71,15 @@ impl GammaGamma {
         let population_mean = self.gamma * self.p / (self.q - 1.0);
         Ok((1.0 - individual_weight) * population_mean + individual_weight * c.monetary_value)
     }
+}
+
+/// (repeat purchases, mean repeat spend) of the customers the model can learn from.
+fn spenders(customers: &[CustomerSummary]) -> Vec<(f64, f64)> {
+    customers
+        .iter()
+        .filter(|c| c.frequency > 0 && c.monetary_value.is_finite() && c.monetary_value > 0.0)
+        .map(|c| (f64::from(c.frequency), c.monetary_value))
+        .collect()
 }
 
 /// Σ ln f(m̄ | x) over (x, m̄) pairs.
