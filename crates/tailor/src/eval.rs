@@ -29,6 +29,9 @@ enum EvalCommand {
     /// Next-item recommendations from session clicks: Tailor against popularity, sequential
     /// rules and V-SKNN (session-rec's parameters), scored with session-rec's protocol.
     Recs(RecsArgs),
+    /// Customer lifetime value: BG/NBD, Pareto/NBD and Gamma-Gamma fitted on a calibration
+    /// period, scored on the hold-out that follows.
+    Clv(crate::eval_clv::ClvArgs),
 }
 
 #[derive(Args, Debug)]
@@ -53,6 +56,7 @@ struct RecsArgs {
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     match args.command {
         EvalCommand::Recs(args) => recs(args),
+        EvalCommand::Clv(args) => crate::eval_clv::run(args),
     }
 }
 
