@@ -67,19 +67,17 @@ fn total_log_likelihood(parameters: &[f64], rows: &[WeightedRow]) -> f64 {
     // Terms that depend only on the parameters, hoisted out of the per-row loop.
     let constant = -ln_gamma(r) + r * alpha.ln() + ln_gamma(a + b) - ln_gamma(b);
     let ln_a = a.ln();
-    rows.iter()
-        .map(|row| {
-            let (x, t_x, age) = (row.frequency, row.recency, row.age);
-            let common = ln_gamma(r + x) + ln_gamma(b + x) - ln_gamma(a + b + x);
-            let still_alive = -(r + x) * (alpha + age).ln();
-            let dropped_after_last = if x > 0.0 {
-                ln_a - (b + x - 1.0).ln() - (r + x) * (alpha + t_x).ln()
-            } else {
-                f64::NEG_INFINITY
-            };
-            row.weight * (constant + common + log_add_exp(still_alive, dropped_after_last))
-        })
-        .sum()
+    likelihood_rows::weighted_sum(rows, |row| {
+        let (x, t_x, age) = (row.frequency, row.recency, row.age);
+        let common = ln_gamma(r + x) + ln_gamma(b + x) - ln_gamma(a + b + x);
+        let still_alive = -(r + x) * (alpha + age).ln();
+        let dropped_after_last = if x > 0.0 {
+            ln_a - (b + x - 1.0).ln() - (r + x) * (alpha + t_x).ln()
+        } else {
+            f64::NEG_INFINITY
+        };
+        constant + common + log_add_exp(still_alive, dropped_after_last)
+    })
 }
 
 impl PurchaseModel for BgNbd {

@@ -31,7 +31,7 @@ impl Default for Settings {
             value_tolerance: 1e-12,
             point_tolerance: 1e-9,
             initial_step: 0.5,
-            max_evaluations: 20_000,
+            max_evaluations: 5_000,
         }
     }
 }
@@ -162,14 +162,20 @@ fn one_run(
 }
 
 /// Maximum-likelihood fit of a model with positive parameters: minimises the negative mean
-/// log-likelihood over log-parameters from each start and keeps the best converged result.
-/// Several starts because these likelihoods have flat ridges (e.g. BG/NBD's a and b).
+/// log-likelihood over log-parameters from the first start, falling back to the next ones only
+/// if it does not converge (a flat ridge, e.g. BG/NBD's a and b on sparse data): on CDNOW every
+/// start reaches the same optimum, so trying all of them would only double the cost.
 pub(crate) fn fit_positive_parameters(
     model: &'static str,
     starts: &[Vec<f64>],
     mean_log_likelihood: impl Fn(&[f64]) -> f64,
 ) -> Result<Vec<f64>, super::ClvError> {
     let objective = |log_parameters: &[f64]| {
+        // Parameters beyond e^±30 are degenerate (a boundary optimum of a data set too small
+        // or too regular); rejecting them keeps the search bounded.
+        if log_parameters.iter().any(|p| p.abs() > 30.0) {
+            return f64::NAN;
+        }
         let parameters: Vec<f64> = log_parameters.iter().map(|p| p.exp()).collect();
         -mean_log_likelihood(&parameters)
     };
@@ -179,9 +185,9 @@ pub(crate) fn fit_positive_parameters(
         let log_start: Vec<f64> = start.iter().map(|p| p.ln()).collect();
         let minimum = nelder_mead(objective, &log_start, Settings::default());
         evaluations += minimum.evaluations;
-        let better = best.as_ref().is_none_or(|b| minimum.value < b.value);
-        if minimum.converged && better {
+        if minimum.converged {
             best = Some(minimum);
+            break;
         }
     }
     match best {

@@ -98,12 +98,9 @@ fn constant_term(parameters: &[f64]) -> f64 {
 
 fn total_log_likelihood(parameters: &[f64], rows: &[WeightedRow]) -> f64 {
     let constant = constant_term(parameters);
-    rows.iter()
-        .map(|row| {
-            row.weight
-                * log_likelihood_row(parameters, row.frequency, row.recency, row.age, constant)
-        })
-        .sum()
+    likelihood_rows::weighted_sum(rows, |row| {
+        log_likelihood_row(parameters, row.frequency, row.recency, row.age, constant)
+    })
 }
 
 impl PurchaseModel for ParetoNbd {
