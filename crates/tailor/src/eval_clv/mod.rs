@@ -63,6 +63,29 @@ pub struct Evaluation {
     pub totals: PredictionTotals,
     pub skipped: Skipped,
     pub seconds: f64,
+    /// Seconds per phase, in order, to show where the time goes.
+    pub phases: Vec<(&'static str, f64)>,
+}
+
+/// Wall-clock time per phase of the command.
+struct Phases {
+    last: Instant,
+    seconds: Vec<(&'static str, f64)>,
+}
+
+impl Phases {
+    fn new(started: Instant) -> Self {
+        Phases {
+            last: started,
+            seconds: Vec::new(),
+        }
+    }
+
+    fn done(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        self.seconds.push((phase, (now - self.last).as_secs_f64()));
+        self.last = now;
+    }
 }
 
 pub struct Holdout {
@@ -99,9 +122,13 @@ pub struct Skipped {
 
 pub fn run(args: ClvArgs) -> anyhow::Result<()> {
     let started = Instant::now();
+    let mut phases = Phases::new(started);
     let (customers, ids, holdout_days, mut skipped) = load(&args)?;
+    phases.done("read_and_summarize");
     let bgnbd = BgNbd::fit(&customers).context("fitting BG/NBD")?;
+    phases.done("fit_bgnbd");
     let pareto = ParetoNbd::fit(&customers).context("fitting Pareto/NBD")?;
+    phases.done("fit_pareto_nbd");
     let spend = match GammaGamma::fit(&customers) {
         Ok(model) => Some(model),
         Err(ClvError::NoData(_)) => None,
@@ -110,6 +137,7 @@ pub fn run(args: ClvArgs) -> anyhow::Result<()> {
     skipped.gamma_gamma_excluded_customers =
         customers.len() - spend.as_ref().map_or(0, |model| model.customers);
 
+    phases.done("fit_gamma_gamma");
     let totals = predict_everyone(
         &customers,
         &ids,
@@ -124,7 +152,9 @@ pub fn run(args: ClvArgs) -> anyhow::Result<()> {
         bgnbd_curve: holdout::cumulative_curve(&bgnbd, &customers, &days, weeks),
         pareto_curve: holdout::cumulative_curve(&pareto, &customers, &days, weeks),
     });
+    phases.done("predict_and_score");
     let evaluation = Evaluation {
+        phases: phases.seconds,
         customers: customers.len(),
         bgnbd,
         pareto,

@@ -70,6 +70,7 @@ pub fn json(e: &Evaluation) -> Value {
             "gamma_gamma_excluded_customers": s.gamma_gamma_excluded_customers,
         },
         "seconds": e.seconds,
+        "phase_seconds": e.phases.iter().map(|(phase, seconds)| (phase.to_string(), json!(seconds))).collect::<serde_json::Map<_, _>>(),
     })
 }
 
