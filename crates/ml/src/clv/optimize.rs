@@ -28,8 +28,8 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            value_tolerance: 1e-12,
-            point_tolerance: 1e-9,
+            value_tolerance: 1e-10,
+            point_tolerance: 1e-6,
             initial_step: 0.5,
             max_evaluations: 5_000,
         }
