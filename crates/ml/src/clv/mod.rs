@@ -11,7 +11,7 @@
 //!
 //! Every fit maximises the likelihood over log-parameters with Nelder–Mead ([`optimize`]),
 //! computing the likelihood once per distinct `(frequency, recency, T)` triple, weighted by how
-//! many customers share it: on CDNOW that is about a fifth of the rows.
+//! many customers share it: on CDNOW (23,570 customers) that is 8,685 rows.
 
 mod bgnbd;
 mod gamma_gamma;
