@@ -36,6 +36,9 @@ impl Default for Settings {
     }
 }
 
+/// Size of the simplex of a restart (log-parameters: ±2 %).
+const RESTART_STEP: f64 = 0.02;
+
 /// Minimises `f` from `start`. Non-finite values count as +∞, so an objective can reject a
 /// point by returning NaN.
 pub fn nelder_mead(f: impl Fn(&[f64]) -> f64, start: &[f64], settings: Settings) -> Minimum {
@@ -55,8 +58,9 @@ pub fn nelder_mead(f: impl Fn(&[f64]) -> f64, start: &[f64], settings: Settings)
         if !best.converged || improvement.abs() <= settings.value_tolerance {
             return best;
         }
-        // Restarts only need to look around the optimum.
-        step = (step * 0.5).max(1e-3);
+        // A restart only checks that the simplex did not collapse early, so it looks closely
+        // around the optimum: a small simplex settles in ~100 evaluations instead of ~200.
+        step = RESTART_STEP;
     }
 }
 
