@@ -5,7 +5,7 @@
 
 use super::likelihood_rows::{self, WeightedRow};
 use super::optimize::fit_positive_parameters;
-use super::special::{hyp2f1, ln_gamma, log_add_exp};
+use super::special::{hyp2f1, ln_gamma, ln_gamma_steps, log_add_exp};
 use super::{ClvError, CustomerSummary, PurchaseModel};
 
 /// Fitted BG/NBD parameters.
@@ -67,9 +67,20 @@ fn total_log_likelihood(parameters: &[f64], rows: &[WeightedRow]) -> f64 {
     // Terms that depend only on the parameters, hoisted out of the per-row loop.
     let constant = -ln_gamma(r) + r * alpha.ln() + ln_gamma(a + b) - ln_gamma(b);
     let ln_a = a.ln();
+    let max_count = rows
+        .iter()
+        .map(|row| row.frequency as usize)
+        .max()
+        .unwrap_or(0);
+    let (ln_gamma_r, ln_gamma_b, ln_gamma_ab) = (
+        ln_gamma_steps(r, max_count),
+        ln_gamma_steps(b, max_count),
+        ln_gamma_steps(a + b, max_count),
+    );
     likelihood_rows::weighted_sum(rows, |row| {
         let (x, t_x, age) = (row.frequency, row.recency, row.age);
-        let common = ln_gamma(r + x) + ln_gamma(b + x) - ln_gamma(a + b + x);
+        let count = row.frequency as usize;
+        let common = ln_gamma_r[count] + ln_gamma_b[count] - ln_gamma_ab[count];
         let still_alive = -(r + x) * (alpha + age).ln();
         let dropped_after_last = if x > 0.0 {
             ln_a - (b + x - 1.0).ln() - (r + x) * (alpha + t_x).ln()

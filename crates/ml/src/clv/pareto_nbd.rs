@@ -6,7 +6,7 @@
 
 use super::likelihood_rows::{self, WeightedRow};
 use super::optimize::fit_positive_parameters;
-use super::special::{hyp2f1, ln_gamma, log_add_exp, log_diff_exp};
+use super::special::{hyp2f1, ln_gamma, ln_gamma_steps, log_add_exp, log_diff_exp};
 use super::{ClvError, CustomerSummary, PurchaseModel};
 
 /// Fitted Pareto/NBD parameters.
@@ -82,12 +82,19 @@ fn log_a0(parameters: &[f64], x: f64, t_x: f64, age: f64) -> f64 {
     log_diff_exp(at_last_purchase, at_end)
 }
 
-/// Log-likelihood of one customer.
-fn log_likelihood_row(parameters: &[f64], x: f64, t_x: f64, age: f64, constant: f64) -> f64 {
+/// Log-likelihood of one customer; `ln_gamma_r_x` is ln Γ(r + x).
+fn log_likelihood_row(
+    parameters: &[f64],
+    x: f64,
+    t_x: f64,
+    age: f64,
+    constant: f64,
+    ln_gamma_r_x: f64,
+) -> f64 {
     let (r, alpha, s, beta) = (parameters[0], parameters[1], parameters[2], parameters[3]);
     let alive_at_end = -(r + x) * (alpha + age).ln() - s * (beta + age).ln();
     let died_before_end = s.ln() + log_a0(parameters, x, t_x, age) - (r + s + x).ln();
-    ln_gamma(r + x) + constant + log_add_exp(alive_at_end, died_before_end)
+    ln_gamma_r_x + constant + log_add_exp(alive_at_end, died_before_end)
 }
 
 /// −ln Γ(r) + r ln α + s ln β: the part of every row that depends only on the parameters.
@@ -98,8 +105,22 @@ fn constant_term(parameters: &[f64]) -> f64 {
 
 fn total_log_likelihood(parameters: &[f64], rows: &[WeightedRow]) -> f64 {
     let constant = constant_term(parameters);
+    let max_count = rows
+        .iter()
+        .map(|row| row.frequency as usize)
+        .max()
+        .unwrap_or(0);
+    let ln_gamma_r = ln_gamma_steps(parameters[0], max_count);
     likelihood_rows::weighted_sum(rows, |row| {
-        log_likelihood_row(parameters, row.frequency, row.recency, row.age, constant)
+        let ln_gamma_r_x = ln_gamma_r[row.frequency as usize];
+        log_likelihood_row(
+            parameters,
+            row.frequency,
+            row.recency,
+            row.age,
+            constant,
+            ln_gamma_r_x,
+        )
     })
 }
 
@@ -118,8 +139,14 @@ impl PurchaseModel for ParetoNbd {
         let parameters = self.parameters();
         let [r, alpha, s, beta] = parameters;
         let x = f64::from(c.frequency);
-        let likelihood =
-            log_likelihood_row(&parameters, x, c.recency, c.age, constant_term(&parameters));
+        let likelihood = log_likelihood_row(
+            &parameters,
+            x,
+            c.recency,
+            c.age,
+            constant_term(&parameters),
+            ln_gamma(r + x),
+        );
         let alive_part = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln()
             - (r + x) * (alpha + c.age).ln()
             - s * (beta + c.age).ln();
