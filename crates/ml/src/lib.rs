@@ -4,6 +4,7 @@
 //! **Invariant:** no I/O, no async, never reads the clock; callers parse files and pass data in.
 
 pub mod bandits;
+pub mod clv;
 pub mod intent;
 pub mod ope;
 pub mod session_recs;

@@ -35,6 +35,9 @@ enum EvalCommand {
     /// Purchase propensity, next-category interest, send time and per-category forecast, each
     /// against its baseline, on a time split of a data directory's event log.
     Intent(crate::eval_intent::IntentArgs),
+    /// Customer lifetime value: BG/NBD, Pareto/NBD and Gamma-Gamma fitted on a calibration
+    /// period, scored on the hold-out that follows.
+    Clv(crate::eval_clv::ClvArgs),
 }
 
 #[derive(Args, Debug)]
@@ -61,6 +64,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         EvalCommand::Recs(args) => recs(args),
         EvalCommand::Ope(args) => crate::eval_ope::run(args),
         EvalCommand::Intent(args) => crate::eval_intent::run(args),
+        EvalCommand::Clv(args) => crate::eval_clv::run(args),
     }
 }
 

@@ -5,6 +5,7 @@ mod bench;
 mod config;
 mod demo;
 mod eval;
+mod eval_clv;
 mod eval_intent;
 mod eval_ope;
 mod report;

@@ -1,0 +1,130 @@
+//! BG/NBD (Fader, Hardie & Lee 2005, "Counting Your Customers the Easy Way"): while alive a
+//! customer buys as a Poisson process with rate λ ~ Gamma(r, α); after each purchase they drop
+//! out with probability p ~ Beta(a, b). Likelihood, P(alive) and conditional expectations as
+//! in the paper's appendix and `lifetimes.BetaGeoFitter`.
+
+use super::likelihood_rows::{self, WeightedRow};
+use super::optimize::fit_positive_parameters;
+use super::special::{hyp2f1, ln_gamma, ln_gamma_steps, log_add_exp};
+use super::{ClvError, CustomerSummary, PurchaseModel};
+
+/// Fitted BG/NBD parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BgNbd {
+    pub r: f64,
+    pub alpha: f64,
+    pub a: f64,
+    pub b: f64,
+    /// Total log-likelihood of the calibration data at these parameters.
+    pub log_likelihood: f64,
+}
+
+impl BgNbd {
+    /// Maximum-likelihood fit on the calibration summaries.
+    pub fn fit(customers: &[CustomerSummary]) -> Result<Self, ClvError> {
+        let rows = likelihood_rows::group(customers)?;
+        let customers = rows.iter().map(|row| row.weight).sum::<f64>();
+        let mean_age = rows.iter().map(|row| row.age * row.weight).sum::<f64>() / customers;
+        let starts = [
+            vec![1.0, mean_age, 1.0, 1.0],
+            vec![0.3, mean_age / 4.0, 0.5, 3.0],
+        ];
+        let parameters = fit_positive_parameters("BG/NBD", &starts, |p| {
+            total_log_likelihood(p, &rows) / customers
+        })?;
+        let (r, alpha, a, b) = (parameters[0], parameters[1], parameters[2], parameters[3]);
+        Ok(BgNbd {
+            r,
+            alpha,
+            a,
+            b,
+            log_likelihood: total_log_likelihood(&parameters, &rows),
+        })
+    }
+
+    /// Builds a model from known parameters (e.g. published ones), with its log-likelihood on
+    /// `customers`.
+    pub fn with_parameters(
+        r: f64,
+        alpha: f64,
+        a: f64,
+        b: f64,
+        customers: &[CustomerSummary],
+    ) -> Result<Self, ClvError> {
+        let rows = likelihood_rows::group(customers)?;
+        Ok(BgNbd {
+            r,
+            alpha,
+            a,
+            b,
+            log_likelihood: total_log_likelihood(&[r, alpha, a, b], &rows),
+        })
+    }
+}
+
+fn total_log_likelihood(parameters: &[f64], rows: &[WeightedRow]) -> f64 {
+    let (r, alpha, a, b) = (parameters[0], parameters[1], parameters[2], parameters[3]);
+    // Terms that depend only on the parameters, hoisted out of the per-row loop.
+    let constant = -ln_gamma(r) + r * alpha.ln() + ln_gamma(a + b) - ln_gamma(b);
+    let ln_a = a.ln();
+    let max_count = rows
+        .iter()
+        .map(|row| row.frequency as usize)
+        .max()
+        .unwrap_or(0);
+    let (ln_gamma_r, ln_gamma_b, ln_gamma_ab) = (
+        ln_gamma_steps(r, max_count),
+        ln_gamma_steps(b, max_count),
+        ln_gamma_steps(a + b, max_count),
+    );
+    likelihood_rows::weighted_sum(rows, |row| {
+        let (x, t_x, age) = (row.frequency, row.recency, row.age);
+        let count = row.frequency as usize;
+        let common = ln_gamma_r[count] + ln_gamma_b[count] - ln_gamma_ab[count];
+        let still_alive = -(r + x) * (alpha + age).ln();
+        let dropped_after_last = if x > 0.0 {
+            ln_a - (b + x - 1.0).ln() - (r + x) * (alpha + t_x).ln()
+        } else {
+            f64::NEG_INFINITY
+        };
+        constant + common + log_add_exp(still_alive, dropped_after_last)
+    })
+}
+
+impl PurchaseModel for BgNbd {
+    fn probability_alive(&self, c: &CustomerSummary) -> f64 {
+        if c.frequency == 0 {
+            // BG/NBD customers can only drop out right after a purchase.
+            return 1.0;
+        }
+        let x = f64::from(c.frequency);
+        let log_odds_dead = (self.r + x) * ((self.alpha + c.age) / (self.alpha + c.recency)).ln()
+            + (self.a / (self.b + x - 1.0)).ln();
+        1.0 / (1.0 + log_odds_dead.exp())
+    }
+
+    fn expected_purchases(&self, c: &CustomerSummary, t: f64) -> f64 {
+        let (r, alpha, a, b) = (self.r, self.alpha, self.a, self.b);
+        let x = f64::from(c.frequency);
+        let (hyp_a, hyp_b, hyp_c) = (r + x, b + x, a + b + x - 1.0);
+        let z = t / (alpha + c.age + t);
+        let mut ln_hyp = hyp2f1(hyp_a, hyp_b, hyp_c, z).ln();
+        if !ln_hyp.is_finite() {
+            // Euler's transformation, as lifetimes does when the direct series overflows.
+            ln_hyp = hyp2f1(hyp_c - hyp_a, hyp_c - hyp_b, hyp_c, z).ln()
+                + (hyp_c - hyp_a - hyp_b) * (1.0 - z).ln();
+        }
+        let first = (a + b + x - 1.0) / (a - 1.0);
+        let second = 1.0 - (ln_hyp + (r + x) * ((alpha + c.age) / (alpha + t + c.age)).ln()).exp();
+        let dropped = if x > 0.0 {
+            a / (b + x - 1.0) * ((alpha + c.age) / (alpha + c.recency)).powf(r + x)
+        } else {
+            0.0
+        };
+        first * second / (1.0 + dropped)
+    }
+
+    fn log_likelihood(&self) -> f64 {
+        self.log_likelihood
+    }
+}

@@ -1,0 +1,97 @@
+//! Gamma-Gamma (Fader & Hardie 2013, "The Gamma-Gamma Model of Monetary Value"): a customer's
+//! purchase values are Gamma(p, ν) with ν ~ Gamma(q, γ) across customers, independent of how
+//! often they buy. Fitted on customers with at least one repeat purchase, as the model's mean
+//! spend is that of repeat purchases; `lifetimes.GammaGammaFitter` semantics.
+
+use super::optimize::fit_positive_parameters;
+use super::special::ln_gamma;
+use super::{ClvError, CustomerSummary};
+
+/// Fitted Gamma-Gamma parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GammaGamma {
+    pub p: f64,
+    pub q: f64,
+    pub gamma: f64,
+    /// Total log-likelihood of the fitted customers' mean spends.
+    pub log_likelihood: f64,
+    /// Customers the fit used: frequency > 0 and a positive mean spend.
+    pub customers: usize,
+}
+
+impl GammaGamma {
+    /// Maximum-likelihood fit on the customers with repeat purchases and a positive mean spend;
+    /// the others carry no information about spend per purchase and are left out.
+    pub fn fit(customers: &[CustomerSummary]) -> Result<Self, ClvError> {
+        let spenders = spenders(customers);
+        if spenders.is_empty() {
+            return Err(ClvError::NoData(
+                "Gamma-Gamma needs customers with a repeat purchase of positive value",
+            ));
+        }
+        let count = spenders.len() as f64;
+        let mean_spend = spenders.iter().map(|s| s.1).sum::<f64>() / count;
+        let starts = [vec![1.0, 1.0, 1.0], vec![5.0, 3.0, mean_spend]];
+        let parameters = fit_positive_parameters("Gamma-Gamma", &starts, |p| {
+            total_log_likelihood(p, &spenders) / count
+        })?;
+        Ok(GammaGamma {
+            p: parameters[0],
+            q: parameters[1],
+            gamma: parameters[2],
+            log_likelihood: total_log_likelihood(&parameters, &spenders),
+            customers: spenders.len(),
+        })
+    }
+
+    /// Builds a model from known parameters (e.g. another implementation's fit), with its
+    /// log-likelihood on the `customers` a fit would use.
+    pub fn with_parameters(p: f64, q: f64, gamma: f64, customers: &[CustomerSummary]) -> Self {
+        let spenders = spenders(customers);
+        GammaGamma {
+            p,
+            q,
+            gamma,
+            log_likelihood: total_log_likelihood(&[p, q, gamma], &spenders),
+            customers: spenders.len(),
+        }
+    }
+
+    /// Expected mean spend per purchase of this customer: a credibility-weighted blend of the
+    /// population mean and their own mean, weighted by how many repeat purchases back it.
+    /// Customers without repeat purchases get the population mean.
+    pub fn expected_average_spend(&self, c: &CustomerSummary) -> Result<f64, ClvError> {
+        if self.q <= 1.0 {
+            return Err(ClvError::UndefinedPrediction(
+                "the Gamma-Gamma population mean spend needs q > 1",
+            ));
+        }
+        let x = f64::from(c.frequency);
+        let individual_weight = self.p * x / (self.p * x + self.q - 1.0);
+        let population_mean = self.gamma * self.p / (self.q - 1.0);
+        Ok((1.0 - individual_weight) * population_mean + individual_weight * c.monetary_value)
+    }
+}
+
+/// (repeat purchases, mean repeat spend) of the customers the model can learn from.
+fn spenders(customers: &[CustomerSummary]) -> Vec<(f64, f64)> {
+    customers
+        .iter()
+        .filter(|c| c.frequency > 0 && c.monetary_value.is_finite() && c.monetary_value > 0.0)
+        .map(|c| (f64::from(c.frequency), c.monetary_value))
+        .collect()
+}
+
+/// Σ ln f(m̄ | x) over (x, m̄) pairs.
+fn total_log_likelihood(parameters: &[f64], spenders: &[(f64, f64)]) -> f64 {
+    let (p, q, gamma) = (parameters[0], parameters[1], parameters[2]);
+    let constant = -ln_gamma(q) + q * gamma.ln();
+    spenders
+        .iter()
+        .map(|&(x, m)| {
+            let px = p * x;
+            ln_gamma(px + q) - ln_gamma(px) + constant + (px - 1.0) * m.ln() + px * x.ln()
+                - (px + q) * (x * m + gamma).ln()
+        })
+        .sum()
+}

@@ -1,0 +1,298 @@
+//! `tailor eval clv`: fits Tailor's customer-lifetime-value models — BG/NBD, Pareto/NBD and
+//! Gamma-Gamma — on a calibration period of a transaction export, predicts for every customer,
+//! and scores the purchase predictions on the hold-out period that follows. Reading files and
+//! printing live here; the models live in `tailor_ml::clv`.
+
+mod input;
+mod report;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use tailor_ml::clv::holdout::{self, CurvePoint, HoldoutScore};
+use tailor_ml::clv::summary::{holdout_purchases, summarize};
+use tailor_ml::clv::value::{ClvSettings, customer_lifetime_value};
+use tailor_ml::clv::{BgNbd, ClvError, CustomerSummary, GammaGamma, ParetoNbd, PurchaseModel};
+
+/// Time unit of the models: weeks, the convention of the CDNOW literature and of lifetimes.
+const PERIOD_DAYS: f64 = 7.0;
+/// Horizon of the per-customer "expected purchases" prediction, in weeks.
+const PREDICTION_WEEKS: f64 = 52.0;
+/// Furthest a next order is looked for, in weeks.
+const NEXT_ORDER_MAX_WEEKS: f64 = 520.0;
+
+#[derive(Args, Debug)]
+pub struct ClvArgs {
+    /// Purchase lines: CDNOW_master.txt's whitespace format (`customer date [quantity]
+    /// amount`, dates YYYYMMDD) or CSV with a header naming customer_id, date, amount.
+    #[arg(
+        long,
+        required_unless_present = "summary",
+        requires = "calibration_end"
+    )]
+    transactions: Option<PathBuf>,
+    /// Instead of transactions: a calibration summary CSV (`ID,frequency,recency,T` and
+    /// optionally `monetary_value`, in weeks), like cdnow_customers_summary.csv. No hold-out.
+    #[arg(long, conflicts_with_all = ["transactions", "calibration_end", "holdout_end"])]
+    summary: Option<PathBuf>,
+    /// Last day of the calibration period (YYYY-MM-DD, inclusive).
+    #[arg(long)]
+    calibration_end: Option<String>,
+    /// Last day of the hold-out period (YYYY-MM-DD, inclusive); defaults to the last date in
+    /// the transactions.
+    #[arg(long, requires = "calibration_end")]
+    holdout_end: Option<String>,
+    /// Write every customer's predictions to this CSV file.
+    #[arg(long)]
+    predictions: Option<PathBuf>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Everything the command found, for the table or the JSON.
+pub struct Evaluation {
+    pub customers: usize,
+    pub bgnbd: BgNbd,
+    pub pareto: ParetoNbd,
+    /// None when no customer has a repeat purchase of positive value.
+    pub spend: Option<GammaGamma>,
+    pub holdout: Option<Holdout>,
+    pub totals: PredictionTotals,
+    pub skipped: Skipped,
+    pub seconds: f64,
+    /// Seconds per phase, in order, to show where the time goes.
+    pub phases: Vec<(&'static str, f64)>,
+}
+
+/// Wall-clock time per phase of the command.
+struct Phases {
+    last: Instant,
+    seconds: Vec<(&'static str, f64)>,
+}
+
+impl Phases {
+    fn new(started: Instant) -> Self {
+        Phases {
+            last: started,
+            seconds: Vec::new(),
+        }
+    }
+
+    fn done(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        self.seconds.push((phase, (now - self.last).as_secs_f64()));
+        self.last = now;
+    }
+}
+
+pub struct Holdout {
+    pub weeks: f64,
+    pub bgnbd: HoldoutScore,
+    pub pareto: HoldoutScore,
+    pub bgnbd_curve: Vec<CurvePoint>,
+    pub pareto_curve: Vec<CurvePoint>,
+}
+
+/// Sums of the per-customer predictions (the per-customer values go to `--predictions`).
+#[derive(Default)]
+pub struct PredictionTotals {
+    pub expected_purchases_52_weeks: f64,
+    pub expected_alive: f64,
+    pub clv_12_months: f64,
+}
+
+/// What the input held that the models did not use, with the reason.
+#[derive(Default)]
+pub struct Skipped {
+    pub unreadable_rows: usize,
+    pub bad_dates: usize,
+    pub first_unreadable: Option<String>,
+    pub negative_amounts: usize,
+    pub zero_amounts_kept: usize,
+    pub rows_after_holdout: usize,
+    /// Customers whose first purchase is after the calibration end: not in the cohort.
+    pub customers_first_seen_after_calibration: usize,
+    /// Customers without a repeat purchase of positive value, left out of Gamma-Gamma's fit
+    /// (they still get its population mean spend).
+    pub gamma_gamma_excluded_customers: usize,
+}
+
+pub fn run(args: ClvArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut phases = Phases::new(started);
+    let (customers, ids, holdout_days, mut skipped) = load(&args)?;
+    phases.done("read_and_summarize");
+    let bgnbd = BgNbd::fit(&customers).context("fitting BG/NBD")?;
+    phases.done("fit_bgnbd");
+    let pareto = ParetoNbd::fit(&customers).context("fitting Pareto/NBD")?;
+    phases.done("fit_pareto_nbd");
+    let spend = match GammaGamma::fit(&customers) {
+        Ok(model) => Some(model),
+        Err(ClvError::NoData(_)) => None,
+        Err(error) => return Err(error).context("fitting Gamma-Gamma"),
+    };
+    skipped.gamma_gamma_excluded_customers =
+        customers.len() - spend.as_ref().map_or(0, |model| model.customers);
+
+    phases.done("fit_gamma_gamma");
+    let totals = predict_everyone(
+        &customers,
+        &ids,
+        &bgnbd,
+        spend.as_ref(),
+        args.predictions.as_ref(),
+    )?;
+    let holdout = holdout_days.map(|(days, weeks)| Holdout {
+        weeks,
+        bgnbd: holdout::score(&bgnbd, &customers, &days, weeks),
+        pareto: holdout::score(&pareto, &customers, &days, weeks),
+        bgnbd_curve: holdout::cumulative_curve(&bgnbd, &customers, &days, weeks),
+        pareto_curve: holdout::cumulative_curve(&pareto, &customers, &days, weeks),
+    });
+    phases.done("predict_and_score");
+    let evaluation = Evaluation {
+        phases: phases.seconds,
+        customers: customers.len(),
+        bgnbd,
+        pareto,
+        spend,
+        holdout,
+        totals,
+        skipped,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    if args.json {
+        println!("{}", report::json(&evaluation));
+    } else {
+        print!("{}", report::table(&evaluation));
+    }
+    Ok(())
+}
+
+/// Hold-out purchase times per customer, and the hold-out length in weeks.
+type HoldoutDays = (Vec<Vec<f64>>, f64);
+
+/// The cohort's summaries, their customer ids, the hold-out if any, and what was skipped.
+type Loaded = (
+    Vec<CustomerSummary>,
+    Vec<String>,
+    Option<HoldoutDays>,
+    Skipped,
+);
+
+fn load(args: &ClvArgs) -> anyhow::Result<Loaded> {
+    let mut skipped = Skipped::default();
+    if let Some(path) = &args.summary {
+        let (customers, ids, _) = input::read_summary(path)?;
+        return Ok((customers, ids, None, skipped));
+    }
+    let (Some(path), Some(end)) = (&args.transactions, &args.calibration_end) else {
+        bail!("give --transactions FILE --calibration-end DATE, or --summary FILE");
+    };
+    let calibration_end = input::parse_day(end)
+        .with_context(|| format!("--calibration-end {end:?} is not a date (YYYY-MM-DD)"))?;
+    let transactions = input::read_transactions(path)?;
+    skipped.unreadable_rows = transactions.unreadable.rows;
+    skipped.bad_dates = transactions.unreadable.bad_dates;
+    skipped.first_unreadable = transactions.unreadable.first.clone();
+
+    let last_day = transactions
+        .rows
+        .iter()
+        .map(|t| t.day)
+        .max()
+        .unwrap_or(calibration_end);
+    let holdout_end = match &args.holdout_end {
+        Some(end) => input::parse_day(end)
+            .with_context(|| format!("--holdout-end {end:?} is not a date (YYYY-MM-DD)"))?,
+        None => last_day,
+    };
+    if args.holdout_end.is_some() && holdout_end <= calibration_end {
+        bail!("--holdout-end must be after --calibration-end");
+    }
+    let summary = summarize(&transactions.rows, calibration_end, PERIOD_DAYS);
+    if summary.customers.is_empty() {
+        bail!("no purchases on or before the calibration end {end}: nothing to calibrate on");
+    }
+    skipped.negative_amounts = summary.skipped_negative_amounts;
+    skipped.zero_amounts_kept = summary.zero_amounts;
+    skipped.rows_after_holdout = transactions
+        .rows
+        .iter()
+        .filter(|t| t.day > holdout_end)
+        .count();
+    let mut cohort = vec![false; transactions.customer_ids.len()];
+    for customer in &summary.customers {
+        cohort[customer.customer as usize] = true;
+    }
+    skipped.customers_first_seen_after_calibration = cohort.iter().filter(|c| !**c).count();
+
+    let ids = summary
+        .customers
+        .iter()
+        .map(|c| transactions.customer_ids[c.customer as usize].clone())
+        .collect();
+    // An empty hold-out (calibration through the last date) is reported as no hold-out.
+    let holdout = (holdout_end > calibration_end).then(|| {
+        let days = holdout_purchases(
+            &transactions.rows,
+            &summary.customers,
+            calibration_end,
+            holdout_end,
+            PERIOD_DAYS,
+        );
+        (days, (holdout_end - calibration_end) as f64 / PERIOD_DAYS)
+    });
+    Ok((summary.customers, ids, holdout, skipped))
+}
+
+/// Every customer's predictions: summed for the report, and written per customer when asked.
+fn predict_everyone(
+    customers: &[CustomerSummary],
+    ids: &[String],
+    bgnbd: &BgNbd,
+    spend: Option<&GammaGamma>,
+    output: Option<&PathBuf>,
+) -> anyhow::Result<PredictionTotals> {
+    let mut totals = PredictionTotals::default();
+    let mut csv = output.map(|_| {
+        String::from(
+            "customer_id,frequency,recency_weeks,T_weeks,monetary_value,p_alive,churn_risk,expected_purchases_52_weeks,expected_next_order_weeks,expected_average_spend,clv_12_months\n",
+        )
+    });
+    for (customer, id) in customers.iter().zip(ids) {
+        let alive = bgnbd.probability_alive(customer);
+        let purchases = bgnbd.expected_purchases(customer, PREDICTION_WEEKS);
+        let (average_spend, value) = match spend {
+            Some(spend) => (
+                spend.expected_average_spend(customer).ok(),
+                customer_lifetime_value(bgnbd, spend, customer, ClvSettings::default()).ok(),
+            ),
+            None => (None, None),
+        };
+        totals.expected_alive += alive;
+        totals.expected_purchases_52_weeks += purchases;
+        totals.clv_12_months += value.unwrap_or(0.0);
+        if let Some(csv) = &mut csv {
+            let optional = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
+            csv.push_str(&format!(
+                "{id},{},{},{},{},{alive:.6},{:.6},{purchases:.6},{},{},{}\n",
+                customer.frequency,
+                customer.recency,
+                customer.age,
+                customer.monetary_value,
+                bgnbd.churn_risk(customer),
+                optional(bgnbd.expected_next_order(customer, NEXT_ORDER_MAX_WEEKS)),
+                optional(average_spend),
+                optional(value),
+            ));
+        }
+    }
+    if let (Some(path), Some(csv)) = (output, csv) {
+        std::fs::write(path, csv).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(totals)
+}
