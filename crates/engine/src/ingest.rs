@@ -231,6 +231,8 @@ impl Writer {
                     self.applied = self.applied.max(*seq);
                 }
             }
+            // Journeys see the committed, folded events (one name lookup each).
+            self.shared.journeys.observe(&all, &seqs);
             metrics::gauge!("tailor_profiles").set(registry.len() as f64);
             let now = self.shared.clock.now();
             // Re-rank at least once a second under load, and whenever the queue runs dry,

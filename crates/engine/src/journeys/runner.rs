@@ -1,0 +1,654 @@
+//! The scheduler thread. It alone moves runs: it takes the events the writer hands it (or
+//! reads them back from the log after a restart, from its cursor), enters people, ends runs
+//! on their goal, wakes `waitForEvent` steps, and fires due timers. Each decision is one
+//! `Store::journey_write`, carrying the log position it covers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use tailor_core::time::MINUTE;
+use tailor_core::{Message, MessageType, Millis, Purpose};
+use tailor_store::{AudienceChange, JourneyRun, JourneyWrite, OutboxItem, Seq};
+
+use super::Observed;
+use super::definition::{Action, AudienceAction, Journey, ReentryPolicy, parse_duration};
+use super::policy::{MostOpenedHour, SendTimeModel, local_hour, next_local_hour, utc_offset};
+use crate::{Engine, Profile};
+
+/// The pseudo-step journey-wide counters are kept under.
+pub(crate) const JOURNEY_STEP: &str = "_journey";
+/// How often the scheduler looks for due timers when no event arrives.
+const TICK: Duration = Duration::from_millis(50);
+/// Most steps one run takes in one go (validation already refuses cycles without a wait).
+const MAX_STEPS_AT_ONCE: usize = 200;
+/// Timers fired per pass.
+const DUE_BATCH: usize = 500;
+/// Events read back per pass when catching up with the log.
+const CATCH_UP_CHUNK: usize = 5_000;
+/// A paused journey's due runs are looked at again this much later.
+const PAUSED_RECHECK: Millis = MINUTE;
+
+/// What a run remembers between steps (the `state` column).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RunState {
+    /// When the current waiting step ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_until: Option<Millis>,
+    /// Audiences this run added the person to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audiences: Vec<String>,
+    /// The entering event's properties (templates may use them).
+    #[serde(default)]
+    pub trigger: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anonymous_id: Option<String>,
+}
+
+pub(crate) struct Runner {
+    engine: Engine,
+    observed: mpsc::Receiver<Observed>,
+    stop: Arc<AtomicBool>,
+    cursor: Seq,
+    send_time: Box<dyn SendTimeModel>,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+/// The outcome of stepping one run: what to write, and traits to ingest first.
+#[derive(Default)]
+struct Effects {
+    write: JourneyWrite,
+    identifies: Vec<Message>,
+}
+
+impl Runner {
+    pub(crate) fn new(
+        engine: Engine,
+        observed: mpsc::Receiver<Observed>,
+        stop: Arc<AtomicBool>,
+    ) -> Runner {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|e| tracing::error!(error = %e, "journeys: no runtime; updateProfile steps will fail"))
+            .ok();
+        Runner {
+            engine,
+            observed,
+            stop,
+            cursor: 0,
+            send_time: Box::new(MostOpenedHour),
+            rt,
+        }
+    }
+
+    pub(crate) fn run(mut self) {
+        if let Err(e) = self.catch_up() {
+            tracing::error!(error = %e, "journeys: cannot read the log back; retrying on the next pass");
+        }
+        while !self.stop.load(Ordering::Relaxed) {
+            match self.observed.recv_timeout(TICK) {
+                Ok(batch) => {
+                    let mut events = batch;
+                    while let Ok(more) = self.observed.try_recv() {
+                        events.extend(more);
+                    }
+                    for (seq, m) in events {
+                        if seq > self.cursor {
+                            self.guarded(|r| r.on_event(seq, &m));
+                        }
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            self.guarded(Runner::fire_due);
+        }
+    }
+
+    /// Runs one unit of work; a failure is logged and retried later, never a crash.
+    fn guarded(&mut self, f: impl FnOnce(&mut Runner) -> Result<(), crate::EngineError>) {
+        if let Err(e) = f(self) {
+            tracing::error!(error = %e, "journeys: step failed; will retry");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Reads the events committed since the cursor back from the log (a restart, or a
+    /// crash between commit and this thread seeing them).
+    fn catch_up(&mut self) -> Result<(), crate::EngineError> {
+        let store = self.engine.shared.store.clone();
+        self.cursor = match store.journey_cursor()? {
+            Some(c) => c,
+            None => {
+                // Journeys start with the events after their first start.
+                let last = store.last_seq()?;
+                store.journey_write(&JourneyWrite {
+                    cursor: Some(last),
+                    ..Default::default()
+                })?;
+                last
+            }
+        };
+        loop {
+            let events = store.events_after(self.cursor, CATCH_UP_CHUNK)?;
+            let Some(last) = events.last().map(|e| e.seq) else {
+                break;
+            };
+            let names = self.engine.shared.journeys.names();
+            for e in events {
+                if e.message
+                    .event
+                    .as_deref()
+                    .is_some_and(|n| names.contains(n))
+                {
+                    self.on_event(e.seq, &e.message)?;
+                }
+            }
+            if last > self.cursor {
+                store.journey_write(&JourneyWrite {
+                    cursor: Some(last),
+                    ..Default::default()
+                })?;
+                self.cursor = last;
+            }
+        }
+        Ok(())
+    }
+
+    fn commit(
+        &mut self,
+        mut effects: Effects,
+        cursor: Option<Seq>,
+    ) -> Result<(), crate::EngineError> {
+        // Traits first: if the write below is lost, the step runs again and the identify
+        // is deduplicated by its messageId.
+        if !effects.identifies.is_empty() {
+            let rt = self.rt.as_ref().ok_or_else(|| {
+                crate::EngineError::Internal("no runtime for updateProfile".into())
+            })?;
+            rt.block_on(self.engine.ingest(std::mem::take(&mut effects.identifies)))?;
+        }
+        effects.write.cursor = cursor;
+        if !effects.write.is_empty() {
+            self.engine.shared.store.journey_write(&effects.write)?;
+        }
+        if let Some(c) = cursor {
+            self.cursor = self.cursor.max(c);
+        }
+        Ok(())
+    }
+
+    /// One event: goals end runs, waiting runs wake, triggers enter people.
+    fn on_event(&mut self, seq: Seq, m: &Message) -> Result<(), crate::EngineError> {
+        let Some(name) = m.event.as_deref() else {
+            return Ok(());
+        };
+        let now = self.engine.now();
+        let profile = self.profile_of(m);
+        let mut persons: Vec<String> = m.person_ids().map(str::to_string).collect();
+        if let Some(p) = &profile {
+            persons.extend(p.user_ids.iter().chain(&p.anonymous_ids).cloned());
+        }
+        persons.sort();
+        persons.dedup();
+        let store = self.engine.shared.store.clone();
+        let runs = store.journey_runs_of(&persons)?;
+        let book = self.engine.shared.journeys.book();
+        let mut effects = Effects::default();
+        for mut run in runs.iter().filter(|r| r.status == "active").cloned() {
+            let Some(def) = book.get(&run.journey).and_then(|s| s.version(run.version)) else {
+                run.status = "stopped".into();
+                run.due_at = None;
+                run.updated_at = now;
+                effects.write.runs.push(run);
+                continue;
+            };
+            if def.goal.as_ref().is_some_and(|g| g.event == name) {
+                self.convert(&mut run, def, now, &mut effects);
+                effects.write.runs.push(run);
+                continue;
+            }
+            if run.wait_event.as_deref() == Some(name)
+                && let Some(Action::WaitForEvent { on_event, .. }) =
+                    def.steps.get(run.step as usize).map(|s| &s.action)
+                && let Some(to) = def.step_index(on_event)
+            {
+                let mut state = state_of(&run);
+                state.wait_until = None;
+                run.wait_event = None;
+                self.go_to(&mut run, def, to, &mut effects);
+                self.advance(
+                    &mut run,
+                    &mut state,
+                    def,
+                    now,
+                    profile.as_deref(),
+                    &mut effects,
+                );
+                run.state = serde_json::to_string(&state).unwrap_or_default();
+                effects.write.runs.push(run);
+            }
+        }
+        for (id, stored) in book.iter() {
+            let def = stored.current();
+            if stored.paused || def.trigger.event != name {
+                continue;
+            }
+            if !self.may_enter(def, &runs, &effects, m, profile.as_deref(), now) {
+                continue;
+            }
+            let person = m
+                .user_id
+                .clone()
+                .or_else(|| profile.as_ref().and_then(|p| p.user_ids.first().cloned()))
+                .or_else(|| m.anonymous_id.clone());
+            let Some(person) = person else { continue };
+            let mut state = RunState {
+                trigger: m.properties.clone(),
+                user_id: m
+                    .user_id
+                    .clone()
+                    .or_else(|| profile.as_ref().and_then(|p| p.user_ids.first().cloned())),
+                anonymous_id: m.anonymous_id.clone(),
+                ..RunState::default()
+            };
+            let mut run = JourneyRun {
+                id: format!("{id}:{seq}"),
+                journey: id.clone(),
+                version: stored.versions.len() as u32,
+                person,
+                step: 0,
+                status: "active".into(),
+                due_at: None,
+                wait_event: None,
+                entered_at: now,
+                updated_at: now,
+                state: String::new(),
+            };
+            effects.write.count(id, JOURNEY_STEP, "entered");
+            effects.write.count(id, def.steps[0].id.clone(), "reached");
+            self.advance(
+                &mut run,
+                &mut state,
+                def,
+                now,
+                profile.as_deref(),
+                &mut effects,
+            );
+            run.state = serde_json::to_string(&state).unwrap_or_default();
+            effects.write.runs.push(run);
+        }
+        self.commit(effects, Some(seq))
+    }
+
+    /// Re-entry rules, the trigger's condition.
+    fn may_enter(
+        &self,
+        def: &Journey,
+        runs: &[JourneyRun],
+        effects: &Effects,
+        m: &Message,
+        profile: Option<&Profile>,
+        now: Millis,
+    ) -> bool {
+        let theirs: Vec<&JourneyRun> = runs
+            .iter()
+            .chain(&effects.write.runs)
+            .filter(|r| r.journey == def.id)
+            .collect();
+        let allowed = match def.reentry.policy {
+            ReentryPolicy::Never => theirs.is_empty(),
+            ReentryPolicy::AfterExit => !theirs.iter().any(|r| r.status == "active"),
+            ReentryPolicy::Always => true,
+        };
+        if !allowed {
+            return false;
+        }
+        if let Some(cooldown) = def.reentry.cooldown.as_deref().and_then(parse_duration)
+            && theirs.iter().any(|r| r.entered_at + cooldown > now)
+        {
+            return false;
+        }
+        match &def.trigger.condition {
+            None => true,
+            Some(c) => {
+                let mut doc = crate::decide::visitor::attributes(profile, &Map::new(), now);
+                doc["event"] = Value::Object(m.properties.clone());
+                tailor_core::condition::eval_condition(&doc, c)
+            }
+        }
+    }
+
+    /// The goal happened: the run ends, leaving the audiences it joined if asked.
+    fn convert(&self, run: &mut JourneyRun, def: &Journey, now: Millis, effects: &mut Effects) {
+        let state = state_of(run);
+        if def.goal.as_ref().is_some_and(|g| g.leave_audiences) {
+            for audience in &state.audiences {
+                effects.write.audience.push(AudienceChange {
+                    seq: 0,
+                    audience: audience.clone(),
+                    person: run.person.clone(),
+                    op: "remove".into(),
+                    at: now,
+                });
+            }
+        }
+        run.status = "converted".into();
+        run.due_at = None;
+        run.wait_event = None;
+        run.updated_at = now;
+        effects.write.count(&def.id, JOURNEY_STEP, "converted");
+        if let Some(step) = def.steps.get(run.step as usize) {
+            effects.write.count(&def.id, step.id.clone(), "converted");
+        }
+    }
+
+    /// Fires every due timer.
+    fn fire_due(&mut self) -> Result<(), crate::EngineError> {
+        let now = self.engine.now();
+        let store = self.engine.shared.store.clone();
+        let due = store.journey_runs_due(now, DUE_BATCH)?;
+        let book = self.engine.shared.journeys.book();
+        for mut run in due {
+            let mut effects = Effects::default();
+            match book.get(&run.journey) {
+                None => {
+                    run.status = "stopped".into();
+                    run.due_at = None;
+                }
+                Some(stored) if stored.paused => {
+                    run.due_at = Some(now + PAUSED_RECHECK);
+                }
+                Some(stored) => match stored.version(run.version) {
+                    None => {
+                        run.status = "stopped".into();
+                        run.due_at = None;
+                    }
+                    Some(def) => {
+                        let profile = self.find(&run.person);
+                        let mut state = state_of(&run);
+                        self.advance(
+                            &mut run,
+                            &mut state,
+                            def,
+                            now,
+                            profile.as_deref(),
+                            &mut effects,
+                        );
+                        run.state = serde_json::to_string(&state).unwrap_or_default();
+                    }
+                },
+            }
+            run.updated_at = now;
+            effects.write.runs.push(run);
+            self.commit(effects, None)?;
+        }
+        Ok(())
+    }
+
+    fn go_to(&self, run: &mut JourneyRun, def: &Journey, to: usize, effects: &mut Effects) {
+        run.step = to as u32;
+        effects
+            .write
+            .count(&def.id, def.steps[to].id.clone(), "reached");
+    }
+
+    /// Moves a run forward from its current step until it waits or ends.
+    fn advance(
+        &self,
+        run: &mut JourneyRun,
+        state: &mut RunState,
+        def: &Journey,
+        now: Millis,
+        profile: Option<&Profile>,
+        effects: &mut Effects,
+    ) {
+        for _ in 0..MAX_STEPS_AT_ONCE {
+            let i = run.step as usize;
+            let Some(step) = def.steps.get(i) else {
+                self.finish(run, def, "completed", effects);
+                return;
+            };
+            let mut next = def.next_of(i);
+            match &step.action {
+                Action::Wait { .. } | Action::WaitUntilSendTime { .. } => {
+                    let until = match state.wait_until {
+                        Some(t) => t,
+                        None => {
+                            let t = self.wait_end(&step.action, now, profile, run);
+                            state.wait_until = Some(t);
+                            t
+                        }
+                    };
+                    if now < until {
+                        run.due_at = Some(until);
+                        return;
+                    }
+                    state.wait_until = None;
+                }
+                Action::WaitForEvent {
+                    event,
+                    timeout,
+                    on_timeout,
+                    ..
+                } => match state.wait_until {
+                    None => {
+                        let until = now + parse_duration(timeout).unwrap_or(0);
+                        state.wait_until = Some(until);
+                        run.wait_event = Some(event.clone());
+                        run.due_at = Some(until);
+                        return;
+                    }
+                    Some(until) if now < until => {
+                        run.due_at = Some(until);
+                        return;
+                    }
+                    Some(_) => {
+                        state.wait_until = None;
+                        run.wait_event = None;
+                        effects.write.count(&def.id, step.id.clone(), "timedOut");
+                        next = def.step_index(on_timeout);
+                    }
+                },
+                Action::Branch {
+                    condition,
+                    then,
+                    otherwise,
+                } => {
+                    let mut doc = crate::decide::visitor::attributes(profile, &Map::new(), now);
+                    doc["event"] = Value::Object(state.trigger.clone());
+                    let holds = tailor_core::condition::eval_condition(&doc, condition);
+                    effects.write.count(
+                        &def.id,
+                        step.id.clone(),
+                        if holds { "then" } else { "else" },
+                    );
+                    next = def.step_index(if holds { then } else { otherwise });
+                }
+                Action::Send {
+                    channel,
+                    template,
+                    url,
+                } => {
+                    let payload = json!({
+                        "stepId": step.id, "template": template, "url": url,
+                        "userId": state.user_id, "anonymousId": state.anonymous_id,
+                        "trigger": state.trigger,
+                    });
+                    effects.write.new_outbox.push(OutboxItem {
+                        key: format!("{}:{i}", run.id),
+                        run_id: run.id.clone(),
+                        journey: def.id.clone(),
+                        step: i as u32,
+                        person: run.person.clone(),
+                        channel: channel.as_str().into(),
+                        payload: payload.to_string(),
+                        priority: def.priority,
+                        status: "pending".into(),
+                        attempts: 0,
+                        next_at: now,
+                        last_error: None,
+                        created_at: now,
+                        sent_at: None,
+                    });
+                    effects.write.count(&def.id, step.id.clone(), "queued");
+                }
+                Action::Audience { action, audience } => {
+                    let op = match action {
+                        AudienceAction::Add => {
+                            let policy = self.engine.consent_policy();
+                            if !policy.may(profile, Purpose::Advertising).allowed {
+                                effects
+                                    .write
+                                    .count(&def.id, step.id.clone(), "skipped:no_consent");
+                                None
+                            } else {
+                                if !state.audiences.contains(audience) {
+                                    state.audiences.push(audience.clone());
+                                }
+                                Some("add")
+                            }
+                        }
+                        AudienceAction::Remove => {
+                            state.audiences.retain(|a| a != audience);
+                            Some("remove")
+                        }
+                    };
+                    if let Some(op) = op {
+                        effects.write.audience.push(AudienceChange {
+                            seq: 0,
+                            audience: audience.clone(),
+                            person: run.person.clone(),
+                            op: op.into(),
+                            at: now,
+                        });
+                        effects.write.count(&def.id, step.id.clone(), op);
+                    }
+                }
+                Action::UpdateProfile { traits } => {
+                    effects
+                        .identifies
+                        .push(identify(run, state, i, traits.clone(), now));
+                    effects.write.count(&def.id, step.id.clone(), "updated");
+                }
+                Action::Exit => {
+                    self.finish(run, def, "completed", effects);
+                    return;
+                }
+            }
+            match next {
+                Some(n) => self.go_to(run, def, n, effects),
+                None => {
+                    self.finish(run, def, "completed", effects);
+                    return;
+                }
+            }
+        }
+        // Only a definition validation let through could get here; park it visibly.
+        tracing::error!(run = %run.id, "journeys: a run took too many steps at once; parked for a minute");
+        run.due_at = Some(now + MINUTE);
+    }
+
+    fn finish(&self, run: &mut JourneyRun, def: &Journey, status: &str, effects: &mut Effects) {
+        run.status = status.into();
+        run.due_at = None;
+        run.wait_event = None;
+        effects
+            .write
+            .count(&def.id, JOURNEY_STEP, status.to_string());
+    }
+
+    /// When a waiting step ends.
+    fn wait_end(
+        &self,
+        action: &Action,
+        now: Millis,
+        profile: Option<&Profile>,
+        run: &JourneyRun,
+    ) -> Millis {
+        match action {
+            Action::Wait { duration } => now + parse_duration(duration).unwrap_or(0),
+            Action::WaitUntilSendTime { default_hour } => {
+                let offset = utc_offset(profile);
+                let hour = self.best_hour(run, offset).unwrap_or(*default_hour);
+                next_local_hour(now, offset, hour)
+            }
+            _ => now,
+        }
+    }
+
+    /// The person's best send hour from the local hours of their past email opens.
+    fn best_hour(&self, run: &JourneyRun, offset: Millis) -> Option<u32> {
+        let ids = self.engine.person_ids(&run.person);
+        let events = self.engine.shared.store.events_of(&ids, 2_000).ok()?;
+        let hours: Vec<u32> = events
+            .iter()
+            .filter(|e| e.message.event.as_deref() == Some("Email Opened"))
+            .map(|e| local_hour(e.message.timestamp, offset))
+            .collect();
+        self.send_time.best_hour(&hours)
+    }
+
+    fn profile_of(&self, m: &Message) -> Option<Arc<Profile>> {
+        let registry = self.engine.shared.registry.read();
+        m.user_id
+            .as_deref()
+            .and_then(|u| registry.find(u))
+            .or_else(|| m.anonymous_id.as_deref().and_then(|a| registry.find(a)))
+            .cloned()
+    }
+
+    fn find(&self, id: &str) -> Option<Arc<Profile>> {
+        self.engine.shared.registry.read().find(id).cloned()
+    }
+}
+
+pub(crate) fn state_of(run: &JourneyRun) -> RunState {
+    serde_json::from_str(&run.state).unwrap_or_default()
+}
+
+/// An identify setting `traits`, with a messageId unique to this run and step so a
+/// repeated step is deduplicated by ingestion.
+fn identify(
+    run: &JourneyRun,
+    state: &RunState,
+    step: usize,
+    traits: Map<String, Value>,
+    now: Millis,
+) -> Message {
+    let digest = Sha256::digest(format!("{}:{step}", run.id).as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    Message {
+        kind: MessageType::Identify,
+        message_id: format!("journey-{hex}"),
+        user_id: state.user_id.clone(),
+        anonymous_id: if state.user_id.is_none() {
+            state
+                .anonymous_id
+                .clone()
+                .or_else(|| Some(run.person.clone()))
+        } else {
+            None
+        },
+        previous_id: None,
+        group_id: None,
+        event: None,
+        name: None,
+        properties: Map::new(),
+        traits,
+        context: Map::new(),
+        integrations: Map::new(),
+        timestamp: now,
+        original_timestamp: None,
+        sent_at: None,
+        received_at: now,
+    }
+}
