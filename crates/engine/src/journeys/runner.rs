@@ -59,6 +59,8 @@ pub(crate) struct Runner {
     cursor: Seq,
     send_time: Box<dyn SendTimeModel>,
     rt: Option<tokio::runtime::Runtime>,
+    /// An event failed: events after the cursor must be read back from the log.
+    behind: bool,
 }
 
 /// The outcome of stepping one run: what to write, and traits to ingest first.
@@ -86,12 +88,14 @@ impl Runner {
             cursor: 0,
             send_time: Box::new(MostOpenedHour),
             rt,
+            behind: false,
         }
     }
 
     pub(crate) fn run(mut self) {
         if let Err(e) = self.catch_up() {
             tracing::error!(error = %e, "journeys: cannot read the log back; retrying on the next pass");
+            self.behind = true;
         }
         while !self.stop.load(Ordering::Relaxed) {
             match self.observed.recv_timeout(TICK) {
@@ -101,13 +105,28 @@ impl Runner {
                         events.extend(more);
                     }
                     for (seq, m) in events {
-                        if seq > self.cursor {
-                            self.guarded(|r| r.on_event(seq, &m));
+                        // While behind, the catch-up below reads these from the log.
+                        if !self.behind
+                            && seq > self.cursor
+                            && let Err(e) = self.on_event(seq, &m)
+                        {
+                            // The cursor stays before this event: read it (and everything
+                            // after) back from the log, so nothing is skipped.
+                            tracing::error!(error = %e, seq, "journeys: event failed; catching up from the log");
+                            self.behind = true;
+                            break;
                         }
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if self.behind {
+                self.guarded(|r| {
+                    r.catch_up()?;
+                    r.behind = false;
+                    Ok(())
+                });
             }
             self.guarded(Runner::fire_due);
         }
