@@ -3,6 +3,7 @@
 //! on their goal, wakes `waitForEvent` steps, and fires due timers. Each decision is one
 //! `Store::journey_write`, carrying the log position it covers.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -104,18 +105,14 @@ impl Runner {
                     while let Ok(more) = self.observed.try_recv() {
                         events.extend(more);
                     }
-                    for (seq, m) in events {
-                        // While behind, the catch-up below reads these from the log.
-                        if !self.behind
-                            && seq > self.cursor
-                            && let Err(e) = self.on_event(seq, &m)
-                        {
-                            // The cursor stays before this event: read it (and everything
-                            // after) back from the log, so nothing is skipped.
-                            tracing::error!(error = %e, seq, "journeys: event failed; catching up from the log");
-                            self.behind = true;
-                            break;
-                        }
+                    // While behind, the catch-up below reads these from the log.
+                    if !self.behind
+                        && let Err(e) = self.on_events(&events)
+                    {
+                        // The cursor stays before the failed group: read it (and everything
+                        // after) back from the log, so nothing is skipped.
+                        tracing::error!(error = %e, "journeys: events failed; catching up from the log");
+                        self.behind = true;
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -162,15 +159,17 @@ impl Runner {
                 break;
             };
             let names = self.engine.shared.journeys.names();
-            for e in events {
-                if e.message
-                    .event
-                    .as_deref()
-                    .is_some_and(|n| names.contains(n))
-                {
-                    self.on_event(e.seq, &e.message)?;
-                }
-            }
+            let picked: Observed = events
+                .into_iter()
+                .filter(|e| {
+                    e.message
+                        .event
+                        .as_deref()
+                        .is_some_and(|n| names.contains(n))
+                })
+                .map(|e| (e.seq, e.message))
+                .collect();
+            self.on_events(&picked)?;
             if last > self.cursor {
                 store.journey_write(&JourneyWrite {
                     cursor: Some(last),
@@ -205,23 +204,50 @@ impl Runner {
         Ok(())
     }
 
+    /// Events in log order, committed in groups: a group ends before an event of someone
+    /// already in it, so each event sees the effects of that person's earlier ones.
+    fn on_events(&mut self, events: &[(Seq, Message)]) -> Result<(), crate::EngineError> {
+        let mut effects = Effects::default();
+        let mut touched: HashSet<String> = HashSet::new();
+        let mut last = None;
+        for (seq, m) in events {
+            if *seq <= self.cursor {
+                continue;
+            }
+            let profile = self.profile_of(m);
+            let mut persons: Vec<String> = m.person_ids().map(str::to_string).collect();
+            if let Some(p) = &profile {
+                persons.extend(p.user_ids.iter().chain(&p.anonymous_ids).cloned());
+            }
+            persons.sort();
+            persons.dedup();
+            if persons.iter().any(|p| touched.contains(p)) {
+                self.commit(std::mem::take(&mut effects), last)?;
+                touched.clear();
+            }
+            touched.extend(persons.iter().cloned());
+            self.event_effects(*seq, m, profile, &persons, &mut effects)?;
+            last = Some(*seq);
+        }
+        self.commit(effects, last)
+    }
+
     /// One event: goals end runs, waiting runs wake, triggers enter people.
-    fn on_event(&mut self, seq: Seq, m: &Message) -> Result<(), crate::EngineError> {
+    fn event_effects(
+        &self,
+        seq: Seq,
+        m: &Message,
+        profile: Option<Arc<Profile>>,
+        persons: &[String],
+        effects: &mut Effects,
+    ) -> Result<(), crate::EngineError> {
         let Some(name) = m.event.as_deref() else {
             return Ok(());
         };
         let now = self.engine.now();
-        let profile = self.profile_of(m);
-        let mut persons: Vec<String> = m.person_ids().map(str::to_string).collect();
-        if let Some(p) = &profile {
-            persons.extend(p.user_ids.iter().chain(&p.anonymous_ids).cloned());
-        }
-        persons.sort();
-        persons.dedup();
         let store = self.engine.shared.store.clone();
-        let runs = store.journey_runs_of(&persons)?;
+        let runs = store.journey_runs_of(persons)?;
         let book = self.engine.shared.journeys.book();
-        let mut effects = Effects::default();
         for mut run in runs.iter().filter(|r| r.status == "active").cloned() {
             let Some(def) = book.get(&run.journey).and_then(|s| s.version(run.version)) else {
                 run.status = "stopped".into();
@@ -231,7 +257,7 @@ impl Runner {
                 continue;
             };
             if def.goal.as_ref().is_some_and(|g| g.event == name) {
-                self.convert(&mut run, def, now, &mut effects);
+                self.convert(&mut run, def, now, effects);
                 effects.write.runs.push(run);
                 continue;
             }
@@ -243,15 +269,8 @@ impl Runner {
                 let mut state = state_of(&run);
                 state.wait_until = None;
                 run.wait_event = None;
-                self.go_to(&mut run, def, to, &mut effects);
-                self.advance(
-                    &mut run,
-                    &mut state,
-                    def,
-                    now,
-                    profile.as_deref(),
-                    &mut effects,
-                );
+                self.go_to(&mut run, def, to, effects);
+                self.advance(&mut run, &mut state, def, now, profile.as_deref(), effects);
                 run.state = serde_json::to_string(&state).unwrap_or_default();
                 effects.write.runs.push(run);
             }
@@ -261,7 +280,7 @@ impl Runner {
             if stored.paused || def.trigger.event != name {
                 continue;
             }
-            if !self.may_enter(def, &runs, &effects, m, profile.as_deref(), now) {
+            if !self.may_enter(def, &runs, persons, effects, m, profile.as_deref(), now) {
                 continue;
             }
             let person = m
@@ -294,18 +313,11 @@ impl Runner {
             };
             effects.write.count(id, JOURNEY_STEP, "entered");
             effects.write.count(id, def.steps[0].id.clone(), "reached");
-            self.advance(
-                &mut run,
-                &mut state,
-                def,
-                now,
-                profile.as_deref(),
-                &mut effects,
-            );
+            self.advance(&mut run, &mut state, def, now, profile.as_deref(), effects);
             run.state = serde_json::to_string(&state).unwrap_or_default();
             effects.write.runs.push(run);
         }
-        self.commit(effects, Some(seq))
+        Ok(())
     }
 
     /// Re-entry rules, the trigger's condition.
@@ -313,6 +325,7 @@ impl Runner {
         &self,
         def: &Journey,
         runs: &[JourneyRun],
+        persons: &[String],
         effects: &Effects,
         m: &Message,
         profile: Option<&Profile>,
@@ -321,7 +334,7 @@ impl Runner {
         let theirs: Vec<&JourneyRun> = runs
             .iter()
             .chain(&effects.write.runs)
-            .filter(|r| r.journey == def.id)
+            .filter(|r| r.journey == def.id && persons.contains(&r.person))
             .collect();
         let allowed = match def.reentry.policy {
             ReentryPolicy::Never => theirs.is_empty(),
@@ -375,9 +388,14 @@ impl Runner {
         let now = self.engine.now();
         let store = self.engine.shared.store.clone();
         let due = store.journey_runs_due(now, DUE_BATCH)?;
+        if due.is_empty() {
+            return Ok(());
+        }
         let book = self.engine.shared.journeys.book();
+        // One transaction for the whole pass: runs are independent of each other, and a
+        // lost pass is simply fired again (its outbox keys and run ids are the same).
+        let mut effects = Effects::default();
         for mut run in due {
-            let mut effects = Effects::default();
             match book.get(&run.journey) {
                 None => {
                     run.status = "stopped".into();
@@ -408,9 +426,8 @@ impl Runner {
             }
             run.updated_at = now;
             effects.write.runs.push(run);
-            self.commit(effects, None)?;
         }
-        Ok(())
+        self.commit(effects, None)
     }
 
     fn go_to(&self, run: &mut JourneyRun, def: &Journey, to: usize, effects: &mut Effects) {
