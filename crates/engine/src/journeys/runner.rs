@@ -280,7 +280,21 @@ impl Runner {
             if stored.paused || def.trigger.event != name {
                 continue;
             }
-            if !self.may_enter(def, &runs, persons, effects, m, profile.as_deref(), now) {
+            // Their runs of this journey, as this event left them (a goal may just have
+            // ended one), then as stored.
+            let mut theirs: Vec<&JourneyRun> = effects
+                .write
+                .runs
+                .iter()
+                .filter(|r| r.journey == def.id && persons.contains(&r.person))
+                .collect();
+            let updated: HashSet<&str> = theirs.iter().map(|r| r.id.as_str()).collect();
+            theirs.extend(runs.iter().filter(|r| {
+                r.journey == def.id
+                    && persons.contains(&r.person)
+                    && !updated.contains(r.id.as_str())
+            }));
+            if !self.may_enter(def, &theirs, m, profile.as_deref(), now) {
                 continue;
             }
             let person = m
@@ -324,18 +338,11 @@ impl Runner {
     fn may_enter(
         &self,
         def: &Journey,
-        runs: &[JourneyRun],
-        persons: &[String],
-        effects: &Effects,
+        theirs: &[&JourneyRun],
         m: &Message,
         profile: Option<&Profile>,
         now: Millis,
     ) -> bool {
-        let theirs: Vec<&JourneyRun> = runs
-            .iter()
-            .chain(&effects.write.runs)
-            .filter(|r| r.journey == def.id && persons.contains(&r.person))
-            .collect();
         let allowed = match def.reentry.policy {
             ReentryPolicy::Never => theirs.is_empty(),
             ReentryPolicy::AfterExit => !theirs.iter().any(|r| r.status == "active"),
