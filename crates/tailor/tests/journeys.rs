@@ -849,3 +849,130 @@ async fn scheduler_throughput() {
         n as f64 / sent.as_secs_f64()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_other_templates_run_end_to_end() {
+    let w = World::start().await;
+    let s = &w.server;
+    catalog(s).await;
+    for id in ["browse-abandonment", "post-purchase", "win-back", "welcome"] {
+        put_template(s, id).await;
+    }
+    clock_to(s, "2031-03-03T12:00:00Z").await;
+    for u in [
+        "w-quiz", "w-lazy", "b-view", "b-adds", "pp", "wb", "wb-low", "bounce",
+    ] {
+        shopper(s, u, consent(true, true, true)).await;
+    }
+    // Welcome series: an email at once; the quiz taker is tagged, the other nudged by push.
+    track(s, "bounce", "Email Bounced", json!({})).await;
+    for u in ["w-quiz", "w-lazy", "bounce"] {
+        track(s, u, "Signed Up", json!({})).await;
+    }
+    eventually("welcome emails", || async {
+        w.smtp.to("w-quiz@example.com").len() == 1 && w.smtp.to("w-lazy@example.com").len() == 1
+    })
+    .await;
+    assert!(w.smtp.to("w-quiz@example.com")[0].contains("Subject: Welcome, w-quiz"));
+    eventually("a bounced address gets nothing", || async {
+        step_count(&stats(s, "welcome").await, "email", "skipped:bounced") == 1
+    })
+    .await;
+    track(s, "w-quiz", "Quiz Completed", json!({})).await;
+    eventually("quiz taker tagged through ingestion", || async {
+        s.profile("w-quiz").await["traits"]["welcomeQuizDone"] == true
+    })
+    .await;
+    // Browse abandonment at the hour they open emails (19:00), unless they add to cart.
+    for day in 1..=3 {
+        let (status, _) = s
+            .post(
+                "/v1/track",
+                &json!({"userId": "b-view", "event": "Email Opened",
+                        "timestamp": format!("2031-02-2{day}T19:{:02}:00Z", day * 7)}),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    for u in ["b-view", "b-adds"] {
+        track(
+            s,
+            u,
+            "Product Viewed",
+            json!({"product_id": "shoe-2", "price": 102.0}),
+        )
+        .await;
+    }
+    track(
+        s,
+        "b-adds",
+        "Product Added",
+        json!({"product_id": "shoe-2", "price": 102.0, "quantity": 1}),
+    )
+    .await;
+    // Post-purchase and win-back (only above the churn-risk threshold, only customers).
+    track(s, "pp", "Order Completed", json!({"order_id": "pp-1", "total": 50.0, "products": [{"product_id": "shoe-3", "price": 50.0}]})).await;
+    track(
+        s,
+        "wb",
+        "Order Completed",
+        json!({"order_id": "wb-1", "total": 20.0}),
+    )
+    .await;
+    track(
+        s,
+        "wb-low",
+        "Order Completed",
+        json!({"order_id": "wb-2", "total": 20.0}),
+    )
+    .await;
+    track(s, "wb", "Churn Risk Changed", json!({"risk": 0.9})).await;
+    track(s, "wb-low", "Churn Risk Changed", json!({"risk": 0.2})).await;
+    eventually("win-back email", || async {
+        w.smtp.to("wb@example.com").len() == 1
+    })
+    .await;
+    assert!(w.smtp.to("wb@example.com")[0].contains("We miss you"));
+    // Tuesday 18:00: a day has passed, but not yet their hour.
+    clock_to(s, "2031-03-04T18:00:00Z").await;
+    settle().await;
+    assert!(
+        w.smtp.to("b-view@example.com").is_empty(),
+        "waits for 19:00"
+    );
+    clock_to(s, "2031-03-04T19:00:30Z").await;
+    eventually("browse email at their hour", || async {
+        w.smtp.to("b-view@example.com").len() == 1
+    })
+    .await;
+    assert!(w.smtp.to("b-view@example.com")[0].contains("Picked for you:\n- "));
+    // Three days on: the lazy one's push, the cross-sell email (Friday 10:00).
+    clock_to(s, "2031-03-07T10:00:30Z").await;
+    eventually("nudge and cross-sell", || async {
+        w.hooks.for_user("w-lazy").len() == 1 && w.smtp.to("pp@example.com").len() == 1
+    })
+    .await;
+    w.hooks.assert_signed();
+    assert!(w.smtp.to("pp@example.com")[0].contains("Goes well with your order"));
+    settle().await;
+    assert!(
+        w.hooks.for_user("w-quiz").is_empty(),
+        "the quiz taker is not nudged"
+    );
+    assert!(
+        w.smtp.to("b-adds@example.com").is_empty(),
+        "adding to cart is the goal"
+    );
+    assert!(
+        w.smtp
+            .to("wb-low@example.com")
+            .iter()
+            .all(|m| !m.contains("We miss you"))
+    );
+    assert!(w.smtp.to("bounce@example.com").is_empty());
+    assert_eq!(
+        stats(s, "browse-abandonment").await["journey"]["converted"],
+        1
+    );
+    assert_eq!(stats(s, "win-back").await["journey"]["entered"], 1);
+}

@@ -44,8 +44,17 @@ const JOURNEYS_META: &str = "journeys";
 /// Where the send policy is kept.
 const POLICY_META: &str = "journey_policy";
 
-/// Events the writer hands the scheduler: (log position, event).
-pub(crate) type Observed = Vec<(Seq, Message)>;
+/// An event the writer hands the scheduler.
+pub(crate) struct Seen {
+    pub seq: Seq,
+    pub message: Message,
+    /// The journeys whose trigger (name and condition) held over the profile exactly as
+    /// this event left it; `None` when read back from the log, where the scheduler
+    /// evaluates conditions over the profile as it is then.
+    pub eligible: Option<Vec<String>>,
+}
+
+pub(crate) type Observed = Vec<Seen>;
 
 /// Journey definitions and the writer's hook, shared by the engine's threads.
 pub(crate) struct Journeys {
@@ -80,25 +89,43 @@ impl Journeys {
         Ok((journeys, rx))
     }
 
-    /// Called by the writer after it folded a committed group: hands the events some
-    /// journey reacts to to the scheduler. Costs one set lookup per track event.
-    pub(crate) fn observe(&self, messages: &[Message], seqs: &[Option<Seq>]) {
-        let names = self.names.read().clone();
-        if names.is_empty() {
+    /// Called by the writer right after it folded one committed event: if some journey
+    /// reacts to its name (one set lookup), evaluates the trigger conditions over the profile
+    /// as this event left it and keeps the event for the scheduler.
+    pub(crate) fn observe(
+        &self,
+        names: &HashSet<String>,
+        m: &Message,
+        seq: Seq,
+        profile: Option<&crate::Profile>,
+        now: Millis,
+        out: &mut Observed,
+    ) {
+        let Some(name) = m.event.as_deref() else {
+            return;
+        };
+        if !names.contains(name) {
             return;
         }
-        let picked: Observed = messages
+        let book = self.book.read().clone();
+        let eligible = book
             .iter()
-            .zip(seqs)
-            .filter_map(|(m, seq)| {
-                let seq = (*seq)?;
-                let name = m.event.as_deref()?;
-                names.contains(name).then(|| (seq, m.clone()))
-            })
+            .filter(|(_, j)| !j.paused && j.current().trigger.event == name)
+            .filter(|(_, j)| trigger_holds(j.current(), m, profile, now))
+            .map(|(id, _)| id.clone())
             .collect();
-        if !picked.is_empty() {
+        out.push(Seen {
+            seq,
+            message: m.clone(),
+            eligible: Some(eligible),
+        });
+    }
+
+    /// Hands what the writer kept to the scheduler.
+    pub(crate) fn hand_over(&self, seen: Observed) {
+        if !seen.is_empty() {
             // The scheduler may be gone during shutdown; it catches up from the log on start.
-            let _ = self.hook.send(picked);
+            let _ = self.hook.send(seen);
         }
     }
 
@@ -121,6 +148,23 @@ impl Journeys {
         *self.names.write() = Arc::new(names_of(&book));
         *self.book.write() = Arc::new(book);
         Ok(())
+    }
+}
+
+/// Whether a journey's trigger condition holds for this event and profile.
+pub(crate) fn trigger_holds(
+    journey: &Journey,
+    m: &Message,
+    profile: Option<&crate::Profile>,
+    now: Millis,
+) -> bool {
+    match &journey.trigger.condition {
+        None => true,
+        Some(c) => {
+            let mut doc = crate::decide::visitor::attributes(profile, &serde_json::Map::new(), now);
+            doc["event"] = Value::Object(m.properties.clone());
+            tailor_core::condition::eval_condition(&doc, c)
+        }
     }
 }
 

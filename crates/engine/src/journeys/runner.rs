@@ -16,9 +16,9 @@ use tailor_core::time::MINUTE;
 use tailor_core::{Message, MessageType, Millis, Purpose};
 use tailor_store::{AudienceChange, JourneyRun, JourneyWrite, OutboxItem, Seq};
 
-use super::Observed;
 use super::definition::{Action, AudienceAction, Journey, ReentryPolicy, parse_duration};
 use super::policy::{MostOpenedHour, SendTimeModel, local_hour, next_local_hour, utc_offset};
+use super::{Observed, Seen};
 use crate::{Engine, Profile};
 
 /// The pseudo-step journey-wide counters are kept under.
@@ -167,7 +167,11 @@ impl Runner {
                         .as_deref()
                         .is_some_and(|n| names.contains(n))
                 })
-                .map(|e| (e.seq, e.message))
+                .map(|e| Seen {
+                    seq: e.seq,
+                    message: e.message,
+                    eligible: None,
+                })
                 .collect();
             self.on_events(&picked)?;
             if last > self.cursor {
@@ -206,11 +210,12 @@ impl Runner {
 
     /// Events in log order, committed in groups: a group ends before an event of someone
     /// already in it, so each event sees the effects of that person's earlier ones.
-    fn on_events(&mut self, events: &[(Seq, Message)]) -> Result<(), crate::EngineError> {
+    fn on_events(&mut self, events: &[Seen]) -> Result<(), crate::EngineError> {
         let mut effects = Effects::default();
         let mut touched: HashSet<String> = HashSet::new();
         let mut last = None;
-        for (seq, m) in events {
+        for seen in events {
+            let (seq, m) = (&seen.seq, &seen.message);
             if *seq <= self.cursor {
                 continue;
             }
@@ -226,7 +231,7 @@ impl Runner {
                 touched.clear();
             }
             touched.extend(persons.iter().cloned());
-            self.event_effects(*seq, m, profile, &persons, &mut effects)?;
+            self.event_effects(seen, profile, &persons, &mut effects)?;
             last = Some(*seq);
         }
         self.commit(effects, last)
@@ -235,12 +240,12 @@ impl Runner {
     /// One event: goals end runs, waiting runs wake, triggers enter people.
     fn event_effects(
         &self,
-        seq: Seq,
-        m: &Message,
+        seen: &Seen,
         profile: Option<Arc<Profile>>,
         persons: &[String],
         effects: &mut Effects,
     ) -> Result<(), crate::EngineError> {
+        let (seq, m) = (seen.seq, &seen.message);
         let Some(name) = m.event.as_deref() else {
             return Ok(());
         };
@@ -280,6 +285,13 @@ impl Runner {
             if stored.paused || def.trigger.event != name {
                 continue;
             }
+            let holds = match &seen.eligible {
+                Some(eligible) => eligible.contains(id),
+                None => super::trigger_holds(def, m, profile.as_deref(), now),
+            };
+            if !holds {
+                continue;
+            }
             // Their runs of this journey, as this event left them (a goal may just have
             // ended one), then as stored.
             let mut theirs: Vec<&JourneyRun> = effects
@@ -294,7 +306,7 @@ impl Runner {
                     && persons.contains(&r.person)
                     && !updated.contains(r.id.as_str())
             }));
-            if !self.may_enter(def, &theirs, m, profile.as_deref(), now) {
+            if !may_reenter(def, &theirs, now) {
                 continue;
             }
             let person = m
@@ -332,38 +344,6 @@ impl Runner {
             effects.write.runs.push(run);
         }
         Ok(())
-    }
-
-    /// Re-entry rules, the trigger's condition.
-    fn may_enter(
-        &self,
-        def: &Journey,
-        theirs: &[&JourneyRun],
-        m: &Message,
-        profile: Option<&Profile>,
-        now: Millis,
-    ) -> bool {
-        let allowed = match def.reentry.policy {
-            ReentryPolicy::Never => theirs.is_empty(),
-            ReentryPolicy::AfterExit => !theirs.iter().any(|r| r.status == "active"),
-            ReentryPolicy::Always => true,
-        };
-        if !allowed {
-            return false;
-        }
-        if let Some(cooldown) = def.reentry.cooldown.as_deref().and_then(parse_duration)
-            && theirs.iter().any(|r| r.entered_at + cooldown > now)
-        {
-            return false;
-        }
-        match &def.trigger.condition {
-            None => true,
-            Some(c) => {
-                let mut doc = crate::decide::visitor::attributes(profile, &Map::new(), now);
-                doc["event"] = Value::Object(m.properties.clone());
-                tailor_core::condition::eval_condition(&doc, c)
-            }
-        }
     }
 
     /// The goal happened: the run ends, leaving the audiences it joined if asked.
@@ -694,4 +674,20 @@ fn identify(
         sent_at: None,
         received_at: now,
     }
+}
+
+/// The journey's re-entry rules, given the person's runs of it.
+fn may_reenter(def: &Journey, theirs: &[&JourneyRun], now: Millis) -> bool {
+    let allowed = match def.reentry.policy {
+        ReentryPolicy::Never => theirs.is_empty(),
+        ReentryPolicy::AfterExit => !theirs.iter().any(|r| r.status == "active"),
+        ReentryPolicy::Always => true,
+    };
+    let cooling = def
+        .reentry
+        .cooldown
+        .as_deref()
+        .and_then(parse_duration)
+        .is_some_and(|cooldown| theirs.iter().any(|r| r.entered_at + cooldown > now));
+    allowed && !cooling
 }
