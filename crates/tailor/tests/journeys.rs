@@ -976,3 +976,85 @@ async fn the_other_templates_run_end_to_end() {
     );
     assert_eq!(stats(s, "win-back").await["journey"]["entered"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holdout_members_and_people_without_an_address_get_nothing_visibly() {
+    let w = World::start().await;
+    let s = &w.server;
+    catalog(s).await;
+    let holdout = json!({"placement": "*", "variations": [
+        {"id": "editorial", "treatment": "editorial"}, {"id": "personalized", "treatment": "personalized"}]});
+    let (status, body) = s
+        .admin_put("/v1/experiments/global-holdout", &holdout)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let def = json!({"trigger": {"event": "Ping"}, "steps": [
+        {"id": "push", "type": "send", "channel": "push", "template": "cart-push"},
+        {"id": "email", "type": "send", "channel": "email", "template": "welcome"}]});
+    assert_eq!(s.admin_put("/v1/journeys/ping", &def).await.0, 200);
+    let mut held_out = Vec::new();
+    let mut treated = Vec::new();
+    for i in 0..12 {
+        let user = format!("h{i}");
+        shopper(s, &user, consent(true, true, false)).await;
+        let (status, d) = s
+            .post(
+                "/v1/decide",
+                &json!({"userId": user, "placements": ["recs.home"]}),
+            )
+            .await;
+        assert_eq!(status, 200, "{d}");
+        match d["decisions"]["recs.home"]["experiment"]["variation"].as_str() {
+            Some("editorial") => held_out.push(user),
+            Some(_) => treated.push(user),
+            None => panic!("no experiment in {d}"),
+        }
+    }
+    assert!(
+        !held_out.is_empty() && !treated.is_empty(),
+        "both arms: {held_out:?} {treated:?}"
+    );
+    // Someone with push consent but no email address.
+    let (status, _) = s
+        .post(
+            "/v1/identify",
+            &json!({"userId": "no-address", "context": {"consent": {"categoryPreferences": consent(true, true, false)}}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    for u in held_out
+        .iter()
+        .chain(&treated)
+        .chain([&"no-address".to_string()])
+    {
+        track(s, u, "Ping", json!({})).await;
+    }
+    eventually("treated people's pushes and emails", || async {
+        treated.iter().all(|u| {
+            w.hooks.for_user(u).len() == 1 && w.smtp.to(&format!("{u}@example.com")).len() == 1
+        })
+    })
+    .await;
+    eventually("refusals recorded", || async {
+        let st = stats(s, "ping").await;
+        step_count(&st, "push", "skipped:holdout") == held_out.len() as i64
+            && step_count(&st, "email", "skipped:no_address") == 1
+    })
+    .await;
+    for u in &held_out {
+        assert!(w.hooks.for_user(u).is_empty(), "{u} is in the holdout");
+        assert!(w.smtp.to(&format!("{u}@example.com")).is_empty());
+    }
+    assert_eq!(
+        w.hooks.for_user("no-address").len(),
+        1,
+        "push needs no address"
+    );
+    let refused = outbox(s, "no-address").await;
+    assert!(
+        refused
+            .iter()
+            .any(|m| m["status"] == "skipped" && m["lastError"] == "no_address"),
+        "{refused:?}"
+    );
+}
