@@ -146,7 +146,7 @@ fn parse_offset(tz: &str) -> Option<Millis> {
     // POSIX-style names invert the sign: Etc/GMT-2 is two hours ahead of UTC.
     if let Some(rest) = tz.strip_prefix("Etc/GMT") {
         let h: i64 = rest.parse().ok()?;
-        return (-h.abs() <= 14).then_some(-h * HOUR);
+        return (h.abs() <= 14).then_some(-h * HOUR);
     }
     let sign = match tz.chars().next()? {
         '+' => 1,
@@ -213,6 +213,7 @@ mod tests {
         assert_eq!(parse_offset("UTC"), Some(0));
         assert_eq!(parse_offset("Europe/Paris"), None);
         assert_eq!(parse_offset("+99"), None);
+        assert_eq!(parse_offset("Etc/GMT+99"), None);
     }
 
     #[test]
