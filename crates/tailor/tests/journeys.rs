@@ -1058,3 +1058,50 @@ async fn holdout_members_and_people_without_an_address_get_nothing_visibly() {
         "{refused:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn date_traits_enter_people_once_on_their_anniversary() {
+    let w = World::start().await;
+    let s = &w.server;
+    let def = json!({"trigger": {"dateTrait": {"trait": "birthday", "hour": 9}},
+        "reentry": {"policy": "always"},
+        "steps": [{"id": "card", "type": "send", "channel": "push", "template": "cart-push"}]});
+    let (status, body) = s.admin_put("/v1/journeys/birthday", &def).await;
+    assert_eq!(status, 200, "{body}");
+    clock_to(s, "2031-03-04T06:00:00Z").await;
+    for (u, birthday) in [("bday", "1990-03-04"), ("other", "1990-07-01")] {
+        shopper(s, u, consent(true, true, false)).await;
+        s.post(
+            "/v1/identify",
+            &json!({"userId": u, "traits": {"birthday": birthday}}),
+        )
+        .await;
+    }
+    // Before 09:00 nothing; from 09:00 the card, once, however often the scheduler looks.
+    advance(s, "2h").await;
+    settle().await;
+    assert!(w.hooks.bodies().is_empty());
+    advance(s, "1h").await;
+    eventually("birthday card", || async {
+        w.hooks.for_user("bday").len() == 1
+    })
+    .await;
+    for _ in 0..3 {
+        advance(s, "2h").await;
+        settle().await;
+    }
+    assert_eq!(w.hooks.for_user("bday").len(), 1, "once a year");
+    assert!(w.hooks.for_user("other").is_empty());
+    assert_eq!(stats(s, "birthday").await["journey"]["entered"], 1);
+    let (status, body) = s
+        .admin_put("/v1/journeys/both", &json!({"trigger": {"event": "X", "dateTrait": {"trait": "b"}}, "steps": [{"id": "e", "type": "exit"}]}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not both"),
+        "{body}"
+    );
+}

@@ -34,14 +34,29 @@ pub struct Journey {
     pub steps: Vec<Step>,
 }
 
-/// What enters a person: a committed event with this name, when `condition` (GrowthBook
-/// syntax) holds over the profile's attribute document plus `event` (its properties).
+/// What enters a person: a committed event with this name, or the anniversary of a date
+/// trait (`dateTrait`), when `condition` (GrowthBook syntax) holds over the profile's
+/// attribute document plus `event` (the event's properties).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Trigger {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub event: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_trait: Option<DateTrigger>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<Value>,
+}
+
+/// Enters people once a year, on the month and day of a date trait (`"birthday":
+/// "1990-03-04"`), from `hour` o'clock in their time zone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DateTrigger {
+    #[serde(rename = "trait")]
+    pub trait_name: String,
+    #[serde(default = "default_hour")]
+    pub hour: u32,
 }
 
 /// The event that ends a run successfully at any step.
@@ -277,8 +292,17 @@ impl Journey {
                 self.id
             ));
         }
-        if self.trigger.event.trim().is_empty() {
-            problems.push("`trigger.event` must name an event, e.g. \"Checkout Started\"");
+        match &self.trigger.date_trait {
+            None if self.trigger.event.trim().is_empty() => problems.push(
+                "`trigger.event` must name an event, e.g. \"Checkout Started\" (or use `trigger.dateTrait`)",
+            ),
+            Some(_) if !self.trigger.event.is_empty() => {
+                problems.push("a trigger has either `event` or `dateTrait`, not both")
+            }
+            Some(d) if d.trait_name.trim().is_empty() || d.hour > 23 => problems.push(
+                "`trigger.dateTrait` needs a `trait` name and an `hour` 0-23",
+            ),
+            _ => {}
         }
         if let Some(c) = &self.trigger.condition
             && let Err(e) = tailor_core::condition::validate_condition(c)
@@ -480,7 +504,9 @@ impl Journey {
     /// Every event name this journey reacts to (trigger, goal, waits).
     pub fn event_names(&self) -> HashSet<String> {
         let mut names = HashSet::new();
-        names.insert(self.trigger.event.clone());
+        if !self.trigger.event.is_empty() {
+            names.insert(self.trigger.event.clone());
+        }
         if let Some(g) = &self.goal {
             names.insert(g.event.clone());
         }

@@ -31,6 +31,8 @@ const MAX_STEPS_AT_ONCE: usize = 200;
 const DUE_BATCH: usize = 500;
 /// Events read back per pass when catching up with the log.
 const CATCH_UP_CHUNK: usize = 5_000;
+/// How often (engine clock) profiles are scanned for date-trait anniversaries.
+const DATE_SCAN_EVERY: Millis = MINUTE;
 /// A paused journey's due runs are looked at again this much later.
 const PAUSED_RECHECK: Millis = MINUTE;
 
@@ -62,6 +64,8 @@ pub(crate) struct Runner {
     rt: Option<tokio::runtime::Runtime>,
     /// An event failed: events after the cursor must be read back from the log.
     behind: bool,
+    /// When profiles were last scanned for date-trait anniversaries (engine clock).
+    last_date_scan: Millis,
 }
 
 /// The outcome of stepping one run: what to write, and traits to ingest first.
@@ -90,6 +94,7 @@ impl Runner {
             send_time: Box::new(MostOpenedHour),
             rt,
             behind: false,
+            last_date_scan: Millis::MIN / 2,
         }
     }
 
@@ -125,6 +130,7 @@ impl Runner {
                     Ok(())
                 });
             }
+            self.guarded(Runner::fire_dates);
             self.guarded(Runner::fire_due);
         }
     }
@@ -309,41 +315,195 @@ impl Runner {
             if !may_reenter(def, &theirs, now) {
                 continue;
             }
+            let user_id = m
+                .user_id
+                .clone()
+                .or_else(|| profile.as_ref().and_then(|p| p.user_ids.first().cloned()));
             let person = m
                 .user_id
                 .clone()
                 .or_else(|| profile.as_ref().and_then(|p| p.user_ids.first().cloned()))
                 .or_else(|| m.anonymous_id.clone());
             let Some(person) = person else { continue };
-            let mut state = RunState {
+            let state = RunState {
                 trigger: m.properties.clone(),
-                user_id: m
-                    .user_id
-                    .clone()
-                    .or_else(|| profile.as_ref().and_then(|p| p.user_ids.first().cloned())),
+                user_id,
                 anonymous_id: m.anonymous_id.clone(),
                 ..RunState::default()
             };
-            let mut run = JourneyRun {
-                id: format!("{id}:{seq}"),
-                journey: id.clone(),
-                version: stored.versions.len() as u32,
+            let run_id = format!("{id}:{seq}");
+            let version = stored.versions.len() as u32;
+            self.enter(
+                def,
+                version,
+                run_id,
                 person,
-                step: 0,
-                status: "active".into(),
-                due_at: None,
-                wait_event: None,
-                entered_at: now,
-                updated_at: now,
-                state: String::new(),
-            };
-            effects.write.count(id, JOURNEY_STEP, "entered");
-            effects.write.count(id, def.steps[0].id.clone(), "reached");
-            self.advance(&mut run, &mut state, def, now, profile.as_deref(), effects);
-            run.state = serde_json::to_string(&state).unwrap_or_default();
-            effects.write.runs.push(run);
+                state,
+                profile.as_deref(),
+                now,
+                effects,
+            );
         }
         Ok(())
+    }
+
+    /// Starts a run and takes its first steps.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the parts of a new run, kept explicit"
+    )]
+    fn enter(
+        &self,
+        def: &Journey,
+        version: u32,
+        run_id: String,
+        person: String,
+        mut state: RunState,
+        profile: Option<&Profile>,
+        now: Millis,
+        effects: &mut Effects,
+    ) {
+        let mut run = JourneyRun {
+            id: run_id,
+            journey: def.id.clone(),
+            version,
+            person,
+            step: 0,
+            status: "active".into(),
+            due_at: None,
+            wait_event: None,
+            entered_at: now,
+            updated_at: now,
+            state: String::new(),
+        };
+        effects.write.count(&def.id, JOURNEY_STEP, "entered");
+        effects
+            .write
+            .count(&def.id, def.steps[0].id.clone(), "reached");
+        self.advance(&mut run, &mut state, def, now, profile, effects);
+        run.state = serde_json::to_string(&state).unwrap_or_default();
+        effects.write.runs.push(run);
+    }
+
+    /// Enters the people whose date trait has its anniversary today (in their time zone),
+    /// from the trigger's hour. Runs are keyed by the local date, so each person enters at
+    /// most once a year however often this looks.
+    fn fire_dates(&mut self) -> Result<(), crate::EngineError> {
+        let now = self.engine.now();
+        if now - self.last_date_scan < DATE_SCAN_EVERY {
+            return Ok(());
+        }
+        let book = self.engine.shared.journeys.book();
+        let dated: Vec<(&Journey, u32)> = book
+            .values()
+            .filter(|s| !s.paused && s.current().trigger.date_trait.is_some())
+            .map(|s| (s.current(), s.versions.len() as u32))
+            .collect();
+        self.last_date_scan = now;
+        if dated.is_empty() {
+            return Ok(());
+        }
+        // Candidates first, under the registry's read lock only.
+        let mut candidates: Vec<Anniversary> = Vec::new();
+        {
+            let registry = self.engine.shared.registry.read();
+            for profile in registry.profiles() {
+                let offset = utc_offset(Some(profile));
+                let local = now + offset;
+                let today = tailor_core::time::format_timestamp(local);
+                let (today_date, month_day) = (&today[..10], &today[5..10]);
+                for (j, (def, _)) in dated.iter().enumerate() {
+                    let Some(d) = &def.trigger.date_trait else {
+                        continue;
+                    };
+                    let anniversary = profile
+                        .traits
+                        .get(&d.trait_name)
+                        .and_then(|v| v.value.as_str())
+                        .and_then(tailor_core::time::parse_timestamp)
+                        .map(|t| tailor_core::time::format_timestamp(t)[5..10].to_string());
+                    if anniversary.as_deref() != Some(month_day) || local_hour(now, offset) < d.hour
+                    {
+                        continue;
+                    }
+                    let Some(person) = profile
+                        .user_ids
+                        .first()
+                        .or(profile.anonymous_ids.first())
+                        .cloned()
+                    else {
+                        continue;
+                    };
+                    let ids: Vec<String> = profile
+                        .user_ids
+                        .iter()
+                        .chain(&profile.anonymous_ids)
+                        .cloned()
+                        .collect();
+                    candidates.push(Anniversary {
+                        journey: j,
+                        run_id: format!("{}:{today_date}:{person}", def.id),
+                        ids,
+                        profile: profile.clone(),
+                        person,
+                    });
+                }
+            }
+        }
+        let store = self.engine.shared.store.clone();
+        let mut effects = Effects::default();
+        let empty = Message {
+            kind: MessageType::Track,
+            message_id: String::new(),
+            user_id: None,
+            anonymous_id: None,
+            previous_id: None,
+            group_id: None,
+            event: None,
+            name: None,
+            properties: Map::new(),
+            traits: Map::new(),
+            context: Map::new(),
+            integrations: Map::new(),
+            timestamp: now,
+            original_timestamp: None,
+            sent_at: None,
+            received_at: now,
+        };
+        for Anniversary {
+            journey,
+            run_id,
+            ids,
+            profile,
+            person,
+        } in candidates
+        {
+            let (def, version) = dated[journey];
+            let runs = store.journey_runs_of(&ids)?;
+            let theirs: Vec<&JourneyRun> = runs.iter().filter(|r| r.journey == def.id).collect();
+            if theirs.iter().any(|r| r.id == run_id)
+                || !may_reenter(def, &theirs, now)
+                || !super::trigger_holds(def, &empty, Some(&profile), now)
+            {
+                continue;
+            }
+            let state = RunState {
+                user_id: profile.user_ids.first().cloned(),
+                anonymous_id: profile.anonymous_ids.first().cloned(),
+                ..RunState::default()
+            };
+            self.enter(
+                def,
+                version,
+                run_id,
+                person,
+                state,
+                Some(&profile),
+                now,
+                &mut effects,
+            );
+        }
+        self.commit(effects, None)
     }
 
     /// The goal happened: the run ends, leaving the audiences it joined if asked.
@@ -632,6 +792,16 @@ impl Runner {
     fn find(&self, id: &str) -> Option<Arc<Profile>> {
         self.engine.shared.registry.read().find(id).cloned()
     }
+}
+
+/// A person whose date trait has its anniversary now, for one journey.
+struct Anniversary {
+    /// Index into the journeys scanned.
+    journey: usize,
+    run_id: String,
+    ids: Vec<String>,
+    profile: Arc<Profile>,
+    person: String,
 }
 
 pub(crate) fn state_of(run: &JourneyRun) -> RunState {
