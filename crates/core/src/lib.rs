@@ -16,5 +16,5 @@ pub mod validate;
 pub use catalog::{ContentItem, ContentKind, Product};
 pub use consent::Purpose;
 pub use message::{BatchEnvelope, InvalidMessage, Message, MessageType};
-pub use time::{Clock, ManualClock, Millis, SystemClock};
+pub use time::{Clock, ManualClock, Millis, OffsetClock, SystemClock};
 pub use validate::ValidationError;

@@ -49,6 +49,39 @@ impl Clock for ManualClock {
     }
 }
 
+/// The system clock plus an offset that only grows: `tailor serve --test-clock` uses it so
+/// end-to-end tests can move a running server days ahead (`POST /v1/test/clock`) and watch
+/// journeys fire, without ever turning time back under the stores' feet.
+#[derive(Debug, Default)]
+pub struct OffsetClock(AtomicI64);
+
+impl OffsetClock {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Moves the clock ahead by `by` (negative values are ignored).
+    pub fn advance(&self, by: Millis) {
+        self.0.fetch_add(by.max(0), Ordering::SeqCst);
+    }
+    /// Moves the clock ahead to `to`, if that is later than now. Returns the new now.
+    pub fn advance_to(&self, to: Millis) -> Millis {
+        let now = self.now();
+        if to > now {
+            self.advance(to - now);
+        }
+        self.now()
+    }
+    pub fn offset(&self) -> Millis {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> Millis {
+        Utc::now().timestamp_millis() + self.0.load(Ordering::SeqCst)
+    }
+}
+
 /// Parses the timestamps Segment libraries send: RFC 3339 / ISO 8601 with or without
 /// offset or fraction, a bare date, and the unpadded forms Segment's own docs show
 /// (`2015-2-02T00:30:08.276Z`). Naive times are taken as UTC.

@@ -210,6 +210,24 @@ impl Experiments {
         *self.defs.write() = defs;
     }
 
+    /// Whether any of `ids` was exposed to the `editorial` (control) variation of a live
+    /// global holdout (`"placement": "*"`): journeys send such people nothing, so the
+    /// holdout measures personalization and messaging together.
+    pub fn in_holdout(&self, ids: &[String], now: Millis) -> bool {
+        let defs = self.defs.read();
+        let first = self.first.read();
+        defs.iter()
+            .filter(|e| e.placement == "*" && e.live(now))
+            .any(|e| {
+                ids.iter().any(|id| {
+                    first
+                        .get(&(e.id.clone(), id.clone()))
+                        .and_then(|(v, _)| e.variations.get(*v as usize))
+                        .is_some_and(|v| v.treatment == Treatment::Editorial)
+                })
+            })
+    }
+
     /// Whether any experiment is live (decisions skip the rest otherwise).
     pub fn any_live(&self, now: Millis) -> bool {
         self.defs.read().iter().any(|e| e.live(now))

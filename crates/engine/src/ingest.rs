@@ -224,9 +224,24 @@ impl Writer {
             let catalog = self.shared.catalog.read();
             let mut registry = self.shared.registry.write();
             let mut recs = self.shared.recs.write();
+            // Journeys see each committed event with its profile as the event left it.
+            let journey_names = self.shared.journeys.names();
+            let mut seen = Vec::new();
+            let now = self.shared.clock.now();
             for (m, seq) in all.iter().zip(&seqs) {
                 if let Some(seq) = seq {
                     let person = crate::fold(&mut registry, &mut recs, &catalog, m);
+                    if !journey_names.is_empty() {
+                        let profile = registry.get(person);
+                        self.shared.journeys.observe(
+                            &journey_names,
+                            m,
+                            *seq,
+                            profile,
+                            now,
+                            &mut seen,
+                        );
+                    }
                     let earned = self.shared.decisions.rewards_for(m, *seq, person);
                     if !earned.is_empty() {
                         let learning = crate::learning_placements(&self.shared);
@@ -240,6 +255,7 @@ impl Writer {
                     self.applied = self.applied.max(*seq);
                 }
             }
+            self.shared.journeys.hand_over(seen);
             metrics::gauge!("tailor_profiles").set(registry.len() as f64);
             let now = self.shared.clock.now();
             // Re-rank at least once a second under load, and whenever the queue runs dry,

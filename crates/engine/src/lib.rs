@@ -12,6 +12,7 @@ pub mod error;
 mod experiment_results;
 pub mod experiments;
 mod ingest;
+pub mod journeys;
 pub mod keys;
 pub mod policies;
 pub mod privacy;
@@ -61,6 +62,7 @@ pub(crate) struct Shared {
     pub session_training: std::sync::atomic::AtomicBool,
     pub decisions: decisions::DecisionLog,
     pub placements: RwLock<Vec<decide::Placement>>,
+    pub journeys: journeys::Journeys,
 }
 
 /// The checkpoint entry holding the recommendation state.
@@ -127,9 +129,12 @@ pub struct DecideOutput {
 }
 
 /// How to start an engine.
+#[derive(Default)]
 pub struct Options {
     pub write_key: Option<String>,
     pub admin_key: Option<String>,
+    /// Where journeys send email, push and webhooks.
+    pub channels: journeys::ChannelConfig,
 }
 
 #[derive(Clone)]
@@ -141,6 +146,8 @@ pub struct Engine {
     /// Decision ids are this random prefix plus a counter.
     decision_prefix: Arc<str>,
     decision_counter: Arc<std::sync::atomic::AtomicU64>,
+    /// The journey scheduler and outbox threads.
+    journey_threads: journeys::ThreadSlot,
 }
 
 /// Counts for operations.
@@ -189,6 +196,7 @@ impl Engine {
                 .map_err(|e| EngineError::Corrupt(format!("consent policy: {e}")))?,
             None => consent::ConsentPolicy::default(),
         };
+        let (journey_defs, observed) = journeys::Journeys::load(store.as_ref())?;
         let started = std::time::Instant::now();
         let snapshot = store.snapshot()?;
         let meta = |key: &str| {
@@ -266,6 +274,7 @@ impl Engine {
             quizzes: RwLock::new(quizzes),
             decisions: decisions::DecisionLog::start(store_for_log)?,
             placements: RwLock::new(placements),
+            journeys: journey_defs,
         });
         if replayed > 0 {
             let changes = shared.registry.write().take_changes();
@@ -286,7 +295,10 @@ impl Engine {
             jobs: tx,
             keys: Arc::new(keys),
             writer: Arc::new(Mutex::new(Some(writer))),
+            journey_threads: Arc::new(Mutex::new(None)),
         };
+        let threads = journeys::start(&engine, observed, options.channels)?;
+        *engine.journey_threads.lock() = Some(threads);
         Ok((engine, generated))
     }
 
@@ -319,6 +331,11 @@ impl Engine {
 
     /// Finishes queued work, writes a final checkpoint and stops the writer.
     pub async fn shutdown(&self) -> Result<(), EngineError> {
+        // Journeys first: they ingest (profile updates) and must not outlive the writer.
+        let threads = self.journey_threads.lock().take();
+        if let Some(threads) = threads {
+            let _ = tokio::task::spawn_blocking(move || threads.stop()).await;
+        }
         let (done, wait) = oneshot::channel();
         self.shared.queued.fetch_add(1, Ordering::Relaxed);
         if self

@@ -75,6 +75,11 @@ impl Registry {
         Ok(r)
     }
 
+    /// Every live profile (journeys scan them for date traits).
+    pub fn profiles(&self) -> impl Iterator<Item = &Arc<Profile>> {
+        self.profiles.values()
+    }
+
     pub fn len(&self) -> usize {
         self.profiles.len()
     }

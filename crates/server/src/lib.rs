@@ -34,6 +34,8 @@ pub struct AppState {
     id_counter: Arc<AtomicU64>,
     /// The write key the demo storefront's pages send events with; `None`: no storefront.
     pub storefront_key: Option<Arc<str>>,
+    /// Set only by `tailor serve --test-clock`: `POST /v1/test/clock` moves it.
+    pub test_clock: Option<Arc<tailor_core::OffsetClock>>,
 }
 
 impl AppState {
@@ -46,7 +48,14 @@ impl AppState {
             id_prefix: prefix.into(),
             id_counter: Arc::new(AtomicU64::new(0)),
             storefront_key: storefront_key.map(Into::into),
+            test_clock: None,
         }
+    }
+
+    /// Lets `POST /v1/test/clock` move `clock` (the engine's clock). For tests only.
+    pub fn with_test_clock(mut self, clock: Option<Arc<tailor_core::OffsetClock>>) -> Self {
+        self.test_clock = clock;
+        self
     }
 
     /// Runs an engine call that waits on disk off the async executor.
@@ -86,7 +95,9 @@ fn metrics_handle() -> PrometheusHandle {
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    use routes::{catalog, consent, decide, experiments, ingest, me, ops, preferences, profiles};
+    use routes::{
+        catalog, consent, decide, experiments, ingest, journeys, me, ops, preferences, profiles,
+    };
     Router::new()
         .route("/v1/track", post(ingest::track))
         .route("/v1/identify", post(ingest::identify))
@@ -141,6 +152,35 @@ pub fn router(state: AppState) -> Router {
             put(experiments::put).delete(experiments::delete),
         )
         .route("/v1/experiments/{id}/results", get(experiments::results))
+        .route("/v1/journeys", get(journeys::list))
+        .route("/v1/journeys/templates", get(journeys::templates))
+        .route(
+            "/v1/journeys/policy",
+            get(journeys::get_policy).put(journeys::put_policy),
+        )
+        .route("/v1/journeys/runs", get(journeys::runs))
+        .route(
+            "/v1/journeys/{id}",
+            get(journeys::get)
+                .put(journeys::put)
+                .delete(journeys::delete),
+        )
+        .route("/v1/journeys/{id}/pause", post(journeys::pause))
+        .route("/v1/journeys/{id}/resume", post(journeys::resume))
+        .route("/v1/journeys/{id}/stats", get(journeys::stats))
+        .route("/v1/outbox", get(journeys::outbox))
+        .route("/v1/outbox/dead", get(journeys::dead))
+        .route("/v1/outbox/dead/{key}/replay", post(journeys::replay))
+        .route("/v1/audiences/{name}", get(journeys::audience))
+        .route(
+            "/v1/audiences/{name}/changes",
+            get(journeys::audience_changes),
+        )
+        .route(
+            "/v1/audiences/{name}/export",
+            get(journeys::audience_export),
+        )
+        .route("/v1/test/clock", post(journeys::test_clock))
         .route("/v1/tokens", post(me::issue))
         .route("/v1/me", get(me::get))
         .route("/v1/me/preferences", put(me::put_preferences))

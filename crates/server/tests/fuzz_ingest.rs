@@ -30,6 +30,7 @@ fn harness() -> Harness {
     let options = Options {
         write_key: Some("wk".into()),
         admin_key: Some("ak".into()),
+        ..Options::default()
     };
     let (engine, _) =
         Engine::open(Arc::new(store), Arc::new(SystemClock), options).expect("engine");

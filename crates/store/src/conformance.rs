@@ -37,6 +37,14 @@ pub fn run_all<S: Store, G>(fresh: impl Fn() -> (S, G)) {
             suppression_and_audit_records,
         ),
         ("exposures_keep_the_first", exposures_keep_the_first),
+        (
+            "journey_rows_are_atomic_and_idempotent",
+            journey_rows_are_atomic_and_idempotent,
+        ),
+        (
+            "erase_person_reaches_journey_rows",
+            erase_person_reaches_journey_rows,
+        ),
     ];
     for (name, check) in checks {
         let (store, _guard) = fresh();
@@ -338,4 +346,169 @@ fn exposures_keep_the_first(s: &dyn Store) {
     })
     .unwrap();
     assert_eq!(s.exposures().unwrap(), [e("b", 0, 11)]);
+}
+
+fn journey_run(id: &str, person: &str, due_at: Option<i64>) -> crate::JourneyRun {
+    crate::JourneyRun {
+        id: id.into(),
+        journey: "j".into(),
+        version: 1,
+        person: person.into(),
+        step: 0,
+        status: "active".into(),
+        due_at,
+        wait_event: None,
+        entered_at: 1,
+        updated_at: 1,
+        state: "{}".into(),
+    }
+}
+
+fn outbox_item(key: &str, person: &str, next_at: i64, priority: i64) -> crate::OutboxItem {
+    crate::OutboxItem {
+        key: key.into(),
+        run_id: "r".into(),
+        journey: "j".into(),
+        step: 1,
+        person: person.into(),
+        channel: "email".into(),
+        payload: "{}".into(),
+        priority,
+        status: "pending".into(),
+        attempts: 0,
+        next_at,
+        last_error: None,
+        created_at: 1,
+        sent_at: None,
+    }
+}
+
+fn audience(person: &str, op: &str) -> crate::AudienceChange {
+    crate::AudienceChange {
+        seq: 0,
+        audience: "cart".into(),
+        person: person.into(),
+        op: op.into(),
+        at: 5,
+    }
+}
+
+fn journey_rows_are_atomic_and_idempotent(s: &dyn Store) {
+    use crate::JourneyWrite;
+    assert_eq!(s.journey_cursor().unwrap(), None);
+    let mut w = JourneyWrite {
+        runs: vec![
+            journey_run("r1", "u1", Some(10)),
+            journey_run("r2", "u2", None),
+        ],
+        new_outbox: vec![
+            outbox_item("k1", "u1", 10, 0),
+            outbox_item("k2", "u1", 5, 9),
+        ],
+        audience: vec![audience("u1", "add"), audience("u1", "add")],
+        cursor: Some(42),
+        ..Default::default()
+    };
+    w.count("j", "0", "entered");
+    w.count("j", "0", "entered");
+    s.journey_write(&w).unwrap();
+    assert_eq!(s.journey_cursor().unwrap(), Some(42));
+    let due: Vec<String> = s
+        .journey_runs_due(10, 10)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(due, vec!["r1"]);
+    assert!(s.journey_runs_due(9, 10).unwrap().is_empty());
+    assert_eq!(s.journey_runs_of(&["u2".into()]).unwrap().len(), 1);
+    // An outbox key already present is left alone: a replayed step cannot queue twice.
+    let mut again = outbox_item("k1", "u1", 0, 0);
+    again.payload = "changed".into();
+    s.journey_write(&JourneyWrite {
+        new_outbox: vec![again],
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(s.outbox_item("k1").unwrap().unwrap().payload, "{}");
+    // Due messages come highest priority first.
+    let due: Vec<String> = s
+        .outbox_due(10, 10)
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert_eq!(due, vec!["k2", "k1"]);
+    let mut sent = outbox_item("k2", "u1", 5, 9);
+    sent.status = "sent".into();
+    sent.sent_at = Some(7);
+    s.journey_write(&JourneyWrite {
+        outbox_updates: vec![sent],
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        s.sends_since(&["u1".into()], 6).unwrap(),
+        vec![("email".to_string(), 7)]
+    );
+    assert!(s.sends_since(&["u1".into()], 8).unwrap().is_empty());
+    assert_eq!(s.outbox_list(Some("sent"), None, 10).unwrap().len(), 1);
+    assert_eq!(
+        s.outbox_list(None, Some(&["u1".into()]), 10).unwrap().len(),
+        2
+    );
+    // Adding a member twice is one change; removing a non-member is none.
+    s.journey_write(&JourneyWrite {
+        audience: vec![audience("u1", "remove"), audience("u9", "remove")],
+        ..Default::default()
+    })
+    .unwrap();
+    let ops: Vec<String> = s
+        .audience_changes("cart", 0, 10)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.op)
+        .collect();
+    assert_eq!(ops, vec!["add", "remove"]);
+    assert!(s.audience_members("cart").unwrap().is_empty());
+    assert_eq!(
+        s.journey_counts("j").unwrap(),
+        vec![("0".to_string(), "entered".to_string(), 2)]
+    );
+}
+
+fn erase_person_reaches_journey_rows(s: &dyn Store) {
+    s.append(&[message("a", "track", Some("u1"), None)])
+        .unwrap();
+    s.journey_write(&crate::JourneyWrite {
+        runs: vec![
+            journey_run("r1", "u1", Some(1)),
+            journey_run("r2", "u2", Some(1)),
+        ],
+        new_outbox: vec![outbox_item("k1", "u1", 1, 0), outbox_item("k2", "u2", 1, 0)],
+        audience: vec![audience("u1", "add"), audience("u2", "add")],
+        ..Default::default()
+    })
+    .unwrap();
+    let erased = s
+        .erase_person(&PersonKeys {
+            profile_ids: vec![],
+            ids: vec!["u1".into()],
+        })
+        .unwrap();
+    // The run, the message, the membership and its change record.
+    assert_eq!(erased.journeys, 4);
+    assert!(s.journey_runs_of(&["u1".into()]).unwrap().is_empty());
+    assert!(s.outbox_item("k1").unwrap().is_none());
+    assert_eq!(s.journey_runs_of(&["u2".into()]).unwrap().len(), 1);
+    assert!(s.outbox_item("k2").unwrap().is_some());
+    let members = s.audience_members("cart").unwrap();
+    assert_eq!(members, vec![("u2".to_string(), 5)]);
+    let people: Vec<String> = s
+        .audience_changes("cart", 0, 10)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.person)
+        .collect();
+    assert_eq!(people, vec!["u2"]);
 }

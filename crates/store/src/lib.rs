@@ -9,9 +9,11 @@
 
 pub mod conformance;
 mod error;
+pub mod journeys;
 mod sqlite;
 
 pub use error::StoreError;
+pub use journeys::{AudienceChange, JourneyRun, JourneyWrite, OutboxItem, StepCount};
 pub use sqlite::SqliteStore;
 
 use tailor_core::{ContentItem, Message, Product};
@@ -79,6 +81,8 @@ pub struct Erased {
     pub decisions: u64,
     pub profiles: u64,
     pub identities: u64,
+    /// Journey runs, outbox messages and audience rows.
+    pub journeys: u64,
 }
 
 /// One logged decision: who was shown what, and why (the JSON `body` is the engine's).
@@ -172,6 +176,43 @@ pub trait Store: Send + Sync + 'static {
     fn audit(&self, entry: &AuditEntry) -> Result<()>;
     /// The newest audit entries, newest first.
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>>;
+
+    // Journeys (see `journeys`).
+    /// Applies one scheduler decision atomically.
+    fn journey_write(&self, write: &JourneyWrite) -> Result<()>;
+    /// The log position events have been considered for journeys up to.
+    fn journey_cursor(&self) -> Result<Option<Seq>>;
+    /// Active runs whose timer is due, soonest first.
+    fn journey_runs_due(&self, now: tailor_core::Millis, limit: usize) -> Result<Vec<JourneyRun>>;
+    /// Every run (any status) of any of these person ids, oldest first.
+    fn journey_runs_of(&self, persons: &[String]) -> Result<Vec<JourneyRun>>;
+    /// (step, metric, count) of one journey.
+    fn journey_counts(&self, journey: &str) -> Result<Vec<(String, String, i64)>>;
+    /// Pending messages due now, highest priority first.
+    fn outbox_due(&self, now: tailor_core::Millis, limit: usize) -> Result<Vec<OutboxItem>>;
+    /// Messages by status and/or person, oldest first.
+    fn outbox_list(
+        &self,
+        status: Option<&str>,
+        persons: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>>;
+    fn outbox_item(&self, key: &str) -> Result<Option<OutboxItem>>;
+    /// (channel, sent at) of messages sent to any of these ids since `since`.
+    fn sends_since(
+        &self,
+        persons: &[String],
+        since: tailor_core::Millis,
+    ) -> Result<Vec<(String, tailor_core::Millis)>>;
+    /// (person, added at) of an audience's members.
+    fn audience_members(&self, audience: &str) -> Result<Vec<(String, tailor_core::Millis)>>;
+    /// The audience's add/remove stream after position `after`.
+    fn audience_changes(
+        &self,
+        audience: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<AudienceChange>>;
 }
 
 /// A person's first exposure to an experiment, under one of their ids (userId or

@@ -54,6 +54,8 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE exposures (experiment TEXT NOT NULL, id TEXT NOT NULL, variation INTEGER NOT NULL, at INTEGER NOT NULL,
         PRIMARY KEY (experiment, id)) WITHOUT ROWID;
      CREATE INDEX exposures_id ON exposures(id);",
+    // 6: journeys: runs and timers, the outbox, audiences, step counters.
+    journeys_sql::JOURNEYS_SCHEMA,
 ];
 
 /// The checkpoint row that records the log position the saved profiles cover.
@@ -288,6 +290,9 @@ impl SqliteStore {
         f(&conn)
     }
 }
+
+#[path = "sqlite_journeys.rs"]
+mod journeys_sql;
 
 fn configure(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -671,6 +676,7 @@ impl Store for SqliteStore {
                     &format!("DELETE FROM exposures WHERE id IN ({ph})"),
                     params_from_iter(ids),
                 )?;
+                erased.journeys = SqliteStore::erase_journey_rows(&tx, ids)?;
                 tx.commit()?;
                 Ok(())
             })?;
@@ -844,6 +850,58 @@ impl Store for SqliteStore {
             )?;
             Ok(())
         })
+    }
+
+    fn journey_write(&self, write: &crate::JourneyWrite) -> Result<()> {
+        self.journey_write_sql(write)
+    }
+    fn journey_cursor(&self) -> Result<Option<Seq>> {
+        self.journey_cursor_sql()
+    }
+    fn journey_runs_due(
+        &self,
+        now: tailor_core::Millis,
+        limit: usize,
+    ) -> Result<Vec<crate::JourneyRun>> {
+        self.journey_runs_due_sql(now, limit)
+    }
+    fn journey_runs_of(&self, persons: &[String]) -> Result<Vec<crate::JourneyRun>> {
+        self.journey_runs_of_sql(persons)
+    }
+    fn journey_counts(&self, journey: &str) -> Result<Vec<(String, String, i64)>> {
+        self.journey_counts_sql(journey)
+    }
+    fn outbox_due(&self, now: tailor_core::Millis, limit: usize) -> Result<Vec<crate::OutboxItem>> {
+        self.outbox_due_sql(now, limit)
+    }
+    fn outbox_list(
+        &self,
+        status: Option<&str>,
+        persons: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<crate::OutboxItem>> {
+        self.outbox_list_sql(status, persons, limit)
+    }
+    fn outbox_item(&self, key: &str) -> Result<Option<crate::OutboxItem>> {
+        self.outbox_item_sql(key)
+    }
+    fn sends_since(
+        &self,
+        persons: &[String],
+        since: tailor_core::Millis,
+    ) -> Result<Vec<(String, tailor_core::Millis)>> {
+        self.sends_since_sql(persons, since)
+    }
+    fn audience_members(&self, audience: &str) -> Result<Vec<(String, tailor_core::Millis)>> {
+        self.audience_members_sql(audience)
+    }
+    fn audience_changes(
+        &self,
+        audience: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::AudienceChange>> {
+        self.audience_changes_sql(audience, after, limit)
     }
 
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {

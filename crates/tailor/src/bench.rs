@@ -121,6 +121,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         write_key: Some(WRITE_KEY.into()),
         admin_key: Some(ADMIN_KEY.into()),
         json_logs: false,
+        ..Settings::default()
     };
     eprintln!(
         "preparing {} events for {} people in batches of {}…",

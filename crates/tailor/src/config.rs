@@ -34,6 +34,22 @@ pub struct ServeArgs {
     /// Log format: `text` or `json`.
     #[arg(long, env = "TAILOR_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Where journeys send email: `smtp://host:port`.
+    #[arg(long, env = "TAILOR_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// The sender of journey emails, e.g. `Shop <shop@example.com>`.
+    #[arg(long, env = "TAILOR_EMAIL_FROM")]
+    pub email_from: Option<String>,
+    /// Where journeys post push messages (a signed webhook to a push provider or relay).
+    #[arg(long, env = "TAILOR_PUSH_URL")]
+    pub push_url: Option<String>,
+    /// The Standard Webhooks secret webhooks are signed with (`whsec_…`).
+    #[arg(long, env = "TAILOR_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// TESTING ONLY: lets the admin key move this server's clock ahead
+    /// (`POST /v1/test/clock`), so tests run days of journeys in seconds. Never in production.
+    #[arg(long, env = "TAILOR_TEST_CLOCK")]
+    pub test_clock: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -45,6 +61,10 @@ struct FileConfig {
     admin_key: Option<String>,
     database_url: Option<String>,
     log_format: Option<String>,
+    smtp_url: Option<String>,
+    email_from: Option<String>,
+    push_url: Option<String>,
+    webhook_secret: Option<String>,
 }
 
 /// The settings a server runs with, every value decided.
@@ -55,6 +75,22 @@ pub struct Settings {
     pub write_key: Option<String>,
     pub admin_key: Option<String>,
     pub json_logs: bool,
+    pub channels: tailor_engine::journeys::ChannelConfig,
+    pub test_clock: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data: PathBuf::from(DEFAULT_DATA),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            write_key: None,
+            admin_key: None,
+            json_logs: false,
+            channels: Default::default(),
+            test_clock: false,
+        }
+    }
 }
 
 impl ServeArgs {
@@ -97,6 +133,13 @@ impl ServeArgs {
             write_key: self.write_key.clone().or(file.write_key),
             admin_key: self.admin_key.clone().or(file.admin_key),
             json_logs,
+            channels: tailor_engine::journeys::ChannelConfig {
+                smtp_url: self.smtp_url.clone().or(file.smtp_url),
+                email_from: self.email_from.clone().or(file.email_from),
+                push_url: self.push_url.clone().or(file.push_url),
+                webhook_secret: self.webhook_secret.clone().or(file.webhook_secret),
+            },
+            test_clock: self.test_clock,
         })
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use tailor_core::SystemClock;
+use tailor_core::{Clock, OffsetClock, SystemClock};
 use tailor_engine::{Engine, GeneratedKeys, Options};
 use tailor_server::AppState;
 use tailor_store::SqliteStore;
@@ -33,13 +33,21 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Opens the data directory and starts the engine.
 pub fn open_engine(settings: &Settings) -> anyhow::Result<(Engine, GeneratedKeys)> {
+    open_engine_with_clock(settings, Arc::new(SystemClock))
+}
+
+fn open_engine_with_clock(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(Engine, GeneratedKeys)> {
     let store = SqliteStore::open(&settings.data)
         .with_context(|| format!("cannot open the data directory {}", settings.data.display()))?;
     let options = Options {
         write_key: settings.write_key.clone(),
         admin_key: settings.admin_key.clone(),
+        channels: settings.channels.clone(),
     };
-    Engine::open(Arc::new(store), Arc::new(SystemClock), options).context("cannot start the engine")
+    Engine::open(Arc::new(store), clock, options).context("cannot start the engine")
 }
 
 pub fn print_generated(keys: &GeneratedKeys) {
@@ -85,7 +93,17 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        let (engine, generated) = tokio::task::block_in_place(|| open_engine(&settings))?;
+        // The test clock only exists when asked for; production time is the system's.
+        let test_clock = settings.test_clock.then(|| Arc::new(OffsetClock::new()));
+        let clock: Arc<dyn Clock> = match &test_clock {
+            Some(c) => {
+                tracing::warn!("--test-clock: the admin key can move this server's clock ahead");
+                c.clone()
+            }
+            None => Arc::new(SystemClock),
+        };
+        let (engine, generated) =
+            tokio::task::block_in_place(|| open_engine_with_clock(&settings, clock))?;
         print_generated(&generated);
         let addr = listener.local_addr()?;
         tracing::info!(%addr, data = %settings.data.display(), "serving");
@@ -93,7 +111,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "Tailor is serving on http://{addr} (data: {})",
             settings.data.display()
         );
-        tailor_server::serve(listener, AppState::new(engine, None), shutdown_signal()).await?;
+        let state = AppState::new(engine, None).with_test_clock(test_clock);
+        tailor_server::serve(listener, state, shutdown_signal()).await?;
         Ok(())
     })
 }

@@ -603,6 +603,12 @@ async fn operations_endpoints_answer() {
         "/v1/profiles/{id}/export",
         "/v1/suppressions/{id}",
         "/v1/audit",
+        "/v1/journeys",
+        "/v1/journeys/{id}",
+        "/v1/journeys/{id}/stats",
+        "/v1/outbox/dead",
+        "/v1/outbox/dead/{key}/replay",
+        "/v1/audiences/{name}/export",
     ] {
         assert!(spec["paths"][path].is_object(), "openapi lists {path}");
     }

@@ -146,7 +146,11 @@ fn normalized_interests(p: &Profile, now: Millis) -> Vec<(&str, f64)> {
 /// Names: lifecycleStage, orders, revenue, cartItems, cartValue, productViews,
 /// comparisons, sessions, daysSinceLastOrder, topCategory, topCategories, emailOpenRate,
 /// traits.*, context.*.
-fn attributes(profile: Option<&Profile>, context: &Map<String, Value>, now: Millis) -> Value {
+pub(crate) fn attributes(
+    profile: Option<&Profile>,
+    context: &Map<String, Value>,
+    now: Millis,
+) -> Value {
     let Some(p) = profile else {
         return json!({
             "personalized": false, "orders": 0, "revenue": 0, "cartItems": 0, "cartValue": 0,

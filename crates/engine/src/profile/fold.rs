@@ -255,7 +255,25 @@ impl Profile {
             }
             "Email Link Clicked" => self.email.clicked += 1,
             "Email Bounced" => self.email.bounced += 1,
-            "Unsubscribed" => self.email.unsubscribed += 1,
+            "Unsubscribed" => {
+                self.email.unsubscribed += 1;
+                // An unsubscribe is a withdrawal of email consent, whoever reports it.
+                let mut slot = self.consent.remove(&Purpose::Email);
+                keep_latest(
+                    &mut slot,
+                    Stamped {
+                        value: ConsentChoice {
+                            granted: false,
+                            source: "unsubscribe".into(),
+                        },
+                        at,
+                    },
+                );
+                self.consent.insert(
+                    Purpose::Email,
+                    slot.expect("keep_latest fills an empty slot"),
+                );
+            }
             _ => {}
         }
         self.sessions.record(at, view);

@@ -5,6 +5,7 @@ pub mod consent;
 pub mod decide;
 pub mod experiments;
 pub mod ingest;
+pub mod journeys;
 pub mod me;
 pub mod ops;
 pub mod preferences;

@@ -30,6 +30,11 @@ fn free_port() -> u16 {
 impl Server {
     /// Starts a server on `data` (kept, so a later `start` on it sees the same store).
     pub async fn start(data: &Path) -> Server {
+        Server::start_with(data, &[]).await
+    }
+
+    /// Starts a server with extra environment variables (e.g. `TAILOR_TEST_CLOCK`).
+    pub async fn start_with(data: &Path, env: &[(&str, String)]) -> Server {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_tailor"))
             .args(["serve", "--data"])
@@ -38,6 +43,7 @@ impl Server {
             .env("TAILOR_WRITE_KEY", WRITE_KEY)
             .env("TAILOR_ADMIN_KEY", ADMIN_KEY)
             .env("TAILOR_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -101,6 +107,29 @@ impl Server {
             .put(self.url(path))
             .bearer_auth(ADMIN_KEY)
             .json(body)
+            .send()
+            .await
+            .expect("request");
+        status_json(r).await
+    }
+
+    pub async fn admin_post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(ADMIN_KEY)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        status_json(r).await
+    }
+
+    pub async fn admin_delete(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .delete(self.url(path))
+            .bearer_auth(ADMIN_KEY)
             .send()
             .await
             .expect("request");

@@ -1,0 +1,271 @@
+//! The outbox thread: takes due messages (highest journey priority first), applies the
+//! global policies as they stand at send time — the run still going, consent for the
+//! channel's purpose, bounces, holdouts, quiet hours, frequency caps, an address — renders,
+//! sends with the message's key, and marks the outcome. Failures retry with exponential
+//! backoff and end in the dead-letter list after [`MAX_ATTEMPTS`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tailor_core::time::{DAY, SECOND};
+use tailor_core::{Millis, Purpose};
+use tailor_store::{JourneyWrite, OutboxItem};
+
+use super::channels::{ChannelConfig, Channels, SendError};
+use super::definition::Channel;
+use super::policy::utc_offset;
+use super::{render, templates};
+use crate::{Engine, Profile};
+
+/// Sends tried before a message is dead.
+pub(crate) const MAX_ATTEMPTS: u32 = 5;
+/// The first retry waits this long; each later one twice as long (30 s, 1 min, 2 min, …).
+const FIRST_BACKOFF: Millis = 30 * SECOND;
+const TICK: Duration = Duration::from_millis(50);
+const BATCH: usize = 100;
+
+pub(crate) struct Delivery {
+    engine: Engine,
+    channels: Channels,
+    stop: Arc<AtomicBool>,
+}
+
+/// What the policies say about one message now.
+enum Verdict {
+    Send,
+    /// Not now: try again at this time (quiet hours).
+    Defer(Millis, &'static str),
+    /// Never: recorded as skipped with this reason.
+    Skip(String),
+}
+
+impl Delivery {
+    pub(crate) fn new(engine: Engine, config: ChannelConfig, stop: Arc<AtomicBool>) -> Delivery {
+        Delivery {
+            engine,
+            channels: Channels::new(config),
+            stop,
+        }
+    }
+
+    pub(crate) fn run(self) {
+        while !self.stop.load(Ordering::Relaxed) {
+            let now = self.engine.now();
+            let due = match self.engine.shared.store.outbox_due(now, BATCH) {
+                Ok(due) => due,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox: cannot read due messages");
+                    super::nap(&self.stop, Duration::from_secs(1));
+                    continue;
+                }
+            };
+            if due.is_empty() {
+                super::nap(&self.stop, TICK);
+                continue;
+            }
+            for item in due {
+                if self.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let key = item.key.clone();
+                let write = self.deliver(item);
+                if let Err(e) = self.engine.shared.store.journey_write(&write) {
+                    // Not marked: it is still pending and goes again (same key).
+                    tracing::error!(error = %e, key, "outbox: cannot record the outcome");
+                    super::nap(&self.stop, Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    /// Decides, sends if allowed, and returns the outcome to record.
+    fn deliver(&self, mut item: OutboxItem) -> JourneyWrite {
+        let now = self.engine.now();
+        let mut write = JourneyWrite::default();
+        let payload: Value = serde_json::from_str(&item.payload).unwrap_or(Value::Null);
+        let step_id = payload["stepId"].as_str().unwrap_or("?").to_string();
+        let profile = self
+            .engine
+            .shared
+            .registry
+            .read()
+            .find(&item.person)
+            .cloned();
+        match self.verdict(&item, profile.as_deref(), now) {
+            Verdict::Skip(reason) => {
+                write.count(&item.journey, step_id, format!("skipped:{reason}"));
+                item.status = "skipped".into();
+                item.last_error = Some(reason);
+            }
+            Verdict::Defer(until, why) => {
+                write.count(&item.journey, step_id, format!("deferred:{why}"));
+                item.next_at = until;
+            }
+            Verdict::Send => {
+                // `verdict` only says Send with a profile.
+                let Some(profile) = profile else {
+                    return write;
+                };
+                match self.send(&item, &payload, &profile, now) {
+                    Ok(()) => {
+                        write.count(&item.journey, step_id, "sent");
+                        item.status = "sent".into();
+                        item.sent_at = Some(now);
+                        item.last_error = None;
+                    }
+                    Err(e) => {
+                        item.attempts += 1;
+                        item.last_error = Some(e.message.clone());
+                        if !e.retry || item.attempts >= MAX_ATTEMPTS {
+                            write.count(&item.journey, step_id, "dead");
+                            item.status = "dead".into();
+                            tracing::warn!(
+                                key = item.key,
+                                error = e.message,
+                                "outbox: message is dead"
+                            );
+                        } else {
+                            write.count(&item.journey, step_id, "retried");
+                            item.next_at = now + FIRST_BACKOFF * (1 << (item.attempts - 1).min(16));
+                        }
+                    }
+                }
+            }
+        }
+        write.outbox_updates.push(item);
+        write
+    }
+
+    fn verdict(&self, item: &OutboxItem, profile: Option<&Profile>, now: Millis) -> Verdict {
+        let shared = &self.engine.shared;
+        // Ended by its goal or stopped: nothing more goes out for the run.
+        let run_ended = shared
+            .store
+            .journey_runs_of(std::slice::from_ref(&item.person))
+            .ok()
+            .and_then(|runs| runs.into_iter().find(|r| r.id == item.run_id))
+            .is_some_and(|r| r.status == "converted" || r.status == "stopped");
+        if run_ended {
+            return Verdict::Skip("exited".into());
+        }
+        let Some(p) = profile else {
+            return Verdict::Skip("unknown_person".into());
+        };
+        let purpose = match item.channel.as_str() {
+            "email" => Some(Purpose::Email),
+            "push" => Some(Purpose::Push),
+            _ => None,
+        };
+        if let Some(purpose) = purpose
+            && !self.engine.consent_policy().may(Some(p), purpose).allowed
+        {
+            return Verdict::Skip("no_consent".into());
+        }
+        if item.channel == "email" && p.email.bounced > 0 {
+            return Verdict::Skip("bounced".into());
+        }
+        let ids: Vec<String> = p.user_ids.iter().chain(&p.anonymous_ids).cloned().collect();
+        if shared.experiments.in_holdout(&ids, now) {
+            return Verdict::Skip("holdout".into());
+        }
+        let policy = shared.journeys.policy();
+        if item.channel != "webhook" {
+            let at = policy.after_quiet_hours(now, utc_offset(Some(p)));
+            if at > now {
+                return Verdict::Defer(at, "quiet_hours");
+            }
+        }
+        match shared.store.sends_since(&ids, now - 7 * DAY) {
+            Ok(sent) => {
+                if let Some(cap) = policy.cap_reached(&item.channel, &sent, now) {
+                    return Verdict::Skip(cap);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "outbox: cannot count past sends; deferring");
+                return Verdict::Defer(now + 10 * SECOND, "store");
+            }
+        }
+        if item.channel == "email" && email_of(p).is_none() {
+            return Verdict::Skip("no_address".into());
+        }
+        Verdict::Send
+    }
+
+    fn send(
+        &self,
+        item: &OutboxItem,
+        payload: &Value,
+        profile: &Profile,
+        now: Millis,
+    ) -> Result<(), SendError> {
+        let channel = match item.channel.as_str() {
+            "email" => Channel::Email,
+            "push" => Channel::Push,
+            _ => Channel::Webhook,
+        };
+        let template_name = payload["template"].as_str().unwrap_or_default();
+        let template = templates::find(channel, template_name).ok_or_else(|| SendError {
+            retry: false,
+            message: format!("no {} template {template_name:?}", channel.as_str()),
+        })?;
+        let rendered = render::render(
+            &self.engine,
+            template,
+            profile,
+            payload["userId"].as_str(),
+            payload["anonymousId"].as_str(),
+            &item.journey,
+        )
+        .map_err(|e| SendError {
+            retry: false,
+            message: format!("template {template_name:?} failed to render: {e}"),
+        })?;
+        match channel {
+            Channel::Email => {
+                let to = email_of(profile).unwrap_or_default();
+                self.channels
+                    .email(&item.key, &to, &rendered.subject, &rendered.body)
+            }
+            Channel::Push | Channel::Webhook => {
+                let url = match channel {
+                    Channel::Push => {
+                        self.channels
+                            .push_url()
+                            .map(str::to_string)
+                            .ok_or_else(|| SendError {
+                                retry: false,
+                                message: "push is not configured: set TAILOR_PUSH_URL".into(),
+                            })?
+                    }
+                    _ => payload["url"].as_str().unwrap_or_default().to_string(),
+                };
+                let body = json!({
+                    "type": format!("journey.{}", channel.as_str()),
+                    "idempotencyKey": item.key,
+                    "journey": item.journey,
+                    "step": payload["stepId"],
+                    "userId": payload["userId"],
+                    "anonymousId": payload["anonymousId"],
+                    "title": rendered.subject,
+                    "body": rendered.body,
+                    "products": rendered.products,
+                    "decisionId": rendered.decision_id,
+                    "timestamp": tailor_core::time::format_timestamp(now),
+                });
+                self.channels
+                    .webhook(&url, &item.key, now, &body.to_string())
+            }
+        }
+    }
+}
+
+fn email_of(p: &Profile) -> Option<String> {
+    p.traits
+        .get("email")
+        .and_then(|v| v.value.as_str())
+        .filter(|e| e.contains('@'))
+        .map(str::to_string)
+}

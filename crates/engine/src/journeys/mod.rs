@@ -1,0 +1,528 @@
+//! Journeys: definitions that move one person through waits, branches and messages on
+//! several channels, driven by committed events and durable timers.
+//!
+//! - `definition` — the JSON shape and its validation; `templates` — what ships.
+//! - `runner` — the scheduler thread: events in (from the writer's hook, or read back from
+//!   the log after a restart), runs stepped, timers fired; every decision is one store
+//!   transaction together with the log position it covers.
+//! - `delivery` — the outbox thread: policies at send time, render, send, mark.
+//! - `policy`, `channels`, `render`, `audiences` — what those use.
+//!
+//! **Exactness.** Runs are keyed by the journey and the log position of the entering event,
+//! outbox messages by `{run}:{step}`, and each scheduler decision is written atomically with
+//! its cursor, so a crash never enters a person twice nor queues a message twice or not at all.
+//! Sending is *send, then mark*: a crash between the provider's acceptance and the mark
+//! sends that one message again after restart, with the same idempotency key (`Message-ID`,
+//! `webhook-id`) so the provider or receiver can drop the duplicate. Tailor's side is
+//! exactly-once; the wire is at-least-once with a stable key.
+
+mod audiences;
+pub mod channels;
+pub mod definition;
+mod delivery;
+pub mod policy;
+mod render;
+mod runner;
+pub mod templates;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use parking_lot::{Mutex, RwLock};
+use serde_json::{Value, json};
+use tailor_core::{Message, Millis, Purpose, ValidationError};
+use tailor_store::{OutboxItem, Seq, Store};
+
+use crate::{Engine, EngineError};
+pub use channels::ChannelConfig;
+use definition::{Journey, JourneyBook, StoredJourney};
+use policy::SendPolicy;
+
+/// Where the journey definitions are kept.
+const JOURNEYS_META: &str = "journeys";
+/// Where the send policy is kept.
+const POLICY_META: &str = "journey_policy";
+
+/// An event the writer hands the scheduler.
+pub(crate) struct Seen {
+    pub seq: Seq,
+    pub message: Message,
+    /// The journeys whose trigger (name and condition) held over the profile exactly as
+    /// this event left it; `None` when read back from the log, where the scheduler
+    /// evaluates conditions over the profile as it is then.
+    pub eligible: Option<Vec<String>>,
+}
+
+pub(crate) type Observed = Vec<Seen>;
+
+/// Journey definitions and the writer's hook, shared by the engine's threads.
+pub(crate) struct Journeys {
+    book: RwLock<Arc<JourneyBook>>,
+    /// Every event name some journey reacts to: the hot ingest path checks only this.
+    names: RwLock<Arc<HashSet<String>>>,
+    policy: RwLock<Arc<SendPolicy>>,
+    hook: mpsc::Sender<Observed>,
+}
+
+impl Journeys {
+    pub(crate) fn load(
+        store: &dyn Store,
+    ) -> Result<(Journeys, mpsc::Receiver<Observed>), EngineError> {
+        let book: JourneyBook = match store.get_meta(JOURNEYS_META)? {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| EngineError::Corrupt(format!("journeys: {e}")))?,
+            None => BTreeMap::new(),
+        };
+        let policy: SendPolicy = match store.get_meta(POLICY_META)? {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| EngineError::Corrupt(format!("journey policy: {e}")))?,
+            None => SendPolicy::default(),
+        };
+        let (hook, rx) = mpsc::channel();
+        let journeys = Journeys {
+            names: RwLock::new(Arc::new(names_of(&book))),
+            book: RwLock::new(Arc::new(book)),
+            policy: RwLock::new(Arc::new(policy)),
+            hook,
+        };
+        Ok((journeys, rx))
+    }
+
+    /// Called by the writer right after it folded one committed event: if some journey
+    /// reacts to its name (one set lookup), evaluates the trigger conditions over the profile
+    /// as this event left it and keeps the event for the scheduler.
+    pub(crate) fn observe(
+        &self,
+        names: &HashSet<String>,
+        m: &Message,
+        seq: Seq,
+        profile: Option<&crate::Profile>,
+        now: Millis,
+        out: &mut Observed,
+    ) {
+        let Some(name) = m.event.as_deref() else {
+            return;
+        };
+        if !names.contains(name) {
+            return;
+        }
+        let book = self.book.read().clone();
+        let eligible = book
+            .iter()
+            .filter(|(_, j)| !j.paused && j.current().trigger.event == name)
+            .filter(|(_, j)| trigger_holds(j.current(), m, profile, now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        out.push(Seen {
+            seq,
+            message: m.clone(),
+            eligible: Some(eligible),
+        });
+    }
+
+    /// Hands what the writer kept to the scheduler.
+    pub(crate) fn hand_over(&self, seen: Observed) {
+        if !seen.is_empty() {
+            // The scheduler may be gone during shutdown; it catches up from the log on start.
+            let _ = self.hook.send(seen);
+        }
+    }
+
+    pub(crate) fn book(&self) -> Arc<JourneyBook> {
+        self.book.read().clone()
+    }
+
+    pub(crate) fn names(&self) -> Arc<HashSet<String>> {
+        self.names.read().clone()
+    }
+
+    pub(crate) fn policy(&self) -> Arc<SendPolicy> {
+        self.policy.read().clone()
+    }
+
+    fn save(&self, store: &dyn Store, book: JourneyBook) -> Result<(), EngineError> {
+        let json =
+            serde_json::to_string(&book).map_err(|e| EngineError::Internal(e.to_string()))?;
+        store.set_meta(JOURNEYS_META, &json)?;
+        *self.names.write() = Arc::new(names_of(&book));
+        *self.book.write() = Arc::new(book);
+        Ok(())
+    }
+}
+
+/// Whether a journey's trigger condition holds for this event and profile.
+pub(crate) fn trigger_holds(
+    journey: &Journey,
+    m: &Message,
+    profile: Option<&crate::Profile>,
+    now: Millis,
+) -> bool {
+    match &journey.trigger.condition {
+        None => true,
+        Some(c) => {
+            let mut doc = crate::decide::visitor::attributes(profile, &serde_json::Map::new(), now);
+            doc["event"] = Value::Object(m.properties.clone());
+            tailor_core::condition::eval_condition(&doc, c)
+        }
+    }
+}
+
+fn names_of(book: &JourneyBook) -> HashSet<String> {
+    book.values()
+        .flat_map(|j| {
+            // Runs of older versions still wait for their events.
+            j.versions.iter().flat_map(Journey::event_names)
+        })
+        .collect()
+}
+
+/// The JSON an admin sees for one journey.
+fn summary(stored: &StoredJourney) -> Value {
+    let j = stored.current();
+    json!({
+        "id": j.id, "name": j.name, "version": stored.versions.len(),
+        "status": if stored.paused { "paused" } else { "active" },
+        "updatedAt": stored.updated_at, "definition": j,
+    })
+}
+
+fn outbox_json(o: &OutboxItem) -> Value {
+    json!({
+        "key": o.key, "journey": o.journey, "runId": o.run_id, "step": o.step, "person": o.person,
+        "channel": o.channel, "status": o.status, "attempts": o.attempts, "nextAt": o.next_at,
+        "lastError": o.last_error, "createdAt": o.created_at, "sentAt": o.sent_at,
+        "payload": serde_json::from_str::<Value>(&o.payload).unwrap_or(Value::Null),
+    })
+}
+
+/// The admin API of journeys.
+impl Engine {
+    pub fn journeys(&self) -> Vec<Value> {
+        self.shared.journeys.book().values().map(summary).collect()
+    }
+
+    /// One journey, its current version or `version`.
+    pub fn journey(&self, id: &str, version: Option<u32>) -> Option<Value> {
+        let book = self.shared.journeys.book();
+        let stored = book.get(id)?;
+        let mut v = summary(stored);
+        if let Some(n) = version {
+            v["definition"] = serde_json::to_value(stored.version(n)?).ok()?;
+            v["version"] = json!(n);
+        }
+        Some(v)
+    }
+
+    /// Validates and stores a definition; a changed definition becomes a new version
+    /// (running people keep theirs).
+    pub fn put_journey(&self, definition: Value) -> Result<Value, EngineError> {
+        let journey = Journey::from_json(definition)?;
+        let journeys = &self.shared.journeys;
+        let mut book = (*journeys.book()).clone();
+        let now = self.now();
+        let entry = book
+            .entry(journey.id.clone())
+            .or_insert_with(|| StoredJourney {
+                versions: Vec::new(),
+                paused: false,
+                updated_at: now,
+            });
+        if entry.versions.last() != Some(&journey) {
+            entry.versions.push(journey.clone());
+            entry.updated_at = now;
+        }
+        let out = summary(entry);
+        journeys.save(&*self.shared.store, book)?;
+        Ok(out)
+    }
+
+    /// Deletes a journey; its running people stop at their next step.
+    pub fn delete_journey(&self, id: &str) -> Result<(), EngineError> {
+        let journeys = &self.shared.journeys;
+        let mut book = (*journeys.book()).clone();
+        if book.remove(id).is_none() {
+            return Err(EngineError::NotFound(format!("journey {id:?}")));
+        }
+        journeys.save(&*self.shared.store, book)
+    }
+
+    /// Pauses (no one enters, timers hold) or resumes a journey.
+    pub fn set_journey_paused(&self, id: &str, paused: bool) -> Result<Value, EngineError> {
+        let journeys = &self.shared.journeys;
+        let mut book = (*journeys.book()).clone();
+        let entry = book
+            .get_mut(id)
+            .ok_or_else(|| EngineError::NotFound(format!("journey {id:?}")))?;
+        entry.paused = paused;
+        entry.updated_at = self.now();
+        let out = summary(entry);
+        journeys.save(&*self.shared.store, book)?;
+        Ok(out)
+    }
+
+    /// Counts per step (`reached`, `sent`, `skipped:…`, `dead`, …) and for the journey
+    /// (`entered`, `converted`, `completed`, …).
+    pub fn journey_stats(&self, id: &str) -> Result<Value, EngineError> {
+        let book = self.shared.journeys.book();
+        let stored = book
+            .get(id)
+            .ok_or_else(|| EngineError::NotFound(format!("journey {id:?}")))?;
+        let counts = self.shared.store.journey_counts(id)?;
+        let mut journey = serde_json::Map::new();
+        let mut steps: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
+        for (step, metric, n) in counts {
+            if step == runner::JOURNEY_STEP {
+                journey.insert(metric, json!(n));
+            } else {
+                steps.entry(step).or_default().insert(metric, json!(n));
+            }
+        }
+        // Steps in definition order (all versions' steps, current first).
+        let mut ordered = Vec::new();
+        let mut seen = HashSet::new();
+        for j in stored.versions.iter().rev() {
+            for s in &j.steps {
+                if seen.insert(s.id.clone()) {
+                    let counts = steps.remove(&s.id).unwrap_or_default();
+                    ordered.push(json!({"id": s.id, "counts": counts}));
+                }
+            }
+        }
+        Ok(json!({"id": id, "journey": journey, "steps": ordered}))
+    }
+
+    pub fn journey_templates(&self) -> Value {
+        json!({"journeys": templates::journeys(), "messages": templates::messages()})
+    }
+
+    pub fn journey_policy(&self) -> Arc<SendPolicy> {
+        self.shared.journeys.policy()
+    }
+
+    pub fn put_journey_policy(&self, policy: SendPolicy) -> Result<(), EngineError> {
+        policy.validate()?;
+        let json =
+            serde_json::to_string(&policy).map_err(|e| EngineError::Internal(e.to_string()))?;
+        self.shared.store.set_meta(POLICY_META, &json)?;
+        *self.shared.journeys.policy.write() = Arc::new(policy);
+        Ok(())
+    }
+
+    /// The runs of the person `id` names (any of their ids).
+    pub fn journey_runs(&self, id: &str) -> Result<Vec<Value>, EngineError> {
+        let ids = self.person_ids(id);
+        let runs = self.shared.store.journey_runs_of(&ids)?;
+        Ok(runs
+            .into_iter()
+            .map(|r| {
+                let step = self
+                    .shared
+                    .journeys
+                    .book()
+                    .get(&r.journey)
+                    .and_then(|s| s.version(r.version))
+                    .and_then(|j| j.steps.get(r.step as usize))
+                    .map(|s| s.id.clone());
+                json!({"id": r.id, "journey": r.journey, "version": r.version, "person": r.person,
+                       "step": step, "status": r.status, "dueAt": r.due_at, "waitingFor": r.wait_event,
+                       "enteredAt": r.entered_at, "updatedAt": r.updated_at})
+            })
+            .collect())
+    }
+
+    /// Outbox messages by status (`pending`, `sent`, `skipped`, `dead`) and/or person.
+    pub fn outbox(
+        &self,
+        status: Option<&str>,
+        person: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Value>, EngineError> {
+        if let Some(s) = status
+            && !["pending", "sent", "skipped", "dead"].contains(&s)
+        {
+            return Err(ValidationError::one(format!(
+                "status {s:?} is not one of pending, sent, skipped, dead"
+            ))
+            .into());
+        }
+        let ids = person.map(|p| self.person_ids(p));
+        let items = self
+            .shared
+            .store
+            .outbox_list(status, ids.as_deref(), limit)?;
+        Ok(items.iter().map(outbox_json).collect())
+    }
+
+    /// Puts a dead message back in the queue, due now, with its attempts reset.
+    pub fn replay_dead(&self, key: &str) -> Result<Value, EngineError> {
+        let mut item = self
+            .shared
+            .store
+            .outbox_item(key)?
+            .ok_or_else(|| EngineError::NotFound(format!("outbox message {key:?}")))?;
+        if item.status != "dead" {
+            return Err(ValidationError::one(format!(
+                "outbox message {key:?} is {}, not dead; only dead messages are replayed",
+                item.status
+            ))
+            .into());
+        }
+        item.status = "pending".into();
+        item.attempts = 0;
+        item.next_at = self.now();
+        let mut write = tailor_store::JourneyWrite {
+            outbox_updates: vec![item.clone()],
+            ..Default::default()
+        };
+        write.count(&item.journey, runner::JOURNEY_STEP, "replayed");
+        self.shared.store.journey_write(&write)?;
+        Ok(outbox_json(&item))
+    }
+
+    /// An audience's members who may be used for advertising now.
+    pub fn audience(&self, name: &str) -> Result<Value, EngineError> {
+        let (members, left_out) = self.audience_people(name)?;
+        let members: Vec<Value> = members
+            .iter()
+            .map(|(person, at)| json!({"person": person, "addedAt": at}))
+            .collect();
+        Ok(json!({"audience": name, "members": members, "withoutConsent": left_out}))
+    }
+
+    /// The audience's add/remove stream after position `after`, for an ad platform sync.
+    pub fn audience_changes(
+        &self,
+        name: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Value, EngineError> {
+        let changes = self.shared.store.audience_changes(name, after, limit)?;
+        let next = changes.last().map_or(after, |c| c.seq);
+        let changes: Vec<Value> = changes
+            .iter()
+            .map(|c| json!({"seq": c.seq, "person": c.person, "op": c.op, "at": c.at}))
+            .collect();
+        Ok(json!({"audience": name, "changes": changes, "next": next}))
+    }
+
+    /// The audience in customer-match form: one row per member with advertising consent,
+    /// `email,phone` as lower-case hex SHA-256 of the normalized values (empty if unknown).
+    pub fn audience_export(&self, name: &str) -> Result<String, EngineError> {
+        let (members, _) = self.audience_people(name)?;
+        let mut csv = String::from("email,phone\n");
+        let registry = self.shared.registry.read();
+        for (person, _) in members {
+            let Some(p) = registry.find(&person) else {
+                continue;
+            };
+            let text = |k: &str| {
+                p.traits
+                    .get(k)
+                    .and_then(|v| v.value.as_str().map(str::to_string))
+            };
+            let email = text("email")
+                .as_deref()
+                .and_then(audiences::normalize_email);
+            let phone = text("phone")
+                .as_deref()
+                .and_then(audiences::normalize_phone);
+            if email.is_none() && phone.is_none() {
+                continue;
+            }
+            let hash = |v: Option<String>| v.map(|v| audiences::sha256_hex(&v)).unwrap_or_default();
+            csv.push_str(&format!("{},{}\n", hash(email), hash(phone)));
+        }
+        Ok(csv)
+    }
+
+    /// Members with advertising consent now, and how many were left out for lack of it.
+    fn audience_people(&self, name: &str) -> Result<(Vec<(String, Millis)>, usize), EngineError> {
+        let all = self.shared.store.audience_members(name)?;
+        let policy = self.consent_policy();
+        let registry = self.shared.registry.read();
+        let total = all.len();
+        let kept: Vec<(String, Millis)> = all
+            .into_iter()
+            .filter(|(person, _)| {
+                policy
+                    .may(
+                        registry.find(person).map(|p| p.as_ref()),
+                        Purpose::Advertising,
+                    )
+                    .allowed
+            })
+            .collect();
+        let left_out = total - kept.len();
+        Ok((kept, left_out))
+    }
+
+    /// Every raw id of the person `id` names (just `id` if Tailor does not know them).
+    pub(crate) fn person_ids(&self, id: &str) -> Vec<String> {
+        let registry = self.shared.registry.read();
+        match registry.find(id) {
+            Some(p) => p.user_ids.iter().chain(&p.anonymous_ids).cloned().collect(),
+            None => vec![id.to_string()],
+        }
+    }
+}
+
+/// The scheduler and delivery threads.
+pub(crate) struct Threads {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    handles: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Threads {
+    pub(crate) fn stop(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        for h in self.handles {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Starts the scheduler and the delivery thread.
+pub(crate) fn start(
+    engine: &Engine,
+    observed: mpsc::Receiver<Observed>,
+    channels: ChannelConfig,
+) -> Result<Threads, EngineError> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(f)
+            .map_err(|e| EngineError::Internal(format!("cannot start {name}: {e}")))
+    };
+    let scheduler = {
+        let (engine, stop) = (engine.clone(), stop.clone());
+        spawn(
+            "tailor-journeys",
+            Box::new(move || runner::Runner::new(engine, observed, stop).run()),
+        )?
+    };
+    let delivery = {
+        let (engine, stop) = (engine.clone(), stop.clone());
+        spawn(
+            "tailor-outbox",
+            Box::new(move || delivery::Delivery::new(engine, channels, stop).run()),
+        )?
+    };
+    Ok(Threads {
+        stop,
+        handles: vec![scheduler, delivery],
+    })
+}
+
+/// Waits up to `total` in short slices, returning early when `stop` is set.
+pub(crate) fn nap(stop: &std::sync::atomic::AtomicBool, total: std::time::Duration) {
+    let slice = std::time::Duration::from_millis(20);
+    let started = std::time::Instant::now();
+    while started.elapsed() < total && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep(slice.min(total));
+    }
+}
+
+/// Keeps `Mutex` in use for the engine's thread handles.
+pub(crate) type ThreadSlot = Arc<Mutex<Option<Threads>>>;
