@@ -6,7 +6,7 @@
 
 use super::likelihood_rows::{self, WeightedRow};
 use super::optimize::fit_positive_parameters;
-use super::special::{hyp2f1, ln_gamma, ln_gamma_steps, log_add_exp, log_diff_exp};
+use super::special::{hyp2f1, ln_gamma, ln_gamma_steps, log_add_exp};
 use super::{ClvError, CustomerSummary, PurchaseModel};
 
 /// Fitted Pareto/NBD parameters.
@@ -67,6 +67,15 @@ impl ParetoNbd {
 
 /// ln A₀ of the paper: the part of the likelihood from dying between the last purchase and T.
 fn log_a0(parameters: &[f64], x: f64, t_x: f64, age: f64) -> f64 {
+    let larger = parameters[1].max(parameters[3]);
+    log_a0_given(parameters, x, t_x, age, (larger + age).ln())
+}
+
+/// [`log_a0`] with ln(max(α, β) + T) supplied, since the likelihood needs that logarithm too.
+/// A₀ = F(z₁)/(L + t_x)^(r+s+x) − F(z₂)/(L + T)^(r+s+x) is factored as
+/// (L + t_x)^−(r+s+x) · (F(z₁) − F(z₂) · ((L + t_x)/(L + T))^(r+s+x)): three logarithms and one
+/// exponential per row instead of the six logarithms and an expm1 of taking each part's log.
+fn log_a0_given(parameters: &[f64], x: f64, t_x: f64, age: f64, ln_larger_age: f64) -> f64 {
     let (r, alpha, s, beta) = (parameters[0], parameters[1], parameters[2], parameters[3]);
     let (smaller, larger, second_argument) = if alpha < beta {
         (alpha, beta, r + x)
@@ -75,25 +84,34 @@ fn log_a0(parameters: &[f64], x: f64, t_x: f64, age: f64) -> f64 {
     };
     let rsx = r + s + x;
     let gap = larger - smaller;
-    let at_last_purchase = hyp2f1(rsx, second_argument, rsx + 1.0, gap / (larger + t_x)).ln()
-        - rsx * (larger + t_x).ln();
-    let at_end = hyp2f1(rsx, second_argument, rsx + 1.0, gap / (larger + age)).ln()
-        - rsx * (larger + age).ln();
-    log_diff_exp(at_last_purchase, at_end)
+    let ln_larger_last = (larger + t_x).ln();
+    let at_last_purchase = hyp2f1(rsx, second_argument, rsx + 1.0, gap / (larger + t_x));
+    let at_end = hyp2f1(rsx, second_argument, rsx + 1.0, gap / (larger + age));
+    let discount = (rsx * (ln_larger_last - ln_larger_age)).exp();
+    // t_x ≤ T makes the difference ≥ 0 (0 when t_x = T); the clamp keeps a rounding error
+    // there from turning into a NaN.
+    let difference = (at_last_purchase - at_end * discount).max(0.0);
+    difference.ln() - rsx * ln_larger_last
 }
 
-/// Log-likelihood of one customer; `ln_gamma_r_x` is ln Γ(r + x).
+/// Log-likelihood of one customer; `ln_gamma_r_x` is ln Γ(r + x), `ln_rsx_over_s` is
+/// ln((r + s + x) / s), both from per-evaluation tables.
 fn log_likelihood_row(
     parameters: &[f64],
-    x: f64,
-    t_x: f64,
-    age: f64,
+    (x, t_x, age): (f64, f64, f64),
     constant: f64,
     ln_gamma_r_x: f64,
+    ln_rsx_over_s: f64,
 ) -> f64 {
     let (r, alpha, s, beta) = (parameters[0], parameters[1], parameters[2], parameters[3]);
-    let alive_at_end = -(r + x) * (alpha + age).ln() - s * (beta + age).ln();
-    let died_before_end = s.ln() + log_a0(parameters, x, t_x, age) - (r + s + x).ln();
+    let (ln_alpha_age, ln_beta_age) = ((alpha + age).ln(), (beta + age).ln());
+    let ln_larger_age = if alpha < beta {
+        ln_beta_age
+    } else {
+        ln_alpha_age
+    };
+    let alive_at_end = -(r + x) * ln_alpha_age - s * ln_beta_age;
+    let died_before_end = log_a0_given(parameters, x, t_x, age, ln_larger_age) - ln_rsx_over_s;
     ln_gamma_r_x + constant + log_add_exp(alive_at_end, died_before_end)
 }
 
@@ -111,15 +129,18 @@ fn total_log_likelihood(parameters: &[f64], rows: &[WeightedRow]) -> f64 {
         .max()
         .unwrap_or(0);
     let ln_gamma_r = ln_gamma_steps(parameters[0], max_count);
+    // ln(r + s + x) for every count x, one logarithm per count instead of per row.
+    let rs = parameters[0] + parameters[2];
+    let ln_rsx: Vec<f64> = (0..=max_count).map(|x| (rs + x as f64).ln()).collect();
+    let ln_s = parameters[2].ln();
     likelihood_rows::weighted_sum(rows, |row| {
-        let ln_gamma_r_x = ln_gamma_r[row.frequency as usize];
+        let count = row.frequency as usize;
         log_likelihood_row(
             parameters,
-            row.frequency,
-            row.recency,
-            row.age,
+            (row.frequency, row.recency, row.age),
             constant,
-            ln_gamma_r_x,
+            ln_gamma_r[count],
+            ln_rsx[count] - ln_s,
         )
     })
 }
@@ -141,11 +162,10 @@ impl PurchaseModel for ParetoNbd {
         let x = f64::from(c.frequency);
         let likelihood = log_likelihood_row(
             &parameters,
-            x,
-            c.recency,
-            c.age,
+            (x, c.recency, c.age),
             constant_term(&parameters),
             ln_gamma(r + x),
+            (r + s + x).ln() - s.ln(),
         );
         let alive_part = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln()
             - (r + x) * (alpha + c.age).ln()
