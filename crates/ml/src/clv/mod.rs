@@ -9,8 +9,8 @@
 //! against number for number (`tests/lifetimes_cdnow.rs`). Time is measured in *periods*
 //! (weeks for CDNOW, the literature's convention); every horizon is in the same unit.
 //!
-//! Every fit maximises the likelihood over log-parameters with Nelder–Mead ([`optimize`]),
-//! computing the likelihood once per distinct `(frequency, recency, T)` triple, weighted by how
+//! Every fit maximises the likelihood over log-parameters with BFGS, falling back to
+//! Nelder–Mead ([`optimize`]), computing the likelihood once per distinct `(frequency, recency, T)` triple, weighted by how
 //! many customers share it: on CDNOW (23,570 customers) that is 8,685 rows.
 
 mod bgnbd;
@@ -19,6 +19,7 @@ pub mod holdout;
 mod likelihood_rows;
 pub mod optimize;
 mod pareto_nbd;
+mod quasi_newton;
 mod special;
 pub mod summary;
 pub mod value;
