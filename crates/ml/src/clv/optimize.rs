@@ -167,8 +167,8 @@ fn one_run(
 }
 
 /// Maximum-likelihood fit of a model with positive parameters: minimises the negative mean
-/// log-likelihood over log-parameters (BFGS, else Nelder–Mead) from the first start, falling back to the next ones only
-/// if it does not converge (a flat ridge, e.g. BG/NBD's a and b on sparse data): on CDNOW every
+/// log-likelihood over log-parameters (BFGS, else Nelder–Mead) from the first start, falling
+/// back to the next ones only if it does not converge (a flat ridge, e.g. BG/NBD's a and b on sparse data): on CDNOW every
 /// start reaches the same optimum, so trying all of them would only double the cost.
 pub(crate) fn fit_positive_parameters(
     model: &'static str,
