@@ -68,18 +68,28 @@ pub fn cumulative_curve(
     horizon: f64,
 ) -> Vec<CurvePoint> {
     let periods = horizon.ceil().max(0.0) as u32;
-    let distinct = distinct_histories(customers);
+    let ends: Vec<f64> = (1..=periods)
+        .map(|period| f64::from(period).min(horizon))
+        .collect();
+    // Per customer all periods at once, so a model shares the horizon-free work across them.
+    let mut predicted = vec![0.0; ends.len()];
+    for (c, count) in distinct_histories(customers) {
+        for (total, value) in predicted
+            .iter_mut()
+            .zip(model.expected_purchases_at(&c, &ends))
+        {
+            *total += count * value;
+        }
+    }
+    let mut purchase_times: Vec<f64> = holdout.iter().flatten().copied().collect();
+    purchase_times.sort_unstable_by(f64::total_cmp);
     (1..=periods)
-        .map(|period| {
-            let end = f64::from(period).min(horizon);
-            CurvePoint {
-                period,
-                actual: holdout.iter().flatten().filter(|&&t| t <= end).count() as f64,
-                predicted: distinct
-                    .iter()
-                    .map(|(c, count)| count * model.expected_purchases(c, end))
-                    .sum(),
-            }
+        .zip(ends)
+        .zip(predicted)
+        .map(|((period, end), predicted)| CurvePoint {
+            period,
+            actual: purchase_times.partition_point(|&t| t <= end) as f64,
+            predicted,
         })
         .collect()
 }

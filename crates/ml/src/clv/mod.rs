@@ -83,6 +83,15 @@ pub trait PurchaseModel {
     /// Expected number of purchases in `(T, T + t]`.
     fn expected_purchases(&self, customer: &CustomerSummary, t: f64) -> f64;
 
+    /// [`expected_purchases`](PurchaseModel::expected_purchases) at each of `horizons`; a
+    /// model overrides it when much of the computation does not depend on the horizon.
+    fn expected_purchases_at(&self, customer: &CustomerSummary, horizons: &[f64]) -> Vec<f64> {
+        horizons
+            .iter()
+            .map(|&t| self.expected_purchases(customer, t))
+            .collect()
+    }
+
     /// Total log-likelihood of the calibration data under the fitted parameters.
     fn log_likelihood(&self) -> f64;
 

@@ -222,6 +222,12 @@ impl PurchaseModel for ParetoNbd {
     }
 
     fn expected_purchases(&self, c: &CustomerSummary, t: f64) -> f64 {
+        self.expected_purchases_at(c, &[t])[0]
+    }
+
+    /// Only the survival integral depends on the horizon: the likelihood and the rate (two
+    /// ₂F₁ and several logarithms) are computed once for all horizons.
+    fn expected_purchases_at(&self, c: &CustomerSummary, horizons: &[f64]) -> Vec<f64> {
         let parameters = self.parameters();
         let [r, alpha, s, beta] = parameters;
         let x = f64::from(c.frequency);
@@ -237,14 +243,19 @@ impl PurchaseModel for ParetoNbd {
             - (r + x) * (alpha + c.age).ln()
             - s * (beta + c.age).ln();
         let rate = (r + x).ln() + (beta + c.age).ln() - (alpha + c.age).ln();
-        // ∫ survival over (T, T + t]; its s → 1 limit is a logarithm.
-        let ratio = (beta + c.age) / (beta + c.age + t);
-        let survival = if (s - 1.0).abs() < 1e-10 {
-            -ratio.ln()
-        } else {
-            (1.0 - ratio.powf(s - 1.0)) / (s - 1.0)
-        };
-        (alive_part + rate + survival.ln() - likelihood).exp()
+        horizons
+            .iter()
+            .map(|&t| {
+                // ∫ survival over (T, T + t]; its s → 1 limit is a logarithm.
+                let ratio = (beta + c.age) / (beta + c.age + t);
+                let survival = if (s - 1.0).abs() < 1e-10 {
+                    -ratio.ln()
+                } else {
+                    (1.0 - ratio.powf(s - 1.0)) / (s - 1.0)
+                };
+                (alive_part + rate + survival.ln() - likelihood).exp()
+            })
+            .collect()
     }
 
     fn log_likelihood(&self) -> f64 {
