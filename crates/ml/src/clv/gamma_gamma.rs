@@ -109,12 +109,25 @@ fn spenders(customers: &[CustomerSummary]) -> Vec<Spender> {
 fn total_log_likelihood(parameters: &[f64], spenders: &[Spender]) -> f64 {
     let (p, q, gamma) = (parameters[0], parameters[1], parameters[2]);
     let constant = -ln_gamma(q) + q * gamma.ln();
+    // ln Γ(px + q) − ln Γ(px) depends on the customer only through their (integer) count x:
+    // two Lanczos sums per distinct count instead of per customer.
+    let max_count = spenders.iter().map(|s| s.x as usize).max().unwrap_or(0);
+    let gamma_ratio: Vec<f64> = (0..=max_count)
+        .map(|x| {
+            let px = p * x as f64;
+            if x == 0 {
+                0.0
+            } else {
+                ln_gamma(px + q) - ln_gamma(px)
+            }
+        })
+        .collect();
     spenders
         .iter()
         .map(|s| {
             let px = p * s.x;
             // (px − 1) ln m̄ + px ln x = px (ln m̄ + ln x) − ln m̄
-            ln_gamma(px + q) - ln_gamma(px) + constant + px * s.ln_m_x
+            gamma_ratio[s.x as usize] + constant + px * s.ln_m_x
                 - s.ln_m
                 - (px + q) * (s.total + gamma).ln()
         })
