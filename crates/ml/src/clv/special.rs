@@ -98,7 +98,8 @@ pub fn log_add_exp(a: f64, b: f64) -> f64 {
     if high == f64::NEG_INFINITY {
         return high;
     }
-    high + ((a - high).exp() + (b - high).exp()).ln()
+    // One exponential: the larger term's is e⁰ = 1.
+    high + (-(a - b).abs()).exp().ln_1p()
 }
 
 #[cfg(test)]
