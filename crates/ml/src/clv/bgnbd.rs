@@ -86,6 +86,10 @@ fn total_log_likelihood(parameters: &[f64], rows: &[WeightedRow], distinct: &Dis
         .iter()
         .map(|t| (alpha + t).ln())
         .collect();
+    // ln a − ln(b + x − 1) per count x (index 0 unused: no drop-out before a repeat purchase).
+    let ln_drop: Vec<f64> = (0..=max_count)
+        .map(|x| ln_a - (b + x as f64 - 1.0).ln())
+        .collect();
     rows.iter()
         .zip(&distinct.rows)
         .map(|(row, index)| {
@@ -94,7 +98,7 @@ fn total_log_likelihood(parameters: &[f64], rows: &[WeightedRow], distinct: &Dis
             let common = ln_gamma_r[count] + ln_gamma_b[count] - ln_gamma_ab[count];
             let still_alive = -(r + x) * ln_alpha_age[index.age];
             let dropped_after_last = if x > 0.0 {
-                ln_a - (b + x - 1.0).ln() - (r + x) * ln_alpha_last[index.recency]
+                ln_drop[count] - (r + x) * ln_alpha_last[index.recency]
             } else {
                 f64::NEG_INFINITY
             };
