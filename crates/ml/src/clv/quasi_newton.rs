@@ -1,11 +1,12 @@
-//! BFGS with central-difference gradients: the first choice for the likelihood fits, since
+//! BFGS with finite-difference gradients: the first choice for the likelihood fits, since
 //! near a smooth optimum it needs ~20 iterations (≈ 200 evaluations for 4 parameters) where
 //! Nelder–Mead needs 400+. The gradient is numerical so every model can use it unchanged;
-//! central differences keep it accurate to ~1e-10, well below the stopping tolerance.
+//! near the optimum central differences keep it accurate to ~1e-10, well below the stopping
+//! tolerance.
 
 use super::optimize::Minimum;
 
-/// Step of the central differences (the fits work on log-parameters of order 1).
+/// Step of the finite differences (the fits work on log-parameters of order 1).
 const GRADIENT_STEP: f64 = 1e-5;
 /// Converged when no gradient component exceeds this…
 const GRADIENT_TOLERANCE: f64 = 1e-8;
@@ -13,6 +14,8 @@ const GRADIENT_TOLERANCE: f64 = 1e-8;
 /// the noise floor of the numerical gradient, not a stall.
 const NOISE_GRADIENT: f64 = 1e-6;
 const MAX_ITERATIONS: usize = 200;
+/// Forward differences while the largest gradient component exceeds this.
+const FORWARD_UNTIL: f64 = 1e-2;
 
 /// Minimises `f` from `start`; non-finite values count as +∞. `converged` is false when the
 /// gradient did not become small, so the caller can fall back to a derivative-free search.
@@ -30,7 +33,7 @@ pub fn bfgs(f: impl Fn(&[f64]) -> f64, start: &[f64]) -> Minimum {
     };
     let mut x = start.to_vec();
     let mut value = objective(&x);
-    let mut gradient = central_gradient(&mut objective, &x);
+    let mut gradient = gradient_at(&mut objective, &x, value, f64::INFINITY);
     // Inverse Hessian approximation, row-major.
     let mut inverse = identity(n);
     let mut converged = false;
@@ -77,7 +80,7 @@ pub fn bfgs(f: impl Fn(&[f64]) -> f64, start: &[f64]) -> Minimum {
             converged = largest <= NOISE_GRADIENT;
             break;
         };
-        let next_gradient = central_gradient(&mut objective, &next);
+        let next_gradient = gradient_at(&mut objective, &next, next_value, largest);
         let s: Vec<f64> = next.iter().zip(&x).map(|(a, b)| a - b).collect();
         let y: Vec<f64> = next_gradient
             .iter()
@@ -103,16 +106,31 @@ pub fn bfgs(f: impl Fn(&[f64]) -> f64, start: &[f64]) -> Minimum {
     }
 }
 
-fn central_gradient(objective: &mut impl FnMut(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
+/// The gradient at `x` (where f is `value`): by forward differences while it is large, since
+/// their O(h) error (~1e-5) does not matter far from the optimum and they cost half as many
+/// evaluations; by central differences (error ~1e-10) once the previous gradient's largest
+/// component is below [`FORWARD_UNTIL`], where the stopping test needs the accuracy.
+fn gradient_at(
+    objective: &mut impl FnMut(&[f64]) -> f64,
+    x: &[f64],
+    value: f64,
+    previous_largest: f64,
+) -> Vec<f64> {
+    let forward = previous_largest > FORWARD_UNTIL;
     let mut point = x.to_vec();
     (0..x.len())
         .map(|i| {
             point[i] = x[i] + GRADIENT_STEP;
             let up = objective(&point);
-            point[i] = x[i] - GRADIENT_STEP;
-            let down = objective(&point);
+            let gradient = if forward {
+                (up - value) / GRADIENT_STEP
+            } else {
+                point[i] = x[i] - GRADIENT_STEP;
+                let down = objective(&point);
+                (up - down) / (2.0 * GRADIENT_STEP)
+            };
             point[i] = x[i];
-            (up - down) / (2.0 * GRADIENT_STEP)
+            gradient
         })
         .collect()
 }
