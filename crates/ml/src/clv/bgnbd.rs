@@ -3,7 +3,7 @@
 //! out with probability p ~ Beta(a, b). Likelihood, P(alive) and conditional expectations as
 //! in the paper's appendix and `lifetimes.BetaGeoFitter`.
 
-use super::likelihood_rows::{self, WeightedRow};
+use super::likelihood_rows::{self, Distinct, WeightedRow};
 use super::optimize::fit_positive_parameters;
 use super::special::{hyp2f1, ln_gamma, ln_gamma_steps, log_add_exp};
 use super::{ClvError, CustomerSummary, PurchaseModel};
@@ -23,6 +23,7 @@ impl BgNbd {
     /// Maximum-likelihood fit on the calibration summaries.
     pub fn fit(customers: &[CustomerSummary]) -> Result<Self, ClvError> {
         let rows = likelihood_rows::group(customers)?;
+        let distinct = Distinct::of(&rows);
         let customers = rows.iter().map(|row| row.weight).sum::<f64>();
         let mean_age = rows.iter().map(|row| row.age * row.weight).sum::<f64>() / customers;
         let starts = [
@@ -30,7 +31,7 @@ impl BgNbd {
             vec![0.3, mean_age / 4.0, 0.5, 3.0],
         ];
         let parameters = fit_positive_parameters("BG/NBD", &starts, |p| {
-            total_log_likelihood(p, &rows) / customers
+            total_log_likelihood(p, &rows, &distinct) / customers
         })?;
         let (r, alpha, a, b) = (parameters[0], parameters[1], parameters[2], parameters[3]);
         Ok(BgNbd {
@@ -38,7 +39,7 @@ impl BgNbd {
             alpha,
             a,
             b,
-            log_likelihood: total_log_likelihood(&parameters, &rows),
+            log_likelihood: total_log_likelihood(&parameters, &rows, &distinct),
         })
     }
 
@@ -52,17 +53,18 @@ impl BgNbd {
         customers: &[CustomerSummary],
     ) -> Result<Self, ClvError> {
         let rows = likelihood_rows::group(customers)?;
+        let distinct = Distinct::of(&rows);
         Ok(BgNbd {
             r,
             alpha,
             a,
             b,
-            log_likelihood: total_log_likelihood(&[r, alpha, a, b], &rows),
+            log_likelihood: total_log_likelihood(&[r, alpha, a, b], &rows, &distinct),
         })
     }
 }
 
-fn total_log_likelihood(parameters: &[f64], rows: &[WeightedRow]) -> f64 {
+fn total_log_likelihood(parameters: &[f64], rows: &[WeightedRow], distinct: &Distinct) -> f64 {
     let (r, alpha, a, b) = (parameters[0], parameters[1], parameters[2], parameters[3]);
     // Terms that depend only on the parameters, hoisted out of the per-row loop.
     let constant = -ln_gamma(r) + r * alpha.ln() + ln_gamma(a + b) - ln_gamma(b);
@@ -77,18 +79,32 @@ fn total_log_likelihood(parameters: &[f64], rows: &[WeightedRow]) -> f64 {
         ln_gamma_steps(b, max_count),
         ln_gamma_steps(a + b, max_count),
     );
-    likelihood_rows::weighted_sum(rows, |row| {
-        let (x, t_x, age) = (row.frequency, row.recency, row.age);
-        let count = row.frequency as usize;
-        let common = ln_gamma_r[count] + ln_gamma_b[count] - ln_gamma_ab[count];
-        let still_alive = -(r + x) * (alpha + age).ln();
-        let dropped_after_last = if x > 0.0 {
-            ln_a - (b + x - 1.0).ln() - (r + x) * (alpha + t_x).ln()
-        } else {
-            f64::NEG_INFINITY
-        };
-        constant + common + log_add_exp(still_alive, dropped_after_last)
-    })
+    // ln(α + T) and ln(α + t_x) once per distinct value instead of once per row.
+    let ln_alpha_age: Vec<f64> = distinct.ages.iter().map(|t| (alpha + t).ln()).collect();
+    let ln_alpha_last: Vec<f64> = distinct
+        .recencies
+        .iter()
+        .map(|t| (alpha + t).ln())
+        .collect();
+    // ln a − ln(b + x − 1) per count x (index 0 unused: no drop-out before a repeat purchase).
+    let ln_drop: Vec<f64> = (0..=max_count)
+        .map(|x| ln_a - (b + x as f64 - 1.0).ln())
+        .collect();
+    rows.iter()
+        .zip(&distinct.rows)
+        .map(|(row, index)| {
+            let x = row.frequency;
+            let count = row.frequency as usize;
+            let common = ln_gamma_r[count] + ln_gamma_b[count] - ln_gamma_ab[count];
+            let still_alive = -(r + x) * ln_alpha_age[index.age];
+            let dropped_after_last = if x > 0.0 {
+                ln_drop[count] - (r + x) * ln_alpha_last[index.recency]
+            } else {
+                f64::NEG_INFINITY
+            };
+            row.weight * (constant + common + log_add_exp(still_alive, dropped_after_last))
+        })
+        .sum()
 }
 
 impl PurchaseModel for BgNbd {

@@ -30,7 +30,7 @@ impl GammaGamma {
             ));
         }
         let count = spenders.len() as f64;
-        let mean_spend = spenders.iter().map(|s| s.1).sum::<f64>() / count;
+        let mean_spend = spenders.iter().map(|s| s.mean).sum::<f64>() / count;
         let starts = [vec![1.0, 1.0, 1.0], vec![5.0, 3.0, mean_spend]];
         let parameters = fit_positive_parameters("Gamma-Gamma", &starts, |p| {
             total_log_likelihood(p, &spenders) / count
@@ -73,25 +73,63 @@ impl GammaGamma {
     }
 }
 
-/// (repeat purchases, mean repeat spend) of the customers the model can learn from.
-fn spenders(customers: &[CustomerSummary]) -> Vec<(f64, f64)> {
+/// A customer the model can learn from, with the logarithms the likelihood needs precomputed:
+/// they do not depend on the parameters, so each fit evaluation reuses them.
+struct Spender {
+    /// Repeat purchases x.
+    x: f64,
+    /// Mean repeat spend m̄.
+    mean: f64,
+    /// x · m̄, the total repeat spend.
+    total: f64,
+    /// ln m̄ + ln x.
+    ln_m_x: f64,
+    ln_m: f64,
+}
+
+/// The customers the model can learn from: frequency > 0 and a positive mean spend.
+fn spenders(customers: &[CustomerSummary]) -> Vec<Spender> {
     customers
         .iter()
         .filter(|c| c.frequency > 0 && c.monetary_value.is_finite() && c.monetary_value > 0.0)
-        .map(|c| (f64::from(c.frequency), c.monetary_value))
+        .map(|c| {
+            let (x, m) = (f64::from(c.frequency), c.monetary_value);
+            Spender {
+                x,
+                mean: m,
+                total: x * m,
+                ln_m_x: m.ln() + x.ln(),
+                ln_m: m.ln(),
+            }
+        })
         .collect()
 }
 
-/// Σ ln f(m̄ | x) over (x, m̄) pairs.
-fn total_log_likelihood(parameters: &[f64], spenders: &[(f64, f64)]) -> f64 {
+/// Σ ln f(m̄ | x) over the spenders.
+fn total_log_likelihood(parameters: &[f64], spenders: &[Spender]) -> f64 {
     let (p, q, gamma) = (parameters[0], parameters[1], parameters[2]);
     let constant = -ln_gamma(q) + q * gamma.ln();
+    // ln Γ(px + q) − ln Γ(px) depends on the customer only through their (integer) count x:
+    // two Lanczos sums per distinct count instead of per customer.
+    let max_count = spenders.iter().map(|s| s.x as usize).max().unwrap_or(0);
+    let gamma_ratio: Vec<f64> = (0..=max_count)
+        .map(|x| {
+            let px = p * x as f64;
+            if x == 0 {
+                0.0
+            } else {
+                ln_gamma(px + q) - ln_gamma(px)
+            }
+        })
+        .collect();
     spenders
         .iter()
-        .map(|&(x, m)| {
-            let px = p * x;
-            ln_gamma(px + q) - ln_gamma(px) + constant + (px - 1.0) * m.ln() + px * x.ln()
-                - (px + q) * (x * m + gamma).ln()
+        .map(|s| {
+            let px = p * s.x;
+            // (px − 1) ln m̄ + px ln x = px (ln m̄ + ln x) − ln m̄
+            gamma_ratio[s.x as usize] + constant + px * s.ln_m_x
+                - s.ln_m
+                - (px + q) * (s.total + gamma).ln()
         })
         .sum()
 }

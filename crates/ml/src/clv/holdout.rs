@@ -32,10 +32,17 @@ pub fn score(
     holdout: &[Vec<f64>],
     horizon: f64,
 ) -> HoldoutScore {
+    // Customers sharing a history share the prediction: computed once per history.
+    let mut predictions = std::collections::HashMap::new();
     let pairs: Vec<(f64, f64)> = customers
         .iter()
         .zip(holdout)
-        .map(|(c, days)| (days.len() as f64, model.expected_purchases(c, horizon)))
+        .map(|(c, days)| {
+            let predicted = *predictions
+                .entry(history_key(c))
+                .or_insert_with(|| model.expected_purchases(c, horizon));
+            (days.len() as f64, predicted)
+        })
         .collect();
     let n = pairs.len() as f64;
     let actual_total: f64 = pairs.iter().map(|p| p.0).sum();
@@ -68,18 +75,28 @@ pub fn cumulative_curve(
     horizon: f64,
 ) -> Vec<CurvePoint> {
     let periods = horizon.ceil().max(0.0) as u32;
-    let distinct = distinct_histories(customers);
+    let ends: Vec<f64> = (1..=periods)
+        .map(|period| f64::from(period).min(horizon))
+        .collect();
+    // Per customer all periods at once, so a model shares the horizon-free work across them.
+    let mut predicted = vec![0.0; ends.len()];
+    for (c, count) in distinct_histories(customers) {
+        for (total, value) in predicted
+            .iter_mut()
+            .zip(model.expected_purchases_at(&c, &ends))
+        {
+            *total += count * value;
+        }
+    }
+    let mut purchase_times: Vec<f64> = holdout.iter().flatten().copied().collect();
+    purchase_times.sort_unstable_by(f64::total_cmp);
     (1..=periods)
-        .map(|period| {
-            let end = f64::from(period).min(horizon);
-            CurvePoint {
-                period,
-                actual: holdout.iter().flatten().filter(|&&t| t <= end).count() as f64,
-                predicted: distinct
-                    .iter()
-                    .map(|(c, count)| count * model.expected_purchases(c, end))
-                    .sum(),
-            }
+        .zip(ends)
+        .zip(predicted)
+        .map(|((period, end), predicted)| CurvePoint {
+            period,
+            actual: purchase_times.partition_point(|&t| t <= end) as f64,
+            predicted,
         })
         .collect()
 }
@@ -87,7 +104,7 @@ pub fn cumulative_curve(
 /// Customers with the same (frequency, recency, T) get the same purchase predictions; on
 /// CDNOW there are 2.5× fewer distinct histories than customers.
 fn distinct_histories(customers: &[CustomerSummary]) -> Vec<(CustomerSummary, f64)> {
-    let key = |c: &CustomerSummary| (c.frequency, c.recency.to_bits(), c.age.to_bits());
+    let key = history_key;
     let mut sorted: Vec<&CustomerSummary> = customers.iter().collect();
     sorted.sort_unstable_by_key(|c| key(c));
     let mut distinct: Vec<(CustomerSummary, f64)> = Vec::new();
@@ -98,4 +115,9 @@ fn distinct_histories(customers: &[CustomerSummary]) -> Vec<(CustomerSummary, f6
         }
     }
     distinct
+}
+
+/// Identifies a purchase history (x, t_x, T); bit patterns are exact keys for finite floats.
+fn history_key(c: &CustomerSummary) -> (u32, u64, u64) {
+    (c.frequency, c.recency.to_bits(), c.age.to_bits())
 }

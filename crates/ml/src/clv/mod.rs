@@ -9,8 +9,8 @@
 //! against number for number (`tests/lifetimes_cdnow.rs`). Time is measured in *periods*
 //! (weeks for CDNOW, the literature's convention); every horizon is in the same unit.
 //!
-//! Every fit maximises the likelihood over log-parameters with Nelder–Mead ([`optimize`]),
-//! computing the likelihood once per distinct `(frequency, recency, T)` triple, weighted by how
+//! Every fit maximises the likelihood over log-parameters with BFGS, falling back to
+//! Nelder–Mead ([`optimize`]), computing the likelihood once per distinct `(frequency, recency, T)` triple, weighted by how
 //! many customers share it: on CDNOW (23,570 customers) that is 8,685 rows.
 
 mod bgnbd;
@@ -19,6 +19,7 @@ pub mod holdout;
 mod likelihood_rows;
 pub mod optimize;
 mod pareto_nbd;
+mod quasi_newton;
 mod special;
 pub mod summary;
 pub mod value;
@@ -81,6 +82,15 @@ pub trait PurchaseModel {
 
     /// Expected number of purchases in `(T, T + t]`.
     fn expected_purchases(&self, customer: &CustomerSummary, t: f64) -> f64;
+
+    /// [`expected_purchases`](PurchaseModel::expected_purchases) at each of `horizons`; a
+    /// model overrides it when much of the computation does not depend on the horizon.
+    fn expected_purchases_at(&self, customer: &CustomerSummary, horizons: &[f64]) -> Vec<f64> {
+        horizons
+            .iter()
+            .map(|&t| self.expected_purchases(customer, t))
+            .collect()
+    }
 
     /// Total log-likelihood of the calibration data under the fitted parameters.
     fn log_likelihood(&self) -> f64;

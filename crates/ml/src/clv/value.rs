@@ -33,15 +33,29 @@ pub fn customer_lifetime_value(
     settings: ClvSettings,
 ) -> Result<f64, ClvError> {
     let average_spend = spend.expected_average_spend(customer)?;
+    Ok(average_spend * discounted_purchases(purchases, customer, settings))
+}
+
+/// Σ over months m of E[purchases in month m] / (1 + rate)^m: the lifetime value per unit of
+/// spend. It depends only on the purchase history (x, t_x, T), so customers who share one can
+/// share it (CDNOW: 8,685 histories for 23,570 customers).
+pub fn discounted_purchases(
+    purchases: &impl PurchaseModel,
+    customer: &CustomerSummary,
+    settings: ClvSettings,
+) -> f64 {
+    let ends: Vec<f64> = (1..=settings.months)
+        .map(|month| f64::from(month) * settings.periods_per_month)
+        .collect();
     let mut value = 0.0;
     let mut purchases_so_far = 0.0;
-    for month in 1..=settings.months {
-        let month = f64::from(month);
-        // expected_purchases is cumulative; a month's purchases are the increase.
-        let cumulative = purchases.expected_purchases(customer, month * settings.periods_per_month);
-        value += average_spend * (cumulative - purchases_so_far)
-            / (1.0 + settings.monthly_discount_rate).powf(month);
+    // expected_purchases is cumulative; a month's purchases are the increase.
+    for (month, cumulative) in
+        (1..=settings.months).zip(purchases.expected_purchases_at(customer, &ends))
+    {
+        value += (cumulative - purchases_so_far)
+            / (1.0 + settings.monthly_discount_rate).powf(f64::from(month));
         purchases_so_far = cumulative;
     }
-    Ok(value)
+    value
 }

@@ -6,6 +6,7 @@
 mod input;
 mod report;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -13,7 +14,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use tailor_ml::clv::holdout::{self, CurvePoint, HoldoutScore};
 use tailor_ml::clv::summary::{holdout_purchases, summarize};
-use tailor_ml::clv::value::{ClvSettings, customer_lifetime_value};
+use tailor_ml::clv::value::{ClvSettings, discounted_purchases};
 use tailor_ml::clv::{BgNbd, ClvError, CustomerSummary, GammaGamma, ParetoNbd, PurchaseModel};
 
 /// Time unit of the models: weeks, the convention of the CDNOW literature and of lifetimes.
@@ -263,16 +264,24 @@ fn predict_everyone(
             "customer_id,frequency,recency_weeks,T_weeks,monetary_value,p_alive,churn_risk,expected_purchases_52_weeks,expected_next_order_weeks,expected_average_spend,clv_12_months\n",
         )
     });
+    // Customers sharing a history (x, t_x, T) share every purchase prediction: computed once
+    // per history (CDNOW: 8,685 for 23,570 customers).
+    let mut by_history = HashMap::new();
     for (customer, id) in customers.iter().zip(ids) {
-        let alive = bgnbd.probability_alive(customer);
-        let purchases = bgnbd.expected_purchases(customer, PREDICTION_WEEKS);
-        let (average_spend, value) = match spend {
-            Some(spend) => (
-                spend.expected_average_spend(customer).ok(),
-                customer_lifetime_value(bgnbd, spend, customer, ClvSettings::default()).ok(),
-            ),
-            None => (None, None),
-        };
+        let key = (
+            customer.frequency,
+            customer.recency.to_bits(),
+            customer.age.to_bits(),
+        );
+        let &mut (alive, purchases, per_unit_spend) = by_history.entry(key).or_insert_with(|| {
+            (
+                bgnbd.probability_alive(customer),
+                bgnbd.expected_purchases(customer, PREDICTION_WEEKS),
+                discounted_purchases(bgnbd, customer, ClvSettings::default()),
+            )
+        });
+        let average_spend = spend.and_then(|spend| spend.expected_average_spend(customer).ok());
+        let value = average_spend.map(|average| average * per_unit_spend);
         totals.expected_alive += alive;
         totals.expected_purchases_52_weeks += purchases;
         totals.clv_12_months += value.unwrap_or(0.0);

@@ -1,0 +1,177 @@
+//! BFGS with finite-difference gradients: the first choice for the likelihood fits, since
+//! near a smooth optimum it needs ~20 iterations (≈ 200 evaluations for 4 parameters) where
+//! Nelder–Mead needs 400+. The gradient is numerical so every model can use it unchanged;
+//! near the optimum central differences keep it accurate to ~1e-10, well below the stopping
+//! tolerance.
+
+use super::optimize::Minimum;
+
+/// Step of the finite differences (the fits work on log-parameters of order 1).
+const GRADIENT_STEP: f64 = 1e-5;
+/// Converged when no gradient component exceeds this…
+const GRADIENT_TOLERANCE: f64 = 1e-8;
+/// …or when the line search can no longer decrease f and the gradient is this small: that is
+/// the noise floor of the numerical gradient, not a stall.
+const NOISE_GRADIENT: f64 = 1e-6;
+const MAX_ITERATIONS: usize = 200;
+/// Forward differences while the largest gradient component exceeds this.
+const FORWARD_UNTIL: f64 = 1e-2;
+
+/// Minimises `f` from `start`; non-finite values count as +∞. `converged` is false when the
+/// gradient did not become small, so the caller can fall back to a derivative-free search.
+pub fn bfgs(f: impl Fn(&[f64]) -> f64, start: &[f64]) -> Minimum {
+    let n = start.len();
+    let mut evaluations = 0;
+    let mut objective = |x: &[f64]| {
+        evaluations += 1;
+        let value = f(x);
+        if value.is_finite() {
+            value
+        } else {
+            f64::INFINITY
+        }
+    };
+    let mut x = start.to_vec();
+    let mut value = objective(&x);
+    let mut gradient = gradient_at(&mut objective, &x, value, f64::INFINITY);
+    // Inverse Hessian approximation, row-major.
+    let mut inverse = identity(n);
+    let mut converged = false;
+    for iteration in 0..MAX_ITERATIONS {
+        let largest = gradient.iter().fold(0.0_f64, |m, g| m.max(g.abs()));
+        if !value.is_finite() || !largest.is_finite() {
+            break;
+        }
+        if largest <= GRADIENT_TOLERANCE {
+            converged = true;
+            break;
+        }
+        let mut direction: Vec<f64> = (0..n)
+            .map(|i| {
+                -(0..n)
+                    .map(|j| inverse[i * n + j] * gradient[j])
+                    .sum::<f64>()
+            })
+            .collect();
+        let mut slope: f64 = direction.iter().zip(&gradient).map(|(d, g)| d * g).sum();
+        if slope >= 0.0 {
+            // Not a descent direction (a poor approximation): restart from steepest descent.
+            inverse = identity(n);
+            direction = gradient.iter().map(|g| -g).collect();
+            slope = -gradient.iter().map(|g| g * g).sum::<f64>();
+        }
+        // Backtracking line search with the Armijo condition.
+        let mut step = 1.0;
+        let mut accepted = None;
+        for _ in 0..50 {
+            let candidate: Vec<f64> = x
+                .iter()
+                .zip(&direction)
+                .map(|(x, d)| x + step * d)
+                .collect();
+            let candidate_value = objective(&candidate);
+            if candidate_value <= value + 1e-4 * step * slope {
+                accepted = Some((candidate, candidate_value));
+                break;
+            }
+            step *= 0.5;
+        }
+        let Some((next, next_value)) = accepted else {
+            converged = largest <= NOISE_GRADIENT;
+            break;
+        };
+        let next_gradient = gradient_at(&mut objective, &next, next_value, largest);
+        let s: Vec<f64> = next.iter().zip(&x).map(|(a, b)| a - b).collect();
+        let y: Vec<f64> = next_gradient
+            .iter()
+            .zip(&gradient)
+            .map(|(a, b)| a - b)
+            .collect();
+        let sy: f64 = s.iter().zip(&y).map(|(a, b)| a * b).sum();
+        if sy > 1e-300 {
+            if iteration == 0 {
+                // Scale the first approximation to the observed curvature (Nocedal & Wright 6.20).
+                let yy: f64 = y.iter().map(|v| v * v).sum();
+                inverse = identity(n).iter().map(|v| v * sy / yy).collect();
+            }
+            update_inverse(&mut inverse, &s, &y, sy);
+        }
+        (x, value, gradient) = (next, next_value, next_gradient);
+    }
+    Minimum {
+        point: x,
+        value,
+        evaluations,
+        converged,
+    }
+}
+
+/// The gradient at `x` (where f is `value`): by forward differences while it is large, since
+/// their O(h) error (~1e-5) does not matter far from the optimum and they cost half as many
+/// evaluations; by central differences (error ~1e-10) once the previous gradient's largest
+/// component is below [`FORWARD_UNTIL`], where the stopping test needs the accuracy.
+fn gradient_at(
+    objective: &mut impl FnMut(&[f64]) -> f64,
+    x: &[f64],
+    value: f64,
+    previous_largest: f64,
+) -> Vec<f64> {
+    let forward = previous_largest > FORWARD_UNTIL;
+    let mut point = x.to_vec();
+    (0..x.len())
+        .map(|i| {
+            point[i] = x[i] + GRADIENT_STEP;
+            let up = objective(&point);
+            let gradient = if forward {
+                (up - value) / GRADIENT_STEP
+            } else {
+                point[i] = x[i] - GRADIENT_STEP;
+                let down = objective(&point);
+                (up - down) / (2.0 * GRADIENT_STEP)
+            };
+            point[i] = x[i];
+            gradient
+        })
+        .collect()
+}
+
+fn identity(n: usize) -> Vec<f64> {
+    (0..n * n)
+        .map(|k| if k / n == k % n { 1.0 } else { 0.0 })
+        .collect()
+}
+
+/// H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ with ρ = 1 / sᵀy.
+fn update_inverse(inverse: &mut [f64], s: &[f64], y: &[f64], sy: f64) {
+    let n = s.len();
+    let rho = 1.0 / sy;
+    let hy: Vec<f64> = (0..n)
+        .map(|i| (0..n).map(|j| inverse[i * n + j] * y[j]).sum())
+        .collect();
+    let yhy: f64 = y.iter().zip(&hy).map(|(a, b)| a * b).sum();
+    for i in 0..n {
+        for j in 0..n {
+            inverse[i * n + j] +=
+                rho * ((1.0 + rho * yhy) * s[i] * s[j] - hy[i] * s[j] - s[i] * hy[j]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_rosenbrock_minimum() {
+        let rosenbrock = |x: &[f64]| (1.0 - x[0]).powi(2) + 100.0 * (x[1] - x[0] * x[0]).powi(2);
+        let minimum = bfgs(rosenbrock, &[-1.2, 1.0]);
+        assert!(minimum.converged, "{minimum:?}");
+        assert!((minimum.point[0] - 1.0).abs() < 1e-6, "{minimum:?}");
+        assert!((minimum.point[1] - 1.0).abs() < 1e-6, "{minimum:?}");
+    }
+
+    #[test]
+    fn does_not_claim_convergence_on_nan() {
+        assert!(!bfgs(|_| f64::NAN, &[0.0, 0.0]).converged);
+    }
+}
