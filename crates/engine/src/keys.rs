@@ -1,5 +1,6 @@
 //! API keys. The write key is public (browsers send it with events); the admin key is
-//! secret. Only SHA-256 digests are stored; a key is shown in clear once, when generated.
+//! secret; the optional analyst key reads aggregates and reports, never personal data.
+//! Only SHA-256 digests are stored; a key is shown in clear once, when generated.
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -9,20 +10,32 @@ use crate::error::EngineError;
 
 const WRITE_META: &str = "write_key_sha256";
 const ADMIN_META: &str = "admin_key_sha256";
+const ANALYST_META: &str = "analyst_key_sha256";
 
 /// What a presented key is allowed to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// Send events, ask for decisions, manage one's own consent.
+    /// Send events, ask for decisions, manage one's own consent and preferences.
     Write,
+    /// Read aggregates and reports (experiment results, what learning placements learned,
+    /// the decision log without ids, the audit log); no personal data, no changes.
+    Analyst,
     /// Everything.
     Admin,
+}
+
+impl Scope {
+    /// Whether a key with this scope may do what `needed` guards.
+    pub fn grants(self, needed: Scope) -> bool {
+        self == Scope::Admin || self == needed
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Keys {
     write: [u8; 32],
     admin: [u8; 32],
+    analyst: Option<[u8; 32]>,
 }
 
 /// Keys generated on this start, to be shown once.
@@ -65,6 +78,7 @@ impl Keys {
         store: &dyn Store,
         write: Option<&str>,
         admin: Option<&str>,
+        analyst: Option<&str>,
     ) -> Result<(Keys, GeneratedKeys), EngineError> {
         let mut generated = GeneratedKeys::default();
         let one =
@@ -90,7 +104,28 @@ impl Keys {
                 "the write key and the admin key must differ",
             )));
         }
-        Ok((Keys { write, admin }, generated))
+        // The analyst key exists only when configured (never generated).
+        let analyst = match analyst.filter(|k| !k.is_empty()) {
+            Some(k) => {
+                let d = digest(k);
+                store.set_meta(ANALYST_META, &hex(&d))?;
+                Some(d)
+            }
+            None => store.get_meta(ANALYST_META)?.as_deref().and_then(unhex),
+        };
+        if analyst.is_some_and(|a| a == write || a == admin) {
+            return Err(EngineError::Invalid(tailor_core::ValidationError::one(
+                "the analyst key must differ from the write and admin keys",
+            )));
+        }
+        Ok((
+            Keys {
+                write,
+                admin,
+                analyst,
+            },
+            generated,
+        ))
     }
 
     /// The scope a presented key grants, if any. Constant-time in the key.
@@ -100,6 +135,8 @@ impl Keys {
             Some(Scope::Admin)
         } else if bool::from(d.ct_eq(&self.write)) {
             Some(Scope::Write)
+        } else if self.analyst.is_some_and(|a| bool::from(d.ct_eq(&a))) {
+            Some(Scope::Analyst)
         } else {
             None
         }
@@ -116,18 +153,22 @@ mod tests {
     fn generates_once_then_remembers_digests() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        let (keys, new) = Keys::load_or_create(&store, None, None).unwrap();
+        let (keys, new) = Keys::load_or_create(&store, None, None, None).unwrap();
         let (w, a) = (new.write.unwrap(), new.admin.unwrap());
         assert_eq!(keys.scope_of(&w), Some(Scope::Write));
         assert_eq!(keys.scope_of(&a), Some(Scope::Admin));
         assert_eq!(keys.scope_of("nope"), None);
-        let (again, none) = Keys::load_or_create(&store, None, None).unwrap();
+        let (again, none) = Keys::load_or_create(&store, None, None, None).unwrap();
         assert!(none.write.is_none() && none.admin.is_none());
         assert_eq!(again.scope_of(&w), Some(Scope::Write));
         // Nothing stored is the key itself.
         assert_ne!(store.get_meta(WRITE_META).unwrap().unwrap(), w);
-        let (configured, _) = Keys::load_or_create(&store, Some("mine"), None).unwrap();
+        let (configured, _) = Keys::load_or_create(&store, Some("mine"), None, None).unwrap();
         assert_eq!(configured.scope_of("mine"), Some(Scope::Write));
         assert_eq!(configured.scope_of(&w), None);
+        let (with_analyst, _) = Keys::load_or_create(&store, None, None, Some("reports")).unwrap();
+        assert_eq!(with_analyst.scope_of("reports"), Some(Scope::Analyst));
+        assert!(Scope::Admin.grants(Scope::Analyst) && !Scope::Analyst.grants(Scope::Write));
+        assert!(!Scope::Write.grants(Scope::Analyst) && !Scope::Analyst.grants(Scope::Admin));
     }
 }

@@ -133,6 +133,8 @@ pub struct DecideOutput {
 pub struct Options {
     pub write_key: Option<String>,
     pub admin_key: Option<String>,
+    /// Reads aggregates and reports only; none unless configured.
+    pub analyst_key: Option<String>,
     /// Where journeys send email, push and webhooks.
     pub channels: journeys::ChannelConfig,
 }
@@ -170,6 +172,7 @@ impl Engine {
             store.as_ref(),
             options.write_key.as_deref(),
             options.admin_key.as_deref(),
+            options.analyst_key.as_deref(),
         )?;
         let catalog = Catalog::new(store.products()?, store.content()?);
         let placements = match store.get_meta(PLACEMENTS_META)? {

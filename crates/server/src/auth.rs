@@ -47,15 +47,20 @@ pub fn authorize(
                 "a write key is required: HTTP Basic with the key as user name, `Authorization: Bearer KEY`, or `writeKey` in the body"
             }
             Scope::Admin => "the admin key is required: `Authorization: Bearer ADMIN_KEY`",
+            Scope::Analyst => {
+                "the analyst or the admin key is required: `Authorization: Bearer KEY`"
+            }
         }));
     };
     match keys.scope_of(&key) {
         None => Err(ApiError::unauthorized(
             "the key is not valid for this server",
         )),
-        Some(scope) if scope < needed => Err(ApiError::forbidden(
-            "this needs the admin key; the write key is not enough",
-        )),
+        Some(scope) if !scope.grants(needed) => Err(ApiError::forbidden(match needed {
+            Scope::Admin => "this needs the admin key",
+            Scope::Analyst => "this report needs the analyst or the admin key",
+            Scope::Write => "this needs the write key (or the admin key)",
+        })),
         Some(scope) => Ok(scope),
     }
 }

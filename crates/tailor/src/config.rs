@@ -13,7 +13,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct ServeArgs {
-    /// TOML file with any of: data, listen, write_key, admin_key, log_format.
+    /// TOML file with any of: data, listen, write_key, admin_key, analyst_key, log_format.
     #[arg(long, env = "TAILOR_CONFIG")]
     pub config: Option<PathBuf>,
     /// Data directory [default: ./tailor-data]
@@ -28,6 +28,10 @@ pub struct ServeArgs {
     /// Admin key (secret). Generated on first start if unset.
     #[arg(long, env = "TAILOR_ADMIN_KEY", hide_env_values = true)]
     pub admin_key: Option<String>,
+    /// Analyst key: reads experiment results and other reports, never personal data. None
+    /// unless set.
+    #[arg(long, env = "TAILOR_ANALYST_KEY", hide_env_values = true)]
+    pub analyst_key: Option<String>,
     /// PostgreSQL URL for several nodes (not available yet in this version).
     #[arg(long, env = "TAILOR_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
@@ -59,6 +63,7 @@ struct FileConfig {
     listen: Option<String>,
     write_key: Option<String>,
     admin_key: Option<String>,
+    analyst_key: Option<String>,
     database_url: Option<String>,
     log_format: Option<String>,
     smtp_url: Option<String>,
@@ -74,6 +79,7 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub write_key: Option<String>,
     pub admin_key: Option<String>,
+    pub analyst_key: Option<String>,
     pub json_logs: bool,
     pub channels: tailor_engine::journeys::ChannelConfig,
     pub test_clock: bool,
@@ -86,6 +92,7 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             write_key: None,
             admin_key: None,
+            analyst_key: None,
             json_logs: false,
             channels: Default::default(),
             test_clock: false,
@@ -132,6 +139,7 @@ impl ServeArgs {
             listen,
             write_key: self.write_key.clone().or(file.write_key),
             admin_key: self.admin_key.clone().or(file.admin_key),
+            analyst_key: self.analyst_key.clone().or(file.analyst_key),
             json_logs,
             channels: tailor_engine::journeys::ChannelConfig {
                 smtp_url: self.smtp_url.clone().or(file.smtp_url),

@@ -45,6 +45,7 @@ fn open_engine_with_clock(
     let options = Options {
         write_key: settings.write_key.clone(),
         admin_key: settings.admin_key.clone(),
+        analyst_key: settings.analyst_key.clone(),
         channels: settings.channels.clone(),
     };
     Engine::open(Arc::new(store), clock, options).context("cannot start the engine")

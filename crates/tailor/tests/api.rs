@@ -613,3 +613,57 @@ async fn operations_endpoints_answer() {
         assert!(spec["paths"][path].is_object(), "openapi lists {path}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_key_has_its_scope() {
+    use common::ANALYST_KEY;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path()).await;
+    let exp = json!({"placement": "recs.home", "variations": [
+        {"id": "holdout", "treatment": "editorial"}, {"id": "personalized", "treatment": "personalized"}]});
+    assert_eq!(s.admin_put("/v1/experiments/e1", &exp).await.0, 200);
+    let (status, _) = s
+        .post(
+            "/v1/track",
+            &json!({"userId": "u1", "event": "Product Viewed"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let call = |method: reqwest::Method, path: &str, key: &str| {
+        s.http
+            .request(method, s.url(path))
+            .bearer_auth(key)
+            .json(&json!({"userId": "u1", "event": "X", "placements": ["recs.home"]}))
+    };
+    use reqwest::Method as M;
+    // (method, path, write, analyst, admin): the expected status for each key.
+    let cases = [
+        (M::POST, "/v1/track", 200, 403, 200),
+        (M::POST, "/v1/decide", 200, 403, 200),
+        (M::GET, "/v1/profiles/u1", 403, 403, 200),
+        (M::GET, "/v1/profiles/u1/export", 403, 403, 200),
+        (M::GET, "/v1/consent/u1", 403, 403, 200),
+        (M::GET, "/v1/experiments", 403, 200, 200),
+        (M::GET, "/v1/experiments/e1/results", 403, 200, 200),
+        (
+            M::GET,
+            "/v1/decisions/export?placement=recs.home",
+            403,
+            200,
+            200,
+        ),
+        (M::GET, "/v1/placements/promo.banner/policy", 403, 200, 200),
+        (M::GET, "/v1/audit", 403, 200, 200),
+        (M::PUT, "/v1/experiments/e1", 403, 403, 400),
+    ];
+    for (method, path, write, analyst, admin) in cases {
+        for (key, expected) in [
+            (WRITE_KEY, write),
+            (ANALYST_KEY, analyst),
+            (ADMIN_KEY, admin),
+        ] {
+            let (status, body) = s.raw(call(method.clone(), path, key)).await;
+            assert_eq!(status, expected, "{method} {path} with {key}: {body}");
+        }
+    }
+}

@@ -212,7 +212,7 @@ pub async fn get_policy(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
+    authorize(state.engine.keys(), &headers, None, Scope::Analyst)?;
     state
         .engine
         .policy_summary(&id)
@@ -235,7 +235,7 @@ pub async fn export(
     axum::extract::Query(q): axum::extract::Query<ExportQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
+    authorize(state.engine.keys(), &headers, None, Scope::Analyst)?;
     let Some(placement) = q.placement else {
         return Err(ApiError::bad_request(
             "invalid_request",

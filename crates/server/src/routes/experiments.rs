@@ -18,7 +18,7 @@ pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
+    authorize(state.engine.keys(), &headers, None, Scope::Analyst)?;
     Ok(Json(json!({"experiments": state.engine.experiments()})))
 }
 
@@ -70,7 +70,7 @@ pub async fn results(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
+    authorize(state.engine.keys(), &headers, None, Scope::Analyst)?;
     Ok(Json(
         state
             .blocking(move |engine| engine.experiment_results(&id))

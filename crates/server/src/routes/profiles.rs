@@ -128,7 +128,7 @@ pub async fn audit(
     headers: HeaderMap,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
+    authorize(state.engine.keys(), &headers, None, Scope::Analyst)?;
     let limit = q.limit.unwrap_or(100).min(10_000);
     let entries = state
         .blocking(move |engine| engine.audit_log(limit))

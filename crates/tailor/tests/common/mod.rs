@@ -12,6 +12,7 @@ use serde_json::Value;
 
 pub const WRITE_KEY: &str = "test-write-key";
 pub const ADMIN_KEY: &str = "test-admin-key";
+pub const ANALYST_KEY: &str = "test-analyst-key";
 
 pub struct Server {
     child: Option<Child>,
@@ -42,6 +43,7 @@ impl Server {
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .env("TAILOR_WRITE_KEY", WRITE_KEY)
             .env("TAILOR_ADMIN_KEY", ADMIN_KEY)
+            .env("TAILOR_ANALYST_KEY", ANALYST_KEY)
             .env("TAILOR_LOG", "warn")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
