@@ -209,10 +209,7 @@ impl Engine {
             let registry = self.shared.registry.read();
             for (exposed, variation, at) in self.shared.experiments.exposed(id) {
                 let (key, ids) = match registry.find(&exposed) {
-                    Some(p) => (
-                        format!("p_{}", p.id),
-                        p.user_ids.iter().chain(&p.anonymous_ids).cloned().collect(),
-                    ),
+                    Some(p) => (format!("p_{}", p.id), p.id_list()),
                     None => (format!("id:{exposed}"), vec![exposed.clone()]),
                 };
                 let unit = units.entry(key).or_insert((variation, at, ids));

@@ -49,7 +49,7 @@ fn digest(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -62,6 +62,17 @@ fn unhex(s: &str) -> Option<[u8; 32]> {
         out[i] = u8::from_str_radix(std::str::from_utf8(chunk).ok()?, 16).ok()?;
     }
     Some(out)
+}
+
+/// A random 32-byte secret (hex) kept in the store's metadata under `meta`, created on first
+/// use: the suppression salt, the profile-token signing key.
+pub(crate) fn stored_secret(store: &dyn Store, meta: &str) -> Result<String, EngineError> {
+    if let Some(secret) = store.get_meta(meta)? {
+        return Ok(secret);
+    }
+    let secret = random_key("", 32)?;
+    store.set_meta(meta, &secret)?;
+    Ok(secret)
 }
 
 /// A new random key with a readable prefix.

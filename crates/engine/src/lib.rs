@@ -97,6 +97,30 @@ pub(crate) fn fold(
     id
 }
 
+/// A setting kept as JSON in the store's metadata (placements, experiments, quizzes, the
+/// consent policy); `None` when never saved.
+fn load_setting<T: serde::de::DeserializeOwned>(
+    store: &dyn Store,
+    key: &str,
+    what: &str,
+) -> Result<Option<T>, EngineError> {
+    store
+        .get_meta(key)?
+        .map(|json| {
+            serde_json::from_str(&json).map_err(|e| EngineError::Corrupt(format!("{what}: {e}")))
+        })
+        .transpose()
+}
+
+fn save_setting<T: serde::Serialize>(
+    store: &dyn Store,
+    key: &str,
+    value: &T,
+) -> Result<(), EngineError> {
+    let json = serde_json::to_string(value).map_err(|e| EngineError::Internal(e.to_string()))?;
+    Ok(store.set_meta(key, &json)?)
+}
+
 /// Where the experiment definitions are kept.
 const EXPERIMENTS_META: &str = "experiments";
 
@@ -175,30 +199,17 @@ impl Engine {
             options.analyst_key.as_deref(),
         )?;
         let catalog = Catalog::new(store.products()?, store.content()?);
-        let placements = match store.get_meta(PLACEMENTS_META)? {
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|e| EngineError::Corrupt(format!("placements: {e}")))?,
-            None => decide::placement::standard(),
-        };
+        let placements = load_setting(store.as_ref(), PLACEMENTS_META, "placements")?
+            .unwrap_or_else(decide::placement::standard);
         let store_for_log = store.clone();
         let suppression = privacy::Suppression::load(store.as_ref())?;
         let profile_tokens = tokens::ProfileTokens::load(store.as_ref())?;
-        let experiment_defs = match store.get_meta(EXPERIMENTS_META)? {
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|e| EngineError::Corrupt(format!("experiments: {e}")))?,
-            None => Vec::new(),
-        };
+        let experiment_defs =
+            load_setting(store.as_ref(), EXPERIMENTS_META, "experiments")?.unwrap_or_default();
         let experiments = experiments::Experiments::new(experiment_defs, store.exposures()?);
-        let quizzes = match store.get_meta(QUIZZES_META)? {
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|e| EngineError::Corrupt(format!("quizzes: {e}")))?,
-            None => Vec::new(),
-        };
-        let consent_policy = match store.get_meta(CONSENT_POLICY_META)? {
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|e| EngineError::Corrupt(format!("consent policy: {e}")))?,
-            None => consent::ConsentPolicy::default(),
-        };
+        let quizzes = load_setting(store.as_ref(), QUIZZES_META, "quizzes")?.unwrap_or_default();
+        let consent_policy = load_setting(store.as_ref(), CONSENT_POLICY_META, "consent policy")?
+            .unwrap_or_default();
         let (journey_defs, observed) = journeys::Journeys::load(store.as_ref())?;
         let started = std::time::Instant::now();
         let snapshot = store.snapshot()?;
@@ -431,8 +442,7 @@ impl Engine {
         &self,
         all: Vec<experiments::PlacementExperiment>,
     ) -> Result<(), EngineError> {
-        let json = serde_json::to_string(&all).map_err(|e| EngineError::Internal(e.to_string()))?;
-        self.shared.store.set_meta(EXPERIMENTS_META, &json)?;
+        save_setting(&*self.shared.store, EXPERIMENTS_META, &all)?;
         self.shared.experiments.replace(all);
         Ok(())
     }
@@ -462,8 +472,7 @@ impl Engine {
     }
 
     fn save_quizzes(&self, all: Vec<tailor_core::preferences::Quiz>) -> Result<(), EngineError> {
-        let json = serde_json::to_string(&all).map_err(|e| EngineError::Internal(e.to_string()))?;
-        self.shared.store.set_meta(QUIZZES_META, &json)?;
+        save_setting(&*self.shared.store, QUIZZES_META, &all)?;
         *self.shared.quizzes.write() = all;
         Ok(())
     }
@@ -505,9 +514,7 @@ impl Engine {
     /// Replaces the consent policy (validated; takes effect on the next call). Blocks on disk.
     pub fn put_consent_policy(&self, policy: consent::ConsentPolicy) -> Result<(), EngineError> {
         policy.validate()?;
-        let json =
-            serde_json::to_string(&policy).map_err(|e| EngineError::Internal(e.to_string()))?;
-        self.shared.store.set_meta(CONSENT_POLICY_META, &json)?;
+        save_setting(&*self.shared.store, CONSENT_POLICY_META, &policy)?;
         *self.shared.consent_policy.write() = Arc::new(policy);
         Ok(())
     }
@@ -528,13 +535,7 @@ impl Engine {
 
     /// The consent ledger of the person `id` names (oldest first). Blocks on disk.
     pub fn consent_ledger(&self, id: &str) -> Result<Option<Vec<serde_json::Value>>, EngineError> {
-        let Some(ids) = self.with_profile(id, |p| {
-            p.user_ids
-                .iter()
-                .chain(&p.anonymous_ids)
-                .cloned()
-                .collect::<Vec<_>>()
-        }) else {
+        let Some(ids) = self.with_profile(id, |p| p.id_list()) else {
             return Ok(None);
         };
         let mut events = self.shared.store.events_of(&ids, usize::MAX)?;
@@ -580,16 +581,7 @@ impl Engine {
     /// README, "Export"). Blocks on disk. `None` if nobody is known by `id`.
     pub fn export(&self, id: &str) -> Result<Option<serde_json::Value>, EngineError> {
         let now = self.now();
-        let Some((view, ids)) = self.with_profile(id, |p| {
-            (
-                p.view(now),
-                p.user_ids
-                    .iter()
-                    .chain(&p.anonymous_ids)
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            )
-        }) else {
+        let Some((view, ids)) = self.with_profile(id, |p| (p.view(now), p.id_list())) else {
             return Ok(None);
         };
         let mut events = self.shared.store.events_of(&ids, usize::MAX)?;
@@ -619,13 +611,7 @@ impl Engine {
         id: &str,
         limit: usize,
     ) -> Result<Option<Vec<StoredEvent>>, EngineError> {
-        let Some(ids) = self.with_profile(id, |p| {
-            p.user_ids
-                .iter()
-                .chain(&p.anonymous_ids)
-                .cloned()
-                .collect::<Vec<_>>()
-        }) else {
+        let Some(ids) = self.with_profile(id, |p| p.id_list()) else {
             return Ok(None);
         };
         Ok(Some(self.shared.store.events_of(&ids, limit)?))
@@ -728,8 +714,7 @@ impl Engine {
     }
 
     fn save_placements(&self, all: Vec<decide::Placement>) -> Result<(), EngineError> {
-        let json = serde_json::to_string(&all).map_err(|e| EngineError::Internal(e.to_string()))?;
-        self.shared.store.set_meta(PLACEMENTS_META, &json)?;
+        save_setting(&*self.shared.store, PLACEMENTS_META, &all)?;
         *self.shared.placements.write() = all;
         Ok(())
     }
@@ -807,12 +792,7 @@ impl Engine {
                 ids.extend(input.user_id.as_deref());
                 ids.extend(input.anonymous_id.as_deref());
                 if let Some(p) = profile {
-                    ids.extend(
-                        p.user_ids
-                            .iter()
-                            .chain(&p.anonymous_ids)
-                            .map(String::as_str),
-                    );
+                    ids.extend(p.ids().map(String::as_str));
                 }
                 ids.sort_unstable();
                 ids.dedup();

@@ -40,17 +40,7 @@ pub struct Suppression {
 impl Suppression {
     /// Loads the records, creating the salt on first use.
     pub fn load(store: &dyn Store) -> Result<Self, EngineError> {
-        let salt = match store.get_meta(SALT_META)? {
-            Some(salt) => salt,
-            None => {
-                let mut bytes = [0u8; 32];
-                getrandom::fill(&mut bytes)
-                    .map_err(|e| EngineError::Internal(format!("no randomness for a salt: {e}")))?;
-                let salt: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                store.set_meta(SALT_META, &salt)?;
-                salt
-            }
-        };
+        let salt = crate::keys::stored_secret(store, SALT_META)?;
         let hashes = store.suppressed()?.into_iter().collect();
         Ok(Self {
             salt,
@@ -63,7 +53,7 @@ impl Suppression {
         h.update(self.salt.as_bytes());
         h.update([0]);
         h.update(id.as_bytes());
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        crate::keys::hex(&h.finalize())
     }
 
     /// Whether `id` was erased (and not lifted). Free while nobody was erased.
@@ -122,16 +112,6 @@ pub fn export_document(
 ) -> serde_json::Value {
     use serde_json::{Value, json};
     use tailor_core::time::format_timestamp;
-    let event_json = |e: &tailor_store::StoredEvent| {
-        let mut v = json!(e.message);
-        v["seq"] = json!(e.seq);
-        for k in ["timestamp", "receivedAt", "sentAt", "originalTimestamp"] {
-            if let Some(ms) = v.get(k).and_then(Value::as_i64) {
-                v[k] = json!(format_timestamp(ms));
-            }
-        }
-        v
-    };
     let consent_history = crate::consent::ledger(events);
     let decisions: Vec<Value> = decisions
         .iter()
@@ -157,4 +137,18 @@ pub fn export_document(
         "experimentAssignments": [],
         "messagesSent": [],
     })
+}
+
+/// A stored event as the API shows it: the message with its log position, times as RFC 3339.
+pub fn event_json(e: &tailor_store::StoredEvent) -> serde_json::Value {
+    use serde_json::{Value, json};
+    use tailor_core::time::format_timestamp;
+    let mut v = json!(e.message);
+    v["seq"] = json!(e.seq);
+    for k in ["timestamp", "receivedAt", "sentAt", "originalTimestamp"] {
+        if let Some(ms) = v.get(k).and_then(Value::as_i64) {
+            v[k] = json!(format_timestamp(ms));
+        }
+    }
+    v
 }

@@ -206,12 +206,7 @@ impl Registry {
             .collect();
         ids.push(live);
         ids.sort_unstable();
-        let raw = profile
-            .user_ids
-            .iter()
-            .chain(&profile.anonymous_ids)
-            .cloned()
-            .collect();
+        let raw = profile.id_list();
         Some((ids, raw))
     }
 

@@ -51,18 +51,7 @@ pub struct ProfileTokens {
 impl ProfileTokens {
     /// Loads the signing secret, creating it on first use.
     pub fn load(store: &dyn Store) -> Result<Self, EngineError> {
-        let secret = match store.get_meta(SECRET_META)? {
-            Some(hex) => hex,
-            None => {
-                let mut bytes = [0u8; 32];
-                getrandom::fill(&mut bytes).map_err(|e| {
-                    EngineError::Internal(format!("no randomness for a secret: {e}"))
-                })?;
-                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                store.set_meta(SECRET_META, &hex)?;
-                hex
-            }
-        };
+        let secret = crate::keys::stored_secret(store, SECRET_META)?;
         Ok(Self {
             secret: secret.into_bytes(),
         })

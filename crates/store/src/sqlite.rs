@@ -597,13 +597,7 @@ impl Store for SqliteStore {
                 // Logged before migration 3: every shown item has a row.
                 None => counted.clone(),
             };
-            let mut stmt =
-                conn.prepare_cached("SELECT seq, event, value, at FROM rewards WHERE decision_id = ?1 ORDER BY seq")?;
-            let rewards = stmt
-                .query_map([id], |r| {
-                    Ok(Reward { decision_id: id.to_string(), seq: r.get(0)?, event: r.get(1)?, value: r.get(2)?, at: r.get(3)? })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
+            let rewards = rewards_of(conn, id)?;
             let record = DecisionRecord { id: id.to_string(), at, user_id, anonymous_id, personalized, shown, counted, body };
             Ok(Some((record, rewards)))
         })
@@ -707,43 +701,17 @@ impl Store for SqliteStore {
     fn recent_decisions(&self, limit: usize) -> Result<Vec<(DecisionRecord, Vec<Reward>)>> {
         self.read(|conn| {
             let mut stmt = conn.prepare(&format!(
-                "SELECT id, at, user_id, anonymous_id, personalized, body, coalesce(shown, '[]') FROM decisions
-                  ORDER BY at DESC LIMIT {}",
+                "SELECT {DECISION_COLUMNS} FROM decisions ORDER BY at DESC LIMIT {}",
                 sql_limit(limit)
             ))?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get::<_, String>(6)?,
-                ))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (id, at, user_id, anonymous_id, personalized, body, shown) = row?;
-                let shown = serde_json::from_str(&shown)
-                    .map_err(|e| StoreError::Corrupt(format!("decision {id}: {e}")))?;
-                out.push((
-                    DecisionRecord { id, at, user_id, anonymous_id, personalized, shown, counted: Vec::new(), body },
-                    Vec::new(),
-                ));
-            }
+            let mut out = decision_rows(&mut stmt, [])?;
             out.reverse();
-            let mut rewards = conn.prepare_cached(
-                "SELECT seq, event, value, at FROM rewards WHERE decision_id = ?1 ORDER BY seq",
-            )?;
-            for (d, earned) in &mut out {
-                *earned = rewards
-                    .query_map([&d.id], |r| {
-                        Ok(Reward { decision_id: d.id.clone(), seq: r.get(0)?, event: r.get(1)?, value: r.get(2)?, at: r.get(3)? })
-                    })?
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-            }
-            Ok(out)
+            out.into_iter()
+                .map(|d| {
+                    let rewards = rewards_of(conn, &d.id)?;
+                    Ok((d, rewards))
+                })
+                .collect()
         })
     }
 
@@ -754,29 +722,11 @@ impl Store for SqliteStore {
         self.read(|conn| {
             let ph = placeholders(ids.len());
             let mut stmt = conn.prepare(&format!(
-                "SELECT id, at, user_id, anonymous_id, personalized, body, coalesce(shown, '[]') FROM decisions
+                "SELECT {DECISION_COLUMNS} FROM decisions
                   WHERE user_id IN ({ph}) OR anonymous_id IN ({ph}) ORDER BY at LIMIT {}",
                 sql_limit(limit)
             ))?;
-            let rows = stmt.query_map(params_from_iter(ids.iter().chain(ids)), |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get::<_, String>(6)?,
-                ))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (id, at, user_id, anonymous_id, personalized, body, shown) = row?;
-                let shown = serde_json::from_str(&shown)
-                    .map_err(|e| StoreError::Corrupt(format!("decision {id}: {e}")))?;
-                out.push(DecisionRecord { id, at, user_id, anonymous_id, personalized, shown, counted: Vec::new(), body });
-            }
-            Ok(out)
+            decision_rows(&mut stmt, params_from_iter(ids.iter().chain(ids)))
         })
     }
 
@@ -920,6 +870,63 @@ impl Store for SqliteStore {
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
+}
+
+/// The columns [`decision_rows`] reads, in its order.
+const DECISION_COLUMNS: &str =
+    "id, at, user_id, anonymous_id, personalized, body, coalesce(shown, '[]')";
+
+/// Decisions from a query selecting [`DECISION_COLUMNS`] (without `counted`, which only
+/// `decision` reads).
+fn decision_rows(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+) -> Result<Vec<DecisionRecord>> {
+    let rows = stmt.query_map(params, |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get::<_, String>(6)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, at, user_id, anonymous_id, personalized, body, shown) = row?;
+        let shown = serde_json::from_str(&shown)
+            .map_err(|e| StoreError::Corrupt(format!("decision {id}: {e}")))?;
+        out.push(DecisionRecord {
+            id,
+            at,
+            user_id,
+            anonymous_id,
+            personalized,
+            shown,
+            counted: Vec::new(),
+            body,
+        });
+    }
+    Ok(out)
+}
+
+/// The rewards joined to one decision, in log order.
+fn rewards_of(conn: &Connection, id: &str) -> Result<Vec<Reward>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, event, value, at FROM rewards WHERE decision_id = ?1 ORDER BY seq",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        Ok(Reward {
+            decision_id: id.to_string(),
+            seq: r.get(0)?,
+            event: r.get(1)?,
+            value: r.get(2)?,
+            at: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
 }
 
 fn put_json<'a>(

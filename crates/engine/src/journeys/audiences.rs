@@ -33,10 +33,7 @@ pub fn normalize_phone(phone: &str) -> Option<String> {
 }
 
 pub fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::keys::hex(&Sha256::digest(s.as_bytes()))
 }
 
 #[cfg(test)]

@@ -166,7 +166,7 @@ impl Delivery {
         if item.channel == "email" && p.email.bounced > 0 {
             return Verdict::Skip("bounced".into());
         }
-        let ids: Vec<String> = p.user_ids.iter().chain(&p.anonymous_ids).cloned().collect();
+        let ids: Vec<String> = p.id_list();
         if shared.experiments.in_holdout(&ids, now) {
             return Verdict::Skip("holdout".into());
         }

@@ -461,7 +461,7 @@ impl Engine {
     pub(crate) fn person_ids(&self, id: &str) -> Vec<String> {
         let registry = self.shared.registry.read();
         match registry.find(id) {
-            Some(p) => p.user_ids.iter().chain(&p.anonymous_ids).cloned().collect(),
+            Some(p) => p.id_list(),
             None => vec![id.to_string()],
         }
     }

@@ -228,7 +228,7 @@ impl Runner {
             let profile = self.profile_of(m);
             let mut persons: Vec<String> = m.person_ids().map(str::to_string).collect();
             if let Some(p) = &profile {
-                persons.extend(p.user_ids.iter().chain(&p.anonymous_ids).cloned());
+                persons.extend(p.ids().cloned());
             }
             persons.sort();
             persons.dedup();
@@ -434,12 +434,7 @@ impl Runner {
                     else {
                         continue;
                     };
-                    let ids: Vec<String> = profile
-                        .user_ids
-                        .iter()
-                        .chain(&profile.anonymous_ids)
-                        .cloned()
-                        .collect();
+                    let ids: Vec<String> = profile.id_list();
                     candidates.push(Anniversary {
                         journey: j,
                         run_id: format!("{}:{today_date}:{person}", def.id),
@@ -818,7 +813,7 @@ fn identify(
     now: Millis,
 ) -> Message {
     let digest = Sha256::digest(format!("{}:{step}", run.id).as_bytes());
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let hex = crate::keys::hex(&digest[..16]);
     Message {
         kind: MessageType::Identify,
         message_id: format!("journey-{hex}"),

@@ -68,6 +68,16 @@ impl Profile {
         }
     }
 
+    /// Every raw id of this person: their userIds, then their anonymousIds.
+    pub fn ids(&self) -> impl Iterator<Item = &String> + '_ {
+        self.user_ids.iter().chain(&self.anonymous_ids)
+    }
+
+    /// [`Profile::ids`], owned.
+    pub fn id_list(&self) -> Vec<String> {
+        self.ids().cloned().collect()
+    }
+
     /// Every identity key of this profile, as the identity index spells them.
     pub fn identity_keys(&self) -> impl Iterator<Item = String> + '_ {
         self.user_ids

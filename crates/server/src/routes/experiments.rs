@@ -11,8 +11,8 @@ use tailor_engine::experiments::PlacementExperiment;
 
 use crate::AppState;
 use crate::auth::authorize;
-use crate::body::read_limited;
-use crate::error::{ApiError, json_error};
+use crate::body::definition_for;
+use crate::error::ApiError;
 
 pub async fn list(
     State(state): State<AppState>,
@@ -29,17 +29,7 @@ pub async fn put(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
-    let bytes = read_limited(&headers, body, 64 * 1024).await?;
-    let mut v: Value = serde_json::from_slice(&bytes).map_err(json_error)?;
-    if let Some(o) = v.as_object_mut() {
-        o.entry("id").or_insert_with(|| Value::String(id.clone()));
-    }
-    if v.get("id").and_then(Value::as_str) != Some(id.as_str()) {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            "the experiment's `id` must match the URL",
-        ));
-    }
+    let v = definition_for(&headers, body, 64 * 1024, &id, "experiment").await?;
     let exp: PlacementExperiment = serde_json::from_value(v).map_err(|e| {
         ApiError::bad_request(
             "invalid_request",

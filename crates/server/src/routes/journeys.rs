@@ -14,7 +14,7 @@ use tailor_engine::journeys::policy::SendPolicy;
 
 use crate::AppState;
 use crate::auth::authorize;
-use crate::body::read_limited;
+use crate::body::{definition_for, read_limited};
 use crate::error::{ApiError, json_error};
 
 /// Largest journey definition accepted.
@@ -81,16 +81,7 @@ pub async fn put(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     admin(&state, &headers)?;
-    let mut v = json_body(&headers, body).await?;
-    if let Some(o) = v.as_object_mut() {
-        o.entry("id").or_insert_with(|| Value::String(id.clone()));
-    }
-    if v.get("id").and_then(Value::as_str) != Some(id.as_str()) {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            "the journey's `id` must match the URL",
-        ));
-    }
+    let v = definition_for(&headers, body, MAX_DEFINITION, &id, "journey").await?;
     Ok(Json(
         state.blocking(move |engine| engine.put_journey(v)).await?,
     ))

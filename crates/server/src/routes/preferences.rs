@@ -19,7 +19,7 @@ use tailor_engine::{EngineError, Scope};
 
 use crate::AppState;
 use crate::auth::authorize;
-use crate::body::read_limited;
+use crate::body::{definition_for, read_limited};
 use crate::error::{ApiError, json_error};
 
 /// Who a write-key call is about: `{"userId"}` or `{"anonymousId"}`.
@@ -142,17 +142,7 @@ pub async fn put_quiz(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
-    let bytes = read_limited(&headers, body, 256 * 1024).await?;
-    let mut v: Value = serde_json::from_slice(&bytes).map_err(json_error)?;
-    if let Some(o) = v.as_object_mut() {
-        o.entry("id").or_insert_with(|| Value::String(id.clone()));
-    }
-    if v.get("id").and_then(Value::as_str) != Some(id.as_str()) {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            "the quiz's `id` must match the URL",
-        ));
-    }
+    let v = definition_for(&headers, body, 256 * 1024, &id, "quiz").await?;
     let quiz = Quiz::parse(&v, |c| state.engine.has_category(c)).map_err(EngineError::Invalid)?;
     let saved = quiz.clone();
     state.blocking(move |engine| engine.put_quiz(quiz)).await?;

@@ -49,17 +49,8 @@ pub async fn events(
         .ok_or_else(|| ApiError::not_found(format!("no profile is known by {id:?}")))?;
     audit_read(&state, "read_events", &id).await?;
     let events: Vec<Value> = events
-        .into_iter()
-        .map(|e| {
-            let mut v = json!(e.message);
-            v["seq"] = json!(e.seq);
-            for k in ["timestamp", "receivedAt", "sentAt", "originalTimestamp"] {
-                if let Some(ms) = v.get(k).and_then(Value::as_i64) {
-                    v[k] = json!(format_timestamp(ms));
-                }
-            }
-            v
-        })
+        .iter()
+        .map(tailor_engine::privacy::event_json)
         .collect();
     Ok(Json(json!({"events": events})))
 }
