@@ -18,4 +18,7 @@ pub enum EngineError {
     ShuttingDown,
     #[error("internal error: {0}")]
     Internal(String),
+    /// The request is valid but the state does not allow it yet (e.g. training on an empty log).
+    #[error("{0}")]
+    Conflict(String),
 }

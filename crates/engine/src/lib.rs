@@ -15,6 +15,7 @@ mod ingest;
 pub mod journeys;
 pub mod keys;
 pub mod policies;
+pub mod predictions;
 pub mod privacy;
 pub mod profile;
 pub mod recs;
@@ -63,6 +64,7 @@ pub(crate) struct Shared {
     pub decisions: decisions::DecisionLog,
     pub placements: RwLock<Vec<decide::Placement>>,
     pub journeys: journeys::Journeys,
+    pub predictions: predictions::PredictionService,
 }
 
 /// The checkpoint entry holding the recommendation state.
@@ -161,6 +163,8 @@ pub struct Options {
     pub analyst_key: Option<String>,
     /// Where journeys send email, push and webhooks.
     pub channels: journeys::ChannelConfig,
+    /// When prediction models train.
+    pub models: predictions::Schedule,
 }
 
 #[derive(Clone)]
@@ -211,6 +215,7 @@ impl Engine {
         let consent_policy = load_setting(store.as_ref(), CONSENT_POLICY_META, "consent policy")?
             .unwrap_or_default();
         let (journey_defs, observed) = journeys::Journeys::load(store.as_ref())?;
+        let prediction_service = predictions::PredictionService::load(store.as_ref())?;
         let started = std::time::Instant::now();
         let snapshot = store.snapshot()?;
         let meta = |key: &str| {
@@ -289,7 +294,9 @@ impl Engine {
             decisions: decisions::DecisionLog::start(store_for_log)?,
             placements: RwLock::new(placements),
             journeys: journey_defs,
+            predictions: prediction_service,
         });
+        predictions::start_schedule(&shared, options.models);
         if replayed > 0 {
             let changes = shared.registry.write().take_changes();
             let recs = shared.recs.read().clone();
@@ -345,6 +352,7 @@ impl Engine {
 
     /// Finishes queued work, writes a final checkpoint and stops the writer.
     pub async fn shutdown(&self) -> Result<(), EngineError> {
+        self.shared.predictions.stop();
         // Journeys first: they ingest (profile updates) and must not outlive the writer.
         let threads = self.journey_threads.lock().take();
         if let Some(threads) = threads {
@@ -581,9 +589,15 @@ impl Engine {
     /// README, "Export"). Blocks on disk. `None` if nobody is known by `id`.
     pub fn export(&self, id: &str) -> Result<Option<serde_json::Value>, EngineError> {
         let now = self.now();
-        let Some((view, ids)) = self.with_profile(id, |p| (p.view(now), p.id_list())) else {
+        let Some(view) = self.profile_in_full(id)? else {
             return Ok(None);
         };
+        let ids: Vec<String> = view
+            .user_ids
+            .iter()
+            .chain(&view.anonymous_ids)
+            .cloned()
+            .collect();
         let mut events = self.shared.store.events_of(&ids, usize::MAX)?;
         events.sort_by_key(|e| e.seq);
         // Decisions still queued for the log belong in the export too.
@@ -594,10 +608,69 @@ impl Engine {
         )))
     }
 
-    /// A profile by internal id (`p_12`), userId or anonymousId, as seen now.
+    /// A profile by internal id (`p_12`), userId or anonymousId, as seen now, with the
+    /// predictions that need nothing but the profile (not the send hour: see
+    /// [`Engine::profile_in_full`]).
     pub fn profile(&self, id: &str) -> Option<ProfileView> {
         let now = self.now();
-        self.shared.registry.read().find(id).map(|p| p.view(now))
+        let models = self.shared.predictions.current();
+        self.shared.registry.read().find(id).map(|p| {
+            let mut view = p.view(now);
+            view.predictions = models.map(|m| m.predict(p, now, None));
+            view
+        })
+    }
+
+    /// [`Engine::profile`] with every prediction, the best send hour included, which reads
+    /// the person's email opens from the log. Blocks on disk.
+    pub fn profile_in_full(&self, id: &str) -> Result<Option<ProfileView>, EngineError> {
+        let now = self.now();
+        let Some(ids) = self.with_profile(id, |p| p.id_list()) else {
+            return Ok(None);
+        };
+        let opens = self.email_opens(&ids)?;
+        let models = self.shared.predictions.current();
+        Ok(self.with_profile(id, |p| {
+            let mut view = p.view(now);
+            view.predictions = models.map(|m| m.predict(p, now, Some(&opens)));
+            view
+        }))
+    }
+
+    /// Every prediction for the person `id` names; `None` if nobody is known by `id` or no
+    /// model is trained yet. Blocks on disk (email opens for the send hour).
+    pub fn predictions(&self, id: &str) -> Result<Option<predictions::Predictions>, EngineError> {
+        Ok(self.profile_in_full(id)?.and_then(|v| v.predictions))
+    }
+
+    /// Times of the person's email opens, newest 2,000 events considered.
+    fn email_opens(&self, ids: &[String]) -> Result<Vec<tailor_core::Millis>, EngineError> {
+        Ok(self
+            .shared
+            .store
+            .events_of(ids, 2_000)?
+            .iter()
+            .filter(|e| e.message.event.as_deref() == Some("Email Opened"))
+            .map(|e| e.message.timestamp)
+            .collect())
+    }
+
+    /// Trains a new model version now, on this thread, and puts it in service.
+    pub fn train_models(&self) -> Result<predictions::ModelVersion, EngineError> {
+        predictions::train_now(&self.shared)
+    }
+
+    /// Starts training in the background; `false` if a run is already going.
+    pub fn start_training(&self) -> bool {
+        predictions::train_in_background(&self.shared)
+    }
+
+    /// Recorded model versions (newest last) and what the trainer is doing.
+    pub fn models(&self) -> (Vec<predictions::ModelVersion>, predictions::TrainingState) {
+        (
+            self.shared.predictions.versions(),
+            self.shared.predictions.state(),
+        )
     }
 
     /// Runs `f` on a profile without copying it.
@@ -764,6 +837,7 @@ impl Engine {
                 .collect(),
             _ => Vec::new(),
         };
+        let models = self.shared.predictions.current();
         let request = decide::Request {
             placements: &placements,
             context: &input.context,
@@ -771,6 +845,7 @@ impl Engine {
             cart,
             now: self.now(),
             learning: &self.shared.policies,
+            models: models.as_deref(),
         };
         let now = request.now;
         let mut exposures = Vec::new();

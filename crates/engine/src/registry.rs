@@ -116,6 +116,12 @@ impl Registry {
             .and_then(|&pid| self.profiles.get(&self.live(pid)))
     }
 
+    /// The live profile an identity key (`user:…`, `anon:…`) belongs to.
+    pub fn find_key(&self, key: &str) -> Option<&Profile> {
+        let id = *self.index.get(key)?;
+        self.profiles.get(&self.live(id)).map(Arc::as_ref)
+    }
+
     /// Resolves the message's person (merging profiles it links) and folds it in.
     pub fn apply(&mut self, m: &Message, catalog: &Catalog) -> ProfileId {
         let mut keys: Vec<String> = Vec::with_capacity(3);

@@ -62,6 +62,7 @@ impl From<EngineError> for ApiError {
             EngineError::Invalid(v) => ApiError::bad_request("invalid_request", v.to_string())
                 .with_details(json!(v.problems)),
             EngineError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
+            EngineError::Conflict(why) => ApiError::new(StatusCode::CONFLICT, "conflict", why),
             EngineError::ShuttingDown => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "shutting_down",

@@ -96,7 +96,8 @@ fn metrics_handle() -> PrometheusHandle {
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     use routes::{
-        catalog, consent, decide, experiments, ingest, journeys, me, ops, preferences, profiles,
+        catalog, consent, decide, experiments, ingest, journeys, me, models, ops, preferences,
+        profiles,
     };
     Router::new()
         .route("/v1/track", post(ingest::track))
@@ -188,6 +189,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me/quizzes/{id}/answers", post(me::answer))
         .route("/v1/me/decisions/{id}", get(me::decision))
         .route("/v1/me/export", get(me::export))
+        .route("/v1/models", get(models::list))
+        .route("/v1/models/train", post(models::train))
         .route("/v1/decide", post(decide::decide))
         .route(
             "/v1/placements",

@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// (`POST /v1/test/clock`), so tests run days of journeys in seconds. Never in production.
     #[arg(long, env = "TAILOR_TEST_CLOCK")]
     pub test_clock: bool,
+    /// Prediction models retrain this often, in hours (they also train once after start);
+    /// 0: only after start and when asked (`tailor train`, `POST /v1/models/train`).
+    #[arg(long, env = "TAILOR_TRAIN_EVERY_HOURS")]
+    pub train_every_hours: Option<f64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -70,6 +74,7 @@ struct FileConfig {
     email_from: Option<String>,
     push_url: Option<String>,
     webhook_secret: Option<String>,
+    train_every_hours: Option<f64>,
 }
 
 /// The settings a server runs with, every value decided.
@@ -83,6 +88,7 @@ pub struct Settings {
     pub json_logs: bool,
     pub channels: tailor_engine::journeys::ChannelConfig,
     pub test_clock: bool,
+    pub models: tailor_engine::predictions::Schedule,
 }
 
 impl Default for Settings {
@@ -96,6 +102,7 @@ impl Default for Settings {
             json_logs: false,
             channels: Default::default(),
             test_clock: false,
+            models: Default::default(),
         }
     }
 }
@@ -148,8 +155,25 @@ impl ServeArgs {
                 webhook_secret: self.webhook_secret.clone().or(file.webhook_secret),
             },
             test_clock: self.test_clock,
+            models: schedule(self.train_every_hours.or(file.train_every_hours))?,
         })
     }
+}
+
+/// The training schedule from `--train-every-hours` (default 6).
+fn schedule(hours: Option<f64>) -> anyhow::Result<tailor_engine::predictions::Schedule> {
+    let mut schedule = tailor_engine::predictions::Schedule::default();
+    match hours {
+        None => {}
+        Some(0.0) => schedule.every = None,
+        Some(h) if h.is_finite() && h > 0.0 => {
+            schedule.every = Some(std::time::Duration::from_secs_f64(h * 3600.0));
+        }
+        Some(h) => anyhow::bail!(
+            "--train-every-hours must be 0 (off) or a positive number of hours, not {h}"
+        ),
+    }
+    Ok(schedule)
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {

@@ -10,6 +10,7 @@ mod eval_intent;
 mod eval_ope;
 mod report;
 mod server;
+mod train;
 
 use std::process::ExitCode;
 
@@ -43,6 +44,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Print an experiment's results from a running server.
     Report(report::ReportArgs),
+    /// Train a new version of the prediction models (a running server's, or a data
+    /// directory's) and print how each scored against its baseline.
+    Train(train::TrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Report(args) => report::run(args),
+        Command::Train(args) => train::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -47,6 +47,7 @@ fn open_engine_with_clock(
         admin_key: settings.admin_key.clone(),
         analyst_key: settings.analyst_key.clone(),
         channels: settings.channels.clone(),
+        models: settings.models,
     };
     Engine::open(Arc::new(store), clock, options).context("cannot start the engine")
 }

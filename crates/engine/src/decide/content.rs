@@ -100,6 +100,45 @@ pub fn hero(
     answer
 }
 
+/// The prediction an item's targeting condition reads (`predictions.churn_risk` →
+/// `churn_risk`), if any.
+fn predicted_on(item: &ContentItem) -> Option<&str> {
+    fn find(v: &serde_json::Value) -> Option<&str> {
+        match v {
+            serde_json::Value::Object(map) => map
+                .iter()
+                .find_map(|(k, v)| k.strip_prefix("predictions.").or_else(|| find(v))),
+            serde_json::Value::Array(items) => items.iter().find_map(find),
+            _ => None,
+        }
+    }
+    item.targeting.condition.as_ref().and_then(find)
+}
+
+/// "Why am I seeing this" for an offer aimed at a prediction.
+fn prediction_reason(name: &str, value: &serde_json::Value) -> String {
+    let share = |v: &serde_json::Value| v.as_f64().map(|x| format!("{:.0}%", x * 100.0));
+    match (name, share(value)) {
+        ("churn_risk", Some(p)) => format!(
+            "We'd like to see you again: our model puts the chance you won't come back at {p}"
+        ),
+        ("p_alive", Some(p)) => format!(
+            "We'd like to see you again: our model puts the chance you're still shopping with us at {p}"
+        ),
+        ("purchase_intent_session", Some(p)) => format!(
+            "An offer while you decide: our model puts the chance you order on this visit at {p}"
+        ),
+        ("purchase_intent_7d", Some(p)) => format!(
+            "An offer for this week: our model puts the chance you order within 7 days at {p}"
+        ),
+        ("clv", _) => "A thank-you for being one of our most valued customers".into(),
+        (other, _) => format!(
+            "Chosen for you from a prediction ({})",
+            other.replace('_', " ")
+        ),
+    }
+}
+
 pub fn promotion(
     catalog: &Catalog,
     placement: &Placement,
@@ -117,9 +156,12 @@ pub fn promotion(
     }
     let candidates = eligible(catalog, placement, ContentKind::Promotion, visitor, shown);
     answer.candidates = candidates.iter().map(|c| c.id.clone()).collect();
-    // Offers aimed at the visitor's stage beat category offers, which beat general ones.
+    // Offers aimed at a prediction (churn risk, purchase intent…) beat offers aimed at the
+    // visitor's stage, which beat category offers, which beat general ones.
     let scored = candidates.iter().map(|c| {
-        let staged = if c.targeting.stages.is_empty() {
+        let staged = if predicted_on(c).is_some() {
+            3.0
+        } else if c.targeting.stages.is_empty() {
             0.0
         } else {
             2.0
@@ -140,6 +182,11 @@ pub fn promotion(
         return answer;
     };
     answer.explanation = match (visitor.profile(), staged, category) {
+        (Some(_), true, _) if predicted_on(item).is_some() => {
+            let name = predicted_on(item).unwrap_or_default();
+            let value = &visitor.attributes["predictions"][name];
+            prediction_reason(name, value)
+        }
         (Some(p), true, _) if p.cart.items().next().is_some() => {
             let n: i64 = p.cart.items().map(|l| l.quantity).sum();
             format!(

@@ -247,6 +247,8 @@ pub struct Request<'a> {
     pub now: tailor_core::Millis,
     /// The learning placements' state.
     pub learning: &'a crate::policies::Policies,
+    /// The prediction models in service, if trained.
+    pub models: Option<&'a crate::predictions::Models>,
 }
 
 /// Every placement's answer, and whether they were personalized.
@@ -268,9 +270,9 @@ pub fn decide(
     experiments: &mut dyn FnMut(&Placement, &Value) -> Option<Assigned>,
 ) -> Decided {
     let now = request.now;
-    let personal = Visitor::new(profile, policy, request.context, now);
+    let personal = Visitor::new(profile, policy, request.context, now, request.models);
     // What everyone sees: for placements an experiment holds out.
-    let everyone = Visitor::new(None, policy, request.context, now);
+    let everyone = Visitor::new(None, policy, request.context, now, None);
     let answers = request
         .placements
         .iter()

@@ -53,6 +53,7 @@ impl<'a> Visitor<'a> {
         policy: &ConsentPolicy,
         context: &Map<String, Value>,
         now: Millis,
+        models: Option<&crate::predictions::Models>,
     ) -> Visitor<'a> {
         let denied = match profile {
             None => Some(NotPersonalized::Unknown),
@@ -63,7 +64,15 @@ impl<'a> Visitor<'a> {
             Some(_) => None,
         };
         let usable = if denied.is_none() { profile } else { None };
-        let attributes = attributes(usable, context, now);
+        let mut attributes = attributes(usable, context, now);
+        // Predictions are personal data too: only with personalization consent.
+        if let (Some(p), Some(models), Value::Object(doc)) = (usable, models, &mut attributes) {
+            let predictions = models.predict(p, now, None);
+            doc.insert(
+                "predictions".into(),
+                serde_json::to_value(predictions).unwrap_or(Value::Null),
+            );
+        }
         let interests = usable
             .map(|p| normalized_interests(p, now))
             .unwrap_or_default();
@@ -145,7 +154,7 @@ fn normalized_interests(p: &Profile, now: Millis) -> Vec<(&str, f64)> {
 /// own context is there (and zeros), so conditions cannot leak personal data.
 /// Names: lifecycleStage, orders, revenue, cartItems, cartValue, productViews,
 /// comparisons, sessions, daysSinceLastOrder, topCategory, topCategories, emailOpenRate,
-/// traits.*, context.*.
+/// traits.*, context.*, and predictions.* once a model version is trained (`Visitor::new`).
 pub(crate) fn attributes(
     profile: Option<&Profile>,
     context: &Map<String, Value>,

@@ -192,6 +192,7 @@ impl Profile {
                 viewed: self.promotions_viewed,
                 clicked: self.promotions_clicked,
             },
+            predictions: None,
         }
     }
 }
@@ -229,6 +230,8 @@ pub struct ProfileView {
     pub recently_purchased: Vec<String>,
     pub email: EmailView,
     pub promotions: PromotionsView,
+    /// What the trained models predict; `null` until a model version is trained.
+    pub predictions: Option<crate::predictions::Predictions>,
 }
 
 #[derive(Debug, Clone, Serialize)]

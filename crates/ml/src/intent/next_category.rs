@@ -241,7 +241,7 @@ fn normalized(mut scores: Vec<f64>) -> Vec<f64> {
 }
 
 /// Unengaged categories by descending score (ties: lower id first).
-fn rank_unengaged(scores: &[f64], engagement: &[f64]) -> Vec<CategoryId> {
+pub fn rank_unengaged(scores: &[f64], engagement: &[f64]) -> Vec<CategoryId> {
     let mut candidates: Vec<CategoryId> = (0..scores.len() as CategoryId)
         .filter(|&b| engagement.get(b as usize).copied().unwrap_or(0.0) <= 0.0)
         .collect();

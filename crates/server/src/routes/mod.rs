@@ -7,6 +7,7 @@ pub mod experiments;
 pub mod ingest;
 pub mod journeys;
 pub mod me;
+pub mod models;
 pub mod ops;
 pub mod preferences;
 pub mod profiles;

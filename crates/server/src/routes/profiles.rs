@@ -21,9 +21,10 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
+    let id2 = id.clone();
     let view = state
-        .engine
-        .profile(&id)
+        .blocking(move |engine| engine.profile_in_full(&id2))
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("no profile is known by {id:?}")))?;
     audit_read(&state, "read_profile", &id).await?;
     Ok(Json(json!(view)))

@@ -489,6 +489,25 @@ pub fn content(catalog: &Catalog, now: Millis) -> Vec<Value> {
             "targeting": {"stages": ["at-risk", "lapsed"], "priority": 10},
             "attributes": {"discount_percent": 15, "code": "COMEBACK15"}
         }),
+        // Aimed at predictions: they apply once a model version is trained (`tailor train`).
+        json!({
+            "id": "promo-second-thoughts", "kind": "promotion", "placements": ["promo.banner"],
+            "title": "Still deciding? Shipping is on us",
+            "body": "Free shipping on this order, today only.",
+            "link_url": "/cart", "image_url": "/img/promo-cart.svg",
+            "targeting": {"condition": {"cartItems": {"$gt": 0},
+                                         "predictions.purchase_intent_session": {"$gte": 0.05, "$lt": 0.3}},
+                           "priority": 18},
+            "attributes": {"incentive": "free_shipping", "code": "DECIDE"}
+        }),
+        json!({
+            "id": "promo-churn-save", "kind": "promotion", "placements": ["promo.banner"],
+            "title": "Something new for you: 20% off",
+            "body": "A thank-you for shopping with us: 20% off your next order.",
+            "link_url": "/", "image_url": "/img/promo-winback.svg",
+            "targeting": {"condition": {"predictions.churn_risk": {"$gt": 0.5}}, "priority": 16},
+            "attributes": {"discount_percent": 20, "code": "STAY20"}
+        }),
         json!({
             "id": "promo-winter-clearance", "kind": "promotion", "placements": ["promo.banner"],
             "title": "Winter clearance: up to 40% off",

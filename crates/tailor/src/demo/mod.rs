@@ -427,6 +427,15 @@ async fn build_store(
         delivery.accepted + delivery.duplicates,
         total as f64 / seconds.max(1e-3)
     );
+    let training = engine.clone();
+    let version = tokio::task::spawn_blocking(move || training.train_models())
+        .await
+        .context("the trainer stopped")?
+        .context("cannot train the prediction models")?;
+    eprintln!(
+        "  models: {}",
+        crate::train::one_line(&serde_json::to_value(&version)?)
+    );
     let live_started = Instant::now();
     let live = live::run(api, &simulated.shoppers, &catalog, seed).await?;
     let conversion = |i: usize| live.results[i]["value"].as_f64().unwrap_or(0.0);

@@ -1,0 +1,427 @@
+//! Predictions served from trained models: lifetime value, churn risk, the next order,
+//! purchase intent (this session, 7 days), the next categories and the best send hour.
+//!
+//! Models are trained from the event log (`training`) in the background on a schedule, after
+//! an erasure, on `POST /v1/models/train` and with `tailor train`; each training is a version,
+//! recorded with its window and evaluation in the store's metadata, and swapped in whole.
+//! The fitted models live in memory only: they are derived state, rebuilt from the log after
+//! a restart, so an erasure's retraining leaves no old copy behind.
+//! Predictions are computed when asked, from the live profile (`features`): a session's
+//! intent moves with each page the visitor opens.
+
+pub mod features;
+pub mod lifetime;
+pub mod training;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+use tailor_core::Millis;
+use tailor_core::time::{DAY, format_timestamp};
+use tailor_ml::clv::value::{ClvSettings, customer_lifetime_value};
+use tailor_ml::clv::{BgNbd, GammaGamma, PurchaseModel};
+use tailor_ml::intent::next_category::blend_rank;
+use tailor_ml::intent::propensity::CalibratedModel;
+use tailor_ml::intent::send_time::{CustomerOpens, SendTime, best_hour, hour_of_week};
+
+use crate::error::EngineError;
+use crate::profile::Profile;
+use lifetime::{WEEK, purchase_summary};
+use training::{Evaluation, Progress, SEND_TIME_RADIUS, segment_of};
+
+/// Where the model versions are recorded.
+pub(crate) const VERSIONS_META: &str = "model_versions";
+/// Versions kept in the record.
+const KEEP_VERSIONS: usize = 20;
+
+/// When models train.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    /// Train once shortly after start (models are not kept across restarts).
+    pub at_start: bool,
+    /// Then again this often; `None`: only when asked.
+    pub every: Option<Duration>,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            at_start: true,
+            every: Some(Duration::from_secs(6 * 3600)),
+        }
+    }
+}
+
+/// The fitted models of one version.
+pub struct Models {
+    pub version: u32,
+    session: Option<CalibratedModel>,
+    week: Option<CalibratedModel>,
+    purchases: Option<BgNbd>,
+    spend: Option<GammaGamma>,
+    next_category: Option<training::NextCategoryFit>,
+    categories: Vec<String>,
+    category_index: HashMap<String, usize>,
+    send_time: Option<SendTime>,
+}
+
+/// What the models say about one person now (`predictions` on the profile and in targeting
+/// conditions). A field is `null` when its model is not trained or does not apply (lifetime
+/// fields need a first order).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Predictions {
+    pub model_version: u32,
+    /// Discounted value of the next 12 months' orders (1 % a month).
+    pub clv: Option<f64>,
+    pub p_alive: Option<f64>,
+    pub expected_orders_90d: Option<f64>,
+    /// When one more order is expected (within a year).
+    pub next_order_date: Option<String>,
+    pub churn_risk: Option<f64>,
+    /// Probability of an order before this visit ends (the next visit's, between visits).
+    pub purchase_intent_session: Option<f64>,
+    pub purchase_intent_7d: Option<f64>,
+    /// Categories they have not engaged with yet, likeliest first.
+    pub next_categories: Vec<String>,
+    /// UTC hour of day (0–23) of the best hour of week to send.
+    pub best_send_hour: Option<u32>,
+    /// The same as hour of week, 0 = Monday 00:00 UTC.
+    pub best_send_hour_of_week: Option<u32>,
+}
+
+fn rounded(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+impl Models {
+    fn empty(version: u32) -> Self {
+        Models {
+            version,
+            session: None,
+            week: None,
+            purchases: None,
+            spend: None,
+            next_category: None,
+            categories: Vec::new(),
+            category_index: HashMap::new(),
+            send_time: None,
+        }
+    }
+
+    /// Predictions for `p` at `now`; `opens` are the times of their email opens when the
+    /// caller has read them (the send hour needs them; `decide` does not ask).
+    pub fn predict(&self, p: &Profile, now: Millis, opens: Option<&[Millis]>) -> Predictions {
+        let features = features::intent_features(p, now);
+        let mut out = Predictions {
+            model_version: self.version,
+            purchase_intent_session: self
+                .session
+                .as_ref()
+                .map(|m| rounded(m.probability(&features))),
+            purchase_intent_7d: self
+                .week
+                .as_ref()
+                .map(|m| rounded(m.probability(&features))),
+            ..Default::default()
+        };
+        if let (Some(model), Some(s)) = (&self.purchases, purchase_summary(p, now)) {
+            let alive = model.probability_alive(&s);
+            out.p_alive = Some(rounded(alive));
+            out.churn_risk = Some(rounded(1.0 - alive));
+            out.expected_orders_90d = Some(rounded(
+                model.expected_purchases(&s, 90.0 * DAY as f64 / WEEK as f64),
+            ));
+            out.next_order_date = model
+                .expected_next_order(&s, 52.0)
+                .map(|weeks| format_timestamp(now + (weeks * WEEK as f64) as Millis));
+            out.clv = self
+                .spend
+                .as_ref()
+                .and_then(|spend| {
+                    customer_lifetime_value(model, spend, &s, ClvSettings::default()).ok()
+                })
+                .map(|v| (v * 100.0).round() / 100.0);
+        }
+        if let Some(fit) = &self.next_category {
+            let mut engagement = vec![0.0; self.categories.len()];
+            for (name, value) in p.categories.ranked(now) {
+                if let Some(&i) = self.category_index.get(name) {
+                    engagement[i] = value;
+                }
+            }
+            if engagement.iter().any(|&x| x > 0.0) {
+                let transitions = fit.transitions.scores(&engagement);
+                out.next_categories =
+                    blend_rank(&transitions, &fit.popularity, fit.blend, &engagement)
+                        .into_iter()
+                        .take(3)
+                        .map(|c| self.categories[c as usize].clone())
+                        .collect();
+            }
+        }
+        if let (Some(model), Some(opens)) = (&self.send_time, opens) {
+            let customer = CustomerOpens {
+                segment: segment_of(p, now),
+                hours: opens
+                    .iter()
+                    .map(|&t| hour_of_week(t as f64 / 1000.0))
+                    .collect(),
+            };
+            let how = best_hour(&model.distribution(&customer), SEND_TIME_RADIUS) as u32;
+            out.best_send_hour_of_week = Some(how);
+            out.best_send_hour = Some(how % 24);
+        }
+        out
+    }
+}
+
+/// One training run as recorded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelVersion {
+    pub version: u32,
+    pub status: String,
+    pub trained_at: String,
+    /// The events trained on: first and newest event times.
+    pub window: Window,
+    pub events: u64,
+    pub people: usize,
+    pub seconds: f64,
+    pub evaluation: Evaluation,
+    /// Models this version lacks, with why.
+    pub skipped: Vec<Skipped>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Window {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Skipped {
+    pub model: String,
+    pub reason: String,
+}
+
+/// What the trainer is doing.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TrainingState {
+    pub running: bool,
+    pub phase: Option<&'static str>,
+    pub progress: f64,
+    /// Why the last run failed, if it did.
+    pub last_error: Option<String>,
+}
+
+/// The models in service, their versions, and the trainer's state.
+pub struct PredictionService {
+    current: RwLock<Option<Arc<Models>>>,
+    versions: Mutex<Vec<ModelVersion>>,
+    state: Mutex<TrainingState>,
+    /// Set by an erasure: the models learned from someone who is gone.
+    pub(crate) stale: AtomicBool,
+    stop: AtomicBool,
+}
+
+impl Progress for PredictionService {
+    fn report(&self, phase: &'static str, fraction: f64) {
+        let mut s = self.state.lock();
+        s.phase = Some(phase);
+        s.progress = fraction.clamp(0.0, 1.0);
+    }
+}
+
+impl PredictionService {
+    pub fn load(store: &dyn tailor_store::Store) -> Result<Self, EngineError> {
+        let mut versions: Vec<ModelVersion> =
+            crate::load_setting(store, VERSIONS_META, "model versions")?.unwrap_or_default();
+        // Models are not kept across restarts: what was active is retrained.
+        for v in &mut versions {
+            if v.status == "active" {
+                v.status = "retired".into();
+            }
+        }
+        Ok(PredictionService {
+            current: RwLock::new(None),
+            versions: Mutex::new(versions),
+            state: Mutex::new(TrainingState::default()),
+            stale: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+        })
+    }
+
+    /// The models in service, if any version trained since start.
+    pub fn current(&self) -> Option<Arc<Models>> {
+        self.current.read().clone()
+    }
+
+    pub fn versions(&self) -> Vec<ModelVersion> {
+        self.versions.lock().clone()
+    }
+
+    pub fn state(&self) -> TrainingState {
+        self.state.lock().clone()
+    }
+
+    /// Claims the trainer; `false` if a run is already going.
+    fn begin(&self) -> bool {
+        let mut s = self.state.lock();
+        if s.running {
+            return false;
+        }
+        *s = TrainingState {
+            running: true,
+            phase: Some("starting"),
+            ..Default::default()
+        };
+        true
+    }
+
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Trains a new version and puts it in service. Runs on the caller's thread; fails with a
+/// conflict if another run is going.
+pub(crate) fn train_now(shared: &crate::Shared) -> Result<ModelVersion, EngineError> {
+    if !shared.predictions.begin() {
+        return Err(EngineError::Conflict(
+            "models are already training; see GET /v1/models".into(),
+        ));
+    }
+    run(shared)
+}
+
+/// One training run, the trainer already claimed.
+fn run(shared: &crate::Shared) -> Result<ModelVersion, EngineError> {
+    let service = &shared.predictions;
+    service.stale.store(false, Ordering::Relaxed);
+    let version = service
+        .versions
+        .lock()
+        .iter()
+        .map(|v| v.version)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let result = training::train(shared.store.as_ref(), &shared.catalog, version, service);
+    let mut state = service.state.lock();
+    state.running = false;
+    let trained = match result {
+        Ok(t) => t,
+        Err(e) => {
+            state.last_error = Some(e.to_string());
+            return Err(e);
+        }
+    };
+    let record = ModelVersion {
+        version,
+        status: "active".into(),
+        trained_at: format_timestamp(shared.clock.now()),
+        window: Window {
+            from: format_timestamp(trained.first),
+            to: format_timestamp(trained.end),
+        },
+        events: trained.events,
+        people: trained.people,
+        seconds: (trained.seconds * 1000.0).round() / 1000.0,
+        evaluation: trained.evaluation,
+        skipped: trained
+            .skipped
+            .into_iter()
+            .map(|(model, reason)| Skipped { model, reason })
+            .collect(),
+    };
+    let mut models = trained.models;
+    models.category_index = models
+        .categories
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.clone(), i))
+        .collect();
+    {
+        let mut versions = service.versions.lock();
+        for v in versions.iter_mut() {
+            if v.status == "active" {
+                v.status = "retired".into();
+            }
+        }
+        versions.push(record.clone());
+        let excess = versions.len().saturating_sub(KEEP_VERSIONS);
+        versions.drain(..excess);
+        crate::save_setting(shared.store.as_ref(), VERSIONS_META, &*versions)?;
+    }
+    *service.current.write() = Some(Arc::new(models));
+    state.last_error = None;
+    state.phase = Some("done");
+    state.progress = 1.0;
+    tracing::info!(version, seconds = record.seconds, "models trained");
+    Ok(record)
+}
+
+/// Starts a training run on its own thread unless one is going.
+pub(crate) fn train_in_background(shared: &Arc<crate::Shared>) -> bool {
+    if !shared.predictions.begin() {
+        return false;
+    }
+    let worker = shared.clone();
+    let spawned = std::thread::Builder::new()
+        .name("tailor-train".into())
+        .spawn(move || {
+            if let Err(e) = run(&worker) {
+                tracing::warn!(error = %e, "model training failed");
+            }
+        });
+    if let Err(e) = spawned {
+        let mut state = shared.predictions.state.lock();
+        state.running = false;
+        state.last_error = Some(format!("cannot start the trainer: {e}"));
+        return false;
+    }
+    true
+}
+
+/// The schedule: once at start (if the log has events), then every `schedule.every`, and within a minute after an
+/// erasure. Holds only a weak reference, so it ends with the engine.
+pub(crate) fn start_schedule(shared: &Arc<crate::Shared>, schedule: Schedule) {
+    let weak = Arc::downgrade(shared);
+    let tick = Duration::from_secs(1);
+    // A store that starts empty trains when asked or on the interval, not on its first
+    // few events.
+    let mut pending_start = schedule.at_start && shared.store.event_count().unwrap_or(0) > 0;
+    let _ = std::thread::Builder::new()
+        .name("tailor-train-schedule".into())
+        .spawn(move || {
+            let mut since_last = Duration::ZERO;
+            let mut stale_for = Duration::ZERO;
+            loop {
+                std::thread::sleep(tick);
+                let Some(shared) = weak.upgrade() else { return };
+                if shared.predictions.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                since_last += tick;
+                if shared.predictions.stale.load(Ordering::Relaxed) {
+                    stale_for += tick;
+                } else {
+                    stale_for = Duration::ZERO;
+                }
+                let due = pending_start
+                    || schedule.every.is_some_and(|every| since_last >= every)
+                    || stale_for >= Duration::from_secs(30);
+                if due && shared.store.event_count().unwrap_or(0) > 0 {
+                    pending_start = false;
+                    since_last = Duration::ZERO;
+                    stale_for = Duration::ZERO;
+                    if let Err(e) = train_now(&shared) {
+                        tracing::warn!(error = %e, "scheduled model training failed");
+                    }
+                }
+            }
+        });
+}
