@@ -329,6 +329,12 @@ impl Writer {
         shared.recs.write().session_model = model;
         shared.decisions.forget(&profile_ids);
         shared.experiments.forget(&ids);
+        // The prediction models learned from them too: the schedule retrains them without
+        // them within a minute (a run already reading the log is followed by another).
+        shared
+            .predictions
+            .stale
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.maybe_checkpoint(true)?;
         // Readers finishing a query can keep the log busy for a moment: retry briefly.
         let mut attempt = 0;

@@ -113,6 +113,8 @@ pub fn export_document(
     use serde_json::{Value, json};
     use tailor_core::time::format_timestamp;
     let consent_history = crate::consent::ledger(events);
+    // What the models say about them now (`null` before a model version is trained).
+    let predictions = profile.predictions.clone();
     let decisions: Vec<Value> = decisions
         .iter()
         .map(|d| {
@@ -132,8 +134,8 @@ pub fn export_document(
         "consentHistory": consent_history,
         "events": events.iter().map(event_json).collect::<Vec<_>>(),
         "decisions": decisions,
+        "predictions": predictions,
         // Not kept by this version of Tailor; listed so readers know they were checked.
-        "predictions": {},
         "experimentAssignments": [],
         "messagesSent": [],
     })

@@ -181,9 +181,10 @@ pub fn one_line(v: &Value) -> String {
         }
     }
     let h = &e["lifetime_value"]["holdout"];
-    if !h.is_null() {
+    if !h["predicted_total"].is_null() {
         parts.push(format!(
-            "BG/NBD next 4 weeks {} orders (actual {})",
+            "BG/NBD next {} weeks {} orders (actual {})",
+            h["weeks"],
             num(&h["predicted_total"], 0),
             num(&h["actual_total"], 0)
         ));
@@ -265,7 +266,9 @@ pub fn report(v: &Value) -> String {
             num(&clv["bgnbd"]["b"], 4),
         );
         let h = &clv["holdout"];
-        if !h.is_null() {
+        if let Some(why) = h["skipped"].as_str() {
+            out += &format!("  hold-out not scored: {why}\n");
+        } else if !h.is_null() {
             out += &format!(
                 "  next {} weeks, {} customers: actual {} orders; BG/NBD {} (MAE {}); past repeat rate {} (MAE {})\n",
                 h["weeks"],

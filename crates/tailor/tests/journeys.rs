@@ -473,7 +473,7 @@ async fn abandoned_cart_runs_end_to_end_through_smtp_webhooks_and_audiences() {
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     };
-    assert!(csv.starts_with("email,phone\n"), "{csv}");
+    assert!(csv.starts_with("email,phone,value\n"), "{csv}");
     assert!(
         csv.contains(&format!(
             "{},{}",

@@ -41,7 +41,30 @@ pub(super) fn eligible(
                 .as_ref()
                 .is_none_or(|cond| matches(&visitor.attributes, cond))
         })
+        .filter(|c| predictions_known(c, &visitor.attributes))
         .collect()
+}
+
+/// Whether every prediction the item's condition reads is known for the visitor. The
+/// condition language compares a missing value as null, and `null < 0.2` holds there (as in
+/// JavaScript), so without this an offer for "churn risk below 20 %" would go to everyone the
+/// models know nothing about.
+fn predictions_known(item: &ContentItem, attributes: &serde_json::Value) -> bool {
+    fn all_known(v: &serde_json::Value, attributes: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Object(map) => map.iter().all(|(k, v)| {
+                k.strip_prefix("predictions.")
+                    .is_none_or(|name| !attributes["predictions"][name].is_null())
+                    && all_known(v, attributes)
+            }),
+            serde_json::Value::Array(items) => items.iter().all(|v| all_known(v, attributes)),
+            _ => true,
+        }
+    }
+    item.targeting
+        .condition
+        .as_ref()
+        .is_none_or(|c| all_known(c, attributes))
 }
 
 /// How much the item's categories match the visitor's interests (0 to 1), and the best one.

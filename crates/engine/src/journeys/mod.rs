@@ -383,9 +383,11 @@ impl Engine {
     /// An audience's members who may be used for advertising now.
     pub fn audience(&self, name: &str) -> Result<Value, EngineError> {
         let (members, left_out) = self.audience_people(name)?;
+        let value = self.predicted_values(&members);
         let members: Vec<Value> = members
             .iter()
-            .map(|(person, at)| json!({"person": person, "addedAt": at}))
+            .zip(value)
+            .map(|((person, at), value)| json!({"person": person, "addedAt": at, "predictedValue": value}))
             .collect();
         Ok(json!({"audience": name, "members": members, "withoutConsent": left_out}))
     }
@@ -407,12 +409,15 @@ impl Engine {
     }
 
     /// The audience in customer-match form: one row per member with advertising consent,
-    /// `email,phone` as lower-case hex SHA-256 of the normalized values (empty if unknown).
+    /// `email,phone` as lower-case hex SHA-256 of the normalized values (empty if unknown),
+    /// and `value`, the member's predicted value (`predictions.predicted_value`; empty before
+    /// a model is trained) for value-based bidding and lookalikes.
     pub fn audience_export(&self, name: &str) -> Result<String, EngineError> {
         let (members, _) = self.audience_people(name)?;
-        let mut csv = String::from("email,phone\n");
+        let values = self.predicted_values(&members);
+        let mut csv = String::from("email,phone,value\n");
         let registry = self.shared.registry.read();
-        for (person, _) in members {
+        for ((person, _), value) in members.into_iter().zip(values) {
             let Some(p) = registry.find(&person) else {
                 continue;
             };
@@ -431,9 +436,24 @@ impl Engine {
                 continue;
             }
             let hash = |v: Option<String>| v.map(|v| audiences::sha256_hex(&v)).unwrap_or_default();
-            csv.push_str(&format!("{},{}\n", hash(email), hash(phone)));
+            let value = value.map(|v| format!("{v:.2}")).unwrap_or_default();
+            csv.push_str(&format!("{},{},{value}\n", hash(email), hash(phone)));
         }
         Ok(csv)
+    }
+
+    /// Each member's predicted value, if a model is trained.
+    fn predicted_values(&self, members: &[(String, Millis)]) -> Vec<Option<f64>> {
+        let models = self.shared.predictions.current();
+        let registry = self.shared.registry.read();
+        let now = self.now();
+        members
+            .iter()
+            .map(|(person, _)| {
+                let (models, p) = (models.as_ref()?, registry.find(person)?);
+                models.predict(p, now, None).predicted_value
+            })
+            .collect()
     }
 
     /// Members with advertising consent now, and how many were left out for lack of it.

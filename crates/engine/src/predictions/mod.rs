@@ -22,7 +22,7 @@ use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use tailor_core::Millis;
 use tailor_core::time::{DAY, format_timestamp};
-use tailor_ml::clv::value::{ClvSettings, customer_lifetime_value};
+use tailor_ml::clv::value::{ClvSettings, discounted_purchases};
 use tailor_ml::clv::{BgNbd, GammaGamma, PurchaseModel};
 use tailor_ml::intent::next_category::blend_rank;
 use tailor_ml::intent::propensity::CalibratedModel;
@@ -67,6 +67,8 @@ pub struct Models {
     categories: Vec<String>,
     category_index: HashMap<String, usize>,
     send_time: Option<SendTime>,
+    /// Mean value of an order, over every order at training time.
+    mean_order_value: f64,
 }
 
 /// What the models say about one person now (`predictions` on the profile and in targeting
@@ -75,8 +77,11 @@ pub struct Models {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Predictions {
     pub model_version: u32,
-    /// Discounted value of the next 12 months' orders (1 % a month).
+    /// Discounted value of the next 12 months' orders (1 % a month), for customers.
     pub clv: Option<f64>,
+    /// What ad spend can follow: `clv` for customers; for everyone else the chance of a
+    /// first order within 7 days times the store's mean order value.
+    pub predicted_value: Option<f64>,
     pub p_alive: Option<f64>,
     pub expected_orders_90d: Option<f64>,
     /// When one more order is expected (within a year).
@@ -109,6 +114,7 @@ impl Models {
             categories: Vec::new(),
             category_index: HashMap::new(),
             send_time: None,
+            mean_order_value: 0.0,
         }
     }
 
@@ -128,7 +134,9 @@ impl Models {
                 .map(|m| rounded(m.probability(&features))),
             ..Default::default()
         };
-        if let (Some(model), Some(s)) = (&self.purchases, purchase_summary(p, now)) {
+        if let (Some(model), Some(s)) = (&self.purchases, purchase_summary(p, now))
+            && model.expected_purchases(&s, 1.0).is_finite()
+        {
             let alive = model.probability_alive(&s);
             out.p_alive = Some(rounded(alive));
             out.churn_risk = Some(rounded(1.0 - alive));
@@ -138,14 +146,21 @@ impl Models {
             out.next_order_date = model
                 .expected_next_order(&s, 52.0)
                 .map(|weeks| format_timestamp(now + (weeks * WEEK as f64) as Millis));
-            out.clv = self
+            // Gamma-Gamma's expected spend when it fitted (q > 1), else their own mean order.
+            let spend = self
                 .spend
                 .as_ref()
-                .and_then(|spend| {
-                    customer_lifetime_value(model, spend, &s, ClvSettings::default()).ok()
-                })
-                .map(|v| (v * 100.0).round() / 100.0);
+                .and_then(|g| g.expected_average_spend(&s).ok())
+                .unwrap_or(p.orders.revenue / p.orders.count.max(1) as f64);
+            let per_unit = discounted_purchases(model, &s, ClvSettings::default());
+            out.clv = Some((spend * per_unit * 100.0).round() / 100.0).filter(|v| v.is_finite());
         }
+        out.predicted_value = if p.orders.count > 0 {
+            out.clv
+        } else {
+            out.purchase_intent_7d
+                .map(|p| (p * self.mean_order_value * 100.0).round() / 100.0)
+        };
         if let Some(fit) = &self.next_category {
             let mut engagement = vec![0.0; self.categories.len()];
             for (name, value) in p.categories.ranked(now) {

@@ -8,7 +8,7 @@
 //! - **Purchase intent, 7 days**: at weekly cutoffs before the end of the log, every profile
 //!   active in the previous 90 days; label: an order within 7 days.
 //! - **Lifetime value**: BG/NBD and Gamma-Gamma on every buyer's history in weeks; scored by
-//!   refitting at the cutoff four weeks back and predicting the last four weeks.
+//!   refitting at the cutoff [`LIFETIME_HOLDOUT_WEEKS`] back and predicting the weeks since.
 //! - **Next categories**: category transitions between snapshots two weeks apart.
 //! - **Send time**: email opens by hour of week, shrunk toward the lifecycle stage's and the
 //!   population's pattern; scored on the last 14 days' opens.
@@ -49,6 +49,8 @@ const ACTIVE_BEFORE_CUTOFF: Millis = 90 * DAY;
 /// Held-out period of the session and send-time models.
 const TEST_PERIOD: Millis = 7 * DAY;
 const SEND_TIME_TEST: Millis = 14 * DAY;
+/// The lifetime models are scored on this many final weeks.
+const LIFETIME_HOLDOUT_WEEKS: i64 = 4;
 /// Send time: hours either side that count as "on time".
 pub const SEND_TIME_RADIUS: usize = 1;
 
@@ -122,7 +124,7 @@ struct Collected {
     /// Session examples by index awaiting the end of their session.
     watching: HashMap<ProfileId, SessionWatch>,
     weekly: Vec<(Millis, Vec<Snapshot>)>,
-    /// Buyers' histories four weeks before the end, for the lifetime value's hold-out.
+    /// Buyers' histories [`LIFETIME_HOLDOUT_WEEKS`] before the end, for the lifetime value's hold-out.
     clv_calibration: Vec<(String, CustomerSummary)>,
     /// Category engagement six, four and two weeks before the end.
     engagement: Vec<(Millis, Vec<Engaged>)>,
@@ -196,7 +198,7 @@ impl Collected {
             }
             self.engagement.push((at, rows));
         }
-        if at == end - 4 * 7 * DAY {
+        if at == end - LIFETIME_HOLDOUT_WEEKS * 7 * DAY {
             for p in registry.profiles() {
                 if let (Some(key), Some(s)) = (first_key(p), purchase_summary(p, at)) {
                     self.clv_calibration.push((key, s));
@@ -316,6 +318,14 @@ pub fn train(
     collected.session.retain(|e| e.at != Millis::MAX);
 
     let mut models = Models::empty(version);
+    let (orders, revenue) = registry.profiles().fold((0u64, 0.0), |(n, r), p| {
+        (n + p.orders.count, r + p.orders.revenue)
+    });
+    models.mean_order_value = if orders == 0 {
+        0.0
+    } else {
+        revenue / orders as f64
+    };
     let mut evaluation = Evaluation::default();
     let mut skipped = Vec::new();
     let mut skip = |model: &str, why: String| skipped.push((model.to_string(), why));
@@ -546,15 +556,23 @@ fn fit_lifetime(
         "bgnbd": {"r": purchases.r, "alpha": purchases.alpha, "a": purchases.a, "b": purchases.b, "loglik": purchases.log_likelihood},
         "gamma_gamma": spend.map(|g| serde_json::json!({"p": g.p, "q": g.q, "gamma": g.gamma})),
     });
-    // Hold-out: refit on histories four weeks back, predict the last four weeks.
+    // Hold-out: refit on the histories as they were, predict the weeks since.
     let calibration: Vec<&(String, CustomerSummary)> =
         calibration.iter().filter(|(_, s)| s.age > 0.0).collect();
     let past: Vec<CustomerSummary> = calibration.iter().map(|(_, s)| *s).collect();
-    if past.iter().any(|b| b.frequency > 0)
-        && let Ok(model) = BgNbd::fit(&past)
-    {
-        let cut = end - 4 * 7 * DAY;
-        let horizon = 4.0 * 7.0 * DAY as f64 / WEEK as f64;
+    let refit = if past.iter().any(|b| b.frequency > 0) {
+        BgNbd::fit(&past).map_err(|e| e.to_string())
+    } else {
+        Err(format!(
+            "no repeat buyer {LIFETIME_HOLDOUT_WEEKS} weeks before the end"
+        ))
+    };
+    if let Err(why) = &refit {
+        report["holdout"] = serde_json::json!({"skipped": why});
+    }
+    if let Ok(model) = refit {
+        let cut = end - LIFETIME_HOLDOUT_WEEKS * 7 * DAY;
+        let horizon = (LIFETIME_HOLDOUT_WEEKS * 7 * DAY) as f64 / WEEK as f64;
         let (mut predicted, mut actual, mut naive) = (Vec::new(), Vec::new(), Vec::new());
         for (key, s) in calibration.iter().copied() {
             let Some(p) = registry.find_key(key) else {
@@ -577,6 +595,16 @@ fn fit_lifetime(
                 0.0
             });
         }
+        if predicted.iter().any(|p| !p.is_finite()) {
+            // The likelihood can peak at the edge of the parameter space on a short history
+            // (r, α → ∞ and a, b → 0: Poisson buyers who never drop out), where the
+            // closed-form expectation has no finite value.
+            report["holdout"] = serde_json::json!({"skipped": format!(
+                "the refit on the history {LIFETIME_HOLDOUT_WEEKS} weeks back is degenerate (r {:.3e}, α {:.3e}, a {:.3e}, b {:.3e}): its predictions are not finite",
+                model.r, model.alpha, model.a, model.b
+            )});
+            return Ok((purchases, spend, report));
+        }
         let mae = |f: &[f64]| {
             f.iter()
                 .zip(&actual)
@@ -585,7 +613,7 @@ fn fit_lifetime(
                 / actual.len().max(1) as f64
         };
         report["holdout"] = serde_json::json!({
-            "weeks": 4, "customers": actual.len(),
+            "weeks": LIFETIME_HOLDOUT_WEEKS, "customers": actual.len(),
             "actual_total": actual.iter().sum::<f64>(),
             "predicted_total": predicted.iter().sum::<f64>(), "mae": mae(&predicted),
             "baseline": {"name": "past repeat rate", "predicted_total": naive.iter().sum::<f64>(), "mae": mae(&naive)},
