@@ -19,6 +19,7 @@ pub mod privacy;
 pub mod profile;
 pub mod recs;
 mod registry;
+pub mod retention;
 pub mod session_model;
 pub mod tokens;
 
@@ -63,6 +64,7 @@ pub(crate) struct Shared {
     pub decisions: decisions::DecisionLog,
     pub placements: RwLock<Vec<decide::Placement>>,
     pub journeys: journeys::Journeys,
+    pub retention: retention::RetentionSettings,
 }
 
 /// The checkpoint entry holding the recommendation state.
@@ -161,6 +163,8 @@ pub struct Options {
     pub analyst_key: Option<String>,
     /// Where journeys send email, push and webhooks.
     pub channels: journeys::ChannelConfig,
+    /// How long raw events and inactive people are kept (see `retention`).
+    pub retention: retention::RetentionSettings,
 }
 
 #[derive(Clone)]
@@ -174,6 +178,8 @@ pub struct Engine {
     decision_counter: Arc<std::sync::atomic::AtomicU64>,
     /// The journey scheduler and outbox threads.
     journey_threads: journeys::ThreadSlot,
+    /// The retention thread, when retention is on.
+    retention_thread: Arc<Mutex<Option<retention::Thread>>>,
 }
 
 /// Counts for operations.
@@ -289,6 +295,7 @@ impl Engine {
             decisions: decisions::DecisionLog::start(store_for_log)?,
             placements: RwLock::new(placements),
             journeys: journey_defs,
+            retention: options.retention,
         });
         if replayed > 0 {
             let changes = shared.registry.write().take_changes();
@@ -310,9 +317,11 @@ impl Engine {
             keys: Arc::new(keys),
             writer: Arc::new(Mutex::new(Some(writer))),
             journey_threads: Arc::new(Mutex::new(None)),
+            retention_thread: Arc::new(Mutex::new(None)),
         };
         let threads = journeys::start(&engine, observed, options.channels)?;
         *engine.journey_threads.lock() = Some(threads);
+        *engine.retention_thread.lock() = retention::start(&engine)?;
         Ok((engine, generated))
     }
 
@@ -345,7 +354,12 @@ impl Engine {
 
     /// Finishes queued work, writes a final checkpoint and stops the writer.
     pub async fn shutdown(&self) -> Result<(), EngineError> {
-        // Journeys first: they ingest (profile updates) and must not outlive the writer.
+        // Retention first: it waits on the writer.
+        let retention = self.retention_thread.lock().take();
+        if let Some(thread) = retention {
+            let _ = tokio::task::spawn_blocking(move || thread.stop()).await;
+        }
+        // Journeys next: they ingest (profile updates) and must not outlive the writer.
         let threads = self.journey_threads.lock().take();
         if let Some(threads) = threads {
             let _ = tokio::task::spawn_blocking(move || threads.stop()).await;
@@ -589,8 +603,23 @@ impl Engine {
         // Decisions still queued for the log belong in the export too.
         self.shared.decisions.flush();
         let decisions = self.shared.store.decisions_of(&ids, usize::MAX)?;
+        // So are exposures still queued with the decision log (flushed above).
+        let exposures = self.shared.store.exposures_of(&ids)?;
+        let messages = self
+            .shared
+            .store
+            .outbox_list(None, Some(&ids), usize::MAX)?;
+        let journeys = self.journey_runs(id)?;
         Ok(Some(privacy::export_document(
-            view, &events, &decisions, now,
+            view,
+            privacy::ExportParts {
+                events: &events,
+                decisions: &decisions,
+                exposures: &exposures,
+                journeys,
+                messages: &messages,
+            },
+            now,
         )))
     }
 

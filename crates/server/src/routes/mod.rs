@@ -10,3 +10,4 @@ pub mod me;
 pub mod ops;
 pub mod preferences;
 pub mod profiles;
+pub mod retention;
