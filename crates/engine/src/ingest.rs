@@ -377,6 +377,9 @@ impl Writer {
         // From here on, late events and decisions naming them are refused or anonymized.
         if suppress {
             shared.suppression.add(&*shared.store, &ids)?;
+            // Journey writes checked before the suppression finish before their rows are
+            // deleted; later ones drop every row naming them.
+            drop(shared.journey_gate.write());
         }
         let mut report = ErasureReport {
             suppressed_ids: if suppress { ids.len() as u64 } else { 0 },

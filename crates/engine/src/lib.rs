@@ -65,6 +65,10 @@ pub(crate) struct Shared {
     pub placements: RwLock<Vec<decide::Placement>>,
     pub journeys: journeys::Journeys,
     pub retention: retention::RetentionSettings,
+    /// Held (read) by the journey scheduler from its suppression check to its store write;
+    /// erasure takes it (write) once the ids are suppressed, so no run or message checked
+    /// before the suppression lands after the erasure deleted their rows.
+    pub journey_gate: RwLock<()>,
 }
 
 /// The checkpoint entry holding the recommendation state.
@@ -296,6 +300,7 @@ impl Engine {
             placements: RwLock::new(placements),
             journeys: journey_defs,
             retention: options.retention,
+            journey_gate: RwLock::new(()),
         });
         if replayed > 0 {
             let changes = shared.registry.write().take_changes();

@@ -273,6 +273,14 @@ async fn erasure_during_heavy_ingestion_of_the_same_person() {
     let x_personal = [X_USER, X_ANON, X_EMAIL, X_NAME];
     let dir = tempfile::tempdir().unwrap();
     let mut s = Server::start(dir.path()).await;
+    // A journey every view enters: its scheduler writes runs and messages for them while
+    // the erasure runs.
+    let journey = json!({"trigger": {"event": "Product Viewed"}, "steps": [
+        {"id": "hook", "type": "send", "channel": "webhook", "template": "event", "url": "http://127.0.0.1:9/unreachable"}]});
+    assert_eq!(
+        s.admin_put("/v1/journeys/views-hv42", &journey).await.0,
+        200
+    );
     send(
         &s,
         "/v1/identify",
