@@ -58,6 +58,17 @@ pub(crate) enum Job {
         id: String,
         done: oneshot::Sender<Result<ErasureReport, EngineError>>,
     },
+    /// Retention: erase, without suppressing them, at most `limit` people whose latest event
+    /// is older than `cutoff` (see `retention`). Answers how many people, and what went.
+    Expire {
+        cutoff: tailor_core::Millis,
+        limit: usize,
+        done: oneshot::Sender<Result<(u64, ErasureReport), EngineError>>,
+    },
+    /// Checkpoint now; answers the log position the stored checkpoint covers.
+    Checkpoint {
+        done: oneshot::Sender<Result<Seq, EngineError>>,
+    },
     /// Checkpoint now, then stop taking jobs.
     Shutdown {
         done: oneshot::Sender<Result<(), EngineError>>,
@@ -130,7 +141,7 @@ impl Writer {
             };
             let mut appends = Vec::new();
             let mut shutdown = None;
-            let mut erase = None;
+            let mut control = None;
             let mut count = 0;
             let mut next = Some(first);
             while let Some(job) = next.take() {
@@ -145,8 +156,8 @@ impl Writer {
                         break;
                     }
                     // Everything queued before it is committed first; everything after waits.
-                    Job::Erase { id, done } => {
-                        erase = Some((id, done));
+                    job @ (Job::Erase { .. } | Job::Expire { .. } | Job::Checkpoint { .. }) => {
+                        control = Some(job);
                         break;
                     }
                 }
@@ -157,8 +168,24 @@ impl Writer {
             if !appends.is_empty() {
                 self.commit(appends, count);
             }
-            if let Some((id, done)) = erase {
-                let _ = done.send(self.erase(&id));
+            match control {
+                Some(Job::Erase { id, done }) => {
+                    let _ = done.send(self.erase(&id));
+                }
+                Some(Job::Expire {
+                    cutoff,
+                    limit,
+                    done,
+                }) => {
+                    let _ = done.send(self.expire(cutoff, limit));
+                }
+                Some(Job::Checkpoint { done }) => {
+                    let covered = self
+                        .maybe_checkpoint(true)
+                        .and_then(|()| Ok(self.shared.store.checkpointed_seq()?));
+                    let _ = done.send(covered);
+                }
+                _ => {}
             }
             if let Some(done) = shutdown {
                 // Everything queued behind the shutdown request is still acknowledged work.
@@ -295,28 +322,85 @@ impl Writer {
         }
     }
 
-    /// Erases one person everywhere (the steps and their order: see `privacy`).
+    /// Erases one person everywhere and suppresses their ids (see `privacy`).
     fn erase(&mut self, id: &str) -> Result<ErasureReport, EngineError> {
-        let shared = self.shared.clone();
-        let (profile_ids, ids) = shared
+        let person = self
+            .shared
             .registry
             .read()
             .person(id)
             .ok_or_else(|| EngineError::NotFound(format!("profile {id:?}")))?;
+        let report = self.forget_people(vec![person], true)?;
+        self.shared.store.audit(&tailor_store::AuditEntry {
+            at: self.shared.clock.now(),
+            action: "erase".into(),
+            detail: serde_json::to_string(&report).unwrap_or_default(),
+        })?;
+        tracing::info!(?report, "erased a person");
+        Ok(report)
+    }
+
+    /// Retention: erases, through the same steps as [`Writer::erase`] but without
+    /// suppression, at most `limit` people inactive since before `cutoff`.
+    fn expire(
+        &mut self,
+        cutoff: tailor_core::Millis,
+        limit: usize,
+    ) -> Result<(u64, ErasureReport), EngineError> {
+        let people = self.shared.registry.read().inactive_before(cutoff, limit);
+        if people.is_empty() {
+            return Ok((0, ErasureReport::default()));
+        }
+        let n = people.len() as u64;
+        let report = self.forget_people(people, false)?;
+        tracing::info!(people = n, ?report, "expired inactive people");
+        Ok((n, report))
+    }
+
+    /// **The** erasure path (the steps and their order: see `privacy`): everything about
+    /// `people` (each: their profile ids and raw ids) leaves the store, memory and what was
+    /// learned from them; with `suppress`, their ids are refused from now on.
+    fn forget_people(
+        &mut self,
+        people: Vec<(Vec<tailor_store::ProfileId>, Vec<String>)>,
+        suppress: bool,
+    ) -> Result<ErasureReport, EngineError> {
+        /// People per store call, so each statement's id list stays short.
+        const GROUP: usize = 64;
+        let shared = self.shared.clone();
         // No checkpoint may be writing their profile, and no decision of theirs may still
         // be queued, while their rows are deleted.
         self.maybe_checkpoint(true)?;
         shared.decisions.flush();
+        let profile_ids: Vec<_> = people.iter().flat_map(|(p, _)| p.iter().copied()).collect();
+        let ids: Vec<String> = people.iter().flat_map(|(_, i)| i.iter().cloned()).collect();
         // From here on, late events and decisions naming them are refused or anonymized.
-        shared.suppression.add(&*shared.store, &ids)?;
-        let mut events = shared.store.events_of(&ids, usize::MAX)?;
-        events.sort_by_key(|e| e.seq);
-        let erased = shared.store.erase_person(&tailor_store::PersonKeys {
-            profile_ids: profile_ids.clone(),
-            ids: ids.clone(),
-        })?;
+        if suppress {
+            shared.suppression.add(&*shared.store, &ids)?;
+            // Journey writes checked before the suppression finish before their rows are
+            // deleted; later ones drop every row naming them.
+            drop(shared.journey_gate.write());
+        }
+        let mut report = ErasureReport {
+            suppressed_ids: if suppress { ids.len() as u64 } else { 0 },
+            ..Default::default()
+        };
+        let mut messages: Vec<Message> = Vec::new();
+        for group in people.chunks(GROUP) {
+            let keys = tailor_store::PersonKeys {
+                profile_ids: group.iter().flat_map(|(p, _)| p.iter().copied()).collect(),
+                ids: group.iter().flat_map(|(_, i)| i.iter().cloned()).collect(),
+            };
+            let mut events = shared.store.events_of(&keys.ids, usize::MAX)?;
+            events.sort_by_key(|e| e.seq);
+            messages.extend(events.into_iter().map(|e| e.message));
+            let erased = shared.store.erase_person(&keys)?;
+            report.profiles += erased.profiles;
+            report.identities += erased.identities;
+            report.events += erased.events;
+            report.decisions += erased.decisions;
+        }
         shared.registry.write().remove(&profile_ids);
-        let messages: Vec<Message> = events.into_iter().map(|e| e.message).collect();
         let views = {
             let catalog = shared.catalog.read();
             let mut recs = shared.recs.write();
@@ -336,31 +420,7 @@ impl Writer {
             .stale
             .store(true, std::sync::atomic::Ordering::Relaxed);
         self.maybe_checkpoint(true)?;
-        // Readers finishing a query can keep the log busy for a moment: retry briefly.
-        let mut attempt = 0;
-        loop {
-            match shared.store.purge() {
-                Ok(()) => break,
-                Err(e) if attempt >= 40 => return Err(e.into()),
-                Err(_) => {
-                    attempt += 1;
-                    std::thread::sleep(Duration::from_millis(25));
-                }
-            }
-        }
-        let report = ErasureReport {
-            profiles: erased.profiles,
-            identities: erased.identities,
-            events: erased.events,
-            decisions: erased.decisions,
-            suppressed_ids: ids.len() as u64,
-        };
-        shared.store.audit(&tailor_store::AuditEntry {
-            at: shared.clock.now(),
-            action: "erase".into(),
-            detail: serde_json::to_string(&report).unwrap_or_default(),
-        })?;
-        tracing::info!(?report, "erased a person");
+        purge(&*shared.store)?;
         Ok(report)
     }
 
@@ -415,6 +475,22 @@ impl Writer {
             Err(e) => tracing::error!(error = %e, "cannot start a checkpoint thread; will retry"),
         }
         Ok(())
+    }
+}
+
+/// Truncates the write-ahead logs so no old page image keeps deleted rows (`Store::purge`).
+/// Readers finishing a query can keep the log busy for a moment: retries briefly.
+pub(crate) fn purge(store: &dyn tailor_store::Store) -> Result<(), EngineError> {
+    let mut attempt = 0;
+    loop {
+        match store.purge() {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt >= 40 => return Err(e.into()),
+            Err(_) => {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        }
     }
 }
 

@@ -20,6 +20,7 @@ pub mod privacy;
 pub mod profile;
 pub mod recs;
 mod registry;
+pub mod retention;
 pub mod session_model;
 pub mod tokens;
 
@@ -65,6 +66,11 @@ pub(crate) struct Shared {
     pub placements: RwLock<Vec<decide::Placement>>,
     pub journeys: journeys::Journeys,
     pub predictions: predictions::PredictionService,
+    pub retention: retention::RetentionSettings,
+    /// Held (read) by the journey scheduler from its suppression check to its store write;
+    /// erasure takes it (write) once the ids are suppressed, so no run or message checked
+    /// before the suppression lands after the erasure deleted their rows.
+    pub journey_gate: RwLock<()>,
 }
 
 /// The checkpoint entry holding the recommendation state.
@@ -165,6 +171,8 @@ pub struct Options {
     pub channels: journeys::ChannelConfig,
     /// When prediction models train.
     pub models: predictions::Schedule,
+    /// How long raw events and inactive people are kept (see `retention`).
+    pub retention: retention::RetentionSettings,
 }
 
 #[derive(Clone)]
@@ -178,6 +186,8 @@ pub struct Engine {
     decision_counter: Arc<std::sync::atomic::AtomicU64>,
     /// The journey scheduler and outbox threads.
     journey_threads: journeys::ThreadSlot,
+    /// The retention thread, when retention is on.
+    retention_thread: Arc<Mutex<Option<retention::Thread>>>,
 }
 
 /// Counts for operations.
@@ -295,6 +305,8 @@ impl Engine {
             placements: RwLock::new(placements),
             journeys: journey_defs,
             predictions: prediction_service,
+            retention: options.retention,
+            journey_gate: RwLock::new(()),
         });
         predictions::start_schedule(&shared, options.models);
         if replayed > 0 {
@@ -317,9 +329,11 @@ impl Engine {
             keys: Arc::new(keys),
             writer: Arc::new(Mutex::new(Some(writer))),
             journey_threads: Arc::new(Mutex::new(None)),
+            retention_thread: Arc::new(Mutex::new(None)),
         };
         let threads = journeys::start(&engine, observed, options.channels)?;
         *engine.journey_threads.lock() = Some(threads);
+        *engine.retention_thread.lock() = retention::start(&engine)?;
         Ok((engine, generated))
     }
 
@@ -353,7 +367,12 @@ impl Engine {
     /// Finishes queued work, writes a final checkpoint and stops the writer.
     pub async fn shutdown(&self) -> Result<(), EngineError> {
         self.shared.predictions.stop();
-        // Journeys first: they ingest (profile updates) and must not outlive the writer.
+        // Retention first: it waits on the writer.
+        let retention = self.retention_thread.lock().take();
+        if let Some(thread) = retention {
+            let _ = tokio::task::spawn_blocking(move || thread.stop()).await;
+        }
+        // Journeys next: they ingest (profile updates) and must not outlive the writer.
         let threads = self.journey_threads.lock().take();
         if let Some(threads) = threads {
             let _ = tokio::task::spawn_blocking(move || threads.stop()).await;
@@ -603,8 +622,23 @@ impl Engine {
         // Decisions still queued for the log belong in the export too.
         self.shared.decisions.flush();
         let decisions = self.shared.store.decisions_of(&ids, usize::MAX)?;
+        // So are exposures still queued with the decision log (flushed above).
+        let exposures = self.shared.store.exposures_of(&ids)?;
+        let messages = self
+            .shared
+            .store
+            .outbox_list(None, Some(&ids), usize::MAX)?;
+        let journeys = self.journey_runs(id)?;
         Ok(Some(privacy::export_document(
-            view, &events, &decisions, now,
+            view,
+            privacy::ExportParts {
+                events: &events,
+                decisions: &decisions,
+                exposures: &exposures,
+                journeys,
+                messages: &messages,
+            },
+            now,
         )))
     }
 

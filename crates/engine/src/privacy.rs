@@ -101,21 +101,34 @@ pub struct ErasureReport {
     pub suppressed_ids: u64,
 }
 
+/// What the export document holds besides the profile view.
+pub struct ExportParts<'a> {
+    pub events: &'a [tailor_store::StoredEvent],
+    pub decisions: &'a [tailor_store::DecisionRecord],
+    /// Experiment assignments (first exposures) under any of their ids.
+    pub exposures: &'a [tailor_store::Exposure],
+    /// Journeys they are or were in, as `Engine::journey_runs` shows them.
+    pub journeys: Vec<serde_json::Value>,
+    /// Journey messages for them, whatever their status (queued, sent, skipped, dead).
+    pub messages: &'a [tailor_store::OutboxItem],
+}
+
 /// The export document (`GET /v1/profiles/{id}/export`; format version 1, documented in the
 /// README): the profile as Tailor sees it (identities, traits, consent, features, lifecycle
-/// stage), the consent history, every stored event, and every logged decision shown to them.
+/// stage), the consent history, every stored event, every logged decision shown to them, their
+/// experiment assignments, their journeys and every journey message for them.
 pub fn export_document(
     profile: crate::profile::ProfileView,
-    events: &[tailor_store::StoredEvent],
-    decisions: &[tailor_store::DecisionRecord],
+    parts: ExportParts<'_>,
     now: tailor_core::Millis,
 ) -> serde_json::Value {
     use serde_json::{Value, json};
     use tailor_core::time::format_timestamp;
-    let consent_history = crate::consent::ledger(events);
+    let consent_history = crate::consent::ledger(parts.events);
     // What the models say about them now (`null` before a model version is trained).
     let predictions = profile.predictions.clone();
-    let decisions: Vec<Value> = decisions
+    let decisions: Vec<Value> = parts
+        .decisions
         .iter()
         .map(|d| {
             json!({
@@ -127,17 +140,34 @@ pub fn export_document(
             })
         })
         .collect();
+    let assignments: Vec<Value> = parts
+        .exposures
+        .iter()
+        .map(|e| {
+            json!({
+                "experiment": e.experiment,
+                "id": e.id,
+                "variation": e.variation,
+                "firstExposedAt": format_timestamp(e.at),
+            })
+        })
+        .collect();
+    let messages: Vec<Value> = parts
+        .messages
+        .iter()
+        .map(crate::journeys::outbox_json)
+        .collect();
     json!({
         "format": "tailor-export/1",
         "exportedAt": format_timestamp(now),
         "profile": profile,
         "consentHistory": consent_history,
-        "events": events.iter().map(event_json).collect::<Vec<_>>(),
+        "events": parts.events.iter().map(event_json).collect::<Vec<_>>(),
         "decisions": decisions,
         "predictions": predictions,
-        // Not kept by this version of Tailor; listed so readers know they were checked.
-        "experimentAssignments": [],
-        "messagesSent": [],
+        "experimentAssignments": assignments,
+        "journeys": parts.journeys,
+        "messagesSent": messages,
     })
 }
 

@@ -216,6 +216,37 @@ impl Registry {
         Some((ids, raw))
     }
 
+    /// People whose latest event is older than `cutoff` (retention), at most `limit`, each as
+    /// [`Registry::person`] gives them. Walks the merge map once for the whole batch.
+    pub fn inactive_before(
+        &self,
+        cutoff: tailor_core::Millis,
+        limit: usize,
+    ) -> Vec<(Vec<ProfileId>, Vec<String>)> {
+        let mut picked: HashMap<ProfileId, (Vec<ProfileId>, Vec<String>)> = self
+            .profiles
+            .values()
+            .filter(|p| p.last_seen < cutoff)
+            .take(limit)
+            .map(|p| (p.id, (vec![p.id], p.id_list())))
+            .collect();
+        if picked.is_empty() {
+            return Vec::new();
+        }
+        for &old in self.merged.keys() {
+            if let Some((ids, _)) = picked.get_mut(&self.live(old)) {
+                ids.push(old);
+            }
+        }
+        picked
+            .into_values()
+            .map(|(mut ids, raw)| {
+                ids.sort_unstable();
+                (ids, raw)
+            })
+            .collect()
+    }
+
     /// Removes the profiles `ids` of one person (erasure; the caller has erased their rows
     /// from the store) and every index entry pointing at them, including pending
     /// checkpoint changes. The next checkpoint deletes their rows again, idempotently.

@@ -7,6 +7,7 @@ mod auth;
 mod body;
 mod error;
 mod pages;
+pub mod ratelimit;
 mod routes;
 
 use std::sync::Arc;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub storefront_key: Option<Arc<str>>,
     /// Set only by `tailor serve --test-clock`: `POST /v1/test/clock` moves it.
     pub test_clock: Option<Arc<tailor_core::OffsetClock>>,
+    /// Rate limits; `None`: none (see `ratelimit`).
+    pub(crate) limiter: Option<Arc<ratelimit::Limiter>>,
 }
 
 impl AppState {
@@ -49,7 +52,14 @@ impl AppState {
             id_counter: Arc::new(AtomicU64::new(0)),
             storefront_key: storefront_key.map(Into::into),
             test_clock: None,
+            limiter: ratelimit::Limiter::new(ratelimit::RateLimits::default()),
         }
+    }
+
+    /// Applies these rate limits instead of the defaults.
+    pub fn with_rate_limits(mut self, limits: ratelimit::RateLimits) -> Self {
+        self.limiter = ratelimit::Limiter::new(limits);
+        self
     }
 
     /// Lets `POST /v1/test/clock` move `clock` (the engine's clock). For tests only.
@@ -97,7 +107,7 @@ fn metrics_handle() -> PrometheusHandle {
 pub fn router(state: AppState) -> Router {
     use routes::{
         catalog, consent, decide, experiments, ingest, journeys, me, models, ops, preferences,
-        profiles,
+        profiles, retention,
     };
     Router::new()
         .route("/v1/track", post(ingest::track))
@@ -132,6 +142,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/profiles/{id}/export", get(profiles::export))
         .route("/v1/suppressions/{id}", delete(profiles::lift_suppression))
         .route("/v1/audit", get(profiles::audit))
+        .route("/v1/retention", get(retention::settings))
+        .route("/v1/retention/run", post(retention::run))
         .route("/v1/consent", put(consent::put))
         .route(
             "/v1/consent/policy",
@@ -209,6 +221,10 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::routes())
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::limit,
+        ))
         .layer(middleware::from_fn(observe))
         .with_state(state)
 }
@@ -240,6 +256,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let engine = state.engine.clone();
     let app = router(state);
+    // The peer address is what per-address rate limits count.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

@@ -38,6 +38,10 @@ pub fn run_all<S: Store, G>(fresh: impl Fn() -> (S, G)) {
         ),
         ("exposures_keep_the_first", exposures_keep_the_first),
         (
+            "retention_deletes_only_old_checkpointed_events",
+            retention_deletes_only_old_checkpointed_events,
+        ),
+        (
             "journey_rows_are_atomic_and_idempotent",
             journey_rows_are_atomic_and_idempotent,
         ),
@@ -340,6 +344,11 @@ fn exposures_keep_the_first(s: &dyn Store) {
     let mut all = s.exposures().unwrap();
     all.sort_by(|x, y| x.id.cmp(&y.id));
     assert_eq!(all, [e("a", 1, 10), e("b", 0, 11)]);
+    assert_eq!(
+        s.exposures_of(&["b".into(), "c".into()]).unwrap(),
+        [e("b", 0, 11)]
+    );
+    assert!(s.exposures_of(&[]).unwrap().is_empty());
     s.erase_person(&PersonKeys {
         profile_ids: vec![],
         ids: vec!["a".into()],
@@ -511,4 +520,60 @@ fn erase_person_reaches_journey_rows(s: &dyn Store) {
         .map(|c| c.person)
         .collect();
     assert_eq!(people, vec!["u2"]);
+}
+
+fn retention_deletes_only_old_checkpointed_events(s: &dyn Store) {
+    const CONSENT: &str = "Segment Consent Preference Updated";
+    let at = |id: &str, user: &str, ts: i64| {
+        let mut m = message(id, "track", Some(user), Some(&format!("anon-{user}")));
+        m.timestamp = ts;
+        m
+    };
+    let mut consent = at("kept", "u1", 10);
+    consent.event = Some(CONSENT.into());
+    let seqs = s
+        .append(&[
+            at("old-1", "u1", 10),
+            at("old-2", "u2", 20),
+            consent,
+            at("new", "u1", 1_000),
+            at("old-uncovered", "u1", 10),
+        ])
+        .unwrap();
+    let seq = |i: usize| seqs[i].unwrap();
+    assert_eq!(s.checkpointed_seq().unwrap(), 0);
+    s.checkpoint(&Checkpoint {
+        seq: seq(3),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(s.checkpointed_seq().unwrap(), seq(3));
+    let up_to = s.checkpointed_seq().unwrap();
+    assert_eq!(
+        s.delete_events_before(100, up_to, &[CONSENT], 1).unwrap(),
+        1
+    );
+    assert_eq!(
+        s.delete_events_before(100, up_to, &[CONSENT], 1).unwrap(),
+        1
+    );
+    assert_eq!(
+        s.delete_events_before(100, up_to, &[CONSENT], 1).unwrap(),
+        0
+    );
+    let left: Vec<String> = s
+        .events_after(0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.message.message_id)
+        .collect();
+    assert_eq!(left, ["kept", "new", "old-uncovered"]);
+    // The person index no longer finds the deleted events.
+    let of = |id: &str| s.events_of(&[id.to_string()], 100).unwrap().len();
+    assert_eq!(of("u2"), 0);
+    assert_eq!(of("anon-u2"), 0);
+    assert_eq!(of("u1"), 3);
+    // Without a keep list, the consent event goes too.
+    assert_eq!(s.delete_events_before(100, up_to, &[], 10).unwrap(), 1);
+    assert_eq!(s.event_count().unwrap(), 2);
 }

@@ -128,6 +128,20 @@ pub trait Store: Send + Sync + 'static {
     fn checkpoint(&self, checkpoint: &Checkpoint) -> Result<()>;
     /// Reads the latest checkpoint.
     fn snapshot(&self) -> Result<Snapshot>;
+    /// The log position the latest checkpoint covers (0 before the first), without reading
+    /// the profiles.
+    fn checkpointed_seq(&self) -> Result<Seq>;
+    /// Retention: deletes at most `limit` events timestamped before `before` and at or below
+    /// `up_to`, except track events named in `keep`, together with their entries in the
+    /// person → events index. Returns how many it deleted; call again until that is less
+    /// than `limit` (each call is one short transaction, so ingest is never held up long).
+    fn delete_events_before(
+        &self,
+        before: tailor_core::Millis,
+        up_to: Seq,
+        keep: &[&str],
+        limit: usize,
+    ) -> Result<u64>;
 
     fn put_products(&self, products: &[Product]) -> Result<()>;
     fn delete_product(&self, id: &str) -> Result<bool>;
@@ -165,6 +179,8 @@ pub trait Store: Send + Sync + 'static {
     fn log_exposures(&self, exposures: &[Exposure]) -> Result<()>;
     /// Every recorded exposure.
     fn exposures(&self) -> Result<Vec<Exposure>>;
+    /// The exposures recorded under any of `ids` (for a person's export), oldest first.
+    fn exposures_of(&self, ids: &[String]) -> Result<Vec<Exposure>>;
 
     /// Adds suppression records (opaque strings: the engine stores salted hashes).
     fn suppress(&self, hashes: &[String]) -> Result<()>;

@@ -488,6 +488,79 @@ impl Store for SqliteStore {
         })
     }
 
+    fn checkpointed_seq(&self) -> Result<Seq> {
+        self.with_profiles(|conn| {
+            let v: Option<String> = conn
+                .query_row(
+                    "SELECT value FROM checkpoint WHERE key = ?1",
+                    [CHECKPOINT_SEQ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            v.map_or(Ok(0), |v| {
+                v.parse::<Seq>()
+                    .map_err(|e| StoreError::Corrupt(format!("{CHECKPOINT_SEQ}: {e}")))
+            })
+        })
+    }
+
+    fn delete_events_before(
+        &self,
+        before: tailor_core::Millis,
+        up_to: Seq,
+        keep: &[&str],
+        limit: usize,
+    ) -> Result<u64> {
+        let keep_clause = if keep.is_empty() {
+            String::new()
+        } else {
+            let ph: Vec<String> = (0..keep.len()).map(|i| format!("?{}", i + 3)).collect();
+            format!(
+                " AND NOT (kind = 'track' AND json_extract(body, '$.event') IN ({}))",
+                ph.join(",")
+            )
+        };
+        self.write(|conn| {
+            let tx = conn.transaction()?;
+            let mut deleted = 0;
+            {
+                let mut pick = tx.prepare(&format!(
+                    "SELECT seq, user_id, anonymous_id, previous_id FROM events
+                      WHERE seq <= ?1 AND ts < ?2{keep_clause} ORDER BY seq LIMIT {}",
+                    sql_limit(limit)
+                ))?;
+                let mut args: Vec<rusqlite::types::Value> = vec![up_to.into(), before.into()];
+                args.extend(
+                    keep.iter()
+                        .map(|k| rusqlite::types::Value::from(k.to_string())),
+                );
+                let picked = pick
+                    .query_map(params_from_iter(args), |r| {
+                        Ok((
+                            r.get::<_, Seq>(0)?,
+                            [
+                                r.get::<_, Option<String>>(1)?,
+                                r.get::<_, Option<String>>(2)?,
+                                r.get::<_, Option<String>>(3)?,
+                            ],
+                        ))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut event = tx.prepare_cached("DELETE FROM events WHERE seq = ?1")?;
+                let mut person =
+                    tx.prepare_cached("DELETE FROM p.event_people WHERE person = ?1 AND seq = ?2")?;
+                for (seq, ids) in picked {
+                    deleted += event.execute([seq])? as u64;
+                    for id in ids.iter().flatten() {
+                        person.execute(params![id, seq])?;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(deleted)
+        })
+    }
+
     fn put_products(&self, products: &[Product]) -> Result<()> {
         put_json(
             self,
@@ -750,6 +823,27 @@ impl Store for SqliteStore {
         self.read(|conn| {
             let mut stmt = conn.prepare("SELECT experiment, id, variation, at FROM exposures")?;
             let rows = stmt.query_map([], |r| {
+                Ok(Exposure {
+                    experiment: r.get(0)?,
+                    id: r.get(1)?,
+                    variation: r.get(2)?,
+                    at: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn exposures_of(&self, ids: &[String]) -> Result<Vec<Exposure>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(|conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT experiment, id, variation, at FROM exposures WHERE id IN ({}) ORDER BY at",
+                placeholders(ids.len())
+            ))?;
+            let rows = stmt.query_map(params_from_iter(ids), |r| {
                 Ok(Exposure {
                     experiment: r.get(0)?,
                     id: r.get(1)?,

@@ -13,7 +13,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct ServeArgs {
-    /// TOML file with any of: data, listen, write_key, admin_key, analyst_key, log_format.
+    /// TOML file with any of: data, listen, write_key, admin_key, analyst_key, log_format, …,
+    /// and the tables `[rate_limit]` and `[retention]` (README, "Configuration").
     #[arg(long, env = "TAILOR_CONFIG")]
     pub config: Option<PathBuf>,
     /// Data directory [default: ./tailor-data]
@@ -50,6 +51,27 @@ pub struct ServeArgs {
     /// The Standard Webhooks secret webhooks are signed with (`whsec_…`).
     #[arg(long, env = "TAILOR_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
+    /// Requests per client address: `N/s`, `N/m`, `N/h`, `N/10s`, or `off` [default: 1000/s].
+    /// Loopback clients are exempt unless --rate-limit-loopback.
+    #[arg(long, env = "TAILOR_RATE_LIMIT_PER_ADDRESS")]
+    pub rate_limit_per_address: Option<String>,
+    /// Requests per key (each of the write, analyst and admin keys), same form [default: off].
+    #[arg(long, env = "TAILOR_RATE_LIMIT_PER_KEY")]
+    pub rate_limit_per_key: Option<String>,
+    /// Apply the rate limits to loopback clients (127.0.0.0/8, ::1) too.
+    #[arg(long, env = "TAILOR_RATE_LIMIT_LOOPBACK")]
+    pub rate_limit_loopback: bool,
+    /// The server is behind one reverse proxy: the client address is the last entry of
+    /// `X-Forwarded-For`, not the TCP peer.
+    #[arg(long, env = "TAILOR_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+    /// Delete raw events older than this many days (profiles keep what they learned)
+    /// [default: keep forever].
+    #[arg(long, env = "TAILOR_RETAIN_EVENTS_DAYS")]
+    pub retain_events_days: Option<u32>,
+    /// Erase (without suppression) people with no event for this many days [default: off].
+    #[arg(long, env = "TAILOR_EXPIRE_INACTIVE_DAYS")]
+    pub expire_inactive_days: Option<u32>,
     /// TESTING ONLY: lets the admin key move this server's clock ahead
     /// (`POST /v1/test/clock`), so tests run days of journeys in seconds. Never in production.
     #[arg(long, env = "TAILOR_TEST_CLOCK")]
@@ -75,6 +97,28 @@ struct FileConfig {
     push_url: Option<String>,
     webhook_secret: Option<String>,
     train_every_hours: Option<f64>,
+    #[serde(default)]
+    rate_limit: RateLimitFile,
+    #[serde(default)]
+    retention: RetentionFile,
+}
+
+/// `[rate_limit]` in the config file.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RateLimitFile {
+    per_address: Option<String>,
+    per_key: Option<String>,
+    loopback: Option<bool>,
+    trust_forwarded_for: Option<bool>,
+}
+
+/// `[retention]` in the config file.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RetentionFile {
+    events_days: Option<u32>,
+    expire_inactive_days: Option<u32>,
 }
 
 /// The settings a server runs with, every value decided.
@@ -87,6 +131,8 @@ pub struct Settings {
     pub analyst_key: Option<String>,
     pub json_logs: bool,
     pub channels: tailor_engine::journeys::ChannelConfig,
+    pub rate_limits: tailor_server::ratelimit::RateLimits,
+    pub retention: tailor_engine::retention::RetentionSettings,
     pub test_clock: bool,
     pub models: tailor_engine::predictions::Schedule,
 }
@@ -101,6 +147,8 @@ impl Default for Settings {
             analyst_key: None,
             json_logs: false,
             channels: Default::default(),
+            rate_limits: Default::default(),
+            retention: Default::default(),
             test_clock: false,
             models: Default::default(),
         }
@@ -137,6 +185,47 @@ impl ServeArgs {
             "text" => false,
             other => bail!("log format {other:?} is not `text` or `json`"),
         };
+        let rate = |flag: &Option<String>, file: Option<String>, default, what: &str| match flag
+            .clone()
+            .or(file)
+        {
+            None => Ok(default),
+            Some(text) => tailor_server::ratelimit::parse_rate(&text)
+                .map_err(|e| anyhow::anyhow!("{what}: {e}")),
+        };
+        let rate_limits = tailor_server::ratelimit::RateLimits {
+            per_address: rate(
+                &self.rate_limit_per_address,
+                file.rate_limit.per_address,
+                Some(tailor_server::ratelimit::DEFAULT_PER_ADDRESS),
+                "rate limit per address",
+            )?,
+            per_key: rate(
+                &self.rate_limit_per_key,
+                file.rate_limit.per_key,
+                None,
+                "rate limit per key",
+            )?,
+            loopback: self.rate_limit_loopback || file.rate_limit.loopback.unwrap_or(false),
+            trust_forwarded_for: self.trust_forwarded_for
+                || file.rate_limit.trust_forwarded_for.unwrap_or(false),
+        };
+        let days = |flag: Option<u32>, file: Option<u32>, what: &str| match flag.or(file) {
+            Some(0) => bail!("{what} must be at least 1 day; leave it unset to keep forever"),
+            n => Ok(n),
+        };
+        let retention = tailor_engine::retention::RetentionSettings {
+            events_days: days(
+                self.retain_events_days,
+                file.retention.events_days,
+                "retention of events (TAILOR_RETAIN_EVENTS_DAYS)",
+            )?,
+            expire_inactive_days: days(
+                self.expire_inactive_days,
+                file.retention.expire_inactive_days,
+                "expiry of inactive people (TAILOR_EXPIRE_INACTIVE_DAYS)",
+            )?,
+        };
         Ok(Settings {
             data: self
                 .data
@@ -154,6 +243,8 @@ impl ServeArgs {
                 push_url: self.push_url.clone().or(file.push_url),
                 webhook_secret: self.webhook_secret.clone().or(file.webhook_secret),
             },
+            rate_limits,
+            retention,
             test_clock: self.test_clock,
             models: schedule(self.train_every_hours.or(file.train_every_hours))?,
         })
@@ -220,5 +311,45 @@ mod tests {
         .settings(DEFAULT_DATA)
         .unwrap_err();
         assert!(err.to_string().contains("HOST:PORT"));
+    }
+
+    #[test]
+    fn rate_limits_and_retention_come_from_flags_or_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tailor.toml");
+        std::fs::write(
+            &path,
+            "[rate_limit]\nper_address = \"50/m\"\ntrust_forwarded_for = true\n\n[retention]\nevents_days = 400\n",
+        )
+        .unwrap();
+        let s = ServeArgs {
+            config: Some(path.clone()),
+            rate_limit_per_key: Some("10/s".into()),
+            expire_inactive_days: Some(730),
+            ..Default::default()
+        }
+        .settings(DEFAULT_DATA)
+        .unwrap();
+        assert_eq!(s.rate_limits.per_address.unwrap().requests, 50);
+        assert_eq!(s.rate_limits.per_key.unwrap().requests, 10);
+        assert!(s.rate_limits.trust_forwarded_for && !s.rate_limits.loopback);
+        assert_eq!(s.retention.events_days, Some(400));
+        assert_eq!(s.retention.expire_inactive_days, Some(730));
+        // Defaults: a generous per-address limit, no per-key limit, keep everything.
+        let d = ServeArgs::default().settings(DEFAULT_DATA).unwrap();
+        assert_eq!(d.rate_limits, Default::default());
+        assert!(d.rate_limits.per_key.is_none() && d.retention.is_off());
+        for bad in [
+            ServeArgs {
+                rate_limit_per_address: Some("lots".into()),
+                ..Default::default()
+            },
+            ServeArgs {
+                retain_events_days: Some(0),
+                ..Default::default()
+            },
+        ] {
+            assert!(bad.settings(DEFAULT_DATA).is_err());
+        }
     }
 }

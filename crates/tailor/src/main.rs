@@ -35,7 +35,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API on the embedded store.
-    Serve(config::ServeArgs),
+    Serve(Box<config::ServeArgs>),
     /// Build a synthetic store with shoppers through the public API, then serve it.
     Demo(demo::DemoArgs),
     /// Measure ingest throughput and profile read latency on a fresh data directory.
@@ -52,7 +52,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => server::serve(args),
+        Command::Serve(args) => server::serve(*args),
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),

@@ -48,6 +48,7 @@ fn open_engine_with_clock(
         analyst_key: settings.analyst_key.clone(),
         channels: settings.channels.clone(),
         models: settings.models,
+        retention: settings.retention,
     };
     Engine::open(Arc::new(store), clock, options).context("cannot start the engine")
 }
@@ -113,7 +114,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "Tailor is serving on http://{addr} (data: {})",
             settings.data.display()
         );
-        let state = AppState::new(engine, None).with_test_clock(test_clock);
+        let state = AppState::new(engine, None)
+            .with_test_clock(test_clock)
+            .with_rate_limits(settings.rate_limits.clone());
         tailor_server::serve(listener, state, shutdown_signal()).await?;
         Ok(())
     })

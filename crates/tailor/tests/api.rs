@@ -609,6 +609,8 @@ async fn operations_endpoints_answer() {
         "/v1/outbox/dead",
         "/v1/outbox/dead/{key}/replay",
         "/v1/audiences/{name}/export",
+        "/v1/retention",
+        "/v1/retention/run",
     ] {
         assert!(spec["paths"][path].is_object(), "openapi lists {path}");
     }

@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use common::{ADMIN_KEY, Server, WRITE_KEY};
+use common::{ADMIN_KEY, Server, WRITE_KEY, byte_scan};
 use serde_json::{Value, json};
 
 const USER: &str = "user-zq81-erase";
@@ -29,31 +28,6 @@ async fn send(s: &Server, path: &str, body: Value) -> Value {
 async fn admin(s: &Server, method: reqwest::Method, path: &str) -> (u16, Value) {
     s.raw(s.http.request(method, s.url(path)).bearer_auth(ADMIN_KEY))
         .await
-}
-
-/// Files in `dir` (recursively) that contain any of `needles`, with the needle.
-fn byte_scan(dir: &Path, needles: &[&str]) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    let mut files = 0;
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            files += 1;
-            let bytes = std::fs::read(&path).unwrap();
-            for needle in needles {
-                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                    found.push(format!("{} contains {needle:?}", path.display()));
-                }
-            }
-        }
-    }
-    assert!(files >= 2, "the scan saw the database files");
-    found
 }
 
 async fn first_recs(s: &Server, product: &str) -> Vec<(String, String)> {
@@ -282,4 +256,201 @@ async fn export_then_erasure_reaches_every_copy() {
     )
     .await;
     assert_eq!(back["accepted"], 1, "{back}");
+}
+
+/// Erasure while the same person's events pour in from several connections: once the
+/// `DELETE` answers, nothing about them is in the files, and every batch sent after it is
+/// refused as suppressed (none re-creates them).
+#[tokio::test(flavor = "multi_thread")]
+async fn erasure_during_heavy_ingestion_of_the_same_person() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    const X_USER: &str = "user-hv42-busy";
+    const X_ANON: &str = "anon-hv42-busy";
+    const X_EMAIL: &str = "hv42.busy@example.org";
+    const X_NAME: &str = "Hedda Hv42-Busy";
+    let x_personal = [X_USER, X_ANON, X_EMAIL, X_NAME];
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path()).await;
+    // A journey every view enters: its scheduler writes runs and messages for them while
+    // the erasure runs.
+    let journey = json!({"trigger": {"event": "Product Viewed"}, "steps": [
+        {"id": "hook", "type": "send", "channel": "webhook", "template": "event", "url": "http://127.0.0.1:9/unreachable"}]});
+    assert_eq!(
+        s.admin_put("/v1/journeys/views-hv42", &journey).await.0,
+        200
+    );
+    send(
+        &s,
+        "/v1/identify",
+        json!({"userId": X_USER, "anonymousId": X_ANON,
+        "traits": {"email": X_EMAIL, "name": X_NAME}}),
+    )
+    .await;
+    send(
+        &s,
+        "/v1/track",
+        json!({"anonymousId": "bystander-hv", "event": "Product Viewed",
+        "properties": {"product_id": "p-1"}}),
+    )
+    .await;
+
+    let erased = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut senders = Vec::new();
+    for task in 0..4 {
+        let (http, url) = (s.http.clone(), s.url("/v1/batch"));
+        let (erased, stop) = (erased.clone(), stop.clone());
+        senders.push(tokio::spawn(async move {
+            // (sent after the erasure answered, reply)
+            let mut replies: Vec<(bool, Value)> = Vec::new();
+            let mut n = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let after = erased.load(Ordering::SeqCst);
+                let batch: Vec<Value> = (0..25)
+                    .map(|i| {
+                        n += 1;
+                        if i % 5 == 0 {
+                            json!({"type": "identify", "userId": X_USER, "anonymousId": X_ANON,
+                                "traits": {"email": X_EMAIL, "name": X_NAME, "visits": n}})
+                        } else {
+                            json!({"type": "track", "userId": X_USER, "event": "Product Viewed",
+                                "properties": {"product_id": format!("p-{task}-{}", n % 7)}})
+                        }
+                    })
+                    .collect();
+                let r = http
+                    .post(&url)
+                    .basic_auth(WRITE_KEY, Some(""))
+                    .json(&json!({"batch": batch}))
+                    .send()
+                    .await
+                    .expect("request");
+                let (status, reply) = common::status_json(r).await;
+                assert_eq!(status, 200, "{reply}");
+                replies.push((after, reply));
+            }
+            replies
+        }));
+    }
+    // Let the load build up, then erase in the middle of it.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (status, reply) = admin(
+        &s,
+        reqwest::Method::DELETE,
+        &format!("/v1/profiles/{X_USER}"),
+    )
+    .await;
+    erased.store(true, Ordering::SeqCst);
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply["erased"]["events"].as_u64().unwrap() > 25, "{reply}");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    stop.store(true, Ordering::SeqCst);
+    let mut before = 0;
+    let mut after = 0;
+    for task in senders {
+        for (sent_after, reply) in task.await.unwrap() {
+            if sent_after {
+                after += 1;
+                assert_eq!(reply["accepted"], 0, "refused after the erasure: {reply}");
+                assert_eq!(reply["suppressed"], 25, "{reply}");
+            } else {
+                before += 1;
+            }
+        }
+    }
+    assert!(
+        before >= 4 && after >= 4,
+        "load on both sides: {before} before, {after} after"
+    );
+
+    // Nothing of theirs is in the files, nor in any API; the bystander is untouched.
+    let leftovers = byte_scan(dir.path(), &x_personal);
+    assert!(
+        leftovers.is_empty(),
+        "after erasure under load: {leftovers:?}"
+    );
+    for id in [X_USER, X_ANON] {
+        let (status, _) = admin(&s, reqwest::Method::GET, &format!("/v1/profiles/{id}")).await;
+        assert_eq!(status, 404, "{id} is not re-created");
+    }
+    assert_eq!(s.profile("bystander-hv").await["productViews"], 1);
+    s.stop();
+    let leftovers = byte_scan(dir.path(), &x_personal);
+    assert!(leftovers.is_empty(), "after shutdown: {leftovers:?}");
+}
+
+/// The export lists the person's experiment assignments, their journeys and every journey
+/// message for them.
+#[tokio::test(flavor = "multi_thread")]
+async fn export_lists_experiment_assignments_and_journey_messages() {
+    const ID: &str = "user-ex77-export";
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path()).await;
+    let exp = json!({"placement": "recs.home", "variations": [
+        {"id": "editorial", "treatment": "editorial"}, {"id": "personalized", "treatment": "personalized"}]});
+    let (status, r) = s.admin_put("/v1/experiments/recs-ex77", &exp).await;
+    assert_eq!(status, 200, "{r}");
+    let journey = json!({"trigger": {"event": "Ping Me"}, "steps": [
+        {"id": "hook", "type": "send", "channel": "webhook", "template": "event", "url": "http://127.0.0.1:9/unreachable"}]});
+    let (status, r) = s.admin_put("/v1/journeys/ping-ex77", &journey).await;
+    assert_eq!(status, 200, "{r}");
+    send(
+        &s,
+        "/v1/identify",
+        json!({"userId": ID, "traits": {"email": "ex77@example.org"}}),
+    )
+    .await;
+    let (status, d) = s
+        .raw(
+            s.http
+                .post(s.url("/v1/decide"))
+                .bearer_auth(WRITE_KEY)
+                .json(&json!({"userId": ID, "placements": ["recs.home"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{d}");
+    let variation = d["decisions"]["recs.home"]["experiment"]["variation"].clone();
+    send(&s, "/v1/track", json!({"userId": ID, "event": "Ping Me"})).await;
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let export = loop {
+        let (status, export) = admin(
+            &s,
+            reqwest::Method::GET,
+            &format!("/v1/profiles/{ID}/export"),
+        )
+        .await;
+        assert_eq!(status, 200, "{export}");
+        if !export["messagesSent"].as_array().unwrap().is_empty() {
+            break export;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no journey message: {export}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let assignments = export["experimentAssignments"].as_array().unwrap();
+    assert_eq!(assignments.len(), 1, "{assignments:?}");
+    assert_eq!(assignments[0]["experiment"], "recs-ex77");
+    assert_eq!(assignments[0]["id"], ID);
+    assert!(assignments[0]["firstExposedAt"].is_string());
+    assert!(
+        variation.is_string(),
+        "the decision was in the experiment: {d}"
+    );
+    assert!(
+        assignments[0]["variation"].as_u64().unwrap() < 2,
+        "{assignments:?}"
+    );
+    let message = &export["messagesSent"][0];
+    assert_eq!(message["journey"], "ping-ex77", "{message}");
+    assert_eq!(message["person"], ID);
+    assert_eq!(message["channel"], "webhook");
+    assert!(message["status"].is_string(), "{message}");
+    let journeys = export["journeys"].as_array().unwrap();
+    assert_eq!(journeys.len(), 1, "{journeys:?}");
+    assert_eq!(journeys[0]["journey"], "ping-ex77");
 }

@@ -187,7 +187,7 @@ fn summary(stored: &StoredJourney) -> Value {
     })
 }
 
-fn outbox_json(o: &OutboxItem) -> Value {
+pub(crate) fn outbox_json(o: &OutboxItem) -> Value {
     json!({
         "key": o.key, "journey": o.journey, "runId": o.run_id, "step": o.step, "person": o.person,
         "channel": o.channel, "status": o.status, "attempts": o.attempts, "nextAt": o.next_at,

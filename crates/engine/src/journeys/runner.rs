@@ -206,7 +206,17 @@ impl Runner {
         }
         effects.write.cursor = cursor;
         if !effects.write.is_empty() {
-            self.engine.shared.store.journey_write(&effects.write)?;
+            // An erased person's events may still be on their way here (handed over before
+            // the erasure): nothing is written for a suppressed id (see `Shared::journey_gate`).
+            let shared = &self.engine.shared;
+            let _gate = shared.journey_gate.read();
+            let blocked = |person: &String| shared.suppression.blocks_id(person);
+            let w = &mut effects.write;
+            w.runs.retain(|r| !blocked(&r.person));
+            w.new_outbox.retain(|o| !blocked(&o.person));
+            w.outbox_updates.retain(|o| !blocked(&o.person));
+            w.audience.retain(|a| !blocked(&a.person));
+            shared.store.journey_write(w)?;
         }
         if let Some(c) = cursor {
             self.cursor = self.cursor.max(c);

@@ -6,10 +6,10 @@
 //! still 200, here with `rejected` listing each dropped message's index and reason.
 //! `200 {"success":true}` means every accepted message is durable and in its profile.
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::{Extension, Json};
 use serde_json::{Value, json};
 use tailor_core::MessageType;
 use tailor_core::message::{
@@ -22,28 +22,50 @@ use crate::AppState;
 use crate::auth::authorize;
 use crate::body::read_limited;
 use crate::error::{ApiError, json_error};
+use crate::ratelimit::KeyCheck;
 
-pub async fn track(s: State<AppState>, h: HeaderMap, b: Body) -> Result<Json<Value>, ApiError> {
-    single(s, h, b, MessageType::Track).await
+/// Set by the rate limiter when the key may be in the body: counted once it is known.
+type Pending = Option<Extension<KeyCheck>>;
+
+pub async fn track(s: State<AppState>, k: Pending, h: HeaderMap, b: Body) -> Reply {
+    single(s, k, h, b, MessageType::Track).await
 }
-pub async fn identify(s: State<AppState>, h: HeaderMap, b: Body) -> Result<Json<Value>, ApiError> {
-    single(s, h, b, MessageType::Identify).await
+pub async fn identify(s: State<AppState>, k: Pending, h: HeaderMap, b: Body) -> Reply {
+    single(s, k, h, b, MessageType::Identify).await
 }
-pub async fn page(s: State<AppState>, h: HeaderMap, b: Body) -> Result<Json<Value>, ApiError> {
-    single(s, h, b, MessageType::Page).await
+pub async fn page(s: State<AppState>, k: Pending, h: HeaderMap, b: Body) -> Reply {
+    single(s, k, h, b, MessageType::Page).await
 }
-pub async fn screen(s: State<AppState>, h: HeaderMap, b: Body) -> Result<Json<Value>, ApiError> {
-    single(s, h, b, MessageType::Screen).await
+pub async fn screen(s: State<AppState>, k: Pending, h: HeaderMap, b: Body) -> Reply {
+    single(s, k, h, b, MessageType::Screen).await
 }
-pub async fn group(s: State<AppState>, h: HeaderMap, b: Body) -> Result<Json<Value>, ApiError> {
-    single(s, h, b, MessageType::Group).await
+pub async fn group(s: State<AppState>, k: Pending, h: HeaderMap, b: Body) -> Reply {
+    single(s, k, h, b, MessageType::Group).await
 }
-pub async fn alias(s: State<AppState>, h: HeaderMap, b: Body) -> Result<Json<Value>, ApiError> {
-    single(s, h, b, MessageType::Alias).await
+pub async fn alias(s: State<AppState>, k: Pending, h: HeaderMap, b: Body) -> Reply {
+    single(s, k, h, b, MessageType::Alias).await
+}
+
+type Reply = Result<Json<Value>, ApiError>;
+
+/// Authorizes the write key from the header or the body, then counts it against its rate
+/// limit if the limiter could not (it was in the body).
+fn authorize_write(
+    state: &AppState,
+    pending: Pending,
+    headers: &HeaderMap,
+    body_key: Option<&str>,
+) -> Result<(), ApiError> {
+    let scope = authorize(state.engine.keys(), headers, body_key, Scope::Write)?;
+    if let Some(Extension(check)) = pending {
+        check.check(scope)?;
+    }
+    Ok(())
 }
 
 async fn single(
     State(state): State<AppState>,
+    pending: Pending,
     headers: HeaderMap,
     body: Body,
     kind: MessageType,
@@ -60,12 +82,7 @@ async fn single(
         Some(Value::String(k)) => Some(k),
         _ => None,
     };
-    authorize(
-        state.engine.keys(),
-        &headers,
-        body_key.as_deref(),
-        Scope::Write,
-    )?;
+    authorize_write(&state, pending, &headers, body_key.as_deref())?;
     let envelope = Envelope {
         received_at: state.engine.now(),
         ..Default::default()
@@ -78,17 +95,13 @@ async fn single(
 
 pub async fn batch(
     State(state): State<AppState>,
+    pending: Pending,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let bytes = read_limited(&headers, body, MAX_BATCH_BYTES).await?;
     let envelope: BatchEnvelope<'_> = serde_json::from_slice(&bytes).map_err(json_error)?;
-    authorize(
-        state.engine.keys(),
-        &headers,
-        envelope.write_key.as_deref(),
-        Scope::Write,
-    )?;
+    authorize_write(&state, pending, &headers, envelope.write_key.as_deref())?;
     if envelope.batch.len() > MAX_BATCH_MESSAGES {
         return Err(ApiError::too_large(format!(
             "a batch may hold at most {MAX_BATCH_MESSAGES} messages; this one has {}",

@@ -11,3 +11,4 @@ pub mod models;
 pub mod ops;
 pub mod preferences;
 pub mod profiles;
+pub mod retention;

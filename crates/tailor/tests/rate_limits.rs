@@ -1,0 +1,170 @@
+//! Rate limits over real HTTP: a tiny configured limit answers the next request `429` with
+//! `Retry-After` and the typed JSON error, stores nothing of a refused batch, leaves other
+//! addresses and keys alone, and lets the client through again after the wait.
+
+mod common;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use common::{ADMIN_KEY, Server, WRITE_KEY};
+use serde_json::{Value, json};
+
+/// A client whose connections come from `ip` (any 127.x.y.z reaches the loopback server).
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn batch(
+    s: &Server,
+    http: &reqwest::Client,
+    user: &str,
+    extra: &[(&str, &str)],
+) -> (u16, Option<u64>, Value) {
+    let mut req = http
+        .post(s.url("/v1/batch"))
+        .basic_auth(WRITE_KEY, Some(""))
+        .json(
+            &json!({"batch": [{"type": "track", "userId": user, "event": "Product Viewed",
+            "properties": {"product_id": "p"}}]}),
+        );
+    for (k, v) in extra {
+        req = req.header(*k, *v);
+    }
+    let r = req.send().await.expect("request");
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+    let (status, body) = common::status_json(r).await;
+    (status, retry, body)
+}
+
+fn assert_limited(status: u16, retry: Option<u64>, body: &Value) -> u64 {
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("retry after")
+    );
+    let retry = retry.expect("a Retry-After header");
+    assert!((1..=2).contains(&retry), "Retry-After {retry}");
+    retry
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn per_address_limit_answers_429_then_lets_the_client_back() {
+    let dir = tempfile::tempdir().unwrap();
+    // 3 requests, refilled at one per 2 s; loopback is limited too (off by default).
+    let s = Server::start_with(
+        dir.path(),
+        &[
+            ("TAILOR_RATE_LIMIT_PER_ADDRESS", "3/6s".into()),
+            ("TAILOR_RATE_LIMIT_LOOPBACK", "true".into()),
+        ],
+    )
+    .await;
+    let a = client_from("127.0.0.1");
+    for _ in 0..3 {
+        let (status, _, body) = batch(&s, &a, "limited-a", &[]).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, retry, body) = batch(&s, &a, "limited-a", &[]).await;
+    let retry = assert_limited(status, retry, &body);
+    // Operators' probes are not limited.
+    let r = a.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // Another address has its own bucket.
+    let b = client_from("127.0.0.2");
+    let (status, _, body) = batch(&s, &b, "limited-b", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    // After the wait, the first address passes again.
+    tokio::time::sleep(Duration::from_secs(retry) + Duration::from_millis(100)).await;
+    let (status, _, body) = batch(&s, &a, "limited-a", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    // The refused batch was not stored: 3 + 1 events, not 5 (read from a third address).
+    let c = client_from("127.0.0.3");
+    let (status, p) = s
+        .raw(
+            c.get(s.url("/v1/profiles/limited-a"))
+                .bearer_auth(ADMIN_KEY),
+        )
+        .await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(p["events"], 4, "{p}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn per_key_limit_counts_each_key_wherever_it_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_with(
+        dir.path(),
+        &[
+            ("TAILOR_RATE_LIMIT_PER_ADDRESS", "off".into()),
+            ("TAILOR_RATE_LIMIT_PER_KEY", "2/4s".into()),
+            ("TAILOR_RATE_LIMIT_LOOPBACK", "true".into()),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    for _ in 0..2 {
+        let (status, _, body) = batch(&s, &http, "keyed", &[]).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, retry, body) = batch(&s, &http, "keyed", &[]).await;
+    assert_limited(status, retry, &body);
+    // The same key in the body (Segment's `writeKey`) is the same bucket, and the refused
+    // event is not stored.
+    let r = http
+        .post(s.url("/v1/track"))
+        .json(&json!({"writeKey": WRITE_KEY, "userId": "keyed", "event": "Product Viewed"}))
+        .send()
+        .await
+        .unwrap();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    let (status, body) = common::status_json(r).await;
+    assert_limited(status, retry, &body);
+    // Another key is not affected.
+    let (status, p) = s.admin_get("/v1/profiles/keyed").await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(p["events"], 2, "{p}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_a_proxy_the_forwarded_address_is_the_client() {
+    let dir = tempfile::tempdir().unwrap();
+    // Loopback is not limited here: only the forwarded addresses are.
+    let s = Server::start_with(
+        dir.path(),
+        &[
+            ("TAILOR_RATE_LIMIT_PER_ADDRESS", "2/1h".into()),
+            ("TAILOR_TRUST_FORWARDED_FOR", "true".into()),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let first = [("x-forwarded-for", "203.0.113.50, 198.51.100.1")];
+    for _ in 0..2 {
+        assert_eq!(batch(&s, &http, "proxied", &first).await.0, 200);
+    }
+    let (status, retry, body) = batch(&s, &http, "proxied", &first).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(retry.unwrap() > 1_000, "an hour's bucket: {retry:?}");
+    // Only the proxy's own entry counts: a client cannot pick a fresh bucket by prepending.
+    let spoofed = [("x-forwarded-for", "192.0.2.99, 198.51.100.1")];
+    assert_eq!(batch(&s, &http, "proxied", &spoofed).await.0, 429);
+    let other = [("x-forwarded-for", "198.51.100.2")];
+    assert_eq!(batch(&s, &http, "proxied", &other).await.0, 200);
+    // Without the header the peer (loopback, exempt by default) is the client.
+    for _ in 0..5 {
+        assert_eq!(batch(&s, &http, "proxied", &[]).await.0, 200);
+    }
+}
