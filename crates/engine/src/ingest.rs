@@ -226,12 +226,13 @@ impl Writer {
             let mut recs = self.shared.recs.write();
             // Journeys see each committed event with its profile as the event left it.
             let journey_names = self.shared.journeys.names();
+            let watch = !journey_names.is_empty() || self.shared.journeys.has_segments();
             let mut seen = Vec::new();
             let now = self.shared.clock.now();
             for (m, seq) in all.iter().zip(&seqs) {
                 if let Some(seq) = seq {
                     let person = crate::fold(&mut registry, &mut recs, &catalog, m);
-                    if !journey_names.is_empty() {
+                    if watch {
                         let profile = registry.get(person);
                         self.shared.journeys.observe(
                             &journey_names,
@@ -309,6 +310,7 @@ impl Writer {
         shared.decisions.flush();
         // From here on, late events and decisions naming them are refused or anonymized.
         shared.suppression.add(&*shared.store, &ids)?;
+        shared.journeys.inbox.forget(&ids);
         let mut events = shared.store.events_of(&ids, usize::MAX)?;
         events.sort_by_key(|e| e.seq);
         let erased = shared.store.erase_person(&tailor_store::PersonKeys {

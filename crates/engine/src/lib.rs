@@ -771,6 +771,7 @@ impl Engine {
             cart,
             now: self.now(),
             learning: &self.shared.policies,
+            onsite: Some(&self.shared.journeys.inbox),
         };
         let now = request.now;
         let mut exposures = Vec::new();
