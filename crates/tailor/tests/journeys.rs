@@ -797,59 +797,6 @@ async fn definitions_are_validated_versioned_and_pausable() {
     assert_eq!(status, 404, "no test clock without --test-clock");
 }
 
-/// Measures the scheduler: entries per second, then timers fired and signed webhooks
-/// delivered per second. `cargo test --release -p tailor --test journeys -- --ignored --nocapture`
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement, not a test"]
-async fn scheduler_throughput() {
-    let w = World::start().await;
-    let s = &w.server;
-    let n: usize = std::env::var("JOURNEY_PEOPLE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000);
-    let def = json!({
-        "trigger": {"event": "Tick"},
-        "steps": [
-            {"id": "wait", "type": "wait", "duration": "1m"},
-            {"id": "hook", "type": "send", "channel": "webhook", "template": "event", "url": format!("{}/bulk", w.hooks_base)}
-        ]
-    });
-    assert_eq!(s.admin_put("/v1/journeys/tick", &def).await.0, 200);
-    let (status, _) = s.admin_put("/v1/journeys/policy", &json!({})).await;
-    assert_eq!(status, 200);
-    clock_to(s, "2031-03-03T12:00:00Z").await;
-    let started = Instant::now();
-    for chunk in (0..n).collect::<Vec<_>>().chunks(250) {
-        let batch: Vec<Value> = chunk
-            .iter()
-            .map(|i| json!({"type": "track", "userId": format!("t{i}"), "event": "Tick"}))
-            .collect();
-        let (status, body) = s.post("/v1/batch", &json!({"batch": batch})).await;
-        assert_eq!(status, 200, "{body}");
-    }
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while stats(s, "tick").await["journey"]["entered"].as_u64() != Some(n as u64) {
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let entered = started.elapsed();
-    advance(s, "2m").await;
-    let fired = Instant::now();
-    while w.hooks.bodies().len() < n {
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let sent = fired.elapsed();
-    eprintln!(
-        "{n} people: entered in {:.2} s ({:.0}/s); timers fired and webhooks delivered in {:.2} s ({:.0} messages/s)",
-        entered.as_secs_f64(),
-        n as f64 / entered.as_secs_f64(),
-        sent.as_secs_f64(),
-        n as f64 / sent.as_secs_f64()
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_other_templates_run_end_to_end() {
     let w = World::start().await;

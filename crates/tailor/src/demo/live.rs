@@ -24,6 +24,8 @@ const LIVE: u64 = 3;
 /// recommendation in one of the shopper's favourite categories.
 const BASE_BUY: f64 = 0.04;
 const FIT_BUY: f64 = 0.30;
+/// Share of the live visitors who do not buy that fill a cart and leave at the checkout.
+const ABANDON: f64 = 0.10;
 /// Shoppers who visit in the live phase, and how many at once.
 const VISITS: usize = 3_000;
 const IN_FLIGHT: usize = 16;
@@ -76,6 +78,7 @@ pub async fn run(
     for chunk in chunks {
         let api = api.clone();
         tasks.push(tokio::spawn(async move {
+            // Orders, and the carts of those who leave without one.
             let mut orders = Vec::new();
             for (number, anonymous_id, favourites, dice) in chunk {
                 let d = api
@@ -87,7 +90,17 @@ pub async fn run(
                     .map(|c| c.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("/"))
                     .unwrap_or_default();
                 let fits = favourites.contains(&path);
-                if dice < BASE_BUY + if fits { FIT_BUY } else { 0.0 } {
+                let buys = dice < BASE_BUY + if fits { FIT_BUY } else { 0.0 };
+                if !buys && dice > 1.0 - ABANDON {
+                    // Puts it in the cart and leaves at the checkout: the journeys' turn.
+                    let price = first["price"].as_f64().unwrap_or(0.0);
+                    let line = json!({"product_id": first["id"], "price": price, "quantity": 1});
+                    orders.push(json!({"type": "track", "anonymousId": anonymous_id, "event": "Product Added",
+                        "properties": line}));
+                    orders.push(json!({"type": "track", "anonymousId": anonymous_id, "event": "Checkout Started",
+                        "properties": {"value": price, "products": [line]}}));
+                }
+                if buys {
                     let price = first["price"].as_f64().unwrap_or(0.0);
                     orders.push(json!({"type": "track", "anonymousId": anonymous_id, "event": "Order Completed",
                         "properties": {"order_id": format!("live-{number}"), "total": price, "revenue": price,
@@ -105,7 +118,10 @@ pub async fn run(
     for chunk in orders.chunks(500) {
         api.batch(chunk).await?;
     }
-    let orders = orders.len();
+    let orders = orders
+        .iter()
+        .filter(|o| o["event"] == "Order Completed")
+        .count();
     let results = api
         .admin_get(&format!("/v1/experiments/{EXPERIMENT}/results"))
         .await

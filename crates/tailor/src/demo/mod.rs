@@ -9,6 +9,7 @@
 
 mod catalog;
 mod client;
+mod journeys;
 mod live;
 mod random;
 mod shoppers;
@@ -96,6 +97,9 @@ struct Summary {
     duplicates: u64,
     profiles: usize,
     funnel: Value,
+    /// What the journeys did (see `journeys::summary`); absent in demos built before them.
+    #[serde(default)]
+    journeys: Value,
     seconds: f64,
     completed_at: String,
 }
@@ -427,6 +431,7 @@ async fn build_store(
         delivery.accepted + delivery.duplicates,
         total as f64 / seconds.max(1e-3)
     );
+    let installed = journeys::install(api).await?;
     let live_started = Instant::now();
     let live = live::run(api, &simulated.shoppers, &catalog, seed).await?;
     let conversion = |i: usize| live.results[i]["value"].as_f64().unwrap_or(0.0);
@@ -440,6 +445,8 @@ async fn build_store(
         live.results[1]["frequentist"]["pValue"],
         live_started.elapsed().as_secs_f64()
     );
+    let journeys = journeys::summary(engine, &installed).await;
+    eprintln!("  journeys: {}", journeys::line(&journeys));
     let summary = Summary {
         seed,
         days,
@@ -451,6 +458,7 @@ async fn build_store(
         duplicates: delivery.duplicates,
         profiles: engine.stats().profiles,
         funnel,
+        journeys,
         seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
         completed_at: format_timestamp(tailor_core::SystemClock.now()),
     };
@@ -539,6 +547,9 @@ fn print_report(addr: Option<SocketAddr>, dir: &Path, keys: &DemoKeys, s: &Summa
         n("checkouts"),
         n("orders")
     );
+    if !s.journeys.is_null() {
+        println!("  Journeys:    {}", journeys::line(&s.journeys));
+    }
     println!(
         "  Files:       {} ({KEYS_FILE}: keys, {TRUTH_FILE}: the shoppers' hidden preferences)",
         dir.display()
@@ -582,6 +593,7 @@ mod tests {
             duplicates: 0,
             profiles: 1,
             funnel: json!({}),
+            journeys: Value::Null,
             seconds: 1.0,
             completed_at: "2026-01-01T00:00:00.000Z".into(),
         };
