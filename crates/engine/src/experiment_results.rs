@@ -125,12 +125,12 @@ const METRICS: [&str; 6] = [
     "retention_30d",
 ];
 
-fn round(x: f64) -> f64 {
+pub(crate) fn round(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
 
 /// One comparison as JSON; a test that cannot run says why instead (never a NaN).
-fn comparison(control: &Statistic, treatment: &Statistic, config: TestConfig) -> Value {
+pub(crate) fn comparison(control: &Statistic, treatment: &Statistic, config: TestConfig) -> Value {
     match stats::compare(control, treatment, &config) {
         Err(e) => json!({"error": e.to_string()}),
         Ok(r) => {

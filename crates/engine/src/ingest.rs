@@ -253,12 +253,13 @@ impl Writer {
             let mut recs = self.shared.recs.write();
             // Journeys see each committed event with its profile as the event left it.
             let journey_names = self.shared.journeys.names();
+            let watch = !journey_names.is_empty() || self.shared.journeys.has_segments();
             let mut seen = Vec::new();
             let now = self.shared.clock.now();
             for (m, seq) in all.iter().zip(&seqs) {
                 if let Some(seq) = seq {
                     let person = crate::fold(&mut registry, &mut recs, &catalog, m);
-                    if !journey_names.is_empty() {
+                    if watch {
                         let profile = registry.get(person);
                         self.shared.journeys.observe(
                             &journey_names,
@@ -381,6 +382,7 @@ impl Writer {
             // deleted; later ones drop every row naming them.
             drop(shared.journey_gate.write());
         }
+        shared.journeys.inbox.forget(&ids);
         let mut report = ErasureReport {
             suppressed_ids: if suppress { ids.len() as u64 } else { 0 },
             ..Default::default()

@@ -224,8 +224,9 @@ impl Engine {
         let quizzes = load_setting(store.as_ref(), QUIZZES_META, "quizzes")?.unwrap_or_default();
         let consent_policy = load_setting(store.as_ref(), CONSENT_POLICY_META, "consent policy")?
             .unwrap_or_default();
-        let (journey_defs, observed) = journeys::Journeys::load(store.as_ref())?;
         let prediction_service = predictions::PredictionService::load(store.as_ref())?;
+        let (journey_defs, observed) =
+            journeys::Journeys::load(store.as_ref(), prediction_service.slot())?;
         let started = std::time::Instant::now();
         let snapshot = store.snapshot()?;
         let meta = |key: &str| {
@@ -880,6 +881,7 @@ impl Engine {
             now: self.now(),
             learning: &self.shared.policies,
             models: models.as_deref(),
+            onsite: Some(&self.shared.journeys.inbox),
         };
         let now = request.now;
         let mut exposures = Vec::new();

@@ -38,7 +38,7 @@ use crate::ingest::Job;
 use crate::privacy::ErasureReport;
 use crate::{Engine, ingest};
 
-const DAY: Millis = 86_400_000;
+use tailor_core::time::DAY;
 /// How often the job runs, in engine time.
 pub const EVERY: Millis = 3_600_000;
 /// How often its thread looks at the clock (real time).

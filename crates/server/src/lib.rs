@@ -181,6 +181,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/journeys/{id}/pause", post(journeys::pause))
         .route("/v1/journeys/{id}/resume", post(journeys::resume))
         .route("/v1/journeys/{id}/stats", get(journeys::stats))
+        .route("/v1/journeys/{id}/report", get(journeys::report))
         .route("/v1/outbox", get(journeys::outbox))
         .route("/v1/outbox/dead", get(journeys::dead))
         .route("/v1/outbox/dead/{key}/replay", post(journeys::replay))

@@ -431,6 +431,8 @@ fn journey_rows_are_atomic_and_idempotent(s: &dyn Store) {
     assert_eq!(due, vec!["r1"]);
     assert!(s.journey_runs_due(9, 10).unwrap().is_empty());
     assert_eq!(s.journey_runs_of(&["u2".into()]).unwrap().len(), 1);
+    assert_eq!(s.journey_runs_in("j").unwrap().len(), 2);
+    assert!(s.journey_runs_in("other").unwrap().is_empty());
     // An outbox key already present is left alone: a replayed step cannot queue twice.
     let mut again = outbox_item("k1", "u1", 0, 0);
     again.payload = "changed".into();
@@ -462,6 +464,25 @@ fn journey_rows_are_atomic_and_idempotent(s: &dyn Store) {
     );
     assert!(s.sends_since(&["u1".into()], 8).unwrap().is_empty());
     assert_eq!(s.outbox_list(Some("sent"), None, 10).unwrap().len(), 1);
+    assert_eq!(s.outbox_item("k2").unwrap().unwrap().sent_at, Some(7));
+    assert_eq!(s.outbox_where("sent", None, None).unwrap().len(), 1);
+    assert_eq!(
+        s.outbox_where("sent", Some("j"), Some("email"))
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        s.outbox_where("sent", Some("other"), None)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.outbox_where("sent", None, Some("onsite"))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.outbox_where("pending", None, None).unwrap().len(), 1);
     assert_eq!(
         s.outbox_list(None, Some(&["u1".into()]), 10).unwrap().len(),
         2

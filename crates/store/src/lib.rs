@@ -202,6 +202,8 @@ pub trait Store: Send + Sync + 'static {
     fn journey_runs_due(&self, now: tailor_core::Millis, limit: usize) -> Result<Vec<JourneyRun>>;
     /// Every run (any status) of any of these person ids, oldest first.
     fn journey_runs_of(&self, persons: &[String]) -> Result<Vec<JourneyRun>>;
+    /// Every run (any status) of one journey, oldest first.
+    fn journey_runs_in(&self, journey: &str) -> Result<Vec<JourneyRun>>;
     /// (step, metric, count) of one journey.
     fn journey_counts(&self, journey: &str) -> Result<Vec<(String, String, i64)>>;
     /// Pending messages due now, highest priority first.
@@ -212,6 +214,13 @@ pub trait Store: Send + Sync + 'static {
         status: Option<&str>,
         persons: Option<&[String]>,
         limit: usize,
+    ) -> Result<Vec<OutboxItem>>;
+    /// Messages with this status of one journey and/or on one channel, oldest first.
+    fn outbox_where(
+        &self,
+        status: &str,
+        journey: Option<&str>,
+        channel: Option<&str>,
     ) -> Result<Vec<OutboxItem>>;
     fn outbox_item(&self, key: &str) -> Result<Option<OutboxItem>>;
     /// (channel, sent at) of messages sent to any of these ids since `since`.

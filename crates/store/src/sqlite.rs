@@ -912,6 +912,17 @@ impl Store for SqliteStore {
     fn journey_runs_of(&self, persons: &[String]) -> Result<Vec<crate::JourneyRun>> {
         self.journey_runs_of_sql(persons)
     }
+    fn journey_runs_in(&self, journey: &str) -> Result<Vec<crate::JourneyRun>> {
+        self.journey_runs_in_sql(journey)
+    }
+    fn outbox_where(
+        &self,
+        status: &str,
+        journey: Option<&str>,
+        channel: Option<&str>,
+    ) -> Result<Vec<crate::OutboxItem>> {
+        self.outbox_where_sql(status, journey, channel)
+    }
     fn journey_counts(&self, journey: &str) -> Result<Vec<(String, String, i64)>> {
         self.journey_counts_sql(journey)
     }

@@ -133,7 +133,7 @@ fn apply(tx: &Transaction, w: &JourneyWrite) -> Result<()> {
         ])?;
     }
     let mut update_outbox = tx.prepare_cached(
-        "UPDATE outbox SET status = ?2, attempts = ?3, next_at = ?4, last_error = ?5, sent_at = ?6 WHERE key = ?1",
+        "UPDATE outbox SET status = ?2, attempts = ?3, next_at = ?4, last_error = ?5, sent_at = ?6, payload = ?7 WHERE key = ?1",
     )?;
     for o in &w.outbox_updates {
         update_outbox.execute(params![
@@ -142,7 +142,8 @@ fn apply(tx: &Transaction, w: &JourneyWrite) -> Result<()> {
             o.attempts,
             o.next_at,
             o.last_error,
-            o.sent_at
+            o.sent_at,
+            o.payload
         ])?;
     }
     for c in &w.audience {
@@ -241,6 +242,37 @@ impl SqliteStore {
                 ),
                 params_from_iter(persons),
                 run_row,
+            )
+        })
+    }
+
+    pub(super) fn journey_runs_in_sql(&self, journey: &str) -> Result<Vec<JourneyRun>> {
+        self.write(|conn| {
+            collect(
+                conn,
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM journey_runs WHERE journey = ?1 ORDER BY entered_at, id"
+                ),
+                [journey],
+                run_row,
+            )
+        })
+    }
+
+    pub(super) fn outbox_where_sql(
+        &self,
+        status: &str,
+        journey: Option<&str>,
+        channel: Option<&str>,
+    ) -> Result<Vec<OutboxItem>> {
+        self.write(|conn| {
+            collect(
+                conn,
+                &format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = ?1 AND (?2 IS NULL OR journey = ?2) AND (?3 IS NULL OR channel = ?3) ORDER BY created_at, key"
+                ),
+                params![status, journey, channel],
+                outbox_row,
             )
         })
     }

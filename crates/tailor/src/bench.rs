@@ -37,6 +37,16 @@ pub struct BenchArgs {
     /// Keep the data in this directory (default: a temporary one, removed afterwards).
     #[arg(long)]
     data: Option<std::path::PathBuf>,
+    /// Measure the journey scheduler instead (see `bench_journeys`): messages/s through
+    /// the outbox to a webhook receiver on loopback, and pending-timer capacity.
+    #[arg(long)]
+    journeys: bool,
+    /// With --journeys: people entering the journey, one message each.
+    #[arg(long, default_value_t = 20_000)]
+    people: usize,
+    /// With --journeys: pending timers written for the capacity measurement.
+    #[arg(long, default_value_t = 1_000_000)]
+    timers: usize,
 }
 
 const WRITE_KEY: &str = "bench-write";
@@ -101,6 +111,9 @@ fn rss_bytes() -> Option<u64> {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.journeys {
+        return crate::bench_journeys::run(args.people, args.timers, args.json);
+    }
     if args.batch == 0 || args.batch > 2_500 || args.clients == 0 || args.profiles == 0 {
         bail!("--batch must be 1..=2500, --clients and --profiles at least 1");
     }

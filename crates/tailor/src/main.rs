@@ -2,6 +2,7 @@
 //! `demo` and `bench` drivers. Nothing else lives here.
 
 mod bench;
+mod bench_journeys;
 mod config;
 mod demo;
 mod eval;

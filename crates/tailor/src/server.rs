@@ -36,7 +36,7 @@ pub fn open_engine(settings: &Settings) -> anyhow::Result<(Engine, GeneratedKeys
     open_engine_with_clock(settings, Arc::new(SystemClock))
 }
 
-fn open_engine_with_clock(
+pub(crate) fn open_engine_with_clock(
     settings: &Settings,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<(Engine, GeneratedKeys)> {

@@ -606,6 +606,7 @@ async fn operations_endpoints_answer() {
         "/v1/journeys",
         "/v1/journeys/{id}",
         "/v1/journeys/{id}/stats",
+        "/v1/journeys/{id}/report",
         "/v1/outbox/dead",
         "/v1/outbox/dead/{key}/replay",
         "/v1/audiences/{name}/export",
@@ -656,6 +657,8 @@ async fn each_key_has_its_scope() {
         ),
         (M::GET, "/v1/placements/promo.banner/policy", 403, 200, 200),
         (M::GET, "/v1/audit", 403, 200, 200),
+        (M::GET, "/v1/journeys/none/report", 403, 404, 404),
+        (M::GET, "/v1/journeys/none/stats", 403, 403, 404),
         (M::PUT, "/v1/experiments/e1", 403, 403, 400),
     ];
     for (method, path, write, analyst, admin) in cases {

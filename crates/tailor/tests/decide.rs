@@ -429,7 +429,7 @@ async fn placements_are_configurable() {
         .raw(s.http.get(s.url("/v1/placements")).bearer_auth(WRITE_KEY))
         .await;
     assert_eq!(status, 200);
-    assert_eq!(list["placements"].as_array().unwrap().len(), 7);
+    assert_eq!(list["placements"].as_array().unwrap().len(), 8);
     let custom = json!([
         {"id": "recs.top3", "kind": "recommendations", "source": "visitor", "limit": 3},
         {"id": "home.hero.vip", "kind": "hero", "condition": {"orders": {"$gte": 5}}}
@@ -459,7 +459,7 @@ async fn placements_are_configurable() {
     drop(s);
     let s = Server::start(dir.path()).await;
     let (_, list) = s.admin_get("/v1/placements").await;
-    assert_eq!(list["placements"].as_array().unwrap().len(), 9);
+    assert_eq!(list["placements"].as_array().unwrap().len(), 10);
     let del = s
         .http
         .delete(s.url("/v1/placements/recs.top3"))

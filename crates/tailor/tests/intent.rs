@@ -48,13 +48,23 @@ fn fails_with(args: &[&str], data: &Path, needle: &str) {
 
 /// The demo every test here reads, built once. 3,000 shoppers: with fewer, a week holds too
 /// few orders for the 7-day models to separate reliably (at 1,500 their AUCs differ by about
-/// their standard error).
+/// their standard error). No live phase: its visits arrive within seconds at the end of the
+/// log, a burst of orders the history does not predict (the newest week would hold four
+/// times its usual orders).
 fn demo() -> &'static Path {
     static DEMO: OnceLock<PathBuf> = OnceLock::new();
     DEMO.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir").keep().join("demo");
         succeed(
-            &["demo", "--no-serve", "--fresh", "--shoppers", "3000"],
+            &[
+                "demo",
+                "--no-serve",
+                "--fresh",
+                "--shoppers",
+                "3000",
+                "--live-visits",
+                "0",
+            ],
             &dir,
         );
         dir
@@ -375,6 +385,37 @@ async fn models_train_beat_their_baselines_and_serve_predictions() {
     // Someone Tailor knows nothing about has no predictions, so the condition fails.
     let answer = decide(None).await;
     assert_ne!(answer["item"]["id"], "promo-test-predicted", "{answer}");
+
+    // A journey entered when a prediction crosses a threshold: a new visitor has none until
+    // their first event, then their session intent is known and they enter.
+    let (status, body) = s
+        .admin_put(
+            "/v1/journeys/intent-watch",
+            &json!({"trigger": {"segment": {"predictions.purchase_intent_session": {"$gte": 0}}},
+                    "steps": [{"id": "done", "type": "exit"}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = s
+        .post(
+            "/v1/track",
+            &json!({"anonymousId": "first-visit", "event": "Product Viewed",
+                    "properties": {"product_id": "p-0001"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, stats) = get(&s, "/v1/journeys/intent-watch/stats", ADMIN_KEY).await;
+        if stats["journey"]["entered"].as_i64() == Some(1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no entry on the prediction: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // A new version is trained while serving and swapped in; a second request while it
     // runs is refused, not queued.

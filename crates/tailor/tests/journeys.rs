@@ -797,59 +797,6 @@ async fn definitions_are_validated_versioned_and_pausable() {
     assert_eq!(status, 404, "no test clock without --test-clock");
 }
 
-/// Measures the scheduler: entries per second, then timers fired and signed webhooks
-/// delivered per second. `cargo test --release -p tailor --test journeys -- --ignored --nocapture`
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement, not a test"]
-async fn scheduler_throughput() {
-    let w = World::start().await;
-    let s = &w.server;
-    let n: usize = std::env::var("JOURNEY_PEOPLE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000);
-    let def = json!({
-        "trigger": {"event": "Tick"},
-        "steps": [
-            {"id": "wait", "type": "wait", "duration": "1m"},
-            {"id": "hook", "type": "send", "channel": "webhook", "template": "event", "url": format!("{}/bulk", w.hooks_base)}
-        ]
-    });
-    assert_eq!(s.admin_put("/v1/journeys/tick", &def).await.0, 200);
-    let (status, _) = s.admin_put("/v1/journeys/policy", &json!({})).await;
-    assert_eq!(status, 200);
-    clock_to(s, "2031-03-03T12:00:00Z").await;
-    let started = Instant::now();
-    for chunk in (0..n).collect::<Vec<_>>().chunks(250) {
-        let batch: Vec<Value> = chunk
-            .iter()
-            .map(|i| json!({"type": "track", "userId": format!("t{i}"), "event": "Tick"}))
-            .collect();
-        let (status, body) = s.post("/v1/batch", &json!({"batch": batch})).await;
-        assert_eq!(status, 200, "{body}");
-    }
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while stats(s, "tick").await["journey"]["entered"].as_u64() != Some(n as u64) {
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let entered = started.elapsed();
-    advance(s, "2m").await;
-    let fired = Instant::now();
-    while w.hooks.bodies().len() < n {
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let sent = fired.elapsed();
-    eprintln!(
-        "{n} people: entered in {:.2} s ({:.0}/s); timers fired and webhooks delivered in {:.2} s ({:.0} messages/s)",
-        entered.as_secs_f64(),
-        n as f64 / entered.as_secs_f64(),
-        sent.as_secs_f64(),
-        n as f64 / sent.as_secs_f64()
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_other_templates_run_end_to_end() {
     let w = World::start().await;
@@ -1101,7 +1048,401 @@ async fn date_traits_enter_people_once_on_their_anniversary() {
         body["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("not both"),
+            .contains("one of `event`, `dateTrait` or `segment`"),
         "{body}"
     );
+}
+
+/// A journey with a control group: arms by GrowthBook's hash of the person keyed by the
+/// journey, nothing sent to the control group, and a report whose numbers match counts
+/// made here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_control_group_gets_nothing_and_the_report_compares_it() {
+    let w = World::start().await;
+    let s = &w.server;
+    let def = json!({
+        "trigger": {"event": "Browsed"},
+        "control": {"percent": 50, "window": "3d"},
+        "goal": {"event": "Order Completed"},
+        "steps": [
+            {"id": "hook", "type": "send", "channel": "webhook", "template": "event", "url": format!("{}/promo", w.hooks_base)}
+        ]
+    });
+    let (status, body) = s.admin_put("/v1/journeys/promo", &def).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = s
+        .admin_put("/v1/journeys/promo", &json!({"control": {"percent": 80}, "trigger": {"event": "B"}, "steps": [{"id": "x", "type": "exit"}]}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("control.percent"), "{body}");
+    clock_to(s, "2031-03-03T12:00:00Z").await;
+    let n = 200;
+    let users: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
+    let batch: Vec<Value> = users
+        .iter()
+        .map(|u| json!({"type": "track", "userId": u, "event": "Browsed"}))
+        .collect();
+    let (status, body) = s.post("/v1/batch", &json!({"batch": batch})).await;
+    assert_eq!(status, 200, "{body}");
+    let control: Vec<&String> = users
+        .iter()
+        .filter(|u| tailor_core::experiment::hash("promo", u, 2).unwrap() < 0.5)
+        .collect();
+    let sent: Vec<&String> = users.iter().filter(|u| !control.contains(u)).collect();
+    assert!(control.len() > 70 && sent.len() > 70, "{}", control.len());
+    let control_buyers = control.len() * 3 / 10;
+    eventually("the sent arm's webhooks", || async {
+        w.hooks.bodies().len() == sent.len()
+    })
+    .await;
+    settle().await;
+    for u in &control {
+        assert!(
+            w.hooks.for_user(u).is_empty(),
+            "{u} is in the control group"
+        );
+    }
+    let st = stats(s, "promo").await;
+    assert_eq!(st["journey"]["entered"], n as i64);
+    assert_eq!(st["journey"]["entered:control"], control.len() as i64);
+    assert_eq!(
+        step_count(&st, "hook", "held:control"),
+        control.len() as i64
+    );
+    // Within the window: all but two of the sent arm buy, 30 % of the control arm do; one
+    // of each unsubscribes. After the window, a control purchase that does not count.
+    advance(s, "1h").await;
+    let mut events = Vec::new();
+    let (mut revenue_sent, mut revenue_control) = (0.0, 0.0);
+    for (i, u) in sent.iter().enumerate().skip(2) {
+        let r = 50.0 + i as f64;
+        revenue_sent += r;
+        events.push(json!({"type": "track", "userId": u, "event": "Order Completed", "properties": {"revenue": r}}));
+    }
+    for (i, u) in control.iter().enumerate().take(control_buyers) {
+        let r = 40.0 + i as f64;
+        revenue_control += r;
+        events.push(json!({"type": "track", "userId": u, "event": "Order Completed", "properties": {"revenue": r}}));
+    }
+    events.push(json!({"type": "track", "userId": sent[0], "event": "Unsubscribed"}));
+    events.push(json!({"type": "track", "userId": control[50], "event": "Unsubscribed"}));
+    let (status, body) = s.post("/v1/batch", &json!({"batch": events})).await;
+    assert_eq!(status, 200, "{body}");
+    advance(s, "4d").await;
+    track(s, control[60], "Order Completed", json!({"revenue": 999})).await;
+    let (status, r) = s.admin_get("/v1/journeys/promo/report").await;
+    assert_eq!(status, 200, "{r}");
+    let (ns, nc) = (sent.len() as f64, control.len() as f64);
+    let arm = |a: &str| r["arms"][a].clone();
+    assert_eq!(arm("sent")["people"], sent.len());
+    assert_eq!(arm("control")["people"], control.len());
+    assert_eq!(arm("sent")["conversions"], ns - 2.0);
+    assert_eq!(arm("control")["conversions"], control_buyers as f64);
+    assert_eq!(arm("sent")["unsubscribes"], 1.0);
+    assert_eq!(arm("control")["unsubscribes"], 1.0);
+    let close = |a: &Value, b: f64| (a.as_f64().unwrap() - b).abs() < 1e-4;
+    assert!(close(&arm("sent")["revenue"], revenue_sent), "{r}");
+    assert!(close(&arm("control")["revenue"], revenue_control), "{r}");
+    assert!(
+        close(&arm("sent")["revenuePerPerson"], revenue_sent / ns),
+        "{r}"
+    );
+    // Relative lift of the conversion rate, its interval around it, and a clear p-value.
+    let c = &r["comparisons"]["conversion"];
+    let lift = ((ns - 2.0) / ns) / (control_buyers as f64 / nc) - 1.0;
+    assert!(close(&c["lift"], lift), "{c} vs {lift}");
+    let (lo, hi) = (c["ci"][0].as_f64().unwrap(), c["ci"][1].as_f64().unwrap());
+    assert!(lo > 0.0 && lo < lift && lift < hi, "{c}");
+    assert!(c["pValue"].as_f64().unwrap() < 0.001, "{c}");
+    assert!(
+        r["comparisons"]["unsubscribes"]["pValue"].as_f64().unwrap() > 0.1,
+        "{r}"
+    );
+    assert_eq!(r["srm"]["mismatch"], false, "{r}");
+    assert!(!r.to_string().contains("c1"), "no personal data: {r}");
+    // The arms stay when the journey changes: version 2 holds back the same people.
+    let mut v2 = def.clone();
+    v2["name"] = json!("promo, v2");
+    v2["reentry"] = json!({"policy": "always"});
+    assert_eq!(s.admin_put("/v1/journeys/promo", &v2).await.1["version"], 2);
+    let again: Vec<Value> = users
+        .iter()
+        .map(|u| json!({"type": "track", "userId": u, "event": "Browsed"}))
+        .collect();
+    let before = w.hooks.bodies().len();
+    s.post("/v1/batch", &json!({"batch": again})).await;
+    eventually("v2 entries", || async {
+        stats(s, "promo").await["journey"]["entered"] == 2 * n as i64
+    })
+    .await;
+    eventually("v2's webhooks", || async {
+        w.hooks.bodies().len() == before + sent.len()
+    })
+    .await;
+    assert_eq!(
+        stats(s, "promo").await["journey"]["entered:control"],
+        2 * control.len() as i64
+    );
+}
+
+/// Pausing holds what is already in the outbox; resuming releases it at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pausing_holds_queued_messages_until_resumed() {
+    let w = World::start().await;
+    let s = &w.server;
+    let (status, body) = s
+        .admin_put(
+            "/v1/journeys/policy",
+            &json!({"quietHours": {"start": 21, "end": 8}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let def = json!({"trigger": {"event": "Poke"},
+        "steps": [{"id": "push", "type": "send", "channel": "push", "template": "cart-push"}]});
+    assert_eq!(s.admin_put("/v1/journeys/poke", &def).await.0, 200);
+    clock_to(s, "2031-03-03T22:00:00Z").await;
+    shopper(s, "held", consent(true, true, false)).await;
+    track(s, "held", "Poke", json!({})).await;
+    eventually("queued, deferred by quiet hours", || async {
+        step_count(&stats(s, "poke").await, "push", "deferred:quiet_hours") == 1
+    })
+    .await;
+    let (_, body) = s.admin_post("/v1/journeys/poke/pause", &json!({})).await;
+    assert_eq!(body["status"], "paused");
+    // Morning: the message is due, but its journey is paused.
+    clock_to(s, "2031-03-04T08:30:00Z").await;
+    eventually("held", || async {
+        step_count(&stats(s, "poke").await, "push", "deferred:paused") == 1
+    })
+    .await;
+    advance(s, "2h").await;
+    settle().await;
+    assert!(w.hooks.for_user("held").is_empty(), "held while paused");
+    let pending = outbox(s, "held").await;
+    assert_eq!(pending[0]["status"], "pending", "{pending:?}");
+    assert_eq!(pending[0]["lastError"], "held: journey paused");
+    assert_eq!(
+        step_count(&stats(s, "poke").await, "push", "deferred:paused"),
+        1,
+        "counted once however often it is looked at"
+    );
+    let (_, body) = s.admin_post("/v1/journeys/poke/resume", &json!({})).await;
+    assert_eq!(body["status"], "active");
+    // Released at once, without waiting for the next look.
+    eventually("sent after resume", || async {
+        w.hooks.for_user("held").len() == 1
+    })
+    .await;
+    let sent = outbox(s, "held").await;
+    assert_eq!(sent[0]["status"], "sent");
+    assert_eq!(sent[0]["lastError"], Value::Null);
+}
+
+/// Quiet hours in named time zones follow daylight saving time; offsets keep working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_time_zones_follow_daylight_saving_time() {
+    let w = World::start().await;
+    let s = &w.server;
+    let (status, body) = s
+        .admin_put(
+            "/v1/journeys/policy",
+            &json!({"quietHours": {"start": 21, "end": 8}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let def = json!({"trigger": {"event": "Poke"},
+        "steps": [{"id": "push", "type": "send", "channel": "push", "template": "cart-push"}]});
+    assert_eq!(s.admin_put("/v1/journeys/poke", &def).await.0, 200);
+    // Saturday 22:00 UTC: 23:00 in Paris (winter time). Overnight the clocks go forward.
+    clock_to(s, "2031-03-29T22:00:00Z").await;
+    for (user, tz) in [("paris", "Europe/Paris"), ("fixed", "+01:00")] {
+        shopper(s, user, consent(true, true, false)).await;
+        let (status, _) = s
+            .post(
+                "/v1/identify",
+                &json!({"userId": user, "traits": {"timezone": tz}}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        track(s, user, "Poke", json!({})).await;
+    }
+    eventually("both deferred", || async {
+        step_count(&stats(s, "poke").await, "push", "deferred:quiet_hours") == 2
+    })
+    .await;
+    // 08:00 summer time in Paris is 06:00 UTC; 08:00 at +01:00 is 07:00 UTC.
+    let next = |o: Vec<Value>| o[0]["nextAt"].as_i64().unwrap();
+    let at = |t: &str| tailor_core::time::parse_timestamp(t).unwrap();
+    assert_eq!(next(outbox(s, "paris").await), at("2031-03-30T06:00:00Z"));
+    assert_eq!(next(outbox(s, "fixed").await), at("2031-03-30T07:00:00Z"));
+    clock_to(s, "2031-03-30T06:00:05Z").await;
+    eventually("paris at 08:00 summer time", || async {
+        w.hooks.for_user("paris").len() == 1
+    })
+    .await;
+    settle().await;
+    assert!(w.hooks.for_user("fixed").is_empty(), "07:00 at +01:00");
+    clock_to(s, "2031-03-30T07:00:05Z").await;
+    eventually("fixed offset at 08:00", || async {
+        w.hooks.for_user("fixed").len() == 1
+    })
+    .await;
+}
+
+/// An on-site step puts a message on the person's next pages through `decide`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onsite_messages_reach_that_visitor_through_decide() {
+    let w = World::start().await;
+    let s = &w.server;
+    catalog(s).await;
+    let def = json!({"trigger": {"event": "Product Added"}, "priority": 4,
+        "steps": [{"id": "banner", "type": "send", "channel": "onsite", "template": "cart-onsite", "ttl": "2d", "maxViews": 2}]});
+    let (status, body) = s.admin_put("/v1/journeys/onsite-cart", &def).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = s
+        .admin_put("/v1/journeys/bad", &json!({"trigger": {"event": "X"},
+            "steps": [{"id": "e", "type": "send", "channel": "email", "template": "welcome", "ttl": "1d"}]}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    clock_to(s, "2031-03-03T12:00:00Z").await;
+    let personal = json!({"personalization": true});
+    for (user, consent) in [
+        ("web1", personal.clone()),
+        ("web2", personal.clone()),
+        ("private", json!({"personalization": false})),
+    ] {
+        shopper(s, user, consent).await;
+    }
+    for user in ["web1", "private"] {
+        track(
+            s,
+            user,
+            "Product Added",
+            json!({"product_id": "shoe-1", "price": 101.0, "quantity": 1}),
+        )
+        .await;
+    }
+    eventually("delivered to web1", || async {
+        outbox(s, "web1")
+            .await
+            .first()
+            .is_some_and(|m| m["status"] == "sent")
+    })
+    .await;
+    eventually("refused for private", || async {
+        step_count(
+            &stats(s, "onsite-cart").await,
+            "banner",
+            "skipped:no_consent",
+        ) == 1
+    })
+    .await;
+    let decide = |user: &'static str| async move {
+        let (status, body) = s
+            .post(
+                "/v1/decide",
+                &json!({"userId": user, "placements": ["onsite.message", "recs.cart"]}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["decisions"]["onsite.message"].clone()
+    };
+    let first = decide("web1").await;
+    let m = &first["message"];
+    assert_eq!(m["journey"], "onsite-cart", "{first}");
+    assert!(m["title"].as_str().unwrap().contains("web1"), "{first}");
+    assert!(
+        m["body"].as_str().unwrap().contains("Trail Shoe 1"),
+        "{first}"
+    );
+    assert_eq!(m["views"], 1);
+    assert!(
+        decide("web2").await.get("message").is_none(),
+        "not someone else's"
+    );
+    assert!(decide("private").await.get("message").is_none());
+    // Shown once more, then taken down by dismissal.
+    assert_eq!(decide("web1").await["message"]["views"], 2);
+    assert!(decide("web1").await.get("message").is_none(), "maxViews 2");
+    // A second message, dismissed by the visitor.
+    track(
+        s,
+        "web1",
+        "Product Added",
+        json!({"product_id": "shoe-2", "price": 102.0, "quantity": 1}),
+    )
+    .await;
+    eventually("second delivered", || async {
+        outbox(s, "web1")
+            .await
+            .iter()
+            .filter(|m| m["status"] == "sent")
+            .count()
+            == 2
+    })
+    .await;
+    let key = decide("web1").await["message"]["key"].clone();
+    assert!(key.is_string());
+    track(s, "web1", "Message Dismissed", json!({"messageKey": key})).await;
+    eventually("dismissed", || async {
+        decide("web1").await.get("message").is_none()
+    })
+    .await;
+}
+
+/// A segment trigger enters people when their profile starts to match, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entering_a_segment_starts_a_run() {
+    let w = World::start().await;
+    let s = &w.server;
+    clock_to(s, "2031-03-03T12:00:00Z").await;
+    let gold = |user: &str, tier: &str| json!({"userId": user, "traits": {"tier": tier}});
+    assert_eq!(
+        s.post("/v1/identify", &gold("already", "gold")).await.0,
+        200
+    );
+    let def = json!({"trigger": {"segment": {"traits.tier": "gold", "orders": {"$gte": 0}}},
+        "reentry": {"policy": "always"},
+        "steps": [{"id": "hook", "type": "send", "channel": "webhook", "template": "event", "url": format!("{}/vip", w.hooks_base)}]});
+    let (status, body) = s.admin_put("/v1/journeys/vip", &def).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = s
+        .admin_put("/v1/journeys/bad", &json!({"trigger": {"event": "X", "segment": {"a": 1}}, "steps": [{"id": "x", "type": "exit"}]}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    // Already in the segment when the journey started: not an entry.
+    assert_eq!(
+        s.post(
+            "/v1/identify",
+            &json!({"userId": "already", "traits": {"x": 1}})
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        s.post("/v1/identify", &gold("newbie", "silver")).await.0,
+        200
+    );
+    settle().await;
+    assert!(stats(s, "vip").await["journey"].get("entered").is_none());
+    assert_eq!(s.post("/v1/identify", &gold("newbie", "gold")).await.0, 200);
+    eventually("entered on the change", || async {
+        w.hooks.for_user("newbie").len() == 1
+    })
+    .await;
+    // Still gold: no new entry; leaves and comes back: a new one.
+    track(s, "newbie", "Product Viewed", json!({"product_id": "p"})).await;
+    settle().await;
+    assert_eq!(stats(s, "vip").await["journey"]["entered"], 1);
+    assert_eq!(
+        s.post("/v1/identify", &gold("newbie", "silver")).await.0,
+        200
+    );
+    assert_eq!(s.post("/v1/identify", &gold("newbie", "gold")).await.0, 200);
+    eventually("entered again", || async {
+        stats(s, "vip").await["journey"]["entered"] == 2
+    })
+    .await;
+    assert!(w.hooks.for_user("already").is_empty());
 }

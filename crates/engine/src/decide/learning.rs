@@ -43,7 +43,9 @@ pub fn apply(
             })
             .map(|v| (v.id.clone(), Vec::new()))
             .unzip(),
-        PlacementKind::Navigation | PlacementKind::Recommendations => return rules,
+        PlacementKind::Navigation | PlacementKind::Recommendations | PlacementKind::Message => {
+            return rules;
+        }
     };
     if ids.is_empty() {
         return rules;

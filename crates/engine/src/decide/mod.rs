@@ -129,6 +129,10 @@ pub struct Answer {
     pub categories: Option<Vec<NavEntry>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
+    /// The on-site message (message placements): key, journey, title, body, products,
+    /// expiry and views.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<Value>,
     pub explanation: String,
     /// Probability that this policy shows what it showed (1 for deterministic rules; the
     /// variation's weight in an experiment).
@@ -155,6 +159,7 @@ impl Answer {
             items: None,
             categories: None,
             variant: None,
+            message: None,
             explanation: String::new(),
             propensity: 1.0,
             experiment: None,
@@ -249,6 +254,8 @@ pub struct Request<'a> {
     pub learning: &'a crate::policies::Policies,
     /// The prediction models in service, if trained.
     pub models: Option<&'a crate::predictions::Models>,
+    /// Delivered on-site messages (message placements).
+    pub onsite: Option<&'a crate::journeys::onsite::Inbox>,
 }
 
 /// Every placement's answer, and whether they were personalized.
@@ -352,7 +359,40 @@ fn answer_placement(
             products::recommend(catalog, recs, placement, visitor, &input)
         }
         PlacementKind::Checkout => checkout(placement, visitor),
+        PlacementKind::Message => message(placement, visitor, request),
     }
+}
+
+/// The visitor's on-site message from a journey: only with personalization consent (it is
+/// about them), counted as one view.
+fn message(placement: &Placement, visitor: &Visitor<'_>, request: &Request<'_>) -> Answer {
+    let mut answer = Answer::new(placement);
+    let Some(profile) = visitor.profile() else {
+        answer.explanation = visitor
+            .denied
+            .map_or("No message for you", |d| d.reason())
+            .into();
+        return answer;
+    };
+    let shown = request
+        .onsite
+        .and_then(|inbox| inbox.show(profile.ids().map(String::as_str), request.now));
+    match shown {
+        None => answer.explanation = "No message for you right now".into(),
+        Some((m, views)) => {
+            answer.explanation = format!("A message from the journey {:?}", m.journey);
+            answer.chosen = Some(m.key.clone());
+            answer.shown = vec![m.key.clone()];
+            answer.candidates = vec![m.key.clone()];
+            answer.message = Some(serde_json::json!({
+                "key": m.key, "journey": m.journey, "title": m.title, "body": m.body,
+                "products": m.products, "decisionId": m.decision_id,
+                "expiresAt": tailor_core::time::format_timestamp(m.expires_at),
+                "views": views, "maxViews": m.max_views,
+            }));
+        }
+    }
+    answer
 }
 
 fn checkout(placement: &Placement, visitor: &Visitor<'_>) -> Answer {

@@ -1,5 +1,5 @@
 //! Placements: named slots of a page, each with a kind, an optional targeting condition,
-//! and kind-specific settings. The seven standard ones exist out of the box; the admin
+//! and kind-specific settings. The eight standard ones exist out of the box; the admin
 //! can change them or add more through the API.
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,8 @@ pub enum PlacementKind {
     Recommendations,
     /// A checkout variant (`checkout.flow`).
     Checkout,
+    /// The on-site message a journey delivered to this visitor, if any (`onsite.message`).
+    Message,
 }
 
 /// What recommendations start from.
@@ -74,7 +76,7 @@ impl Placement {
         let id = value.get("id").cloned();
         let placement: Placement = serde_json::from_value(value).map_err(|e| {
             ValidationError::one(format!(
-                "placement {}: {e} (fields: id, kind = hero|navigation|promotion|recommendations|checkout, condition, limit, source, variants, policy)",
+                "placement {}: {e} (fields: id, kind = hero|navigation|promotion|recommendations|checkout|message, condition, limit, source, variants, policy)",
                 id.unwrap_or(Value::Null)
             ))
         })?;
@@ -157,6 +159,7 @@ pub fn standard() -> Vec<Placement> {
             ],
             ..simple("checkout.flow", PlacementKind::Checkout, None, None)
         },
+        simple("onsite.message", PlacementKind::Message, None, None),
     ]
 }
 

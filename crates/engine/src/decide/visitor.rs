@@ -64,15 +64,8 @@ impl<'a> Visitor<'a> {
             Some(_) => None,
         };
         let usable = if denied.is_none() { profile } else { None };
-        let mut attributes = attributes(usable, context, now);
-        // Predictions are personal data too: only with personalization consent.
-        if let (Some(p), Some(models), Value::Object(doc)) = (usable, models, &mut attributes) {
-            let predictions = models.predict(p, now, None);
-            doc.insert(
-                "predictions".into(),
-                serde_json::to_value(predictions).unwrap_or(Value::Null),
-            );
-        }
+        // Predictions are personal data too: only with personalization consent (`usable`).
+        let attributes = attributes(usable, context, now, models);
         let interests = usable
             .map(|p| normalized_interests(p, now))
             .unwrap_or_default();
@@ -159,6 +152,7 @@ pub(crate) fn attributes(
     profile: Option<&Profile>,
     context: &Map<String, Value>,
     now: Millis,
+    models: Option<&crate::predictions::Models>,
 ) -> Value {
     let Some(p) = profile else {
         return json!({
@@ -194,5 +188,6 @@ pub(crate) fn attributes(
         "emailOpenRate": if p.email.delivered == 0 { 0.0 } else { p.email.opened as f64 / p.email.delivered as f64 },
         "traits": traits,
         "context": context,
+        "predictions": models.map(|m| m.predict(p, now, None)),
     })
 }

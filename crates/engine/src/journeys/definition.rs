@@ -31,12 +31,44 @@ pub struct Journey {
     /// Higher goes first when several journeys' messages are due for one person.
     #[serde(default)]
     pub priority: i64,
+    /// A control group: this share of the people who enter get no messages, so the
+    /// report (`GET /v1/journeys/{id}/report`) can compare the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<Control>,
     pub steps: Vec<Step>,
 }
 
-/// What enters a person: a committed event with this name, or the anniversary of a date
+/// Most of the entrants a control group may hold back.
+pub const MAX_CONTROL_PERCENT: f64 = 50.0;
+
+/// A journey's control group: `percent` of the entrants, chosen by GrowthBook's hash of
+/// the person keyed by the journey id (so the same person is in the same arm in every
+/// version and on every node), enter and are counted but are sent nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Control {
+    pub percent: f64,
+    /// How long after entry a conversion, revenue or unsubscribe counts (default `"7d"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+}
+
+impl Control {
+    pub const DEFAULT_WINDOW: Millis = 7 * DAY;
+
+    pub fn window(&self) -> Millis {
+        self.window
+            .as_deref()
+            .and_then(parse_duration)
+            .unwrap_or(Self::DEFAULT_WINDOW)
+    }
+}
+
+/// What enters a person: a committed event with this name, the anniversary of a date
 /// trait (`dateTrait`), when `condition` (GrowthBook syntax) holds over the profile's
-/// attribute document plus `event` (the event's properties).
+/// attribute document plus `event` (the event's properties); or entering a segment
+/// (`segment`: a condition over the attribute document `decide` sees, which starts to hold
+/// after a change of the profile).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Trigger {
@@ -44,6 +76,8 @@ pub struct Trigger {
     pub event: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_trait: Option<DateTrigger>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<Value>,
 }
@@ -110,6 +144,9 @@ pub enum Channel {
     Email,
     Push,
     Webhook,
+    /// A message on the website: the `onsite.message` placement of `decide` shows it on the
+    /// person's next pages until it is dismissed, expires or was seen `maxViews` times.
+    Onsite,
 }
 
 impl Channel {
@@ -118,9 +155,26 @@ impl Channel {
             Channel::Email => "email",
             Channel::Push => "push",
             Channel::Webhook => "webhook",
+            Channel::Onsite => "onsite",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        [
+            Channel::Email,
+            Channel::Push,
+            Channel::Webhook,
+            Channel::Onsite,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
 }
+
+/// How long an on-site message stays up when the step does not say.
+pub const DEFAULT_ONSITE_TTL: Millis = 7 * DAY;
+/// How many pages show an on-site message when the step does not say.
+pub const DEFAULT_ONSITE_VIEWS: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -167,6 +221,12 @@ pub enum Action {
         /// Where a `webhook` step posts.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         url: Option<String>,
+        /// How long an `onsite` message stays up (default 7d).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ttl: Option<String>,
+        /// How many pages show an `onsite` message (default 3).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_views: Option<u32>,
     },
     Audience {
         action: AudienceAction,
@@ -292,22 +352,51 @@ impl Journey {
                 self.id
             ));
         }
-        match &self.trigger.date_trait {
-            None if self.trigger.event.trim().is_empty() => problems.push(
-                "`trigger.event` must name an event, e.g. \"Checkout Started\" (or use `trigger.dateTrait`)",
-            ),
-            Some(_) if !self.trigger.event.is_empty() => {
-                problems.push("a trigger has either `event` or `dateTrait`, not both")
-            }
-            Some(d) if d.trait_name.trim().is_empty() || d.hour > 23 => problems.push(
-                "`trigger.dateTrait` needs a `trait` name and an `hour` 0-23",
-            ),
-            _ => {}
+        let t = &self.trigger;
+        let kinds = usize::from(!t.event.is_empty())
+            + usize::from(t.date_trait.is_some())
+            + usize::from(t.segment.is_some());
+        if kinds == 0
+            || (kinds == 1
+                && t.event.trim().is_empty()
+                && t.date_trait.is_none()
+                && t.segment.is_none())
+        {
+            problems.push(
+                "`trigger.event` must name an event, e.g. \"Checkout Started\" (or use `trigger.dateTrait` or `trigger.segment`)",
+            );
+        } else if kinds > 1 {
+            problems.push("a trigger has one of `event`, `dateTrait` or `segment`");
         }
-        if let Some(c) = &self.trigger.condition
+        if let Some(d) = &t.date_trait
+            && (d.trait_name.trim().is_empty() || d.hour > 23)
+        {
+            problems.push("`trigger.dateTrait` needs a `trait` name and an `hour` 0-23");
+        }
+        if let Some(c) = &t.segment {
+            if let Err(e) = tailor_core::condition::validate_condition(c) {
+                problems.push(format!("`trigger.segment`: {e}"));
+            }
+            if t.condition.is_some() {
+                problems.push(
+                    "a `segment` trigger is its own condition: put everything in `trigger.segment`",
+                );
+            }
+        }
+        if let Some(c) = &t.condition
             && let Err(e) = tailor_core::condition::validate_condition(c)
         {
             problems.push(format!("`trigger.condition`: {e}"));
+        }
+        if let Some(c) = &self.control {
+            if !(c.percent > 0.0 && c.percent <= MAX_CONTROL_PERCENT) {
+                problems.push(format!(
+                    "`control.percent` must be more than 0 and at most {MAX_CONTROL_PERCENT}"
+                ));
+            }
+            if let Some(w) = &c.window {
+                check_duration("`control.window`", w, problems);
+            }
         }
         if let Some(g) = &self.goal
             && g.event.trim().is_empty()
@@ -379,7 +468,20 @@ impl Journey {
                     channel,
                     template,
                     url,
+                    ttl,
+                    max_views,
                 } => {
+                    if *channel != Channel::Onsite && (ttl.is_some() || max_views.is_some()) {
+                        problems.push(format!(
+                            "{at}: `ttl` and `maxViews` are only for onsite steps"
+                        ));
+                    }
+                    if let Some(t) = ttl {
+                        check_duration(&format!("{at}: `ttl`"), t, problems);
+                    }
+                    if max_views.is_some_and(|n| n == 0 || n > 100) {
+                        problems.push(format!("{at}: `maxViews` must be 1-100"));
+                    }
                     if templates::find(*channel, template).is_none() {
                         problems.push(format!(
                             "{at}: no {} template {template:?}; available: {}",
@@ -396,8 +498,8 @@ impl Journey {
                         {
                             problems.push(format!("{at}: `url` must be an http(s) URL"))
                         }
-                        (Channel::Email | Channel::Push, Some(_)) => problems.push(format!(
-                            "{at}: `url` is only for webhook steps (email and push go to the configured providers)"
+                        (Channel::Email | Channel::Push | Channel::Onsite, Some(_)) => problems.push(format!(
+                            "{at}: `url` is only for webhook steps (email and push go to the configured providers, onsite to `decide`)"
                         )),
                         _ => {}
                     }

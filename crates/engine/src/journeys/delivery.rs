@@ -1,7 +1,9 @@
 //! The outbox thread: takes due messages (highest journey priority first), applies the
 //! global policies as they stand at send time — the run still going, consent for the
 //! channel's purpose, bounces, holdouts, quiet hours, frequency caps, an address — renders,
-//! sends with the message's key, and marks the outcome. Failures retry with exponential
+//! sends with the message's key, and marks the outcome. A paused journey's messages are
+//! held (deferred, `last_error` = [`HELD_PAUSED`]) until it resumes. An `onsite` message is
+//! "sent" by putting it in the on-site inbox `decide` shows it from. Failures retry with exponential
 //! backoff and end in the dead-letter list after [`MAX_ATTEMPTS`].
 
 use std::sync::Arc;
@@ -14,8 +16,9 @@ use tailor_core::{Millis, Purpose};
 use tailor_store::{JourneyWrite, OutboxItem};
 
 use super::channels::{ChannelConfig, Channels, SendError};
-use super::definition::Channel;
-use super::policy::utc_offset;
+use super::definition::{Channel, DEFAULT_ONSITE_TTL, DEFAULT_ONSITE_VIEWS, parse_duration};
+use super::onsite::OnsiteMessage;
+use super::policy::Zone;
 use super::{render, templates};
 use crate::{Engine, Profile};
 
@@ -25,6 +28,10 @@ pub(crate) const MAX_ATTEMPTS: u32 = 5;
 const FIRST_BACKOFF: Millis = 30 * SECOND;
 const TICK: Duration = Duration::from_millis(50);
 const BATCH: usize = 100;
+/// `last_error` of a message held because its journey is paused; resuming releases it.
+pub(crate) const HELD_PAUSED: &str = "held: journey paused";
+/// A held message is looked at again this much later (resuming releases it at once).
+const PAUSED_RECHECK: Millis = 60 * SECOND;
 
 pub(crate) struct Delivery {
     engine: Engine,
@@ -35,7 +42,7 @@ pub(crate) struct Delivery {
 /// What the policies say about one message now.
 enum Verdict {
     Send,
-    /// Not now: try again at this time (quiet hours).
+    /// Not now: try again at this time (quiet hours, a paused journey).
     Defer(Millis, &'static str),
     /// Never: recorded as skipped with this reason.
     Skip(String),
@@ -100,7 +107,13 @@ impl Delivery {
                 item.last_error = Some(reason);
             }
             Verdict::Defer(until, why) => {
-                write.count(&item.journey, step_id, format!("deferred:{why}"));
+                // A paused journey's messages are counted once, when first held.
+                if why != "paused" || item.last_error.as_deref() != Some(HELD_PAUSED) {
+                    write.count(&item.journey, step_id, format!("deferred:{why}"));
+                }
+                if why == "paused" {
+                    item.last_error = Some(HELD_PAUSED.to_string());
+                }
                 item.next_at = until;
             }
             Verdict::Send => {
@@ -109,7 +122,13 @@ impl Delivery {
                     return write;
                 };
                 match self.send(&item, &payload, &profile, now) {
-                    Ok(()) => {
+                    Ok(delivered) => {
+                        if let Some(m) = delivered {
+                            let mut p = payload.clone();
+                            p["delivered"] = json!(m);
+                            item.payload = p.to_string();
+                            self.engine.shared.journeys.inbox.put(&item.person, m);
+                        }
                         write.count(&item.journey, step_id, "sent");
                         item.status = "sent".into();
                         item.sent_at = Some(now);
@@ -140,6 +159,14 @@ impl Delivery {
 
     fn verdict(&self, item: &OutboxItem, profile: Option<&Profile>, now: Millis) -> Verdict {
         let shared = &self.engine.shared;
+        if shared
+            .journeys
+            .book()
+            .get(&item.journey)
+            .is_some_and(|j| j.paused)
+        {
+            return Verdict::Defer(now + PAUSED_RECHECK, "paused");
+        }
         // Ended by its goal or stopped: nothing more goes out for the run.
         let run_ended = shared
             .store
@@ -156,6 +183,7 @@ impl Delivery {
         let purpose = match item.channel.as_str() {
             "email" => Some(Purpose::Email),
             "push" => Some(Purpose::Push),
+            "onsite" => Some(Purpose::Personalization),
             _ => None,
         };
         if let Some(purpose) = purpose
@@ -171,15 +199,18 @@ impl Delivery {
             return Verdict::Skip("holdout".into());
         }
         let policy = shared.journeys.policy();
-        if item.channel != "webhook" {
-            let at = policy.after_quiet_hours(now, utc_offset(Some(p)));
+        let zone = Zone::of(Some(p));
+        // A web page interrupts no one's night.
+        if item.channel != "webhook" && item.channel != "onsite" {
+            let at = policy.after_quiet_hours(now, zone);
             if at > now {
                 return Verdict::Defer(at, "quiet_hours");
             }
         }
-        match shared.store.sends_since(&ids, now - 7 * DAY) {
+        // A local week is at most 7 days and an hour (DST) long.
+        match shared.store.sends_since(&ids, now - 8 * DAY) {
             Ok(sent) => {
-                if let Some(cap) = policy.cap_reached(&item.channel, &sent, now) {
+                if let Some(cap) = policy.cap_reached(&item.channel, &sent, now, zone) {
                     return Verdict::Skip(cap);
                 }
             }
@@ -194,18 +225,15 @@ impl Delivery {
         Verdict::Send
     }
 
+    /// Sends; an on-site message comes back to be kept in the inbox and the outbox row.
     fn send(
         &self,
         item: &OutboxItem,
         payload: &Value,
         profile: &Profile,
         now: Millis,
-    ) -> Result<(), SendError> {
-        let channel = match item.channel.as_str() {
-            "email" => Channel::Email,
-            "push" => Channel::Push,
-            _ => Channel::Webhook,
-        };
+    ) -> Result<Option<OnsiteMessage>, SendError> {
+        let channel = Channel::parse(&item.channel).unwrap_or(Channel::Webhook);
         let template_name = payload["template"].as_str().unwrap_or_default();
         let template = templates::find(channel, template_name).ok_or_else(|| SendError {
             retry: false,
@@ -224,10 +252,32 @@ impl Delivery {
             message: format!("template {template_name:?} failed to render: {e}"),
         })?;
         match channel {
+            Channel::Onsite => {
+                let ttl = payload["ttl"]
+                    .as_str()
+                    .and_then(parse_duration)
+                    .unwrap_or(DEFAULT_ONSITE_TTL);
+                let max_views = payload["maxViews"]
+                    .as_u64()
+                    .map_or(DEFAULT_ONSITE_VIEWS, |n| n as u32);
+                Ok(Some(OnsiteMessage {
+                    key: item.key.clone(),
+                    journey: item.journey.clone(),
+                    priority: item.priority,
+                    title: rendered.subject,
+                    body: rendered.body,
+                    products: rendered.products,
+                    decision_id: rendered.decision_id,
+                    delivered_at: now,
+                    expires_at: now + ttl,
+                    max_views,
+                }))
+            }
             Channel::Email => {
                 let to = email_of(profile).unwrap_or_default();
                 self.channels
                     .email(&item.key, &to, &rendered.subject, &rendered.body)
+                    .map(|()| None)
             }
             Channel::Push | Channel::Webhook => {
                 let url = match channel {
@@ -257,6 +307,7 @@ impl Delivery {
                 });
                 self.channels
                     .webhook(&url, &item.key, now, &body.to_string())
+                    .map(|()| None)
             }
         }
     }

@@ -6,6 +6,8 @@
 //!   the log after a restart), runs stepped, timers fired; every decision is one store
 //!   transaction together with the log position it covers.
 //! - `delivery` — the outbox thread: policies at send time, render, send, mark.
+//! - `onsite` — delivered on-site messages, shown by the `onsite.message` placement.
+//! - `report` — sent vs control: conversions, revenue, unsubscribes.
 //! - `policy`, `channels`, `render`, `audiences` — what those use.
 //!
 //! **Exactness.** Runs are keyed by the journey and the log position of the entering event,
@@ -20,12 +22,14 @@ mod audiences;
 pub mod channels;
 pub mod definition;
 mod delivery;
+pub mod onsite;
 pub mod policy;
 mod render;
+mod report;
 mod runner;
 pub mod templates;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::mpsc;
 
@@ -56,18 +60,35 @@ pub(crate) struct Seen {
 
 pub(crate) type Observed = Vec<Seen>;
 
+/// A journey entered by a segment: its id, condition and whether it is paused.
+pub(crate) struct SegmentTrigger {
+    id: String,
+    condition: Value,
+    paused: bool,
+}
+
 /// Journey definitions and the writer's hook, shared by the engine's threads.
 pub(crate) struct Journeys {
     book: RwLock<Arc<JourneyBook>>,
     /// Every event name some journey reacts to: the hot ingest path checks only this.
     names: RwLock<Arc<HashSet<String>>>,
+    /// The journeys entered by a segment (the writer evaluates them on every profile change).
+    segments: RwLock<Arc<Vec<SegmentTrigger>>>,
+    /// Who is in each segment trigger now (profiles), with the condition it was computed
+    /// for; kept by the writer, built from all profiles when a journey or the engine starts.
+    members: Mutex<HashMap<String, (Value, HashSet<crate::profile::ProfileId>)>>,
     policy: RwLock<Arc<SendPolicy>>,
     hook: mpsc::Sender<Observed>,
+    /// Delivered on-site messages.
+    pub(crate) inbox: onsite::Inbox,
+    /// The prediction models in service, for conditions on `predictions.*`.
+    models: crate::predictions::ModelSlot,
 }
 
 impl Journeys {
     pub(crate) fn load(
         store: &dyn Store,
+        models: crate::predictions::ModelSlot,
     ) -> Result<(Journeys, mpsc::Receiver<Observed>), EngineError> {
         let book: JourneyBook = match store.get_meta(JOURNEYS_META)? {
             Some(json) => serde_json::from_str(&json)
@@ -82,16 +103,26 @@ impl Journeys {
         let (hook, rx) = mpsc::channel();
         let journeys = Journeys {
             names: RwLock::new(Arc::new(names_of(&book))),
+            segments: RwLock::new(Arc::new(segments_of(&book))),
+            members: Mutex::new(HashMap::new()),
             book: RwLock::new(Arc::new(book)),
             policy: RwLock::new(Arc::new(policy)),
             hook,
+            inbox: onsite::Inbox::default(),
+            models,
         };
         Ok((journeys, rx))
     }
 
+    /// Whether the writer must call [`Journeys::observe`] for events whatever their name.
+    pub(crate) fn has_segments(&self) -> bool {
+        !self.segments.read().is_empty()
+    }
+
     /// Called by the writer right after it folded one committed event: if some journey
     /// reacts to its name (one set lookup), evaluates the trigger conditions over the profile
-    /// as this event left it and keeps the event for the scheduler.
+    /// as this event left it; if some journey is entered by a segment, notes who just
+    /// entered it. Keeps the event for the scheduler when either matters.
     pub(crate) fn observe(
         &self,
         names: &HashSet<String>,
@@ -101,24 +132,81 @@ impl Journeys {
         now: Millis,
         out: &mut Observed,
     ) {
-        let Some(name) = m.event.as_deref() else {
-            return;
-        };
-        if !names.contains(name) {
-            return;
+        let name = m.event.as_deref().filter(|n| names.contains(*n));
+        let mut eligible: Vec<String> = Vec::new();
+        if let Some(name) = name {
+            let book = self.book.read().clone();
+            let models = self.models.read().clone();
+            eligible.extend(
+                book.iter()
+                    .filter(|(_, j)| !j.paused && j.current().trigger.event == name)
+                    .filter(|(_, j)| trigger_holds(j.current(), m, profile, now, models.as_deref()))
+                    .map(|(id, _)| id.clone()),
+            );
         }
-        let book = self.book.read().clone();
-        let eligible = book
-            .iter()
-            .filter(|(_, j)| !j.paused && j.current().trigger.event == name)
-            .filter(|(_, j)| trigger_holds(j.current(), m, profile, now))
-            .map(|(id, _)| id.clone())
-            .collect();
-        out.push(Seen {
-            seq,
-            message: m.clone(),
-            eligible: Some(eligible),
-        });
+        let segments = self.segments.read().clone();
+        let models = self.models.read().clone();
+        if let Some(p) = profile
+            && !segments.is_empty()
+        {
+            let doc = crate::decide::visitor::attributes(
+                Some(p),
+                &serde_json::Map::new(),
+                now,
+                models.as_deref(),
+            );
+            let mut members = self.members.lock();
+            for s in segments.iter() {
+                let holds = tailor_core::condition::eval_condition(&doc, &s.condition);
+                let (_, set) = members
+                    .entry(s.id.clone())
+                    .or_insert_with(|| (s.condition.clone(), HashSet::new()));
+                let entered = if holds {
+                    set.insert(p.id)
+                } else {
+                    set.remove(&p.id);
+                    false
+                };
+                if entered && !s.paused {
+                    eligible.push(s.id.clone());
+                }
+            }
+        }
+        if name.is_some() || !eligible.is_empty() {
+            out.push(Seen {
+                seq,
+                message: m.clone(),
+                eligible: Some(eligible),
+            });
+        }
+    }
+
+    /// Computes who is in each segment trigger whose condition is new, from all profiles:
+    /// they are the segment as it stands, not people entering it.
+    pub(crate) fn baseline_segments(&self, registry: &crate::registry::Registry, now: Millis) {
+        let segments = self.segments.read().clone();
+        let models = self.models.read().clone();
+        let mut members = self.members.lock();
+        members.retain(|id, _| segments.iter().any(|s| &s.id == id));
+        for s in segments.iter() {
+            if members.get(&s.id).is_some_and(|(c, _)| c == &s.condition) {
+                continue;
+            }
+            let set: HashSet<crate::profile::ProfileId> = registry
+                .profiles()
+                .filter(|p| {
+                    let doc = crate::decide::visitor::attributes(
+                        Some(p),
+                        &serde_json::Map::new(),
+                        now,
+                        models.as_deref(),
+                    );
+                    tailor_core::condition::eval_condition(&doc, &s.condition)
+                })
+                .map(|p| p.id)
+                .collect();
+            members.insert(s.id.clone(), (s.condition.clone(), set));
+        }
     }
 
     /// Hands what the writer kept to the scheduler.
@@ -146,6 +234,7 @@ impl Journeys {
             serde_json::to_string(&book).map_err(|e| EngineError::Internal(e.to_string()))?;
         store.set_meta(JOURNEYS_META, &json)?;
         *self.names.write() = Arc::new(names_of(&book));
+        *self.segments.write() = Arc::new(segments_of(&book));
         *self.book.write() = Arc::new(book);
         Ok(())
     }
@@ -157,11 +246,13 @@ pub(crate) fn trigger_holds(
     m: &Message,
     profile: Option<&crate::Profile>,
     now: Millis,
+    models: Option<&crate::predictions::Models>,
 ) -> bool {
     match &journey.trigger.condition {
         None => true,
         Some(c) => {
-            let mut doc = crate::decide::visitor::attributes(profile, &serde_json::Map::new(), now);
+            let mut doc =
+                crate::decide::visitor::attributes(profile, &serde_json::Map::new(), now, models);
             doc["event"] = Value::Object(m.properties.clone());
             tailor_core::condition::eval_condition(&doc, c)
         }
@@ -169,10 +260,40 @@ pub(crate) fn trigger_holds(
 }
 
 fn names_of(book: &JourneyBook) -> HashSet<String> {
-    book.values()
+    let mut names: HashSet<String> = book
+        .values()
         .flat_map(|j| {
             // Runs of older versions still wait for their events.
             j.versions.iter().flat_map(Journey::event_names)
+        })
+        .collect();
+    let onsite = book.values().any(|j| {
+        j.versions.iter().any(|v| {
+            v.steps.iter().any(|s| {
+                matches!(
+                    s.action,
+                    definition::Action::Send {
+                        channel: definition::Channel::Onsite,
+                        ..
+                    }
+                )
+            })
+        })
+    });
+    if onsite {
+        names.insert(onsite::DISMISSED.to_string());
+    }
+    names
+}
+
+fn segments_of(book: &JourneyBook) -> Vec<SegmentTrigger> {
+    book.iter()
+        .filter_map(|(id, j)| {
+            Some(SegmentTrigger {
+                id: id.clone(),
+                condition: j.current().trigger.segment.clone()?,
+                paused: j.paused,
+            })
         })
         .collect()
 }
@@ -234,6 +355,7 @@ impl Engine {
         }
         let out = summary(entry);
         journeys.save(&*self.shared.store, book)?;
+        journeys.baseline_segments(&self.shared.registry.read(), now);
         Ok(out)
     }
 
@@ -258,7 +380,33 @@ impl Engine {
         entry.updated_at = self.now();
         let out = summary(entry);
         journeys.save(&*self.shared.store, book)?;
+        if !paused {
+            self.release_held(id)?;
+        }
         Ok(out)
+    }
+
+    /// Puts the messages the outbox held while journey `id` was paused back in the queue,
+    /// due now.
+    fn release_held(&self, id: &str) -> Result<(), EngineError> {
+        let now = self.now();
+        let mut write = tailor_store::JourneyWrite::default();
+        for mut item in self.shared.store.outbox_where("pending", Some(id), None)? {
+            if item.last_error.as_deref() == Some(delivery::HELD_PAUSED) {
+                item.next_at = now;
+                item.last_error = None;
+                write.outbox_updates.push(item);
+            }
+        }
+        if !write.outbox_updates.is_empty() {
+            self.shared.store.journey_write(&write)?;
+        }
+        Ok(())
+    }
+
+    /// Sent vs control of journey `id` (see `report`).
+    pub fn journey_report(&self, id: &str) -> Result<Value, EngineError> {
+        report::report(self, id)
     }
 
     /// Counts per step (`reached`, `sent`, `skipped:…`, `dead`, …) and for the journey
@@ -508,6 +656,7 @@ pub(crate) fn start(
     observed: mpsc::Receiver<Observed>,
     channels: ChannelConfig,
 ) -> Result<Threads, EngineError> {
+    prepare(engine)?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
         std::thread::Builder::new()
@@ -533,6 +682,31 @@ pub(crate) fn start(
         stop,
         handles: vec![scheduler, delivery],
     })
+}
+
+/// What must be in memory before the journey threads start: segment members and the live
+/// on-site messages.
+pub(crate) fn prepare(engine: &Engine) -> Result<(), EngineError> {
+    let journeys = &engine.shared.journeys;
+    let now = engine.now();
+    journeys.baseline_segments(&engine.shared.registry.read(), now);
+    for item in engine
+        .shared
+        .store
+        .outbox_where("sent", None, Some("onsite"))?
+    {
+        let delivered = serde_json::from_str::<Value>(&item.payload)
+            .ok()
+            .and_then(|p| {
+                serde_json::from_value::<onsite::OnsiteMessage>(p["delivered"].clone()).ok()
+            });
+        if let Some(m) = delivered
+            && m.expires_at > now
+        {
+            journeys.inbox.put(&item.person, m);
+        }
+    }
+    Ok(())
 }
 
 /// Waits up to `total` in short slices, returning early when `stop` is set.

@@ -12,12 +12,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use tailor_core::time::MINUTE;
+use tailor_core::time::{DAY, HOUR, MINUTE};
 use tailor_core::{Message, MessageType, Millis, Purpose};
 use tailor_store::{AudienceChange, JourneyRun, JourneyWrite, OutboxItem, Seq};
 
 use super::definition::{Action, AudienceAction, Journey, ReentryPolicy, parse_duration};
-use super::policy::{MostOpenedHour, SendTimeModel, local_hour, next_local_hour, utc_offset};
+use super::policy::{MostOpenedHour, SendTimeModel, Zone, local_hour, next_local_hour};
 use super::{Observed, Seen};
 use crate::{Engine, Profile};
 
@@ -53,6 +53,16 @@ pub(crate) struct RunState {
     pub user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anonymous_id: Option<String>,
+    /// In the journey's control group: goes through the steps, is sent nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub control: bool,
+}
+
+/// Whether `person` is in the control group of journey `journey` holding back `percent`:
+/// GrowthBook's hash (v2) of the person, seeded with the journey id — the same answer in
+/// every version of the journey, on every node, after every restart.
+pub(crate) fn in_control(journey: &str, person: &str, percent: f64) -> bool {
+    tailor_core::experiment::hash(journey, person, 2).is_some_and(|n| n < percent / 100.0)
 }
 
 pub(crate) struct Runner {
@@ -262,10 +272,15 @@ impl Runner {
         effects: &mut Effects,
     ) -> Result<(), crate::EngineError> {
         let (seq, m) = (seen.seq, &seen.message);
-        let Some(name) = m.event.as_deref() else {
-            return Ok(());
-        };
+        // Identifies reach here only when they moved someone into a segment.
+        let name = m.event.as_deref().unwrap_or_default();
         let now = self.engine.now();
+        let models = self.engine.shared.predictions.current();
+        if name == super::onsite::DISMISSED
+            && let Some(key) = m.properties.get("messageKey").and_then(Value::as_str)
+        {
+            self.engine.shared.journeys.inbox.dismiss(persons, key);
+        }
         let store = self.engine.shared.store.clone();
         let runs = store.journey_runs_of(persons)?;
         let book = self.engine.shared.journeys.book();
@@ -277,12 +292,13 @@ impl Runner {
                 effects.write.runs.push(run);
                 continue;
             };
-            if def.goal.as_ref().is_some_and(|g| g.event == name) {
+            if !name.is_empty() && def.goal.as_ref().is_some_and(|g| g.event == name) {
                 self.convert(&mut run, def, now, effects);
                 effects.write.runs.push(run);
                 continue;
             }
-            if run.wait_event.as_deref() == Some(name)
+            if !name.is_empty()
+                && run.wait_event.as_deref() == Some(name)
                 && let Some(Action::WaitForEvent { on_event, .. }) =
                     def.steps.get(run.step as usize).map(|s| &s.action)
                 && let Some(to) = def.step_index(on_event)
@@ -298,12 +314,22 @@ impl Runner {
         }
         for (id, stored) in book.iter() {
             let def = stored.current();
-            if stored.paused || def.trigger.event != name {
+            if stored.paused {
                 continue;
             }
-            let holds = match &seen.eligible {
-                Some(eligible) => eligible.contains(id),
-                None => super::trigger_holds(def, m, profile.as_deref(), now),
+            let holds = if def.trigger.segment.is_some() {
+                // Only the writer sees the profile change that enters a segment; events
+                // read back from the log do not enter anyone into one.
+                seen.eligible.as_ref().is_some_and(|e| e.contains(id))
+            } else if def.trigger.event.is_empty() || def.trigger.event != name {
+                continue;
+            } else {
+                match &seen.eligible {
+                    Some(eligible) => eligible.contains(id),
+                    None => {
+                        super::trigger_holds(def, m, profile.as_deref(), now, models.as_deref())
+                    }
+                }
             };
             if !holds {
                 continue;
@@ -386,7 +412,16 @@ impl Runner {
             updated_at: now,
             state: String::new(),
         };
+        state.control = def
+            .control
+            .as_ref()
+            .is_some_and(|c| in_control(&def.id, &run.person, c.percent));
         effects.write.count(&def.id, JOURNEY_STEP, "entered");
+        if state.control {
+            effects
+                .write
+                .count(&def.id, JOURNEY_STEP, "entered:control");
+        }
         effects
             .write
             .count(&def.id, def.steps[0].id.clone(), "reached");
@@ -410,6 +445,7 @@ impl Runner {
             .map(|s| (s.current(), s.versions.len() as u32))
             .collect();
         self.last_date_scan = now;
+        let models = self.engine.shared.predictions.current();
         if dated.is_empty() {
             return Ok(());
         }
@@ -418,8 +454,8 @@ impl Runner {
         {
             let registry = self.engine.shared.registry.read();
             for profile in registry.profiles() {
-                let offset = utc_offset(Some(profile));
-                let local = now + offset;
+                let zone = Zone::of(Some(profile));
+                let local = zone.local(now);
                 let today = tailor_core::time::format_timestamp(local);
                 let (today_date, month_day) = (&today[..10], &today[5..10]);
                 for (j, (def, _)) in dated.iter().enumerate() {
@@ -432,8 +468,7 @@ impl Runner {
                         .and_then(|v| v.value.as_str())
                         .and_then(tailor_core::time::parse_timestamp)
                         .map(|t| tailor_core::time::format_timestamp(t)[5..10].to_string());
-                    if anniversary.as_deref() != Some(month_day) || local_hour(now, offset) < d.hour
-                    {
+                    if anniversary.as_deref() != Some(month_day) || local_hour(now, zone) < d.hour {
                         continue;
                     }
                     let Some(person) = profile
@@ -488,7 +523,7 @@ impl Runner {
             let theirs: Vec<&JourneyRun> = runs.iter().filter(|r| r.journey == def.id).collect();
             if theirs.iter().any(|r| r.id == run_id)
                 || !may_reenter(def, &theirs, now)
-                || !super::trigger_holds(def, &empty, Some(&profile), now)
+                || !super::trigger_holds(def, &empty, Some(&profile), now, models.as_deref())
             {
                 continue;
             }
@@ -651,7 +686,13 @@ impl Runner {
                     then,
                     otherwise,
                 } => {
-                    let mut doc = crate::decide::visitor::attributes(profile, &Map::new(), now);
+                    let models = self.engine.shared.predictions.current();
+                    let mut doc = crate::decide::visitor::attributes(
+                        profile,
+                        &Map::new(),
+                        now,
+                        models.as_deref(),
+                    );
                     doc["event"] = Value::Object(state.trigger.clone());
                     let holds = tailor_core::condition::eval_condition(&doc, condition);
                     effects.write.count(
@@ -661,16 +702,27 @@ impl Runner {
                     );
                     next = def.step_index(if holds { then } else { otherwise });
                 }
+                Action::Send { .. } | Action::Audience { .. } if state.control => {
+                    effects
+                        .write
+                        .count(&def.id, step.id.clone(), "held:control");
+                }
                 Action::Send {
                     channel,
                     template,
                     url,
+                    ttl,
+                    max_views,
                 } => {
-                    let payload = json!({
+                    let mut payload = json!({
                         "stepId": step.id, "template": template, "url": url,
                         "userId": state.user_id, "anonymousId": state.anonymous_id,
                         "trigger": state.trigger,
                     });
+                    if *channel == super::definition::Channel::Onsite {
+                        payload["ttl"] = json!(ttl);
+                        payload["maxViews"] = json!(max_views);
+                    }
                     effects.write.new_outbox.push(OutboxItem {
                         key: format!("{}:{i}", run.id),
                         run_id: run.id.clone(),
@@ -765,22 +817,40 @@ impl Runner {
         match action {
             Action::Wait { duration } => now + parse_duration(duration).unwrap_or(0),
             Action::WaitUntilSendTime { default_hour } => {
-                let offset = utc_offset(profile);
-                let hour = self.best_hour(run, offset).unwrap_or(*default_hour);
-                next_local_hour(now, offset, hour)
+                let zone = Zone::of(profile);
+                let hour = self.best_hour(run, zone).unwrap_or(*default_hour);
+                next_local_hour(now, zone, hour)
             }
             _ => now,
         }
     }
 
-    /// The person's best send hour from the local hours of their past email opens.
-    fn best_hour(&self, run: &JourneyRun, offset: Millis) -> Option<u32> {
+    /// The person's best send hour, local: the trained send-time model's (their opens shrunk
+    /// toward their lifecycle stage's and everyone's pattern, so it has an answer for people
+    /// who never opened one), else the hour they opened most emails in.
+    fn best_hour(&self, run: &JourneyRun, zone: Zone) -> Option<u32> {
         let ids = self.engine.person_ids(&run.person);
         let events = self.engine.shared.store.events_of(&ids, 2_000).ok()?;
+        let now = self.engine.now();
+        if let (Some(models), Some(profile)) = (
+            self.engine.shared.predictions.current(),
+            self.find(&run.person),
+        ) {
+            let opens: Vec<Millis> = events
+                .iter()
+                .filter(|e| e.message.event.as_deref() == Some("Email Opened"))
+                .map(|e| e.message.timestamp)
+                .collect();
+            if let Some(utc) = models.predict(&profile, now, Some(&opens)).best_send_hour {
+                // That UTC hour as the person's clock shows it today.
+                let today = now - now.rem_euclid(DAY);
+                return Some(local_hour(today + i64::from(utc) * HOUR, zone));
+            }
+        }
         let hours: Vec<u32> = events
             .iter()
             .filter(|e| e.message.event.as_deref() == Some("Email Opened"))
-            .map(|e| local_hour(e.message.timestamp, offset))
+            .map(|e| local_hour(e.message.timestamp, zone))
             .collect();
         self.send_time.best_hour(&hours)
     }

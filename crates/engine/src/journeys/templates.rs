@@ -72,6 +72,20 @@ const TEMPLATES: &[MessageTemplate] = &[
         placements: &["recs.home"],
     },
     MessageTemplate {
+        name: "cart-onsite",
+        channel: Channel::Onsite,
+        subject: "{{name}}, your cart is waiting",
+        body: "{{cart}}\nTotal: {{cartValue}}\n\nYou may also like:\n{{recs}}",
+        placements: &["recs.cart"],
+    },
+    MessageTemplate {
+        name: "recs-onsite",
+        channel: Channel::Onsite,
+        subject: "Picked for you, {{name}}",
+        body: "{{recs}}\n\n{{promo}}",
+        placements: &["recs.home", "promo.banner"],
+    },
+    MessageTemplate {
         name: "event",
         channel: Channel::Webhook,
         subject: "",

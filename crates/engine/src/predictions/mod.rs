@@ -232,9 +232,13 @@ pub struct TrainingState {
     pub last_error: Option<String>,
 }
 
+/// The models in service, shared with whoever evaluates conditions outside `decide`
+/// (journeys), so a new version reaches them at once.
+pub(crate) type ModelSlot = Arc<RwLock<Option<Arc<Models>>>>;
+
 /// The models in service, their versions, and the trainer's state.
 pub struct PredictionService {
-    current: RwLock<Option<Arc<Models>>>,
+    current: ModelSlot,
     versions: Mutex<Vec<ModelVersion>>,
     state: Mutex<TrainingState>,
     /// Set by an erasure: the models learned from someone who is gone.
@@ -261,7 +265,7 @@ impl PredictionService {
             }
         }
         Ok(PredictionService {
-            current: RwLock::new(None),
+            current: Arc::new(RwLock::new(None)),
             versions: Mutex::new(versions),
             state: Mutex::new(TrainingState::default()),
             stale: AtomicBool::new(false),
@@ -272,6 +276,10 @@ impl PredictionService {
     /// The models in service, if any version trained since start.
     pub fn current(&self) -> Option<Arc<Models>> {
         self.current.read().clone()
+    }
+
+    pub(crate) fn slot(&self) -> ModelSlot {
+        self.current.clone()
     }
 
     pub fn versions(&self) -> Vec<ModelVersion> {

@@ -138,6 +138,21 @@ pub async fn stats(
     ))
 }
 
+/// `GET /v1/journeys/{id}/report`: sent vs control (counts and statistics, no personal
+/// data), for the analyst or admin key.
+pub async fn report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(state.engine.keys(), &headers, None, Scope::Analyst)?;
+    Ok(Json(
+        state
+            .blocking(move |engine| engine.journey_report(&id))
+            .await?,
+    ))
+}
+
 /// `GET /v1/journeys/runs?person=ID`: where a person is in every journey.
 pub async fn runs(
     State(state): State<AppState>,

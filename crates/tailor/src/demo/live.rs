@@ -24,8 +24,9 @@ const LIVE: u64 = 3;
 /// recommendation in one of the shopper's favourite categories.
 const BASE_BUY: f64 = 0.04;
 const FIT_BUY: f64 = 0.30;
-/// Shoppers who visit in the live phase, and how many at once.
-const VISITS: usize = 3_000;
+/// Share of the live visitors who do not buy that fill a cart and leave at the checkout.
+const ABANDON: f64 = 0.10;
+/// How many live visits run at once.
 const IN_FLIGHT: usize = 16;
 
 /// What the live phase did.
@@ -41,6 +42,7 @@ pub async fn run(
     shoppers: &[Shopper],
     catalog: &Catalog,
     seed: u64,
+    visits: usize,
 ) -> anyhow::Result<Live> {
     let experiment = json!({"placement": "recs.home", "weights": [0.5, 0.5], "variations": [
         {"id": "holdout", "treatment": "editorial"}, {"id": "personalized", "treatment": "personalized"}]});
@@ -50,7 +52,7 @@ pub async fn run(
     let mut rng: DemoRng = random::stream(seed, LIVE);
     let visitors: Vec<(u32, String, Vec<String>, f64)> = shoppers
         .iter()
-        .take(VISITS)
+        .take(visits)
         .filter_map(|s| {
             let device = s.devices.first()?;
             let favourites = s
@@ -76,6 +78,7 @@ pub async fn run(
     for chunk in chunks {
         let api = api.clone();
         tasks.push(tokio::spawn(async move {
+            // Orders, and the carts of those who leave without one.
             let mut orders = Vec::new();
             for (number, anonymous_id, favourites, dice) in chunk {
                 let d = api
@@ -87,7 +90,17 @@ pub async fn run(
                     .map(|c| c.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("/"))
                     .unwrap_or_default();
                 let fits = favourites.contains(&path);
-                if dice < BASE_BUY + if fits { FIT_BUY } else { 0.0 } {
+                let buys = dice < BASE_BUY + if fits { FIT_BUY } else { 0.0 };
+                if !buys && dice > 1.0 - ABANDON {
+                    // Puts it in the cart and leaves at the checkout: the journeys' turn.
+                    let price = first["price"].as_f64().unwrap_or(0.0);
+                    let line = json!({"product_id": first["id"], "price": price, "quantity": 1});
+                    orders.push(json!({"type": "track", "anonymousId": anonymous_id, "event": "Product Added",
+                        "properties": line}));
+                    orders.push(json!({"type": "track", "anonymousId": anonymous_id, "event": "Checkout Started",
+                        "properties": {"value": price, "products": [line]}}));
+                }
+                if buys {
                     let price = first["price"].as_f64().unwrap_or(0.0);
                     orders.push(json!({"type": "track", "anonymousId": anonymous_id, "event": "Order Completed",
                         "properties": {"order_id": format!("live-{number}"), "total": price, "revenue": price,
@@ -105,7 +118,10 @@ pub async fn run(
     for chunk in orders.chunks(500) {
         api.batch(chunk).await?;
     }
-    let orders = orders.len();
+    let orders = orders
+        .iter()
+        .filter(|o| o["event"] == "Order Completed")
+        .count();
     let results = api
         .admin_get(&format!("/v1/experiments/{EXPERIMENT}/results"))
         .await

@@ -9,6 +9,7 @@
 
 mod catalog;
 mod client;
+mod journeys;
 mod live;
 mod random;
 mod shoppers;
@@ -63,6 +64,11 @@ pub struct DemoArgs {
     /// Number of products (at least one per leaf category: 28).
     #[arg(long, default_value_t = 1_200, value_parser = clap::value_parser!(u32).range(28..=100_000))]
     products: u32,
+    /// Shoppers who visit live after the history is loaded, under an experiment on the
+    /// recommendations (0: none). They arrive within seconds at the end of the log — leave
+    /// them out (`--live-visits 0`) when evaluating models on the history.
+    #[arg(long, default_value_t = 3_000, value_parser = clap::value_parser!(u32).range(0..=50_000))]
+    live_visits: u32,
     /// Delete the demo in the data directory first and build a new one.
     #[arg(long)]
     fresh: bool,
@@ -96,6 +102,9 @@ struct Summary {
     duplicates: u64,
     profiles: usize,
     funnel: Value,
+    /// What the journeys did (see `journeys::summary`); absent in demos built before them.
+    #[serde(default)]
+    journeys: Value,
     seconds: f64,
     completed_at: String,
 }
@@ -436,19 +445,31 @@ async fn build_store(
         "  models: {}",
         crate::train::one_line(&serde_json::to_value(&version)?)
     );
-    let live_started = Instant::now();
-    let live = live::run(api, &simulated.shoppers, &catalog, seed).await?;
-    let conversion = |i: usize| live.results[i]["value"].as_f64().unwrap_or(0.0);
-    eprintln!(
-        "  live: {} visits, {} orders; experiment {}: conversion {:.1}% held out, {:.1}% personalized (p = {}) ({:.1} s)",
-        live.visits,
-        live.orders,
-        live::EXPERIMENT,
-        100.0 * conversion(0),
-        100.0 * conversion(1),
-        live.results[1]["frequentist"]["pValue"],
-        live_started.elapsed().as_secs_f64()
-    );
+    let installed = journeys::install(api).await?;
+    if args.live_visits > 0 {
+        let live_started = Instant::now();
+        let live = live::run(
+            api,
+            &simulated.shoppers,
+            &catalog,
+            seed,
+            args.live_visits as usize,
+        )
+        .await?;
+        let conversion = |i: usize| live.results[i]["value"].as_f64().unwrap_or(0.0);
+        eprintln!(
+            "  live: {} visits, {} orders; experiment {}: conversion {:.1}% held out, {:.1}% personalized (p = {}) ({:.1} s)",
+            live.visits,
+            live.orders,
+            live::EXPERIMENT,
+            100.0 * conversion(0),
+            100.0 * conversion(1),
+            live.results[1]["frequentist"]["pValue"],
+            live_started.elapsed().as_secs_f64()
+        );
+    }
+    let journeys = journeys::summary(engine, &installed).await;
+    eprintln!("  journeys: {}", journeys::line(&journeys));
     let summary = Summary {
         seed,
         days,
@@ -460,6 +481,7 @@ async fn build_store(
         duplicates: delivery.duplicates,
         profiles: engine.stats().profiles,
         funnel,
+        journeys,
         seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
         completed_at: format_timestamp(tailor_core::SystemClock.now()),
     };
@@ -548,6 +570,9 @@ fn print_report(addr: Option<SocketAddr>, dir: &Path, keys: &DemoKeys, s: &Summa
         n("checkouts"),
         n("orders")
     );
+    if !s.journeys.is_null() {
+        println!("  Journeys:    {}", journeys::line(&s.journeys));
+    }
     println!(
         "  Files:       {} ({KEYS_FILE}: keys, {TRUTH_FILE}: the shoppers' hidden preferences)",
         dir.display()
@@ -591,6 +616,7 @@ mod tests {
             duplicates: 0,
             profiles: 1,
             funnel: json!({}),
+            journeys: Value::Null,
             seconds: 1.0,
             completed_at: "2026-01-01T00:00:00.000Z".into(),
         };
