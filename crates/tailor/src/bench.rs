@@ -51,13 +51,15 @@ pub struct BenchArgs {
 
 const WRITE_KEY: &str = "bench-write";
 const ADMIN_KEY: &str = "bench-admin";
-const EVENTS: [&str; 6] = [
+const EVENTS: [&str; 8] = [
+    "Product Viewed",
     "Product Viewed",
     "Product Viewed",
     "Product List Viewed",
     "Product Added",
     "Products Searched",
     "Cart Viewed",
+    "Order Completed",
 ];
 
 /// Realistic e-commerce events spread over `profiles` people, as `/v1/batch` bodies.
@@ -73,7 +75,9 @@ fn bodies(args: &BenchArgs) -> Vec<Vec<u8>> {
                 let person = rng.random_range(0..args.profiles);
                 let event = EVENTS[rng.random_range(0..EVENTS.len())];
                 let cat = rng.random_range(0..24);
-                let ts = start + rng.random_range(0..30 * 86_400_000i64);
+                // Arriving in time order over 30 days, as live traffic does (training
+                // replays the log in arrival order).
+                let ts = start + ((n + i) as f64 / args.events as f64 * 30.0 * 86_400_000.0) as i64;
                 json!({
                     "type": "track",
                     "messageId": format!("bench-{}", n + i),
@@ -85,6 +89,7 @@ fn bodies(args: &BenchArgs) -> Vec<Vec<u8>> {
                         "category": format!("Top{}/Leaf{}", cat / 4, cat),
                         "brand": format!("Brand{}", cat % 7),
                         "price": rng.random_range(5..300),
+                        "revenue": rng.random_range(5..300),
                         "quantity": 1
                     },
                     "context": {"library": {"name": "tailor-bench", "version": "1"}, "ip": "127.0.0.1"}
@@ -219,13 +224,28 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             placements: PAGE.iter().map(|p| p.to_string()).collect(),
             context: serde_json::Map::new(),
         };
-        let mut engine_decides = Vec::with_capacity(ids.len());
-        for id in &ids {
-            let t = Instant::now();
-            std::hint::black_box(engine.decide(decide_input(id))?);
-            engine_decides.push(t.elapsed());
-        }
-        engine_decides.sort();
+        let time_decides = || -> anyhow::Result<Vec<Duration>> {
+            let mut times = Vec::with_capacity(ids.len());
+            for id in &ids {
+                let t = Instant::now();
+                std::hint::black_box(engine.decide(decide_input(id))?);
+                times.push(t.elapsed());
+            }
+            times.sort();
+            Ok(times)
+        };
+        // Without prediction models, then with them (every decision computes the visitor's
+        // predictions for the targeting attributes).
+        let decides_without_models = time_decides()?;
+        eprintln!("training the prediction models…");
+        let training = Instant::now();
+        let trained = tokio::task::block_in_place(|| engine.train_models());
+        let train_secs = training.elapsed().as_secs_f64();
+        let skipped: Vec<String> = match &trained {
+            Ok(v) => v.skipped.iter().map(|s| s.model.clone()).collect(),
+            Err(e) => vec![format!("all: {e}")],
+        };
+        let engine_decides = time_decides()?;
         let (decide_rps, mut http_decides) = http_decide_load(&http, &base, &ids, args.clients.max(16)).await?;
         http_decides.sort();
         let _ = stop_tx.send(());
@@ -250,6 +270,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             "profile_read_http_us": {"p50": us(percentile(&http_reads, 0.5)), "p99": us(percentile(&http_reads, 0.99))},
             "rss_growth_per_profile_bytes": per_profile,
             "decide_engine_us": {"p50": us(percentile(&engine_decides, 0.5)), "p99": us(percentile(&engine_decides, 0.99))},
+            "decide_engine_without_models_us": {"p50": us(percentile(&decides_without_models, 0.5)), "p99": us(percentile(&decides_without_models, 0.99))},
+            "training": {"seconds": (train_secs * 100.0).round() / 100.0, "models_skipped": skipped},
             "decide_http": {
                 "requests_per_sec": decide_rps.round(),
                 "latency_us": {"p50": us(percentile(&http_decides, 0.5)), "p99": us(percentile(&http_decides, 0.99))},
@@ -262,7 +284,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             println!("  batch round trip: p50 {} µs, p99 {} µs", result["ingest"]["batch_latency_us"]["p50"], result["ingest"]["batch_latency_us"]["p99"]);
             println!("profile read (engine): p50 {} µs, p99 {} µs", result["profile_read_engine_us"]["p50"], result["profile_read_engine_us"]["p99"]);
             println!("profile read (HTTP):   p50 {} µs, p99 {} µs", result["profile_read_http_us"]["p50"], result["profile_read_http_us"]["p99"]);
-            println!("decide, 5 placements (engine): p50 {} µs, p99 {} µs", result["decide_engine_us"]["p50"], result["decide_engine_us"]["p99"]);
+            println!("prediction models trained in {train_secs:.1} s (skipped: {})", if skipped.is_empty() { "none".to_string() } else { skipped.join(", ") });
+            println!("decide, 5 placements (engine): p50 {} µs, p99 {} µs with models; p50 {} µs, p99 {} µs without", result["decide_engine_us"]["p50"], result["decide_engine_us"]["p99"], result["decide_engine_without_models_us"]["p50"], result["decide_engine_without_models_us"]["p99"]);
             println!(
                 "decide over HTTP keep-alive: {:.0} requests/s, p50 {} µs, p99 {} µs",
                 decide_rps, result["decide_http"]["latency_us"]["p50"], result["decide_http"]["latency_us"]["p99"]

@@ -54,7 +54,9 @@ fn fails_with(args: &[&str], data: &Path, needle: &str) {
 fn demo() -> &'static Path {
     static DEMO: OnceLock<PathBuf> = OnceLock::new();
     DEMO.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir").keep().join("demo");
+        // Under the target directory (not a temporary one: a static is never dropped), and
+        // rebuilt (`--fresh`) on every run.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("intent-demo");
         succeed(
             &[
                 "demo",

@@ -355,9 +355,9 @@ pub fn train(
         Err(why) => skip("lifetime_value", why),
     }
     progress.report("next categories", 0.0);
-    match fit_next_category(&collected, &registry, end) {
+    match fit_next_category(&collected, &registry) {
         Ok((fit, report)) => {
-            models.categories = collected.categories.clone();
+            models.categories = fit.categories.clone();
             models.next_category = Some(fit);
             evaluation.next_categories = Some(report);
         }
@@ -632,6 +632,8 @@ fn dense(engagement: &[(u32, f64)], categories: usize) -> Vec<f64> {
 
 /// The next-category model: transitions blended with popularity.
 pub struct NextCategoryFit {
+    /// The (leaf) categories, in the models' order.
+    pub categories: Vec<String>,
     pub transitions: Transitions,
     /// Share of customers engaged with each category.
     pub popularity: Vec<f64>,
@@ -645,28 +647,69 @@ type Window = Vec<(Vec<f64>, Vec<u32>)>;
 fn fit_next_category(
     collected: &Collected,
     registry: &Registry,
-    end: Millis,
 ) -> Result<(NextCategoryFit, serde_json::Value), String> {
-    let c = collected.categories.len();
+    // Leaf categories only: a department is engaged whenever one of its categories is, so
+    // predicting it would be predicting the leaf twice.
+    let all = &collected.categories;
+    let leaves: Vec<String> = all
+        .iter()
+        .filter(|c| {
+            !all.iter().any(|d| {
+                d.len() > c.len() && d.starts_with(c.as_str()) && d[c.len()..].starts_with('/')
+            })
+        })
+        .cloned()
+        .collect();
+    let c = leaves.len();
     let snapshots = &collected.engagement;
     if snapshots.len() < 2 || c < 2 {
         return Err("needs four weeks of events with categories".into());
     }
-    let names = &collected.category_index;
+    let leaf_of: HashMap<u32, u32> = all
+        .iter()
+        .enumerate()
+        .filter_map(|(old, name)| Some((old as u32, leaves.iter().position(|l| l == name)? as u32)))
+        .collect();
+    let leaf_engagement = |rows: &[(u32, f64)]| -> Vec<(u32, f64)> {
+        rows.iter()
+            .filter_map(|&(id, x)| Some((*leaf_of.get(&id)?, x)))
+            .collect()
+    };
+    // Engagement at each snapshot by person, and at the end from their final profile: what
+    // is engaged at the next snapshot and was not at this one is new in between.
+    let at_snapshot: Vec<HashMap<&str, Vec<(u32, f64)>>> = snapshots
+        .iter()
+        .map(|(_, rows)| {
+            rows.iter()
+                .map(|(k, e)| (k.as_str(), leaf_engagement(e)))
+                .collect()
+        })
+        .collect();
+    let names: HashMap<&str, u32> = leaves
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i as u32))
+        .collect();
     let windows: Vec<Window> = snapshots
         .iter()
         .enumerate()
-        .map(|(i, (at, rows))| {
-            let until = snapshots.get(i + 1).map_or(end, |s| s.0);
+        .map(|(i, (_, rows))| {
             rows.iter()
-                .filter_map(|(key, before)| {
-                    let p = registry.find_key(key)?;
-                    let new: Vec<u32> = p
-                        .categories
-                        .0
-                        .iter()
-                        .filter(|(_, d)| d.at > *at && d.at <= until)
-                        .filter_map(|(name, _)| names.get(name).copied())
+                .filter_map(|(key, _)| {
+                    let before = &at_snapshot[i][key.as_str()];
+                    let after: Vec<u32> = match at_snapshot.get(i + 1) {
+                        Some(next) => next.get(key.as_str())?.iter().map(|&(id, _)| id).collect(),
+                        None => {
+                            let p = registry.find_key(key)?;
+                            p.categories
+                                .0
+                                .iter()
+                                .filter_map(|(n, _)| names.get(n.as_str()).copied())
+                                .collect()
+                        }
+                    };
+                    let new: Vec<u32> = after
+                        .into_iter()
                         .filter(|id| !before.iter().any(|(b, _)| b == id))
                         .collect();
                     Some((dense(before, c), new))
@@ -724,6 +767,7 @@ fn fit_next_category(
     let (transitions, popularity) = fit(&windows);
     Ok((
         NextCategoryFit {
+            categories: leaves,
             transitions,
             popularity,
             blend,
