@@ -273,8 +273,9 @@ pub fn next_local_hour(now: Millis, zone: Zone, hour: u32) -> Millis {
     now + DAY
 }
 
-/// Picks a person's best send hour. A helper is building a proper model; this interface
-/// is where it plugs in.
+/// Picks a person's best send hour from their own opens: the fallback the scheduler uses
+/// before a send-time model is trained (`predictions`, which also shrinks toward the
+/// person's lifecycle stage and everyone's pattern, so it answers for people with no opens).
 pub trait SendTimeModel: Send + Sync {
     /// From the local hours of the person's past email opens; `None`: no opinion.
     fn best_hour(&self, open_hours: &[u32]) -> Option<u32>;
