@@ -92,6 +92,17 @@ pub trait PurchaseModel {
             .collect()
     }
 
+    /// Expected purchases of each of `histories` at each of `horizons`, row-major
+    /// (`histories.len() × horizons.len()`): what a cohort's hold-out curve and CLV need. A
+    /// model overrides it to share the work that depends on only part of a history (T, or x
+    /// and T) between the histories that have it in common.
+    fn expected_purchases_grid(&self, histories: &[CustomerSummary], horizons: &[f64]) -> Vec<f64> {
+        histories
+            .iter()
+            .flat_map(|c| self.expected_purchases_at(c, horizons))
+            .collect()
+    }
+
     /// Total log-likelihood of the calibration data under the fitted parameters.
     fn log_likelihood(&self) -> f64;
 

@@ -65,6 +65,38 @@ impl ParetoNbd {
     fn parameters(&self) -> [f64; 4] {
         [self.r, self.alpha, self.s, self.beta]
     }
+
+    /// E[Y(t) | x, t_x, T] = scale · ∫ survival over (T, T + t], the scale being
+    /// P(alive) × the expected rate, which does not depend on the horizon.
+    fn purchases_scale(&self, c: &CustomerSummary) -> f64 {
+        let parameters = self.parameters();
+        let [r, alpha, s, beta] = parameters;
+        let x = f64::from(c.frequency);
+        let likelihood = log_likelihood_row(
+            &parameters,
+            x,
+            &RowParts::direct(&parameters, x, c.recency, c.age),
+            constant_term(&parameters),
+            ln_gamma(r + x),
+            (r + s + x).ln() - s.ln(),
+        );
+        let alive_part = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln()
+            - (r + x) * (alpha + c.age).ln()
+            - s * (beta + c.age).ln();
+        let rate = (r + x).ln() + (beta + c.age).ln() - (alpha + c.age).ln();
+        (alive_part + rate - likelihood).exp()
+    }
+
+    /// ∫ survival over (T, T + t] (per unit of μ's scale); its s → 1 limit is a logarithm.
+    fn survival_integral(&self, age: f64, t: f64) -> f64 {
+        let (s, beta) = (self.s, self.beta);
+        let ratio = (beta + age) / (beta + age + t);
+        if (s - 1.0).abs() < 1e-10 {
+            -ratio.ln()
+        } else {
+            (1.0 - ratio.powf(s - 1.0)) / (s - 1.0)
+        }
+    }
 }
 
 /// The per-customer quantities the likelihood needs, each depending on the parameters and on
@@ -228,34 +260,36 @@ impl PurchaseModel for ParetoNbd {
     /// Only the survival integral depends on the horizon: the likelihood and the rate (two
     /// ₂F₁ and several logarithms) are computed once for all horizons.
     fn expected_purchases_at(&self, c: &CustomerSummary, horizons: &[f64]) -> Vec<f64> {
-        let parameters = self.parameters();
-        let [r, alpha, s, beta] = parameters;
-        let x = f64::from(c.frequency);
-        let likelihood = log_likelihood_row(
-            &parameters,
-            x,
-            &RowParts::direct(&parameters, x, c.recency, c.age),
-            constant_term(&parameters),
-            ln_gamma(r + x),
-            (r + s + x).ln() - s.ln(),
-        );
-        let alive_part = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln()
-            - (r + x) * (alpha + c.age).ln()
-            - s * (beta + c.age).ln();
-        let rate = (r + x).ln() + (beta + c.age).ln() - (alpha + c.age).ln();
+        let scale = self.purchases_scale(c);
         horizons
             .iter()
-            .map(|&t| {
-                // ∫ survival over (T, T + t]; its s → 1 limit is a logarithm.
-                let ratio = (beta + c.age) / (beta + c.age + t);
-                let survival = if (s - 1.0).abs() < 1e-10 {
-                    -ratio.ln()
-                } else {
-                    (1.0 - ratio.powf(s - 1.0)) / (s - 1.0)
-                };
-                (alive_part + rate + survival.ln() - likelihood).exp()
-            })
+            .map(|&t| scale * self.survival_integral(c.age, t))
             .collect()
+    }
+
+    /// The survival integral depends on a history only through T: computed once per distinct
+    /// T and horizon (CDNOW: 84 ages for 8,685 histories), the rest once per history.
+    fn expected_purchases_grid(&self, histories: &[CustomerSummary], horizons: &[f64]) -> Vec<f64> {
+        let width = horizons.len();
+        let mut grid = vec![0.0; histories.len() * width];
+        let mut order: Vec<usize> = (0..histories.len()).collect();
+        order.sort_unstable_by_key(|&i| histories[i].age.to_bits());
+        let mut survival = vec![0.0; width];
+        let mut previous = None;
+        for i in order {
+            let c = &histories[i];
+            if previous != Some(c.age.to_bits()) {
+                for (value, &t) in survival.iter_mut().zip(horizons) {
+                    *value = self.survival_integral(c.age, t);
+                }
+                previous = Some(c.age.to_bits());
+            }
+            let scale = self.purchases_scale(c);
+            for (cell, value) in grid[i * width..(i + 1) * width].iter_mut().zip(&survival) {
+                *cell = scale * value;
+            }
+        }
+        grid
     }
 
     fn log_likelihood(&self) -> f64 {
