@@ -7,8 +7,8 @@
 use super::likelihood_rows::{self, Distinct, WeightedRow};
 use super::optimize::fit_positive_parameters;
 use super::special::{
-    digamma_steps, hyp2f1, hyp2f1_shifted_with_derivatives, ln_gamma, ln_gamma_steps, log_add_exp,
-    log_add_exp_with_share,
+    digamma_steps, hyp2f1_shifted, hyp2f1_shifted_with_derivatives, ln_gamma, ln_gamma_steps,
+    log_add_exp, log_add_exp_with_share,
 };
 use super::{ClvError, CustomerSummary, PurchaseModel};
 
@@ -140,11 +140,9 @@ fn a0_hyp2f1(parameters: &[f64], x: f64, point: f64) -> f64 {
     } else {
         (beta, alpha, s + 1.0)
     };
-    let rsx = r + s + x;
-    hyp2f1(
-        rsx,
+    hyp2f1_shifted(
+        r + s + x,
         second_argument,
-        rsx + 1.0,
         (larger - smaller) / (larger + point),
     )
 }
@@ -406,6 +404,33 @@ impl PurchaseModel for ParetoNbd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// α/β beyond 100 puts A₀'s ₂F₁ argument (α − β)/(α + t_x) past the series' limit for
+    /// customers with t_x ≈ 0: the 1 − z transformation still gives a likelihood.
+    #[test]
+    fn far_apart_alpha_and_beta_still_have_a_likelihood() {
+        let customers: Vec<CustomerSummary> = [(0, 0.0, 30.0), (3, 0.5, 30.0), (2, 12.0, 20.0)]
+            .iter()
+            .enumerate()
+            .map(|(i, &(frequency, recency, age))| CustomerSummary {
+                customer: i as u64,
+                frequency,
+                recency,
+                age,
+                monetary_value: 0.0,
+            })
+            .collect();
+        let model = ParetoNbd::with_parameters(0.6, 5_000.0, 0.52, 8.8, &customers)
+            .expect("valid summaries");
+        assert!(model.log_likelihood.is_finite(), "{model:?}");
+        let nearby = ParetoNbd::with_parameters(0.6, 5_000.0 * (1.0 + 1e-9), 0.52, 8.8, &customers)
+            .expect("valid summaries");
+        assert!((model.log_likelihood - nearby.log_likelihood).abs() < 1e-6);
+        for c in &customers {
+            let alive = model.probability_alive(c);
+            assert!((0.0..=1.0).contains(&alive), "{c:?}: {alive}");
+        }
+    }
 
     /// The analytic gradient against central differences, in both ₂F₁ branches (α > β,
     /// α < β) and at α = β, on histories with and without repeat purchases and with t_x = T.

@@ -34,8 +34,9 @@ pub fn bfgs(f: impl Fn(&[f64]) -> (f64, Vec<f64>), start: &[f64]) -> Minimum {
     let mut inverse = identity(n);
     let mut converged = false;
     for iteration in 0..MAX_ITERATIONS {
+        // f64::max ignores NaN: a NaN component must stop the search, not pass as small.
         let largest = gradient.iter().fold(0.0_f64, |m, g| m.max(g.abs()));
-        if !value.is_finite() || !largest.is_finite() {
+        if !value.is_finite() || gradient.iter().any(|g| !g.is_finite()) {
             break;
         }
         if largest <= GRADIENT_TOLERANCE {

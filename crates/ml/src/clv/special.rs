@@ -80,9 +80,10 @@ pub fn digamma_steps(base: f64, max_k: usize) -> Vec<f64> {
 }
 
 /// Largest argument the power series is trusted with: at 0.99 it needs ~4,000 terms. The
-/// likelihoods' arguments near a sensible optimum stay far below (CDNOW's are ≤ 0.1); the
-/// NaN beyond bounds the cost of an optimizer exploring degenerate parameters. A 1 − z
-/// transformation would lift this limit.
+/// likelihoods' arguments near a sensible optimum stay far below (CDNOW's are ≤ 0.25); beyond
+/// it Pareto/NBD's form uses a 1 − z transformation ([`hyp2f1_shifted`]), and the general
+/// function returns NaN, which bounds the cost of an optimizer exploring degenerate
+/// parameters.
 const MAX_ARGUMENT: f64 = 0.99;
 /// Most series terms ₂F₁ may sum before giving up (enough for z ≤ [`MAX_ARGUMENT`]).
 const MAX_SERIES_TERMS: usize = 6_000;
@@ -123,6 +124,50 @@ pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
     f64::NAN
 }
 
+/// ₂F₁(a, b; a + 1; z), the form in Pareto/NBD's likelihood, for a, b > 0 and 0 ≤ z < 1: the
+/// power series up to [`MAX_ARGUMENT`], beyond it (where the series would need thousands of
+/// terms) the 1 − z connection formula, which for c = a + 1 reduces to
+/// Γ(a+1) Γ(1−b)/Γ(a+1−b) · z^−a + a/(b−1) · (1−z)^(1−b) · ₂F₁(1, a+1−b; 2−b; 1−z)
+/// (DLMF 15.8.4 with ₂F₁(a, b; b; 1−z) = z^−a): one short series of argument 1 − z. At an
+/// integer b ≥ 1 both terms have poles that cancel; within [`NEAR_INTEGER`] of one the value
+/// is interpolated between b = k ± [`NEAR_INTEGER`] (error ~1e-9 relative).
+pub fn hyp2f1_shifted(a: f64, b: f64, z: f64) -> f64 {
+    if z <= MAX_ARGUMENT || z.is_nan() {
+        return hyp2f1(a, b, a + 1.0, z);
+    }
+    if z >= 1.0 || a <= 0.0 || b <= 0.0 {
+        return f64::NAN;
+    }
+    let nearest = b.round();
+    if nearest >= 1.0 && (b - nearest).abs() < NEAR_INTEGER {
+        let (low, high) = (nearest - NEAR_INTEGER, nearest + NEAR_INTEGER);
+        let (at_low, at_high) = (shifted_near_one(a, low, z), shifted_near_one(a, high, z));
+        return at_low + (b - low) / (high - low) * (at_high - at_low);
+    }
+    shifted_near_one(a, b, z)
+}
+
+/// How close to an integer b may come before [`hyp2f1_shifted`] interpolates: the two terms
+/// of the connection formula grow like 1/|b − k| and cancel, losing ~1e-16/|b − k|.
+const NEAR_INTEGER: f64 = 1e-5;
+
+/// The connection formula of [`hyp2f1_shifted`] (b not an integer; a + 1 − b > 0 in every use,
+/// since a = r + s + x there).
+fn shifted_near_one(a: f64, b: f64, z: f64) -> f64 {
+    let w = 1.0 - z;
+    let one_minus_b = 1.0 - b;
+    // ln |Γ(1 − b)| (ln_gamma reflects below ½); Γ has the sign of sin(π(1 − b)) there.
+    let sign = if one_minus_b > 0.0 {
+        1.0
+    } else {
+        (std::f64::consts::PI * one_minus_b).sin().signum()
+    };
+    let first = sign
+        * (ln_gamma(a + 1.0) - ln_gamma(a + 1.0 - b) + ln_gamma(one_minus_b) - a * z.ln()).exp();
+    let second = a / (b - 1.0) * w.powf(one_minus_b) * hyp2f1(1.0, a + 1.0 - b, 2.0 - b, w);
+    first + second
+}
+
 /// ₂F₁(a, b; a + 1; z) — the form in Pareto/NBD's likelihood — with its derivatives with
 /// respect to a (c = a + 1 moving with it), b and z, as `[F, ∂F/∂a, ∂F/∂b, ∂F/∂z]`, for
 /// a, b > 0 and 0 ≤ z ≤ [`MAX_ARGUMENT`] (NaN otherwise). The n-th series term
@@ -130,6 +175,11 @@ pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
 /// and ∂tₙ/∂z = n tₙ/z, so the four series are summed together, stopping where [`hyp2f1`]
 /// does.
 pub fn hyp2f1_shifted_with_derivatives(a: f64, b: f64, z: f64) -> [f64; 4] {
+    if z > MAX_ARGUMENT {
+        // The value by the connection formula, without derivatives: a fit that gets here
+        // continues with Nelder–Mead, which needs only values.
+        return [hyp2f1_shifted(a, b, z), f64::NAN, f64::NAN, f64::NAN];
+    }
     if !(0.0..=MAX_ARGUMENT).contains(&z) || a <= 0.0 || b <= 0.0 {
         return [f64::NAN; 4];
     }
@@ -269,6 +319,37 @@ mod tests {
             "beyond the trusted range"
         );
         assert!(hyp2f1(1.0, 1.0, 2.0, -0.1).is_nan());
+    }
+
+    #[test]
+    fn hyp2f1_shifted_goes_past_the_series_limit() {
+        // mpmath.hyp2f1(a, b, a + 1, z) at 40 digits.
+        for (a, b, z, expected) in [
+            (1.6, 1.52, 0.995, 43.597_864_439_989_17),
+            (30.4, 1.52, 0.9999, 6_442.027_850_214_285_8),
+            (0.6, 0.6, 0.999, 1.888_438_466_812_147_7),
+            (1.6, 2.0, 0.995, 315.550_322_490_550_96),
+            (1.6, 2.000_001, 0.995, 315.551_696_839_465_23),
+            (5.3, 3.7, 0.99999, 62_073_389_932_373.414),
+            (0.9, 1.000_003, 0.9995, 7.003_937_540_727_269),
+        ] {
+            let value = hyp2f1_shifted(a, b, z);
+            assert!(close(value, expected, 1e-8), "({a}, {b}, {z}): {value}");
+        }
+        // Where both apply, the transformation agrees with the series.
+        assert!(close(
+            shifted_near_one(1.6, 1.52, 0.98),
+            19.157_230_403_432_027,
+            1e-12
+        ));
+        assert!(close(
+            hyp2f1_shifted(1.6, 1.52, 0.98),
+            19.157_230_403_432_027,
+            1e-13
+        ));
+        assert!(hyp2f1_shifted(1.6, 1.52, 1.0).is_nan());
+        let [value, by_a, ..] = hyp2f1_shifted_with_derivatives(1.6, 1.52, 0.995);
+        assert!(close(value, 43.597_864_439_989_17, 1e-8) && by_a.is_nan());
     }
 
     #[test]
