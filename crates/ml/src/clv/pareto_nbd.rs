@@ -10,7 +10,7 @@ use super::special::{
     digamma_steps, hyp2f1_shifted, hyp2f1_shifted_with_derivatives, ln_gamma, ln_gamma_steps,
     log_add_exp, log_add_exp_with_share,
 };
-use super::{ClvError, CustomerSummary, PurchaseModel};
+use super::{BgNbd, ClvError, CustomerSummary, PurchaseModel};
 
 /// Fitted Pareto/NBD parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -26,14 +26,40 @@ pub struct ParetoNbd {
 impl ParetoNbd {
     /// Maximum-likelihood fit on the calibration summaries.
     pub fn fit(customers: &[CustomerSummary]) -> Result<Self, ClvError> {
+        Self::fit_from(customers, None)
+    }
+
+    /// [`fit`](Self::fit) starting the purchase-rate parameters (r, α) from another fit's on
+    /// the same customers — BG/NBD's: both models give the rate the same Gamma(r, α)
+    /// heterogeneity, so its estimate is closer than a generic start (CDNOW: 31 → 24
+    /// evaluations). The generic starts remain the fallbacks.
+    pub fn fit_starting_from(
+        customers: &[CustomerSummary],
+        purchase_rate: &BgNbd,
+    ) -> Result<Self, ClvError> {
+        Self::fit_from(customers, Some((purchase_rate.r, purchase_rate.alpha)))
+    }
+
+    fn fit_from(
+        customers: &[CustomerSummary],
+        purchase_rate: Option<(f64, f64)>,
+    ) -> Result<Self, ClvError> {
         let rows = likelihood_rows::group(customers)?;
         let distinct = Distinct::of(&rows);
         let customers = rows.iter().map(|row| row.weight).sum::<f64>();
         let mean_age = rows.iter().map(|row| row.age * row.weight).sum::<f64>() / customers;
-        let starts = [
+        let mut starts = vec![
             vec![1.0, mean_age, 1.0, mean_age],
             vec![0.3, mean_age / 4.0, 0.5, 2.0 * mean_age],
         ];
+        if let Some((r, alpha)) = purchase_rate
+            && r.is_finite()
+            && alpha.is_finite()
+            && r > 0.0
+            && alpha > 0.0
+        {
+            starts.insert(0, vec![r, alpha, 1.0, mean_age]);
+        }
         let parameters = fit_positive_parameters("Pareto/NBD", &starts, |p| {
             let (value, gradient) = log_likelihood_and_gradient(p, &rows, &distinct);
             (

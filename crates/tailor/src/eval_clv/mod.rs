@@ -127,7 +127,8 @@ pub fn run(args: ClvArgs) -> anyhow::Result<()> {
     phases.done("read_and_summarize");
     let bgnbd = BgNbd::fit(&customers).context("fitting BG/NBD")?;
     phases.done("fit_bgnbd");
-    let pareto = ParetoNbd::fit(&customers).context("fitting Pareto/NBD")?;
+    // Pareto/NBD shares BG/NBD's purchase-rate distribution: its fit starts from BG/NBD's.
+    let pareto = ParetoNbd::fit_starting_from(&customers, &bgnbd).context("fitting Pareto/NBD")?;
     phases.done("fit_pareto_nbd");
     let spend = match GammaGamma::fit(&customers) {
         Ok(model) => Some(model),
