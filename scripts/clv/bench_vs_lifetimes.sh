@@ -4,7 +4,8 @@
 # Gamma-Gamma fits → P(alive), expected purchases, expected spend and 12-month CLV for every
 # customer. Tailor additionally scores the 39-week hold-out (per customer and weekly), so the
 # comparison is conservative. Prints whole-process times (hyperfine, or timed loops without
-# it) and the in-process times each side reports, and their ratios.
+# it) and the in-process times each side reports (best and median, runs alternating), and
+# their ratios.
 #
 # Usage: scripts/clv/bench_vs_lifetimes.sh   (from the repository root)
 # Env:   LIFETIMES_PYTHON  a python with lifetimes 0.11.3 (default /tmp/lt-venv/bin/python; see
@@ -23,23 +24,36 @@ cargo build --release -p tailor --quiet
 TAILOR=(./target/release/tailor eval clv --transactions "$DATA" --calibration-end "$END" --json)
 LIFETIMES=("$PYTHON" scripts/clv/lifetimes_pipeline.py "$DATA" "$END")
 
-echo "== in-process seconds (reading the file through the last prediction; best of $RUNS)"
-best() { python3 -c 'import sys,json; print(min(json.loads(l)["seconds"] for l in sys.stdin))'; }
-tailor_seconds=$(for _ in $(seq "$RUNS"); do "${TAILOR[@]}"; done | best)
-lifetimes_seconds=$(for _ in $(seq "$RUNS"); do "${LIFETIMES[@]}"; done | best)
-echo "tailor    $tailor_seconds s"
-echo "lifetimes $lifetimes_seconds s"
-python3 -c "print(f'in-process ratio: lifetimes / tailor = {$lifetimes_seconds / $tailor_seconds:.1f}x')"
+echo "== in-process seconds (reading the file through the last prediction; $RUNS runs each, alternating)"
+: >/tmp/clv-bench-tailor.jsonl; : >/tmp/clv-bench-lifetimes.jsonl
+for _ in $(seq "$RUNS"); do
+  "${TAILOR[@]}" >>/tmp/clv-bench-tailor.jsonl
+  "${LIFETIMES[@]}" >>/tmp/clv-bench-lifetimes.jsonl
+done
+python3 - <<'PY'
+import json, statistics
+def seconds(path):
+    return [json.loads(line)["seconds"] for line in open(path)]
+t, l = seconds("/tmp/clv-bench-tailor.jsonl"), seconds("/tmp/clv-bench-lifetimes.jsonl")
+for name, values in (("tailor", t), ("lifetimes", l)):
+    print(f"{name:<10} best {min(values):.4f} s  median {statistics.median(values):.4f} s")
+print(f"in-process ratio: best/best {min(l) / min(t):.1f}x, median/median "
+      f"{statistics.median(l) / statistics.median(t):.1f}x")
+PY
 
 echo "== whole processes (interpreter start and imports included)"
 if command -v hyperfine >/dev/null; then
   hyperfine --warmup 1 --runs "$RUNS" --export-json /tmp/clv-bench.json \
     -n tailor "$(printf '%q ' "${TAILOR[@]}")" -n lifetimes "$(printf '%q ' "${LIFETIMES[@]}")"
-  python3 -c '
+  python3 - <<'PY'
 import json
-r = {x["command"]: x["mean"] for x in json.load(open("/tmp/clv-bench.json"))["results"]}
-ratio = r["lifetimes"] / r["tailor"]
-print(f"whole-process ratio: lifetimes / tailor = {ratio:.1f}x")'
+r = {x["command"]: x for x in json.load(open("/tmp/clv-bench.json"))["results"]}
+t, l = r["tailor"], r["lifetimes"]
+for name, x in (("tailor", t), ("lifetimes", l)):
+    print(f"{name:<10} min {x['min']:.4f} s  median {x['median']:.4f} s  mean {x['mean']:.4f} s")
+print(f"whole-process ratio: mean/mean {l['mean'] / t['mean']:.1f}x, "
+      f"median/median {l['median'] / t['median']:.1f}x, min/min {l['min'] / t['min']:.1f}x")
+PY
 else
   time_runs() { local start end; start=$(date +%s.%N); for _ in $(seq "$RUNS"); do "$@" >/dev/null; done
     end=$(date +%s.%N); python3 -c "print(($end - $start) / $RUNS)"; }

@@ -4,7 +4,7 @@
 //! spend is that of repeat purchases; `lifetimes.GammaGammaFitter` semantics.
 
 use super::optimize::fit_positive_parameters;
-use super::special::ln_gamma;
+use super::special::{digamma, ln_gamma};
 use super::{ClvError, CustomerSummary};
 
 /// Fitted Gamma-Gamma parameters.
@@ -33,7 +33,8 @@ impl GammaGamma {
         let mean_spend = spenders.iter().map(|s| s.mean).sum::<f64>() / count;
         let starts = [vec![1.0, 1.0, 1.0], vec![5.0, 3.0, mean_spend]];
         let parameters = fit_positive_parameters("Gamma-Gamma", &starts, |p| {
-            total_log_likelihood(p, &spenders) / count
+            let (value, gradient) = log_likelihood_and_gradient(p, &spenders);
+            (value / count, gradient.iter().map(|g| g / count).collect())
         })?;
         Ok(GammaGamma {
             p: parameters[0],
@@ -107,29 +108,74 @@ fn spenders(customers: &[CustomerSummary]) -> Vec<Spender> {
 
 /// Σ ln f(m̄ | x) over the spenders.
 fn total_log_likelihood(parameters: &[f64], spenders: &[Spender]) -> f64 {
+    log_likelihood_and_gradient(parameters, spenders).0
+}
+
+/// Σ ln f(m̄ | x) over the spenders and its gradient with respect to (p, q, γ).
+fn log_likelihood_and_gradient(parameters: &[f64], spenders: &[Spender]) -> (f64, Vec<f64>) {
     let (p, q, gamma) = (parameters[0], parameters[1], parameters[2]);
-    let constant = -ln_gamma(q) + q * gamma.ln();
+    let ln_gamma_scale = gamma.ln();
+    let constant = -ln_gamma(q) + q * ln_gamma_scale;
     // ln Γ(px + q) − ln Γ(px) depends on the customer only through their (integer) count x:
-    // two Lanczos sums per distinct count instead of per customer.
+    // two Lanczos sums per distinct count instead of per customer, and likewise ψ(px + q)
+    // and ψ(px) for the gradient.
     let max_count = spenders.iter().map(|s| s.x as usize).max().unwrap_or(0);
-    let gamma_ratio: Vec<f64> = (0..=max_count)
-        .map(|x| {
-            let px = p * x as f64;
-            if x == 0 {
-                0.0
-            } else {
-                ln_gamma(px + q) - ln_gamma(px)
-            }
-        })
-        .collect();
-    spenders
-        .iter()
-        .map(|s| {
-            let px = p * s.x;
-            // (px − 1) ln m̄ + px ln x = px (ln m̄ + ln x) − ln m̄
-            gamma_ratio[s.x as usize] + constant + px * s.ln_m_x
-                - s.ln_m
-                - (px + q) * (s.total + gamma).ln()
-        })
-        .sum()
+    let by_count = |f: &dyn Fn(f64) -> f64| -> Vec<f64> {
+        (0..=max_count)
+            .map(|x| if x == 0 { 0.0 } else { f(p * x as f64) })
+            .collect()
+    };
+    let gamma_ratio = by_count(&|px| ln_gamma(px + q) - ln_gamma(px));
+    let psi_sum = by_count(&|px| digamma(px + q));
+    let psi_px = by_count(&|px| digamma(px));
+    let psi_q = digamma(q);
+    let mut value = 0.0;
+    let mut gradient = [0.0; 3];
+    for s in spenders {
+        let count = s.x as usize;
+        let px = p * s.x;
+        let ln_total = (s.total + gamma).ln();
+        // (px − 1) ln m̄ + px ln x = px (ln m̄ + ln x) − ln m̄
+        value += gamma_ratio[count] + constant + px * s.ln_m_x - s.ln_m - (px + q) * ln_total;
+        gradient[0] += s.x * (psi_sum[count] - psi_px[count] + s.ln_m_x - ln_total);
+        gradient[1] += psi_sum[count] - psi_q + ln_gamma_scale - ln_total;
+        gradient[2] += q / gamma - (px + q) / (s.total + gamma);
+    }
+    (value, gradient.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gradient_matches_differences() {
+        let customers: Vec<CustomerSummary> = [(1, 20.0), (3, 35.5), (7, 12.25), (2, 100.0)]
+            .iter()
+            .enumerate()
+            .map(|(i, &(frequency, monetary_value))| CustomerSummary {
+                customer: i as u64,
+                frequency,
+                recency: 1.0,
+                age: 2.0,
+                monetary_value,
+            })
+            .collect();
+        let spenders = spenders(&customers);
+        let parameters = [6.2, 3.6, 15.0];
+        let (_, gradient) = log_likelihood_and_gradient(&parameters, &spenders);
+        for (i, analytic) in gradient.iter().enumerate() {
+            let h = 1e-6 * parameters[i];
+            let (mut up, mut down) = (parameters, parameters);
+            up[i] += h;
+            down[i] -= h;
+            let numerical = (total_log_likelihood(&up, &spenders)
+                - total_log_likelihood(&down, &spenders))
+                / (2.0 * h);
+            assert!(
+                (analytic - numerical).abs() <= 1e-7 * numerical.abs().max(1.0),
+                "parameter {i}: {analytic} vs {numerical}"
+            );
+        }
+    }
 }

@@ -2,7 +2,8 @@
 //! and correlation, totals, and the weekly cumulative curve (the literature's tracking plot,
 //! conditional on each customer's calibration history).
 
-use super::{CustomerSummary, PurchaseModel};
+use super::PurchaseModel;
+use super::summary::Histories;
 
 /// Per-customer and total agreement of predicted and actual hold-out purchases.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,26 +25,54 @@ pub struct CurvePoint {
     pub predicted: f64,
 }
 
-/// Scores `model` on the hold-out of length `horizon` periods; `holdout[i]` holds customer i's
-/// purchase times in periods after the calibration end (see `summary::holdout_purchases`).
-pub fn score(
+/// Scores `model` on the hold-out of length `horizon` periods per customer and week by week;
+/// `holdout[i]` holds customer i's purchase times in periods after the calibration end (see
+/// `summary::holdout_purchases`), `histories` the customers' distinct histories.
+pub fn evaluate(
     model: &impl PurchaseModel,
-    customers: &[CustomerSummary],
+    histories: &Histories,
     holdout: &[Vec<f64>],
     horizon: f64,
-) -> HoldoutScore {
-    // Customers sharing a history share the prediction: computed once per history.
-    let mut predictions = std::collections::HashMap::new();
-    let pairs: Vec<(f64, f64)> = customers
+) -> (HoldoutScore, Vec<CurvePoint>) {
+    let periods = horizon.ceil().max(0.0) as u32;
+    let mut ends: Vec<f64> = (1..=periods)
+        .map(|period| f64::from(period).min(horizon))
+        .collect();
+    if ends.last() != Some(&horizon) {
+        ends.push(horizon);
+    }
+    // One grid for both: the curve sums its columns, the score uses the last (the horizon).
+    let width = ends.len();
+    let grid = model.expected_purchases_grid(&histories.distinct, &ends);
+    let mut predicted = vec![0.0; width];
+    for (row, count) in grid.chunks_exact(width).zip(&histories.counts) {
+        for (total, value) in predicted.iter_mut().zip(row) {
+            *total += count * value;
+        }
+    }
+    let at_horizon = |history: usize| grid[history * width + width - 1];
+    let pairs: Vec<(f64, f64)> = histories
+        .of_customer
         .iter()
         .zip(holdout)
-        .map(|(c, days)| {
-            let predicted = *predictions
-                .entry(history_key(c))
-                .or_insert_with(|| model.expected_purchases(c, horizon));
-            (days.len() as f64, predicted)
+        .map(|(&history, days)| (days.len() as f64, at_horizon(history)))
+        .collect();
+    let mut purchase_times: Vec<f64> = holdout.iter().flatten().copied().collect();
+    purchase_times.sort_unstable_by(f64::total_cmp);
+    let curve = (1..=periods)
+        .zip(ends)
+        .zip(predicted)
+        .map(|((period, end), predicted)| CurvePoint {
+            period,
+            actual: purchase_times.partition_point(|&t| t <= end) as f64,
+            predicted,
         })
         .collect();
+    (score_pairs(&pairs), curve)
+}
+
+/// Error, totals and correlation of (actual, predicted) pairs, one per customer.
+fn score_pairs(pairs: &[(f64, f64)]) -> HoldoutScore {
     let n = pairs.len() as f64;
     let actual_total: f64 = pairs.iter().map(|p| p.0).sum();
     let predicted_total: f64 = pairs.iter().map(|p| p.1).sum();
@@ -52,7 +81,7 @@ pub fn score(
         (pairs.iter().map(|p| (p.0 - p.1).powi(2)).sum::<f64>() / n).sqrt();
     let (mean_actual, mean_predicted) = (actual_total / n, predicted_total / n);
     let (mut covariance, mut variance_actual, mut variance_predicted) = (0.0, 0.0, 0.0);
-    for (actual, predicted) in &pairs {
+    for (actual, predicted) in pairs {
         covariance += (actual - mean_actual) * (predicted - mean_predicted);
         variance_actual += (actual - mean_actual).powi(2);
         variance_predicted += (predicted - mean_predicted).powi(2);
@@ -65,59 +94,4 @@ pub fn score(
         root_mean_squared_error,
         correlation: covariance / (variance_actual * variance_predicted).sqrt(),
     }
-}
-
-/// Cumulative actual and predicted purchases at the end of each whole period of the hold-out.
-pub fn cumulative_curve(
-    model: &impl PurchaseModel,
-    customers: &[CustomerSummary],
-    holdout: &[Vec<f64>],
-    horizon: f64,
-) -> Vec<CurvePoint> {
-    let periods = horizon.ceil().max(0.0) as u32;
-    let ends: Vec<f64> = (1..=periods)
-        .map(|period| f64::from(period).min(horizon))
-        .collect();
-    // Per customer all periods at once, so a model shares the horizon-free work across them.
-    let mut predicted = vec![0.0; ends.len()];
-    for (c, count) in distinct_histories(customers) {
-        for (total, value) in predicted
-            .iter_mut()
-            .zip(model.expected_purchases_at(&c, &ends))
-        {
-            *total += count * value;
-        }
-    }
-    let mut purchase_times: Vec<f64> = holdout.iter().flatten().copied().collect();
-    purchase_times.sort_unstable_by(f64::total_cmp);
-    (1..=periods)
-        .zip(ends)
-        .zip(predicted)
-        .map(|((period, end), predicted)| CurvePoint {
-            period,
-            actual: purchase_times.partition_point(|&t| t <= end) as f64,
-            predicted,
-        })
-        .collect()
-}
-
-/// Customers with the same (frequency, recency, T) get the same purchase predictions; on
-/// CDNOW there are 2.5× fewer distinct histories than customers.
-fn distinct_histories(customers: &[CustomerSummary]) -> Vec<(CustomerSummary, f64)> {
-    let key = history_key;
-    let mut sorted: Vec<&CustomerSummary> = customers.iter().collect();
-    sorted.sort_unstable_by_key(|c| key(c));
-    let mut distinct: Vec<(CustomerSummary, f64)> = Vec::new();
-    for c in sorted {
-        match distinct.last_mut() {
-            Some((last, count)) if key(last) == key(c) => *count += 1.0,
-            _ => distinct.push((*c, 1.0)),
-        }
-    }
-    distinct
-}
-
-/// Identifies a purchase history (x, t_x, T); bit patterns are exact keys for finite floats.
-fn history_key(c: &CustomerSummary) -> (u32, u64, u64) {
-    (c.frequency, c.recency.to_bits(), c.age.to_bits())
 }

@@ -166,47 +166,55 @@ fn one_run(
     }
 }
 
-/// Maximum-likelihood fit of a model with positive parameters: minimises the negative mean
-/// log-likelihood over log-parameters (BFGS, else Nelder–Mead) from the first start, falling
-/// back to the next ones only if it does not converge (a flat ridge, e.g. BG/NBD's a and b on sparse data): on CDNOW every
-/// start reaches the same optimum, so trying all of them would only double the cost.
+/// Maximum-likelihood fit of a model with positive parameters, given the mean log-likelihood
+/// and its gradient with respect to the parameters: minimises the negative over
+/// log-parameters (BFGS, else Nelder–Mead) from the first start, falling back to the next
+/// ones only if it does not converge (a flat ridge, e.g. BG/NBD's a and b on sparse data):
+/// on CDNOW every start reaches the same optimum, so trying all of them would only double the
+/// cost.
 pub(crate) fn fit_positive_parameters(
     model: &'static str,
     starts: &[Vec<f64>],
-    mean_log_likelihood: impl Fn(&[f64]) -> f64,
+    mean_log_likelihood_and_gradient: impl Fn(&[f64]) -> (f64, Vec<f64>),
 ) -> Result<Vec<f64>, super::ClvError> {
-    let objective = |log_parameters: &[f64]| {
+    let objective_and_gradient = |log_parameters: &[f64]| {
         // Parameters beyond e^±30 are degenerate (a boundary optimum of a data set too small
         // or too regular); rejecting them keeps the search bounded.
         if log_parameters.iter().any(|p| p.abs() > 30.0) {
-            return f64::NAN;
+            return (f64::NAN, vec![f64::NAN; log_parameters.len()]);
         }
         let parameters: Vec<f64> = log_parameters.iter().map(|p| p.exp()).collect();
-        -mean_log_likelihood(&parameters)
+        let (value, gradient) = mean_log_likelihood_and_gradient(&parameters);
+        // d/d ln θ = θ d/dθ, negated with the likelihood.
+        let gradient = gradient
+            .iter()
+            .zip(&parameters)
+            .map(|(g, p)| -g * p)
+            .collect();
+        (-value, gradient)
     };
-    let mut best: Option<Minimum> = None;
+    let objective = |log_parameters: &[f64]| objective_and_gradient(log_parameters).0;
     let mut evaluations = 0;
-    'starts: for start in starts {
+    for start in starts {
         let log_start: Vec<f64> = start.iter().map(|p| p.ln()).collect();
-        // BFGS first (a few times fewer evaluations); Nelder–Mead, which needs no smoothness,
-        // when BFGS does not reach a small gradient.
+        // BFGS first (several times fewer evaluations); Nelder–Mead, which needs no
+        // smoothness, when BFGS does not reach a small gradient.
         let attempts: [&dyn Fn() -> Minimum; 2] = [
-            &|| super::quasi_newton::bfgs(objective, &log_start),
+            &|| super::quasi_newton::bfgs(objective_and_gradient, &log_start),
             &|| nelder_mead(objective, &log_start, Settings::default()),
         ];
         for attempt in attempts {
             let minimum = attempt();
             evaluations += minimum.evaluations;
             if minimum.converged {
-                best = Some(minimum);
-                break 'starts;
+                return Ok(minimum.point.iter().map(|p| p.exp()).collect());
             }
         }
     }
-    match best {
-        Some(minimum) => Ok(minimum.point.iter().map(|p| p.exp()).collect()),
-        None if evaluations > 0 => Err(super::ClvError::NotConverged { model, evaluations }),
-        None => Err(super::ClvError::NonFiniteLikelihood { model }),
+    if evaluations > 0 {
+        Err(super::ClvError::NotConverged { model, evaluations })
+    } else {
+        Err(super::ClvError::NonFiniteLikelihood { model })
     }
 }
 

@@ -1,5 +1,6 @@
-//! Special functions the likelihoods need, written for log-space use: ln Γ, the Gauss
-//! hypergeometric function ₂F₁ on [0, 1), and the log-sum of exponentials.
+//! Special functions the likelihoods need, written for log-space use: ln Γ and its derivative
+//! ψ, the Gauss hypergeometric function ₂F₁ on [0, 1) (with its parameter derivatives in the
+//! form Pareto/NBD needs), and the log-sum of exponentials.
 
 /// ln Γ(x) for x > 0, Lanczos approximation (g = 7, 9 terms; relative error ≈ 1e-15), with the
 /// reflection formula below 0.5 so small shape parameters stay accurate.
@@ -43,10 +44,46 @@ pub fn ln_gamma_steps(base: f64, max_k: usize) -> Vec<f64> {
     table
 }
 
+/// The digamma function ψ(x) = d ln Γ(x)/dx for x > 0: the recurrence ψ(x) = ψ(x + 1) − 1/x
+/// up to x ≥ 10, then the asymptotic series (truncation error < 1e-15 there).
+pub fn digamma(mut x: f64) -> f64 {
+    let mut shift = 0.0;
+    while x < 10.0 {
+        shift -= 1.0 / x;
+        x += 1.0;
+    }
+    let inverse_square = 1.0 / (x * x);
+    // ln x − 1/(2x) − Σ B₂ₖ/(2k x²ᵏ), k = 1..6
+    let series = inverse_square
+        * (1.0 / 12.0
+            - inverse_square
+                * (1.0 / 120.0
+                    - inverse_square
+                        * (1.0 / 252.0
+                            - inverse_square
+                                * (1.0 / 240.0
+                                    - inverse_square
+                                        * (1.0 / 132.0 - inverse_square * 691.0 / 32_760.0)))));
+    shift + x.ln() - 0.5 / x - series
+}
+
+/// ψ(base + k) for k = 0..=max_k by the recurrence ψ(x + 1) = ψ(x) + 1/x, like
+/// [`ln_gamma_steps`] for the gradients.
+pub fn digamma_steps(base: f64, max_k: usize) -> Vec<f64> {
+    let mut table = Vec::with_capacity(max_k + 1);
+    let mut value = digamma(base);
+    for k in 0..=max_k {
+        table.push(value);
+        value += 1.0 / (base + k as f64);
+    }
+    table
+}
+
 /// Largest argument the power series is trusted with: at 0.99 it needs ~4,000 terms. The
-/// likelihoods' arguments near a sensible optimum stay far below (CDNOW's are ≤ 0.1); the
-/// NaN beyond bounds the cost of an optimizer exploring degenerate parameters. A 1 − z
-/// transformation would lift this limit.
+/// likelihoods' arguments near a sensible optimum stay far below (CDNOW's are ≤ 0.25); beyond
+/// it Pareto/NBD's form uses a 1 − z transformation ([`hyp2f1_shifted`]), and the general
+/// function returns NaN, which bounds the cost of an optimizer exploring degenerate
+/// parameters.
 const MAX_ARGUMENT: f64 = 0.99;
 /// Most series terms ₂F₁ may sum before giving up (enough for z ≤ [`MAX_ARGUMENT`]).
 const MAX_SERIES_TERMS: usize = 6_000;
@@ -91,6 +128,96 @@ pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
     f64::NAN
 }
 
+/// ₂F₁(a, b; a + 1; z), the form in Pareto/NBD's likelihood, for a, b > 0 and 0 ≤ z < 1: the
+/// power series up to [`MAX_ARGUMENT`], beyond it (where the series would need thousands of
+/// terms) the 1 − z connection formula, which for c = a + 1 reduces to
+/// Γ(a+1) Γ(1−b)/Γ(a+1−b) · z^−a + a/(b−1) · (1−z)^(1−b) · ₂F₁(1, a+1−b; 2−b; 1−z)
+/// (DLMF 15.8.4 with ₂F₁(a, b; b; 1−z) = z^−a): one short series of argument 1 − z. At an
+/// integer b ≥ 1 both terms have poles that cancel; within [`NEAR_INTEGER`] of one the value
+/// is interpolated between b = k ± [`NEAR_INTEGER`] (error ~1e-9 relative).
+pub fn hyp2f1_shifted(a: f64, b: f64, z: f64) -> f64 {
+    if z <= MAX_ARGUMENT || z.is_nan() {
+        return hyp2f1(a, b, a + 1.0, z);
+    }
+    if z >= 1.0 || a <= 0.0 || b <= 0.0 {
+        return f64::NAN;
+    }
+    let nearest = b.round();
+    if nearest >= 1.0 && (b - nearest).abs() < NEAR_INTEGER {
+        let (low, high) = (nearest - NEAR_INTEGER, nearest + NEAR_INTEGER);
+        let (at_low, at_high) = (shifted_near_one(a, low, z), shifted_near_one(a, high, z));
+        return at_low + (b - low) / (high - low) * (at_high - at_low);
+    }
+    shifted_near_one(a, b, z)
+}
+
+/// How close to an integer b may come before [`hyp2f1_shifted`] interpolates: the two terms
+/// of the connection formula grow like 1/|b − k| and cancel, losing ~1e-16/|b − k|.
+const NEAR_INTEGER: f64 = 1e-5;
+
+/// The connection formula of [`hyp2f1_shifted`] (b not an integer; a + 1 − b > 0 in every use,
+/// since a = r + s + x there).
+fn shifted_near_one(a: f64, b: f64, z: f64) -> f64 {
+    let w = 1.0 - z;
+    let one_minus_b = 1.0 - b;
+    // ln |Γ(1 − b)| (ln_gamma reflects below ½); Γ has the sign of sin(π(1 − b)) there.
+    let sign = if one_minus_b > 0.0 {
+        1.0
+    } else {
+        (std::f64::consts::PI * one_minus_b).sin().signum()
+    };
+    let first = sign
+        * (ln_gamma(a + 1.0) - ln_gamma(a + 1.0 - b) + ln_gamma(one_minus_b) - a * z.ln()).exp();
+    let second = a / (b - 1.0) * w.powf(one_minus_b) * hyp2f1(1.0, a + 1.0 - b, 2.0 - b, w);
+    first + second
+}
+
+/// ₂F₁(a, b; a + 1; z) — the form in Pareto/NBD's likelihood — with its derivatives with
+/// respect to a (c = a + 1 moving with it), b and z, as `[F, ∂F/∂a, ∂F/∂b, ∂F/∂z]`, for
+/// a, b > 0 and 0 ≤ z ≤ [`MAX_ARGUMENT`] (NaN otherwise). The n-th series term
+/// tₙ = a/(a + n) · (b)ₙ/n! · zⁿ has ∂ ln tₙ/∂a = n/(a(a + n)), ∂ ln tₙ/∂b = Σ_{k<n} 1/(b + k)
+/// and ∂tₙ/∂z = n tₙ/z, so the four series are summed together, stopping where [`hyp2f1`]
+/// does.
+pub fn hyp2f1_shifted_with_derivatives(a: f64, b: f64, z: f64) -> [f64; 4] {
+    if z > MAX_ARGUMENT {
+        // The value by the connection formula, without derivatives: a fit that gets here
+        // continues with Nelder–Mead, which needs only values.
+        return [hyp2f1_shifted(a, b, z), f64::NAN, f64::NAN, f64::NAN];
+    }
+    if !(0.0..=MAX_ARGUMENT).contains(&z) || a <= 0.0 || b <= 0.0 {
+        return [f64::NAN; 4];
+    }
+    let c = a + 1.0;
+    let (mut term, mut sum) = (1.0, 1.0);
+    let (mut by_a, mut by_b, mut by_z) = (0.0, 0.0, 0.0);
+    // tₙ / z, so that z = 0 needs no division; and Σ_{k<n} 1/(b + k).
+    let mut term_over_z = 1.0;
+    let mut harmonic_b = 0.0;
+    for n in 0..MAX_SERIES_TERMS {
+        let n = n as f64;
+        let ratio = (a + n) * (b + n) / ((c + n) * (n + 1.0));
+        term_over_z = if n == 0.0 {
+            ratio
+        } else {
+            term_over_z * ratio * z
+        };
+        term *= ratio * z;
+        let m = n + 1.0;
+        harmonic_b += 1.0 / (b + n);
+        sum += term;
+        by_a += term * m / (a * (a + m));
+        by_b += term * harmonic_b;
+        by_z += m * term_over_z;
+        if term <= 1e-17 * sum && (tail_ratio(a, b, c, z, m) <= 0.5 || n > a + b + c) {
+            return [sum, by_a, by_b, by_z];
+        }
+        if !sum.is_finite() {
+            break;
+        }
+    }
+    [f64::NAN; 4]
+}
+
 /// An upper bound on the ratio of consecutive ₂F₁ series terms from term m on (a, b, c > 0):
 /// the ratio is z (a+m)(b+m) / ((c+m)(m+1)), and either pairing of the fractions bounds it;
 /// the tighter one matters when b is huge (BG/NBD fits where a, b → ∞ with a/b fixed).
@@ -109,6 +236,19 @@ pub fn log_add_exp(a: f64, b: f64) -> f64 {
     // ln(1 + e) rather than ln_1p: glibc's log1p costs several logarithms, and the absolute
     // error it would save (< 1e-16) is below that of `high` itself.
     high + (1.0 + (-(a - b).abs()).exp()).ln()
+}
+
+/// [`log_add_exp`] and the share eᵇ / (eᵃ + eᵇ) of its second term, the weight of b's
+/// derivative in the sum's: from the same exponential.
+pub fn log_add_exp_with_share(a: f64, b: f64) -> (f64, f64) {
+    let high = a.max(b);
+    if high == f64::NEG_INFINITY {
+        return (high, 0.5);
+    }
+    let small = (-(a - b).abs()).exp();
+    let sum = 1.0 + small;
+    let share = if b > a { 1.0 / sum } else { small / sum };
+    (high + sum.ln(), share)
 }
 
 #[cfg(test)]
@@ -163,6 +303,21 @@ mod tests {
     }
 
     #[test]
+    fn digamma_matches_known_values() {
+        // ψ(1) = −γ, ψ(½) = −γ − 2 ln 2, ψ(10) = H₉ − γ; scipy.special.digamma(0.2426).
+        let euler = 0.577_215_664_901_532_9;
+        assert!(close(digamma(1.0), -euler, 1e-14));
+        assert!(close(digamma(0.5), -euler - 2.0 * 2f64.ln(), 1e-14));
+        let harmonic_9: f64 = (1..=9).map(|k| 1.0 / f64::from(k)).sum();
+        assert!(close(digamma(10.0), harmonic_9 - euler, 1e-14));
+        assert!(close(digamma(0.2426), -4.358_361_853_222_514, 1e-13));
+        let table = digamma_steps(0.2426, 50);
+        for (k, value) in table.iter().enumerate() {
+            assert!(close(*value, digamma(0.2426 + k as f64), 1e-13), "k = {k}");
+        }
+    }
+
+    #[test]
     fn hyp2f1_matches_closed_forms() {
         // ₂F₁(1, 1; 2; z) = −ln(1 − z)/z and ₂F₁(a, b; b; z) = (1 − z)^(−a).
         for z in [0.0, 0.1, 0.5, 0.9, 0.99] {
@@ -190,6 +345,67 @@ mod tests {
             "beyond the trusted range"
         );
         assert!(hyp2f1(1.0, 1.0, 2.0, -0.1).is_nan());
+    }
+
+    #[test]
+    fn hyp2f1_shifted_goes_past_the_series_limit() {
+        // mpmath.hyp2f1(a, b, a + 1, z) at 40 digits.
+        for (a, b, z, expected) in [
+            (1.6, 1.52, 0.995, 43.597_864_439_989_17),
+            (30.4, 1.52, 0.9999, 6_442.027_850_214_285_8),
+            (0.6, 0.6, 0.999, 1.888_438_466_812_147_7),
+            (1.6, 2.0, 0.995, 315.550_322_490_550_96),
+            (1.6, 2.000_001, 0.995, 315.551_696_839_465_23),
+            (5.3, 3.7, 0.99999, 62_073_389_932_373.414),
+            (0.9, 1.000_003, 0.9995, 7.003_937_540_727_269),
+        ] {
+            let value = hyp2f1_shifted(a, b, z);
+            assert!(close(value, expected, 1e-8), "({a}, {b}, {z}): {value}");
+        }
+        // Where both apply, the transformation agrees with the series.
+        assert!(close(
+            shifted_near_one(1.6, 1.52, 0.98),
+            19.157_230_403_432_027,
+            1e-12
+        ));
+        assert!(close(
+            hyp2f1_shifted(1.6, 1.52, 0.98),
+            19.157_230_403_432_027,
+            1e-13
+        ));
+        assert!(hyp2f1_shifted(1.6, 1.52, 1.0).is_nan());
+        let [value, by_a, ..] = hyp2f1_shifted_with_derivatives(1.6, 1.52, 0.995);
+        assert!(close(value, 43.597_864_439_989_17, 1e-8) && by_a.is_nan());
+    }
+
+    #[test]
+    fn hyp2f1_derivatives_match_differences() {
+        for (a, b, z) in [
+            (1.6, 1.5, 0.24),
+            (30.4, 1.5, 0.07),
+            (0.9, 12.3, 0.5),
+            (2.0, 0.7, 0.0),
+        ] {
+            let [value, by_a, by_b, by_z] = hyp2f1_shifted_with_derivatives(a, b, z);
+            assert!(close(value, hyp2f1(a, b, a + 1.0, z), 1e-14));
+            let h = 1e-6;
+            let at = |a: f64, b: f64, z: f64| hyp2f1(a, b, a + 1.0, z);
+            let numerical = [
+                (at(a + h, b, z) - at(a - h, b, z)) / (2.0 * h),
+                (at(a, b + h, z) - at(a, b - h, z)) / (2.0 * h),
+                if z == 0.0 {
+                    a * b / (a + 1.0) // the first term's coefficient
+                } else {
+                    (at(a, b, z + h) - at(a, b, z - h)) / (2.0 * h)
+                },
+            ];
+            for (analytic, numerical) in [by_a, by_b, by_z].iter().zip(numerical) {
+                assert!(
+                    (analytic - numerical).abs() <= 1e-7 * numerical.abs().max(1.0),
+                    "({a}, {b}, {z}): {analytic} vs {numerical}"
+                );
+            }
+        }
     }
 
     #[test]

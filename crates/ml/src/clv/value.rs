@@ -44,17 +44,52 @@ pub fn discounted_purchases(
     customer: &CustomerSummary,
     settings: ClvSettings,
 ) -> f64 {
-    let ends: Vec<f64> = (1..=settings.months)
+    discount(
+        &purchases.expected_purchases_at(customer, &month_ends(settings)),
+        &discount_divisors(settings),
+    )
+}
+
+/// [`discounted_purchases`] of each of `histories`, from one
+/// [`expected_purchases_grid`](PurchaseModel::expected_purchases_grid).
+pub fn discounted_purchases_of(
+    purchases: &impl PurchaseModel,
+    histories: &[CustomerSummary],
+    settings: ClvSettings,
+) -> Vec<f64> {
+    let ends = month_ends(settings);
+    if ends.is_empty() {
+        return vec![0.0; histories.len()];
+    }
+    let divisors = discount_divisors(settings);
+    purchases
+        .expected_purchases_grid(histories, &ends)
+        .chunks_exact(ends.len())
+        .map(|cumulative| discount(cumulative, &divisors))
+        .collect()
+}
+
+/// The end of each month of the horizon, in periods.
+fn month_ends(settings: ClvSettings) -> Vec<f64> {
+    (1..=settings.months)
         .map(|month| f64::from(month) * settings.periods_per_month)
-        .collect();
+        .collect()
+}
+
+/// (1 + rate)^m for each month m of the horizon.
+fn discount_divisors(settings: ClvSettings) -> Vec<f64> {
+    (1..=settings.months)
+        .map(|month| (1.0 + settings.monthly_discount_rate).powf(f64::from(month)))
+        .collect()
+}
+
+/// Σ over months of the increase of the cumulative expected purchases, discounted: a month's
+/// purchases are the increase of the cumulative expectation.
+fn discount(cumulative: &[f64], divisors: &[f64]) -> f64 {
     let mut value = 0.0;
     let mut purchases_so_far = 0.0;
-    // expected_purchases is cumulative; a month's purchases are the increase.
-    for (month, cumulative) in
-        (1..=settings.months).zip(purchases.expected_purchases_at(customer, &ends))
-    {
-        value += (cumulative - purchases_so_far)
-            / (1.0 + settings.monthly_discount_rate).powf(f64::from(month));
+    for (&cumulative, divisor) in cumulative.iter().zip(divisors) {
+        value += (cumulative - purchases_so_far) / divisor;
         purchases_so_far = cumulative;
     }
     value

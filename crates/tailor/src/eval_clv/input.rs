@@ -50,14 +50,26 @@ pub fn parse_day(text: &str) -> Option<i64> {
     let date = text
         .get(..10)
         .filter(|d| d.as_bytes().get(4) == Some(&b'-'));
-    let digits: String = match date {
-        Some(date) => date.split('-').collect(),
-        None => text.to_string(),
+    // The digits of the date (dashes dropped), which must be exactly eight: read straight into
+    // a number, since this runs once per transaction line.
+    let (digits, dashes) = match date {
+        Some(date) => (date, true),
+        None => (text, false),
     };
-    if digits.len() != 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let (mut number, mut count) = (0i32, 0usize);
+    for byte in digits.bytes() {
+        if dashes && byte == b'-' {
+            continue;
+        }
+        if !byte.is_ascii_digit() || count == 8 {
+            return None;
+        }
+        number = number * 10 + i32::from(byte - b'0');
+        count += 1;
+    }
+    if count != 8 {
         return None;
     }
-    let number: i32 = digits.parse().ok()?;
     let date = chrono::NaiveDate::from_ymd_opt(
         number / 10_000,
         (number / 100 % 100) as u32,
@@ -89,10 +101,15 @@ fn parse_transactions(text: &str) -> anyhow::Result<Transactions> {
         unreadable: Unreadable::default(),
     };
     let mut intern = |id: &str, result: &mut Transactions| -> u64 {
-        *customers.entry(id.to_string()).or_insert_with(|| {
-            result.customer_ids.push(id.to_string());
-            (result.customer_ids.len() - 1) as u64
-        })
+        // Look up before inserting: most lines are a customer already seen, and the entry API
+        // would allocate the key for every line.
+        if let Some(&number) = customers.get(id) {
+            return number;
+        }
+        let number = result.customer_ids.len() as u64;
+        result.customer_ids.push(id.to_string());
+        customers.insert(id.to_string(), number);
+        number
     };
 
     let (columns, separator): (Option<[usize; 3]>, Option<char>) = if first.contains(',') {
@@ -112,12 +129,15 @@ fn parse_transactions(text: &str) -> anyhow::Result<Transactions> {
     };
 
     let mut total = 0usize;
+    // One buffer for every line's fields.
+    let mut fields: Vec<&str> = Vec::new();
     for (line_number, line) in lines {
         total += 1;
-        let fields: Vec<&str> = match separator {
-            Some(separator) => line.split(separator).map(str::trim).collect(),
-            None => line.split_whitespace().collect(),
-        };
+        fields.clear();
+        match separator {
+            Some(separator) => fields.extend(line.split(separator).map(str::trim)),
+            None => fields.extend(line.split_whitespace()),
+        }
         let [customer, date, amount] = match columns {
             Some(columns) => columns,
             // Whitespace: customer date [quantity] amount — the amount is the last field.
@@ -281,6 +301,24 @@ mod tests {
         let read = parse_transactions(csv).expect("CSV format");
         assert_eq!(read.rows[1].day - read.rows[0].day, 1);
         assert_eq!(read.customer_ids, ["alice", "bob"]);
+    }
+
+    #[test]
+    fn dates_are_eight_digits_with_or_without_dashes() {
+        let day = parse_day("19970101").expect("YYYYMMDD");
+        assert_eq!(parse_day(" 1997-01-01 "), Some(day));
+        assert_eq!(parse_day("1997-01-02T10:00:00Z"), Some(day + 1));
+        for bad in [
+            "1997010",
+            "199701011",
+            "1997-0101x",
+            "19970231",
+            "+1997010",
+            "",
+            "1997-01-0",
+        ] {
+            assert_eq!(parse_day(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
