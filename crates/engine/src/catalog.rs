@@ -1,6 +1,6 @@
 //! The catalog in memory: products and content items, kept in step with the store.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -10,6 +10,9 @@ use tailor_core::{ContentItem, Product};
 pub struct Catalog {
     products: HashMap<String, Arc<Product>>,
     content: BTreeMap<String, Arc<ContentItem>>,
+    /// Placements with content whose targeting reads predictions: only their decisions
+    /// compute the visitor's predictions.
+    predictive_placements: HashSet<String>,
     /// Derived from `products` on every change (catalog writes are rare, reads are per request).
     index: Index,
 }
@@ -121,10 +124,32 @@ impl Catalog {
         for c in items {
             self.content.insert(c.id.clone(), Arc::new(c));
         }
+        self.find_predictive_placements();
     }
 
     pub fn delete_content(&mut self, id: &str) -> bool {
-        self.content.remove(id).is_some()
+        let removed = self.content.remove(id).is_some();
+        self.find_predictive_placements();
+        removed
+    }
+
+    /// Whether content of `placement` targets on predictions.
+    pub fn reads_predictions(&self, placement: &str) -> bool {
+        self.predictive_placements.contains(placement)
+    }
+
+    fn find_predictive_placements(&mut self) {
+        self.predictive_placements = self
+            .content
+            .values()
+            .filter(|c| {
+                c.targeting
+                    .condition
+                    .as_ref()
+                    .is_some_and(crate::predictions::reads_predictions)
+            })
+            .flat_map(|c| c.placements.iter().cloned())
+            .collect();
     }
 
     /// Every leaf category path, sorted.

@@ -872,7 +872,27 @@ impl Engine {
                 .collect(),
             _ => Vec::new(),
         };
-        let models = self.shared.predictions.current();
+        // Predictions cost a few microseconds per decision: computed only when a condition
+        // of these placements or their content reads them.
+        let models = {
+            let catalog = self.shared.catalog.read();
+            let reads = placements.iter().any(|p| {
+                catalog.reads_predictions(&p.id)
+                    || p.condition
+                        .as_ref()
+                        .is_some_and(predictions::reads_predictions)
+                    || p.variants.iter().any(|v| {
+                        v.condition
+                            .as_ref()
+                            .is_some_and(predictions::reads_predictions)
+                    })
+            });
+            if reads {
+                self.shared.predictions.current()
+            } else {
+                None
+            }
+        };
         let request = decide::Request {
             placements: &placements,
             context: &input.context,

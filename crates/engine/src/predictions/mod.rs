@@ -232,6 +232,18 @@ pub struct TrainingState {
     pub last_error: Option<String>,
 }
 
+/// Whether a targeting condition reads a prediction (`predictions.churn_risk`, or the whole
+/// `predictions` object), at any depth.
+pub fn reads_predictions(condition: &serde_json::Value) -> bool {
+    match condition {
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| {
+            k == "predictions" || k.starts_with("predictions.") || reads_predictions(v)
+        }),
+        serde_json::Value::Array(items) => items.iter().any(reads_predictions),
+        _ => false,
+    }
+}
+
 /// The models in service, shared with whoever evaluates conditions outside `decide`
 /// (journeys), so a new version reaches them at once.
 pub(crate) type ModelSlot = Arc<RwLock<Option<Arc<Models>>>>;
