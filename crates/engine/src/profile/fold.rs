@@ -99,6 +99,25 @@ fn products_of(props: &Map<String, Value>, catalog: &Catalog) -> Vec<ProductRef>
     }
 }
 
+/// An order's lines by category, as the fold sees its products: (full category path, price ×
+/// quantity), one entry per category, in the order they first appear; products without a
+/// category are left out. The trainer's per-category forecast counts orders with this.
+pub(crate) fn order_lines(props: &Map<String, Value>, catalog: &Catalog) -> Vec<(String, f64)> {
+    let mut lines: Vec<(String, f64)> = Vec::new();
+    for p in products_of(props, catalog) {
+        if p.category.is_empty() {
+            continue;
+        }
+        let path = p.category.join("/");
+        let value = p.price.unwrap_or(0.0).max(0.0) * p.quantity.max(1) as f64;
+        match lines.iter_mut().find(|(c, _)| *c == path) {
+            Some(line) => line.1 += value,
+            None => lines.push((path, value)),
+        }
+    }
+    lines
+}
+
 /// FNV-1a 32: a short stable fingerprint for session view sets.
 fn fingerprint(s: &str) -> u32 {
     s.bytes().fold(0x811c_9dc5u32, |h, b| {
