@@ -384,6 +384,23 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn order_lines_sum_each_category_and_skip_products_without_one() {
+        let props = json!({"products": [
+            {"product_id": "a", "category": "Women/Shoes", "price": 20.0, "quantity": 2},
+            {"product_id": "b", "category": "Home", "price": 10.0},
+            {"product_id": "c", "category": "Women/Shoes", "price": 5.0},
+            {"product_id": "d", "price": 99.0}]});
+        let lines = order_lines(props.as_object().unwrap(), &Catalog::default());
+        assert_eq!(
+            lines,
+            vec![
+                ("Women/Shoes".to_string(), 45.0),
+                ("Home".to_string(), 10.0)
+            ]
+        );
+    }
+
     fn msg(v: Value) -> Message {
         parse_message(
             v,
