@@ -700,6 +700,23 @@ impl Engine {
         predictions::train_in_background(&self.shared)
     }
 
+    /// The per-category forecast of orders and revenue for the next 4 weeks, built by the
+    /// models in service; a conflict before any version has trained (or when the newest one
+    /// could not build it).
+    pub fn forecast(&self) -> Result<predictions::forecast::Forecast, EngineError> {
+        let Some(models) = self.shared.predictions.current() else {
+            return Err(EngineError::Conflict(
+                "no model is trained yet: train one (POST /v1/models/train) and follow GET /v1/models".into(),
+            ));
+        };
+        models.forecast.clone().ok_or_else(|| {
+            EngineError::Conflict(format!(
+                "model version {} has no forecast; GET /v1/models says why",
+                models.version
+            ))
+        })
+    }
+
     /// Recorded model versions (newest last) and what the trainer is doing.
     pub fn models(&self) -> (Vec<predictions::ModelVersion>, predictions::TrainingState) {
         (

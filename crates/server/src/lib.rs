@@ -204,6 +204,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me/export", get(me::export))
         .route("/v1/models", get(models::list))
         .route("/v1/models/train", post(models::train))
+        .route("/v1/forecast", get(models::forecast))
         .route("/v1/decide", post(decide::decide))
         .route(
             "/v1/placements",

@@ -1,5 +1,6 @@
 //! `tailor train`: trains a new version of the prediction models and prints how each scored
-//! against its baseline on the newest period of the log.
+//! against its baseline on the newest period of the log (the per-category forecast against
+//! the naive one on the last 4 weeks).
 //!
 //! With `--url` it asks a running server (`POST /v1/models/train`, then follows
 //! `GET /v1/models`), which swaps the new version in when it is done. With `--data` it trains
@@ -205,6 +206,14 @@ pub fn one_line(v: &Value) -> String {
             num(&st["baseline"]["hit_rate"], 2)
         ));
     }
+    let f = &e["forecast"];
+    if !f["orders_wape"]["model"].is_null() {
+        parts.push(format!(
+            "4-week category forecast WAPE {} (naive {})",
+            percent(&f["orders_wape"]["model"]),
+            percent(&f["orders_wape"]["baseline"])
+        ));
+    }
     if let Some(skipped) = v["skipped"].as_array().filter(|s| !s.is_empty()) {
         let names: Vec<&str> = skipped.iter().filter_map(|s| s["model"].as_str()).collect();
         parts.push(format!("not trained: {}", names.join(", ")));
@@ -215,6 +224,48 @@ pub fn one_line(v: &Value) -> String {
 fn num(v: &Value, digits: usize) -> String {
     v.as_f64()
         .map_or_else(|| "—".to_string(), |x| format!("{x:.digits$}"))
+}
+
+fn percent(v: &Value) -> String {
+    v.as_f64()
+        .map_or_else(|| "—".to_string(), |x| format!("{:.1}%", 100.0 * x))
+}
+
+/// The forecast's evaluation: overall, then per category (model vs naive).
+fn forecast_report(f: &Value) -> String {
+    if let Some(why) = f["skipped"].as_str() {
+        return format!("Forecast per category: {why}\n\n");
+    }
+    let mut out = format!(
+        "Forecast per category, {} weeks from {} ({} customers + newcomers) vs naive (mean of the 4 weeks before)\n  orders WAPE {} vs {} naive, revenue WAPE {} vs {}; MAPE orders {} vs {}, revenue {} vs {}\n",
+        f["weeks"],
+        f["cut"].as_str().unwrap_or("?"),
+        f["customers"],
+        percent(&f["orders_wape"]["model"]),
+        percent(&f["orders_wape"]["baseline"]),
+        percent(&f["revenue_wape"]["model"]),
+        percent(&f["revenue_wape"]["baseline"]),
+        percent(&f["orders_mape"]["model"]),
+        percent(&f["orders_mape"]["baseline"]),
+        percent(&f["revenue_mape"]["model"]),
+        percent(&f["revenue_mape"]["baseline"]),
+    );
+    out += &format!(
+        "  {:<28} {:>7} {:>7} {:>7} {:>9} {:>9}\n",
+        "category", "orders", "model", "naive", "WAPE", "naive"
+    );
+    for c in f["categories"].as_array().into_iter().flatten() {
+        out += &format!(
+            "  {:<28} {:>7} {:>7} {:>7} {:>9} {:>9}\n",
+            c["category"].as_str().unwrap_or("?"),
+            num(&c["actual_orders"], 0),
+            num(&c["model_orders"], 1),
+            num(&c["baseline_orders"], 1),
+            percent(&c["orders_wape"]["model"]),
+            percent(&c["orders_wape"]["baseline"]),
+        );
+    }
+    out + "\n"
 }
 
 /// The version's evaluation as text: each model next to its baseline.
@@ -301,6 +352,9 @@ pub fn report(v: &Value) -> String {
             num(&st["hit_rate"], 3),
             num(&st["baseline"]["hit_rate"], 3),
         );
+    }
+    if !e["forecast"].is_null() {
+        out += &forecast_report(&e["forecast"]);
     }
     if let Some(skipped) = v["skipped"].as_array().filter(|s| !s.is_empty()) {
         out += "Not trained:\n";

@@ -2,7 +2,8 @@
 //! here): `tailor eval intent` must beat every baseline on the held-out weeks; `tailor train`
 //! records a model version that beats its baselines on the newest weeks; a served store
 //! trains on start, shows predictions on profiles and exports, lets targeting conditions and
-//! the promotion placement use them, and swaps a newly trained version in while serving.
+//! the promotion placement use them, serves the per-category forecast to analysts, and swaps
+//! a newly trained version in while serving.
 //! Bad input fails with a message, not a panic.
 
 mod common;
@@ -288,12 +289,36 @@ async fn models_train_beat_their_baselines_and_serve_predictions() {
     assert!(n(e, "/lifetime_value/bgnbd/r") > 0.0, "{e}");
     let recall = n(e, "/next_categories/recall_at_3");
     assert!((0.0..=1.0).contains(&recall));
+    // The forecast as of 4 weeks back, per category and week, beats repeating the mean of the
+    // 4 weeks before. On this demo the store grows, which the naive mean lags: measured 35 %
+    // vs 51 %; 5 points is a third of that gap.
+    let f = &e["forecast"];
+    assert_eq!(n(f, "/weeks"), 4.0, "{f}");
+    let (model, naive) = (n(f, "/orders_wape/model"), n(f, "/orders_wape/baseline"));
+    assert!(
+        model + 0.05 < naive,
+        "forecast: orders WAPE {model} vs naive {naive}"
+    );
+    assert!(n(f, "/revenue_wape/model").is_finite(), "{f}");
+    let evaluated: Vec<String> = f["categories"]
+        .as_array()
+        .expect("per-category rows")
+        .iter()
+        .map(|c| {
+            assert!(
+                n(c, "/model_orders") >= 0.0 && n(c, "/baseline_orders") >= 0.0,
+                "{c}"
+            );
+            c["category"].as_str().expect("a name").to_string()
+        })
+        .collect();
     // The readable form names every model.
     let table = succeed(&["train"], data);
     for heading in [
         "Purchase intent (this session)",
         "Lifetime value",
         "Send time",
+        "Forecast per category",
     ] {
         assert!(table.contains(heading), "no {heading:?} in\n{table}");
     }
@@ -306,6 +331,47 @@ async fn models_train_beat_their_baselines_and_serve_predictions() {
     assert!(
         status == 401 || status == 403,
         "write key reads models: {status}"
+    );
+
+    // The forecast for the next 4 weeks: every leaf category of the catalog (the rows the
+    // evaluation scored), non-negative orders and revenue; analysts read it, the write key not.
+    let (status, forecast) = get(&s, "/v1/forecast", ANALYST_KEY).await;
+    assert_eq!(status, 200, "{forecast}");
+    assert_eq!(forecast["model_version"], 4, "{forecast}");
+    assert_eq!(
+        forecast["weeks"].as_array().map(Vec::len),
+        Some(4),
+        "{forecast}"
+    );
+    let (_, tree) = get(&s, "/v1/catalog/categories", ADMIN_KEY).await;
+    fn leaves(nodes: &Value, out: &mut Vec<String>) {
+        for node in nodes.as_array().into_iter().flatten() {
+            match node["children"].as_array() {
+                Some(children) if !children.is_empty() => leaves(&node["children"], out),
+                _ => out.push(node["path"].as_str().expect("a path").to_string()),
+            }
+        }
+    }
+    let mut catalog = Vec::new();
+    leaves(&tree["categories"], &mut catalog);
+    catalog.sort();
+    assert!(catalog.len() > 10, "{tree}");
+    let mut served = Vec::new();
+    for c in forecast["categories"].as_array().expect("categories") {
+        for key in ["orders", "revenue"] {
+            let weeks = c[key].as_array().expect("weekly numbers");
+            assert_eq!(weeks.len(), 4, "{c}");
+            assert!(weeks.iter().all(|x| x.as_f64() >= Some(0.0)), "{c}");
+        }
+        served.push(c["category"].as_str().expect("a name").to_string());
+    }
+    assert_eq!(served, catalog, "served rows");
+    assert_eq!(evaluated, catalog, "evaluated rows");
+    assert!(n(&forecast, "/totals/orders/0") > 0.0, "{forecast}");
+    let (status, _) = get(&s, "/v1/forecast", WRITE_KEY).await;
+    assert!(
+        status == 401 || status == 403,
+        "write key reads the forecast: {status}"
     );
 
     // A repeat customer of the demo has every prediction.
@@ -453,6 +519,9 @@ async fn training_an_empty_store_is_a_clear_error() {
     let (status, models) = get(&s, "/v1/models", ADMIN_KEY).await;
     assert_eq!(status, 200);
     assert_eq!(models["active"], Value::Null);
+    let (status, body) = get(&s, "/v1/forecast", ANALYST_KEY).await;
+    assert_eq!(status, 409, "no forecast before a model: {body}");
+    assert_eq!(body["error"]["code"], "conflict");
     drop(s);
     let output = tailor(&["train"], tmp.path());
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -1,5 +1,7 @@
 //! Predictions served from trained models: lifetime value, churn risk, the next order,
-//! purchase intent (this session, 7 days), the next categories and the best send hour.
+//! purchase intent (this session, 7 days), the next categories and the best send hour; and,
+//! store-wide, the per-category forecast of orders and revenue for the next 4 weeks
+//! (`forecast`).
 //!
 //! Models are trained from the event log (`training`) in the background on a schedule, after
 //! an erasure, on `POST /v1/models/train` and with `tailor train`; each training is a version,
@@ -10,6 +12,7 @@
 //! intent moves with each page the visitor opens.
 
 pub mod features;
+pub mod forecast;
 pub mod lifetime;
 pub mod training;
 
@@ -69,6 +72,8 @@ pub struct Models {
     send_time: Option<SendTime>,
     /// Mean value of an order, over every order at training time.
     mean_order_value: f64,
+    /// The per-category forecast built at training time.
+    pub forecast: Option<forecast::Forecast>,
 }
 
 /// What the models say about one person now (`predictions` on the profile and in targeting
@@ -115,6 +120,7 @@ impl Models {
             category_index: HashMap::new(),
             send_time: None,
             mean_order_value: 0.0,
+            forecast: None,
         }
     }
 
@@ -373,6 +379,9 @@ fn run(shared: &crate::Shared) -> Result<ModelVersion, EngineError> {
             .collect(),
     };
     let mut models = trained.models;
+    if let Some(f) = &mut models.forecast {
+        f.generated_at = record.trained_at.clone();
+    }
     models.category_index = models
         .categories
         .iter()

@@ -12,6 +12,9 @@
 //! - **Next categories**: category transitions between snapshots two weeks apart.
 //! - **Send time**: email opens by hour of week, shrunk toward the lifecycle stage's and the
 //!   population's pattern; scored on the last 14 days' opens.
+//! - **Forecast** per category, 4 weeks (`forecast`): orders by category and the customers'
+//!   state 4 weeks before the end; scored as of then on the weeks since, next to the naive
+//!   mean of the 4 weeks before; served as of the end.
 //!
 //! "The end" is the time of the newest event in the log, so an idle store still trains on
 //! complete windows.
@@ -32,6 +35,7 @@ use tailor_ml::intent::send_time::{self, CustomerOpens, SendTime, SendTimeParams
 
 use super::Models;
 use super::features::{baseline_features, intent_features};
+use super::forecast::{self, EVALUATION_WEEKS, ForecastLog};
 use super::lifetime::{WEEK, purchase_summary};
 use crate::catalog::Catalog;
 use crate::error::EngineError;
@@ -82,6 +86,9 @@ pub struct Evaluation {
     pub lifetime_value: Option<serde_json::Value>,
     pub next_categories: Option<serde_json::Value>,
     pub send_time: Option<serde_json::Value>,
+    /// The per-category forecast as of 4 weeks before the end against those weeks.
+    #[serde(default)]
+    pub forecast: Option<serde_json::Value>,
 }
 
 pub struct Trained {
@@ -138,6 +145,11 @@ fn first_key(p: &Profile) -> Option<String> {
     p.identity_keys().next()
 }
 
+/// Counted at a cutoff: seen before it and active in the [`ACTIVE_BEFORE_CUTOFF`] before it.
+fn active_at(p: &Profile, at: Millis) -> bool {
+    p.events > 0 && p.first_seen < at && p.last_seen >= at - ACTIVE_BEFORE_CUTOFF
+}
+
 fn is_order(m: &Message) -> bool {
     m.kind == MessageType::Track && m.event.as_deref() == Some("Order Completed")
 }
@@ -171,9 +183,7 @@ impl Collected {
     }
 
     fn cutoff(&mut self, registry: &Registry, at: Millis, end: Millis) {
-        let active = |p: &Profile| {
-            p.events > 0 && p.first_seen < at && p.last_seen >= at - ACTIVE_BEFORE_CUTOFF
-        };
+        let active = |p: &Profile| active_at(p, at);
         let mut week = Vec::new();
         for p in registry.profiles() {
             if !active(p) {
@@ -282,6 +292,8 @@ pub fn train(
     let mut next_cutoff = 0;
     let mut registry = Registry::new();
     let mut collected = Collected::default();
+    let mut forecast_log = ForecastLog::new(&catalog.read());
+    let forecast_cut = end - EVALUATION_WEEKS * 7 * DAY;
     let (mut seq, mut events, mut first) = (0, 0u64, Millis::MAX);
     loop {
         let page = store.events_after(seq, PAGE)?;
@@ -293,10 +305,18 @@ pub fn train(
             events += 1;
             first = first.min(m.timestamp);
             while next_cutoff < cutoffs.len() && cutoffs[next_cutoff] <= m.timestamp {
-                collected.cutoff(&registry, cutoffs[next_cutoff], end);
+                let at = cutoffs[next_cutoff];
+                collected.cutoff(&registry, at, end);
+                if at == forecast_cut {
+                    let active = registry.profiles().filter(|p| active_at(p, at));
+                    forecast_log.cut(active.map(|p| p.as_ref()), at);
+                }
                 next_cutoff += 1;
             }
             let person = registry.apply(m, &catalog);
+            if is_order(m) {
+                forecast_log.order(registry.get(person), m, &catalog);
+            }
             collected.observe(&registry, person, m, end);
         }
         drop(catalog);
@@ -370,6 +390,42 @@ pub fn train(
             evaluation.send_time = Some(report);
         }
         Err(why) => skip("best_send_hour", why),
+    }
+    progress.report("forecast", 0.0);
+    match &models.week {
+        None => skip(
+            "forecast",
+            "needs the 7-day purchase intent model".to_string(),
+        ),
+        Some(week) => {
+            // Scored with the 7-day model refitted as of the cut: on the weekly cutoffs whose
+            // week ended before it.
+            let before = collected
+                .weekly
+                .iter()
+                .take_while(|(at, _)| at + 7 * DAY <= forecast_cut)
+                .count();
+            let scored = fit_weekly(&collected.weekly[..before], &registry)
+                .and_then(|(m, _)| forecast::evaluate(&forecast_log, &registry, &m, first, end));
+            evaluation.forecast = Some(scored.unwrap_or_else(|why| {
+                serde_json::json!({"skipped": format!("not scored as of {EVALUATION_WEEKS} weeks back: {why}")})
+            }));
+            let active = registry
+                .profiles()
+                .filter(|p| p.events > 0 && p.last_seen >= end - ACTIVE_BEFORE_CUTOFF);
+            match forecast::serve(
+                &forecast_log,
+                &registry,
+                active.map(|p| p.as_ref()),
+                week,
+                version,
+                first,
+                end,
+            ) {
+                Ok(f) => models.forecast = Some(f),
+                Err(why) => skip("forecast", why),
+            }
+        }
     }
     progress.report("done", 1.0);
     Ok(Trained {

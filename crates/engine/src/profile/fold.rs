@@ -99,6 +99,25 @@ fn products_of(props: &Map<String, Value>, catalog: &Catalog) -> Vec<ProductRef>
     }
 }
 
+/// An order's lines by category, as the fold sees its products: (full category path, price ×
+/// quantity), one entry per category, in the order they first appear; products without a
+/// category are left out. The trainer's per-category forecast counts orders with this.
+pub(crate) fn order_lines(props: &Map<String, Value>, catalog: &Catalog) -> Vec<(String, f64)> {
+    let mut lines: Vec<(String, f64)> = Vec::new();
+    for p in products_of(props, catalog) {
+        if p.category.is_empty() {
+            continue;
+        }
+        let path = p.category.join("/");
+        let value = p.price.unwrap_or(0.0).max(0.0) * p.quantity.max(1) as f64;
+        match lines.iter_mut().find(|(c, _)| *c == path) {
+            Some(line) => line.1 += value,
+            None => lines.push((path, value)),
+        }
+    }
+    lines
+}
+
 /// FNV-1a 32: a short stable fingerprint for session view sets.
 fn fingerprint(s: &str) -> u32 {
     s.bytes().fold(0x811c_9dc5u32, |h, b| {
@@ -364,6 +383,23 @@ mod tests {
     use tailor_core::message::{Envelope, parse_message};
 
     use super::*;
+
+    #[test]
+    fn order_lines_sum_each_category_and_skip_products_without_one() {
+        let props = json!({"products": [
+            {"product_id": "a", "category": "Women/Shoes", "price": 20.0, "quantity": 2},
+            {"product_id": "b", "category": "Home", "price": 10.0},
+            {"product_id": "c", "category": "Women/Shoes", "price": 5.0},
+            {"product_id": "d", "price": 99.0}]});
+        let lines = order_lines(props.as_object().unwrap(), &Catalog::default());
+        assert_eq!(
+            lines,
+            vec![
+                ("Women/Shoes".to_string(), 45.0),
+                ("Home".to_string(), 10.0)
+            ]
+        );
+    }
 
     fn msg(v: Value) -> Message {
         parse_message(

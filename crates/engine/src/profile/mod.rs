@@ -13,6 +13,7 @@ use serde_json::Value;
 use tailor_core::{Millis, Purpose};
 
 pub use aggregates::*;
+pub(crate) use fold::order_lines;
 pub use view::{LifecycleStage, ProfileView};
 
 pub type ProfileId = tailor_store::ProfileId;

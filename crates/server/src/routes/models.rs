@@ -1,6 +1,8 @@
 //! Prediction models: `GET /v1/models` (versions with their training window and evaluation,
-//! and what the trainer is doing; no personal data, so analysts may read it) and
-//! `POST /v1/models/train` (admin): train a new version in the background.
+//! and what the trainer is doing; no personal data, so analysts may read it),
+//! `POST /v1/models/train` (admin): train a new version in the background, and
+//! `GET /v1/forecast` (analysts: aggregates only): the version in service's per-category
+//! forecast of orders and revenue for the next 4 weeks.
 
 use axum::Json;
 use axum::extract::State;
@@ -26,6 +28,14 @@ pub async fn list(
     Ok(Json(
         json!({"active": active, "training": training, "versions": versions}),
     ))
+}
+
+pub async fn forecast(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<tailor_engine::predictions::forecast::Forecast>, ApiError> {
+    authorize(state.engine.keys(), &headers, None, Scope::Analyst)?;
+    Ok(Json(state.engine.forecast()?))
 }
 
 pub async fn train(
