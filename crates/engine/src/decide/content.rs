@@ -179,15 +179,14 @@ pub fn promotion(
     }
     let candidates = eligible(catalog, placement, ContentKind::Promotion, visitor, shown);
     answer.candidates = candidates.iter().map(|c| c.id.clone()).collect();
-    // Offers aimed at a prediction (churn risk, purchase intent…) beat offers aimed at the
-    // visitor's stage, which beat category offers, which beat general ones.
+    // Offers aimed at the visitor — their lifecycle stage or a prediction (churn risk,
+    // purchase intent…) — beat category offers, which beat general ones; priority orders
+    // offers of one kind.
     let scored = candidates.iter().map(|c| {
-        let staged = if predicted_on(c).is_some() {
-            3.0
-        } else if c.targeting.stages.is_empty() {
-            0.0
-        } else {
+        let staged = if predicted_on(c).is_some() || !c.targeting.stages.is_empty() {
             2.0
+        } else {
+            0.0
         };
         let (rel, why) = relevance(c, visitor);
         (
