@@ -246,6 +246,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             Err(e) => vec![format!("all: {e}")],
         };
         let engine_decides = time_decides()?;
+        // Then with an offer that targets a prediction, so every decision computes them.
+        let predictive = tailor_core::ContentItem::from_json(json!({"id": "promo-predicted", "kind": "promotion",
+            "placements": ["promo.banner"], "title": "Likely buyers",
+            "targeting": {"condition": {"predictions.purchase_intent_7d": {"$gte": 0.5}}}}))
+            .map_err(|e| anyhow::anyhow!("bench content: {e}"))?;
+        engine.put_content(vec![predictive])?;
+        let decides_with_predictions = time_decides()?;
+        engine.delete_content("promo-predicted")?;
         let (decide_rps, mut http_decides) = http_decide_load(&http, &base, &ids, args.clients.max(16)).await?;
         http_decides.sort();
         let _ = stop_tx.send(());
@@ -271,6 +279,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             "rss_growth_per_profile_bytes": per_profile,
             "decide_engine_us": {"p50": us(percentile(&engine_decides, 0.5)), "p99": us(percentile(&engine_decides, 0.99))},
             "decide_engine_without_models_us": {"p50": us(percentile(&decides_without_models, 0.5)), "p99": us(percentile(&decides_without_models, 0.99))},
+            "decide_engine_computing_predictions_us": {"p50": us(percentile(&decides_with_predictions, 0.5)), "p99": us(percentile(&decides_with_predictions, 0.99))},
             "training": {"seconds": (train_secs * 100.0).round() / 100.0, "models_skipped": skipped},
             "decide_http": {
                 "requests_per_sec": decide_rps.round(),
@@ -286,6 +295,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             println!("profile read (HTTP):   p50 {} µs, p99 {} µs", result["profile_read_http_us"]["p50"], result["profile_read_http_us"]["p99"]);
             println!("prediction models trained in {train_secs:.1} s (skipped: {})", if skipped.is_empty() { "none".to_string() } else { skipped.join(", ") });
             println!("decide, 5 placements (engine): p50 {} µs, p99 {} µs with models; p50 {} µs, p99 {} µs without", result["decide_engine_us"]["p50"], result["decide_engine_us"]["p99"], result["decide_engine_without_models_us"]["p50"], result["decide_engine_without_models_us"]["p99"]);
+            println!("  with an offer targeting a prediction (every decision computes them): p50 {} µs, p99 {} µs", result["decide_engine_computing_predictions_us"]["p50"], result["decide_engine_computing_predictions_us"]["p99"]);
             println!(
                 "decide over HTTP keep-alive: {:.0} requests/s, p50 {} µs, p99 {} µs",
                 decide_rps, result["decide_http"]["latency_us"]["p50"], result["decide_http"]["latency_us"]["p99"]
