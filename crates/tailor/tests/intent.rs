@@ -504,6 +504,20 @@ async fn models_train_beat_their_baselines_and_serve_predictions() {
         .map(|r| (r.status().as_u16(), ()))
         .unwrap();
     assert_eq!(status, 403, "analysts read models but do not train them");
+
+    // The models learned from everyone: erasing someone retrains them without that person
+    // (within a minute: the schedule waits 30 s for erasures to settle).
+    let last_people =
+        |models: &Value| models["versions"].as_array().unwrap().last().unwrap()["people"].as_u64();
+    let (_, before) = get(&s, "/v1/models", ADMIN_KEY).await;
+    let (status, body) = s.admin_delete(&format!("/v1/profiles/{user}")).await;
+    assert_eq!(status, 200, "{body}");
+    let retrained = wait_for_version(&s, 6).await;
+    assert_eq!(
+        last_people(&retrained).map(|n| n + 1),
+        last_people(&before),
+        "the retrained version has one person less"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
