@@ -1,5 +1,5 @@
-//! The admin console: counts, a profile lookup and a decision preview, using the admin
-//! key the operator types in (kept in the page only).
+//! The admin console: counts, a profile lookup, a decision preview, and the prediction
+//! models and forecast, using the admin key the operator types in (kept in the page only).
 
 use axum::extract::State;
 use axum::response::Html;
@@ -15,11 +15,15 @@ pub async fn admin(State(state): State<AppState>) -> Html<String> {
 <div class=panel><label>Admin key <input id=key type=password size=50></label></div>
 <div class=panel><h2>Profile</h2><label>userId, anonymousId or p_N <input id=pid></label> <button id=go>Look up</button>
 <h2>Decision preview</h2><label>placements <input id=pl size=60 value="home.hero,nav.categories,promo.banner,recs.home,checkout.flow"></label> <button id=dec>Decide for this visitor</button>
+<h2>Predictions</h2><button id=models>Model versions and their evaluation</button> <button id=forecast>Orders and revenue per category, next 4 weeks</button> <button id=train>Train a new version</button>
 <pre id=out>Enter the admin key and a profile id.</pre></div>
 <script>
 const h=()=>({{'Authorization':'Bearer '+key.value,'Content-Type':'application/json'}});
 const show=async r=>{{out.textContent=JSON.stringify(await r.json(),null,2);}};
 go.onclick=async()=>show(await fetch('/v1/profiles/'+encodeURIComponent(pid.value),{{headers:h()}}));
+models.onclick=async()=>show(await fetch('/v1/models',{{headers:h()}}));
+forecast.onclick=async()=>show(await fetch('/v1/forecast',{{headers:h()}}));
+train.onclick=async()=>show(await fetch('/v1/models/train',{{method:'POST',headers:h()}}));
 dec.onclick=async()=>show(await fetch('/v1/decide',{{method:'POST',headers:h(),body:JSON.stringify({{userId:pid.value,placements:pl.value.split(',').map(s=>s.trim())}})}}));
 </script></main></body></html>"#,
         profiles = stats.profiles,
