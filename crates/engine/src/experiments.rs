@@ -228,6 +228,18 @@ impl Experiments {
             })
     }
 
+    /// Whether a live experiment on `placement` (or on every placement) has an eligibility
+    /// condition that reads predictions.
+    pub fn reads_predictions(&self, placement: &str, now: Millis) -> bool {
+        self.defs.read().iter().any(|e| {
+            (e.placement == placement || e.placement == "*")
+                && e.live(now)
+                && e.condition
+                    .as_ref()
+                    .is_some_and(crate::predictions::reads_predictions)
+        })
+    }
+
     /// Whether any experiment is live (decisions skip the rest otherwise).
     pub fn any_live(&self, now: Millis) -> bool {
         self.defs.read().iter().any(|e| e.live(now))

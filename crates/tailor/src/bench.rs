@@ -102,6 +102,34 @@ fn bodies(args: &BenchArgs) -> Vec<Vec<u8>> {
     out
 }
 
+/// The real HTTP server on loopback, in this process, for the bench's own clients.
+pub(crate) struct InProcessServer {
+    pub base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl InProcessServer {
+    pub async fn start(
+        engine: &tailor_engine::Engine,
+        listen: std::net::SocketAddr,
+    ) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let state = tailor_server::AppState::new(engine.clone(), None);
+        let task = tokio::spawn(tailor_server::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        Ok(Self { base, stop, task })
+    }
+
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        Ok(self.task.await??)
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -150,13 +178,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     rt.block_on(async {
         let rss_before = rss_bytes();
         let (engine, _) = tokio::task::block_in_place(|| open_engine(&settings))?;
-        let listener = tokio::net::TcpListener::bind(settings.listen).await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let state = tailor_server::AppState::new(engine.clone(), None);
-        let server = tokio::spawn(tailor_server::serve(listener, state, async {
-            let _ = stop_rx.await;
-        }));
+        let server = InProcessServer::start(&engine, settings.listen).await?;
+        let base = server.base.clone();
         let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
         tokio::task::block_in_place(|| load_catalog(&engine))?;
 
@@ -256,8 +279,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         engine.delete_content("promo-predicted")?;
         let (decide_rps, mut http_decides) = http_decide_load(&http, &base, &ids, args.clients.max(16)).await?;
         http_decides.sort();
-        let _ = stop_tx.send(());
-        server.await??;
+        server.stop().await?;
 
         let us = |d: Duration| (d.as_secs_f64() * 1e6 * 10.0).round() / 10.0;
         let per_profile = match (rss_before, rss_after) {

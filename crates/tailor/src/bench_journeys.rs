@@ -106,13 +106,8 @@ pub fn run(people: usize, timers: usize, json_out: bool) -> anyhow::Result<()> {
         let (engine, _) = tokio::task::block_in_place(|| {
             open_engine_with_clock(&settings, clock.clone() as Arc<dyn Clock>)
         })?;
-        let listener = tokio::net::TcpListener::bind(settings.listen).await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let state = tailor_server::AppState::new(engine.clone(), None);
-        let server = tokio::spawn(tailor_server::serve(listener, state, async {
-            let _ = stop_rx.await;
-        }));
+        let server = crate::bench::InProcessServer::start(&engine, settings.listen).await?;
+        let base = server.base.clone();
         engine.put_journey_policy(serde_json::from_value(json!({}))?)?;
         engine.put_journey(json!({
             "id": "bench", "trigger": {"event": "Tick"},
@@ -160,8 +155,7 @@ pub fn run(people: usize, timers: usize, json_out: bool) -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let send_secs = fired.elapsed().as_secs_f64();
-        let _ = stop_tx.send(());
-        server.await??;
+        server.stop().await?;
         engine.shutdown().await?;
 
         // Timer capacity, in the store the scheduler reads.

@@ -9,6 +9,7 @@ use tailor_core::{ContentItem, ContentKind};
 use super::visitor::Visitor;
 use super::{Answer, Placement, matches};
 use crate::catalog::Catalog;
+use crate::predictions::fields_read;
 use crate::profile::LifecycleStage;
 
 /// Live items of `kind` for this placement that the visitor is eligible for.
@@ -50,21 +51,14 @@ pub(super) fn eligible(
 /// JavaScript), so without this an offer for "churn risk below 20 %" would go to everyone the
 /// models know nothing about.
 fn predictions_known(item: &ContentItem, attributes: &serde_json::Value) -> bool {
-    fn all_known(v: &serde_json::Value, attributes: &serde_json::Value) -> bool {
-        match v {
-            serde_json::Value::Object(map) => map.iter().all(|(k, v)| {
-                k.strip_prefix("predictions.")
-                    .is_none_or(|name| !attributes["predictions"][name].is_null())
-                    && all_known(v, attributes)
-            }),
-            serde_json::Value::Array(items) => items.iter().all(|v| all_known(v, attributes)),
-            _ => true,
-        }
-    }
+    let known = |name: &str| match name {
+        "" => !attributes["predictions"].is_null(),
+        name => !attributes["predictions"][name].is_null(),
+    };
     item.targeting
         .condition
         .as_ref()
-        .is_none_or(|c| all_known(c, attributes))
+        .is_none_or(|c| fields_read(c).into_iter().all(known))
 }
 
 /// How much the item's categories match the visitor's interests (0 to 1), and the best one.
@@ -123,19 +117,10 @@ pub fn hero(
     answer
 }
 
-/// The prediction an item's targeting condition reads (`predictions.churn_risk` →
-/// `churn_risk`), if any.
+/// The (first) prediction an item's targeting condition reads, if any.
 fn predicted_on(item: &ContentItem) -> Option<&str> {
-    fn find(v: &serde_json::Value) -> Option<&str> {
-        match v {
-            serde_json::Value::Object(map) => map
-                .iter()
-                .find_map(|(k, v)| k.strip_prefix("predictions.").or_else(|| find(v))),
-            serde_json::Value::Array(items) => items.iter().find_map(find),
-            _ => None,
-        }
-    }
-    item.targeting.condition.as_ref().and_then(find)
+    let condition = item.targeting.condition.as_ref()?;
+    fields_read(condition).into_iter().next()
 }
 
 /// "Why am I seeing this" for an offer aimed at a prediction.

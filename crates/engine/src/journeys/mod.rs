@@ -145,10 +145,11 @@ impl Journeys {
             );
         }
         let segments = self.segments.read().clone();
-        let models = self.models.read().clone();
         if let Some(p) = profile
             && !segments.is_empty()
         {
+            // On the writer's path: predictions only if a segment reads them.
+            let models = self.segment_models(&segments);
             let doc = crate::decide::visitor::attributes(
                 Some(p),
                 &serde_json::Map::new(),
@@ -183,9 +184,21 @@ impl Journeys {
 
     /// Computes who is in each segment trigger whose condition is new, from all profiles:
     /// they are the segment as it stands, not people entering it.
+    /// The models in service if some segment trigger's condition reads predictions.
+    fn segment_models(
+        &self,
+        segments: &[SegmentTrigger],
+    ) -> Option<Arc<crate::predictions::Models>> {
+        segments
+            .iter()
+            .any(|s| crate::predictions::reads_predictions(&s.condition))
+            .then(|| self.models.read().clone())
+            .flatten()
+    }
+
     pub(crate) fn baseline_segments(&self, registry: &crate::registry::Registry, now: Millis) {
         let segments = self.segments.read().clone();
-        let models = self.models.read().clone();
+        let models = self.segment_models(&segments);
         let mut members = self.members.lock();
         members.retain(|id, _| segments.iter().any(|s| &s.id == id));
         for s in segments.iter() {
@@ -251,8 +264,12 @@ pub(crate) fn trigger_holds(
     match &journey.trigger.condition {
         None => true,
         Some(c) => {
-            let mut doc =
-                crate::decide::visitor::attributes(profile, &serde_json::Map::new(), now, models);
+            let mut doc = crate::decide::visitor::attributes(
+                profile,
+                &serde_json::Map::new(),
+                now,
+                crate::predictions::for_condition(models, c),
+            );
             doc["event"] = Value::Object(m.properties.clone());
             tailor_core::condition::eval_condition(&doc, c)
         }

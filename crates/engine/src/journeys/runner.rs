@@ -691,7 +691,7 @@ impl Runner {
                         profile,
                         &Map::new(),
                         now,
-                        models.as_deref(),
+                        crate::predictions::for_condition(models.as_deref(), condition),
                     );
                     doc["event"] = Value::Object(state.trigger.clone());
                     let holds = tailor_core::condition::eval_condition(&doc, condition);

@@ -141,14 +141,14 @@ impl Models {
             ..Default::default()
         };
         if let (Some(model), Some(s)) = (&self.purchases, purchase_summary(p, now))
-            && model.expected_purchases(&s, 1.0).is_finite()
+            && let orders_90d = model.expected_purchases(&s, 90.0 * DAY as f64 / WEEK as f64)
+            // A degenerate fit (see training) has no finite expectation: no lifetime fields.
+            && orders_90d.is_finite()
         {
             let alive = model.probability_alive(&s);
             out.p_alive = Some(rounded(alive));
             out.churn_risk = Some(rounded(1.0 - alive));
-            out.expected_orders_90d = Some(rounded(
-                model.expected_purchases(&s, 90.0 * DAY as f64 / WEEK as f64),
-            ));
+            out.expected_orders_90d = Some(rounded(orders_90d));
             out.next_order_date = model
                 .expected_next_order(&s, 52.0)
                 .map(|weeks| format_timestamp(now + (weeks * WEEK as f64) as Millis));
@@ -238,16 +238,42 @@ pub struct TrainingState {
     pub last_error: Option<String>,
 }
 
-/// Whether a targeting condition reads a prediction (`predictions.churn_risk`, or the whole
-/// `predictions` object), at any depth.
-pub fn reads_predictions(condition: &serde_json::Value) -> bool {
-    match condition {
-        serde_json::Value::Object(map) => map.iter().any(|(k, v)| {
-            k == "predictions" || k.starts_with("predictions.") || reads_predictions(v)
-        }),
-        serde_json::Value::Array(items) => items.iter().any(reads_predictions),
-        _ => false,
+/// The predictions a targeting condition reads, at any depth: `predictions.churn_risk` →
+/// `churn_risk`; the whole `predictions` object → `""`.
+pub fn fields_read(condition: &serde_json::Value) -> Vec<&str> {
+    fn walk<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    if k == "predictions" {
+                        out.push("");
+                    } else if let Some(name) = k.strip_prefix("predictions.") {
+                        out.push(name);
+                    }
+                    walk(v, out);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
     }
+    let mut out = Vec::new();
+    walk(condition, &mut out);
+    out
+}
+
+/// Whether a targeting condition reads a prediction.
+pub fn reads_predictions(condition: &serde_json::Value) -> bool {
+    !fields_read(condition).is_empty()
+}
+
+/// `models` if `condition` reads a prediction: computing predictions costs ~15 µs, so
+/// attribute documents carry them only for conditions that look at them.
+pub fn for_condition<'a>(
+    models: Option<&'a Models>,
+    condition: &serde_json::Value,
+) -> Option<&'a Models> {
+    models.filter(|_| reads_predictions(condition))
 }
 
 /// The models in service, shared with whoever evaluates conditions outside `decide`

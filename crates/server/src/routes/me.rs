@@ -77,7 +77,11 @@ pub async fn get(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let user = visitor(&state, &headers)?;
-    let profile = state.engine.profile(&user);
+    let id = user.clone();
+    // With predictions: what Tailor infers is part of what the shopper may see.
+    let profile = state
+        .blocking(move |engine| engine.profile_in_full(&id))
+        .await?;
     let consent: Map<String, Value> = state
         .engine
         .consent_state(&user)
