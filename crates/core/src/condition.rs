@@ -1066,8 +1066,60 @@ fn check_operator(op: &str, expected: &Value, loc: &str, problems: &mut Problems
     }
 }
 
+/// The attribute paths under `prefix` that a condition reads, at any depth: with prefix
+/// `predictions`, `predictions.churn_risk` gives `churn_risk` and the whole
+/// `predictions` object gives `""`. Lets a caller compute costly attributes only for the
+/// conditions that look at them.
+pub fn fields_read<'a>(condition: &'a Value, prefix: &str) -> Vec<&'a str> {
+    fn walk<'a>(v: &'a Value, prefix: &str, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    if k == prefix {
+                        out.push("");
+                    } else if let Some(name) = k
+                        .strip_prefix(prefix)
+                        .and_then(|rest| rest.strip_prefix('.'))
+                    {
+                        out.push(name);
+                    }
+                    walk(v, prefix, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, prefix, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(condition, prefix, &mut out);
+    out
+}
+
+/// Whether a condition reads any attribute under `prefix` (see [`fields_read`]).
+pub fn reads(condition: &Value, prefix: &str) -> bool {
+    !fields_read(condition, prefix).is_empty()
+}
+
+/// The attribute under which a person's predictions reach conditions.
+pub const PREDICTIONS: &str = "predictions";
+
+/// Whether a condition reads a prediction: computing them costs ~15 µs a person, so
+/// attribute documents carry them only for the conditions that look at them.
+pub fn reads_predictions(condition: &Value) -> bool {
+    reads(condition, PREDICTIONS)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn fields_read_finds_paths_under_a_prefix_at_any_depth() {
+        let c = serde_json::json!({"$or": [{"predictions.churn_risk": {"$gt": 0.5}},
+            {"$not": {"predictions": {"$exists": true}}}], "predictionsx": 1, "orders.count": 2});
+        assert_eq!(fields_read(&c, "predictions"), vec!["churn_risk", ""]);
+        assert!(reads(&c, "orders"));
+        assert!(!reads(&c, "traits"));
+    }
+
     use serde_json::json;
 
     use super::*;

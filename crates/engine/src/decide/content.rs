@@ -9,8 +9,8 @@ use tailor_core::{ContentItem, ContentKind};
 use super::visitor::Visitor;
 use super::{Answer, Placement, matches};
 use crate::catalog::Catalog;
-use crate::predictions::fields_read;
 use crate::profile::LifecycleStage;
+use tailor_core::condition::{PREDICTIONS, fields_read};
 
 /// Live items of `kind` for this placement that the visitor is eligible for.
 pub(super) fn eligible(
@@ -18,7 +18,7 @@ pub(super) fn eligible(
     placement: &Placement,
     kind: ContentKind,
     visitor: &Visitor<'_>,
-    shown: &crate::decisions::ShownCounts,
+    shown: &crate::measure::decision_log::ShownCounts,
 ) -> Vec<Arc<ContentItem>> {
     let stage = visitor
         .profile()
@@ -58,7 +58,7 @@ fn predictions_known(item: &ContentItem, attributes: &serde_json::Value) -> bool
     item.targeting
         .condition
         .as_ref()
-        .is_none_or(|c| fields_read(c).into_iter().all(known))
+        .is_none_or(|c| fields_read(c, PREDICTIONS).into_iter().all(known))
 }
 
 /// How much the item's categories match the visitor's interests (0 to 1), and the best one.
@@ -86,7 +86,7 @@ pub fn hero(
     catalog: &Catalog,
     placement: &Placement,
     visitor: &Visitor<'_>,
-    shown: &crate::decisions::ShownCounts,
+    shown: &crate::measure::decision_log::ShownCounts,
 ) -> Answer {
     let candidates = eligible(catalog, placement, ContentKind::Banner, visitor, shown);
     let scored = candidates.iter().map(|c| {
@@ -120,7 +120,7 @@ pub fn hero(
 /// The (first) prediction an item's targeting condition reads, if any.
 fn predicted_on(item: &ContentItem) -> Option<&str> {
     let condition = item.targeting.condition.as_ref()?;
-    fields_read(condition).into_iter().next()
+    fields_read(condition, PREDICTIONS).into_iter().next()
 }
 
 /// "Why am I seeing this" for an offer aimed at a prediction.
@@ -151,7 +151,7 @@ pub fn promotion(
     catalog: &Catalog,
     placement: &Placement,
     visitor: &Visitor<'_>,
-    shown: &crate::decisions::ShownCounts,
+    shown: &crate::measure::decision_log::ShownCounts,
 ) -> Answer {
     let mut answer = Answer::new(placement);
     // Someone who just ordered is not shown an offer: it would only discount what they'd buy anyway.

@@ -5,7 +5,9 @@
 use super::visitor::Visitor;
 use super::{Answer, Placement, PlacementKind, content, matches};
 use crate::catalog::Catalog;
-use crate::policies::{Learned, LearningPolicy, Policies, features};
+use serde_json::Value;
+
+use crate::policies::{Learned, LearningPolicy, Policies};
 
 /// Replaces the rules' pick in `rules` with the policy's, among the same eligible candidates.
 pub fn apply(
@@ -14,7 +16,7 @@ pub fn apply(
     policy: &LearningPolicy,
     policies: &Policies,
     visitor: &Visitor<'_>,
-    shown: &crate::decisions::ShownCounts,
+    shown: &crate::measure::decision_log::ShownCounts,
     rules: Answer,
 ) -> Answer {
     if rules.chosen.is_none() {
@@ -90,4 +92,30 @@ fn exploration(policy: &LearningPolicy) -> f64 {
         LearningPolicy::Thompson { exploration, .. }
         | LearningPolicy::Linucb { exploration, .. } => exploration,
     }
+}
+
+/// The visitor's features for the contextual policy, for a candidate in `categories`:
+/// a bias, new vs known, has ordered, repeat buyer, has a cart, e-mail engagement, and how
+/// much the visitor likes the candidate's categories.
+pub fn features(visitor: &Visitor<'_>, categories: &[String]) -> Vec<f64> {
+    let a = &visitor.attributes;
+    let num = |k: &str| a.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+    let interest = categories
+        .iter()
+        .map(|c| visitor.interest_in(c))
+        .fold(0.0, f64::max)
+        .min(1.5);
+    vec![
+        1.0,
+        if visitor.profile().is_none() {
+            1.0
+        } else {
+            0.0
+        },
+        (num("orders") >= 1.0) as u8 as f64,
+        (num("orders") >= 2.0) as u8 as f64,
+        (num("cartItems") > 0.0) as u8 as f64,
+        num("emailOpenRate").clamp(0.0, 1.0),
+        interest,
+    ]
 }

@@ -4,8 +4,10 @@
 //! orders carrying its `decisionId` are joined to it as rewards.
 
 mod content;
+mod decider;
 mod learning;
 mod nav;
+pub mod onsite;
 pub mod placement;
 mod products;
 pub mod visitor;
@@ -16,6 +18,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tailor_core::{ContentItem, Product};
 
+pub use decider::{DecideInput, DecideOutput};
+pub(crate) use decider::{Decider, DecisionIds};
+pub(crate) use placement::Placements;
 pub use placement::{Placement, PlacementKind, RecsSource, Variant};
 pub use products::RecsInput;
 use visitor::Visitor;
@@ -197,7 +202,7 @@ struct LogEntry<'a> {
     kind: PlacementKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     experiment: Option<&'a Assigned>,
-    /// The visitor's features a learning policy chose with (see `policies::features`).
+    /// The visitor's features a learning policy chose with (see `learning::features`).
     #[serde(skip_serializing_if = "Option::is_none")]
     features: Option<&'a [f64]>,
     chosen: Option<&'a str>,
@@ -255,7 +260,7 @@ pub struct Request<'a> {
     /// The prediction models in service, if trained.
     pub models: Option<&'a crate::predictions::Models>,
     /// Delivered on-site messages (message placements).
-    pub onsite: Option<&'a crate::journeys::onsite::Inbox>,
+    pub onsite: Option<&'a onsite::Inbox>,
 }
 
 /// Every placement's answer, and whether they were personalized.
@@ -272,7 +277,7 @@ pub fn decide(
     recs: &Recs,
     profile: Option<&Profile>,
     policy: &crate::consent::ConsentPolicy,
-    shown: &crate::decisions::ShownCounts,
+    shown: &crate::measure::decision_log::ShownCounts,
     request: &Request<'_>,
     experiments: &mut dyn FnMut(&Placement, &Value) -> Option<Assigned>,
 ) -> Decided {
@@ -344,7 +349,7 @@ fn answer_placement(
     recs: &Recs,
     placement: &Placement,
     visitor: &Visitor<'_>,
-    shown: &crate::decisions::ShownCounts,
+    shown: &crate::measure::decision_log::ShownCounts,
     request: &Request<'_>,
 ) -> Answer {
     match placement.kind {

@@ -163,6 +163,61 @@ pub fn standard() -> Vec<Placement> {
     ]
 }
 
+/// The store's placements, as saved (the standard ones until the admin changes them);
+/// replaced whole, so a decision reads one consistent list.
+pub(crate) struct Placements {
+    all: parking_lot::RwLock<std::sync::Arc<Vec<Placement>>>,
+}
+
+impl Placements {
+    pub fn new(all: Vec<Placement>) -> Self {
+        Placements {
+            all: parking_lot::RwLock::new(std::sync::Arc::new(all)),
+        }
+    }
+
+    pub fn list(&self) -> std::sync::Arc<Vec<Placement>> {
+        self.all.read().clone()
+    }
+
+    pub fn replace(&self, all: Vec<Placement>) {
+        *self.all.write() = std::sync::Arc::new(all);
+    }
+
+    /// The placements that learn, with their policies.
+    pub fn learning(&self) -> Vec<(String, crate::learn::policies::LearningPolicy)> {
+        self.list()
+            .iter()
+            .filter_map(|p| p.policy.map(|policy| (p.id.clone(), policy)))
+            .collect()
+    }
+
+    /// The placements a request names, in its order; every unknown one refused at once.
+    pub fn pick(&self, names: &[String]) -> Result<Vec<Placement>, crate::EngineError> {
+        if names.is_empty() {
+            return Err(super::decider::no_placements());
+        }
+        let known = self.list();
+        let mut picked = Vec::with_capacity(names.len());
+        let mut unknown = Vec::new();
+        for name in names {
+            match known.iter().find(|p| &p.id == name) {
+                Some(p) => picked.push(p.clone()),
+                None => unknown.push(name.as_str()),
+            }
+        }
+        if !unknown.is_empty() {
+            let ids: Vec<&str> = known.iter().map(|p| p.id.as_str()).collect();
+            return Err(ValidationError::one(format!(
+                "unknown placement(s) {unknown:?}; this store has: {}",
+                ids.join(", ")
+            ))
+            .into());
+        }
+        Ok(picked)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

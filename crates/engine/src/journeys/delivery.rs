@@ -15,12 +15,13 @@ use tailor_core::time::{DAY, SECOND};
 use tailor_core::{Millis, Purpose};
 use tailor_store::{JourneyWrite, OutboxItem};
 
+use super::JourneyParts;
 use super::channels::{ChannelConfig, Channels, SendError};
 use super::definition::{Channel, DEFAULT_ONSITE_TTL, DEFAULT_ONSITE_VIEWS, parse_duration};
-use super::onsite::OnsiteMessage;
 use super::policy::Zone;
 use super::{render, templates};
-use crate::{Engine, Profile};
+use crate::Profile;
+use crate::decide::onsite::OnsiteMessage;
 
 /// Sends tried before a message is dead.
 pub(crate) const MAX_ATTEMPTS: u32 = 5;
@@ -34,7 +35,7 @@ pub(crate) const HELD_PAUSED: &str = "held: journey paused";
 const PAUSED_RECHECK: Millis = 60 * SECOND;
 
 pub(crate) struct Delivery {
-    engine: Engine,
+    parts: Arc<JourneyParts>,
     channels: Channels,
     stop: Arc<AtomicBool>,
 }
@@ -49,9 +50,13 @@ enum Verdict {
 }
 
 impl Delivery {
-    pub(crate) fn new(engine: Engine, config: ChannelConfig, stop: Arc<AtomicBool>) -> Delivery {
+    pub(crate) fn new(
+        parts: Arc<JourneyParts>,
+        config: ChannelConfig,
+        stop: Arc<AtomicBool>,
+    ) -> Delivery {
         Delivery {
-            engine,
+            parts,
             channels: Channels::new(config),
             stop,
         }
@@ -59,8 +64,8 @@ impl Delivery {
 
     pub(crate) fn run(self) {
         while !self.stop.load(Ordering::Relaxed) {
-            let now = self.engine.now();
-            let due = match self.engine.shared.store.outbox_due(now, BATCH) {
+            let now = self.parts.clock.now();
+            let due = match self.parts.store.outbox_due(now, BATCH) {
                 Ok(due) => due,
                 Err(e) => {
                     tracing::error!(error = %e, "outbox: cannot read due messages");
@@ -78,7 +83,7 @@ impl Delivery {
                 }
                 let key = item.key.clone();
                 let write = self.deliver(item);
-                if let Err(e) = self.engine.shared.store.journey_write(&write) {
+                if let Err(e) = self.parts.store.journey_write(&write) {
                     // Not marked: it is still pending and goes again (same key).
                     tracing::error!(error = %e, key, "outbox: cannot record the outcome");
                     super::nap(&self.stop, Duration::from_secs(1));
@@ -89,17 +94,14 @@ impl Delivery {
 
     /// Decides, sends if allowed, and returns the outcome to record.
     fn deliver(&self, mut item: OutboxItem) -> JourneyWrite {
-        let now = self.engine.now();
+        let now = self.parts.clock.now();
         let mut write = JourneyWrite::default();
         let payload: Value = serde_json::from_str(&item.payload).unwrap_or(Value::Null);
         let step_id = payload["stepId"].as_str().unwrap_or("?").to_string();
         let profile = self
-            .engine
-            .shared
-            .registry
-            .read()
-            .find(&item.person)
-            .cloned();
+            .parts
+            .live
+            .with_registry(|r| r.find(&item.person).cloned());
         match self.verdict(&item, profile.as_deref(), now) {
             Verdict::Skip(reason) => {
                 write.count(&item.journey, step_id, format!("skipped:{reason}"));
@@ -127,7 +129,7 @@ impl Delivery {
                             let mut p = payload.clone();
                             p["delivered"] = json!(m);
                             item.payload = p.to_string();
-                            self.engine.shared.journeys.inbox.put(&item.person, m);
+                            self.parts.inbox.put(&item.person, m);
                         }
                         write.count(&item.journey, step_id, "sent");
                         item.status = "sent".into();
@@ -158,8 +160,8 @@ impl Delivery {
     }
 
     fn verdict(&self, item: &OutboxItem, profile: Option<&Profile>, now: Millis) -> Verdict {
-        let shared = &self.engine.shared;
-        if shared
+        let parts = &self.parts;
+        if parts
             .journeys
             .book()
             .get(&item.journey)
@@ -168,7 +170,7 @@ impl Delivery {
             return Verdict::Defer(now + PAUSED_RECHECK, "paused");
         }
         // Ended by its goal or stopped: nothing more goes out for the run.
-        let run_ended = shared
+        let run_ended = parts
             .store
             .journey_runs_of(std::slice::from_ref(&item.person))
             .ok()
@@ -187,7 +189,7 @@ impl Delivery {
             _ => None,
         };
         if let Some(purpose) = purpose
-            && !self.engine.consent_policy().may(Some(p), purpose).allowed
+            && !parts.consent.policy().may(Some(p), purpose).allowed
         {
             return Verdict::Skip("no_consent".into());
         }
@@ -195,10 +197,10 @@ impl Delivery {
             return Verdict::Skip("bounced".into());
         }
         let ids: Vec<String> = p.id_list();
-        if shared.experiments.in_holdout(&ids, now) {
+        if parts.experiments.in_holdout(&ids, now) {
             return Verdict::Skip("holdout".into());
         }
-        let policy = shared.journeys.policy();
+        let policy = parts.journeys.policy();
         let zone = Zone::of(Some(p));
         // A web page interrupts no one's night.
         if item.channel != "webhook" && item.channel != "onsite" {
@@ -208,7 +210,7 @@ impl Delivery {
             }
         }
         // A local week is at most 7 days and an hour (DST) long.
-        match shared.store.sends_since(&ids, now - 8 * DAY) {
+        match parts.store.sends_since(&ids, now - 8 * DAY) {
             Ok(sent) => {
                 if let Some(cap) = policy.cap_reached(&item.channel, &sent, now, zone) {
                     return Verdict::Skip(cap);
@@ -240,7 +242,7 @@ impl Delivery {
             message: format!("no {} template {template_name:?}", channel.as_str()),
         })?;
         let rendered = render::render(
-            &self.engine,
+            &self.parts,
             template,
             profile,
             payload["userId"].as_str(),

@@ -18,11 +18,11 @@
 //! `webhook-id`) so the provider or receiver can drop the duplicate. Tailor's side is
 //! exactly-once; the wire is at-least-once with a stable key.
 
+mod admin;
 mod audiences;
 pub mod channels;
 pub mod definition;
 mod delivery;
-pub mod onsite;
 pub mod policy;
 mod render;
 mod report;
@@ -35,10 +35,19 @@ use std::sync::mpsc;
 
 use parking_lot::{Mutex, RwLock};
 use serde_json::{Value, json};
-use tailor_core::{Message, Millis, Purpose, ValidationError};
+use tailor_core::{Message, Millis};
 use tailor_store::{OutboxItem, Seq, Store};
 
-use crate::{Engine, EngineError};
+use crate::EngineError;
+use crate::decide::Decider;
+use crate::decide::onsite::{self, Inbox};
+use crate::govern::consent::Consent;
+use crate::govern::privacy::Suppression;
+use crate::ingest::{Ingest, Observer, Watch};
+use crate::learn::predictions::{ModelSlot, Models, PredictionService};
+use crate::live::Live;
+use crate::measure::experiments::Experiments;
+use crate::profile::Profile;
 pub use channels::ChannelConfig;
 use definition::{Journey, JourneyBook, StoredJourney};
 use policy::SendPolicy;
@@ -79,16 +88,43 @@ pub(crate) struct Journeys {
     members: Mutex<HashMap<String, (Value, HashSet<crate::profile::ProfileId>)>>,
     policy: RwLock<Arc<SendPolicy>>,
     hook: mpsc::Sender<Observed>,
-    /// Delivered on-site messages.
-    pub(crate) inbox: onsite::Inbox,
+    /// Delivered on-site messages, forgotten with the person.
+    inbox: Arc<Inbox>,
     /// The prediction models in service, for conditions on `predictions.*`.
-    models: crate::predictions::ModelSlot,
+    models: ModelSlot,
+}
+
+/// What journeys use of the rest of the engine (the scheduler, the outbox thread, the
+/// admin API and reports).
+pub(crate) struct JourneyParts {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn tailor_core::Clock>,
+    pub live: Arc<Live>,
+    pub journeys: Arc<Journeys>,
+    pub predictions: Arc<PredictionService>,
+    pub consent: Arc<Consent>,
+    pub experiments: Arc<Experiments>,
+    pub suppression: Arc<Suppression>,
+    pub inbox: Arc<Inbox>,
+    /// Messages show what the website would (`{{recs}}`, `{{promo}}`), logged as decisions.
+    pub decider: Arc<Decider>,
+    /// `updateProfile` steps change traits through the ordinary ingest path.
+    pub ingest: Ingest,
+}
+
+impl JourneyParts {
+    /// A product's name, or its id if the catalog no longer has it.
+    fn product_name(&self, id: &str) -> String {
+        self.live
+            .with_catalog(|c| c.product(id).map_or(id.to_string(), |p| p.name.clone()))
+    }
 }
 
 impl Journeys {
     pub(crate) fn load(
         store: &dyn Store,
-        models: crate::predictions::ModelSlot,
+        models: ModelSlot,
+        inbox: Arc<Inbox>,
     ) -> Result<(Journeys, mpsc::Receiver<Observed>), EngineError> {
         let book: JourneyBook = match store.get_meta(JOURNEYS_META)? {
             Some(json) => serde_json::from_str(&json)
@@ -108,7 +144,7 @@ impl Journeys {
             book: RwLock::new(Arc::new(book)),
             policy: RwLock::new(Arc::new(policy)),
             hook,
-            inbox: onsite::Inbox::default(),
+            inbox,
             models,
         };
         Ok((journeys, rx))
@@ -128,7 +164,7 @@ impl Journeys {
         names: &HashSet<String>,
         m: &Message,
         seq: Seq,
-        profile: Option<&crate::Profile>,
+        profile: Option<&Profile>,
         now: Millis,
         out: &mut Observed,
     ) {
@@ -185,18 +221,19 @@ impl Journeys {
     /// Computes who is in each segment trigger whose condition is new, from all profiles:
     /// they are the segment as it stands, not people entering it.
     /// The models in service if some segment trigger's condition reads predictions.
-    fn segment_models(
-        &self,
-        segments: &[SegmentTrigger],
-    ) -> Option<Arc<crate::predictions::Models>> {
+    fn segment_models(&self, segments: &[SegmentTrigger]) -> Option<Arc<Models>> {
         segments
             .iter()
-            .any(|s| crate::predictions::reads_predictions(&s.condition))
+            .any(|s| tailor_core::condition::reads_predictions(&s.condition))
             .then(|| self.models.read().clone())
             .flatten()
     }
 
-    pub(crate) fn baseline_segments(&self, registry: &crate::registry::Registry, now: Millis) {
+    pub(crate) fn baseline_segments(
+        &self,
+        registry: &crate::profile::registry::Registry,
+        now: Millis,
+    ) {
         let segments = self.segments.read().clone();
         let models = self.segment_models(&segments);
         let mut members = self.members.lock();
@@ -253,13 +290,50 @@ impl Journeys {
     }
 }
 
+/// The writer's hook: journeys see each committed event with its profile as the event left
+/// it, and forget an erased person's on-site messages.
+impl Observer for Journeys {
+    fn watch(&self) -> Option<Box<dyn Watch + '_>> {
+        let names = self.names();
+        (!names.is_empty() || self.has_segments()).then(|| {
+            Box::new(JourneyWatch {
+                journeys: self,
+                names,
+                seen: Vec::new(),
+            }) as Box<dyn Watch + '_>
+        })
+    }
+
+    fn forget(&self, ids: &[String]) {
+        self.inbox.forget(ids);
+    }
+}
+
+/// One group commit as journeys see it.
+struct JourneyWatch<'a> {
+    journeys: &'a Journeys,
+    names: Arc<HashSet<String>>,
+    seen: Observed,
+}
+
+impl Watch for JourneyWatch<'_> {
+    fn event(&mut self, m: &Message, seq: Seq, profile: Option<&Profile>, now: Millis) {
+        self.journeys
+            .observe(&self.names, m, seq, profile, now, &mut self.seen);
+    }
+
+    fn finish(self: Box<Self>) {
+        self.journeys.hand_over(self.seen);
+    }
+}
+
 /// Whether a journey's trigger condition holds for this event and profile.
 pub(crate) fn trigger_holds(
     journey: &Journey,
     m: &Message,
-    profile: Option<&crate::Profile>,
+    profile: Option<&Profile>,
     now: Millis,
-    models: Option<&crate::predictions::Models>,
+    models: Option<&Models>,
 ) -> bool {
     match &journey.trigger.condition {
         None => true,
@@ -268,7 +342,7 @@ pub(crate) fn trigger_holds(
                 profile,
                 &serde_json::Map::new(),
                 now,
-                crate::predictions::for_condition(models, c),
+                crate::learn::predictions::for_condition(models, c),
             );
             doc["event"] = Value::Object(m.properties.clone());
             tailor_core::condition::eval_condition(&doc, c)
@@ -334,324 +408,6 @@ pub(crate) fn outbox_json(o: &OutboxItem) -> Value {
     })
 }
 
-/// The admin API of journeys.
-impl Engine {
-    pub fn journeys(&self) -> Vec<Value> {
-        self.shared.journeys.book().values().map(summary).collect()
-    }
-
-    /// One journey, its current version or `version`.
-    pub fn journey(&self, id: &str, version: Option<u32>) -> Option<Value> {
-        let book = self.shared.journeys.book();
-        let stored = book.get(id)?;
-        let mut v = summary(stored);
-        if let Some(n) = version {
-            v["definition"] = serde_json::to_value(stored.version(n)?).ok()?;
-            v["version"] = json!(n);
-        }
-        Some(v)
-    }
-
-    /// Validates and stores a definition; a changed definition becomes a new version
-    /// (running people keep theirs).
-    pub fn put_journey(&self, definition: Value) -> Result<Value, EngineError> {
-        let journey = Journey::from_json(definition)?;
-        let journeys = &self.shared.journeys;
-        let mut book = (*journeys.book()).clone();
-        let now = self.now();
-        let entry = book
-            .entry(journey.id.clone())
-            .or_insert_with(|| StoredJourney {
-                versions: Vec::new(),
-                paused: false,
-                updated_at: now,
-            });
-        if entry.versions.last() != Some(&journey) {
-            entry.versions.push(journey.clone());
-            entry.updated_at = now;
-        }
-        let out = summary(entry);
-        journeys.save(&*self.shared.store, book)?;
-        journeys.baseline_segments(&self.shared.registry.read(), now);
-        Ok(out)
-    }
-
-    /// Deletes a journey; its running people stop at their next step.
-    pub fn delete_journey(&self, id: &str) -> Result<(), EngineError> {
-        let journeys = &self.shared.journeys;
-        let mut book = (*journeys.book()).clone();
-        if book.remove(id).is_none() {
-            return Err(EngineError::NotFound(format!("journey {id:?}")));
-        }
-        journeys.save(&*self.shared.store, book)
-    }
-
-    /// Pauses (no one enters, timers hold) or resumes a journey.
-    pub fn set_journey_paused(&self, id: &str, paused: bool) -> Result<Value, EngineError> {
-        let journeys = &self.shared.journeys;
-        let mut book = (*journeys.book()).clone();
-        let entry = book
-            .get_mut(id)
-            .ok_or_else(|| EngineError::NotFound(format!("journey {id:?}")))?;
-        entry.paused = paused;
-        entry.updated_at = self.now();
-        let out = summary(entry);
-        journeys.save(&*self.shared.store, book)?;
-        if !paused {
-            self.release_held(id)?;
-        }
-        Ok(out)
-    }
-
-    /// Puts the messages the outbox held while journey `id` was paused back in the queue,
-    /// due now.
-    fn release_held(&self, id: &str) -> Result<(), EngineError> {
-        let now = self.now();
-        let mut write = tailor_store::JourneyWrite::default();
-        for mut item in self.shared.store.outbox_where("pending", Some(id), None)? {
-            if item.last_error.as_deref() == Some(delivery::HELD_PAUSED) {
-                item.next_at = now;
-                item.last_error = None;
-                write.outbox_updates.push(item);
-            }
-        }
-        if !write.outbox_updates.is_empty() {
-            self.shared.store.journey_write(&write)?;
-        }
-        Ok(())
-    }
-
-    /// Sent vs control of journey `id` (see `report`).
-    pub fn journey_report(&self, id: &str) -> Result<Value, EngineError> {
-        report::report(self, id)
-    }
-
-    /// Counts per step (`reached`, `sent`, `skipped:…`, `dead`, …) and for the journey
-    /// (`entered`, `converted`, `completed`, …).
-    pub fn journey_stats(&self, id: &str) -> Result<Value, EngineError> {
-        let book = self.shared.journeys.book();
-        let stored = book
-            .get(id)
-            .ok_or_else(|| EngineError::NotFound(format!("journey {id:?}")))?;
-        let counts = self.shared.store.journey_counts(id)?;
-        let mut journey = serde_json::Map::new();
-        let mut steps: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
-        for (step, metric, n) in counts {
-            if step == runner::JOURNEY_STEP {
-                journey.insert(metric, json!(n));
-            } else {
-                steps.entry(step).or_default().insert(metric, json!(n));
-            }
-        }
-        // Steps in definition order (all versions' steps, current first).
-        let mut ordered = Vec::new();
-        let mut seen = HashSet::new();
-        for j in stored.versions.iter().rev() {
-            for s in &j.steps {
-                if seen.insert(s.id.clone()) {
-                    let counts = steps.remove(&s.id).unwrap_or_default();
-                    ordered.push(json!({"id": s.id, "counts": counts}));
-                }
-            }
-        }
-        Ok(json!({"id": id, "journey": journey, "steps": ordered}))
-    }
-
-    pub fn journey_templates(&self) -> Value {
-        json!({"journeys": templates::journeys(), "messages": templates::messages()})
-    }
-
-    pub fn journey_policy(&self) -> Arc<SendPolicy> {
-        self.shared.journeys.policy()
-    }
-
-    pub fn put_journey_policy(&self, policy: SendPolicy) -> Result<(), EngineError> {
-        policy.validate()?;
-        let json =
-            serde_json::to_string(&policy).map_err(|e| EngineError::Internal(e.to_string()))?;
-        self.shared.store.set_meta(POLICY_META, &json)?;
-        *self.shared.journeys.policy.write() = Arc::new(policy);
-        Ok(())
-    }
-
-    /// The runs of the person `id` names (any of their ids).
-    pub fn journey_runs(&self, id: &str) -> Result<Vec<Value>, EngineError> {
-        let ids = self.person_ids(id);
-        let runs = self.shared.store.journey_runs_of(&ids)?;
-        Ok(runs
-            .into_iter()
-            .map(|r| {
-                let step = self
-                    .shared
-                    .journeys
-                    .book()
-                    .get(&r.journey)
-                    .and_then(|s| s.version(r.version))
-                    .and_then(|j| j.steps.get(r.step as usize))
-                    .map(|s| s.id.clone());
-                json!({"id": r.id, "journey": r.journey, "version": r.version, "person": r.person,
-                       "step": step, "status": r.status, "dueAt": r.due_at, "waitingFor": r.wait_event,
-                       "enteredAt": r.entered_at, "updatedAt": r.updated_at})
-            })
-            .collect())
-    }
-
-    /// Outbox messages by status (`pending`, `sent`, `skipped`, `dead`) and/or person.
-    pub fn outbox(
-        &self,
-        status: Option<&str>,
-        person: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<Value>, EngineError> {
-        if let Some(s) = status
-            && !["pending", "sent", "skipped", "dead"].contains(&s)
-        {
-            return Err(ValidationError::one(format!(
-                "status {s:?} is not one of pending, sent, skipped, dead"
-            ))
-            .into());
-        }
-        let ids = person.map(|p| self.person_ids(p));
-        let items = self
-            .shared
-            .store
-            .outbox_list(status, ids.as_deref(), limit)?;
-        Ok(items.iter().map(outbox_json).collect())
-    }
-
-    /// Puts a dead message back in the queue, due now, with its attempts reset.
-    pub fn replay_dead(&self, key: &str) -> Result<Value, EngineError> {
-        let mut item = self
-            .shared
-            .store
-            .outbox_item(key)?
-            .ok_or_else(|| EngineError::NotFound(format!("outbox message {key:?}")))?;
-        if item.status != "dead" {
-            return Err(ValidationError::one(format!(
-                "outbox message {key:?} is {}, not dead; only dead messages are replayed",
-                item.status
-            ))
-            .into());
-        }
-        item.status = "pending".into();
-        item.attempts = 0;
-        item.next_at = self.now();
-        let mut write = tailor_store::JourneyWrite {
-            outbox_updates: vec![item.clone()],
-            ..Default::default()
-        };
-        write.count(&item.journey, runner::JOURNEY_STEP, "replayed");
-        self.shared.store.journey_write(&write)?;
-        Ok(outbox_json(&item))
-    }
-
-    /// An audience's members who may be used for advertising now.
-    pub fn audience(&self, name: &str) -> Result<Value, EngineError> {
-        let (members, left_out) = self.audience_people(name)?;
-        let value = self.predicted_values(&members);
-        let members: Vec<Value> = members
-            .iter()
-            .zip(value)
-            .map(|((person, at), value)| json!({"person": person, "addedAt": at, "predictedValue": value}))
-            .collect();
-        Ok(json!({"audience": name, "members": members, "withoutConsent": left_out}))
-    }
-
-    /// The audience's add/remove stream after position `after`, for an ad platform sync.
-    pub fn audience_changes(
-        &self,
-        name: &str,
-        after: i64,
-        limit: usize,
-    ) -> Result<Value, EngineError> {
-        let changes = self.shared.store.audience_changes(name, after, limit)?;
-        let next = changes.last().map_or(after, |c| c.seq);
-        let changes: Vec<Value> = changes
-            .iter()
-            .map(|c| json!({"seq": c.seq, "person": c.person, "op": c.op, "at": c.at}))
-            .collect();
-        Ok(json!({"audience": name, "changes": changes, "next": next}))
-    }
-
-    /// The audience in customer-match form: one row per member with advertising consent,
-    /// `email,phone` as lower-case hex SHA-256 of the normalized values (empty if unknown),
-    /// and `value`, the member's predicted value (`predictions.predicted_value`; empty before
-    /// a model is trained) for value-based bidding and lookalikes.
-    pub fn audience_export(&self, name: &str) -> Result<String, EngineError> {
-        let (members, _) = self.audience_people(name)?;
-        let values = self.predicted_values(&members);
-        let mut csv = String::from("email,phone,value\n");
-        let registry = self.shared.registry.read();
-        for ((person, _), value) in members.into_iter().zip(values) {
-            let Some(p) = registry.find(&person) else {
-                continue;
-            };
-            let text = |k: &str| {
-                p.traits
-                    .get(k)
-                    .and_then(|v| v.value.as_str().map(str::to_string))
-            };
-            let email = text("email")
-                .as_deref()
-                .and_then(audiences::normalize_email);
-            let phone = text("phone")
-                .as_deref()
-                .and_then(audiences::normalize_phone);
-            if email.is_none() && phone.is_none() {
-                continue;
-            }
-            let hash = |v: Option<String>| v.map(|v| audiences::sha256_hex(&v)).unwrap_or_default();
-            let value = value.map(|v| format!("{v:.2}")).unwrap_or_default();
-            csv.push_str(&format!("{},{},{value}\n", hash(email), hash(phone)));
-        }
-        Ok(csv)
-    }
-
-    /// Each member's predicted value, if a model is trained.
-    fn predicted_values(&self, members: &[(String, Millis)]) -> Vec<Option<f64>> {
-        let models = self.shared.predictions.current();
-        let registry = self.shared.registry.read();
-        let now = self.now();
-        members
-            .iter()
-            .map(|(person, _)| {
-                let (models, p) = (models.as_ref()?, registry.find(person)?);
-                models.predict(p, now, None).predicted_value
-            })
-            .collect()
-    }
-
-    /// Members with advertising consent now, and how many were left out for lack of it.
-    fn audience_people(&self, name: &str) -> Result<(Vec<(String, Millis)>, usize), EngineError> {
-        let all = self.shared.store.audience_members(name)?;
-        let policy = self.consent_policy();
-        let registry = self.shared.registry.read();
-        let total = all.len();
-        let kept: Vec<(String, Millis)> = all
-            .into_iter()
-            .filter(|(person, _)| {
-                policy
-                    .may(
-                        registry.find(person).map(|p| p.as_ref()),
-                        Purpose::Advertising,
-                    )
-                    .allowed
-            })
-            .collect();
-        let left_out = total - kept.len();
-        Ok((kept, left_out))
-    }
-
-    /// Every raw id of the person `id` names (just `id` if Tailor does not know them).
-    pub(crate) fn person_ids(&self, id: &str) -> Vec<String> {
-        let registry = self.shared.registry.read();
-        match registry.find(id) {
-            Some(p) => p.id_list(),
-            None => vec![id.to_string()],
-        }
-    }
-}
-
 /// The scheduler and delivery threads.
 pub(crate) struct Threads {
     stop: Arc<std::sync::atomic::AtomicBool>,
@@ -669,11 +425,11 @@ impl Threads {
 
 /// Starts the scheduler and the delivery thread.
 pub(crate) fn start(
-    engine: &Engine,
+    parts: &Arc<JourneyParts>,
     observed: mpsc::Receiver<Observed>,
     channels: ChannelConfig,
 ) -> Result<Threads, EngineError> {
-    prepare(engine)?;
+    prepare(parts)?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
         std::thread::Builder::new()
@@ -682,17 +438,17 @@ pub(crate) fn start(
             .map_err(|e| EngineError::Internal(format!("cannot start {name}: {e}")))
     };
     let scheduler = {
-        let (engine, stop) = (engine.clone(), stop.clone());
+        let (parts, stop) = (parts.clone(), stop.clone());
         spawn(
             "tailor-journeys",
-            Box::new(move || runner::Runner::new(engine, observed, stop).run()),
+            Box::new(move || runner::Runner::new(parts, observed, stop).run()),
         )?
     };
     let delivery = {
-        let (engine, stop) = (engine.clone(), stop.clone());
+        let (parts, stop) = (parts.clone(), stop.clone());
         spawn(
             "tailor-outbox",
-            Box::new(move || delivery::Delivery::new(engine, channels, stop).run()),
+            Box::new(move || delivery::Delivery::new(parts, channels, stop).run()),
         )?
     };
     Ok(Threads {
@@ -703,15 +459,13 @@ pub(crate) fn start(
 
 /// What must be in memory before the journey threads start: segment members and the live
 /// on-site messages.
-pub(crate) fn prepare(engine: &Engine) -> Result<(), EngineError> {
-    let journeys = &engine.shared.journeys;
-    let now = engine.now();
-    journeys.baseline_segments(&engine.shared.registry.read(), now);
-    for item in engine
-        .shared
-        .store
-        .outbox_where("sent", None, Some("onsite"))?
-    {
+fn prepare(parts: &JourneyParts) -> Result<(), EngineError> {
+    let journeys = &parts.journeys;
+    let now = parts.clock.now();
+    parts
+        .live
+        .with_registry(|r| journeys.baseline_segments(r, now));
+    for item in parts.store.outbox_where("sent", None, Some("onsite"))? {
         let delivered = serde_json::from_str::<Value>(&item.payload)
             .ok()
             .and_then(|p| {
@@ -720,7 +474,7 @@ pub(crate) fn prepare(engine: &Engine) -> Result<(), EngineError> {
         if let Some(m) = delivered
             && m.expires_at > now
         {
-            journeys.inbox.put(&item.person, m);
+            parts.inbox.put(&item.person, m);
         }
     }
     Ok(())
@@ -734,6 +488,3 @@ pub(crate) fn nap(stop: &std::sync::atomic::AtomicBool, total: std::time::Durati
         std::thread::sleep(slice.min(total));
     }
 }
-
-/// Keeps `Mutex` in use for the engine's thread handles.
-pub(crate) type ThreadSlot = Arc<Mutex<Option<Threads>>>;

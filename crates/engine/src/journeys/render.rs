@@ -4,9 +4,11 @@
 
 use serde_json::{Map, Value, json};
 
+use super::JourneyParts;
 use super::templates::{MessageTemplate, PLACEHOLDERS};
+use crate::Profile;
+use crate::decide::DecideInput;
 use crate::decide::PlacementKind;
-use crate::{DecideInput, Engine, Profile};
 
 /// A rendered message.
 #[derive(Debug, Clone)]
@@ -19,7 +21,7 @@ pub struct Rendered {
 }
 
 pub fn render(
-    engine: &Engine,
+    parts: &JourneyParts,
     template: &MessageTemplate,
     profile: &Profile,
     user_id: Option<&str>,
@@ -39,9 +41,7 @@ pub fn render(
         .cart
         .items()
         .map(|l| {
-            let title = engine
-                .product(&l.product_id)
-                .map_or(l.product_id.clone(), |p| p.name.clone());
+            let title = parts.product_name(&l.product_id);
             format!("- {title} × {} ({:.2})", l.quantity, l.price)
         })
         .collect();
@@ -59,7 +59,8 @@ pub fn render(
         let mut context = Map::new();
         context.insert("cart".into(), json!(cart));
         context.insert("channel".into(), json!("journey"));
-        let out = engine
+        let out = parts
+            .decider
             .decide(DecideInput {
                 user_id: user_id.map(str::to_string),
                 anonymous_id: anonymous_id.map(str::to_string),
@@ -72,16 +73,16 @@ pub fn render(
             match answer.kind {
                 PlacementKind::Recommendations => {
                     for id in &answer.shown {
-                        let title = engine.product(id).map_or(id.clone(), |p| p.name.clone());
+                        let title = parts.product_name(id);
                         recs.push(format!("- {title}"));
                         products.push(id.clone());
                     }
                 }
                 PlacementKind::Promotion | PlacementKind::Hero => {
                     if let Some(id) = &answer.chosen {
-                        promo = engine
-                            .content_item(id)
-                            .map_or(id.clone(), |c| c.title.clone());
+                        promo = parts.live.with_catalog(|c| {
+                            c.content_item(id).map_or(id.clone(), |c| c.title.clone())
+                        });
                     }
                 }
                 _ => {}

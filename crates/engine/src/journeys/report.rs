@@ -15,10 +15,11 @@ use tailor_core::Millis;
 use tailor_core::time::format_timestamp;
 use tailor_ml::stats::{self, Statistic, TestConfig};
 
+use super::JourneyParts;
 use super::definition::Control;
 use super::runner::state_of;
-use crate::experiment_results::{comparison, round};
-use crate::{Engine, EngineError};
+use crate::EngineError;
+use crate::measure::experiment_results::{comparison, round};
 
 /// One arm's sums over its people.
 #[derive(Debug, Default, Clone, Copy)]
@@ -51,8 +52,8 @@ impl Arm {
     }
 }
 
-pub(super) fn report(engine: &Engine, id: &str) -> Result<Value, EngineError> {
-    let book = engine.shared.journeys.book();
+pub(super) fn report(parts: &JourneyParts, id: &str) -> Result<Value, EngineError> {
+    let book = parts.journeys.book();
     let stored = book
         .get(id)
         .ok_or_else(|| EngineError::NotFound(format!("journey {id:?}")))?;
@@ -61,12 +62,11 @@ pub(super) fn report(engine: &Engine, id: &str) -> Result<Value, EngineError> {
     let window = control
         .as_ref()
         .map_or(Control::DEFAULT_WINDOW, Control::window);
-    let now = engine.now();
-    let runs = engine.shared.store.journey_runs_in(id)?;
+    let now = parts.clock.now();
+    let runs = parts.store.journey_runs_in(id)?;
     // People, not runs: (entered at, in control, every id of theirs), from their first run.
     let mut people: HashMap<String, (Millis, bool, Vec<String>)> = HashMap::new();
-    {
-        let registry = engine.shared.registry.read();
+    parts.live.with_registry(|registry| {
         for run in &runs {
             let (key, ids) = match registry.find(&run.person) {
                 Some(p) => (format!("p_{}", p.id), p.id_list()),
@@ -81,11 +81,11 @@ pub(super) fn report(engine: &Engine, id: &str) -> Result<Value, EngineError> {
                 entry.1 = in_control;
             }
         }
-    }
+    });
     let goal = current.goal.as_ref().map(|g| g.event.as_str());
     let (mut sent, mut held) = (Arm::default(), Arm::default());
     for (entered, in_control, ids) in people.values() {
-        let events = engine.shared.store.events_of(ids, usize::MAX)?;
+        let events = parts.store.events_of(ids, usize::MAX)?;
         let (mut converted, mut revenue, mut unsubscribed) = (false, 0.0, false);
         for e in &events {
             let t = e.message.timestamp;

@@ -16,10 +16,11 @@ use tailor_core::time::{DAY, HOUR, MINUTE};
 use tailor_core::{Message, MessageType, Millis, Purpose};
 use tailor_store::{AudienceChange, JourneyRun, JourneyWrite, OutboxItem, Seq};
 
+use super::JourneyParts;
 use super::definition::{Action, AudienceAction, Journey, ReentryPolicy, parse_duration};
 use super::policy::{MostOpenedHour, SendTimeModel, Zone, local_hour, next_local_hour};
 use super::{Observed, Seen};
-use crate::{Engine, Profile};
+use crate::Profile;
 
 /// The pseudo-step journey-wide counters are kept under.
 pub(crate) const JOURNEY_STEP: &str = "_journey";
@@ -66,12 +67,11 @@ pub(crate) fn in_control(journey: &str, person: &str, percent: f64) -> bool {
 }
 
 pub(crate) struct Runner {
-    engine: Engine,
+    parts: Arc<JourneyParts>,
     observed: mpsc::Receiver<Observed>,
     stop: Arc<AtomicBool>,
     cursor: Seq,
     send_time: Box<dyn SendTimeModel>,
-    rt: Option<tokio::runtime::Runtime>,
     /// An event failed: events after the cursor must be read back from the log.
     behind: bool,
     /// When profiles were last scanned for date-trait anniversaries (engine clock).
@@ -87,22 +87,16 @@ struct Effects {
 
 impl Runner {
     pub(crate) fn new(
-        engine: Engine,
+        parts: Arc<JourneyParts>,
         observed: mpsc::Receiver<Observed>,
         stop: Arc<AtomicBool>,
     ) -> Runner {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .map_err(|e| tracing::error!(error = %e, "journeys: no runtime; updateProfile steps will fail"))
-            .ok();
         Runner {
-            engine,
+            parts,
             observed,
             stop,
             cursor: 0,
             send_time: Box::new(MostOpenedHour),
-            rt,
             behind: false,
             last_date_scan: Millis::MIN / 2,
         }
@@ -156,7 +150,7 @@ impl Runner {
     /// Reads the events committed since the cursor back from the log (a restart, or a
     /// crash between commit and this thread seeing them).
     fn catch_up(&mut self) -> Result<(), crate::EngineError> {
-        let store = self.engine.shared.store.clone();
+        let store = self.parts.store.clone();
         self.cursor = match store.journey_cursor()? {
             Some(c) => c,
             None => {
@@ -174,7 +168,7 @@ impl Runner {
             let Some(last) = events.last().map(|e| e.seq) else {
                 break;
             };
-            let names = self.engine.shared.journeys.names();
+            let names = self.parts.journeys.names();
             let picked: Observed = events
                 .into_iter()
                 .filter(|e| {
@@ -209,24 +203,23 @@ impl Runner {
         // Traits first: if the write below is lost, the step runs again and the identify
         // is deduplicated by its messageId.
         if !effects.identifies.is_empty() {
-            let rt = self.rt.as_ref().ok_or_else(|| {
-                crate::EngineError::Internal("no runtime for updateProfile".into())
-            })?;
-            rt.block_on(self.engine.ingest(std::mem::take(&mut effects.identifies)))?;
+            self.parts
+                .ingest
+                .append_blocking(std::mem::take(&mut effects.identifies))?;
         }
         effects.write.cursor = cursor;
         if !effects.write.is_empty() {
             // An erased person's events may still be on their way here (handed over before
             // the erasure): nothing is written for a suppressed id (see `Shared::journey_gate`).
-            let shared = &self.engine.shared;
-            let _gate = shared.journey_gate.read();
-            let blocked = |person: &String| shared.suppression.blocks_id(person);
+            let suppression = &self.parts.suppression;
+            let _gate = suppression.hold_for_write();
+            let blocked = |person: &String| suppression.blocks_id(person);
             let w = &mut effects.write;
             w.runs.retain(|r| !blocked(&r.person));
             w.new_outbox.retain(|o| !blocked(&o.person));
             w.outbox_updates.retain(|o| !blocked(&o.person));
             w.audience.retain(|a| !blocked(&a.person));
-            shared.store.journey_write(w)?;
+            self.parts.store.journey_write(w)?;
         }
         if let Some(c) = cursor {
             self.cursor = self.cursor.max(c);
@@ -274,16 +267,16 @@ impl Runner {
         let (seq, m) = (seen.seq, &seen.message);
         // Identifies reach here only when they moved someone into a segment.
         let name = m.event.as_deref().unwrap_or_default();
-        let now = self.engine.now();
-        let models = self.engine.shared.predictions.current();
+        let now = self.parts.clock.now();
+        let models = self.parts.predictions.current();
         if name == super::onsite::DISMISSED
             && let Some(key) = m.properties.get("messageKey").and_then(Value::as_str)
         {
-            self.engine.shared.journeys.inbox.dismiss(persons, key);
+            self.parts.inbox.dismiss(persons, key);
         }
-        let store = self.engine.shared.store.clone();
+        let store = self.parts.store.clone();
         let runs = store.journey_runs_of(persons)?;
-        let book = self.engine.shared.journeys.book();
+        let book = self.parts.journeys.book();
         for mut run in runs.iter().filter(|r| r.status == "active").cloned() {
             let Some(def) = book.get(&run.journey).and_then(|s| s.version(run.version)) else {
                 run.status = "stopped".into();
@@ -434,25 +427,24 @@ impl Runner {
     /// from the trigger's hour. Runs are keyed by the local date, so each person enters at
     /// most once a year however often this looks.
     fn fire_dates(&mut self) -> Result<(), crate::EngineError> {
-        let now = self.engine.now();
+        let now = self.parts.clock.now();
         if now - self.last_date_scan < DATE_SCAN_EVERY {
             return Ok(());
         }
-        let book = self.engine.shared.journeys.book();
+        let book = self.parts.journeys.book();
         let dated: Vec<(&Journey, u32)> = book
             .values()
             .filter(|s| !s.paused && s.current().trigger.date_trait.is_some())
             .map(|s| (s.current(), s.versions.len() as u32))
             .collect();
         self.last_date_scan = now;
-        let models = self.engine.shared.predictions.current();
+        let models = self.parts.predictions.current();
         if dated.is_empty() {
             return Ok(());
         }
         // Candidates first, under the registry's read lock only.
         let mut candidates: Vec<Anniversary> = Vec::new();
-        {
-            let registry = self.engine.shared.registry.read();
+        self.parts.live.with_registry(|registry| {
             for profile in registry.profiles() {
                 let zone = Zone::of(Some(profile));
                 let local = zone.local(now);
@@ -489,8 +481,8 @@ impl Runner {
                     });
                 }
             }
-        }
-        let store = self.engine.shared.store.clone();
+        });
+        let store = self.parts.store.clone();
         let mut effects = Effects::default();
         let empty = Message {
             kind: MessageType::Track,
@@ -572,13 +564,13 @@ impl Runner {
 
     /// Fires every due timer.
     fn fire_due(&mut self) -> Result<(), crate::EngineError> {
-        let now = self.engine.now();
-        let store = self.engine.shared.store.clone();
+        let now = self.parts.clock.now();
+        let store = self.parts.store.clone();
         let due = store.journey_runs_due(now, DUE_BATCH)?;
         if due.is_empty() {
             return Ok(());
         }
-        let book = self.engine.shared.journeys.book();
+        let book = self.parts.journeys.book();
         // One transaction for the whole pass: runs are independent of each other, and a
         // lost pass is simply fired again (its outbox keys and run ids are the same).
         let mut effects = Effects::default();
@@ -686,7 +678,7 @@ impl Runner {
                     then,
                     otherwise,
                 } => {
-                    let models = self.engine.shared.predictions.current();
+                    let models = self.parts.predictions.current();
                     let mut doc = crate::decide::visitor::attributes(
                         profile,
                         &Map::new(),
@@ -744,7 +736,7 @@ impl Runner {
                 Action::Audience { action, audience } => {
                     let op = match action {
                         AudienceAction::Add => {
-                            let policy = self.engine.consent_policy();
+                            let policy = self.parts.consent.policy();
                             if !policy.may(profile, Purpose::Advertising).allowed {
                                 effects
                                     .write
@@ -829,13 +821,12 @@ impl Runner {
     /// toward their lifecycle stage's and everyone's pattern, so it has an answer for people
     /// who never opened one), else the hour they opened most emails in.
     fn best_hour(&self, run: &JourneyRun, zone: Zone) -> Option<u32> {
-        let ids = self.engine.person_ids(&run.person);
-        let events = self.engine.shared.store.events_of(&ids, 2_000).ok()?;
-        let now = self.engine.now();
-        if let (Some(models), Some(profile)) = (
-            self.engine.shared.predictions.current(),
-            self.find(&run.person),
-        ) {
+        let ids = self.parts.live.ids_of(&run.person);
+        let events = self.parts.store.events_of(&ids, 2_000).ok()?;
+        let now = self.parts.clock.now();
+        if let (Some(models), Some(profile)) =
+            (self.parts.predictions.current(), self.find(&run.person))
+        {
             let opens: Vec<Millis> = events
                 .iter()
                 .filter(|e| e.message.event.as_deref() == Some("Email Opened"))
@@ -856,16 +847,17 @@ impl Runner {
     }
 
     fn profile_of(&self, m: &Message) -> Option<Arc<Profile>> {
-        let registry = self.engine.shared.registry.read();
-        m.user_id
-            .as_deref()
-            .and_then(|u| registry.find(u))
-            .or_else(|| m.anonymous_id.as_deref().and_then(|a| registry.find(a)))
-            .cloned()
+        self.parts.live.with_registry(|registry| {
+            m.user_id
+                .as_deref()
+                .and_then(|u| registry.find(u))
+                .or_else(|| m.anonymous_id.as_deref().and_then(|a| registry.find(a)))
+                .cloned()
+        })
     }
 
     fn find(&self, id: &str) -> Option<Arc<Profile>> {
-        self.engine.shared.registry.read().find(id).cloned()
+        self.parts.live.with_registry(|r| r.find(id).cloned())
     }
 }
 

@@ -2,8 +2,10 @@
 //! folded incrementally from events and mergeable when identities join.
 
 pub mod aggregates;
+pub mod catalog;
 pub mod codec;
 mod fold;
+pub mod registry;
 mod view;
 
 use std::collections::BTreeMap;

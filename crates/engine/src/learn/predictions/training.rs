@@ -37,7 +37,7 @@ use super::Models;
 use super::features::{baseline_features, intent_features};
 use super::forecast::{self, EVALUATION_WEEKS, ForecastLog};
 use super::lifetime::{WEEK, purchase_summary};
-use crate::catalog::Catalog;
+use crate::catalog::CatalogReader;
 use crate::error::EngineError;
 use crate::profile::{LifecycleStage, Profile, ProfileId, SESSION_GAP};
 use crate::registry::Registry;
@@ -271,7 +271,7 @@ impl Collected {
 /// writer does.
 pub fn train(
     store: &dyn tailor_store::Store,
-    catalog: &parking_lot::RwLock<Catalog>,
+    catalog: &dyn CatalogReader,
     version: u32,
     progress: &dyn Progress,
 ) -> Result<Trained, EngineError> {
@@ -292,14 +292,14 @@ pub fn train(
     let mut next_cutoff = 0;
     let mut registry = Registry::new();
     let mut collected = Collected::default();
-    let mut forecast_log = ForecastLog::new(&catalog.read());
+    let mut forecast_log = ForecastLog::new(&catalog.read_catalog());
     let forecast_cut = end - EVALUATION_WEEKS * 7 * DAY;
     let (mut seq, mut events, mut first) = (0, 0u64, Millis::MAX);
     loop {
         let page = store.events_after(seq, PAGE)?;
         let Some(newest) = page.last() else { break };
         seq = newest.seq;
-        let catalog = catalog.read();
+        let catalog = catalog.read_catalog();
         for stored in &page {
             let m = &stored.message;
             events += 1;

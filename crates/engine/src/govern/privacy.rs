@@ -1,7 +1,7 @@
 //! Erasure and export of one person, and the suppression records that keep an erased
 //! person erased.
 //!
-//! **Erasure** (`Engine::erase`, run on the writer thread so no event or checkpoint
+//! **Erasure** (`ingest::erase`, run on the writer thread so no event or checkpoint
 //! interleaves): the pending decision log is flushed; the person's ids are suppressed; their
 //! events, profiles, identities, decisions and rewards are deleted from the store; what the
 //! store-wide product statistics and the session model learned from their events is taken
@@ -35,6 +35,10 @@ const SALT_META: &str = "suppression_salt";
 pub struct Suppression {
     salt: String,
     hashes: RwLock<HashSet<String>>,
+    /// Held (read) by a journey write from its suppression check to its store write;
+    /// [`Suppression::add`] takes it (write) once the ids are suppressed, so no run or
+    /// message checked before the suppression lands after the erasure deleted their rows.
+    gate: RwLock<()>,
 }
 
 impl Suppression {
@@ -45,6 +49,7 @@ impl Suppression {
         Ok(Self {
             salt,
             hashes: RwLock::new(hashes),
+            gate: RwLock::new(()),
         })
     }
 
@@ -78,7 +83,15 @@ impl Suppression {
         let hashes: Vec<String> = ids.iter().map(|id| self.hash(id)).collect();
         store.suppress(&hashes)?;
         self.hashes.write().extend(hashes);
+        // Journey writes checked before the suppression finish before this returns (and
+        // before the caller deletes their rows); later ones drop every row naming them.
+        drop(self.gate.write());
         Ok(())
+    }
+
+    /// Held by a journey write from its suppression check to its store write (see `gate`).
+    pub fn hold_for_write(&self) -> parking_lot::RwLockReadGuard<'_, ()> {
+        self.gate.read()
     }
 
     /// Lifts the suppression of `id`; whether there was one.
@@ -109,8 +122,9 @@ pub struct ExportParts<'a> {
     pub exposures: &'a [tailor_store::Exposure],
     /// Journeys they are or were in, as `Engine::journey_runs` shows them.
     pub journeys: Vec<serde_json::Value>,
-    /// Journey messages for them, whatever their status (queued, sent, skipped, dead).
-    pub messages: &'a [tailor_store::OutboxItem],
+    /// Journey messages for them, whatever their status (queued, sent, skipped, dead), as
+    /// the outbox API shows them.
+    pub messages: Vec<serde_json::Value>,
 }
 
 /// The export document (`GET /v1/profiles/{id}/export`; format version 1, documented in the
@@ -152,11 +166,6 @@ pub fn export_document(
             })
         })
         .collect();
-    let messages: Vec<Value> = parts
-        .messages
-        .iter()
-        .map(crate::journeys::outbox_json)
-        .collect();
     json!({
         "format": "tailor-export/1",
         "exportedAt": format_timestamp(now),
@@ -167,7 +176,7 @@ pub fn export_document(
         "predictions": predictions,
         "experimentAssignments": assignments,
         "journeys": parts.journeys,
-        "messagesSent": messages,
+        "messagesSent": parts.messages,
     })
 }
 

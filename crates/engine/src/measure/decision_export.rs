@@ -13,7 +13,6 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::Engine;
 use crate::error::EngineError;
 
 /// A placement's decisions as Open Bandit CSV, and the item ids behind the indexes.
@@ -23,24 +22,16 @@ pub struct DecisionExport {
     pub rows: usize,
 }
 
-impl Engine {
-    /// The newest `limit` decisions' rows for `placement`. Blocks on disk.
+impl super::Measure {
+    /// The newest `limit` decisions' rows for `placement` (which the caller checked
+    /// exists). Blocks on disk.
     pub fn export_decisions(
         &self,
         placement: &str,
         limit: usize,
     ) -> Result<DecisionExport, EngineError> {
-        if !self
-            .shared
-            .placements
-            .read()
-            .iter()
-            .any(|p| p.id == placement)
-        {
-            return Err(EngineError::NotFound(format!("placement {placement:?}")));
-        }
-        self.shared.decisions.flush();
-        let decisions = self.shared.store.recent_decisions(limit)?;
+        self.decisions.flush();
+        let decisions = self.store.recent_decisions(limit)?;
         let mut items: BTreeMap<String, usize> = BTreeMap::new();
         let mut rows = Vec::new();
         let mut width = 0;

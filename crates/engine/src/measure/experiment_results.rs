@@ -19,7 +19,6 @@ use tailor_core::Millis;
 use tailor_core::time::{DAY, MINUTE, format_timestamp};
 use tailor_ml::stats::{self, Inference, Statistic, TestConfig, UnitSums};
 
-use crate::Engine;
 use crate::error::EngineError;
 
 /// One unit's numbers.
@@ -188,26 +187,19 @@ fn unit_from(events: &[tailor_store::StoredEvent], at: Millis, now: Millis) -> U
     u
 }
 
-impl Engine {
+impl super::Measure {
     /// The results of experiment `id` (see the module docs). Blocks on disk: one read of the
     /// events of each unit.
     pub fn experiment_results(&self, id: &str) -> Result<Value, EngineError> {
-        let Some(exp) = self
-            .shared
-            .experiments
-            .list()
-            .into_iter()
-            .find(|e| e.id == id)
-        else {
+        let Some(exp) = self.experiments.list().into_iter().find(|e| e.id == id) else {
             return Err(EngineError::NotFound(format!("experiment {id:?}")));
         };
-        self.shared.decisions.flush();
-        let now = self.now();
+        self.decisions.flush();
+        let now = self.clock.now();
         // People, not ids: (variation, first exposure, every id of theirs).
         let mut units: HashMap<String, (u32, Millis, Vec<String>)> = HashMap::new();
-        {
-            let registry = self.shared.registry.read();
-            for (exposed, variation, at) in self.shared.experiments.exposed(id) {
+        self.live.with_registry(|registry| {
+            for (exposed, variation, at) in self.experiments.exposed(id) {
                 let (key, ids) = match registry.find(&exposed) {
                     Some(p) => (format!("p_{}", p.id), p.id_list()),
                     None => (format!("id:{exposed}"), vec![exposed.clone()]),
@@ -218,13 +210,13 @@ impl Engine {
                     unit.1 = at;
                 }
             }
-        }
+        });
         let mut sums = vec![Sums::default(); exp.variations.len()];
         for (variation, at, ids) in units.values() {
             let Some(s) = sums.get_mut(*variation as usize) else {
                 continue;
             };
-            let events = self.shared.store.events_of(ids, usize::MAX)?;
+            let events = self.store.events_of(ids, usize::MAX)?;
             s.add(&unit_from(&events, *at, now));
         }
         let observed: Vec<u64> = sums.iter().map(|s| s.n).collect();

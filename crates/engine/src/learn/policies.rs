@@ -15,13 +15,13 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use parking_lot::Mutex;
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tailor_core::Message;
 use tailor_ml::bandits::{BetaArm, BetaThompson, Choice, LinArm, LinUcb, Rng, SplitMix};
-
-use crate::decide::visitor::Visitor;
 
 /// What a learning placement counts as success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,32 +94,6 @@ impl LearningPolicy {
     }
 }
 
-/// The visitor's features for the contextual policy, for a candidate in `categories`:
-/// a bias, new vs known, has ordered, repeat buyer, has a cart, e-mail engagement, and how
-/// much the visitor likes the candidate's categories.
-pub fn features(visitor: &Visitor<'_>, categories: &[String]) -> Vec<f64> {
-    let a = &visitor.attributes;
-    let num = |k: &str| a.get(k).and_then(Value::as_f64).unwrap_or(0.0);
-    let interest = categories
-        .iter()
-        .map(|c| visitor.interest_in(c))
-        .fold(0.0, f64::max)
-        .min(1.5);
-    vec![
-        1.0,
-        if visitor.profile().is_none() {
-            1.0
-        } else {
-            0.0
-        },
-        (num("orders") >= 1.0) as u8 as f64,
-        (num("orders") >= 2.0) as u8 as f64,
-        (num("cartItems") > 0.0) as u8 as f64,
-        num("emailOpenRate").clamp(0.0, 1.0),
-        interest,
-    ]
-}
-
 /// A decision a learning placement made, kept until its reward window closes.
 #[derive(Debug, Clone)]
 pub struct Learned {
@@ -153,9 +127,14 @@ thread_local! {
     }));
 }
 
+/// The placements that learn, with their policies.
+pub type LearningPlacements = Arc<Vec<(String, LearningPolicy)>>;
+
 /// Every learning placement's state, and the decisions awaiting rewards.
 #[derive(Default)]
 pub struct Policies {
+    /// Which placements learn and how; replaced whenever the placements are saved.
+    placements: RwLock<LearningPlacements>,
     state: Mutex<HashMap<String, PlacementState>>,
     pending: Mutex<Pending>,
     dirty: AtomicBool,
@@ -171,6 +150,15 @@ impl Policies {
             state: Mutex::new(state),
             ..Default::default()
         })
+    }
+
+    /// Sets which placements learn, and how (at start and whenever placements are saved).
+    pub fn set_placements(&self, placements: Vec<(String, LearningPolicy)>) {
+        *self.placements.write() = Arc::new(placements);
+    }
+
+    pub fn placements(&self) -> LearningPlacements {
+        self.placements.read().clone()
     }
 
     /// The state to checkpoint, if it changed since the last call.
@@ -245,12 +233,8 @@ impl Policies {
 
     /// Learns from a decision's showings (as non-rewards for now) and remembers them for
     /// the rewards to come.
-    pub fn shown(
-        &self,
-        decision_id: &str,
-        learned: Vec<Learned>,
-        policies: &[(String, LearningPolicy)],
-    ) {
+    pub fn shown(&self, decision_id: &str, learned: Vec<Learned>) {
+        let policies = self.placements();
         {
             let mut state = self.state.lock();
             for l in &learned {
@@ -297,7 +281,11 @@ impl Policies {
     /// Turns a showing into a reward when `m`, joined to `decision_id`, is one the
     /// placement's policy counts: a click naming the shown item, or a conversion. Each
     /// showing is rewarded at most once.
-    pub fn rewarded(&self, decision_id: &str, m: &Message, policies: &[(String, LearningPolicy)]) {
+    pub fn rewarded(&self, decision_id: &str, m: &Message) {
+        let policies = self.placements();
+        if policies.is_empty() {
+            return;
+        }
         let event = m.event.as_deref().unwrap_or_default();
         let clicked: Vec<&str> = ["promotion_id", "content_id", "product_id", "id", "variant"]
             .iter()

@@ -236,7 +236,7 @@ impl Experiments {
                 && e.live(now)
                 && e.condition
                     .as_ref()
-                    .is_some_and(crate::predictions::reads_predictions)
+                    .is_some_and(tailor_core::condition::reads_predictions)
         })
     }
 

@@ -31,6 +31,7 @@ use tailor_ml::intent::next_category::blend_rank;
 use tailor_ml::intent::propensity::CalibratedModel;
 use tailor_ml::intent::send_time::{CustomerOpens, SendTime, best_hour, hour_of_week};
 
+use crate::catalog::CatalogReader;
 use crate::error::EngineError;
 use crate::profile::Profile;
 use lifetime::{WEEK, purchase_summary};
@@ -238,55 +239,30 @@ pub struct TrainingState {
     pub last_error: Option<String>,
 }
 
-/// The predictions a targeting condition reads, at any depth: `predictions.churn_risk` →
-/// `churn_risk`; the whole `predictions` object → `""`.
-pub fn fields_read(condition: &serde_json::Value) -> Vec<&str> {
-    fn walk<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
-        match v {
-            serde_json::Value::Object(map) => {
-                for (k, v) in map {
-                    if k == "predictions" {
-                        out.push("");
-                    } else if let Some(name) = k.strip_prefix("predictions.") {
-                        out.push(name);
-                    }
-                    walk(v, out);
-                }
-            }
-            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk(condition, &mut out);
-    out
-}
-
-/// Whether a targeting condition reads a prediction.
-pub fn reads_predictions(condition: &serde_json::Value) -> bool {
-    !fields_read(condition).is_empty()
-}
-
 /// `models` if `condition` reads a prediction: computing predictions costs ~15 µs, so
 /// attribute documents carry them only for conditions that look at them.
 pub fn for_condition<'a>(
     models: Option<&'a Models>,
     condition: &serde_json::Value,
 ) -> Option<&'a Models> {
-    models.filter(|_| reads_predictions(condition))
+    models.filter(|_| tailor_core::condition::reads_predictions(condition))
 }
 
 /// The models in service, shared with whoever evaluates conditions outside `decide`
 /// (journeys), so a new version reaches them at once.
 pub(crate) type ModelSlot = Arc<RwLock<Option<Arc<Models>>>>;
 
-/// The models in service, their versions, and the trainer's state.
+/// The models in service, their versions, and the trainer's state. It trains from the
+/// store's log and the live catalog, and is the only writer of what it holds.
 pub struct PredictionService {
+    store: Arc<dyn tailor_store::Store>,
+    clock: Arc<dyn tailor_core::Clock>,
+    catalog: Arc<dyn CatalogReader>,
     current: ModelSlot,
     versions: Mutex<Vec<ModelVersion>>,
     state: Mutex<TrainingState>,
     /// Set by an erasure: the models learned from someone who is gone.
-    pub(crate) stale: AtomicBool,
+    stale: AtomicBool,
     stop: AtomicBool,
 }
 
@@ -299,9 +275,13 @@ impl Progress for PredictionService {
 }
 
 impl PredictionService {
-    pub fn load(store: &dyn tailor_store::Store) -> Result<Self, EngineError> {
+    pub(crate) fn load(
+        store: Arc<dyn tailor_store::Store>,
+        clock: Arc<dyn tailor_core::Clock>,
+        catalog: Arc<dyn CatalogReader>,
+    ) -> Result<Self, EngineError> {
         let mut versions: Vec<ModelVersion> =
-            crate::load_setting(store, VERSIONS_META, "model versions")?.unwrap_or_default();
+            crate::meta::load(store.as_ref(), VERSIONS_META, "model versions")?.unwrap_or_default();
         // Models are not kept across restarts: what was active is retrained.
         for v in &mut versions {
             if v.status == "active" {
@@ -309,6 +289,9 @@ impl PredictionService {
             }
         }
         Ok(PredictionService {
+            store,
+            clock,
+            catalog,
             current: Arc::new(RwLock::new(None)),
             versions: Mutex::new(versions),
             state: Mutex::new(TrainingState::default()),
@@ -326,12 +309,31 @@ impl PredictionService {
         self.current.clone()
     }
 
-    pub fn versions(&self) -> Vec<ModelVersion> {
-        self.versions.lock().clone()
+    /// Recorded model versions (newest last) and what the trainer is doing.
+    pub fn models(&self) -> (Vec<ModelVersion>, TrainingState) {
+        (self.versions.lock().clone(), self.state.lock().clone())
     }
 
-    pub fn state(&self) -> TrainingState {
-        self.state.lock().clone()
+    /// The per-category forecast of the models in service; a conflict before any version
+    /// has trained (or when the newest one could not build it).
+    pub fn forecast(&self) -> Result<forecast::Forecast, EngineError> {
+        let Some(models) = self.current() else {
+            return Err(EngineError::Conflict(
+                "no model is trained yet: train one (POST /v1/models/train) and follow GET /v1/models".into(),
+            ));
+        };
+        models.forecast.clone().ok_or_else(|| {
+            EngineError::Conflict(format!(
+                "model version {} has no forecast; GET /v1/models says why",
+                models.version
+            ))
+        })
+    }
+
+    /// The models learned from someone who is gone (an erasure): the schedule retrains
+    /// them within a minute.
+    pub(crate) fn mark_stale(&self) {
+        self.stale.store(true, Ordering::Relaxed);
     }
 
     /// Claims the trainer; `false` if a run is already going.
@@ -351,147 +353,149 @@ impl PredictionService {
     pub(crate) fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
     }
-}
 
-/// Trains a new version and puts it in service. Runs on the caller's thread; fails with a
-/// conflict if another run is going.
-pub(crate) fn train_now(shared: &crate::Shared) -> Result<ModelVersion, EngineError> {
-    if !shared.predictions.begin() {
-        return Err(EngineError::Conflict(
-            "models are already training; see GET /v1/models".into(),
-        ));
-    }
-    run(shared)
-}
-
-/// One training run, the trainer already claimed.
-fn run(shared: &crate::Shared) -> Result<ModelVersion, EngineError> {
-    let service = &shared.predictions;
-    service.stale.store(false, Ordering::Relaxed);
-    let version = service
-        .versions
-        .lock()
-        .iter()
-        .map(|v| v.version)
-        .max()
-        .unwrap_or(0)
-        + 1;
-    let result = training::train(shared.store.as_ref(), &shared.catalog, version, service);
-    let mut state = service.state.lock();
-    state.running = false;
-    let trained = match result {
-        Ok(t) => t,
-        Err(e) => {
-            state.last_error = Some(e.to_string());
-            return Err(e);
+    /// Trains a new version and puts it in service. Runs on the caller's thread; fails
+    /// with a conflict if another run is going.
+    pub fn train_now(&self) -> Result<ModelVersion, EngineError> {
+        if !self.begin() {
+            return Err(EngineError::Conflict(
+                "models are already training; see GET /v1/models".into(),
+            ));
         }
-    };
-    let record = ModelVersion {
-        version,
-        status: "active".into(),
-        trained_at: format_timestamp(shared.clock.now()),
-        window: Window {
-            from: format_timestamp(trained.first),
-            to: format_timestamp(trained.end),
-        },
-        events: trained.events,
-        people: trained.people,
-        seconds: (trained.seconds * 1000.0).round() / 1000.0,
-        evaluation: trained.evaluation,
-        skipped: trained
-            .skipped
-            .into_iter()
-            .map(|(model, reason)| Skipped { model, reason })
-            .collect(),
-    };
-    let mut models = trained.models;
-    if let Some(f) = &mut models.forecast {
-        f.generated_at = record.trained_at.clone();
+        self.run()
     }
-    models.category_index = models
-        .categories
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.clone(), i))
-        .collect();
-    {
-        let mut versions = service.versions.lock();
-        for v in versions.iter_mut() {
-            if v.status == "active" {
-                v.status = "retired".into();
-            }
-        }
-        versions.push(record.clone());
-        let excess = versions.len().saturating_sub(KEEP_VERSIONS);
-        versions.drain(..excess);
-        crate::save_setting(shared.store.as_ref(), VERSIONS_META, &*versions)?;
-    }
-    *service.current.write() = Some(Arc::new(models));
-    state.last_error = None;
-    state.phase = Some("done");
-    state.progress = 1.0;
-    tracing::info!(version, seconds = record.seconds, "models trained");
-    Ok(record)
-}
 
-/// Starts a training run on its own thread unless one is going.
-pub(crate) fn train_in_background(shared: &Arc<crate::Shared>) -> bool {
-    if !shared.predictions.begin() {
-        return false;
-    }
-    let worker = shared.clone();
-    let spawned = std::thread::Builder::new()
-        .name("tailor-train".into())
-        .spawn(move || {
-            if let Err(e) = run(&worker) {
-                tracing::warn!(error = %e, "model training failed");
-            }
-        });
-    if let Err(e) = spawned {
-        let mut state = shared.predictions.state.lock();
+    /// One training run, the trainer already claimed.
+    fn run(&self) -> Result<ModelVersion, EngineError> {
+        let service = self;
+        service.stale.store(false, Ordering::Relaxed);
+        let version = service
+            .versions
+            .lock()
+            .iter()
+            .map(|v| v.version)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let result = training::train(self.store.as_ref(), self.catalog.as_ref(), version, service);
+        let mut state = service.state.lock();
         state.running = false;
-        state.last_error = Some(format!("cannot start the trainer: {e}"));
-        return false;
+        let trained = match result {
+            Ok(t) => t,
+            Err(e) => {
+                state.last_error = Some(e.to_string());
+                return Err(e);
+            }
+        };
+        let record = ModelVersion {
+            version,
+            status: "active".into(),
+            trained_at: format_timestamp(self.clock.now()),
+            window: Window {
+                from: format_timestamp(trained.first),
+                to: format_timestamp(trained.end),
+            },
+            events: trained.events,
+            people: trained.people,
+            seconds: (trained.seconds * 1000.0).round() / 1000.0,
+            evaluation: trained.evaluation,
+            skipped: trained
+                .skipped
+                .into_iter()
+                .map(|(model, reason)| Skipped { model, reason })
+                .collect(),
+        };
+        let mut models = trained.models;
+        if let Some(f) = &mut models.forecast {
+            f.generated_at = record.trained_at.clone();
+        }
+        models.category_index = models
+            .categories
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.clone(), i))
+            .collect();
+        {
+            let mut versions = service.versions.lock();
+            for v in versions.iter_mut() {
+                if v.status == "active" {
+                    v.status = "retired".into();
+                }
+            }
+            versions.push(record.clone());
+            let excess = versions.len().saturating_sub(KEEP_VERSIONS);
+            versions.drain(..excess);
+            crate::meta::save(self.store.as_ref(), VERSIONS_META, &*versions)?;
+        }
+        *service.current.write() = Some(Arc::new(models));
+        state.last_error = None;
+        state.phase = Some("done");
+        state.progress = 1.0;
+        tracing::info!(version, seconds = record.seconds, "models trained");
+        Ok(record)
     }
-    true
-}
 
-/// The schedule: once at start (if the log has events), then every `schedule.every`, and within a minute after an
-/// erasure. Holds only a weak reference, so it ends with the engine.
-pub(crate) fn start_schedule(shared: &Arc<crate::Shared>, schedule: Schedule) {
-    let weak = Arc::downgrade(shared);
-    let tick = Duration::from_secs(1);
-    // A store that starts empty trains when asked or on the interval, not on its first
-    // few events.
-    let mut pending_start = schedule.at_start && shared.store.event_count().unwrap_or(0) > 0;
-    let _ = std::thread::Builder::new()
-        .name("tailor-train-schedule".into())
-        .spawn(move || {
-            let mut since_last = Duration::ZERO;
-            let mut stale_for = Duration::ZERO;
-            loop {
-                std::thread::sleep(tick);
-                let Some(shared) = weak.upgrade() else { return };
-                if shared.predictions.stop.load(Ordering::Relaxed) {
-                    return;
+    /// Starts a training run on its own thread unless one is going.
+    pub fn train_in_background(self: &Arc<Self>) -> bool {
+        if !self.begin() {
+            return false;
+        }
+        let worker = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("tailor-train".into())
+            .spawn(move || {
+                if let Err(e) = worker.run() {
+                    tracing::warn!(error = %e, "model training failed");
                 }
-                since_last += tick;
-                if shared.predictions.stale.load(Ordering::Relaxed) {
-                    stale_for += tick;
-                } else {
-                    stale_for = Duration::ZERO;
-                }
-                let due = pending_start
-                    || schedule.every.is_some_and(|every| since_last >= every)
-                    || stale_for >= Duration::from_secs(30);
-                if due && shared.store.event_count().unwrap_or(0) > 0 {
-                    pending_start = false;
-                    since_last = Duration::ZERO;
-                    stale_for = Duration::ZERO;
-                    if let Err(e) = train_now(&shared) {
-                        tracing::warn!(error = %e, "scheduled model training failed");
+            });
+        if let Err(e) = spawned {
+            let mut state = self.state.lock();
+            state.running = false;
+            state.last_error = Some(format!("cannot start the trainer: {e}"));
+            return false;
+        }
+        true
+    }
+
+    /// The schedule: once at start (if the log has events), then every `schedule.every`, and within a minute after an
+    /// erasure. Holds only a weak reference, so it ends with the engine.
+    pub(crate) fn start_schedule(self: &Arc<Self>, schedule: Schedule) {
+        let weak = Arc::downgrade(self);
+        let tick = Duration::from_secs(1);
+        // A store that starts empty trains when asked or on the interval, not on its first
+        // few events.
+        let mut pending_start = schedule.at_start && self.store.event_count().unwrap_or(0) > 0;
+        let _ = std::thread::Builder::new()
+            .name("tailor-train-schedule".into())
+            .spawn(move || {
+                let mut since_last = Duration::ZERO;
+                let mut stale_for = Duration::ZERO;
+                loop {
+                    std::thread::sleep(tick);
+                    let Some(service) = weak.upgrade() else {
+                        return;
+                    };
+                    if service.stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    since_last += tick;
+                    if service.stale.load(Ordering::Relaxed) {
+                        stale_for += tick;
+                    } else {
+                        stale_for = Duration::ZERO;
+                    }
+                    let due = pending_start
+                        || schedule.every.is_some_and(|every| since_last >= every)
+                        || stale_for >= Duration::from_secs(30);
+                    if due && service.store.event_count().unwrap_or(0) > 0 {
+                        pending_start = false;
+                        since_last = Duration::ZERO;
+                        stale_for = Duration::ZERO;
+                        if let Err(e) = service.train_now() {
+                            tracing::warn!(error = %e, "scheduled model training failed");
+                        }
                     }
                 }
-            }
-        });
+            });
+    }
 }

@@ -26,6 +26,12 @@ struct Index {
     tree: Vec<CategoryNode>,
 }
 
+/// Piecemeal read access to the live catalog, for long jobs (training) that see product
+/// changes as they go but hold its lock only briefly, and no other lock with it.
+pub trait CatalogReader: Send + Sync {
+    fn read_catalog(&self) -> parking_lot::RwLockReadGuard<'_, Catalog>;
+}
+
 /// A category with its product count and subcategories.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct CategoryNode {
@@ -146,7 +152,7 @@ impl Catalog {
                 c.targeting
                     .condition
                     .as_ref()
-                    .is_some_and(crate::predictions::reads_predictions)
+                    .is_some_and(tailor_core::condition::reads_predictions)
             })
             .flat_map(|c| c.placements.iter().cloned())
             .collect();

@@ -50,6 +50,29 @@ pub struct ConsentPolicy {
     pub regions: Vec<RegionPolicy>,
 }
 
+/// The consent policy in force, swapped whole when the admin saves a new one (takes effect
+/// on the next call); readers keep the one they started with.
+#[derive(Default)]
+pub struct Consent {
+    policy: parking_lot::RwLock<std::sync::Arc<ConsentPolicy>>,
+}
+
+impl Consent {
+    pub fn new(policy: ConsentPolicy) -> Self {
+        Consent {
+            policy: parking_lot::RwLock::new(std::sync::Arc::new(policy)),
+        }
+    }
+
+    pub fn policy(&self) -> std::sync::Arc<ConsentPolicy> {
+        self.policy.read().clone()
+    }
+
+    pub fn replace(&self, policy: ConsentPolicy) {
+        *self.policy.write() = std::sync::Arc::new(policy);
+    }
+}
+
 /// The EEA, Switzerland and the UK: consent before cookies and tracking (GDPR, ePrivacy).
 const EUROPE: [&str; 33] = [
     "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV",

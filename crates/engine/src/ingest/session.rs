@@ -1,0 +1,99 @@
+//! When the session recommender retrains, and on which thread: a small window inline on the
+//! writer (milliseconds, so a small store's next decision already uses its views), a large
+//! one on a background thread at most every [`session_model::RETRAIN_EVERY`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use crate::learn::recs::Recs;
+use crate::learn::session_model::{self, SessionClick, SessionModel};
+use crate::live::Live;
+
+/// Retrains the session model and swaps it into the live state.
+pub(crate) struct SessionTrainer {
+    live: Arc<Live>,
+    /// Whether a background training is running.
+    running: AtomicBool,
+}
+
+pub(crate) enum Retrain {
+    Inline(Vec<SessionClick>),
+    Background(Vec<SessionClick>),
+}
+
+impl SessionTrainer {
+    pub fn new(live: Arc<Live>) -> Arc<Self> {
+        Arc::new(SessionTrainer {
+            live,
+            running: AtomicBool::new(false),
+        })
+    }
+
+    /// The views to retrain on, if that is due: whenever new views arrived and the queue is
+    /// idle while the window is small; at most every [`session_model::RETRAIN_EVERY`], in
+    /// the background, once it is larger.
+    pub fn views_due(
+        &self,
+        last_retrain: &mut Instant,
+        recs: &mut Recs,
+        idle: bool,
+    ) -> Option<Retrain> {
+        if recs.clicks.untrained() == 0 {
+            return None;
+        }
+        if recs.clicks.len() <= session_model::RETRAIN_INLINE_UP_TO {
+            return idle.then(|| Retrain::Inline(recs.clicks.take_training_copy()));
+        }
+        if self.running.load(Ordering::Acquire)
+            || last_retrain.elapsed() < session_model::RETRAIN_EVERY
+        {
+            return None;
+        }
+        *last_retrain = Instant::now();
+        Some(Retrain::Background(recs.clicks.take_training_copy()))
+    }
+
+    pub fn retrain(self: &Arc<Self>, due: Option<Retrain>) {
+        match due {
+            None => {}
+            Some(Retrain::Inline(views)) => self.train_now(views),
+            Some(Retrain::Background(views)) => self.train_in_background(views),
+        }
+    }
+
+    /// Trains on `views` on this thread and swaps the model in.
+    pub fn train_now(&self, views: Vec<SessionClick>) {
+        self.live
+            .set_session_model(SessionModel::train(views).map(Arc::new));
+    }
+
+    /// Trains on `views` on its own thread and swaps the model in, unless a training is
+    /// already running (its result is at most [`session_model::RETRAIN_EVERY`] older).
+    pub fn train_in_background(self: &Arc<Self>, views: Vec<SessionClick>) {
+        if self.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let worker = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("tailor-session-model".into())
+            .spawn(move || {
+                let started = Instant::now();
+                let model = SessionModel::train(views).map(Arc::new);
+                if let Some(m) = &model {
+                    tracing::debug!(
+                        views = m.clicks,
+                        sessions = m.sessions,
+                        ms = started.elapsed().as_millis() as u64,
+                        "session model trained"
+                    );
+                }
+                worker.live.set_session_model(model);
+                worker.running.store(false, Ordering::Release);
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the session model's training thread");
+            self.running.store(false, Ordering::Release);
+        }
+    }
+}
