@@ -8,8 +8,8 @@ use tailor_core::{ContentItem, ContentKind};
 
 use super::visitor::Visitor;
 use super::{Answer, Placement, matches};
-use crate::catalog::Catalog;
 use crate::profile::LifecycleStage;
+use crate::profile::catalog::Catalog;
 use tailor_core::condition::{PREDICTIONS, fields_read};
 
 /// Live items of `kind` for this placement that the visitor is eligible for.

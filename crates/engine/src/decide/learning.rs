@@ -1,13 +1,13 @@
-//! Placements with a learning policy (`crate::policies`): the rules still decide whether the
+//! Placements with a learning policy (`crate::learn::policies`): the rules still decide whether the
 //! placement shows something (no offer right after an order, a placement's targeting); the
 //! policy decides which of the eligible candidates, and the answer logs its propensity.
 
 use super::visitor::Visitor;
 use super::{Answer, Placement, PlacementKind, content, matches};
-use crate::catalog::Catalog;
+use crate::profile::catalog::Catalog;
 use serde_json::Value;
 
-use crate::policies::{Learned, LearningPolicy, Policies};
+use crate::learn::policies::{Learned, LearningPolicy, Policies};
 
 /// Replaces the rules' pick in `rules` with the policy's, among the same eligible candidates.
 pub fn apply(

@@ -25,10 +25,10 @@ pub use placement::{Placement, PlacementKind, RecsSource, Variant};
 pub use products::RecsInput;
 use visitor::Visitor;
 
-use crate::catalog::Catalog;
-use crate::experiments::{Assigned, Treatment};
+use crate::learn::recs::Recs;
+use crate::measure::experiments::{Assigned, Treatment};
 use crate::profile::Profile;
-use crate::recs::Recs;
+use crate::profile::catalog::Catalog;
 
 /// The version of the decision logic, logged with every decision. `rules-2`: recommendations
 /// lead with the session recommender (`session_model`).
@@ -147,7 +147,7 @@ pub struct Answer {
     pub experiment: Option<Assigned>,
     /// What a learning policy chose, to learn from its reward.
     #[serde(skip)]
-    pub learned: Option<crate::policies::Learned>,
+    pub learned: Option<crate::learn::policies::Learned>,
     #[serde(skip)]
     pub candidates: Vec<String>,
     #[serde(skip)]
@@ -256,9 +256,9 @@ pub struct Request<'a> {
     pub cart: Vec<String>,
     pub now: tailor_core::Millis,
     /// The learning placements' state.
-    pub learning: &'a crate::policies::Policies,
+    pub learning: &'a crate::learn::policies::Policies,
     /// The prediction models in service, if trained.
-    pub models: Option<&'a crate::predictions::Models>,
+    pub models: Option<&'a crate::learn::predictions::Models>,
     /// Delivered on-site messages (message placements).
     pub onsite: Option<&'a onsite::Inbox>,
 }
@@ -276,7 +276,7 @@ pub fn decide(
     catalog: &Catalog,
     recs: &Recs,
     profile: Option<&Profile>,
-    policy: &crate::consent::ConsentPolicy,
+    policy: &crate::govern::consent::ConsentPolicy,
     shown: &crate::measure::decision_log::ShownCounts,
     request: &Request<'_>,
     experiments: &mut dyn FnMut(&Placement, &Value) -> Option<Assigned>,

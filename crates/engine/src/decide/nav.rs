@@ -3,8 +3,8 @@
 
 use super::visitor::Visitor;
 use super::{Answer, NavEntry, Placement};
-use crate::catalog::Catalog;
-use crate::recs::Recs;
+use crate::learn::recs::Recs;
+use crate::profile::catalog::Catalog;
 
 pub fn navigation(
     catalog: &Catalog,

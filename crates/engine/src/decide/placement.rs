@@ -63,7 +63,7 @@ pub struct Placement {
     /// A learning policy choosing among the eligible candidates (hero, promotion,
     /// checkout); the rules choose without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy: Option<crate::policies::LearningPolicy>,
+    pub policy: Option<crate::learn::policies::LearningPolicy>,
 }
 
 impl Placement {
@@ -193,7 +193,7 @@ impl Placements {
     }
 
     /// The placements a request names, in its order; every unknown one refused at once.
-    pub fn pick(&self, names: &[String]) -> Result<Vec<Placement>, crate::EngineError> {
+    pub fn pick(&self, names: &[String]) -> Result<Vec<Placement>, crate::error::EngineError> {
         if names.is_empty() {
             return Err(super::decider::no_placements());
         }

@@ -11,9 +11,9 @@ use std::collections::{HashMap, HashSet};
 
 use super::visitor::Visitor;
 use super::{Answer, Placement, RecItem, RecsSource};
-use crate::catalog::Catalog;
-use crate::recs::Recs;
-use crate::session_model::current_session;
+use crate::learn::recs::Recs;
+use crate::learn::session_model::current_session;
+use crate::profile::catalog::Catalog;
 
 /// At most this many products of one category in a row of recommendations.
 const PER_CATEGORY: usize = 2;

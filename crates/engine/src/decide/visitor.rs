@@ -7,7 +7,7 @@ use tailor_core::{Millis, Purpose};
 
 use tailor_core::preferences::{self, Preferences};
 
-use crate::consent::ConsentPolicy;
+use crate::govern::consent::ConsentPolicy;
 use crate::profile::Profile;
 
 /// Why a visitor gets the non-personalized answer.
@@ -53,7 +53,7 @@ impl<'a> Visitor<'a> {
         policy: &ConsentPolicy,
         context: &Map<String, Value>,
         now: Millis,
-        models: Option<&crate::predictions::Models>,
+        models: Option<&crate::learn::predictions::Models>,
     ) -> Visitor<'a> {
         let denied = match profile {
             None => Some(NotPersonalized::Unknown),
@@ -152,7 +152,7 @@ pub(crate) fn attributes(
     profile: Option<&Profile>,
     context: &Map<String, Value>,
     now: Millis,
-    models: Option<&crate::predictions::Models>,
+    models: Option<&crate::learn::predictions::Models>,
 ) -> Value {
     let Some(p) = profile else {
         return json!({

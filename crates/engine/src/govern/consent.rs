@@ -231,13 +231,16 @@ pub const CONSENT_EVENT: &str = "Segment Consent Preference Updated";
 /// batch governs the messages after it.
 pub struct AnalyticsGate<'a> {
     policy: &'a ConsentPolicy,
-    registry: &'a crate::registry::Registry,
+    registry: &'a crate::profile::registry::Registry,
     /// Analytics choices made earlier in this batch, by id.
     pending: std::collections::HashMap<String, bool>,
 }
 
 impl<'a> AnalyticsGate<'a> {
-    pub fn new(policy: &'a ConsentPolicy, registry: &'a crate::registry::Registry) -> Self {
+    pub fn new(
+        policy: &'a ConsentPolicy,
+        registry: &'a crate::profile::registry::Registry,
+    ) -> Self {
         Self {
             policy,
             registry,
@@ -356,7 +359,7 @@ mod tests {
     use tailor_core::message::{Envelope, parse_message};
 
     use super::*;
-    use crate::catalog::Catalog;
+    use crate::profile::catalog::Catalog;
 
     fn profile(events: &[serde_json::Value]) -> Profile {
         let mut p = Profile::new(1);

@@ -44,7 +44,7 @@ pub struct Suppression {
 impl Suppression {
     /// Loads the records, creating the salt on first use.
     pub fn load(store: &dyn Store) -> Result<Self, EngineError> {
-        let salt = crate::keys::stored_secret(store, SALT_META)?;
+        let salt = crate::govern::keys::stored_secret(store, SALT_META)?;
         let hashes = store.suppressed()?.into_iter().collect();
         Ok(Self {
             salt,
@@ -58,7 +58,7 @@ impl Suppression {
         h.update(self.salt.as_bytes());
         h.update([0]);
         h.update(id.as_bytes());
-        crate::keys::hex(&h.finalize())
+        crate::govern::keys::hex(&h.finalize())
     }
 
     /// Whether `id` was erased (and not lifted). Free while nobody was erased.
@@ -138,7 +138,7 @@ pub fn export_document(
 ) -> serde_json::Value {
     use serde_json::{Value, json};
     use tailor_core::time::format_timestamp;
-    let consent_history = crate::consent::ledger(parts.events);
+    let consent_history = crate::govern::consent::ledger(parts.events);
     // What the models say about them now (`null` before a model version is trained).
     let predictions = profile.predictions.clone();
     let decisions: Vec<Value> = parts

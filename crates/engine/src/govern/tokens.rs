@@ -51,7 +51,7 @@ pub struct ProfileTokens {
 impl ProfileTokens {
     /// Loads the signing secret, creating it on first use.
     pub fn load(store: &dyn Store) -> Result<Self, EngineError> {
-        let secret = crate::keys::stored_secret(store, SECRET_META)?;
+        let secret = crate::govern::keys::stored_secret(store, SECRET_META)?;
         Ok(Self {
             secret: secret.into_bytes(),
         })

@@ -12,7 +12,7 @@ use super::policy::SendPolicy;
 use super::{
     JourneyParts, POLICY_META, audiences, delivery, outbox_json, report, runner, summary, templates,
 };
-use crate::EngineError;
+use crate::error::EngineError;
 
 /// The admin API of journeys.
 impl JourneyParts {

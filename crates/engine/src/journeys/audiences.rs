@@ -33,7 +33,7 @@ pub fn normalize_phone(phone: &str) -> Option<String> {
 }
 
 pub fn sha256_hex(s: &str) -> String {
-    crate::keys::hex(&Sha256::digest(s.as_bytes()))
+    crate::govern::keys::hex(&Sha256::digest(s.as_bytes()))
 }
 
 #[cfg(test)]

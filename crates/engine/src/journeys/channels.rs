@@ -7,7 +7,42 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+
+/// The channels a journey step can send on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Channel {
+    Email,
+    Push,
+    Webhook,
+    /// A message on the website: the `onsite.message` placement of `decide` shows it on the
+    /// person's next pages until it is dismissed, expires or was seen `maxViews` times.
+    Onsite,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Push => "push",
+            Channel::Webhook => "webhook",
+            Channel::Onsite => "onsite",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        [
+            Channel::Email,
+            Channel::Push,
+            Channel::Webhook,
+            Channel::Onsite,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
 
 /// Where messages go; unset parts make their channel fail visibly (dead letters).
 #[derive(Debug, Clone, Default)]

@@ -9,6 +9,7 @@ use tailor_core::time::{DAY, HOUR, MINUTE, SECOND};
 use tailor_core::validate::Problems;
 use tailor_core::{Millis, ValidationError};
 
+pub use super::channels::Channel;
 use super::templates;
 
 /// Longest wait a step may ask for.
@@ -136,39 +137,6 @@ pub struct Step {
     /// The step after this one; default: the next in the list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Channel {
-    Email,
-    Push,
-    Webhook,
-    /// A message on the website: the `onsite.message` placement of `decide` shows it on the
-    /// person's next pages until it is dismissed, expires or was seen `maxViews` times.
-    Onsite,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-            Channel::Push => "push",
-            Channel::Webhook => "webhook",
-            Channel::Onsite => "onsite",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Channel> {
-        [
-            Channel::Email,
-            Channel::Push,
-            Channel::Webhook,
-            Channel::Onsite,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
-    }
 }
 
 /// How long an on-site message stays up when the step does not say.

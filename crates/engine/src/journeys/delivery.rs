@@ -20,8 +20,8 @@ use super::channels::{ChannelConfig, Channels, SendError};
 use super::definition::{Channel, DEFAULT_ONSITE_TTL, DEFAULT_ONSITE_VIEWS, parse_duration};
 use super::policy::Zone;
 use super::{render, templates};
-use crate::Profile;
 use crate::decide::onsite::OnsiteMessage;
+use crate::profile::Profile;
 
 /// Sends tried before a message is dead.
 pub(crate) const MAX_ATTEMPTS: u32 = 5;

@@ -38,9 +38,9 @@ use serde_json::{Value, json};
 use tailor_core::{Message, Millis};
 use tailor_store::{OutboxItem, Seq, Store};
 
-use crate::EngineError;
 use crate::decide::Decider;
 use crate::decide::onsite::{self, Inbox};
+use crate::error::EngineError;
 use crate::govern::consent::Consent;
 use crate::govern::privacy::Suppression;
 use crate::ingest::{Ingest, Observer, Watch};

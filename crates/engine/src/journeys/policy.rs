@@ -13,7 +13,7 @@ use tailor_core::ValidationError;
 use tailor_core::time::{DAY, HOUR, MINUTE};
 use tailor_core::validate::Problems;
 
-use crate::Profile;
+use crate::profile::Profile;
 
 /// A person's time zone: a fixed offset from UTC, or a named zone whose offset changes
 /// with daylight saving time.

@@ -6,9 +6,9 @@ use serde_json::{Map, Value, json};
 
 use super::JourneyParts;
 use super::templates::{MessageTemplate, PLACEHOLDERS};
-use crate::Profile;
 use crate::decide::DecideInput;
 use crate::decide::PlacementKind;
+use crate::profile::Profile;
 
 /// A rendered message.
 #[derive(Debug, Clone)]

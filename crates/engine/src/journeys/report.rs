@@ -18,7 +18,7 @@ use tailor_ml::stats::{self, Statistic, TestConfig};
 use super::JourneyParts;
 use super::definition::Control;
 use super::runner::state_of;
-use crate::EngineError;
+use crate::error::EngineError;
 use crate::measure::experiment_results::{comparison, round};
 
 /// One arm's sums over its people.

@@ -20,7 +20,7 @@ use super::JourneyParts;
 use super::definition::{Action, AudienceAction, Journey, ReentryPolicy, parse_duration};
 use super::policy::{MostOpenedHour, SendTimeModel, Zone, local_hour, next_local_hour};
 use super::{Observed, Seen};
-use crate::Profile;
+use crate::profile::Profile;
 
 /// The pseudo-step journey-wide counters are kept under.
 pub(crate) const JOURNEY_STEP: &str = "_journey";
@@ -140,7 +140,7 @@ impl Runner {
     }
 
     /// Runs one unit of work; a failure is logged and retried later, never a crash.
-    fn guarded(&mut self, f: impl FnOnce(&mut Runner) -> Result<(), crate::EngineError>) {
+    fn guarded(&mut self, f: impl FnOnce(&mut Runner) -> Result<(), crate::error::EngineError>) {
         if let Err(e) = f(self) {
             tracing::error!(error = %e, "journeys: step failed; will retry");
             std::thread::sleep(Duration::from_millis(200));
@@ -149,7 +149,7 @@ impl Runner {
 
     /// Reads the events committed since the cursor back from the log (a restart, or a
     /// crash between commit and this thread seeing them).
-    fn catch_up(&mut self) -> Result<(), crate::EngineError> {
+    fn catch_up(&mut self) -> Result<(), crate::error::EngineError> {
         let store = self.parts.store.clone();
         self.cursor = match store.journey_cursor()? {
             Some(c) => c,
@@ -199,7 +199,7 @@ impl Runner {
         &mut self,
         mut effects: Effects,
         cursor: Option<Seq>,
-    ) -> Result<(), crate::EngineError> {
+    ) -> Result<(), crate::error::EngineError> {
         // Traits first: if the write below is lost, the step runs again and the identify
         // is deduplicated by its messageId.
         if !effects.identifies.is_empty() {
@@ -229,7 +229,7 @@ impl Runner {
 
     /// Events in log order, committed in groups: a group ends before an event of someone
     /// already in it, so each event sees the effects of that person's earlier ones.
-    fn on_events(&mut self, events: &[Seen]) -> Result<(), crate::EngineError> {
+    fn on_events(&mut self, events: &[Seen]) -> Result<(), crate::error::EngineError> {
         let mut effects = Effects::default();
         let mut touched: HashSet<String> = HashSet::new();
         let mut last = None;
@@ -263,7 +263,7 @@ impl Runner {
         profile: Option<Arc<Profile>>,
         persons: &[String],
         effects: &mut Effects,
-    ) -> Result<(), crate::EngineError> {
+    ) -> Result<(), crate::error::EngineError> {
         let (seq, m) = (seen.seq, &seen.message);
         // Identifies reach here only when they moved someone into a segment.
         let name = m.event.as_deref().unwrap_or_default();
@@ -426,7 +426,7 @@ impl Runner {
     /// Enters the people whose date trait has its anniversary today (in their time zone),
     /// from the trigger's hour. Runs are keyed by the local date, so each person enters at
     /// most once a year however often this looks.
-    fn fire_dates(&mut self) -> Result<(), crate::EngineError> {
+    fn fire_dates(&mut self) -> Result<(), crate::error::EngineError> {
         let now = self.parts.clock.now();
         if now - self.last_date_scan < DATE_SCAN_EVERY {
             return Ok(());
@@ -563,7 +563,7 @@ impl Runner {
     }
 
     /// Fires every due timer.
-    fn fire_due(&mut self) -> Result<(), crate::EngineError> {
+    fn fire_due(&mut self) -> Result<(), crate::error::EngineError> {
         let now = self.parts.clock.now();
         let store = self.parts.store.clone();
         let due = store.journey_runs_due(now, DUE_BATCH)?;
@@ -683,7 +683,7 @@ impl Runner {
                         profile,
                         &Map::new(),
                         now,
-                        crate::predictions::for_condition(models.as_deref(), condition),
+                        crate::learn::predictions::for_condition(models.as_deref(), condition),
                     );
                     doc["event"] = Value::Object(state.trigger.clone());
                     let holds = tailor_core::condition::eval_condition(&doc, condition);
@@ -885,7 +885,7 @@ fn identify(
     now: Millis,
 ) -> Message {
     let digest = Sha256::digest(format!("{}:{step}", run.id).as_bytes());
-    let hex = crate::keys::hex(&digest[..16]);
+    let hex = crate::govern::keys::hex(&digest[..16]);
     Message {
         kind: MessageType::Identify,
         message_id: format!("journey-{hex}"),

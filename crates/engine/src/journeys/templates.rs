@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::definition::Channel;
+use super::channels::Channel;
 
 /// A message template. `placements` are asked of `decide` when it renders, so an email
 /// shows the same recommendations and promotions as the website.

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use tailor_core::time::{DAY, MINUTE};
 use tailor_core::{Message, MessageType, Millis};
 
+use crate::learn::session_model::{SessionClicks, SessionModel};
 use crate::profile::Profile;
-use crate::session_model::{SessionClicks, SessionModel};
 
 /// Half-life of "trending": a product's recent pull.
 const TRENDING_HALF_LIFE: Millis = 2 * DAY;
@@ -131,7 +131,7 @@ impl Recs {
         &mut self,
         events: &[Message],
         profile_ids: &[crate::profile::ProfileId],
-        catalog: &crate::catalog::Catalog,
+        catalog: &crate::profile::catalog::Catalog,
     ) {
         let mut scratch = Profile::new(0);
         for m in events {
@@ -254,7 +254,7 @@ impl Recs {
     }
 
     /// Recomputes the store-wide rankings (called by the writer about once a second).
-    pub fn refresh(&mut self, catalog: &crate::catalog::Catalog, now: Millis) {
+    pub fn refresh(&mut self, catalog: &crate::profile::catalog::Catalog, now: Millis) {
         let mut top: Vec<(String, f64)> = self
             .products
             .iter()
@@ -325,7 +325,7 @@ mod tests {
     use tailor_core::message::{Envelope, parse_message};
 
     use super::*;
-    use crate::catalog::Catalog;
+    use crate::profile::catalog::Catalog;
 
     fn view(p: &str, minute: i64) -> Message {
         parse_message(

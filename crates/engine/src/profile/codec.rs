@@ -77,7 +77,7 @@ mod tests {
     use tailor_core::message::{Envelope, parse_message};
 
     use super::*;
-    use crate::catalog::Catalog;
+    use crate::profile::catalog::Catalog;
 
     #[test]
     fn round_trips_a_full_profile_and_reads_json_rows() {

@@ -7,8 +7,8 @@ use tailor_core::catalog::split_category;
 use tailor_core::{Message, MessageType, Purpose};
 
 use super::{ConsentChoice, Profile, Stamped, keep_latest, push_unique, remember};
-use crate::catalog::Catalog;
 use crate::profile::CartLine;
+use crate::profile::catalog::Catalog;
 
 pub(crate) const RECENT_PRODUCTS: usize = 20;
 

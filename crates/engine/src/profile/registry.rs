@@ -12,8 +12,8 @@ use std::sync::Arc;
 use tailor_core::{Message, MessageType};
 use tailor_store::Snapshot;
 
-use crate::catalog::Catalog;
 use crate::error::EngineError;
+use crate::profile::catalog::Catalog;
 use crate::profile::{IdKind, Profile, ProfileId, identity_key, push_unique};
 
 /// Profiles in memory, the identity index, and what changed since the last checkpoint.

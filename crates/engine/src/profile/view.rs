@@ -231,7 +231,7 @@ pub struct ProfileView {
     pub email: EmailView,
     pub promotions: PromotionsView,
     /// What the trained models predict; `null` until a model version is trained.
-    pub predictions: Option<crate::predictions::Predictions>,
+    pub predictions: Option<crate::learn::predictions::Predictions>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -32,9 +32,9 @@ use tailor_ml::intent::forecast::{
 use tailor_ml::intent::propensity::CalibratedModel;
 
 use super::features::intent_features;
-use crate::catalog::Catalog;
+use crate::profile::catalog::Catalog;
+use crate::profile::registry::Registry;
 use crate::profile::{Profile, ProfileId, order_lines};
-use crate::registry::Registry;
 
 /// Weeks forecast.
 pub const WEEKS: usize = 4;

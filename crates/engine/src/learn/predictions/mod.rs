@@ -31,9 +31,9 @@ use tailor_ml::intent::next_category::blend_rank;
 use tailor_ml::intent::propensity::CalibratedModel;
 use tailor_ml::intent::send_time::{CustomerOpens, SendTime, best_hour, hour_of_week};
 
-use crate::catalog::CatalogReader;
 use crate::error::EngineError;
 use crate::profile::Profile;
+use crate::profile::catalog::CatalogReader;
 use lifetime::{WEEK, purchase_summary};
 use training::{Evaluation, Progress, SEND_TIME_RADIUS, segment_of};
 

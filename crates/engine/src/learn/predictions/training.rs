@@ -37,10 +37,10 @@ use super::Models;
 use super::features::{baseline_features, intent_features};
 use super::forecast::{self, EVALUATION_WEEKS, ForecastLog};
 use super::lifetime::{WEEK, purchase_summary};
-use crate::catalog::CatalogReader;
 use crate::error::EngineError;
+use crate::profile::catalog::CatalogReader;
+use crate::profile::registry::Registry;
 use crate::profile::{LifecycleStage, Profile, ProfileId, SESSION_GAP};
-use crate::registry::Registry;
 
 /// Events read per page of the log.
 const PAGE: usize = 20_000;
