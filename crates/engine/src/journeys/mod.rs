@@ -36,7 +36,7 @@ use std::sync::mpsc;
 use parking_lot::{Mutex, RwLock};
 use serde_json::{Value, json};
 use tailor_core::{Message, Millis, Purpose, ValidationError};
-use tailor_store::{OutboxItem, Seq, Store};
+use tailor_store::{OutboxItem, OutboxStatus, Seq, Store};
 
 use crate::{Engine, EngineError};
 pub use channels::ChannelConfig;
@@ -408,7 +408,11 @@ impl Engine {
     fn release_held(&self, id: &str) -> Result<(), EngineError> {
         let now = self.now();
         let mut write = tailor_store::JourneyWrite::default();
-        for mut item in self.shared.store.outbox_where("pending", Some(id), None)? {
+        for mut item in self
+            .shared
+            .store
+            .outbox_where(OutboxStatus::Pending, Some(id), None)?
+        {
             if item.last_error.as_deref() == Some(delivery::HELD_PAUSED) {
                 item.next_at = now;
                 item.last_error = None;
@@ -503,14 +507,10 @@ impl Engine {
         person: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Value>, EngineError> {
-        if let Some(s) = status
-            && !["pending", "sent", "skipped", "dead"].contains(&s)
-        {
-            return Err(ValidationError::one(format!(
-                "status {s:?} is not one of pending, sent, skipped, dead"
-            ))
-            .into());
-        }
+        let status = status
+            .map(str::parse::<OutboxStatus>)
+            .transpose()
+            .map_err(|e| ValidationError::one(e.to_string()))?;
         let ids = person.map(|p| self.person_ids(p));
         let items = self
             .shared
@@ -526,14 +526,14 @@ impl Engine {
             .store
             .outbox_item(key)?
             .ok_or_else(|| EngineError::NotFound(format!("outbox message {key:?}")))?;
-        if item.status != "dead" {
+        if item.status != OutboxStatus::Dead {
             return Err(ValidationError::one(format!(
                 "outbox message {key:?} is {}, not dead; only dead messages are replayed",
                 item.status
             ))
             .into());
         }
-        item.status = "pending".into();
+        item.status = OutboxStatus::Pending;
         item.attempts = 0;
         item.next_at = self.now();
         let mut write = tailor_store::JourneyWrite {
@@ -710,7 +710,7 @@ pub(crate) fn prepare(engine: &Engine) -> Result<(), EngineError> {
     for item in engine
         .shared
         .store
-        .outbox_where("sent", None, Some("onsite"))?
+        .outbox_where(OutboxStatus::Sent, None, Some("onsite"))?
     {
         let delivered = serde_json::from_str::<Value>(&item.payload)
             .ok()
