@@ -61,6 +61,10 @@ pub const STORIES: &[Story] = &[
         "erase_person_reaches_journey_rows",
         erase_person_reaches_journey_rows,
     ),
+    (
+        "recent_decisions_are_the_newest_oldest_first",
+        recent_decisions_are_the_newest_oldest_first,
+    ),
     ("statuses_round_trip", statuses_round_trip),
     ("id_lists_of_any_length", id_lists_of_any_length),
 ];
@@ -628,6 +632,37 @@ fn retention_deletes_only_old_checkpointed_events(s: &dyn Store) {
     // Without a keep list, the consent event goes too.
     assert_eq!(s.delete_events_before(100, up_to, &[], 10).unwrap(), 1);
     assert_eq!(s.event_count().unwrap(), 2);
+}
+
+fn recent_decisions_are_the_newest_oldest_first(s: &dyn Store) {
+    let d = |id: &str, at| DecisionRecord {
+        id: id.into(),
+        at,
+        user_id: None,
+        anonymous_id: Some("a".into()),
+        personalized: false,
+        shown: vec!["p1".into()],
+        counted: vec!["p1".into()],
+        body: "{}".into(),
+    };
+    s.log_decisions(&[d("d2", 20), d("d1", 10), d("d3", 30)])
+        .unwrap();
+    let reward = |decision: &str, seq| Reward {
+        decision_id: decision.into(),
+        seq,
+        event: "Order Completed".into(),
+        value: 5.0,
+        at: 40,
+    };
+    s.log_rewards(&[reward("d3", 2), reward("d3", 1), reward("gone", 3)])
+        .unwrap();
+    let recent = s.recent_decisions(2).unwrap();
+    let ids: Vec<&str> = recent.iter().map(|(d, _)| d.id.as_str()).collect();
+    assert_eq!(ids, ["d2", "d3"]);
+    assert!(recent[0].1.is_empty());
+    let seqs: Vec<i64> = recent[1].1.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, [1, 2], "rewards in log order");
+    assert_eq!(s.recent_decisions(usize::MAX).unwrap().len(), 3);
 }
 
 fn statuses_round_trip(s: &dyn Store) {

@@ -421,9 +421,18 @@ impl CatalogStore for MemoryStore {
 }
 
 impl State {
-    fn with_rewards(&self, d: &DecisionRecord) -> (DecisionRecord, Vec<Reward>) {
-        let rewards = self.rewards.get(&d.id).cloned().unwrap_or_default();
-        (d.clone(), sorted_by_key(rewards, |r| r.seq))
+    fn rewards_of(&self, id: &str) -> Vec<Reward> {
+        let rewards = self.rewards.get(id).cloned().unwrap_or_default();
+        sorted_by_key(rewards, |r| r.seq)
+    }
+}
+
+/// A decision as lists of decisions carry it: only `decision` reads `counted`, as with
+/// SQLite, where it takes a second query.
+fn listed(d: &DecisionRecord) -> DecisionRecord {
+    DecisionRecord {
+        counted: Vec::new(),
+        ..d.clone()
     }
 }
 
@@ -470,7 +479,7 @@ impl DecisionLog for MemoryStore {
 
     fn decision(&self, id: &str) -> Result<Option<(DecisionRecord, Vec<Reward>)>> {
         let s = self.state.lock();
-        Ok(s.decisions.get(id).map(|d| s.with_rewards(d)))
+        Ok(s.decisions.get(id).map(|d| (d.clone(), s.rewards_of(id))))
     }
 
     fn shown_counts(&self) -> Result<Vec<(String, u64)>> {
@@ -490,7 +499,12 @@ impl DecisionLog for MemoryStore {
         let newest_first = sorted_by_key(s.decisions.values().collect(), |d| {
             std::cmp::Reverse((d.at, &d.id))
         });
-        let mut out: Vec<_> = first(newest_first.into_iter().map(|d| s.with_rewards(d)), limit);
+        let mut out: Vec<_> = first(
+            newest_first
+                .into_iter()
+                .map(|d| (listed(d), s.rewards_of(&d.id))),
+            limit,
+        );
         out.reverse();
         Ok(out)
     }
@@ -502,15 +516,10 @@ impl DecisionLog for MemoryStore {
             .of(ids)
             .iter()
             .filter_map(|id| s.decisions.get(id))
-            .cloned()
+            .map(listed)
             .collect();
-        let theirs = sorted_by_key(theirs, |d: &DecisionRecord| d.at);
-        // Only `decision` reads `counted`, as with SQLite.
         Ok(first(
-            theirs.into_iter().map(|d| DecisionRecord {
-                counted: Vec::new(),
-                ..d
-            }),
+            sorted_by_key(theirs, |d: &DecisionRecord| d.at),
             limit,
         ))
     }
