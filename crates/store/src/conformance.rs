@@ -1,61 +1,73 @@
-//! The behaviour every [`Store`] implementation must show. Each backend's tests call
-//! [`run_all`] with a factory for fresh, empty stores.
+//! The behaviour every [`Store`] implementation must show, as stories: one function per
+//! behaviour, each given a fresh, empty store. Each backend has one test that calls
+//! [`run_all`] with a factory for such stores (as atuin's database stories and arrow-rs's
+//! `object_store` integration functions do), so a new backend gets the whole suite by
+//! writing that one test.
 
 use serde_json::json;
 use tailor_core::message::{Envelope, parse_message};
 use tailor_core::{ContentItem, Message, Product};
 
 use crate::{
-    AuditEntry, Checkpoint, DecisionRecord, Exposure, PersonKeys, ProfileRow, Reward, Store,
+    AudienceChange, AudienceOp, AuditEntry, Checkpoint, DecisionRecord, Exposure, JourneyRun,
+    JourneyWrite, OutboxItem, OutboxStatus, PersonKeys, ProfileRow, Reward, RunStatus, Store,
 };
 
-/// A named check of one behaviour.
-type Check = (&'static str, fn(&dyn Store));
+/// A named story of one behaviour.
+pub type Story = (&'static str, fn(&dyn Store));
 
-/// Runs every check, each on a fresh store. `G` keeps the store's resources (a temp
-/// directory, a database) alive until the check ends.
+/// Runs every story, each on a fresh store. `G` keeps the store's resources (a temp
+/// directory, a database) alive until the story ends.
 pub fn run_all<S: Store, G>(fresh: impl Fn() -> (S, G)) {
-    let checks: &[Check] = &[
-        ("append_dedupes_by_message_id", append_dedupes_by_message_id),
-        ("events_read_back_in_order", events_read_back_in_order),
-        (
-            "events_of_finds_every_id_field",
-            events_of_finds_every_id_field,
-        ),
-        ("checkpoint_round_trips", checkpoint_round_trips),
-        ("catalog_upserts_and_deletes", catalog_upserts_and_deletes),
-        (
-            "erase_person_reaches_every_table",
-            erase_person_reaches_every_table,
-        ),
-        (
-            "decisions_and_rewards_are_logged",
-            decisions_and_rewards_are_logged,
-        ),
-        (
-            "suppression_and_audit_records",
-            suppression_and_audit_records,
-        ),
-        ("exposures_keep_the_first", exposures_keep_the_first),
-        (
-            "retention_deletes_only_old_checkpointed_events",
-            retention_deletes_only_old_checkpointed_events,
-        ),
-        (
-            "journey_rows_are_atomic_and_idempotent",
-            journey_rows_are_atomic_and_idempotent,
-        ),
-        (
-            "erase_person_reaches_journey_rows",
-            erase_person_reaches_journey_rows,
-        ),
-    ];
-    for (name, check) in checks {
+    for (name, story) in STORIES {
         let (store, _guard) = fresh();
         eprintln!("store conformance: {name}");
-        check(&store);
+        story(&store);
     }
 }
+
+/// Every story, in the order [`run_all`] tells them.
+pub const STORIES: &[Story] = &[
+    ("append_dedupes_by_message_id", append_dedupes_by_message_id),
+    ("events_read_back_in_order", events_read_back_in_order),
+    (
+        "events_of_finds_every_id_field",
+        events_of_finds_every_id_field,
+    ),
+    ("checkpoint_round_trips", checkpoint_round_trips),
+    ("catalog_upserts_and_deletes", catalog_upserts_and_deletes),
+    (
+        "erase_person_reaches_every_table",
+        erase_person_reaches_every_table,
+    ),
+    (
+        "decisions_and_rewards_are_logged",
+        decisions_and_rewards_are_logged,
+    ),
+    (
+        "suppression_and_audit_records",
+        suppression_and_audit_records,
+    ),
+    ("exposures_keep_the_first", exposures_keep_the_first),
+    (
+        "retention_deletes_only_old_checkpointed_events",
+        retention_deletes_only_old_checkpointed_events,
+    ),
+    (
+        "journey_rows_are_atomic_and_idempotent",
+        journey_rows_are_atomic_and_idempotent,
+    ),
+    (
+        "erase_person_reaches_journey_rows",
+        erase_person_reaches_journey_rows,
+    ),
+    (
+        "recent_decisions_are_the_newest_oldest_first",
+        recent_decisions_are_the_newest_oldest_first,
+    ),
+    ("statuses_round_trip", statuses_round_trip),
+    ("id_lists_of_any_length", id_lists_of_any_length),
+];
 
 /// A message for tests: `kind` with the given ids.
 pub fn message(id: &str, kind: &str, user: Option<&str>, anon: Option<&str>) -> Message {
@@ -357,14 +369,14 @@ fn exposures_keep_the_first(s: &dyn Store) {
     assert_eq!(s.exposures().unwrap(), [e("b", 0, 11)]);
 }
 
-fn journey_run(id: &str, person: &str, due_at: Option<i64>) -> crate::JourneyRun {
-    crate::JourneyRun {
+fn journey_run(id: &str, person: &str, due_at: Option<i64>) -> JourneyRun {
+    JourneyRun {
         id: id.into(),
         journey: "j".into(),
         version: 1,
         person: person.into(),
         step: 0,
-        status: "active".into(),
+        status: RunStatus::Active,
         due_at,
         wait_event: None,
         entered_at: 1,
@@ -373,8 +385,8 @@ fn journey_run(id: &str, person: &str, due_at: Option<i64>) -> crate::JourneyRun
     }
 }
 
-fn outbox_item(key: &str, person: &str, next_at: i64, priority: i64) -> crate::OutboxItem {
-    crate::OutboxItem {
+fn outbox_item(key: &str, person: &str, next_at: i64, priority: i64) -> OutboxItem {
+    OutboxItem {
         key: key.into(),
         run_id: "r".into(),
         journey: "j".into(),
@@ -383,7 +395,7 @@ fn outbox_item(key: &str, person: &str, next_at: i64, priority: i64) -> crate::O
         channel: "email".into(),
         payload: "{}".into(),
         priority,
-        status: "pending".into(),
+        status: OutboxStatus::Pending,
         attempts: 0,
         next_at,
         last_error: None,
@@ -392,18 +404,17 @@ fn outbox_item(key: &str, person: &str, next_at: i64, priority: i64) -> crate::O
     }
 }
 
-fn audience(person: &str, op: &str) -> crate::AudienceChange {
-    crate::AudienceChange {
+fn audience(person: &str, op: AudienceOp) -> AudienceChange {
+    AudienceChange {
         seq: 0,
         audience: "cart".into(),
         person: person.into(),
-        op: op.into(),
+        op,
         at: 5,
     }
 }
 
 fn journey_rows_are_atomic_and_idempotent(s: &dyn Store) {
-    use crate::JourneyWrite;
     assert_eq!(s.journey_cursor().unwrap(), None);
     let mut w = JourneyWrite {
         runs: vec![
@@ -414,7 +425,10 @@ fn journey_rows_are_atomic_and_idempotent(s: &dyn Store) {
             outbox_item("k1", "u1", 10, 0),
             outbox_item("k2", "u1", 5, 9),
         ],
-        audience: vec![audience("u1", "add"), audience("u1", "add")],
+        audience: vec![
+            audience("u1", AudienceOp::Add),
+            audience("u1", AudienceOp::Add),
+        ],
         cursor: Some(42),
         ..Default::default()
     };
@@ -451,7 +465,7 @@ fn journey_rows_are_atomic_and_idempotent(s: &dyn Store) {
         .collect();
     assert_eq!(due, vec!["k2", "k1"]);
     let mut sent = outbox_item("k2", "u1", 5, 9);
-    sent.status = "sent".into();
+    sent.status = OutboxStatus::Sent;
     sent.sent_at = Some(7);
     s.journey_write(&JourneyWrite {
         outbox_updates: vec![sent],
@@ -463,43 +477,61 @@ fn journey_rows_are_atomic_and_idempotent(s: &dyn Store) {
         vec![("email".to_string(), 7)]
     );
     assert!(s.sends_since(&["u1".into()], 8).unwrap().is_empty());
-    assert_eq!(s.outbox_list(Some("sent"), None, 10).unwrap().len(), 1);
-    assert_eq!(s.outbox_item("k2").unwrap().unwrap().sent_at, Some(7));
-    assert_eq!(s.outbox_where("sent", None, None).unwrap().len(), 1);
     assert_eq!(
-        s.outbox_where("sent", Some("j"), Some("email"))
+        s.outbox_list(Some(OutboxStatus::Sent), None, 10)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(s.outbox_item("k2").unwrap().unwrap().sent_at, Some(7));
+    assert_eq!(
+        s.outbox_where(OutboxStatus::Sent, None, None)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.outbox_where(OutboxStatus::Sent, Some("j"), Some("email"))
             .unwrap()
             .len(),
         1
     );
     assert!(
-        s.outbox_where("sent", Some("other"), None)
+        s.outbox_where(OutboxStatus::Sent, Some("other"), None)
             .unwrap()
             .is_empty()
     );
     assert!(
-        s.outbox_where("sent", None, Some("onsite"))
+        s.outbox_where(OutboxStatus::Sent, None, Some("onsite"))
             .unwrap()
             .is_empty()
     );
-    assert_eq!(s.outbox_where("pending", None, None).unwrap().len(), 1);
+    assert_eq!(
+        s.outbox_where(OutboxStatus::Pending, None, None)
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(
         s.outbox_list(None, Some(&["u1".into()]), 10).unwrap().len(),
         2
     );
     // Adding a member twice is one change; removing a non-member is none.
     s.journey_write(&JourneyWrite {
-        audience: vec![audience("u1", "remove"), audience("u9", "remove")],
+        audience: vec![
+            audience("u1", AudienceOp::Remove),
+            audience("u9", AudienceOp::Remove),
+        ],
         ..Default::default()
     })
     .unwrap();
-    let ops: Vec<String> = s
+    let ops: Vec<AudienceOp> = s
         .audience_changes("cart", 0, 10)
         .unwrap()
         .into_iter()
         .map(|c| c.op)
         .collect();
-    assert_eq!(ops, vec!["add", "remove"]);
+    assert_eq!(ops, vec![AudienceOp::Add, AudienceOp::Remove]);
     assert!(s.audience_members("cart").unwrap().is_empty());
     assert_eq!(
         s.journey_counts("j").unwrap(),
@@ -510,13 +542,16 @@ fn journey_rows_are_atomic_and_idempotent(s: &dyn Store) {
 fn erase_person_reaches_journey_rows(s: &dyn Store) {
     s.append(&[message("a", "track", Some("u1"), None)])
         .unwrap();
-    s.journey_write(&crate::JourneyWrite {
+    s.journey_write(&JourneyWrite {
         runs: vec![
             journey_run("r1", "u1", Some(1)),
             journey_run("r2", "u2", Some(1)),
         ],
         new_outbox: vec![outbox_item("k1", "u1", 1, 0), outbox_item("k2", "u2", 1, 0)],
-        audience: vec![audience("u1", "add"), audience("u2", "add")],
+        audience: vec![
+            audience("u1", AudienceOp::Add),
+            audience("u2", AudienceOp::Add),
+        ],
         ..Default::default()
     })
     .unwrap();
@@ -597,4 +632,209 @@ fn retention_deletes_only_old_checkpointed_events(s: &dyn Store) {
     // Without a keep list, the consent event goes too.
     assert_eq!(s.delete_events_before(100, up_to, &[], 10).unwrap(), 1);
     assert_eq!(s.event_count().unwrap(), 2);
+}
+
+fn recent_decisions_are_the_newest_oldest_first(s: &dyn Store) {
+    let d = |id: &str, at| DecisionRecord {
+        id: id.into(),
+        at,
+        user_id: None,
+        anonymous_id: Some("a".into()),
+        personalized: false,
+        shown: vec!["p1".into()],
+        counted: vec!["p1".into()],
+        body: "{}".into(),
+    };
+    s.log_decisions(&[d("d2", 20), d("d1", 10), d("d3", 30)])
+        .unwrap();
+    let reward = |decision: &str, seq| Reward {
+        decision_id: decision.into(),
+        seq,
+        event: "Order Completed".into(),
+        value: 5.0,
+        at: 40,
+    };
+    s.log_rewards(&[reward("d3", 2), reward("d3", 1), reward("gone", 3)])
+        .unwrap();
+    let recent = s.recent_decisions(2).unwrap();
+    let ids: Vec<&str> = recent.iter().map(|(d, _)| d.id.as_str()).collect();
+    assert_eq!(ids, ["d2", "d3"]);
+    assert!(recent[0].1.is_empty());
+    let seqs: Vec<i64> = recent[1].1.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, [1, 2], "rewards in log order");
+    assert_eq!(s.recent_decisions(usize::MAX).unwrap().len(), 3);
+}
+
+fn statuses_round_trip(s: &dyn Store) {
+    let runs: Vec<JourneyRun> = RunStatus::ALL
+        .iter()
+        .map(|&status| JourneyRun {
+            status,
+            ..journey_run(status.as_str(), "u1", None)
+        })
+        .collect();
+    let outbox: Vec<OutboxItem> = OutboxStatus::ALL
+        .iter()
+        .map(|&status| OutboxItem {
+            status,
+            ..outbox_item(status.as_str(), "u1", 1, 0)
+        })
+        .collect();
+    s.journey_write(&JourneyWrite {
+        runs: runs.clone(),
+        new_outbox: outbox.clone(),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut back = s.journey_runs_of(&["u1".into()]).unwrap();
+    back.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut expected = runs;
+    expected.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(back, expected);
+    for item in &outbox {
+        assert_eq!(s.outbox_item(&item.key).unwrap().as_ref(), Some(item));
+        assert_eq!(
+            s.outbox_where(item.status, None, None).unwrap(),
+            std::slice::from_ref(item)
+        );
+    }
+    // Only active runs have timers.
+    s.journey_write(&JourneyWrite {
+        runs: RunStatus::ALL
+            .iter()
+            .map(|&status| JourneyRun {
+                status,
+                ..journey_run(status.as_str(), "u1", Some(5))
+            })
+            .collect(),
+        ..Default::default()
+    })
+    .unwrap();
+    let due: Vec<RunStatus> = s
+        .journey_runs_due(5, 10)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(due, [RunStatus::Active]);
+}
+
+/// More ids than SQLite takes bound variables in one statement (32,766), as a profile
+/// that gathered thousands of anonymous sessions has: every query taking a list of ids
+/// answers for all of them, the last as well as the first, and erasure takes them at once.
+fn id_lists_of_any_length(s: &dyn Store) {
+    const N: usize = 40_000;
+    let ids: Vec<String> = (0..N).map(|i| format!("anon-{i}")).collect();
+    let (first, middle, last) = (&ids[0], &ids[N / 2], &ids[N - 1]);
+    let template = message("template", "track", None, Some("x"));
+    let mut messages: Vec<Message> = ids
+        .iter()
+        .map(|id| Message {
+            message_id: format!("m-{id}"),
+            anonymous_id: Some(id.clone()),
+            ..template.clone()
+        })
+        .collect();
+    messages.push(message("other", "track", Some("other"), None));
+    s.append(&messages).unwrap();
+
+    let decision = |id: &str, person: &str, at| DecisionRecord {
+        id: id.into(),
+        at,
+        user_id: None,
+        anonymous_id: Some(person.into()),
+        personalized: true,
+        shown: vec!["promo".into()],
+        counted: vec!["promo".into()],
+        body: "{}".into(),
+    };
+    s.log_decisions(&[
+        decision("d-first", first, 1),
+        decision("d-last", last, 2),
+        decision("d-other", "other", 3),
+    ])
+    .unwrap();
+    let exposure = |id: &str, at| Exposure {
+        experiment: "exp".into(),
+        id: id.into(),
+        variation: 1,
+        at,
+    };
+    s.log_exposures(&[exposure(first, 1), exposure(last, 2), exposure("other", 3)])
+        .unwrap();
+    let mut sent = outbox_item("k-last", last, 1, 0);
+    sent.status = OutboxStatus::Sent;
+    sent.sent_at = Some(7);
+    s.journey_write(&JourneyWrite {
+        runs: vec![
+            journey_run("r-first", first, None),
+            journey_run("r-middle", middle, None),
+            journey_run("r-last", last, None),
+            journey_run("r-other", "other", None),
+        ],
+        new_outbox: vec![
+            outbox_item("k-first", first, 1, 0),
+            outbox_item("k-middle", middle, 1, 0),
+            sent,
+            outbox_item("k-other", "other", 1, 0),
+        ],
+        audience: vec![audience(last, AudienceOp::Add)],
+        ..Default::default()
+    })
+    .unwrap();
+
+    assert_eq!(s.events_of(&ids, usize::MAX).unwrap().len(), N);
+    let newest = s.events_of(&ids, 2).unwrap();
+    assert_eq!(newest.len(), 2);
+    assert_eq!(newest[0].message.anonymous_id.as_ref(), Some(last));
+    let decision_ids = |v: Vec<DecisionRecord>| v.into_iter().map(|d| d.id).collect::<Vec<_>>();
+    assert_eq!(
+        decision_ids(s.decisions_of(&ids, 10).unwrap()),
+        ["d-first", "d-last"]
+    );
+    assert_eq!(
+        s.exposures_of(&ids).unwrap(),
+        [exposure(first, 1), exposure(last, 2)]
+    );
+    assert_eq!(s.journey_runs_of(&ids).unwrap().len(), 3);
+    assert_eq!(
+        s.outbox_list(None, Some(&ids), usize::MAX).unwrap().len(),
+        3
+    );
+    let sent_to_them = s
+        .outbox_list(Some(OutboxStatus::Sent), Some(&ids), 10)
+        .unwrap();
+    assert_eq!(sent_to_them.len(), 1);
+    assert_eq!(sent_to_them[0].key, "k-last");
+    assert_eq!(s.sends_since(&ids, 0).unwrap(), [("email".to_string(), 7)]);
+
+    let erased = s
+        .erase_person(&PersonKeys {
+            profile_ids: vec![],
+            ids: ids.clone(),
+        })
+        .unwrap();
+    assert_eq!(erased.events, N as u64);
+    assert_eq!(erased.decisions, 2);
+    // Three runs, three messages, the membership and its change record.
+    assert_eq!(erased.journeys, 8);
+    assert_eq!(s.event_count().unwrap(), 1);
+    assert!(s.events_of(&ids, 10).unwrap().is_empty());
+    assert!(s.decisions_of(&ids, 10).unwrap().is_empty());
+    assert!(s.exposures_of(&ids).unwrap().is_empty());
+    assert!(s.journey_runs_of(&ids).unwrap().is_empty());
+    assert!(s.outbox_list(None, Some(&ids), 10).unwrap().is_empty());
+    assert!(s.sends_since(&ids, 0).unwrap().is_empty());
+    assert!(s.audience_members("cart").unwrap().is_empty());
+    // Someone else's rows are untouched.
+    let other = ["other".to_string()];
+    assert_eq!(s.events_of(&other, 10).unwrap().len(), 1);
+    assert_eq!(
+        decision_ids(s.decisions_of(&other, 10).unwrap()),
+        ["d-other"]
+    );
+    assert_eq!(s.exposures().unwrap(), [exposure("other", 3)]);
+    assert_eq!(s.journey_runs_of(&other).unwrap().len(), 1);
+    assert!(s.outbox_item("k-other").unwrap().is_some());
+    assert_eq!(s.shown_counts().unwrap(), [("promo".to_string(), 1)]);
 }

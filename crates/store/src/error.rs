@@ -1,4 +1,19 @@
-//! The store's one error type. Driver errors are turned into text here and go no further.
+//! The store's one error type. Driver errors become one of its variants at the backend
+//! (`sqlite/mod.rs` classifies SQLite's) and go no further: callers branch on
+//! [`StoreError::kind`], never on a driver's codes or messages.
+
+/// What went wrong, as far as a caller needs to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// A row asked for by key does not exist.
+    NotFound,
+    /// Stored data cannot be read: damaged, written by something else, or by a newer Tailor.
+    Corrupt,
+    /// The disk or the database is full; freeing space (or retention) fixes it.
+    Full,
+    /// Anything else (I/O, locking, a bug): ours, not the caller's.
+    Internal,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -13,15 +28,27 @@ pub enum StoreError {
         "the data directory has schema version {found}, newer than this Tailor understands ({supported})"
     )]
     TooNew { found: i64, supported: i64 },
+    /// The disk or the database is full.
+    #[error("storage is full: {0}")]
+    Full(String),
+    /// A row the operation needs does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Backend(e.to_string())
+impl StoreError {
+    pub fn kind(&self) -> StoreErrorKind {
+        match self {
+            StoreError::Backend(_) => StoreErrorKind::Internal,
+            StoreError::Corrupt(_) | StoreError::TooNew { .. } => StoreErrorKind::Corrupt,
+            StoreError::Full(_) => StoreErrorKind::Full,
+            StoreError::NotFound(_) => StoreErrorKind::NotFound,
+        }
     }
 }
 
 impl From<serde_json::Error> for StoreError {
+    /// JSON only fails to decode what the store wrote itself, so the data is at fault.
     fn from(e: serde_json::Error) -> Self {
         StoreError::Corrupt(e.to_string())
     }

@@ -161,7 +161,7 @@ pub fn run(people: usize, timers: usize, json_out: bool) -> anyhow::Result<()> {
         // Timer capacity, in the store the scheduler reads.
         eprintln!("{timers} pending timers…");
         let store = tailor_store::SqliteStore::open(&temp.path().join("timers"))?;
-        use tailor_store::Store as _;
+        use tailor_store::JourneyStore as _;
         let before = dir_size(&temp.path().join("timers"));
         let now = tailor_core::SystemClock.now();
         let written = Instant::now();
@@ -175,7 +175,7 @@ pub fn run(people: usize, timers: usize, json_out: bool) -> anyhow::Result<()> {
                     version: 1,
                     person: format!("p{k}"),
                     step: 0,
-                    status: "active".into(),
+                    status: tailor_store::RunStatus::Active,
                     // Spread over the next 30 days.
                     due_at: Some(now + 1 + (k as i64 * 7_919 % (30 * DAY))),
                     wait_event: None,

@@ -157,6 +157,7 @@ impl Keys {
 #[cfg(test)]
 mod tests {
     use tailor_store::SqliteStore;
+    use tailor_store::prelude::*;
 
     use super::*;
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tailor_core::{Millis, Purpose, ValidationError};
+use tailor_store::OutboxStatus;
 
 use super::definition::{Journey, StoredJourney};
 use super::policy::SendPolicy;
@@ -89,7 +90,10 @@ impl JourneyParts {
     fn release_held(&self, id: &str) -> Result<(), EngineError> {
         let now = self.clock.now();
         let mut write = tailor_store::JourneyWrite::default();
-        for mut item in self.store.outbox_where("pending", Some(id), None)? {
+        for mut item in self
+            .store
+            .outbox_where(OutboxStatus::Pending, Some(id), None)?
+        {
             if item.last_error.as_deref() == Some(delivery::HELD_PAUSED) {
                 item.next_at = now;
                 item.last_error = None;
@@ -183,14 +187,10 @@ impl JourneyParts {
         person: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Value>, EngineError> {
-        if let Some(s) = status
-            && !["pending", "sent", "skipped", "dead"].contains(&s)
-        {
-            return Err(ValidationError::one(format!(
-                "status {s:?} is not one of pending, sent, skipped, dead"
-            ))
-            .into());
-        }
+        let status = status
+            .map(str::parse::<OutboxStatus>)
+            .transpose()
+            .map_err(|e| ValidationError::one(e.to_string()))?;
         let ids = person.map(|p| self.live.ids_of(p));
         let items = self.store.outbox_list(status, ids.as_deref(), limit)?;
         Ok(items.iter().map(outbox_json).collect())
@@ -202,14 +202,14 @@ impl JourneyParts {
             .store
             .outbox_item(key)?
             .ok_or_else(|| EngineError::NotFound(format!("outbox message {key:?}")))?;
-        if item.status != "dead" {
+        if item.status != OutboxStatus::Dead {
             return Err(ValidationError::one(format!(
                 "outbox message {key:?} is {}, not dead; only dead messages are replayed",
                 item.status
             ))
             .into());
         }
-        item.status = "pending".into();
+        item.status = OutboxStatus::Pending;
         item.attempts = 0;
         item.next_at = self.clock.now();
         let mut write = tailor_store::JourneyWrite {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tailor_core::time::{DAY, SECOND};
 use tailor_core::{Millis, Purpose};
-use tailor_store::{JourneyWrite, OutboxItem};
+use tailor_store::{JourneyWrite, OutboxItem, OutboxStatus, RunStatus};
 
 use super::JourneyParts;
 use super::channels::{ChannelConfig, Channels, SendError};
@@ -105,7 +105,7 @@ impl Delivery {
         match self.verdict(&item, profile.as_deref(), now) {
             Verdict::Skip(reason) => {
                 write.count(&item.journey, step_id, format!("skipped:{reason}"));
-                item.status = "skipped".into();
+                item.status = OutboxStatus::Skipped;
                 item.last_error = Some(reason);
             }
             Verdict::Defer(until, why) => {
@@ -132,7 +132,7 @@ impl Delivery {
                             self.parts.inbox.put(&item.person, m);
                         }
                         write.count(&item.journey, step_id, "sent");
-                        item.status = "sent".into();
+                        item.status = OutboxStatus::Sent;
                         item.sent_at = Some(now);
                         item.last_error = None;
                     }
@@ -141,7 +141,7 @@ impl Delivery {
                         item.last_error = Some(e.message.clone());
                         if !e.retry || item.attempts >= MAX_ATTEMPTS {
                             write.count(&item.journey, step_id, "dead");
-                            item.status = "dead".into();
+                            item.status = OutboxStatus::Dead;
                             tracing::warn!(
                                 key = item.key,
                                 error = e.message,
@@ -175,7 +175,7 @@ impl Delivery {
             .journey_runs_of(std::slice::from_ref(&item.person))
             .ok()
             .and_then(|runs| runs.into_iter().find(|r| r.id == item.run_id))
-            .is_some_and(|r| r.status == "converted" || r.status == "stopped");
+            .is_some_and(|r| r.status == RunStatus::Converted || r.status == RunStatus::Stopped);
         if run_ended {
             return Verdict::Skip("exited".into());
         }

@@ -36,7 +36,7 @@ use std::sync::mpsc;
 use parking_lot::{Mutex, RwLock};
 use serde_json::{Value, json};
 use tailor_core::{Message, Millis};
-use tailor_store::{OutboxItem, Seq, Store};
+use tailor_store::{OutboxItem, OutboxStatus, Seq, Store};
 
 use crate::decide::Decider;
 use crate::decide::onsite::{self, Inbox};
@@ -465,7 +465,10 @@ fn prepare(parts: &JourneyParts) -> Result<(), EngineError> {
     parts
         .live
         .with_registry(|r| journeys.baseline_segments(r, now));
-    for item in parts.store.outbox_where("sent", None, Some("onsite"))? {
+    for item in parts
+        .store
+        .outbox_where(OutboxStatus::Sent, None, Some("onsite"))?
+    {
         let delivered = serde_json::from_str::<Value>(&item.payload)
             .ok()
             .and_then(|p| {

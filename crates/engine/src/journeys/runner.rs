@@ -14,7 +14,9 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tailor_core::time::{DAY, HOUR, MINUTE};
 use tailor_core::{Message, MessageType, Millis, Purpose};
-use tailor_store::{AudienceChange, JourneyRun, JourneyWrite, OutboxItem, Seq};
+use tailor_store::{
+    AudienceChange, AudienceOp, JourneyRun, JourneyWrite, OutboxItem, OutboxStatus, RunStatus, Seq,
+};
 
 use super::JourneyParts;
 use super::definition::{Action, AudienceAction, Journey, ReentryPolicy, parse_duration};
@@ -277,9 +279,13 @@ impl Runner {
         let store = self.parts.store.clone();
         let runs = store.journey_runs_of(persons)?;
         let book = self.parts.journeys.book();
-        for mut run in runs.iter().filter(|r| r.status == "active").cloned() {
+        for mut run in runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Active)
+            .cloned()
+        {
             let Some(def) = book.get(&run.journey).and_then(|s| s.version(run.version)) else {
-                run.status = "stopped".into();
+                run.status = RunStatus::Stopped;
                 run.due_at = None;
                 run.updated_at = now;
                 effects.write.runs.push(run);
@@ -398,7 +404,7 @@ impl Runner {
             version,
             person,
             step: 0,
-            status: "active".into(),
+            status: RunStatus::Active,
             due_at: None,
             wait_event: None,
             entered_at: now,
@@ -547,12 +553,12 @@ impl Runner {
                     seq: 0,
                     audience: audience.clone(),
                     person: run.person.clone(),
-                    op: "remove".into(),
+                    op: AudienceOp::Remove,
                     at: now,
                 });
             }
         }
-        run.status = "converted".into();
+        run.status = RunStatus::Converted;
         run.due_at = None;
         run.wait_event = None;
         run.updated_at = now;
@@ -577,7 +583,7 @@ impl Runner {
         for mut run in due {
             match book.get(&run.journey) {
                 None => {
-                    run.status = "stopped".into();
+                    run.status = RunStatus::Stopped;
                     run.due_at = None;
                 }
                 Some(stored) if stored.paused => {
@@ -585,7 +591,7 @@ impl Runner {
                 }
                 Some(stored) => match stored.version(run.version) {
                     None => {
-                        run.status = "stopped".into();
+                        run.status = RunStatus::Stopped;
                         run.due_at = None;
                     }
                     Some(def) => {
@@ -629,7 +635,7 @@ impl Runner {
         for _ in 0..MAX_STEPS_AT_ONCE {
             let i = run.step as usize;
             let Some(step) = def.steps.get(i) else {
-                self.finish(run, def, "completed", effects);
+                self.finish(run, def, RunStatus::Completed, effects);
                 return;
             };
             let mut next = def.next_of(i);
@@ -724,7 +730,7 @@ impl Runner {
                         channel: channel.as_str().into(),
                         payload: payload.to_string(),
                         priority: def.priority,
-                        status: "pending".into(),
+                        status: OutboxStatus::Pending,
                         attempts: 0,
                         next_at: now,
                         last_error: None,
@@ -746,12 +752,12 @@ impl Runner {
                                 if !state.audiences.contains(audience) {
                                     state.audiences.push(audience.clone());
                                 }
-                                Some("add")
+                                Some(AudienceOp::Add)
                             }
                         }
                         AudienceAction::Remove => {
                             state.audiences.retain(|a| a != audience);
-                            Some("remove")
+                            Some(AudienceOp::Remove)
                         }
                     };
                     if let Some(op) = op {
@@ -759,10 +765,10 @@ impl Runner {
                             seq: 0,
                             audience: audience.clone(),
                             person: run.person.clone(),
-                            op: op.into(),
+                            op,
                             at: now,
                         });
-                        effects.write.count(&def.id, step.id.clone(), op);
+                        effects.write.count(&def.id, step.id.clone(), op.as_str());
                     }
                 }
                 Action::UpdateProfile { traits } => {
@@ -772,14 +778,14 @@ impl Runner {
                     effects.write.count(&def.id, step.id.clone(), "updated");
                 }
                 Action::Exit => {
-                    self.finish(run, def, "completed", effects);
+                    self.finish(run, def, RunStatus::Completed, effects);
                     return;
                 }
             }
             match next {
                 Some(n) => self.go_to(run, def, n, effects),
                 None => {
-                    self.finish(run, def, "completed", effects);
+                    self.finish(run, def, RunStatus::Completed, effects);
                     return;
                 }
             }
@@ -789,8 +795,14 @@ impl Runner {
         run.due_at = Some(now + MINUTE);
     }
 
-    fn finish(&self, run: &mut JourneyRun, def: &Journey, status: &str, effects: &mut Effects) {
-        run.status = status.into();
+    fn finish(
+        &self,
+        run: &mut JourneyRun,
+        def: &Journey,
+        status: RunStatus,
+        effects: &mut Effects,
+    ) {
+        run.status = status;
         run.due_at = None;
         run.wait_event = None;
         effects
@@ -917,7 +929,7 @@ fn identify(
 fn may_reenter(def: &Journey, theirs: &[&JourneyRun], now: Millis) -> bool {
     let allowed = match def.reentry.policy {
         ReentryPolicy::Never => theirs.is_empty(),
-        ReentryPolicy::AfterExit => !theirs.iter().any(|r| r.status == "active"),
+        ReentryPolicy::AfterExit => !theirs.iter().any(|r| r.status == RunStatus::Active),
         ReentryPolicy::Always => true,
     };
     let cooling = def

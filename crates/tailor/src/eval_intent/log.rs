@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 use tailor_core::message::{Message, MessageType};
 use tailor_ml::intent::{Activity, ActivityKind, CategoryId};
-use tailor_store::{SqliteStore, Store};
+use tailor_store::{EventLog as _, SqliteStore};
 
 /// Events read from the store per call.
 const PAGE: usize = 20_000;

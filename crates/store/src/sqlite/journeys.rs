@@ -1,61 +1,45 @@
-//! SQLite rows of journeys: runs and their timers, the outbox, audiences, step counters
-//! (schema: migration 6 in `sqlite.rs`).
+//! [`JourneyStore`] on SQLite: `journey_runs` and their timers, the `outbox`,
+//! `audience_members` with their `audience_changes` stream, and `journey_counts`, all in
+//! `tailor.db` (schema: migration 6 in `mod.rs`); the journeys' log cursor is a `meta` row.
+//! Statuses and ops are stored as their `as_str` text; one that does not parse reads back
+//! as [`crate::StoreError::Corrupt`].
 
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Row, Transaction, params, params_from_iter};
 use tailor_core::Millis;
 
-use super::{SqliteStore, placeholders, sql_limit};
-use crate::journeys::{AudienceChange, JourneyRun, JourneyWrite, OutboxItem};
+use super::{IN_IDS, SqliteStore, ids_json, sql_limit};
+use crate::journeys::{
+    AudienceChange, AudienceOp, CURSOR_META, JourneyRun, JourneyStore, JourneyWrite, OutboxItem,
+    OutboxStatus, RunStatus,
+};
 use crate::{Result, Seq};
 
-/// Migration 6 of `tailor.db`.
-pub(super) const JOURNEYS_SCHEMA: &str = "CREATE TABLE journey_runs (
-        id TEXT PRIMARY KEY,
-        journey TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        person TEXT NOT NULL,
-        step INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        due_at INTEGER,
-        wait_event TEXT,
-        entered_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL,
-        state TEXT NOT NULL
-     ) WITHOUT ROWID;
-     CREATE INDEX journey_runs_person ON journey_runs(person);
-     CREATE INDEX journey_runs_due ON journey_runs(due_at) WHERE status = 'active' AND due_at IS NOT NULL;
-     CREATE TABLE outbox (
-        key TEXT PRIMARY KEY,
-        run_id TEXT NOT NULL,
-        journey TEXT NOT NULL,
-        step INTEGER NOT NULL,
-        person TEXT NOT NULL,
-        channel TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        priority INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        attempts INTEGER NOT NULL,
-        next_at INTEGER NOT NULL,
-        last_error TEXT,
-        created_at INTEGER NOT NULL,
-        sent_at INTEGER
-     ) WITHOUT ROWID;
-     CREATE INDEX outbox_due ON outbox(next_at) WHERE status = 'pending';
-     CREATE INDEX outbox_person ON outbox(person, sent_at);
-     CREATE INDEX outbox_status ON outbox(status);
-     CREATE TABLE audience_members (audience TEXT NOT NULL, person TEXT NOT NULL, added_at INTEGER NOT NULL,
-        PRIMARY KEY (audience, person)) WITHOUT ROWID;
-     CREATE INDEX audience_members_person ON audience_members(person);
-     CREATE TABLE audience_changes (seq INTEGER PRIMARY KEY, audience TEXT NOT NULL, person TEXT NOT NULL,
-        op TEXT NOT NULL, at INTEGER NOT NULL);
-     CREATE INDEX audience_changes_person ON audience_changes(person);
-     CREATE TABLE journey_counts (journey TEXT NOT NULL, step TEXT NOT NULL, metric TEXT NOT NULL, n INTEGER NOT NULL,
-        PRIMARY KEY (journey, step, metric)) WITHOUT ROWID;";
+/// Text columns holding an enum's `as_str`.
+macro_rules! text_column {
+    ($($ty:ty),+) => {$(
+        impl ToSql for $ty {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl FromSql for $ty {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                value
+                    .as_str()?
+                    .parse()
+                    .map_err(|e| FromSqlError::Other(Box::new(e)))
+            }
+        }
+    )+};
+}
+
+text_column!(RunStatus, OutboxStatus, AudienceOp);
 
 const RUN_COLUMNS: &str =
     "id, journey, version, person, step, status, due_at, wait_event, entered_at, updated_at, state";
 const OUTBOX_COLUMNS: &str = "key, run_id, journey, step, person, channel, payload, priority, status, attempts, next_at, last_error, created_at, sent_at";
-const CURSOR_META: &str = "journey_cursor";
 
 fn run_row(r: &Row) -> rusqlite::Result<JourneyRun> {
     Ok(JourneyRun {
@@ -147,12 +131,12 @@ fn apply(tx: &Transaction, w: &JourneyWrite) -> Result<()> {
         ])?;
     }
     for c in &w.audience {
-        let changed = match c.op.as_str() {
-            "add" => tx.execute(
+        let changed = match c.op {
+            AudienceOp::Add => tx.execute(
                 "INSERT OR IGNORE INTO audience_members (audience, person, added_at) VALUES (?1, ?2, ?3)",
                 params![c.audience, c.person, c.at],
             )?,
-            _ => tx.execute(
+            AudienceOp::Remove => tx.execute(
                 "DELETE FROM audience_members WHERE audience = ?1 AND person = ?2",
                 params![c.audience, c.person],
             )?,
@@ -191,8 +175,64 @@ fn collect<T>(
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-impl SqliteStore {
-    pub(super) fn journey_write_sql(&self, w: &JourneyWrite) -> Result<()> {
+/// Every run of any of the persons in `?1`, oldest first.
+pub(super) fn runs_of_sql() -> String {
+    format!("SELECT {RUN_COLUMNS} FROM journey_runs WHERE person IN ({IN_IDS}) ORDER BY entered_at")
+}
+
+/// Messages by person (`?1`, when `persons`) and/or status (the next parameter, when
+/// `status`), oldest first.
+pub(super) fn outbox_list_sql(persons: bool, status: bool, limit: usize) -> String {
+    let mut clauses: Vec<String> = Vec::new();
+    if persons {
+        clauses.push(format!("person IN ({IN_IDS})"));
+    }
+    if status {
+        // With persons, `+` keeps SQLite off the status index: a person's handful of
+        // messages beats every message with one status.
+        let plus = if persons { "+" } else { "" };
+        clauses.push(format!("{plus}status = ?{}", clauses.len() + 1));
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    format!(
+        "SELECT {OUTBOX_COLUMNS} FROM outbox {filter} ORDER BY created_at, key LIMIT {}",
+        sql_limit(limit)
+    )
+}
+
+/// (channel, sent at) of messages sent to any of the persons in `?1` since `?2`. `+status`
+/// keeps SQLite on the `(person, sent_at)` index: it cannot tell how many ids the JSON
+/// list holds, and guesses that scanning every sent message is cheaper.
+pub(super) fn sends_since_sql() -> String {
+    format!(
+        "SELECT channel, sent_at FROM outbox WHERE person IN ({IN_IDS}) AND +status = 'sent' AND sent_at >= ?2"
+    )
+}
+
+/// Deletes, in `tx`, the journey rows naming any of the ids bound as JSON in `ids`;
+/// returns how many went.
+pub(super) fn erase(tx: &Transaction<'_>, ids: &str) -> Result<u64> {
+    let mut n = 0;
+    for table in [
+        "journey_runs",
+        "outbox",
+        "audience_members",
+        "audience_changes",
+    ] {
+        n += tx.execute(
+            &format!("DELETE FROM {table} WHERE person IN ({IN_IDS})"),
+            [ids],
+        )? as u64;
+    }
+    Ok(n)
+}
+
+impl JourneyStore for SqliteStore {
+    fn journey_write(&self, w: &JourneyWrite) -> Result<()> {
         self.write(|conn| {
             let tx = conn.transaction()?;
             apply(&tx, w)?;
@@ -201,7 +241,7 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn journey_cursor_sql(&self) -> Result<Option<Seq>> {
+    fn journey_cursor(&self) -> Result<Option<Seq>> {
         self.write(|conn| {
             let v: Option<String> = conn
                 .query_row(
@@ -214,11 +254,7 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn journey_runs_due_sql(
-        &self,
-        now: Millis,
-        limit: usize,
-    ) -> Result<Vec<JourneyRun>> {
+    fn journey_runs_due(&self, now: Millis, limit: usize) -> Result<Vec<JourneyRun>> {
         self.write(|conn| {
             collect(
                 conn,
@@ -229,24 +265,15 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn journey_runs_of_sql(&self, persons: &[String]) -> Result<Vec<JourneyRun>> {
+    fn journey_runs_of(&self, persons: &[String]) -> Result<Vec<JourneyRun>> {
         if persons.is_empty() {
             return Ok(Vec::new());
         }
-        self.write(|conn| {
-            collect(
-                conn,
-                &format!(
-                    "SELECT {RUN_COLUMNS} FROM journey_runs WHERE person IN ({}) ORDER BY entered_at",
-                    placeholders(persons.len())
-                ),
-                params_from_iter(persons),
-                run_row,
-            )
-        })
+        let persons = ids_json(persons)?;
+        self.write(|conn| collect(conn, &runs_of_sql(), [persons], run_row))
     }
 
-    pub(super) fn journey_runs_in_sql(&self, journey: &str) -> Result<Vec<JourneyRun>> {
+    fn journey_runs_in(&self, journey: &str) -> Result<Vec<JourneyRun>> {
         self.write(|conn| {
             collect(
                 conn,
@@ -259,9 +286,52 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn outbox_where_sql(
+    fn journey_counts(&self, journey: &str) -> Result<Vec<(String, String, i64)>> {
+        self.write(|conn| {
+            collect(
+                conn,
+                "SELECT step, metric, n FROM journey_counts WHERE journey = ?1 ORDER BY step, metric",
+                [journey],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+        })
+    }
+
+    fn outbox_due(&self, now: Millis, limit: usize) -> Result<Vec<OutboxItem>> {
+        self.write(|conn| {
+            collect(
+                conn,
+                &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND next_at <= ?1 ORDER BY priority DESC, next_at, key LIMIT ?2"),
+                params![now, sql_limit(limit)],
+                outbox_row,
+            )
+        })
+    }
+
+    fn outbox_list(
         &self,
-        status: &str,
+        status: Option<OutboxStatus>,
+        persons: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>> {
+        // Only the filters asked for, so the person and status indexes stay usable.
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(ids) = persons {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            args.push(ids_json(ids)?.into());
+        }
+        if let Some(s) = status {
+            args.push(s.as_str().to_string().into());
+        }
+        let sql = outbox_list_sql(persons.is_some(), status.is_some(), limit);
+        self.write(|conn| collect(conn, &sql, params_from_iter(args), outbox_row))
+    }
+
+    fn outbox_where(
+        &self,
+        status: OutboxStatus,
         journey: Option<&str>,
         channel: Option<&str>,
     ) -> Result<Vec<OutboxItem>> {
@@ -277,64 +347,7 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn journey_counts_sql(&self, journey: &str) -> Result<Vec<(String, String, i64)>> {
-        self.write(|conn| {
-            collect(
-                conn,
-                "SELECT step, metric, n FROM journey_counts WHERE journey = ?1 ORDER BY step, metric",
-                [journey],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-        })
-    }
-
-    pub(super) fn outbox_due_sql(&self, now: Millis, limit: usize) -> Result<Vec<OutboxItem>> {
-        self.write(|conn| {
-            collect(
-                conn,
-                &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND next_at <= ?1 ORDER BY priority DESC, next_at, key LIMIT ?2"),
-                params![now, sql_limit(limit)],
-                outbox_row,
-            )
-        })
-    }
-
-    pub(super) fn outbox_list_sql(
-        &self,
-        status: Option<&str>,
-        person: Option<&[String]>,
-        limit: usize,
-    ) -> Result<Vec<OutboxItem>> {
-        self.write(|conn| {
-            let mut args: Vec<String> = Vec::new();
-            let mut clauses: Vec<String> = Vec::new();
-            if let Some(s) = status {
-                args.push(s.to_string());
-                clauses.push(format!("status = ?{}", args.len()));
-            }
-            if let Some(ids) = person {
-                if ids.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let first = args.len() + 1;
-                args.extend(ids.iter().cloned());
-                let ph: Vec<String> = (first..=args.len()).map(|i| format!("?{i}")).collect();
-                clauses.push(format!("person IN ({})", ph.join(", ")));
-            }
-            let filter = if clauses.is_empty() {
-                String::new()
-            } else {
-                format!("WHERE {}", clauses.join(" AND "))
-            };
-            let sql = format!(
-                "SELECT {OUTBOX_COLUMNS} FROM outbox {filter} ORDER BY created_at, key LIMIT {}",
-                sql_limit(limit)
-            );
-            collect(conn, &sql, params_from_iter(args), outbox_row)
-        })
-    }
-
-    pub(super) fn outbox_item_sql(&self, key: &str) -> Result<Option<OutboxItem>> {
+    fn outbox_item(&self, key: &str) -> Result<Option<OutboxItem>> {
         self.write(|conn| {
             Ok(collect(
                 conn,
@@ -346,32 +359,19 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn sends_since_sql(
-        &self,
-        persons: &[String],
-        since: Millis,
-    ) -> Result<Vec<(String, Millis)>> {
+    fn sends_since(&self, persons: &[String], since: Millis) -> Result<Vec<(String, Millis)>> {
         if persons.is_empty() {
             return Ok(Vec::new());
         }
+        let persons = ids_json(persons)?;
         self.write(|conn| {
-            let mut args: Vec<rusqlite::types::Value> =
-                persons.iter().map(|p| p.clone().into()).collect();
-            args.push(since.into());
-            collect(
-                conn,
-                &format!(
-                    "SELECT channel, sent_at FROM outbox WHERE person IN ({}) AND status = 'sent' AND sent_at >= ?{}",
-                    placeholders(persons.len()),
-                    persons.len() + 1
-                ),
-                params_from_iter(args),
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            collect(conn, &sends_since_sql(), params![persons, since], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
         })
     }
 
-    pub(super) fn audience_members_sql(&self, audience: &str) -> Result<Vec<(String, Millis)>> {
+    fn audience_members(&self, audience: &str) -> Result<Vec<(String, Millis)>> {
         self.write(|conn| {
             collect(
                 conn,
@@ -382,7 +382,7 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn audience_changes_sql(
+    fn audience_changes(
         &self,
         audience: &str,
         after: i64,
@@ -405,22 +405,35 @@ impl SqliteStore {
             )
         })
     }
+}
 
-    /// Deletes the journey rows naming any of `ids`; returns how many went.
-    pub(super) fn erase_journey_rows(tx: &Transaction, ids: &[String]) -> Result<u64> {
-        let ph = placeholders(ids.len());
-        let mut n = 0;
-        for table in [
-            "journey_runs",
-            "outbox",
-            "audience_members",
-            "audience_changes",
-        ] {
-            n += tx.execute(
-                &format!("DELETE FROM {table} WHERE person IN ({ph})"),
-                params_from_iter(ids),
-            )? as u64;
-        }
-        Ok(n)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{StoreError, StoreErrorKind};
+
+    #[test]
+    fn an_unknown_status_reads_back_as_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        s.write(|conn| {
+            conn.execute_batch(
+                "INSERT INTO journey_runs (id, journey, version, person, step, status, entered_at, updated_at, state)
+                 VALUES ('r', 'j', 1, 'u', 0, 'sleeping', 1, 1, '{}');
+                 INSERT INTO outbox (key, run_id, journey, step, person, channel, payload, priority, status, attempts, next_at, created_at)
+                 VALUES ('k', 'r', 'j', 0, 'u', 'email', '{}', 0, 'lost', 0, 1, 1);
+                 INSERT INTO audience_changes (audience, person, op, at) VALUES ('a', 'u', 'flip', 1);",
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        let corrupt = |e: StoreError| {
+            assert_eq!(e.kind(), StoreErrorKind::Corrupt, "{e}");
+            e.to_string()
+        };
+        let e = corrupt(s.journey_runs_in("j").unwrap_err());
+        assert!(e.contains("sleeping"), "{e}");
+        corrupt(s.outbox_item("k").unwrap_err());
+        corrupt(s.audience_changes("a", 0, 10).unwrap_err());
     }
 }

@@ -1,0 +1,26 @@
+//! [`Metadata`] on SQLite: the `meta` table of `tailor.db`.
+
+use rusqlite::OptionalExtension;
+
+use super::SqliteStore;
+use crate::{Metadata, Result};
+
+impl Metadata for SqliteStore {
+    fn get_meta(&self, key: &str) -> Result<Option<String>> {
+        self.read(|conn| {
+            Ok(conn
+                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.write(|conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                [key, value],
+            )?;
+            Ok(())
+        })
+    }
+}
