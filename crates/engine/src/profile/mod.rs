@@ -16,7 +16,7 @@ use tailor_core::{Millis, Purpose};
 
 pub use aggregates::*;
 pub(crate) use fold::order_lines;
-pub use view::{LifecycleStage, ProfileView};
+pub use view::{LifecycleStage, Predictions, ProfileView};
 
 pub type ProfileId = tailor_store::ProfileId;
 

@@ -77,32 +77,7 @@ pub struct Models {
     pub forecast: Option<forecast::Forecast>,
 }
 
-/// What the models say about one person now (`predictions` on the profile and in targeting
-/// conditions). A field is `null` when its model is not trained or does not apply (lifetime
-/// fields need a first order).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Predictions {
-    pub model_version: u32,
-    /// Discounted value of the next 12 months' orders (1 % a month), for customers.
-    pub clv: Option<f64>,
-    /// What ad spend can follow: `clv` for customers; for everyone else the chance of a
-    /// first order within 7 days times the store's mean order value.
-    pub predicted_value: Option<f64>,
-    pub p_alive: Option<f64>,
-    pub expected_orders_90d: Option<f64>,
-    /// When one more order is expected (within a year).
-    pub next_order_date: Option<String>,
-    pub churn_risk: Option<f64>,
-    /// Probability of an order before this visit ends (the next visit's, between visits).
-    pub purchase_intent_session: Option<f64>,
-    pub purchase_intent_7d: Option<f64>,
-    /// Categories they have not engaged with yet, likeliest first.
-    pub next_categories: Vec<String>,
-    /// UTC hour of day (0–23) of the best hour of week to send.
-    pub best_send_hour: Option<u32>,
-    /// The same as hour of week, 0 = Monday 00:00 UTC.
-    pub best_send_hour_of_week: Option<u32>,
-}
+pub use crate::profile::Predictions;
 
 fn rounded(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
