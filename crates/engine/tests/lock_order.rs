@@ -22,7 +22,7 @@ const STALL: Duration = Duration::from_secs(5);
 fn product(i: usize, generation: u64) -> Product {
     Product::from_json(json!({
         "id": format!("sku-{i}"), "name": format!("Product {i} v{generation}"),
-        "category": ["Shoes", if i % 2 == 0 { "Running" } else { "Trail" }],
+        "category": ["Shoes", if i.is_multiple_of(2) { "Running" } else { "Trail" }],
         "price": 20 + i, "stock": 5,
     }))
     .expect("a valid product")
