@@ -9,7 +9,7 @@ pub mod decide;
 mod decision_export;
 mod decisions;
 pub mod error;
-mod experiment_results;
+pub mod experiment_results;
 pub mod experiments;
 mod ingest;
 pub mod journeys;
@@ -521,7 +521,7 @@ impl Engine {
     }
 
     /// What a learning placement has learned so far.
-    pub fn policy_summary(&self, placement: &str) -> Option<serde_json::Value> {
+    pub fn policy_summary(&self, placement: &str) -> Option<policies::PolicySummary> {
         let p = self
             .shared
             .placements
@@ -529,9 +529,10 @@ impl Engine {
             .iter()
             .find(|p| p.id == placement)?
             .clone();
-        let mut summary = self.shared.policies.summary(placement);
-        summary["policy"] = serde_json::json!(p.policy);
-        Some(summary)
+        Some(policies::PolicySummary {
+            policy: p.policy,
+            candidates: self.shared.policies.summary(placement),
+        })
     }
 
     /// The consent policy in force.
@@ -562,7 +563,10 @@ impl Engine {
     }
 
     /// The consent ledger of the person `id` names (oldest first). Blocks on disk.
-    pub fn consent_ledger(&self, id: &str) -> Result<Option<Vec<serde_json::Value>>, EngineError> {
+    pub fn consent_ledger(
+        &self,
+        id: &str,
+    ) -> Result<Option<Vec<consent::LedgerEntry>>, EngineError> {
         let Some(ids) = self.with_profile(id, |p| p.id_list()) else {
             return Ok(None);
         };
@@ -607,7 +611,7 @@ impl Engine {
 
     /// Everything Tailor keeps about the person `id` names, in one document (format in the
     /// README, "Export"). Blocks on disk. `None` if nobody is known by `id`.
-    pub fn export(&self, id: &str) -> Result<Option<serde_json::Value>, EngineError> {
+    pub fn export(&self, id: &str) -> Result<Option<privacy::ExportDocument>, EngineError> {
         let now = self.now();
         let Some(view) = self.profile_in_full(id)? else {
             return Ok(None);

@@ -108,7 +108,7 @@ pub struct ExportParts<'a> {
     /// Experiment assignments (first exposures) under any of their ids.
     pub exposures: &'a [tailor_store::Exposure],
     /// Journeys they are or were in, as `Engine::journey_runs` shows them.
-    pub journeys: Vec<serde_json::Value>,
+    pub journeys: Vec<crate::journeys::RunView>,
     /// Journey messages for them, whatever their status (queued, sent, skipped, dead).
     pub messages: &'a [tailor_store::OutboxItem],
 }
@@ -121,54 +121,96 @@ pub fn export_document(
     profile: crate::profile::ProfileView,
     parts: ExportParts<'_>,
     now: tailor_core::Millis,
-) -> serde_json::Value {
-    use serde_json::{Value, json};
+) -> ExportDocument {
+    use serde_json::Value;
     use tailor_core::time::format_timestamp;
     let consent_history = crate::consent::ledger(parts.events);
     // What the models say about them now (`null` before a model version is trained).
     let predictions = profile.predictions.clone();
-    let decisions: Vec<Value> = parts
+    let decisions = parts
         .decisions
         .iter()
-        .map(|d| {
-            json!({
-                "decisionId": d.id,
-                "at": format_timestamp(d.at),
-                "personalized": d.personalized,
-                "shown": d.shown,
-                "logged": serde_json::from_str::<Value>(&d.body).unwrap_or(Value::Null),
-            })
+        .map(|d| ExportedDecision {
+            decision_id: d.id.clone(),
+            at: format_timestamp(d.at),
+            personalized: d.personalized,
+            shown: d.shown.clone(),
+            logged: serde_json::from_str::<Value>(&d.body).unwrap_or(Value::Null),
         })
         .collect();
-    let assignments: Vec<Value> = parts
+    let experiment_assignments = parts
         .exposures
         .iter()
-        .map(|e| {
-            json!({
-                "experiment": e.experiment,
-                "id": e.id,
-                "variation": e.variation,
-                "firstExposedAt": format_timestamp(e.at),
-            })
+        .map(|e| Assignment {
+            experiment: e.experiment.clone(),
+            id: e.id.clone(),
+            variation: e.variation,
+            first_exposed_at: format_timestamp(e.at),
         })
         .collect();
-    let messages: Vec<Value> = parts
-        .messages
-        .iter()
-        .map(crate::journeys::outbox_json)
-        .collect();
-    json!({
-        "format": "tailor-export/1",
-        "exportedAt": format_timestamp(now),
-        "profile": profile,
-        "consentHistory": consent_history,
-        "events": parts.events.iter().map(event_json).collect::<Vec<_>>(),
-        "decisions": decisions,
-        "predictions": predictions,
-        "experimentAssignments": assignments,
-        "journeys": parts.journeys,
-        "messagesSent": messages,
-    })
+    ExportDocument {
+        format: "tailor-export/1",
+        exported_at: format_timestamp(now),
+        profile,
+        consent_history,
+        events: parts.events.iter().map(event_json).collect(),
+        decisions,
+        predictions,
+        experiment_assignments,
+        journeys: parts.journeys,
+        messages_sent: parts
+            .messages
+            .iter()
+            .map(crate::journeys::outbox_json)
+            .collect(),
+    }
+}
+
+/// Everything Tailor keeps about one person (see [`export_document`]).
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ExportDocument {
+    /// `tailor-export/1`.
+    pub format: &'static str,
+    pub exported_at: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub profile: crate::profile::ProfileView,
+    pub consent_history: Vec<crate::consent::LedgerEntry>,
+    /// Every stored event (see [`event_json`]).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub events: Vec<serde_json::Value>,
+    pub decisions: Vec<ExportedDecision>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub predictions: Option<crate::predictions::Predictions>,
+    pub experiment_assignments: Vec<Assignment>,
+    pub journeys: Vec<crate::journeys::RunView>,
+    pub messages_sent: Vec<crate::journeys::OutboxMessage>,
+}
+
+/// A logged decision shown to the person.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ExportedDecision {
+    pub decision_id: String,
+    pub at: String,
+    pub personalized: bool,
+    pub shown: Vec<String>,
+    /// The decision log's record: placements, explanations, context.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub logged: serde_json::Value,
+}
+
+/// An experiment assignment (first exposure).
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Assignment {
+    pub experiment: String,
+    pub id: String,
+    pub variation: u32,
+    pub first_exposed_at: String,
 }
 
 /// A stored event as the API shows it: the message with its log position, times as RFC 3339.

@@ -25,7 +25,7 @@ mod delivery;
 pub mod onsite;
 pub mod policy;
 mod render;
-mod report;
+pub mod report;
 mod runner;
 pub mod templates;
 
@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use parking_lot::{Mutex, RwLock};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tailor_core::{Message, Millis, Purpose, ValidationError};
 use tailor_store::{OutboxItem, Seq, Store};
 
@@ -315,46 +315,185 @@ fn segments_of(book: &JourneyBook) -> Vec<SegmentTrigger> {
         .collect()
 }
 
-/// The JSON an admin sees for one journey.
-fn summary(stored: &StoredJourney) -> Value {
-    let j = stored.current();
-    json!({
-        "id": j.id, "name": j.name, "version": stored.versions.len(),
-        "status": if stored.paused { "paused" } else { "active" },
-        "updatedAt": stored.updated_at, "definition": j,
-    })
+/// What an admin sees of one journey.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct JourneySummary {
+    pub id: String,
+    pub name: String,
+    /// The version shown (the current one unless asked for another).
+    pub version: usize,
+    /// `active` or `paused`.
+    pub status: &'static str,
+    pub updated_at: Millis,
+    /// The definition of that version.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub definition: Journey,
 }
 
-pub(crate) fn outbox_json(o: &OutboxItem) -> Value {
-    json!({
-        "key": o.key, "journey": o.journey, "runId": o.run_id, "step": o.step, "person": o.person,
-        "channel": o.channel, "status": o.status, "attempts": o.attempts, "nextAt": o.next_at,
-        "lastError": o.last_error, "createdAt": o.created_at, "sentAt": o.sent_at,
-        "payload": serde_json::from_str::<Value>(&o.payload).unwrap_or(Value::Null),
-    })
+fn summary(stored: &StoredJourney) -> JourneySummary {
+    let j = stored.current();
+    JourneySummary {
+        id: j.id.clone(),
+        name: j.name.clone(),
+        version: stored.versions.len(),
+        status: if stored.paused { "paused" } else { "active" },
+        updated_at: stored.updated_at,
+        definition: j.clone(),
+    }
+}
+
+/// An outbox message as an admin sees it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxMessage {
+    pub key: String,
+    pub journey: String,
+    pub run_id: String,
+    pub step: u32,
+    pub person: String,
+    pub channel: String,
+    /// `pending`, `sent`, `skipped` or `dead`.
+    pub status: String,
+    pub attempts: u32,
+    pub next_at: Millis,
+    pub last_error: Option<String>,
+    pub created_at: Millis,
+    pub sent_at: Option<Millis>,
+    /// The rendered message.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub payload: Value,
+}
+
+pub(crate) fn outbox_json(o: &OutboxItem) -> OutboxMessage {
+    OutboxMessage {
+        key: o.key.clone(),
+        journey: o.journey.clone(),
+        run_id: o.run_id.clone(),
+        step: o.step,
+        person: o.person.clone(),
+        channel: o.channel.clone(),
+        status: o.status.clone(),
+        attempts: o.attempts,
+        next_at: o.next_at,
+        last_error: o.last_error.clone(),
+        created_at: o.created_at,
+        sent_at: o.sent_at,
+        payload: serde_json::from_str::<Value>(&o.payload).unwrap_or(Value::Null),
+    }
+}
+
+/// Counts of one journey (see [`Engine::journey_stats`]).
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JourneyStats {
+    pub id: String,
+    /// Metric → count for the journey (`entered`, `converted`, `completed`, …).
+    pub journey: BTreeMap<String, i64>,
+    /// Per step, in definition order.
+    pub steps: Vec<StepStats>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StepStats {
+    pub id: String,
+    /// Metric → count (`reached`, `sent`, `skipped:…`, `dead`, …).
+    pub counts: BTreeMap<String, i64>,
+}
+
+/// What ships: journey and message templates.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JourneyTemplates {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub journeys: Vec<Value>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub messages: Vec<Value>,
+}
+
+/// Where a person is in one journey.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RunView {
+    pub id: String,
+    pub journey: String,
+    pub version: u32,
+    pub person: String,
+    /// The step's id, if the version still exists.
+    pub step: Option<String>,
+    pub status: String,
+    pub due_at: Option<Millis>,
+    pub waiting_for: Option<String>,
+    pub entered_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// An audience's members who may be used for advertising now.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Audience {
+    pub audience: String,
+    pub members: Vec<AudienceMember>,
+    /// Members left out for lack of advertising consent.
+    pub without_consent: usize,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AudienceMember {
+    pub person: String,
+    pub added_at: Millis,
+    /// `predictions.predicted_value`; `null` before a model is trained.
+    pub predicted_value: Option<f64>,
+}
+
+/// An audience's add/remove stream from one position.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AudienceChanges {
+    pub audience: String,
+    pub changes: Vec<AudienceChangeView>,
+    /// The position to ask from next time.
+    pub next: i64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AudienceChangeView {
+    pub seq: i64,
+    pub person: String,
+    /// `add` or `remove`.
+    pub op: String,
+    pub at: Millis,
 }
 
 /// The admin API of journeys.
 impl Engine {
-    pub fn journeys(&self) -> Vec<Value> {
+    pub fn journeys(&self) -> Vec<JourneySummary> {
         self.shared.journeys.book().values().map(summary).collect()
     }
 
     /// One journey, its current version or `version`.
-    pub fn journey(&self, id: &str, version: Option<u32>) -> Option<Value> {
+    pub fn journey(&self, id: &str, version: Option<u32>) -> Option<JourneySummary> {
         let book = self.shared.journeys.book();
         let stored = book.get(id)?;
         let mut v = summary(stored);
         if let Some(n) = version {
-            v["definition"] = serde_json::to_value(stored.version(n)?).ok()?;
-            v["version"] = json!(n);
+            v.definition = stored.version(n)?.clone();
+            v.version = n as usize;
         }
         Some(v)
     }
 
     /// Validates and stores a definition; a changed definition becomes a new version
     /// (running people keep theirs).
-    pub fn put_journey(&self, definition: Value) -> Result<Value, EngineError> {
+    pub fn put_journey(&self, definition: Value) -> Result<JourneySummary, EngineError> {
         let journey = Journey::from_json(definition)?;
         let journeys = &self.shared.journeys;
         let mut book = (*journeys.book()).clone();
@@ -387,7 +526,11 @@ impl Engine {
     }
 
     /// Pauses (no one enters, timers hold) or resumes a journey.
-    pub fn set_journey_paused(&self, id: &str, paused: bool) -> Result<Value, EngineError> {
+    pub fn set_journey_paused(
+        &self,
+        id: &str,
+        paused: bool,
+    ) -> Result<JourneySummary, EngineError> {
         let journeys = &self.shared.journeys;
         let mut book = (*journeys.book()).clone();
         let entry = book
@@ -422,25 +565,25 @@ impl Engine {
     }
 
     /// Sent vs control of journey `id` (see `report`).
-    pub fn journey_report(&self, id: &str) -> Result<Value, EngineError> {
+    pub fn journey_report(&self, id: &str) -> Result<report::JourneyReport, EngineError> {
         report::report(self, id)
     }
 
     /// Counts per step (`reached`, `sent`, `skipped:…`, `dead`, …) and for the journey
     /// (`entered`, `converted`, `completed`, …).
-    pub fn journey_stats(&self, id: &str) -> Result<Value, EngineError> {
+    pub fn journey_stats(&self, id: &str) -> Result<JourneyStats, EngineError> {
         let book = self.shared.journeys.book();
         let stored = book
             .get(id)
             .ok_or_else(|| EngineError::NotFound(format!("journey {id:?}")))?;
         let counts = self.shared.store.journey_counts(id)?;
-        let mut journey = serde_json::Map::new();
-        let mut steps: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
+        let mut journey = BTreeMap::new();
+        let mut steps: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
         for (step, metric, n) in counts {
             if step == runner::JOURNEY_STEP {
-                journey.insert(metric, json!(n));
+                journey.insert(metric, n);
             } else {
-                steps.entry(step).or_default().insert(metric, json!(n));
+                steps.entry(step).or_default().insert(metric, n);
             }
         }
         // Steps in definition order (all versions' steps, current first).
@@ -450,15 +593,25 @@ impl Engine {
             for s in &j.steps {
                 if seen.insert(s.id.clone()) {
                     let counts = steps.remove(&s.id).unwrap_or_default();
-                    ordered.push(json!({"id": s.id, "counts": counts}));
+                    ordered.push(StepStats {
+                        id: s.id.clone(),
+                        counts,
+                    });
                 }
             }
         }
-        Ok(json!({"id": id, "journey": journey, "steps": ordered}))
+        Ok(JourneyStats {
+            id: id.to_string(),
+            journey,
+            steps: ordered,
+        })
     }
 
-    pub fn journey_templates(&self) -> Value {
-        json!({"journeys": templates::journeys(), "messages": templates::messages()})
+    pub fn journey_templates(&self) -> JourneyTemplates {
+        JourneyTemplates {
+            journeys: templates::journeys(),
+            messages: templates::messages(),
+        }
     }
 
     pub fn journey_policy(&self) -> Arc<SendPolicy> {
@@ -475,7 +628,7 @@ impl Engine {
     }
 
     /// The runs of the person `id` names (any of their ids).
-    pub fn journey_runs(&self, id: &str) -> Result<Vec<Value>, EngineError> {
+    pub fn journey_runs(&self, id: &str) -> Result<Vec<RunView>, EngineError> {
         let ids = self.person_ids(id);
         let runs = self.shared.store.journey_runs_of(&ids)?;
         Ok(runs
@@ -489,9 +642,18 @@ impl Engine {
                     .and_then(|s| s.version(r.version))
                     .and_then(|j| j.steps.get(r.step as usize))
                     .map(|s| s.id.clone());
-                json!({"id": r.id, "journey": r.journey, "version": r.version, "person": r.person,
-                       "step": step, "status": r.status, "dueAt": r.due_at, "waitingFor": r.wait_event,
-                       "enteredAt": r.entered_at, "updatedAt": r.updated_at})
+                RunView {
+                    id: r.id,
+                    journey: r.journey,
+                    version: r.version,
+                    person: r.person,
+                    step,
+                    status: r.status,
+                    due_at: r.due_at,
+                    waiting_for: r.wait_event,
+                    entered_at: r.entered_at,
+                    updated_at: r.updated_at,
+                }
             })
             .collect())
     }
@@ -502,7 +664,7 @@ impl Engine {
         status: Option<&str>,
         person: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<Value>, EngineError> {
+    ) -> Result<Vec<OutboxMessage>, EngineError> {
         if let Some(s) = status
             && !["pending", "sent", "skipped", "dead"].contains(&s)
         {
@@ -520,7 +682,7 @@ impl Engine {
     }
 
     /// Puts a dead message back in the queue, due now, with its attempts reset.
-    pub fn replay_dead(&self, key: &str) -> Result<Value, EngineError> {
+    pub fn replay_dead(&self, key: &str) -> Result<OutboxMessage, EngineError> {
         let mut item = self
             .shared
             .store
@@ -546,15 +708,23 @@ impl Engine {
     }
 
     /// An audience's members who may be used for advertising now.
-    pub fn audience(&self, name: &str) -> Result<Value, EngineError> {
+    pub fn audience(&self, name: &str) -> Result<Audience, EngineError> {
         let (members, left_out) = self.audience_people(name)?;
         let value = self.predicted_values(&members);
-        let members: Vec<Value> = members
-            .iter()
+        let members = members
+            .into_iter()
             .zip(value)
-            .map(|((person, at), value)| json!({"person": person, "addedAt": at, "predictedValue": value}))
+            .map(|((person, added_at), predicted_value)| AudienceMember {
+                person,
+                added_at,
+                predicted_value,
+            })
             .collect();
-        Ok(json!({"audience": name, "members": members, "withoutConsent": left_out}))
+        Ok(Audience {
+            audience: name.to_string(),
+            members,
+            without_consent: left_out,
+        })
     }
 
     /// The audience's add/remove stream after position `after`, for an ad platform sync.
@@ -563,14 +733,23 @@ impl Engine {
         name: &str,
         after: i64,
         limit: usize,
-    ) -> Result<Value, EngineError> {
+    ) -> Result<AudienceChanges, EngineError> {
         let changes = self.shared.store.audience_changes(name, after, limit)?;
         let next = changes.last().map_or(after, |c| c.seq);
-        let changes: Vec<Value> = changes
-            .iter()
-            .map(|c| json!({"seq": c.seq, "person": c.person, "op": c.op, "at": c.at}))
+        let changes = changes
+            .into_iter()
+            .map(|c| AudienceChangeView {
+                seq: c.seq,
+                person: c.person,
+                op: c.op,
+                at: c.at,
+            })
             .collect();
-        Ok(json!({"audience": name, "changes": changes, "next": next}))
+        Ok(AudienceChanges {
+            audience: name.to_string(),
+            changes,
+            next,
+        })
     }
 
     /// The audience in customer-match form: one row per member with advertising consent,
