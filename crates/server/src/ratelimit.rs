@@ -1,5 +1,6 @@
 //! Rate limits per client address and per key: `429 Too Many Requests` with `Retry-After`
-//! (seconds) and the usual `{"error":{"code":"rate_limited",…}}` body.
+//! (seconds) and the usual `{"error":{"code":"rate_limited",…}}` body. The middleware that
+//! applies them, with the key resolved once, is `extract::auth::identify`.
 //!
 //! Each limit is `N` requests per period (`"1000/s"`, `"600/m"`, `"5/10s"`): a bucket holding
 //! `N` requests that refills evenly over the period, kept as GCRA's one number per bucket
