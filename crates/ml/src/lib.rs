@@ -8,4 +8,5 @@ pub mod clv;
 pub mod intent;
 pub mod ope;
 pub mod session_recs;
+mod special;
 pub mod stats;

@@ -23,7 +23,6 @@ mod likelihood_rows;
 pub mod optimize;
 mod pareto_nbd;
 mod quasi_newton;
-mod special;
 pub mod summary;
 pub mod value;
 
