@@ -6,6 +6,7 @@
 pub mod bandits;
 pub mod clv;
 pub mod intent;
+pub mod linear;
 pub mod ope;
 pub mod session_recs;
 mod special;

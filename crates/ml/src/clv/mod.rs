@@ -20,6 +20,7 @@ mod bgnbd;
 mod gamma_gamma;
 pub mod holdout;
 mod likelihood_rows;
+mod minimum;
 pub mod optimize;
 mod pareto_nbd;
 mod quasi_newton;
