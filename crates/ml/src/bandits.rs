@@ -12,14 +12,14 @@
 //! is exact: `(1 − ε)·[a = argmax] + ε/K`. Thompson sampling's is estimated by Monte Carlo:
 //! the share of `samples` posterior draws the chosen candidate wins, mixed with the floor.
 //!
-//! Learning is split in two so rewards can arrive later: [`BetaThompson::shown`] /
-//! [`LinUcb::shown`] count a showing as a non-reward at once, and `rewarded` turns it into
+//! Learning is split in two so rewards can arrive later: [`BetaArm::shown`] /
+//! [`LinArm::shown`] count a showing as a non-reward at once, and `rewarded` turns it into
 //! a reward when the click or order arrives (Beta: one failure becomes a success; LinUCB:
 //! `b += x`, as `A` does not depend on the reward).
 //!
 //! Randomness comes in through [`Rng`], so callers control seeding and tests are exact.
 
-use crate::linear::algebra::{Cholesky, dot};
+use crate::linear::algebra::{Cholesky, dot, identity};
 
 /// A source of uniform numbers in [0, 1).
 pub trait Rng {
@@ -178,12 +178,8 @@ pub struct LinArm {
 
 impl LinArm {
     pub fn new(d: usize) -> Self {
-        let mut a = vec![0.0; d * d];
-        for i in 0..d {
-            a[i * d + i] = 1.0;
-        }
         Self {
-            a,
+            a: identity(d),
             b: vec![0.0; d],
             showings: 0,
         }

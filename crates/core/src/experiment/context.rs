@@ -1,7 +1,7 @@
 //! What an assignment knows about the visitor and the request: GrowthBook's context,
 //! as plain data (the SDK's callbacks and services become inputs and outputs here), with
-//! the visitor's stored sticky bucket documents ([`StickyBucketDocument`]; what they mean
-//! is [`super::sticky`]'s).
+//! the visitor's stored sticky bucket documents ([`StickyBucketDocument`]; sticky bucketing
+//! reads and writes them).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;

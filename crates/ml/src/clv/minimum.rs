@@ -1,5 +1,5 @@
-//! What the likelihood fits' minimisers return: BFGS ([`super::quasi_newton`]) and
-//! Nelder–Mead ([`super::optimize`]) both report where they stopped as a [`Minimum`].
+//! What the likelihood fits' minimisers return: BFGS and Nelder–Mead both report where they
+//! stopped as a [`Minimum`]. A leaf, so the minimisers and their driver import it one way.
 
 /// Where a search stopped.
 #[derive(Clone, Debug, PartialEq)]

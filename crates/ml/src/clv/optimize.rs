@@ -1,4 +1,4 @@
-//! The likelihood fits' driver ([`fit_positive_parameters`]: BFGS from [`super::quasi_newton`],
+//! The likelihood fits' driver (`fit_positive_parameters`: BFGS from `quasi_newton`,
 //! falling back to Nelder–Mead) and a small Nelder–Mead minimiser, enough for the 3–4
 //! parameter likelihoods here (the models fit log-parameters, so the search space is
 //! unbounded). Hand-written to keep `tailor-ml` free of dependencies; Nelder–Mead restarts

@@ -1,5 +1,5 @@
 //! Linear models and the small dense linear algebra under them: vectors and row-major square
-//! matrices as slices ([`algebra`]), and the L2-regularized logistic regression that the
+//! matrices as slices (`algebra`), and the L2-regularized logistic regression that the
 //! off-policy reward model and the intent models both fit ([`logistic`]).
 
 pub(crate) mod algebra;

@@ -1,6 +1,6 @@
 //! The regularized incomplete beta and upper incomplete gamma functions, and erfc (the
 //! upper incomplete gamma function of order ½): the tail probabilities of the normal,
-//! Student's t and chi-square distributions in [`crate::stats::distributions`].
+//! Student's t and chi-square distributions of `stats`.
 //!
 //! Series and continued fractions, evaluated with the modified Lentz method as in Numerical
 //! Recipes §6; accurate to about 1e-13 relative in the ranges the tests use, far inside the

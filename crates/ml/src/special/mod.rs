@@ -1,7 +1,7 @@
-//! Special functions, shared by the likelihoods of [`crate::clv`] and the distributions of
-//! [`crate::stats`]: ln Γ and ψ ([`gamma`]), the regularized incomplete beta and gamma
-//! functions and erfc ([`incomplete`]), the Gauss hypergeometric function ₂F₁
-//! ([`hypergeometric`]), and sums of exponentials in log space ([`log_sum`]).
+//! Special functions, shared by the likelihoods of `clv` and the distributions of `stats`:
+//! ln Γ and ψ ([`gamma`]), the regularized incomplete beta and gamma functions and erfc
+//! ([`incomplete`]), the Gauss hypergeometric function ₂F₁ ([`hypergeometric`]), and sums of
+//! exponentials in log space ([`log_sum`]).
 //!
 //! Hand-written so `tailor-ml` keeps zero dependencies; each file's tests compare with
 //! closed forms or with scipy and mpmath values.
