@@ -240,7 +240,7 @@ pub struct ExperimentResults {
     pub experiment: String,
     pub placement: String,
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
-    pub status: crate::experiments::Status,
+    pub status: crate::measure::experiments::Status,
     pub computed_at: String,
     /// People exposed.
     pub units: u64,
@@ -255,7 +255,7 @@ pub struct ExperimentResults {
 pub struct VariationUnits {
     pub id: String,
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
-    pub treatment: crate::experiments::Treatment,
+    pub treatment: crate::measure::experiments::Treatment,
     pub units: u64,
     pub weight: f64,
 }
