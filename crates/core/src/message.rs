@@ -119,7 +119,7 @@ pub struct InvalidMessage {
 }
 
 impl InvalidMessage {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),

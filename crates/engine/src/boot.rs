@@ -15,7 +15,7 @@ use crate::decide::onsite::Inbox;
 use crate::decide::{Decider, DecisionIds, Placements};
 use crate::error::EngineError;
 use crate::govern::consent::Consent;
-use crate::govern::keys::{self, GeneratedKeys, Keys};
+use crate::govern::keys::{self, ConfiguredKeys, GeneratedKeys, Keys};
 use crate::govern::privacy::Suppression;
 use crate::govern::retention::RetentionSettings;
 use crate::govern::tokens::ProfileTokens;
@@ -39,10 +39,10 @@ const REPLAY_CHUNK: usize = 10_000;
 /// How to start an engine.
 #[derive(Default)]
 pub struct Options {
-    pub write_key: Option<String>,
-    pub admin_key: Option<String>,
-    /// Reads aggregates and reports only; none unless configured.
-    pub analyst_key: Option<String>,
+    /// Keys set for this start; the rest are kept from earlier starts or generated.
+    pub keys: ConfiguredKeys,
+    /// The secret user hashes are made with (`TAILOR_IDENTITY_SECRET`); generated if unset.
+    pub identity_secret: Option<String>,
     /// Where journeys send email, push and webhooks.
     pub channels: ChannelConfig,
     /// When prediction models train.
@@ -56,7 +56,7 @@ pub(crate) struct Parts {
     pub clock: Arc<dyn Clock>,
     pub store: Arc<dyn Store>,
     pub keys: Keys,
-    pub tokens: ProfileTokens,
+    pub tokens: Arc<ProfileTokens>,
     pub live: Arc<Live>,
     pub ingest: Ingest,
     pub decider: Arc<Decider>,
@@ -77,16 +77,14 @@ pub(crate) fn open(
     clock: Arc<dyn Clock>,
     options: Options,
 ) -> Result<(Parts, GeneratedKeys), EngineError> {
-    let (keys, generated) = Keys::load_or_create(
-        store.as_ref(),
-        options.write_key.as_deref(),
-        options.admin_key.as_deref(),
-        options.analyst_key.as_deref(),
-    )?;
+    let (keys, mut generated) = Keys::load_or_create(store.as_ref(), &options.keys)?;
     let catalog = Catalog::new(store.products()?, store.content()?);
     let loaded = settings::load(store.as_ref())?;
     let suppression = Arc::new(Suppression::load(store.as_ref())?);
-    let tokens = ProfileTokens::load(store.as_ref())?;
+    let (tokens, identity_secret) =
+        ProfileTokens::load(store.as_ref(), options.identity_secret.as_deref())?;
+    generated.identity_secret = identity_secret;
+    let tokens = Arc::new(tokens);
     let experiments = Arc::new(Experiments::new(loaded.experiments, store.exposures()?));
     let consent = Arc::new(Consent::new(loaded.consent_policy));
 
@@ -136,7 +134,7 @@ pub(crate) fn open(
         crate::ingest::save_now(&store, &live, &policies, applied)?;
     }
 
-    let (ingest, jobs) = Ingest::channel();
+    let (ingest, jobs) = Ingest::channel(tokens.clone(), clock.clone());
     let sessions = SessionTrainer::new(live.clone());
     if !train_now {
         sessions.train_in_background(views);
@@ -170,6 +168,7 @@ pub(crate) fn open(
         decisions: decisions.clone(),
         suppression: suppression.clone(),
         inbox: inbox.clone(),
+        tokens: tokens.clone(),
         ids: DecisionIds::new(keys::random_key("d_", 6)?),
     });
     let journeys = Arc::new(JourneyParts {
@@ -217,6 +216,7 @@ pub(crate) fn open(
             suppression,
             decisions: decisions.clone(),
             journeys: journeys.clone(),
+            tokens: tokens.clone(),
         },
         measure: Measure {
             store: store.clone(),

@@ -21,4 +21,8 @@ pub enum EngineError {
     /// The request is valid but the state does not allow it yet (e.g. training on an empty log).
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not act for the person it names (a browser without proof): `code`
+    /// tells which rule said no.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
 }

@@ -41,7 +41,8 @@ pub use catalog::{Catalog, CategoryNode};
 pub use decide::{DecideInput, DecideOutput};
 pub use error::EngineError;
 pub use ingest::Receipt;
-pub use keys::{GeneratedKeys, Keys, Scope};
+pub use ingest::trust::{Origin, UserProof};
+pub use keys::{ConfiguredKeys, GeneratedKeys, KeyOwner, Keys, Scope, SourceInfo, SourceKind};
 pub use measure::decision_export::DecisionExport;
 pub use profile::{Profile, ProfileView};
 pub use recs::Recs;
@@ -91,6 +92,27 @@ impl Engine {
         &self.parts.keys
     }
 
+    /// The sources events and decisions come from (names and kinds, never keys).
+    pub fn sources(&self) -> Vec<SourceInfo> {
+        self.parts.keys.sources()
+    }
+
+    /// Adds a source, or gives an existing one a new key; returns the key, shown once.
+    pub fn put_source(&self, name: &str, kind: SourceKind) -> Result<String> {
+        self.parts.keys.put_source(&*self.parts.store, name, kind)
+    }
+
+    /// Removes a source: its key stops working at once.
+    pub fn delete_source(&self, name: &str) -> Result<()> {
+        self.parts.keys.delete_source(&*self.parts.store, name)
+    }
+
+    /// The user hash the store's backend would send for `user_id` (for the demo storefront
+    /// and tests; a real backend computes it with the shared identity secret).
+    pub fn user_hash(&self, user_id: &str) -> String {
+        self.parts.tokens.user_hash(user_id)
+    }
+
     pub fn now(&self) -> Millis {
         self.parts.clock.now()
     }
@@ -109,9 +131,14 @@ impl Engine {
 
     // Ingest and erasure (through the writer thread).
 
-    /// Stores messages durably and folds them into profiles. Returns once both are done.
-    pub async fn ingest(&self, messages: Vec<tailor_core::Message>) -> Result<Receipt> {
-        self.parts.ingest.append(messages).await
+    /// Stores messages durably and folds them into profiles, as far as their origin may
+    /// (a browser's userId claims count only with proof). Returns once both are done.
+    pub async fn ingest(
+        &self,
+        messages: Vec<tailor_core::Message>,
+        origin: Origin,
+    ) -> Result<Receipt> {
+        self.parts.ingest.append(messages, origin).await
     }
 
     /// Erases the person `id` names from everything Tailor keeps (see `privacy`), waiting
@@ -168,6 +195,20 @@ impl Engine {
 
     pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
         self.parts.people.audit_log(limit)
+    }
+
+    /// Whether a caller may act for the person these ids name (consent, preferences): a
+    /// server key always, a browser with proof (see `People::may_act_for`).
+    pub fn may_act_for(
+        &self,
+        origin: Origin,
+        user_id: Option<&str>,
+        anonymous_id: Option<&str>,
+        proof: Option<&UserProof>,
+    ) -> Result<()> {
+        self.parts
+            .people
+            .may_act_for(origin, user_id, anonymous_id, proof)
     }
 
     /// Lifts the suppression of an erased id; whether it was suppressed.

@@ -13,6 +13,8 @@ use crate::error::EngineError;
 use crate::export::{self, ExportDocument, ExportParts};
 use crate::govern::consent::{self, Consent, Permission};
 use crate::govern::privacy::Suppression;
+use crate::govern::tokens::ProfileTokens;
+use crate::ingest::trust::{Origin, UserProof};
 use crate::journeys::JourneyParts;
 use crate::learn::predictions::{PredictionService, Predictions};
 use crate::live::Live;
@@ -29,9 +31,48 @@ pub(crate) struct People {
     pub suppression: Arc<Suppression>,
     pub decisions: Arc<DecisionLog>,
     pub journeys: Arc<JourneyParts>,
+    pub tokens: Arc<ProfileTokens>,
 }
 
 impl People {
+    /// Whether a caller may act for the person these ids name (their consent, preferences,
+    /// quiz answers): a server key always; a browser with proof for `user_id`, or, naming
+    /// only an anonymousId, if that visitor is nobody identified (a known customer's device
+    /// needs their proof).
+    pub fn may_act_for(
+        &self,
+        origin: Origin,
+        user_id: Option<&str>,
+        anonymous_id: Option<&str>,
+        proof: Option<&UserProof>,
+    ) -> Result<(), EngineError> {
+        if origin == Origin::Server {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        if let Some(user) = user_id {
+            return if proof.is_some_and(|p| p.proves(user, &self.tokens, now)) {
+                Ok(())
+            } else {
+                Err(EngineError::Forbidden {
+                    code: "unverified_user_id",
+                    message: "acting for a userId from a browser needs proof made by your backend: `userHash` or `profileToken`".into(),
+                })
+            };
+        }
+        let identified = anonymous_id.is_some_and(|a| {
+            self.live
+                .with_registry(|r| r.find_anonymous(a).is_some_and(|p| !p.user_ids.is_empty()))
+        });
+        if identified {
+            return Err(EngineError::Forbidden {
+                code: "unverified_visitor",
+                message: "this visitor is a known customer: name them by `userId` with `userHash` or `profileToken`".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// The profile as seen now, without predictions (see [`People::profile_in_full`]).
     pub fn profile(&self, id: &str) -> Option<ProfileView> {
         let now = self.clock.now();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tailor_core::message::{Envelope, parse_message};
 use tailor_core::{Message, MessageType, Product, SystemClock};
-use tailor_engine::{DecideInput, Engine, Options};
+use tailor_engine::{DecideInput, Engine, Options, Origin};
 use tailor_store::SqliteStore;
 
 /// How long the three run together.
@@ -110,7 +110,7 @@ fn decide_ingest_and_catalog_writes_never_stall_each_other() {
                 let batch: Vec<Message> = (0..20)
                     .map(|i| view(n % 50, ((n * 20 + i) % 200) as usize, n * 20 + i))
                     .collect();
-                let receipt = runtime.block_on(engine.ingest(batch));
+                let receipt = runtime.block_on(engine.ingest(batch, Origin::Server));
                 assert!(receipt.is_ok(), "{receipt:?}");
             },
         ));

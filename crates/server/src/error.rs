@@ -58,6 +58,10 @@ impl ApiError {
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
+    /// 403 with a specific code (`unverified_user_id`, …).
+    pub fn forbidden_code(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
@@ -102,6 +106,7 @@ impl From<EngineError> for ApiError {
                 .with_details(json!(v.problems)),
             EngineError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             EngineError::Conflict(why) => ApiError::new(StatusCode::CONFLICT, "conflict", why),
+            EngineError::Forbidden { code, message } => ApiError::forbidden_code(code, message),
             EngineError::ShuttingDown => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "shutting_down",

@@ -131,7 +131,7 @@ pub fn router(state: AppState) -> Router {
 fn api() -> OpenApiRouter<AppState> {
     use routes::{
         catalog, consent, decide, experiments, ingest, journeys, me, models, ops, preferences,
-        profiles, retention,
+        profiles, retention, sources,
     };
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(ingest::track))
@@ -199,6 +199,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(decide::export))
         .routes(routes!(decide::get_decision))
         .routes(routes!(decide::get_policy))
+        .routes(routes!(sources::list))
+        .routes(routes!(sources::put, sources::delete))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))

@@ -12,6 +12,7 @@ use crate::error::ErrorBody;
 /// The security schemes' names, as handlers cite them in `security(...)` (the attribute takes
 /// literals: keep them in step).
 pub const WRITE_KEY: &str = "write_key";
+pub const SERVER_KEY: &str = "server_key";
 pub const ADMIN_KEY: &str = "admin_key";
 pub const ANALYST_KEY: &str = "analyst_key";
 pub const PROFILE_TOKEN: &str = "profile_token";
@@ -48,10 +49,14 @@ impl Modify for Common {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Basic)
                     .description(Some(
-                        "The write key: HTTP Basic with the key as user name (as Segment's libraries send it), `Authorization: Bearer KEY`, or `writeKey` in a Segment body. The admin key works too.",
+                        "A source's write key: HTTP Basic with the key as user name (as Segment's libraries send it), `Authorization: Bearer KEY`, or `writeKey` in a Segment body. A public (browser) key's userId claims count only with proof (`userHash` or `profileToken`); a server key's are taken as given. The admin key works too.",
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            SERVER_KEY,
+            bearer("A server source's secret key (the store's backend), or the admin key."),
         );
         components.add_security_scheme(ADMIN_KEY, bearer("The admin key: everything."));
         components.add_security_scheme(

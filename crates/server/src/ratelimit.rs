@@ -146,7 +146,7 @@ fn gcra(tat: u64, now: u64, rate: Rate) -> Result<u64, u64> {
 pub struct Limiter {
     config: RateLimits,
     epoch: Instant,
-    keys: [AtomicU64; 3],
+    keys: [AtomicU64; 4],
     hasher: RandomState,
     shards: Box<[Mutex<HashMap<IpAddr, u64>>]>,
 }
@@ -270,9 +270,10 @@ impl Limiter {
             return Ok(());
         };
         let slot = &self.keys[match scope {
-            Scope::Write => 0,
+            Scope::Public => 0,
             Scope::Analyst => 1,
             Scope::Admin => 2,
+            Scope::Server => 3,
         }];
         let now = self.now();
         let mut tat = slot.load(Ordering::Relaxed);
@@ -339,8 +340,8 @@ mod tests {
         let limited = l.check_address(a).unwrap_err();
         assert!(limited.retry_after() > 1_000 && limited.retry_after() <= 1_800);
         assert!(l.check_address(b).is_ok());
-        assert!(l.check_key(Scope::Write).is_ok());
-        assert!(l.check_key(Scope::Write).is_err());
+        assert!(l.check_key(Scope::Public).is_ok());
+        assert!(l.check_key(Scope::Public).is_err());
         assert!(l.check_key(Scope::Admin).is_ok());
     }
 

@@ -27,9 +27,12 @@ fn harness() -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(dir.path()).expect("store");
     let options = Options {
-        write_key: Some(WRITE.into()),
-        admin_key: Some(ADMIN.into()),
-        analyst_key: Some(ANALYST.into()),
+        keys: tailor_engine::ConfiguredKeys {
+            write: Some(WRITE.into()),
+            admin: Some(ADMIN.into()),
+            analyst: Some(ANALYST.into()),
+            ..Default::default()
+        },
         ..Options::default()
     };
     let (engine, _) =

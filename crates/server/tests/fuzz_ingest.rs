@@ -28,8 +28,11 @@ fn harness() -> Harness {
         .build()
         .expect("runtime");
     let options = Options {
-        write_key: Some("wk".into()),
-        admin_key: Some("ak".into()),
+        keys: tailor_engine::ConfiguredKeys {
+            write: Some("wk".into()),
+            admin: Some("ak".into()),
+            ..Default::default()
+        },
         ..Options::default()
     };
     let (engine, _) =

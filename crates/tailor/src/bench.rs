@@ -245,7 +245,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             user_id: None,
             anonymous_id: Some(id.to_string()),
             placements: PAGE.iter().map(|p| p.to_string()).collect(),
-            context: serde_json::Map::new(),
+            ..Default::default()
         };
         let time_decides = || -> anyhow::Result<Vec<Duration>> {
             let mut times = Vec::with_capacity(ids.len());

@@ -13,7 +13,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct ServeArgs {
-    /// TOML file with any of: data, listen, write_key, admin_key, analyst_key, log_format, …,
+    /// TOML file with any of: data, listen, write_key, server_key, identity_secret, admin_key, analyst_key, log_format, …,
     /// and the tables `[rate_limit]` and `[retention]` (README, "Configuration").
     #[arg(long, env = "TAILOR_CONFIG")]
     pub config: Option<PathBuf>,
@@ -23,9 +23,18 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, env = "TAILOR_LISTEN")]
     pub listen: Option<String>,
-    /// Write key (public: browsers send events with it). Generated on first start if unset.
+    /// Write key of the public `web` source (browsers send events with it: anyone can read
+    /// it). Generated on first start if unset.
     #[arg(long, env = "TAILOR_WRITE_KEY", hide_env_values = true)]
     pub write_key: Option<String>,
+    /// Write key of the secret `server` source (your backend, Segment's server libraries).
+    /// Generated on first start if unset.
+    #[arg(long, env = "TAILOR_SERVER_KEY", hide_env_values = true)]
+    pub server_key: Option<String>,
+    /// The secret your backend signs userIds with for browsers (`userHash`). Generated on
+    /// first start if unset.
+    #[arg(long, env = "TAILOR_IDENTITY_SECRET", hide_env_values = true)]
+    pub identity_secret: Option<String>,
     /// Admin key (secret). Generated on first start if unset.
     #[arg(long, env = "TAILOR_ADMIN_KEY", hide_env_values = true)]
     pub admin_key: Option<String>,
@@ -88,6 +97,8 @@ struct FileConfig {
     data: Option<PathBuf>,
     listen: Option<String>,
     write_key: Option<String>,
+    server_key: Option<String>,
+    identity_secret: Option<String>,
     admin_key: Option<String>,
     analyst_key: Option<String>,
     database_url: Option<String>,
@@ -127,6 +138,8 @@ pub struct Settings {
     pub data: PathBuf,
     pub listen: SocketAddr,
     pub write_key: Option<String>,
+    pub server_key: Option<String>,
+    pub identity_secret: Option<String>,
     pub admin_key: Option<String>,
     pub analyst_key: Option<String>,
     pub json_logs: bool,
@@ -143,6 +156,8 @@ impl Default for Settings {
             data: PathBuf::from(DEFAULT_DATA),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             write_key: None,
+            server_key: None,
+            identity_secret: None,
             admin_key: None,
             analyst_key: None,
             json_logs: false,
@@ -234,6 +249,8 @@ impl ServeArgs {
                 .unwrap_or_else(|| PathBuf::from(default_data)),
             listen,
             write_key: self.write_key.clone().or(file.write_key),
+            server_key: self.server_key.clone().or(file.server_key),
+            identity_secret: self.identity_secret.clone().or(file.identity_secret),
             admin_key: self.admin_key.clone().or(file.admin_key),
             analyst_key: self.analyst_key.clone().or(file.analyst_key),
             json_logs,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tailor_core::{Clock, OffsetClock, SystemClock};
-use tailor_engine::{Engine, GeneratedKeys, Options};
+use tailor_engine::{ConfiguredKeys, Engine, GeneratedKeys, Options};
 use tailor_server::AppState;
 use tailor_store::SqliteStore;
 
@@ -43,9 +43,13 @@ pub(crate) fn open_engine_with_clock(
     let store = SqliteStore::open(&settings.data)
         .with_context(|| format!("cannot open the data directory {}", settings.data.display()))?;
     let options = Options {
-        write_key: settings.write_key.clone(),
-        admin_key: settings.admin_key.clone(),
-        analyst_key: settings.analyst_key.clone(),
+        keys: ConfiguredKeys {
+            write: settings.write_key.clone(),
+            server: settings.server_key.clone(),
+            admin: settings.admin_key.clone(),
+            analyst: settings.analyst_key.clone(),
+        },
+        identity_secret: settings.identity_secret.clone(),
         channels: settings.channels.clone(),
         models: settings.models,
         retention: settings.retention,
@@ -53,19 +57,63 @@ pub(crate) fn open_engine_with_clock(
     Engine::open(Arc::new(store), clock, options).context("cannot start the engine")
 }
 
-pub fn print_generated(keys: &GeneratedKeys) {
-    if keys.write.is_none() && keys.admin.is_none() {
-        return;
+/// The file in the data directory that keys generated on a start are written to, readable
+/// by the owner only.
+pub const KEYS_FILE: &str = "generated-keys.env";
+
+/// Writes keys generated on this start to [`KEYS_FILE`] (mode 0600, appended, so a later
+/// start's keys do not overwrite earlier ones) and says where; never prints a secret.
+pub fn save_generated(data: &std::path::Path, keys: &GeneratedKeys) -> anyhow::Result<()> {
+    if keys.is_empty() {
+        return Ok(());
     }
-    eprintln!(
-        "New keys were generated for this data directory. They are shown only now; only their hashes are stored:"
+    let mut text = String::from(
+        "# Keys generated for this data directory (only their hashes are stored in it).\n",
     );
-    if let Some(k) = &keys.write {
-        eprintln!("  TAILOR_WRITE_KEY={k}");
+    for (name, value) in [
+        ("TAILOR_WRITE_KEY", &keys.write),
+        ("TAILOR_SERVER_KEY", &keys.server),
+        ("TAILOR_ADMIN_KEY", &keys.admin),
+        ("TAILOR_IDENTITY_SECRET", &keys.identity_secret),
+    ] {
+        if let Some(v) = value {
+            text.push_str(&format!("{name}={v}\n"));
+        }
     }
-    if let Some(k) = &keys.admin {
-        eprintln!("  TAILOR_ADMIN_KEY={k}");
+    let path = data.join(KEYS_FILE);
+    write_private(&path, text.as_bytes(), true)?;
+    eprintln!(
+        "New keys were generated for this data directory and written to {} (readable by you only).",
+        path.display()
+    );
+    Ok(())
+}
+
+/// Writes (or appends to) a file only its owner can read.
+pub fn write_private(path: &std::path::Path, bytes: &[u8], append: bool) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).write(true);
+    if append {
+        options.append(true);
+    } else {
+        options.truncate(true);
     }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(bytes)?;
+    Ok(())
 }
 
 /// Resolves when the process is asked to stop.
@@ -107,7 +155,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         };
         let (engine, generated) =
             tokio::task::block_in_place(|| open_engine_with_clock(&settings, clock))?;
-        print_generated(&generated);
+        save_generated(&settings.data, &generated)?;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, data = %settings.data.display(), "serving");
         eprintln!(

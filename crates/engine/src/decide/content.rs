@@ -189,6 +189,7 @@ pub fn promotion(
         return answer;
     };
     answer.explanation = match (visitor.profile(), staged, category) {
+        (Some(_), true, _) if visitor.discreet => "An offer chosen for you".into(),
         (Some(_), true, _) if predicted_on(item).is_some() => {
             let name = predicted_on(item).unwrap_or_default();
             let value = &visitor.attributes["predictions"][name];

@@ -13,6 +13,8 @@ use super::{Answer, Placement, PlacementKind, Placements, Request};
 use crate::error::EngineError;
 use crate::govern::consent::Consent;
 use crate::govern::privacy::Suppression;
+use crate::govern::tokens::ProfileTokens;
+use crate::ingest::trust::{Origin, UserProof};
 use crate::learn::policies::{Learned, Policies};
 use crate::learn::predictions::PredictionService;
 use crate::live::Live;
@@ -21,12 +23,31 @@ use crate::measure::experiments::Experiments;
 
 /// A decide request: who, which placements, and the page's context (`productId`,
 /// `cart`: product ids, anything else for conditions under `context.*`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DecideInput {
     pub user_id: Option<String>,
     pub anonymous_id: Option<String>,
     pub placements: Vec<String>,
     pub context: Map<String, Value>,
+    /// Who asks: a server key's ids are taken as given; a browser's `user_id` counts only
+    /// with `proof` (see `ingest::trust`).
+    pub origin: Origin,
+    /// A profile token or user hash for `user_id`, from a browser.
+    pub proof: Option<UserProof>,
+}
+
+impl Default for DecideInput {
+    /// A server's request (tests, journeys, the store's backend).
+    fn default() -> Self {
+        DecideInput {
+            user_id: None,
+            anonymous_id: None,
+            placements: Vec::new(),
+            context: Map::new(),
+            origin: Origin::Server,
+            proof: None,
+        }
+    }
 }
 
 /// The answers to a decide request.
@@ -73,17 +94,32 @@ pub(crate) struct Decider {
     pub decisions: Arc<DecisionLog>,
     pub suppression: Arc<Suppression>,
     pub inbox: Arc<Inbox>,
+    pub tokens: Arc<ProfileTokens>,
     pub ids: DecisionIds,
 }
 
 impl Decider {
     /// Answers each requested placement for the visitor, from memory, and queues the
     /// decision for the log.
-    pub fn decide(&self, input: DecideInput) -> Result<DecideOutput, EngineError> {
+    pub fn decide(&self, mut input: DecideInput) -> Result<DecideOutput, EngineError> {
         let placements = self.placements.pick(&input.placements)?;
+        let now = self.clock.now();
+        // A browser's userId counts only with proof; without it, the caller is the visitor
+        // of their own anonymousId, and is answered discreetly (see `Visitor::discreet`).
+        let proven = match input.origin {
+            Origin::Server => true,
+            Origin::Browser => input.user_id.as_deref().is_some_and(|user| {
+                input
+                    .proof
+                    .as_ref()
+                    .is_some_and(|proof| proof.proves(user, &self.tokens, now))
+            }),
+        };
+        if !proven {
+            input.user_id = None;
+        }
         let product = input.context.get("productId").and_then(Value::as_str);
         let cart = cart_of(&input.context);
-        let now = self.clock.now();
         // Predictions cost ~15 µs per decision: computed only when a condition of these
         // placements, their content or an experiment on them reads them.
         let models = self
@@ -99,21 +135,26 @@ impl Decider {
             learning: &self.policies,
             models: models.as_deref(),
             onsite: Some(&self.inbox),
+            discreet: !proven,
         };
         let mut exposures = Vec::new();
         let policy = self.consent.policy();
         let (decided, profile_id) = {
             let live = self.live.read();
+            // Ids as callers send them: never internal numbers. An unproven browser whose
+            // anonymousId belongs to an identified person is answered as a new visitor: the
+            // answer must not tell whether, or as whom, anyone is known.
             let profile = input
                 .user_id
                 .as_deref()
-                .and_then(|u| live.registry.find(u))
+                .and_then(|u| live.registry.find_user(u))
                 .or_else(|| {
                     input
                         .anonymous_id
                         .as_deref()
-                        .and_then(|a| live.registry.find(a))
-                });
+                        .and_then(|a| live.registry.find_anonymous(a))
+                })
+                .filter(|p| proven || p.user_ids.is_empty());
             // Experiments see every id of the person, so assignment is sticky across logins.
             let experiments = &self.experiments;
             let running = experiments.any_live(now);

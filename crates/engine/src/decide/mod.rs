@@ -261,6 +261,8 @@ pub struct Request<'a> {
     pub models: Option<&'a crate::learn::predictions::Models>,
     /// Delivered on-site messages (message placements).
     pub onsite: Option<&'a onsite::Inbox>,
+    /// The caller is an unproven browser (see [`Visitor::discreet`]).
+    pub discreet: bool,
 }
 
 /// Every placement's answer, and whether they were personalized.
@@ -282,7 +284,8 @@ pub fn decide(
     experiments: &mut dyn FnMut(&Placement, &Value) -> Option<Assigned>,
 ) -> Decided {
     let now = request.now;
-    let personal = Visitor::new(profile, policy, request.context, now, request.models);
+    let mut personal = Visitor::new(profile, policy, request.context, now, request.models);
+    personal.discreet = request.discreet;
     // What everyone sees: for placements an experiment holds out.
     let everyone = Visitor::new(None, policy, request.context, now, None);
     let answers = request
@@ -379,6 +382,12 @@ fn message(placement: &Placement, visitor: &Visitor<'_>, request: &Request<'_>) 
             .into();
         return answer;
     };
+    // A message is addressed to a person: shown (and counted) only to a caller who proved
+    // to be them.
+    if visitor.discreet {
+        answer.explanation = "No message for you right now".into();
+        return answer;
+    }
     let shown = request
         .onsite
         .and_then(|inbox| inbox.show(profile.ids().map(String::as_str), request.now));
@@ -412,7 +421,13 @@ fn checkout(placement: &Placement, visitor: &Visitor<'_>) -> Answer {
                 .is_none_or(|c| matches(&visitor.attributes, c))
         })
         .or_else(|| placement.variants.last());
-    if let Some(v) = chosen {
+    if let Some(v) = chosen
+        && visitor.discreet
+    {
+        answer.explanation = "The checkout that suits your order".into();
+        answer.variant = Some(v.id.clone());
+        answer.chosen = Some(v.id.clone());
+    } else if let Some(v) = chosen {
         let fill = |key: &str| {
             visitor
                 .attributes

@@ -45,8 +45,12 @@ enum Why<'a> {
 }
 
 impl Why<'_> {
-    fn text(self) -> String {
+    /// The reason; `discreet` names none of the visitor's own products (see `Visitor`).
+    fn text(self, discreet: bool) -> String {
         match self {
+            Why::InBasketWith(_) if discreet => "Goes with what's in your basket".to_string(),
+            Why::YouViewed(_) if discreet => "Because of what you've been viewing".to_string(),
+            Why::GoesWith(_) if discreet => "Goes with what's in your basket".to_string(),
             Why::NextAfter(name) => format!("Shoppers who viewed {name} looked at this next"),
             Why::InBasketWith(name) => {
                 format!("Shoppers with {name} in their basket looked at this")
@@ -233,7 +237,11 @@ pub fn recommend<'a>(
                 for &id in &cart {
                     c.add_scaled(together(recs, id), W_TOGETHER, Why::GoesWith(name(id)));
                 }
-                explanation = Some(format!("To go with {} in your cart", name(first)));
+                explanation = Some(if visitor.discreet && input.cart.is_empty() {
+                    "To go with what's in your cart".to_string()
+                } else {
+                    format!("To go with {} in your cart", name(first))
+                });
             }
         }
         RecsSource::Visitor => {
@@ -390,7 +398,7 @@ pub fn recommend<'a>(
             catalog.product_arc(&p.id).map(|product| RecItem {
                 product,
                 score: (score * 1000.0).round() / 1000.0,
-                reason: why.text(),
+                reason: why.text(visitor.discreet),
             })
         })
         .collect();

@@ -41,6 +41,10 @@ pub struct Visitor<'a> {
     pub declared: Preferences,
     /// The declared categories and every parent of them (`Shoes`, `Shoes/Running`).
     declared_paths: Vec<String>,
+    /// The caller could not prove who they are (a browser without a profile token or user
+    /// hash): explanations name no cart contents, order counts, products they viewed or
+    /// prediction values, and on-site messages are not shown.
+    pub discreet: bool,
 }
 
 /// Interest in a declared category: above anything inferred (which tops out at 1.0), so
@@ -91,6 +95,7 @@ impl<'a> Visitor<'a> {
             interests,
             declared,
             declared_paths,
+            discreet: false,
         }
     }
 

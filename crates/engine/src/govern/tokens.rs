@@ -1,8 +1,15 @@
-//! Profile tokens: proof that the caller is the shopper whose profile they ask about.
+//! Proof that a browser's caller is the shopper they claim to be, made by the store's
+//! backend, which knows its logged-in customer. Two forms, as Intercom's identity
+//! verification and Segment's server-side identify use them:
 //!
-//! The store's backend, which knows its logged-in customer, asks Tailor for a token with the
-//! admin key (`POST /v1/tokens`) and hands it to that customer's browser; the visitor
-//! endpoints (`/v1/me…`) accept nothing else. A token is
+//! - a **profile token**: the backend asks Tailor for one with a server or admin key
+//!   (`POST /v1/tokens`) and hands it to that customer's browser;
+//! - a **user hash**: `hex(HMAC-SHA256(identity secret, userId))`, computed by the backend
+//!   itself with the identity secret it shares with Tailor (`TAILOR_IDENTITY_SECRET`, or
+//!   the one generated on first start); it never expires, like the userId it signs.
+//!
+//! The visitor endpoints (`/v1/me…`) take a token; browser messages and decisions that
+//! name a userId take either (see `ingest::trust`). A token is
 //! `tpt_<base64url(payload)>.<base64url(HMAC-SHA256(secret, payload))>` with the payload
 //! `{"sub": userId, "exp": unix ms}`; the secret is random per data directory (meta
 //! `token_secret`), so guessing an id reads nothing and a token cannot be forged or
@@ -21,6 +28,7 @@ use tailor_store::Store;
 use crate::error::EngineError;
 
 const SECRET_META: &str = "token_secret";
+const IDENTITY_META: &str = "identity_secret";
 const PREFIX: &str = "tpt_";
 /// Lifetime when the caller does not ask for one.
 pub const DEFAULT_TTL: Millis = HOUR;
@@ -46,15 +54,53 @@ pub enum TokenError {
 
 pub struct ProfileTokens {
     secret: Vec<u8>,
+    identity: Vec<u8>,
 }
 
 impl ProfileTokens {
-    /// Loads the signing secret, creating it on first use.
-    pub fn load(store: &dyn Store) -> Result<Self, EngineError> {
+    /// Loads the signing secrets, creating them on first use; `identity` replaces the
+    /// stored identity secret. Answers whether the identity secret was generated now (so
+    /// it can be shown once).
+    pub fn load(
+        store: &dyn Store,
+        identity: Option<&str>,
+    ) -> Result<(Self, Option<String>), EngineError> {
         let secret = crate::govern::keys::stored_secret(store, SECRET_META)?;
-        Ok(Self {
-            secret: secret.into_bytes(),
-        })
+        let (identity, generated) = match identity.filter(|s| !s.is_empty()) {
+            Some(s) => {
+                store.set_meta(IDENTITY_META, s)?;
+                (s.to_string(), None)
+            }
+            None => match store.get_meta(IDENTITY_META)? {
+                Some(s) => (s, None),
+                None => {
+                    let s = crate::govern::keys::stored_secret(store, IDENTITY_META)?;
+                    (s.clone(), Some(s))
+                }
+            },
+        };
+        Ok((
+            Self {
+                secret: secret.into_bytes(),
+                identity: identity.into_bytes(),
+            },
+            generated,
+        ))
+    }
+
+    /// The user hash the backend sends for `user_id`.
+    pub fn user_hash(&self, user_id: &str) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.identity).expect("HMAC takes keys of any length");
+        mac.update(user_id.as_bytes());
+        crate::govern::keys::hex(&mac.finalize().into_bytes())
+    }
+
+    /// Whether `hash` is the user hash of `user_id` (constant time).
+    pub fn verify_user_hash(&self, user_id: &str, hash: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let expected = self.user_hash(user_id);
+        hash.len() == expected.len() && bool::from(expected.as_bytes().ct_eq(hash.as_bytes()))
     }
 
     fn mac(&self) -> Hmac<Sha256> {
@@ -110,7 +156,7 @@ mod tests {
     fn tokens_prove_who_and_until_when() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        let tokens = ProfileTokens::load(&store).unwrap();
+        let (tokens, _) = ProfileTokens::load(&store, None).unwrap();
         let (token, exp) = tokens.issue("ann", 1_000, HOUR);
         assert_eq!(exp, 1_000 + HOUR);
         assert_eq!(tokens.verify(&token, 2_000).unwrap(), "ann");
@@ -125,17 +171,39 @@ mod tests {
         assert_eq!(tokens.verify("nonsense", 2_000), Err(TokenError::Malformed));
         // The same secret after a restart; another data directory's tokens are refused.
         assert_eq!(
-            ProfileTokens::load(&store)
+            ProfileTokens::load(&store, None)
                 .unwrap()
+                .0
                 .verify(&token, 2_000)
                 .unwrap(),
             "ann"
         );
         let other_dir = tempfile::tempdir().unwrap();
-        let other = ProfileTokens::load(&SqliteStore::open(other_dir.path()).unwrap()).unwrap();
+        let (other, _) =
+            ProfileTokens::load(&SqliteStore::open(other_dir.path()).unwrap(), None).unwrap();
         assert_eq!(other.verify(&token, 2_000), Err(TokenError::BadSignature));
         // Lifetimes are clamped.
         let (_, exp) = tokens.issue("ann", 0, 365 * 24 * HOUR);
         assert_eq!(exp, MAX_TTL);
+    }
+
+    #[test]
+    fn user_hashes_sign_one_user_id_with_the_identity_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let (tokens, generated) = ProfileTokens::load(&store, None).unwrap();
+        assert!(generated.is_some(), "made on first use, to be shown once");
+        let hash = tokens.user_hash("ann");
+        assert!(tokens.verify_user_hash("ann", &hash));
+        assert!(!tokens.verify_user_hash("bob", &hash));
+        assert!(!tokens.verify_user_hash("ann", &hash[1..]));
+        // A configured secret: the backend computes the same hash on its own.
+        let (shared, none) = ProfileTokens::load(&store, Some("shared-secret")).unwrap();
+        assert!(none.is_none());
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"shared-secret").unwrap();
+        mac.update(b"ann");
+        let backend = crate::govern::keys::hex(&mac.finalize().into_bytes());
+        assert!(shared.verify_user_hash("ann", &backend));
+        assert!(!shared.verify_user_hash("ann", &hash));
     }
 }

@@ -14,12 +14,13 @@ mod checkpoint;
 mod erase;
 pub(crate) mod retention;
 pub(crate) mod session;
+pub mod trust;
 mod writer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tailor_core::{Message, Millis};
+use tailor_core::{Clock, InvalidMessage, Message, Millis};
 use tailor_store::Seq;
 use tokio::sync::{mpsc, oneshot};
 
@@ -28,13 +29,15 @@ pub(crate) use writer::{Writer, WriterParts, purge};
 
 use crate::error::EngineError;
 use crate::govern::privacy::ErasureReport;
+use crate::govern::tokens::ProfileTokens;
 use crate::profile::Profile;
+use trust::Origin;
 
 /// Jobs the writer queue holds before senders wait.
 const QUEUE_DEPTH: usize = 1_024;
 
 /// The outcome of one ingest call.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Receipt {
     /// Newly stored events.
     pub accepted: usize,
@@ -44,6 +47,11 @@ pub struct Receipt {
     pub suppressed: usize,
     /// Events not stored for lack of analytics consent (see `consent::AnalyticsGate`).
     pub withheld: usize,
+    /// Unproven browser messages whose trait and consent changes were not applied to the
+    /// identified person their device belongs to (see `trust::guard_identified`).
+    pub ignored: usize,
+    /// Messages refused by the trust model, by their index in the call (see `trust`).
+    pub rejected: Vec<(usize, InvalidMessage)>,
 }
 
 /// Where the writer answers one job.
@@ -93,25 +101,49 @@ pub(crate) struct Ingest {
     jobs: mpsc::Sender<Job>,
     /// Jobs sent and not yet taken: the writer re-ranks products when it runs dry.
     queued: Arc<AtomicUsize>,
+    /// Checks browsers' proofs (see `trust`).
+    tokens: Arc<ProfileTokens>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Ingest {
     /// The handle, and the receiving end for the writer.
-    pub fn channel() -> (Ingest, mpsc::Receiver<Job>) {
+    pub fn channel(
+        tokens: Arc<ProfileTokens>,
+        clock: Arc<dyn Clock>,
+    ) -> (Ingest, mpsc::Receiver<Job>) {
         let (jobs, rx) = mpsc::channel(QUEUE_DEPTH);
         let queued = Arc::new(AtomicUsize::new(0));
-        (Ingest { jobs, queued }, rx)
+        (
+            Ingest {
+                jobs,
+                queued,
+                tokens,
+                clock,
+            },
+            rx,
+        )
     }
 
-    /// Stores messages durably and folds them into profiles. Returns once both are done.
-    pub async fn append(&self, messages: Vec<Message>) -> Result<Receipt, EngineError> {
-        if messages.is_empty() {
-            return Ok(Receipt::default());
-        }
-        self.call(|done| Job::Append { messages, done }).await
+    /// Stores messages durably and folds them into profiles, as far as their origin may
+    /// (see `trust`). Returns once both are done.
+    pub async fn append(
+        &self,
+        messages: Vec<Message>,
+        origin: Origin,
+    ) -> Result<Receipt, EngineError> {
+        let (messages, rejected) = trust::admit(messages, origin, &self.tokens, self.clock.now());
+        let mut receipt = if messages.is_empty() {
+            Receipt::default()
+        } else {
+            self.call(|done| Job::Append { messages, done }).await?
+        };
+        receipt.rejected = rejected;
+        Ok(receipt)
     }
 
-    /// [`Ingest::append`] from a thread outside the async runtime (journeys' profile updates).
+    /// [`Ingest::append`] of Tailor's own messages, from a thread outside the async runtime
+    /// (journeys' profile updates).
     pub fn append_blocking(&self, messages: Vec<Message>) -> Result<Receipt, EngineError> {
         if messages.is_empty() {
             return Ok(Receipt::default());

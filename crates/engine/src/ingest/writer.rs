@@ -196,11 +196,16 @@ impl Writer {
         let policy = self.parts.consent.policy();
         self.parts.live.with_registry(|registry| {
             let mut gate = AnalyticsGate::new(&policy, registry);
+            let mut identified = std::collections::HashSet::new();
             for (messages, done) in appends {
                 let sent = messages.len();
                 let mut kept = Vec::with_capacity(sent);
                 let mut suppressed = 0;
-                for m in messages {
+                let mut ignored = 0;
+                for mut m in messages {
+                    if super::trust::guard_identified(&mut m, registry, &mut identified) {
+                        ignored += 1;
+                    }
                     if self.parts.suppression.blocks(&m) {
                         suppressed += 1;
                     } else if let Some(m) = gate.admit(m) {
@@ -208,7 +213,7 @@ impl Writer {
                     }
                 }
                 let withheld = sent - suppressed - kept.len();
-                waiting.push((kept.len(), suppressed, withheld, done));
+                waiting.push((kept.len(), suppressed, withheld, ignored, done));
                 all.extend(kept);
             }
         });
@@ -216,7 +221,7 @@ impl Writer {
             Ok(seqs) => seqs,
             Err(e) => {
                 tracing::error!(error = %e, events = all.len(), "append failed; nothing acknowledged");
-                for (_, _, _, done) in waiting {
+                for (_, _, _, _, done) in waiting {
                     let _ = done.send(Err(EngineError::Internal(format!(
                         "could not store events: {e}"
                     ))));
@@ -276,7 +281,7 @@ impl Writer {
         metrics::histogram!("tailor_ingest_commit_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("tailor_ingest_group_size").record(all.len() as f64);
         let mut offset = 0;
-        for (n, suppressed, withheld, done) in waiting {
+        for (n, suppressed, withheld, ignored, done) in waiting {
             let accepted = seqs[offset..offset + n]
                 .iter()
                 .filter(|s| s.is_some())
@@ -287,6 +292,8 @@ impl Writer {
                 duplicates: n - accepted,
                 suppressed,
                 withheld,
+                ignored,
+                rejected: Vec::new(),
             }));
         }
     }

@@ -66,6 +66,7 @@ pub fn render(
                 anonymous_id: anonymous_id.map(str::to_string),
                 placements: template.placements.iter().map(|p| p.to_string()).collect(),
                 context,
+                ..DecideInput::default()
             })
             .map_err(|e| format!("decide failed: {e}"))?;
         decision_id = Some(out.decision_id);

@@ -1,6 +1,7 @@
 //! How profiles are written in checkpoints: a version byte, then postcard (compact, no
-//! field names), with trait values kept as JSON text since they are arbitrary JSON.
-//! Rows written as JSON by earlier versions still decode.
+//! field names), with trait values kept as JSON text since they are arbitrary JSON; from
+//! version 2, the identity notes follow as a second postcard value, so version 1 rows
+//! (without them) still decode. Rows written as JSON by earlier versions still decode.
 
 use std::collections::BTreeMap;
 
@@ -12,14 +13,23 @@ use super::{Profile, Stamped};
 
 /// First byte of a postcard-encoded profile (a JSON row starts with `{`).
 const POSTCARD_V1: u8 = 1;
+/// Version 1 followed by the identity notes.
+const POSTCARD_V2: u8 = 2;
 
 pub fn encode(profile: &Profile) -> Result<Vec<u8>, String> {
-    postcard::to_extend(profile, vec![POSTCARD_V1]).map_err(|e| e.to_string())
+    let bytes = postcard::to_extend(profile, vec![POSTCARD_V2]).map_err(|e| e.to_string())?;
+    postcard::to_extend(&profile.identity, bytes).map_err(|e| e.to_string())
 }
 
 pub fn decode(bytes: &[u8]) -> Result<Profile, String> {
     match bytes.split_first() {
         Some((&POSTCARD_V1, rest)) => postcard::from_bytes(rest).map_err(|e| e.to_string()),
+        Some((&POSTCARD_V2, rest)) => {
+            let (mut profile, notes): (Profile, &[u8]) =
+                postcard::take_from_bytes(rest).map_err(|e| e.to_string())?;
+            profile.identity = postcard::from_bytes(notes).map_err(|e| e.to_string())?;
+            Ok(profile)
+        }
         _ => decode_json(bytes),
     }
 }
@@ -96,8 +106,16 @@ mod tests {
                 &Catalog::default(),
             );
         }
+        p.identity.retired_ids.push("old-anon".into());
+        p.identity.refused(9, 1_000);
         let bytes = encode(&p).unwrap();
         assert_eq!(decode(&bytes).unwrap(), p);
+        // Version 1 rows (no identity notes) still decode.
+        let mut v1 = vec![POSTCARD_V1];
+        v1.extend(postcard::to_stdvec(&p).unwrap());
+        let mut without_notes = p.clone();
+        without_notes.identity = Default::default();
+        assert_eq!(decode(&v1).unwrap(), without_notes);
         let json = serde_json::to_vec(&p).unwrap();
         assert!(
             bytes.len() * 2 < json.len(),
@@ -105,11 +123,14 @@ mod tests {
             bytes.len(),
             json.len()
         );
-        assert_eq!(decode(&json).unwrap(), p);
+        assert_eq!(decode(&json).unwrap(), without_notes);
         // The JSON rows of earlier versions, with traits as a map (the demo's data directories).
         let mut legacy = serde_json::to_value(&p).unwrap();
         legacy["traits"] = json!({"email": {"value": "e@x.y", "at": 0}, "n": {"value": [1, {"k": null}], "at": 0}});
-        assert_eq!(decode(&serde_json::to_vec(&legacy).unwrap()).unwrap(), p);
+        assert_eq!(
+            decode(&serde_json::to_vec(&legacy).unwrap()).unwrap(),
+            without_notes
+        );
         assert!(decode(b"\x01garbage").is_err());
     }
 }

@@ -139,7 +139,6 @@ impl Profile {
     /// Folds one event into the profile.
     pub fn apply(&mut self, m: &Message, catalog: &Catalog) {
         let at = m.timestamp;
-        self.add_ids(m);
         self.events += 1;
         self.first_seen = self.first_seen.min(at);
         self.last_seen = self.last_seen.max(at);

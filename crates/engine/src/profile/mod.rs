@@ -60,6 +60,52 @@ pub struct Profile {
     /// Recently bought product ids, newest last.
     pub purchased: Vec<(String, Millis)>,
     pub email: EmailEngagement,
+    /// Identity bookkeeping (checkpointed after the rest, see `codec`).
+    #[serde(skip)]
+    pub identity: IdentityNotes,
+}
+
+/// What identity resolution noted about a profile beyond its live ids.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IdentityNotes {
+    /// AnonymousIds beyond the newest [`registry::MAX_ANONYMOUS_IDS`]: they no longer
+    /// resolve to this person (a browser that comes back with one starts fresh), but
+    /// export and erasure still reach their events.
+    pub retired_ids: Vec<String>,
+    /// Merges the identity rules refused (two identified people), newest last.
+    pub conflicts: Vec<IdentityConflict>,
+}
+
+/// A refused merge: a message linked this profile with another identified one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityConflict {
+    /// The other profile's internal number.
+    pub with: ProfileId,
+    /// When (the message's time).
+    pub at: Millis,
+}
+
+/// Conflicts kept per profile.
+const CONFLICTS_KEPT: usize = 20;
+
+impl IdentityNotes {
+    pub fn refused(&mut self, with: ProfileId, at: Millis) {
+        if !self.conflicts.iter().any(|c| c.with == with) {
+            self.conflicts.push(IdentityConflict { with, at });
+        }
+        let excess = self.conflicts.len().saturating_sub(CONFLICTS_KEPT);
+        self.conflicts.drain(..excess);
+    }
+
+    fn merge(&mut self, other: &IdentityNotes) {
+        for id in &other.retired_ids {
+            push_unique(&mut self.retired_ids, id);
+        }
+        for c in &other.conflicts {
+            self.refused(c.with, c.at);
+        }
+    }
 }
 
 impl Profile {
@@ -77,8 +123,13 @@ impl Profile {
     }
 
     /// [`Profile::ids`], owned.
+    /// Every raw id of the person, retired anonymousIds included: what export and erasure
+    /// must reach.
     pub fn id_list(&self) -> Vec<String> {
-        self.ids().cloned().collect()
+        self.ids()
+            .chain(&self.identity.retired_ids)
+            .cloned()
+            .collect()
     }
 
     /// Every identity key of this profile, as the identity index spells them.
@@ -142,6 +193,7 @@ impl Profile {
             remember(&mut self.purchased, p, *t, fold::RECENT_PRODUCTS);
         }
         self.email.merge(&other.email);
+        self.identity.merge(&other.identity);
     }
 
     /// Whether the person granted `purpose`; `None` when they never said.

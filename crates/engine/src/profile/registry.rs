@@ -5,6 +5,22 @@
 //! two profiles, the younger profile is merged into the older one, which keeps every
 //! identity and all history. The merged-away id stays resolvable. Because profiles are
 //! made of mergeable aggregates, the result does not depend on the order messages arrive in.
+//!
+//! The identity rules, as Segment Unify's:
+//! - **One userId per profile** (by default; [`IdentityRules::max_user_ids`]). A message
+//!   that would join two identified people (an `identify` with one's userId and the
+//!   other's anonymousId) does not merge them: the refusal is noted on both profiles
+//!   ([`crate::profile::IdentityNotes`]) and the message counts for its userId's person. A
+//!   login on a device that belongs to someone else starts a profile for the new person;
+//!   the device's anonymousId stays with its first owner. An explicit `alias` from a
+//!   trusted source may join two userIds (it is a deliberate statement; browsers cannot
+//!   send one without proof).
+//! - **At most [`MAX_ANONYMOUS_IDS`] anonymousIds resolve to a profile**: the oldest past
+//!   that are retired (kept for export and erasure, no longer resolved), so no profile's
+//!   lookups or id lists grow without bound.
+//! - Internal numbers (`p_12`) resolve only through [`Registry::find`], for the admin;
+//!   what callers send is looked up with [`Registry::find_user`] and
+//!   [`Registry::find_anonymous`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -29,6 +45,7 @@ pub struct Registry {
     dirty: HashSet<ProfileId>,
     deleted: Vec<ProfileId>,
     index_changes: Vec<(String, ProfileId)>,
+    rules: IdentityRules,
 }
 
 /// What a checkpoint must write.
@@ -44,6 +61,22 @@ fn merged_key(id: ProfileId) -> String {
     format!("merged:{id}")
 }
 
+/// AnonymousIds that resolve to one profile; older ones are retired.
+pub const MAX_ANONYMOUS_IDS: usize = 100;
+
+/// How identities may join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdentityRules {
+    /// Distinct userIds one profile may hold (identify merges beyond this are refused).
+    pub max_user_ids: usize,
+}
+
+impl Default for IdentityRules {
+    fn default() -> Self {
+        IdentityRules { max_user_ids: 1 }
+    }
+}
+
 impl Registry {
     pub fn new() -> Self {
         Self {
@@ -52,16 +85,35 @@ impl Registry {
         }
     }
 
+    /// An empty registry applying `rules`.
+    pub fn with_rules(rules: IdentityRules) -> Self {
+        Self {
+            rules,
+            ..Self::new()
+        }
+    }
+
     /// Rebuilds the registry from a checkpoint.
     pub fn restore(snapshot: Snapshot, next_id: ProfileId) -> Result<Self, EngineError> {
         let mut r = Registry::new();
+        let mut retired = HashSet::new();
         for row in snapshot.profiles {
             let p: Profile = crate::profile::codec::decode(&row.state)
                 .map_err(|e| EngineError::Corrupt(format!("profile {}: {e}", row.id)))?;
             r.next_id = r.next_id.max(p.id + 1);
+            retired.extend(
+                p.identity
+                    .retired_ids
+                    .iter()
+                    .map(|a| (identity_key(IdKind::Anonymous, a), p.id)),
+            );
             r.profiles.insert(row.id, Arc::new(p));
         }
         for (key, id) in snapshot.identities {
+            // A retired anonymousId's row may still name its old profile: it stays retired.
+            if retired.contains(&(key.clone(), id)) {
+                continue;
+            }
             if let Some(old) = key
                 .strip_prefix("merged:")
                 .and_then(|s| s.parse::<ProfileId>().ok())
@@ -116,41 +168,93 @@ impl Registry {
             .and_then(|&pid| self.profiles.get(&self.live(pid)))
     }
 
+    /// The profile a caller's userId names (never an internal number).
+    pub fn find_user(&self, user_id: &str) -> Option<&Arc<Profile>> {
+        self.find_live_key(&identity_key(IdKind::User, user_id))
+    }
+
+    /// The profile a caller's anonymousId names (never an internal number).
+    pub fn find_anonymous(&self, anonymous_id: &str) -> Option<&Arc<Profile>> {
+        self.find_live_key(&identity_key(IdKind::Anonymous, anonymous_id))
+    }
+
+    fn find_live_key(&self, key: &str) -> Option<&Arc<Profile>> {
+        let id = *self.index.get(key)?;
+        self.profiles.get(&self.live(id))
+    }
+
     /// The live profile an identity key (`user:…`, `anon:…`) belongs to.
     pub fn find_key(&self, key: &str) -> Option<&Profile> {
         let id = *self.index.get(key)?;
         self.profiles.get(&self.live(id)).map(Arc::as_ref)
     }
 
-    /// Resolves the message's person (merging profiles it links) and folds it in.
+    /// Resolves the message's person under the identity rules (merging the profiles it
+    /// links where they allow) and folds it in.
     pub fn apply(&mut self, m: &Message, catalog: &Catalog) -> ProfileId {
-        let mut keys: Vec<String> = Vec::with_capacity(3);
-        if let Some(u) = &m.user_id {
-            keys.push(identity_key(IdKind::User, u));
-        }
-        if let Some(a) = &m.anonymous_id {
-            keys.push(identity_key(IdKind::Anonymous, a));
-        }
+        let user = m.user_id.as_deref().map(|u| identity_key(IdKind::User, u));
+        let anon = m
+            .anonymous_id
+            .as_deref()
+            .map(|a| identity_key(IdKind::Anonymous, a));
         // alias: previousId may be an earlier userId or an anonymousId.
-        let mut previous_kind = IdKind::Anonymous;
-        if let (MessageType::Alias, Some(prev)) = (m.kind, &m.previous_id) {
+        let alias = m.kind == MessageType::Alias;
+        let previous = m.previous_id.as_deref().filter(|_| alias).map(|prev| {
             let as_user = identity_key(IdKind::User, prev);
             if self.index.contains_key(&as_user) {
-                previous_kind = IdKind::User;
-                keys.push(as_user);
+                (IdKind::User, as_user)
             } else {
-                keys.push(identity_key(IdKind::Anonymous, prev));
+                (IdKind::Anonymous, identity_key(IdKind::Anonymous, prev))
+            }
+        });
+        let owner = |k: &Option<String>| {
+            k.as_ref()
+                .and_then(|k| self.index.get(k))
+                .map(|&id| self.live(id))
+        };
+        let user_owner = owner(&user);
+        let previous_owner = owner(&previous.as_ref().map(|(_, k)| k.clone()));
+        let anon_owner = owner(&anon);
+
+        // The profiles this message is about, the strongest claim first: its userId's, the
+        // earlier identity an alias names, its anonymousId's. Each joins the group if the
+        // rules allow; a new userId joins only a group that can take it.
+        let mut group: Vec<ProfileId> = Vec::with_capacity(3);
+        let mut refused: Vec<ProfileId> = Vec::new();
+        let limit = if alias {
+            usize::MAX
+        } else {
+            self.rules.max_user_ids
+        };
+        let mut user_ids: HashSet<&str> = HashSet::new();
+        if let (Some(u), None) = (m.user_id.as_deref(), user_owner) {
+            user_ids.insert(u);
+        }
+        for candidate in [user_owner, previous_owner, anon_owner]
+            .into_iter()
+            .flatten()
+        {
+            if group.contains(&candidate) || refused.contains(&candidate) {
+                continue;
+            }
+            let theirs = self
+                .profiles
+                .get(&candidate)
+                .map_or(&[][..], |p| &p.user_ids[..]);
+            let together = user_ids
+                .iter()
+                .copied()
+                .chain(theirs.iter().map(String::as_str))
+                .collect::<HashSet<&str>>()
+                .len();
+            if together <= limit.max(1) {
+                user_ids.extend(theirs.iter().map(String::as_str));
+                group.push(candidate);
+            } else {
+                refused.push(candidate);
             }
         }
-
-        let mut owners: Vec<ProfileId> = keys
-            .iter()
-            .filter_map(|k| self.index.get(k))
-            .map(|&id| self.live(id))
-            .collect();
-        owners.sort_unstable();
-        owners.dedup();
-        let survivor = match owners.first() {
+        let survivor = match group.iter().min() {
             Some(&id) => id,
             None => {
                 let id = self.next_id;
@@ -159,31 +263,82 @@ impl Registry {
                 id
             }
         };
-        for &other in owners.iter().skip(1) {
+        for &other in group.iter().filter(|&&id| id != survivor) {
             self.merge_into(survivor, other);
         }
-        for k in keys {
-            if self.index.get(&k) != Some(&survivor) {
-                self.index.insert(k.clone(), survivor);
-                self.index_changes.push((k, survivor));
+        for &other in &refused {
+            self.note_refusal(survivor, other, m.timestamp);
+        }
+        // The message's ids that nobody else holds now belong to the survivor.
+        let mut claimed: Vec<(IdKind, &str, String)> = Vec::with_capacity(3);
+        if let (Some(u), Some(k)) = (m.user_id.as_deref(), user) {
+            claimed.push((IdKind::User, u, k));
+        }
+        if let (Some(prev), Some((kind, k))) = (m.previous_id.as_deref(), previous) {
+            claimed.push((kind, prev, k));
+        }
+        if let (Some(a), Some(k)) = (m.anonymous_id.as_deref(), anon) {
+            claimed.push((IdKind::Anonymous, a, k));
+        }
+        let mut added: Vec<(IdKind, &str)> = Vec::new();
+        for (kind, id, key) in claimed {
+            match self.index.get(&key).map(|&p| self.live(p)) {
+                Some(p) if p == survivor => added.push((kind, id)),
+                Some(_) => {}
+                None => {
+                    self.index.insert(key.clone(), survivor);
+                    self.index_changes.push((key, survivor));
+                    added.push((kind, id));
+                }
             }
         }
         let profile = Arc::make_mut(self.profiles.get_mut(&survivor).expect("survivor is live"));
-        if let (MessageType::Alias, Some(prev)) = (m.kind, &m.previous_id) {
-            match previous_kind {
-                IdKind::User => push_unique(&mut profile.user_ids, prev),
-                IdKind::Anonymous => push_unique(&mut profile.anonymous_ids, prev),
+        for (kind, id) in added {
+            match kind {
+                IdKind::User => push_unique(&mut profile.user_ids, id),
+                IdKind::Anonymous => push_unique(&mut profile.anonymous_ids, id),
             }
         }
         profile.apply(m, catalog);
+        self.retire_old_anonymous_ids(survivor);
         self.dirty.insert(survivor);
         survivor
+    }
+
+    /// Notes on both profiles that a message linked them and the rules refused it.
+    fn note_refusal(&mut self, a: ProfileId, b: ProfileId, at: tailor_core::Millis) {
+        for (this, other) in [(a, b), (b, a)] {
+            if let Some(p) = self.profiles.get_mut(&this) {
+                Arc::make_mut(p).identity.refused(other, at);
+                self.dirty.insert(this);
+            }
+        }
+        metrics::counter!("tailor_identity_merges_refused_total").increment(1);
+        tracing::debug!(a, b, "identity rules refused a merge");
+    }
+
+    /// Retires the profile's oldest anonymousIds past [`MAX_ANONYMOUS_IDS`].
+    fn retire_old_anonymous_ids(&mut self, id: ProfileId) {
+        let Some(p) = self.profiles.get_mut(&id) else {
+            return;
+        };
+        let excess = p.anonymous_ids.len().saturating_sub(MAX_ANONYMOUS_IDS);
+        if excess == 0 {
+            return;
+        }
+        let p = Arc::make_mut(p);
+        let retired: Vec<String> = p.anonymous_ids.drain(..excess).collect();
+        for a in retired {
+            self.index.remove(&identity_key(IdKind::Anonymous, &a));
+            push_unique(&mut p.identity.retired_ids, &a);
+        }
     }
 
     fn merge_into(&mut self, survivor: ProfileId, other: ProfileId) {
         let Some(gone) = self.profiles.remove(&other) else {
             return;
         };
+        // Their retired ids stay retired (not indexed) in the survivor.
         for key in gone.identity_keys() {
             self.index.insert(key.clone(), survivor);
             self.index_changes.push((key, survivor));
@@ -196,6 +351,7 @@ impl Registry {
         }
         self.dirty.remove(&other);
         self.deleted.push(other);
+        self.retire_old_anonymous_ids(survivor);
         tracing::debug!(survivor, merged = other, "merged profiles");
     }
 
@@ -434,5 +590,153 @@ mod tests {
         assert_eq!(back.find(&format!("p_{u}")).unwrap().id, a);
         assert_eq!(back.find("u").unwrap().events, 3);
         assert_eq!(back.next_id, 3);
+    }
+
+    #[test]
+    fn two_identified_people_are_never_merged() {
+        let mut r = Registry::new();
+        let c = Catalog::default();
+        let ann = r.apply(
+            &msg(json!({"type": "identify", "userId": "ann", "anonymousId": "ann-laptop"})),
+            &c,
+        );
+        let bob = r.apply(
+            &msg(json!({"type": "identify", "userId": "bob", "anonymousId": "bob-phone"})),
+            &c,
+        );
+        // Someone claims ann's userId from bob's device: no merge.
+        let to = r.apply(
+            &msg(
+                json!({"type": "identify", "userId": "ann", "anonymousId": "bob-phone",
+            "timestamp": "2026-01-01T00:00:00Z"}),
+            ),
+            &c,
+        );
+        assert_eq!(to, ann, "the message counts for its userId's person");
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            r.find_anonymous("bob-phone").unwrap().id,
+            bob,
+            "the device stays with bob"
+        );
+        assert_eq!(
+            r.find_user("ann").unwrap().anonymous_ids,
+            vec!["ann-laptop"]
+        );
+        for (who, other) in [(ann, bob), (bob, ann)] {
+            let notes = &r.get(who).unwrap().identity;
+            assert_eq!(notes.conflicts.len(), 1);
+            assert_eq!(notes.conflicts[0].with, other);
+        }
+    }
+
+    #[test]
+    fn a_login_on_someone_elses_device_starts_a_profile_for_the_new_person() {
+        let mut r = Registry::new();
+        let c = Catalog::default();
+        let ann = r.apply(
+            &msg(json!({"type": "identify", "userId": "ann", "anonymousId": "family-pc"})),
+            &c,
+        );
+        let carl = r.apply(
+            &msg(json!({"type": "identify", "userId": "carl", "anonymousId": "family-pc"})),
+            &c,
+        );
+        assert_ne!(ann, carl);
+        assert_eq!(r.find_user("carl").unwrap().user_ids, vec!["carl"]);
+        assert!(r.find_user("carl").unwrap().anonymous_ids.is_empty());
+        assert_eq!(r.find_anonymous("family-pc").unwrap().id, ann);
+        // An anonymous visitor becoming a known one still merges.
+        let guest = r.apply(
+            &msg(json!({"type": "page", "anonymousId": "new-tablet"})),
+            &c,
+        );
+        let dora = r.apply(
+            &msg(json!({"type": "identify", "userId": "dora", "anonymousId": "new-tablet"})),
+            &c,
+        );
+        assert_eq!(guest, dora);
+        assert_eq!(
+            r.find_user("dora").unwrap().anonymous_ids,
+            vec!["new-tablet"]
+        );
+    }
+
+    #[test]
+    fn an_alias_may_join_two_user_ids() {
+        let mut r = Registry::new();
+        let c = Catalog::default();
+        let old = r.apply(&msg(json!({"type": "identify", "userId": "old-id"})), &c);
+        r.apply(&msg(json!({"type": "identify", "userId": "new-id"})), &c);
+        r.apply(
+            &msg(json!({"type": "alias", "userId": "new-id", "previousId": "old-id"})),
+            &c,
+        );
+        assert_eq!(r.len(), 1);
+        assert_eq!(r.find_user("new-id").unwrap().id, old);
+    }
+
+    #[test]
+    fn old_anonymous_ids_retire_but_stay_erasable() {
+        let mut r = Registry::new();
+        let c = Catalog::default();
+        for i in 0..MAX_ANONYMOUS_IDS + 5 {
+            r.apply(
+                &msg(json!({"type": "identify", "userId": "ann", "anonymousId": format!("a{i}")})),
+                &c,
+            );
+        }
+        let ann = r.find_user("ann").unwrap().clone();
+        assert_eq!(ann.anonymous_ids.len(), MAX_ANONYMOUS_IDS);
+        assert_eq!(ann.identity.retired_ids, vec!["a0", "a1", "a2", "a3", "a4"]);
+        assert!(
+            r.find_anonymous("a0").is_none(),
+            "a retired id no longer resolves"
+        );
+        assert!(r.find_anonymous("a5").is_some());
+        assert!(
+            ann.id_list().contains(&"a0".to_string()),
+            "erasure still reaches it"
+        );
+        assert!(r.person("ann").unwrap().1.contains(&"a0".to_string()));
+        // After a checkpoint, it stays retired.
+        let changes = r.take_changes();
+        let profiles = changes
+            .upsert
+            .iter()
+            .map(|p| tailor_store::ProfileRow {
+                id: p.id,
+                state: crate::profile::codec::encode(p).unwrap(),
+            })
+            .collect();
+        let back = Registry::restore(
+            Snapshot {
+                seq: 1,
+                profiles,
+                identities: changes.identities,
+                meta: vec![],
+            },
+            changes.next_id,
+        )
+        .unwrap();
+        assert!(back.find_anonymous("a0").is_none());
+        assert_eq!(back.find_anonymous("a104").unwrap().id, ann.id);
+        // A browser that comes back with a retired id starts fresh.
+        let mut back = back;
+        let fresh = back.apply(&msg(json!({"type": "page", "anonymousId": "a0"})), &c);
+        assert_ne!(fresh, ann.id);
+    }
+
+    #[test]
+    fn internal_numbers_resolve_only_for_the_admin() {
+        let mut r = Registry::new();
+        let id = r.apply(
+            &msg(json!({"type": "page", "anonymousId": "a"})),
+            &Catalog::default(),
+        );
+        let internal = format!("p_{id}");
+        assert!(r.find(&internal).is_some());
+        assert!(r.find_user(&internal).is_none());
+        assert!(r.find_anonymous(&internal).is_none());
     }
 }

@@ -24,16 +24,18 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use tailor_engine::{Keys, Scope};
+use tailor_engine::{Keys, Origin, Scope};
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::ratelimit::Limiter;
 
 /// A key this server knows, and what it may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     scope: Scope,
+    /// The source the key belongs to (`None`: the admin or analyst key).
+    source: Option<String>,
 }
 
 impl Caller {
@@ -41,11 +43,29 @@ impl Caller {
     pub fn scope(&self) -> Scope {
         self.scope
     }
+
+    /// The source's name, for a source key.
+    pub fn source(&self) -> Option<&str> {
+        self.source.as_deref()
+    }
+
+    /// Where this caller's messages and requests come from, for the trust model: a public
+    /// key is anyone's browser, a secret key the store's backend.
+    pub fn origin(&self) -> Origin {
+        if self.scope.trusted() {
+            Origin::Server
+        } else {
+            Origin::Browser
+        }
+    }
 }
 
 /// The one place a presented key becomes a [`Caller`]; `None`: the key is unknown.
 fn resolve(keys: &Keys, key: &str) -> Option<Caller> {
-    keys.scope_of(key).map(|scope| Caller { scope })
+    keys.owner(key).map(|o| Caller {
+        scope: o.scope,
+        source: o.source,
+    })
 }
 
 /// The key from the `Authorization` header.
@@ -97,12 +117,14 @@ impl Presented {
 
     /// The header's key resolved, computed at most once per request.
     fn caller(&self, keys: &Keys) -> Option<Caller> {
-        *self.caller.get_or_init(|| {
-            self.key
-                .as_deref()
-                .filter(|k| !k.is_empty())
-                .and_then(|k| resolve(keys, k))
-        })
+        self.caller
+            .get_or_init(|| {
+                self.key
+                    .as_deref()
+                    .filter(|k| !k.is_empty())
+                    .and_then(|k| resolve(keys, k))
+            })
+            .clone()
     }
 
     /// The extension [`identify`] left, or one made now (a router driven without it).
@@ -157,8 +179,12 @@ pub trait Policy: Send + Sync + 'static {
 pub struct Admin;
 /// The analyst key (or the admin key): aggregates and reports, no personal data.
 pub struct Analyst;
-/// The write key (or the admin key): events, decisions, a shopper's own declarations.
+/// Any source's key (or the admin key): events, decisions, a shopper's own declarations.
+/// A public key's claims about who the shopper is count only with proof.
 pub struct Write;
+/// A server source's secret key (or the admin key): what the store's backend does for its
+/// customers, such as making their profile tokens.
+pub struct Server;
 
 impl Policy for Admin {
     const MISSING: &'static str = "the admin key is required: `Authorization: Bearer ADMIN_KEY`";
@@ -179,9 +205,19 @@ impl Policy for Analyst {
 
 impl Policy for Write {
     const MISSING: &'static str = "a write key is required: HTTP Basic with the key as user name, `Authorization: Bearer KEY`, or `writeKey` in the body";
-    const FORBIDDEN: &'static str = "this needs the write key (or the admin key)";
+    const FORBIDDEN: &'static str = "this needs a write key (or the admin key)";
     fn admits(caller: &Caller) -> bool {
-        caller.scope.grants(Scope::Write)
+        caller.scope.grants(Scope::Public)
+    }
+}
+
+impl Policy for Server {
+    const MISSING: &'static str =
+        "a server key is required (your backend's secret key): `Authorization: Bearer KEY`";
+    const FORBIDDEN: &'static str =
+        "this needs a server key or the admin key: a public (browser) key cannot do it";
+    fn admits(caller: &Caller) -> bool {
+        caller.scope.grants(Scope::Server)
     }
 }
 

@@ -15,6 +15,6 @@ pub mod auth;
 pub mod json;
 pub mod segment;
 
-pub use auth::{Admin, Analyst, Authorized, Shopper, Write};
+pub use auth::{Admin, Analyst, Authorized, Server, Shopper, Write};
 pub use json::{ApiJson, ApiQuery, Definition};
 pub use segment::{SegmentBatch, SegmentMessage};

@@ -112,6 +112,8 @@ fn decide(state: &AppState, who: &Who, placements: &[&str], context: Value) -> D
         anonymous_id,
         placements: placements.iter().map(|p| p.to_string()).collect(),
         context,
+        // The storefront renders on the server, as the store's backend would.
+        ..DecideInput::default()
     };
     match state.engine.decide(input) {
         Ok(out) => Decided {

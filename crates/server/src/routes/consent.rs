@@ -110,7 +110,10 @@ pub async fn put(
         .clone()
         .or(message.anonymous_id.clone())
         .unwrap_or_default();
-    state.engine.ingest(vec![message]).await?;
+    state
+        .engine
+        .ingest(vec![message], tailor_engine::Origin::Server)
+        .await?;
     let consent = state
         .engine
         .profile(&id)

@@ -6,9 +6,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
-use tailor_engine::DecideInput;
 use tailor_engine::decide::{Answer, Placement};
 use tailor_engine::policies::PolicySummary;
+use tailor_engine::{DecideInput, UserProof};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
@@ -38,6 +38,14 @@ pub struct DecideRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     context: Option<Map<String, Value>>,
+    /// With a public key: proof that the caller is `userId`, made by the store's backend
+    /// (`hex(HMAC-SHA256(identity secret, userId))`). Without proof, a browser is the
+    /// visitor of its `anonymousId` only.
+    #[serde(default)]
+    user_hash: Option<String>,
+    /// Or a profile token for `userId` (`POST /v1/tokens`).
+    #[serde(default)]
+    profile_token: Option<String>,
 }
 
 /// An id: a string (blank is none) or a number (its digits).
@@ -103,7 +111,7 @@ fn placement_ids<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>,
 #[utoipa::path(post, path = "/v1/decide", tag = "decide", security(("write_key" = [])),
     request_body = DecideRequest, responses((status = 200, body = DecideReply)))]
 pub async fn decide(
-    _: Authorized<Write>,
+    who: Authorized<Write>,
     State(state): State<AppState>,
     ApiJson(request): ApiJson<DecideRequest, MAX_DECIDE_BYTES>,
 ) -> Result<Json<DecideReply>, ApiError> {
@@ -112,6 +120,8 @@ pub async fn decide(
         anonymous_id,
         placements,
         context,
+        user_hash,
+        profile_token,
     } = request;
     if user_id.is_none() && anonymous_id.is_none() {
         return Err(ApiError::bad_request(
@@ -125,11 +135,16 @@ pub async fn decide(
             "`placements` is required: an array such as [\"home.hero\", \"recs.home\"]",
         ));
     };
+    let proof = profile_token
+        .map(UserProof::Token)
+        .or(user_hash.map(UserProof::Hash));
     let out = state.engine.decide(DecideInput {
         user_id,
         anonymous_id,
         placements,
         context: context.unwrap_or_default(),
+        origin: who.caller.origin(),
+        proof,
     })?;
     Ok(Json(DecideReply {
         decision_id: out.decision_id,

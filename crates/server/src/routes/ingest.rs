@@ -5,6 +5,11 @@
 //! follows Segment: valid messages are stored, invalid ones are dropped, and the reply is
 //! still 200, here with `rejected` listing each dropped message's index and reason.
 //! `200 {"success":true}` means every accepted message is durable and in its profile.
+//!
+//! With a public (browser) key, a message's `userId` counts only with proof in
+//! `integrations.Tailor` (`userHash` or `profileToken`); without it the engine's trust rules
+//! apply (see `tailor_engine::ingest::trust`), and a message it refuses answers 403 alone or
+//! is listed in `rejected` in a batch.
 
 use axum::Json;
 use axum::extract::State;
@@ -34,6 +39,10 @@ pub struct Receipt {
     /// Events not stored for lack of analytics consent (only when some were).
     #[serde(skip_serializing_if = "is_zero")]
     withheld: usize,
+    /// Unproven browser messages whose trait or consent changes were not applied to the
+    /// known customer their device belongs to (only when some were).
+    #[serde(skip_serializing_if = "is_zero")]
+    ignored: usize,
     /// Batch messages dropped as invalid (only when some were).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     rejected: Vec<Rejected>,
@@ -60,6 +69,7 @@ impl Receipt {
             duplicates: receipt.duplicates,
             suppressed: receipt.suppressed,
             withheld: receipt.withheld,
+            ignored: receipt.ignored,
             rejected,
         }
     }
@@ -122,7 +132,16 @@ async fn single(State(state): State<AppState>, m: SegmentMessage, kind: MessageT
     };
     let message = parse_message(m.message, Some(kind), &envelope, || state.new_message_id())
         .map_err(|e| ApiError::bad_request(e.code, e.message))?;
-    let receipt = state.engine.ingest(vec![message]).await?;
+    let receipt = state
+        .engine
+        .ingest(vec![message], m.caller.origin())
+        .await?;
+    if let Some((_, refused)) = receipt.rejected.first() {
+        return Err(ApiError::forbidden_code(
+            refused.code,
+            refused.message.clone(),
+        ));
+    }
     Ok(Json(Receipt::of(&receipt, Vec::new())))
 }
 
@@ -148,6 +167,8 @@ pub async fn batch(State(state): State<AppState>, b: SegmentBatch) -> Reply {
         integrations: envelope.integrations.as_ref(),
     };
     let mut messages = Vec::with_capacity(envelope.batch.len());
+    // Each parsed message's index in the batch, to report the engine's refusals.
+    let mut positions = Vec::with_capacity(envelope.batch.len());
     let mut rejected = Vec::new();
     for (index, raw) in envelope.batch.iter().enumerate() {
         let parsed = if raw.get().len() > MAX_MESSAGE_BYTES {
@@ -164,7 +185,10 @@ pub async fn batch(State(state): State<AppState>, b: SegmentBatch) -> Reply {
                 })
         };
         match parsed {
-            Ok(m) => messages.push(m),
+            Ok(m) => {
+                messages.push(m);
+                positions.push(index);
+            }
             Err((code, message)) => rejected.push(Rejected {
                 index,
                 code,
@@ -172,13 +196,16 @@ pub async fn batch(State(state): State<AppState>, b: SegmentBatch) -> Reply {
             }),
         }
     }
+    let receipt = state.engine.ingest(messages, b.caller.origin()).await?;
+    rejected.extend(receipt.rejected.iter().map(|(i, e)| Rejected {
+        index: positions[*i],
+        code: e.code,
+        message: e.message.clone(),
+    }));
+    rejected.sort_by_key(|r| r.index);
     if !rejected.is_empty() {
-        tracing::info!(
-            rejected = rejected.len(),
-            "batch messages dropped as invalid"
-        );
+        tracing::info!(rejected = rejected.len(), "batch messages dropped");
         metrics::counter!("tailor_events_rejected_total").increment(rejected.len() as u64);
     }
-    let receipt = state.engine.ingest(messages).await?;
     Ok(Json(Receipt::of(&receipt, rejected)))
 }

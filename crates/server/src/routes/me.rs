@@ -22,7 +22,7 @@ use utoipa::ToSchema;
 use super::preferences::{Declared, answer_quiz, declare, parse_preferences};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Admin, ApiJson, Authorized, Shopper};
+use crate::extract::{ApiJson, Authorized, Server, Shopper};
 use crate::routes::Success;
 
 fn ids_of(user_id: &str) -> Map<String, Value> {
@@ -49,11 +49,12 @@ pub struct Token {
     expires_at: String,
 }
 
-/// Issues a profile token for the store's logged-in customer.
-#[utoipa::path(post, path = "/v1/tokens", tag = "me", security(("admin_key" = [])),
+/// Issues a profile token for the store's logged-in customer (a server key or the admin
+/// key: a browser cannot vouch for itself).
+#[utoipa::path(post, path = "/v1/tokens", tag = "me", security(("server_key" = []), ("admin_key" = [])),
     request_body = TokenRequest, responses((status = 200, body = Token)))]
 pub async fn issue(
-    _: Authorized<Admin>,
+    _: Authorized<Server>,
     State(state): State<AppState>,
     ApiJson(request): ApiJson<TokenRequest, { 4 * 1024 }>,
 ) -> Result<Json<Token>, ApiError> {
@@ -227,7 +228,11 @@ pub async fn put_consent(
         || state.new_message_id(),
     )
     .map_err(|e| ApiError::bad_request(e.code, e.message))?;
-    state.engine.ingest(vec![message]).await?;
+    // The profile token proved who this is.
+    state
+        .engine
+        .ingest(vec![message], tailor_engine::Origin::Server)
+        .await?;
     Ok(Json(Success::YES))
 }
 

@@ -12,6 +12,7 @@ pub mod ops;
 pub mod preferences;
 pub mod profiles;
 pub mod retention;
+pub mod sources;
 
 use serde::Serialize;
 use utoipa::ToSchema;

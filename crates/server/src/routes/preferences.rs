@@ -6,6 +6,10 @@
 //! Declarations travel through the event log like everything else: an identify call with the
 //! `preferences` trait, a consent event when channels were declared (each channel is the
 //! shopper's consent for it), and `Quiz Completed` for a quiz.
+//!
+//! With a public (browser) key, a declaration for a `userId` needs proof made by the store's
+//! backend (`userHash` or `profileToken`), and one for an anonymousId is refused when that
+//! visitor is a known customer: changing someone's consent is acting for them.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -14,11 +18,12 @@ use serde_json::{Map, Value, json};
 use tailor_core::MessageType;
 use tailor_core::message::{Envelope, parse_message};
 use tailor_core::preferences::{self, Preferences, Quiz};
-use tailor_engine::EngineError;
+use tailor_engine::{EngineError, Origin, UserProof};
 use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::extract::auth::Caller;
 use crate::extract::{Admin, ApiJson, Authorized, Definition, Write};
 use crate::routes::{Saved, Success};
 
@@ -39,6 +44,12 @@ pub struct Declaration {
     /// `POST /v1/quizzes/{id}/answers`: question id → answer id or ids.
     #[schema(value_type = Option<Object>)]
     answers: Option<Value>,
+    /// With a public key: proof that the caller is `userId` (see `POST /v1/decide`).
+    #[serde(default)]
+    user_hash: Option<String>,
+    /// Or a profile token for `userId`.
+    #[serde(default)]
+    profile_token: Option<String>,
 }
 
 /// What the shopper declared, as recorded.
@@ -58,8 +69,30 @@ impl Declared {
     }
 }
 
-/// Who a write-key call is about: `{"userId"}` or `{"anonymousId"}`.
-fn person(d: &Declaration) -> Result<Map<String, Value>, ApiError> {
+/// Who a write-key call is about (`{"userId"}` or `{"anonymousId"}`), once the caller is
+/// shown to be allowed to act for them.
+fn person(
+    state: &AppState,
+    caller: &Caller,
+    d: &Declaration,
+) -> Result<Map<String, Value>, ApiError> {
+    let ids = named(d)?;
+    let proof = d
+        .profile_token
+        .clone()
+        .map(UserProof::Token)
+        .or(d.user_hash.clone().map(UserProof::Hash));
+    state.engine.may_act_for(
+        caller.origin(),
+        ids.get("userId").and_then(Value::as_str),
+        ids.get("anonymousId").and_then(Value::as_str),
+        proof.as_ref(),
+    )?;
+    Ok(ids)
+}
+
+/// The ids a declaration names.
+fn named(d: &Declaration) -> Result<Map<String, Value>, ApiError> {
     let mut ids = Map::new();
     for (k, v) in [("userId", &d.user_id), ("anonymousId", &d.anonymous_id)] {
         match v {
@@ -85,7 +118,7 @@ fn person(d: &Declaration) -> Result<Map<String, Value>, ApiError> {
 }
 
 /// Records a declaration: the `preferences` trait, the channel consent it makes, and any
-/// `extra` events, in one durable ingest.
+/// `extra` events, in one durable ingest. The caller has checked it may act for `ids`.
 pub(crate) async fn declare(
     state: &AppState,
     ids: &Map<String, Value>,
@@ -121,7 +154,7 @@ pub(crate) async fn declare(
                 .map_err(|e| ApiError::bad_request(e.code, e.message))?,
         );
     }
-    state.engine.ingest(messages).await?;
+    state.engine.ingest(messages, Origin::Server).await?;
     Ok(())
 }
 
@@ -135,11 +168,11 @@ pub(crate) fn parse_preferences(state: &AppState, v: &Value) -> Result<Preferenc
 #[utoipa::path(put, path = "/v1/preferences", tag = "preferences", security(("write_key" = [])),
     request_body = Declaration, responses((status = 200, body = Declared)))]
 pub async fn put(
-    _: Authorized<Write>,
+    who: Authorized<Write>,
     State(state): State<AppState>,
     ApiJson(d): ApiJson<Declaration>,
 ) -> Result<Json<Declared>, ApiError> {
-    let ids = person(&d)?;
+    let ids = person(&state, &who.caller, &d)?;
     let prefs = parse_preferences(&state, d.preferences.as_ref().unwrap_or(&Value::Null))?;
     declare(&state, &ids, &prefs, "preference center", Vec::new()).await?;
     Ok(Json(Declared::new(prefs)))
@@ -250,12 +283,12 @@ pub(crate) async fn answer_quiz(
     params(("id" = String, Path)), request_body = Declaration,
     responses((status = 200, body = Declared)))]
 pub async fn answers(
-    _: Authorized<Write>,
+    who: Authorized<Write>,
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiJson(d): ApiJson<Declaration>,
 ) -> Result<Json<Declared>, ApiError> {
-    let ids = person(&d)?;
+    let ids = person(&state, &who.caller, &d)?;
     let prefs = answer_quiz(
         &state,
         &id,

@@ -19,6 +19,7 @@ const PRODUCTS_PER_REQUEST: usize = 5_000;
 pub struct Api {
     http: reqwest::Client,
     base: String,
+    /// The key events are sent with (the demo's backend: the server key).
     write_key: String,
     admin_key: String,
 }

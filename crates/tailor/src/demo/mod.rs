@@ -85,7 +85,12 @@ pub struct DemoArgs {
 struct DemoKeys {
     #[serde(default)]
     note: String,
+    /// The public `web` source's key (the storefront's browser pages).
     write_key: String,
+    /// The secret `server` source's key: the demo's simulated store backend sends the
+    /// shoppers' history with it. Made when missing (demos built before sources).
+    #[serde(default)]
+    server_key: String,
     admin_key: String,
 }
 
@@ -127,10 +132,22 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     init_logging(settings.json_logs, "warn");
     let existing = prepare_dir(&settings.data, args.fresh)?;
     let keys = match &existing {
+        Some((keys, _)) if keys.server_key.is_empty() => {
+            let keys = DemoKeys {
+                server_key: tailor_engine::keys::random_key("ts_", 24)?,
+                ..keys.clone()
+            };
+            write_private(
+                &settings.data.join(KEYS_FILE),
+                &serde_json::to_vec_pretty(&keys)?,
+            )?;
+            keys
+        }
         Some((keys, _)) => keys.clone(),
         None => new_keys(&settings.data)?,
     };
     settings.write_key = Some(keys.write_key.clone());
+    settings.server_key = Some(keys.server_key.clone());
     settings.admin_key = Some(keys.admin_key.clone());
     runtime()?.block_on(async move {
         match existing {
@@ -235,6 +252,7 @@ fn new_keys(dir: &Path) -> anyhow::Result<DemoKeys> {
                A real server stores only their hashes; never reuse these for a real store."
                 .into(),
         write_key: tailor_engine::keys::random_key("tw_", 24)?,
+        server_key: tailor_engine::keys::random_key("ts_", 24)?,
         admin_key: tailor_engine::keys::random_key("ta_", 24)?,
     };
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -334,9 +352,11 @@ async fn build_and_serve(
 ) -> anyhow::Result<()> {
     let mut server = Server::start(settings, keys).await?;
     let base = format!("http://{}", server.reachable_addr());
+    // The history is what the store's backend knows about its shoppers: sent with the
+    // server key, so logins join devices to customers as they would in production.
     let api = Arc::new(client::Api::new(
         base,
-        keys.write_key.clone(),
+        keys.server_key.clone(),
         keys.admin_key.clone(),
     )?);
     let unfinished = || {
@@ -557,7 +577,14 @@ fn print_report(addr: Option<SocketAddr>, dir: &Path, keys: &DemoKeys, s: &Summa
             dir.display()
         ),
     }
-    println!("  Write key:   {}", keys.write_key);
+    println!(
+        "  Write key:   {}  (public: the storefront's pages)",
+        keys.write_key
+    );
+    println!(
+        "  Server key:  {}  (secret: the store's backend)",
+        keys.server_key
+    );
     println!("  Admin key:   {}", keys.admin_key);
     println!(
         "  Built:       {} products in {} categories, {} content items, {} events from {} shoppers over {} days ({} profiles)",
