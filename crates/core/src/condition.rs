@@ -162,8 +162,8 @@ impl Evaluator<'_> {
                 None => false,
             },
             "$regex" | "$regexi" => match expected {
-                Value::String(pattern) => regex_js::compile(pattern, op == "$regexi")
-                    .is_ok_and(|re| re.is_match(&js::to_string(actual))),
+                Value::String(pattern) => regex_js::compiled(pattern, op == "$regexi")
+                    .is_some_and(|re| re.is_match(&js::to_string(actual))),
                 _ => false,
             },
             "$type" => expected.as_str() == Some(js_type(actual)),
@@ -628,15 +628,54 @@ mod version {
 /// crate: `\d \w \s \b` and `.` keep their JavaScript meaning, literal `{` `}` `]` stay
 /// literal, and what Rust cannot run (lookaround, backreferences) is an error.
 mod regex_js {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+
     use regex::{Regex, RegexBuilder};
+
+    /// The longest pattern a condition may hold.
+    pub const MAX_PATTERN: usize = 1_000;
+    /// Compiled program and lazy-DFA budgets: a counted repetition such as `(a{1,999}){1,999}`
+    /// is refused when saved instead of costing seconds on every decision.
+    const SIZE_LIMIT: usize = 256 * 1024;
+    const DFA_SIZE_LIMIT: usize = 2 * 1024 * 1024;
+    /// Compiled patterns kept; the cache starts over past this (conditions are few).
+    const CACHED: usize = 1_024;
+
+    type Cache = HashMap<(String, bool), Option<Regex>>;
+
+    /// The pattern compiled once and kept (`None`: it does not compile, the condition fails
+    /// closed). Conditions are evaluated on every decision; compiling there made the cost
+    /// of a decision the pattern's, not the input's.
+    pub fn compiled(pattern: &str, insensitive: bool) -> Option<Regex> {
+        static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+        let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+        let key = (pattern.to_string(), insensitive);
+        if let Some(found) = cache.lock().ok()?.get(&key) {
+            return found.clone();
+        }
+        let made = compile(pattern, insensitive).ok();
+        if let Ok(mut cache) = cache.lock() {
+            if cache.len() >= CACHED {
+                cache.clear();
+            }
+            cache.insert(key, made.clone());
+        }
+        made
+    }
 
     const WORD: &str = "0-9A-Za-z_";
     const SPACE: &str = "\\t\\n\\x0B\\x0C\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}";
 
     pub fn compile(pattern: &str, insensitive: bool) -> Result<Regex, String> {
+        if pattern.len() > MAX_PATTERN {
+            return Err(format!("patterns are at most {MAX_PATTERN} bytes"));
+        }
         let translated = translate(pattern)?;
         RegexBuilder::new(&translated)
             .case_insensitive(insensitive)
+            .size_limit(SIZE_LIMIT)
+            .dfa_size_limit(DFA_SIZE_LIMIT)
             .build()
             .map_err(|e| match e {
                 regex::Error::Syntax(msg) => msg
@@ -644,6 +683,9 @@ mod regex_js {
                     .rev()
                     .find(|l| l.starts_with("error:"))
                     .map_or_else(|| "invalid regular expression".to_string(), str::to_string),
+                regex::Error::CompiledTooBig(_) => {
+                    "the pattern is too large once compiled (a counted repetition?)".to_string()
+                }
                 other => other.to_string(),
             })
     }
@@ -1268,6 +1310,28 @@ mod tests {
         );
         assert_eq!(version::padded(&json!(2)), "    2");
         assert_eq!(version::padded(&Value::Null), "    0");
+    }
+
+    #[test]
+    fn regexes_are_bounded_and_compiled_once() {
+        let huge = "(a{1,999}){1,999}";
+        assert!(regex_js::compile(huge, false).is_err());
+        let problems = validate_condition(&json!({"ua": {"$regex": huge}}))
+            .unwrap_err()
+            .to_string();
+        assert!(problems.contains("too large"), "{problems}");
+        assert!(validate_condition(&json!({"ua": {"$regex": "a".repeat(1_001)}})).is_err());
+        // The same pattern is compiled once, whatever the input.
+        let ua = "Mozilla/5.0 ".repeat(3_000);
+        let condition = json!({"ua": {"$regex": "Mozilla.*Safari"}});
+        assert!(!eval_condition(&json!({"ua": ua}), &condition));
+        let first = regex_js::compiled("Mozilla.*Safari", false).unwrap();
+        let again = regex_js::compiled("Mozilla.*Safari", false).unwrap();
+        assert_eq!(first.as_str(), again.as_str());
+        assert!(!eval_condition(
+            &json!({"ua": "aaa"}),
+            &json!({"ua": {"$regex": huge}})
+        ));
     }
 
     #[test]

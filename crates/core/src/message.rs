@@ -229,6 +229,7 @@ pub fn parse_message(
     };
 
     let properties = take_object(&mut obj, "properties")?;
+    check_amounts(&properties)?;
     let traits = take_object(&mut obj, "traits")?;
     let mut context = take_object(&mut obj, "context")?;
     let mut integrations = take_object(&mut obj, "integrations")?;
@@ -258,6 +259,51 @@ pub fn parse_message(
         sent_at,
         received_at: envelope.received_at,
     })
+}
+
+/// The largest money amount or quantity a message may carry. Aggregates (revenue, order
+/// values, forecasts) sum these; `1e308` in one order would turn every store-wide figure
+/// into infinity, so such a message is refused rather than stored.
+pub const MAX_AMOUNT: f64 = 1e9;
+
+/// E-commerce Spec v2 fields that are summed: money and quantities.
+const AMOUNT_FIELDS: [&str; 9] = [
+    "total", "revenue", "value", "subtotal", "price", "quantity", "discount", "shipping", "tax",
+];
+
+/// Refuses amounts that are not finite numbers within ±[`MAX_AMOUNT`], in the properties
+/// and in each of `products`.
+fn check_amounts(properties: &Map<String, Value>) -> Result<(), InvalidMessage> {
+    let check = |map: &Map<String, Value>, place: &str| {
+        for field in AMOUNT_FIELDS {
+            // Numbers, and strings that read as numbers (profiles take both).
+            let amount = match map.get(field) {
+                Some(Value::Number(n)) => Some(n.as_f64().unwrap_or(f64::INFINITY)),
+                Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+                _ => None,
+            };
+            if let Some(x) = amount
+                && (!x.is_finite() || x.abs() > MAX_AMOUNT)
+            {
+                return Err(InvalidMessage::new(
+                    "value_out_of_range",
+                    format!(
+                        "`{place}{field}` is {x:e}: amounts and quantities must be within ±{MAX_AMOUNT:e}"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    };
+    check(properties, "properties.")?;
+    if let Some(Value::Array(products)) = properties.get("products") {
+        for (i, p) in products.iter().enumerate() {
+            if let Value::Object(p) = p {
+                check(p, &format!("properties.products[{i}]."))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Segment's clock-skew correction: `receivedAt - (sentAt - timestamp)` when the sender
@@ -370,6 +416,33 @@ mod tests {
             ..Default::default()
         };
         parse_message(v, kind, &env, || "generated".into())
+    }
+
+    #[test]
+    fn amounts_that_would_break_aggregates_are_refused() {
+        let order = |total: Value, price: Value| {
+            parse(
+                json!({"anonymousId": "a", "event": "Order Completed",
+                       "properties": {"total": total, "products": [{"product_id": "p", "price": price}]}}),
+                Some(MessageType::Track),
+            )
+        };
+        assert!(order(json!(120.5), json!(60)).is_ok());
+        let err = order(json!(1e308), json!(60)).unwrap_err();
+        assert_eq!(err.code, "value_out_of_range");
+        assert!(err.message.contains("properties.total"), "{}", err.message);
+        let err = order(json!(10), json!(-2e9)).unwrap_err();
+        assert!(
+            err.message.contains("properties.products[0].price"),
+            "{}",
+            err.message
+        );
+        // Strings that read as numbers count too (profiles read them as amounts).
+        assert_eq!(
+            order(json!("1e308"), json!(1)).unwrap_err().code,
+            "value_out_of_range"
+        );
+        assert!(order(json!("12.50"), json!("n/a")).is_ok());
     }
 
     #[test]

@@ -164,12 +164,10 @@ impl People {
         let Some(view) = self.profile_in_full(id)? else {
             return Ok(None);
         };
-        let ids: Vec<String> = view
-            .user_ids
-            .iter()
-            .chain(&view.anonymous_ids)
-            .cloned()
-            .collect();
+        // Every id, retired anonymousIds included: the export reaches all their events.
+        let Some(ids) = self.live.with_profile(id, |p| p.id_list()) else {
+            return Ok(None);
+        };
         let mut events = self.store.events_of(&ids, usize::MAX)?;
         events.sort_by_key(|e| e.seq);
         // Decisions and exposures still queued for the log belong in the export too.

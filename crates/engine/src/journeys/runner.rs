@@ -30,6 +30,9 @@ pub(crate) const JOURNEY_STEP: &str = "_journey";
 const TICK: Duration = Duration::from_millis(50);
 /// Most steps one run takes in one go (validation already refuses cycles without a wait).
 const MAX_STEPS_AT_ONCE: usize = 200;
+/// Most steps one run takes in its life: a loop with a wait in it (re-engage every day)
+/// ends here instead of messaging someone forever.
+pub(crate) const MAX_STEPS_PER_RUN: u32 = 1_000;
 /// Timers fired per pass.
 const DUE_BATCH: usize = 500;
 /// Events read back per pass when catching up with the log.
@@ -59,6 +62,13 @@ pub(crate) struct RunState {
     /// In the journey's control group: goes through the steps, is sent nothing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub control: bool,
+    /// Steps taken so far (see [`MAX_STEPS_PER_RUN`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub steps_taken: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Whether `person` is in the control group of journey `journey` holding back `percent`:
@@ -633,6 +643,12 @@ impl Runner {
         effects: &mut Effects,
     ) {
         for _ in 0..MAX_STEPS_AT_ONCE {
+            if state.steps_taken >= MAX_STEPS_PER_RUN {
+                effects.write.count(&def.id, JOURNEY_STEP, "step_limit");
+                self.finish(run, def, RunStatus::Completed, effects);
+                return;
+            }
+            state.steps_taken += 1;
             let i = run.step as usize;
             let Some(step) = def.steps.get(i) else {
                 self.finish(run, def, RunStatus::Completed, effects);

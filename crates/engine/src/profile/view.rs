@@ -193,6 +193,8 @@ impl Profile {
                 clicked: self.promotions_clicked,
             },
             predictions: None,
+            retired_anonymous_ids: self.identity.retired_ids.clone(),
+            identity_conflicts: self.identity.conflicts.clone(),
         }
     }
 }
@@ -232,6 +234,12 @@ pub struct ProfileView {
     pub promotions: PromotionsView,
     /// What the trained models predict; `null` until a model version is trained.
     pub predictions: Option<Predictions>,
+    /// AnonymousIds that no longer resolve to this person (beyond the newest kept).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub retired_anonymous_ids: Vec<String>,
+    /// Merges with other identified profiles that the identity rules refused.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub identity_conflicts: Vec<super::IdentityConflict>,
 }
 
 #[derive(Debug, Clone, Serialize)]
