@@ -1,12 +1,12 @@
 //! `tailor bench --journeys`: the journey scheduler. (1) Throughput: `--people` people
 //! enter a journey (one event each through `/v1/batch`), wait a minute of engine time, and
-//! are sent one signed webhook each, to a receiver on loopback; the clock is then moved past
+//! are sent one signed webhook each, to a receiver on loopback (axum); the clock is then moved past
 //! the wait and the time until the receiver has every message gives messages/s (timers
 //! fired, policies checked, rendered, signed, posted, marked). (2) Timer capacity:
 //! `--timers` pending timers written straight into the store, then the time to find the
 //! due ones (the scheduler's query, a batch of 500) and the store's size per timer.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -16,58 +16,36 @@ use serde_json::{Value, json};
 use tailor_core::Clock;
 use tailor_core::time::{DAY, MINUTE};
 
-use crate::config::Settings;
-use crate::server::{open_engine_with_clock, runtime};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use tailor_engine::journeys::ChannelConfig;
 
-const WRITE_KEY: &str = "bench-write";
+use crate::Report;
+use crate::server::{InProcessServer, WRITE_KEY, open_engine};
 
-/// A minimal HTTP/1.1 receiver (keep-alive, Content-Length bodies) counting requests.
-fn receiver(count: Arc<AtomicUsize>) -> anyhow::Result<String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// The webhook receiver on loopback: counts every delivery and answers 204, as a push relay
+/// would. Stops with the runtime.
+async fn receiver(count: Arc<AtomicUsize>) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let count = count.clone();
-            std::thread::spawn(move || {
-                let mut out = match stream.try_clone() {
-                    Ok(s) => s,
-                    Err(_) => return,
-                };
-                let mut reader = BufReader::new(stream);
-                loop {
-                    let mut length = 0usize;
-                    let mut line = String::new();
-                    let mut first = true;
-                    loop {
-                        line.clear();
-                        match reader.read_line(&mut line) {
-                            Ok(0) | Err(_) => return,
-                            Ok(_) => {}
-                        }
-                        if line == "\r\n" && !first {
-                            break;
-                        }
-                        first = false;
-                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    count.fetch_add(1, Ordering::Relaxed);
-                    if out
-                        .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            });
+    let app = Router::new()
+        .route("/hook", post(receive))
+        .with_state(count);
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            eprintln!("the webhook receiver stopped: {error}");
         }
     });
     Ok(base)
+}
+
+/// Counts a delivery once its whole body has arrived.
+async fn receive(State(count): State<Arc<AtomicUsize>>, _body: Bytes) -> StatusCode {
+    count.fetch_add(1, Ordering::Relaxed);
+    StatusCode::NO_CONTENT
 }
 
 fn dir_size(dir: &std::path::Path) -> u64 {
@@ -81,32 +59,34 @@ fn dir_size(dir: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
-pub fn run(people: usize, timers: usize, json_out: bool) -> anyhow::Result<()> {
+/// The workload; the binary's flags of the same names.
+#[derive(Debug, Clone, Copy)]
+pub struct JourneyOptions {
+    /// People entering the journey, one message each.
+    pub people: usize,
+    /// Pending timers written for the capacity measurement.
+    pub timers: usize,
+}
+
+/// Runs the benchmark; progress goes to stderr.
+pub async fn run(options: JourneyOptions) -> anyhow::Result<Report> {
+    let JourneyOptions { people, timers } = options;
     if people == 0 {
         bail!("--people must be at least 1");
     }
     let temp = tempfile::tempdir().context("cannot create a temporary data directory")?;
-    let settings = Settings {
-        data: temp.path().to_path_buf(),
-        listen: "127.0.0.1:0".parse()?,
-        write_key: Some(WRITE_KEY.into()),
-        admin_key: Some("bench-admin".into()),
-        json_logs: false,
-        channels: tailor_engine::journeys::ChannelConfig {
-            webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
-            ..Default::default()
-        },
-        ..Settings::default()
+    let channels = ChannelConfig {
+        webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+        ..Default::default()
     };
     let received = Arc::new(AtomicUsize::new(0));
-    let hooks = receiver(received.clone())?;
+    let hooks = receiver(received.clone()).await?;
     let clock = Arc::new(tailor_core::time::OffsetClock::new());
-    let rt = runtime()?;
-    rt.block_on(async {
-        let (engine, _) = tokio::task::block_in_place(|| {
-            open_engine_with_clock(&settings, clock.clone() as Arc<dyn Clock>)
+    {
+        let engine = tokio::task::block_in_place(|| {
+            open_engine(temp.path(), clock.clone() as Arc<dyn Clock>, channels)
         })?;
-        let server = crate::bench::InProcessServer::start(&engine, settings.listen).await?;
+        let server = InProcessServer::start(&engine).await?;
         let base = server.base.clone();
         engine.put_journey_policy(serde_json::from_value(json!({}))?)?;
         engine.put_journey(json!({
@@ -135,7 +115,11 @@ pub fn run(people: usize, timers: usize, json_out: bool) -> anyhow::Result<()> {
             }
         }
         let entered = |engine: &tailor_engine::Engine| {
-            engine.journey_stats("bench").ok().and_then(|s| s["journey"]["entered"].as_u64()).unwrap_or(0)
+            engine
+                .journey_stats("bench")
+                .ok()
+                .and_then(|s| s["journey"]["entered"].as_u64())
+                .unwrap_or(0)
         };
         let deadline = Instant::now() + Duration::from_secs(3_600);
         while entered(&engine) < people as u64 {
@@ -184,7 +168,10 @@ pub fn run(people: usize, timers: usize, json_out: bool) -> anyhow::Result<()> {
                     state: "{\"waitUntil\":0}".into(),
                 })
                 .collect();
-            store.journey_write(&tailor_store::JourneyWrite { runs, ..Default::default() })?;
+            store.journey_write(&tailor_store::JourneyWrite {
+                runs,
+                ..Default::default()
+            })?;
             i += n;
         }
         let write_secs = written.elapsed().as_secs_f64();
@@ -211,14 +198,26 @@ pub fn run(people: usize, timers: usize, json_out: bool) -> anyhow::Result<()> {
             "due_query_ms_p50": (p50 * 1000.0).round() / 1000.0,
             "due_query_ms_max": (max * 1000.0).round() / 1000.0,
         });
-        if json_out {
-            println!("{result}");
-        } else {
-            println!("journeys: {people} people entered at {}/s; timers fired and signed webhooks delivered at {} messages/s ({} s)",
-                result["entries_per_sec"], result["messages_per_sec"], result["send_seconds"]);
-            println!("timers: {timers} pending written at {}/s, {} bytes each in the store; finding the due ones (batch of 500): p50 {} ms, max {} ms",
-                result["timer_writes_per_sec"], result["store_bytes_per_timer"], result["due_query_ms_p50"], result["due_query_ms_max"]);
+        let mut text = String::new();
+        {
+            let _ = writeln!(
+                text,
+                "journeys: {people} people entered at {}/s; timers fired and signed webhooks delivered at {} messages/s ({} s)",
+                result["entries_per_sec"], result["messages_per_sec"], result["send_seconds"]
+            );
+            let _ = writeln!(
+                text,
+                "timers: {timers} pending written at {}/s, {} bytes each in the store; finding the due ones (batch of 500): p50 {} ms, max {} ms",
+                result["timer_writes_per_sec"],
+                result["store_bytes_per_timer"],
+                result["due_query_ms_p50"],
+                result["due_query_ms_max"]
+            );
         }
-        Ok(())
-    })
+        Ok(Report {
+            json: result,
+            text,
+            pretty: false,
+        })
+    }
 }

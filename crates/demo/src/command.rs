@@ -1,19 +1,9 @@
-//! `tailor demo`: builds a synthetic store and its shoppers through the public API, then
-//! serves it with the storefront page at `/`.
-//!
-//! This module owns the command's flow: the data directory (reuse, `--fresh`, keys,
-//! truth and completion files), starting the server, building the store as an HTTP
-//! client of it, and the report. The parts: [`catalog`] (category tree, products,
-//! content), [`shoppers`] (hidden preferences and the truth file), [`simulate`] (the
-//! events), [`client`] (HTTP), [`random`] (seeded helpers).
-
-mod catalog;
-mod client;
-mod journeys;
-mod live;
-mod random;
-mod shoppers;
-mod simulate;
+//! `tailor demo`'s flow: the data directory (reuse, `--fresh`, keys, truth and completion
+//! files), starting the server with the storefront, building the store as an HTTP client of
+//! it, and the report. The parts: [`crate::catalog`] (category tree, products, content),
+//! [`crate::shoppers`] (hidden preferences and the truth file), [`crate::simulate`] (the
+//! events), [`crate::client`] (HTTP), [`crate::live`] and [`crate::journeys`] (after the
+//! history).
 
 use std::fs;
 use std::io::Write as _;
@@ -23,20 +13,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tailor_core::Clock;
 use tailor_core::time::format_timestamp;
+use tailor_engine::Engine;
 use tailor_server::AppState;
 use tokio::sync::oneshot;
 
-use crate::config::{ServeArgs, Settings};
-use crate::server::{init_logging, open_engine, runtime, shutdown_signal};
+use crate::{catalog, client, journeys, live, report, shoppers, simulate};
 
 pub const DEFAULT_DEMO_DATA: &str = "./tailor-demo-data";
-const KEYS_FILE: &str = "demo-keys.json";
-const TRUTH_FILE: &str = "demo-truth.json";
+pub(crate) const KEYS_FILE: &str = "demo-keys.json";
+pub(crate) const TRUTH_FILE: &str = "demo-truth.json";
 /// Written last: its presence means the demo in the directory is complete.
 const COMPLETE_FILE: &str = "demo-complete";
 /// The demo's own files. A demo directory holds these and the store's SQLite files.
@@ -44,100 +33,102 @@ const DEMO_FILES: &[&str] = &[KEYS_FILE, TRUTH_FILE, COMPLETE_FILE];
 /// `/v1/batch` requests in flight at once.
 const IN_FLIGHT: usize = 4;
 
-#[derive(Args, Debug)]
-pub struct DemoArgs {
-    /// Data directory [default: ./tailor-demo-data]
-    #[arg(long, env = "TAILOR_DATA")]
-    data: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1:8080; with --no-serve, any free local port]
-    #[arg(long, env = "TAILOR_LISTEN")]
-    listen: Option<String>,
+/// What to build and where; the binary's flags of the same names.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The data directory.
+    pub data: PathBuf,
+    /// Where to listen.
+    pub listen: SocketAddr,
     /// The same seed builds the same store, shoppers and events.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Number of simulated shoppers (each adds about 65 events, held in memory until sent).
-    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..=50_000))]
-    shoppers: u32,
+    pub seed: u64,
+    /// Number of simulated shoppers.
+    pub shoppers: u32,
     /// Simulated days of history, ending now.
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=365))]
-    days: u32,
-    /// Number of products (at least one per leaf category: 28).
-    #[arg(long, default_value_t = 1_200, value_parser = clap::value_parser!(u32).range(28..=100_000))]
-    products: u32,
-    /// Shoppers who visit live after the history is loaded, under an experiment on the
-    /// recommendations (0: none). They arrive within seconds at the end of the log — leave
-    /// them out (`--live-visits 0`) when evaluating models on the history.
-    #[arg(long, default_value_t = 3_000, value_parser = clap::value_parser!(u32).range(0..=50_000))]
-    live_visits: u32,
+    pub days: u32,
+    /// Number of products.
+    pub products: u32,
+    /// Shoppers who visit live after the history is loaded (0: none).
+    pub live_visits: u32,
     /// Delete the demo in the data directory first and build a new one.
-    #[arg(long)]
-    fresh: bool,
+    pub fresh: bool,
     /// Build the demo, then stop instead of serving it.
-    #[arg(long)]
-    no_serve: bool,
-    /// Log format: `text` or `json`.
-    #[arg(long, env = "TAILOR_LOG_FORMAT")]
-    log_format: Option<String>,
+    pub no_serve: bool,
 }
 
 /// The demo's keys, kept in clear in `demo-keys.json` so the demo can be served again.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct DemoKeys {
+pub struct DemoKeys {
     #[serde(default)]
     note: String,
-    write_key: String,
-    admin_key: String,
+    pub write_key: String,
+    pub admin_key: String,
 }
 
 /// What was built; also the content of the completion file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Summary {
-    seed: u64,
-    days: u32,
-    shoppers: u32,
-    products: u64,
-    categories: usize,
-    content: u64,
-    events: u64,
-    duplicates: u64,
-    profiles: usize,
-    funnel: Value,
+pub(crate) struct Summary {
+    pub seed: u64,
+    pub days: u32,
+    pub shoppers: u32,
+    pub products: u64,
+    pub categories: usize,
+    pub content: u64,
+    pub events: u64,
+    pub duplicates: u64,
+    pub profiles: usize,
+    pub funnel: Value,
     /// What the journeys did (see `journeys::summary`); absent in demos built before them.
     #[serde(default)]
-    journeys: Value,
-    seconds: f64,
-    completed_at: String,
+    pub journeys: Value,
+    pub seconds: f64,
+    pub completed_at: String,
 }
 
-pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+/// Runs `tailor demo`: reuses the finished demo in `options.data` or builds a new one, then
+/// serves it (API, console and storefront) until `shutdown` resolves, unless
+/// `options.no_serve`. `open` starts the engine on the data directory with the demo's keys:
+/// the binary's job, which knows the store. Progress goes to stderr, the report to stdout.
+pub async fn run<Shutdown, Signal>(
+    options: Options,
+    open: impl FnOnce(&DemoKeys) -> anyhow::Result<Engine>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()>
+where
+    Shutdown: Fn() -> Signal,
+    Signal: Future<Output = ()> + Send + 'static,
+{
     let started = Instant::now();
-    // With --no-serve nothing outlives the command, so any free port will do.
-    let listen = args
-        .listen
-        .clone()
-        .or_else(|| args.no_serve.then(|| "127.0.0.1:0".to_string()));
-    let mut settings = ServeArgs {
-        data: args.data.clone(),
-        listen,
-        log_format: args.log_format.clone(),
-        ..Default::default()
-    }
-    .settings(DEFAULT_DEMO_DATA)?;
-    // The demo reports its own progress; the server's routine logs would bury it.
-    init_logging(settings.json_logs, "warn");
-    let existing = prepare_dir(&settings.data, args.fresh)?;
+    let existing = prepare_dir(&options.data, options.fresh)?;
     let keys = match &existing {
         Some((keys, _)) => keys.clone(),
-        None => new_keys(&settings.data)?,
+        None => new_keys(&options.data)?,
     };
-    settings.write_key = Some(keys.write_key.clone());
-    settings.admin_key = Some(keys.admin_key.clone());
-    runtime()?.block_on(async move {
-        match existing {
-            Some((keys, summary)) => serve_existing(&args, &settings, &keys, &summary).await,
-            None => build_and_serve(&args, &settings, &keys, started).await,
+    match existing {
+        Some((keys, summary)) if options.no_serve => {
+            reused(&options.data);
+            report::print(None, &options.data, &keys, &summary, true);
+            Ok(())
         }
-    })
+        Some((keys, summary)) => {
+            reused(&options.data);
+            let server = Server::start(options.listen, open, &keys, shutdown()).await?;
+            let addr = Some(server.reachable_addr());
+            report::print(addr, &options.data, &keys, &summary, true);
+            server.finished().await
+        }
+        None => {
+            let server = Server::start(options.listen, open, &keys, shutdown()).await?;
+            build_and_serve(&options, server, &keys, started, shutdown()).await
+        }
+    }
+}
+
+fn reused(dir: &Path) {
+    eprintln!(
+        "Reusing the demo built in {} (pass --fresh to build a new one).",
+        dir.display()
+    );
 }
 
 /// Looks at the data directory: a finished demo is returned for reuse; an unfinished
@@ -242,30 +233,37 @@ fn new_keys(dir: &Path) -> anyhow::Result<DemoKeys> {
     Ok(keys)
 }
 
-/// A running server, stopped by Ctrl-C, SIGTERM or [`Server::stop`].
+/// A running server, stopped by the shutdown signal or [`Server::stop`].
 struct Server {
     addr: SocketAddr,
-    engine: tailor_engine::Engine,
+    engine: Engine,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Server {
-    async fn start(settings: &Settings, keys: &DemoKeys) -> anyhow::Result<Server> {
-        let listener = tokio::net::TcpListener::bind(settings.listen)
+    /// Listens, opens the engine, and serves the API with the storefront merged in.
+    async fn start(
+        listen: SocketAddr,
+        open: impl FnOnce(&DemoKeys) -> anyhow::Result<Engine>,
+        keys: &DemoKeys,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<Server> {
+        let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+            .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        let (engine, _) = tokio::task::block_in_place(|| open_engine(settings))?;
+        let engine = tokio::task::block_in_place(|| open(keys))?;
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = async move {
             tokio::select! {
-                _ = shutdown_signal() => {}
+                _ = signal => {}
                 _ = stopped => {}
             }
         };
-        let state = AppState::new(engine.clone(), Some(keys.write_key.clone()));
-        let task = tokio::spawn(tailor_server::serve(listener, state, shutdown));
+        let state = AppState::new(engine.clone());
+        let pages = crate::storefront(engine.clone(), &keys.write_key);
+        let task = tokio::spawn(tailor_server::serve_with(listener, state, pages, shutdown));
         Ok(Server {
             addr,
             engine,
@@ -292,7 +290,7 @@ impl Server {
         self.finished().await
     }
 
-    /// Waits until the server stops (Ctrl-C, SIGTERM or `stop`).
+    /// Waits until the server stops (the shutdown signal or `stop`).
     async fn finished(self) -> anyhow::Result<()> {
         self.task
             .await
@@ -301,38 +299,13 @@ impl Server {
     }
 }
 
-async fn serve_existing(
-    args: &DemoArgs,
-    settings: &Settings,
-    keys: &DemoKeys,
-    summary: &Summary,
-) -> anyhow::Result<()> {
-    eprintln!(
-        "Reusing the demo built in {} (pass --fresh to build a new one).",
-        settings.data.display()
-    );
-    if args.no_serve {
-        print_report(None, &settings.data, keys, summary, true);
-        return Ok(());
-    }
-    let server = Server::start(settings, keys).await?;
-    print_report(
-        Some(server.reachable_addr()),
-        &settings.data,
-        keys,
-        summary,
-        true,
-    );
-    server.finished().await
-}
-
 async fn build_and_serve(
-    args: &DemoArgs,
-    settings: &Settings,
+    options: &Options,
+    mut server: Server,
     keys: &DemoKeys,
     started: Instant,
+    signal: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let mut server = Server::start(settings, keys).await?;
     let base = format!("http://{}", server.reachable_addr());
     let api = Arc::new(client::Api::new(
         base,
@@ -342,12 +315,12 @@ async fn build_and_serve(
     let unfinished = || {
         format!(
             "the demo in {} was not finished; run the command again to rebuild it",
-            settings.data.display()
+            options.data.display()
         )
     };
     let built = tokio::select! {
-        r = build_store(args, &settings.data, &api, &server.engine, started) => r,
-        _ = shutdown_signal() => Err(anyhow::anyhow!("interrupted")),
+        r = build_store(options, &api, &server.engine, started) => r,
+        _ = signal => Err(anyhow::anyhow!("interrupted")),
         r = &mut server.task => {
             let why = match r {
                 Ok(Ok(())) => "it stopped".to_string(),
@@ -365,14 +338,14 @@ async fn build_and_serve(
             return Err(e.context(unfinished()));
         }
     };
-    if args.no_serve {
+    if options.no_serve {
         server.stop().await?;
-        print_report(None, &settings.data, keys, &summary, false);
+        report::print(None, &options.data, keys, &summary, false);
         return Ok(());
     }
-    print_report(
+    report::print(
         Some(server.reachable_addr()),
-        &settings.data,
+        &options.data,
         keys,
         &summary,
         false,
@@ -382,12 +355,12 @@ async fn build_and_serve(
 
 /// Builds the whole store through the public API and records it as complete.
 async fn build_store(
-    args: &DemoArgs,
-    dir: &Path,
+    args: &Options,
     api: &Arc<client::Api>,
-    engine: &tailor_engine::Engine,
+    engine: &Engine,
     started: Instant,
 ) -> anyhow::Result<Summary> {
+    let dir = args.data.as_path();
     let now = tailor_core::SystemClock.now();
     let catalog = Arc::new(catalog::Catalog::generate(
         args.seed,
@@ -443,7 +416,7 @@ async fn build_store(
         .context("cannot train the prediction models")?;
     eprintln!(
         "  models: {}",
-        crate::train::one_line(&serde_json::to_value(&version)?)
+        report::models_line(&serde_json::to_value(&version)?)
     );
     let installed = journeys::install(api).await?;
     if args.live_visits > 0 {
@@ -510,7 +483,7 @@ fn funnel(tally: &simulate::Tally) -> Value {
 /// Writes `demo-truth.json`, one shopper per line, without holding it all in memory.
 fn write_truth(
     dir: &Path,
-    args: &DemoArgs,
+    args: &Options,
     now: tailor_core::Millis,
     catalog: &catalog::Catalog,
     sim: &simulate::Simulation,
@@ -537,54 +510,6 @@ fn write_truth(
     }
     out.write_all(b"\n]}\n").with_context(fail)?;
     out.flush().with_context(fail)
-}
-
-fn print_report(addr: Option<SocketAddr>, dir: &Path, keys: &DemoKeys, s: &Summary, reused: bool) {
-    let n = |k: &str| s.funnel.get(k).and_then(Value::as_u64).unwrap_or(0);
-    println!();
-    if reused {
-        println!("Tailor demo (built {}).", s.completed_at);
-    } else {
-        println!("Tailor demo built in {:.1} s.", s.seconds);
-    }
-    match addr {
-        Some(addr) => {
-            println!("  Storefront:  http://{addr}/");
-            println!("  Admin:       http://{addr}/admin");
-        }
-        None => println!(
-            "  Not serving (--no-serve). Serve it with: tailor demo --data {}",
-            dir.display()
-        ),
-    }
-    println!("  Write key:   {}", keys.write_key);
-    println!("  Admin key:   {}", keys.admin_key);
-    println!(
-        "  Built:       {} products in {} categories, {} content items, {} events from {} shoppers over {} days ({} profiles)",
-        s.products, s.categories, s.content, s.events, s.shoppers, s.days, s.profiles
-    );
-    println!(
-        "  Funnel:      {} product views, {} adds, {} checkouts, {} orders",
-        n("product_views"),
-        n("product_adds"),
-        n("checkouts"),
-        n("orders")
-    );
-    if !s.journeys.is_null() {
-        println!("  Journeys:    {}", journeys::line(&s.journeys));
-    }
-    println!(
-        "  Files:       {} ({KEYS_FILE}: keys, {TRUTH_FILE}: the shoppers' hidden preferences)",
-        dir.display()
-    );
-    if let Some(addr) = addr {
-        println!("Try:");
-        println!(
-            "  curl -H \"Authorization: Bearer {}\" http://{addr}/v1/profiles/user-1",
-            keys.admin_key
-        );
-        println!("Serving until Ctrl-C.");
-    }
 }
 
 #[cfg(test)]

@@ -1,15 +1,13 @@
 //! `tailor eval ope`: off-policy evaluation on logs in the Open Bandit Dataset format. Estimates
 //! a target policy's click-through rate from another policy's logs with IPW, SNIPW, DM and DR
 //! (`tailor_ml::ope`), and with `--train-policy` learns Tailor's own list policy from the logs
-//! (cross-fitted) and estimates its CTR the same way. Reading files and printing live here.
+//! (cross-fitted) and estimates its CTR the same way. Reading files and the reports live here.
 
-mod open_bandit;
+pub mod open_bandit;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail, ensure};
-use clap::Args;
 use serde_json::{Map, Value, json};
 use tailor_ml::ope::logistic::LogisticParams;
 use tailor_ml::ope::policy::{GreedyListParams, cross_fitted_policy};
@@ -33,40 +31,43 @@ const MAX_ITEMS: usize = 5_000;
 /// At most this many numbers in one per-round table (8 bytes each: 1.6 GB).
 const MAX_TABLE_VALUES: f64 = 2e8;
 
-#[derive(Args, Debug)]
-pub struct OpeArgs {
-    /// Logged impressions, Open Bandit Dataset format (`all.csv`): item_id, position, click,
-    /// propensity_score, user_feature_* and optionally user-item_affinity_<item> columns.
-    #[arg(long)]
-    logs: PathBuf,
-    /// The target policy's probability of showing each item at each position:
-    /// `item_id,pos0,pos1,…`, one row per item (e.g. `bts/action_dist_bts_all.csv`).
-    #[arg(long, required_unless_present = "train_policy")]
-    target_dist: Option<PathBuf>,
-    /// Logs served by the target policy itself (e.g. `bts/all.csv`): their CTR is the on-policy
-    /// truth the estimates are scored against (relative error).
-    #[arg(long)]
-    target_logs: Option<PathBuf>,
-    /// Item features (default: `item_context.csv` beside --logs; without one, one-hot item ids).
-    #[arg(long)]
-    item_context: Option<PathBuf>,
-    /// Folds for cross-fitting the reward model and the policy (obp's quickstart uses 3).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
-    folds: u16,
-    /// Seed of the fold assignment: folds are scikit-learn's `KFold(shuffle=True,
-    /// random_state=SEED)`, as in obp's quickstart (12345).
-    #[arg(long, default_value_t = 12345)]
-    seed: u32,
-    /// Also learn Tailor's greedy list policy from --logs (cross-fitted: each fold's rounds are
-    /// scored by a policy trained on the other folds) and estimate its CTR.
-    #[arg(long)]
-    train_policy: bool,
-    /// The learned policy's exploration floor ε: share of probability spread over all items.
-    #[arg(long, default_value_t = 0.1)]
-    exploration: f64,
-    /// Print one JSON object instead of a table.
-    #[arg(long)]
-    json: bool,
+/// What to estimate from which files; the binary's flags of the same names.
+#[derive(Debug, Clone)]
+pub struct OpeOptions {
+    /// Logged impressions, Open Bandit Dataset format (`all.csv`).
+    pub logs: PathBuf,
+    /// The target policy's probability of showing each item at each position.
+    pub target_dist: Option<PathBuf>,
+    /// Logs served by the target policy itself: their CTR is the on-policy truth.
+    pub target_logs: Option<PathBuf>,
+    /// Item features (default: `item_context.csv` beside `logs`; without one, one-hot ids).
+    pub item_context: Option<PathBuf>,
+    /// Folds for cross-fitting the reward model and the policy.
+    pub folds: u16,
+    /// Seed of the fold assignment (scikit-learn's `KFold(shuffle=True, random_state=SEED)`).
+    pub seed: u32,
+    /// Also learn Tailor's greedy list policy from the logs and estimate its CTR.
+    pub train_policy: bool,
+    /// The learned policy's exploration floor ε.
+    pub exploration: f64,
+}
+
+/// The estimates, as one JSON object and as a table, and what could not be estimated.
+pub struct OpeReport {
+    json: Value,
+    table: String,
+    /// Said on stderr: e.g. no DM or DR because the reward model could not be fitted.
+    pub warnings: Vec<String>,
+}
+
+impl OpeReport {
+    pub fn to_json(&self) -> Value {
+        self.json.clone()
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
 }
 
 /// The four estimates for one policy.
@@ -187,7 +188,8 @@ fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
-pub fn run(args: OpeArgs) -> anyhow::Result<()> {
+/// Reads the files and computes every estimate asked for.
+pub fn evaluate(args: &OpeOptions) -> anyhow::Result<OpeReport> {
     let logs = open_bandit::parse_logs(&read(&args.logs)?)
         .with_context(|| format!("in {}", args.logs.display()))?;
     let target = match &args.target_dist {
@@ -270,13 +272,15 @@ pub fn run(args: OpeArgs) -> anyhow::Result<()> {
     );
 
     let user_features = user_dummies(&logs);
+    let mut warnings = Vec::new();
     let target_estimates = match target {
         Some((_, probabilities)) => Some(estimate_target(
             &data,
             probabilities,
             user_features.clone(),
             action_features,
-            &args,
+            args,
+            &mut warnings,
         )?),
         None => None,
     };
@@ -294,7 +298,7 @@ pub fn run(args: OpeArgs) -> anyhow::Result<()> {
     }
 
     let policy_estimates = if args.train_policy {
-        let estimates = estimate_tailor_policy(&data, &logs, user_features, &args)?;
+        let estimates = estimate_tailor_policy(&data, &logs, user_features, args)?;
         let mut policy_report = estimates.to_json(None);
         policy_report.insert("exploration".into(), json!(args.exploration));
         policy_report.insert("folds".into(), json!(args.folds));
@@ -304,11 +308,8 @@ pub fn run(args: OpeArgs) -> anyhow::Result<()> {
         None
     };
 
-    if args.json {
-        return write_stdout(&format!("{}\n", Value::Object(report)));
-    }
     let mut lines = table(
-        &args,
+        args,
         &logs,
         n_items,
         target_on_policy_ctr,
@@ -317,19 +318,11 @@ pub fn run(args: OpeArgs) -> anyhow::Result<()> {
         item_context_path.as_deref(),
     );
     lines.push(String::new());
-    write_stdout(&lines.join("\n"))
-}
-
-/// Writes to stdout; a pipe closed early (`| head`) ends the output quietly, as in ripgrep.
-fn write_stdout(text: &str) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        result => Ok(result?),
-    }
+    Ok(OpeReport {
+        json: Value::Object(report),
+        table: lines.join("\n"),
+        warnings,
+    })
 }
 
 /// The target policy's four estimates. DM and DR use obp's quickstart reward model: user
@@ -339,7 +332,8 @@ fn estimate_target(
     probabilities: Vec<f64>,
     user_features: (Vec<f64>, usize),
     action_features: (Vec<f64>, usize),
-    args: &OpeArgs,
+    args: &OpeOptions,
+    warnings: &mut Vec<String>,
 ) -> anyhow::Result<Estimates> {
     let target = ActionDistribution::shared(data.n_actions(), data.n_positions(), probabilities)
         .context("the target distribution")?;
@@ -359,7 +353,7 @@ fn estimate_target(
     )
     .map_err(|error| error.to_string());
     if let Err(error) = &rewards {
-        eprintln!("warning: no DM or DR estimate: the reward model: {error}");
+        warnings.push(format!("no DM or DR estimate: the reward model: {error}"));
     }
     Estimates::of(data, &target, rewards)
 }
@@ -369,7 +363,7 @@ fn estimate_tailor_policy(
     data: &LoggedBandit,
     logs: &OpenBanditLogs,
     user_features: (Vec<f64>, usize),
-    args: &OpeArgs,
+    args: &OpeOptions,
 ) -> anyhow::Result<Estimates> {
     // It sees more than obp's reward model: items one-hot (a weight per item) and, per
     // candidate item, this user's affinity to it — the data's only user × item signal.
@@ -392,7 +386,7 @@ fn estimate_tailor_policy(
 }
 
 fn table(
-    args: &OpeArgs,
+    args: &OpeOptions,
     logs: &OpenBanditLogs,
     n_items: usize,
     target_on_policy_ctr: Option<f64>,

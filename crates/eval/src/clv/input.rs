@@ -9,6 +9,9 @@
 //! - CSV with a header naming `customer_id`, `date` and `amount` (any order, other columns
 //!   ignored; `customer`/`id`, `value`/`dollar_value`/`revenue` also accepted).
 //!
+//! CSV is read with the `csv` crate (quoted fields allowed); the whitespace format is split
+//! on runs of spaces, which CSV readers do not do.
+//!
 //! Dates are `YYYYMMDD` or `YYYY-MM-DD` (an ISO timestamp is cut to its date). Customer ids
 //! are any text. Rows may come in any order.
 
@@ -37,6 +40,7 @@ impl Unreadable {
 }
 
 /// Transactions with customers interned as dense numbers, and their original ids.
+#[derive(Default)]
 pub struct Transactions {
     pub rows: Vec<Transaction>,
     pub customer_ids: Vec<String>,
@@ -85,36 +89,15 @@ pub fn read_transactions(path: &Path) -> anyhow::Result<Transactions> {
 }
 
 fn parse_transactions(text: &str) -> anyhow::Result<Transactions> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(index, line)| (index + 1, line.trim()))
-        .filter(|(_, line)| !line.is_empty())
-        .peekable();
-    let Some(&(_, first)) = lines.peek() else {
+    let Some(first) = text.lines().map(str::trim).find(|line| !line.is_empty()) else {
         bail!("empty file: expected transactions (customer, date, amount)");
     };
-    let mut customers: HashMap<String, u64> = HashMap::new();
-    let mut result = Transactions {
-        rows: Vec::new(),
-        customer_ids: Vec::new(),
-        unreadable: Unreadable::default(),
-    };
-    let mut intern = |id: &str, result: &mut Transactions| -> u64 {
-        // Look up before inserting: most lines are a customer already seen, and the entry API
-        // would allocate the key for every line.
-        if let Some(&number) = customers.get(id) {
-            return number;
-        }
-        let number = result.customer_ids.len() as u64;
-        result.customer_ids.push(id.to_string());
-        customers.insert(id.to_string(), number);
-        number
-    };
-
-    let (columns, separator): (Option<[usize; 3]>, Option<char>) = if first.contains(',') {
-        lines.next();
-        let header: Vec<String> = first.split(',').map(|c| c.trim().to_lowercase()).collect();
+    let mut rows = Rows::default();
+    if first.contains(',') {
+        let mut reader = crate::csv_reader().from_reader(text.as_bytes());
+        let mut record = csv::StringRecord::new();
+        while reader.read_record(&mut record)? && is_blank(&record) {}
+        let header: Vec<String> = record.iter().map(str::to_lowercase).collect();
         let find = |names: &[&str]| header.iter().position(|c| names.contains(&c.as_str()));
         let (Some(customer), Some(date), Some(amount)) = (
             find(&["customer_id", "customer", "id"]),
@@ -123,28 +106,30 @@ fn parse_transactions(text: &str) -> anyhow::Result<Transactions> {
         ) else {
             bail!("the CSV header must name customer_id, date and amount columns: {first:?}");
         };
-        (Some([customer, date, amount]), Some(','))
-    } else {
-        (None, None)
-    };
-
-    let mut total = 0usize;
-    // One buffer for every line's fields.
-    let mut fields: Vec<&str> = Vec::new();
-    for (line_number, line) in lines {
-        total += 1;
-        fields.clear();
-        match separator {
-            Some(separator) => fields.extend(line.split(separator).map(str::trim)),
-            None => fields.extend(line.split_whitespace()),
+        while reader.read_record(&mut record)? {
+            if is_blank(&record) {
+                continue;
+            }
+            let line = crate::line_of(&record) as usize;
+            let fields = (record.get(customer), record.get(date), record.get(amount));
+            rows.take(line, fields, false);
         }
-        let [customer, date, amount] = match columns {
-            Some(columns) => columns,
-            // Whitespace: customer date [quantity] amount — the amount is the last field.
-            None if fields.len() == 3 || fields.len() == 4 => [0, 1, fields.len() - 1],
-            None => {
-                result.unreadable.note(
-                    line_number,
+    } else {
+        let lines = text
+            .lines()
+            .enumerate()
+            .map(|(index, line)| (index + 1, line.trim()))
+            .filter(|(_, line)| !line.is_empty());
+        // One buffer for every line's fields.
+        let mut fields: Vec<&str> = Vec::new();
+        for (line, text) in lines {
+            fields.clear();
+            fields.extend(text.split_whitespace());
+            // customer date [quantity] amount: the amount is the last field.
+            if fields.len() != 3 && fields.len() != 4 {
+                rows.total += 1;
+                rows.result.unreadable.note(
+                    line,
                     format!(
                         "expected 3 or 4 whitespace-separated fields, found {}",
                         fields.len()
@@ -153,64 +138,105 @@ fn parse_transactions(text: &str) -> anyhow::Result<Transactions> {
                 );
                 continue;
             }
-        };
-        let (Some(customer), Some(date), Some(amount)) =
-            (fields.get(customer), fields.get(date), fields.get(amount))
-        else {
-            result
+            let row = (Some(fields[0]), Some(fields[1]), fields.last().copied());
+            rows.take(line, row, true);
+        }
+    }
+    rows.finish()
+}
+
+/// A CSV row without a value (a line of spaces).
+fn is_blank(record: &csv::StringRecord) -> bool {
+    record.iter().all(str::is_empty)
+}
+
+/// The transactions read so far, with customers interned as they come.
+#[derive(Default)]
+struct Rows {
+    customers: HashMap<String, u64>,
+    result: Transactions,
+    /// Rows seen (readable or not), header excepted.
+    total: usize,
+}
+
+impl Rows {
+    fn intern(&mut self, id: &str) -> u64 {
+        // Look up before inserting: most lines are a customer already seen, and the entry API
+        // would allocate the key for every line.
+        if let Some(&number) = self.customers.get(id) {
+            return number;
+        }
+        let number = self.result.customer_ids.len() as u64;
+        self.result.customer_ids.push(id.to_string());
+        self.customers.insert(id.to_string(), number);
+        number
+    }
+
+    /// One row's customer, date and amount. `may_be_header`: a whitespace file's first row is
+    /// its header when its date is not a date.
+    fn take(
+        &mut self,
+        line: usize,
+        fields: (Option<&str>, Option<&str>, Option<&str>),
+        may_be_header: bool,
+    ) {
+        self.total += 1;
+        let (Some(customer), Some(date), Some(amount)) = fields else {
+            self.result
                 .unreadable
-                .note(line_number, "missing fields".into(), false);
-            continue;
+                .note(line, "missing fields".into(), false);
+            return;
         };
         let Some(day) = parse_day(date) else {
-            // A whitespace file's first line is its header when its date is not a date.
-            if separator.is_none() && total == 1 {
-                total = 0;
-                continue;
+            if may_be_header && self.total == 1 {
+                self.total = 0;
+                return;
             }
-            result.unreadable.note(
-                line_number,
+            self.result.unreadable.note(
+                line,
                 format!("date {date:?} is not YYYYMMDD or YYYY-MM-DD"),
                 true,
             );
-            continue;
+            return;
         };
         let Some(amount) = amount.parse::<f64>().ok().filter(|a| a.is_finite()) else {
-            result.unreadable.note(
-                line_number,
-                format!("amount {amount:?} is not a number"),
-                false,
-            );
-            continue;
+            self.result
+                .unreadable
+                .note(line, format!("amount {amount:?} is not a number"), false);
+            return;
         };
         if customer.is_empty() {
-            result
+            self.result
                 .unreadable
-                .note(line_number, "empty customer id".into(), false);
-            continue;
+                .note(line, "empty customer id".into(), false);
+            return;
         }
-        let customer = intern(customer, &mut result);
-        result.rows.push(Transaction {
+        let customer = self.intern(customer);
+        self.result.rows.push(Transaction {
             customer,
             day,
             amount,
         });
     }
-    if result.rows.is_empty() {
-        match &result.unreadable.first {
-            Some(first) => bail!("no readable transactions; the first problem: {first}"),
-            None => bail!("no transactions"),
+
+    fn finish(self) -> anyhow::Result<Transactions> {
+        let Rows { result, total, .. } = self;
+        if result.rows.is_empty() {
+            match &result.unreadable.first {
+                Some(first) => bail!("no readable transactions; the first problem: {first}"),
+                None => bail!("no transactions"),
+            }
         }
+        if result.unreadable.rows > result.rows.len() {
+            bail!(
+                "{} of {} rows are unreadable, which looks like another format; the first problem: {}",
+                result.unreadable.rows,
+                total,
+                result.unreadable.first.as_deref().unwrap_or("?")
+            );
+        }
+        Ok(result)
     }
-    if result.unreadable.rows > result.rows.len() {
-        bail!(
-            "{} of {} rows are unreadable, which looks like another format; the first problem: {}",
-            result.unreadable.rows,
-            total,
-            result.unreadable.first.as_deref().unwrap_or("?")
-        );
-    }
-    Ok(result)
 }
 
 /// A ready-made calibration summary: CSV with a header naming the id (`ID`, `id`,
@@ -218,21 +244,27 @@ fn parse_transactions(text: &str) -> anyhow::Result<Transactions> {
 /// `monetary_value`/`zbar` (lifetimes' and the CDNOW files' names). Unlike transactions,
 /// every row must be valid: a summary is derived data, so a bad row means a bad export.
 pub fn read_summary(path: &Path) -> anyhow::Result<(Vec<CustomerSummary>, Vec<String>, bool)> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    parse_summary(&text).with_context(|| format!("in {}", path.display()))
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    parse_summary(std::io::BufReader::new(file)).with_context(|| format!("in {}", path.display()))
 }
 
 /// Returns the summaries, their ids, and whether the file had a monetary column.
-fn parse_summary(text: &str) -> anyhow::Result<(Vec<CustomerSummary>, Vec<String>, bool)> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty());
-    let Some((_, header)) = lines.next() else {
+fn parse_summary(
+    input: impl std::io::Read,
+) -> anyhow::Result<(Vec<CustomerSummary>, Vec<String>, bool)> {
+    let mut reader = crate::csv_reader().from_reader(input);
+    let mut record = csv::StringRecord::new();
+    let mut has_header = false;
+    while reader.read_record(&mut record)? {
+        if !is_blank(&record) {
+            has_header = true;
+            break;
+        }
+    }
+    if !has_header {
         bail!("empty file: expected a header line such as `ID,frequency,recency,T`");
-    };
-    let header: Vec<String> = header.split(',').map(|c| c.trim().to_string()).collect();
+    }
+    let header: Vec<String> = record.iter().map(str::to_string).collect();
     let find = |names: &[&str]| header.iter().position(|c| names.contains(&c.as_str()));
     let (Some(id), Some(frequency), Some(recency), Some(age)) = (
         find(&["ID", "id", "customer_id"]),
@@ -245,27 +277,27 @@ fn parse_summary(text: &str) -> anyhow::Result<(Vec<CustomerSummary>, Vec<String
     let monetary = find(&["monetary_value", "zbar"]);
     let mut customers = Vec::new();
     let mut ids = Vec::new();
-    for (index, line) in lines {
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+    while reader.read_record(&mut record)? {
+        if is_blank(&record) {
+            continue;
+        }
+        let line = crate::line_of(&record);
         let number = |column: usize, what: &str| -> anyhow::Result<f64> {
-            fields
+            record
                 .get(column)
                 .and_then(|f| f.parse::<f64>().ok())
                 .filter(|v| v.is_finite() && *v >= 0.0)
-                .with_context(|| format!("line {}: {what} is not a non-negative number", index + 1))
+                .with_context(|| format!("line {line}: {what} is not a non-negative number"))
         };
         let count = number(frequency, "frequency")?;
         if count.fract() != 0.0 || count > f64::from(u32::MAX) {
-            bail!(
-                "line {}: frequency {count} is not a whole number",
-                index + 1
-            );
+            bail!("line {line}: frequency {count} is not a whole number");
         }
         let (recency, age) = (number(recency, "recency")?, number(age, "T")?);
         if recency > age {
-            bail!("line {}: recency {recency} is after T {age}", index + 1);
+            bail!("line {line}: recency {recency} is after T {age}");
         }
-        ids.push(fields.get(id).copied().unwrap_or_default().to_string());
+        ids.push(record.get(id).unwrap_or_default().to_string());
         customers.push(CustomerSummary {
             customer: customers.len() as u64,
             frequency: count as u32,
@@ -346,13 +378,14 @@ mod tests {
     #[test]
     fn summaries_must_be_consistent() {
         let (customers, ids, monetary) =
-            parse_summary("ID,frequency,recency,T\n7,2,30.43,38.86\n8,0,0,38.86\n").expect("valid");
+            parse_summary(&b"ID,frequency,recency,T\n7,2,30.43,38.86\n8,0,0,38.86\n"[..])
+                .expect("valid");
         assert_eq!(
             (customers.len(), ids[0].as_str(), monetary),
             (2, "7", false)
         );
-        assert!(parse_summary("ID,frequency,recency,T\n7,2,40,38.86\n").is_err());
-        assert!(parse_summary("ID,frequency,recency,T\n7,-1,0,38.86\n").is_err());
-        assert!(parse_summary("ID,x,T\n").is_err());
+        assert!(parse_summary(&b"ID,frequency,recency,T\n7,2,40,38.86\n"[..]).is_err());
+        assert!(parse_summary(&b"ID,frequency,recency,T\n7,-1,0,38.86\n"[..]).is_err());
+        assert!(parse_summary(&b"ID,x,T\n"[..]).is_err());
     }
 }

@@ -7,6 +7,7 @@
 //! The prior strengths are chosen on the 14 days before the cut.
 
 use serde_json::{Value, json};
+use std::fmt::Write as _;
 use tailor_ml::intent::send_time::{
     CustomerOpens, SendTime, SendTimeParams, SendTimeScore, best_hour, choose_params, hour_of_week,
     score,
@@ -102,28 +103,33 @@ impl SendTimeReport {
         })
     }
 
-    pub fn print(&self) {
-        println!(
+    pub fn write(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
             "Send time: {} email opens after the cut by {} customers; hit = within ±{RADIUS} h of the predicted hour of week",
             self.model.opens, self.customers
         );
-        println!(
+        let _ = writeln!(
+            out,
             "    {:<34} {:>9} {:>14}",
             "model", "hit rate", "mean log-lik"
         );
-        println!(
+        let _ = writeln!(
+            out,
             "    {:<34} {:>9.4} {:>14.4}",
             "tailor (customer → segment → all)",
             self.model.hit_rate,
             self.model.mean_log_likelihood
         );
-        println!(
+        let _ = writeln!(
+            out,
             "    {:<34} {:>9.4} {:>14.4}",
             format!("fixed: {}", hour_name(self.population_best_hour)),
             self.baseline.hit_rate,
             self.baseline.mean_log_likelihood
         );
-        println!(
+        let _ = writeln!(
+            out,
             "    (priors chosen on the 14 days before the cut: {} opens toward the segment, {} toward everyone; uniform would score {:.4})",
             self.params.individual_prior,
             self.params.segment_prior,

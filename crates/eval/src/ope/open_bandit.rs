@@ -2,7 +2,7 @@
 //! logs (`all.csv`), the item features (`item_context.csv`) and a target policy's action
 //! distribution (`item_id,pos0,pos1,…`), and obp's default feature engineering on top.
 //!
-//! Fields are split on commas; the data set has no quoted fields.
+//! Files are read with the `csv` crate: quoted fields are allowed, fields are trimmed.
 
 use std::collections::BTreeSet;
 
@@ -45,47 +45,65 @@ impl OpenBanditLogs {
     }
 }
 
-/// A header line split into columns, for looking fields up by name.
-struct Header<'a> {
-    columns: Vec<&'a str>,
+/// A CSV file read row by row with the `csv` crate, its header kept for looking fields up
+/// by name.
+struct Table<'a> {
+    columns: Vec<String>,
+    reader: csv::Reader<&'a [u8]>,
+    /// The current row, after [`Table::advance`].
+    record: csv::StringRecord,
 }
 
-impl<'a> Header<'a> {
-    fn parse(
-        text: &'a str,
-        expected: &str,
-    ) -> anyhow::Result<(Self, impl Iterator<Item = (usize, &'a str)>)> {
-        let mut lines = text.lines().enumerate();
-        let Some((_, header)) = lines.next() else {
+impl<'a> Table<'a> {
+    fn parse(text: &'a str, expected: &str) -> anyhow::Result<Self> {
+        let mut reader = crate::csv_reader().from_reader(text.as_bytes());
+        let mut record = csv::StringRecord::new();
+        if !reader.read_record(&mut record)? {
             bail!("empty file: expected a header line {expected}");
-        };
-        let columns = header
-            .trim_end_matches('\r')
-            .split(',')
-            .map(str::trim)
-            .collect();
-        let rows = lines
-            .map(|(index, line)| (index + 1, line.trim_end_matches('\r')))
-            .filter(|(_, line)| !line.trim().is_empty());
-        Ok((Self { columns }, rows))
+        }
+        let columns = record.iter().map(str::to_string).collect();
+        Ok(Self {
+            columns,
+            reader,
+            record,
+        })
     }
 
     fn column(&self, name: &str) -> anyhow::Result<usize> {
         self.columns
             .iter()
-            .position(|c| *c == name)
+            .position(|c| c == name)
             .with_context(|| format!("the header line has no `{name}` column"))
+    }
+
+    /// Reads the next row that is not blank into `record`, checks it has a field per column,
+    /// and returns its line number; `None` at the end.
+    fn advance(&mut self) -> anyhow::Result<Option<usize>> {
+        while self.reader.read_record(&mut self.record)? {
+            if self.record.iter().all(str::is_empty) {
+                continue;
+            }
+            let line = crate::line_of(&self.record) as usize;
+            ensure!(
+                self.record.len() == self.columns.len(),
+                "line {line}: expected {} comma-separated fields, found {}",
+                self.columns.len(),
+                self.record.len()
+            );
+            return Ok(Some(line));
+        }
+        Ok(None)
     }
 }
 
 /// Parses one field as `T`, saying which line and column held what when it is not one.
 fn field<T: std::str::FromStr>(
-    fields: &[&str],
+    fields: &csv::StringRecord,
     column: usize,
     line: usize,
     name: &str,
 ) -> anyhow::Result<T> {
-    let value = fields.get(column).map(|v| v.trim()).unwrap_or_default();
+    let value = fields.get(column).unwrap_or_default();
     value
         .parse()
         .ok()
@@ -93,7 +111,7 @@ fn field<T: std::str::FromStr>(
 }
 
 pub fn parse_logs(text: &str) -> anyhow::Result<OpenBanditLogs> {
-    let (header, rows) = Header::parse(
+    let mut header = Table::parse(
         text,
         "naming item_id, position, click, propensity_score and user_feature_* columns",
     )?;
@@ -135,33 +153,25 @@ pub fn parse_logs(text: &str) -> anyhow::Result<OpenBanditLogs> {
         affinity_items,
     };
     let mut raw_positions: Vec<i64> = Vec::new();
-    let mut fields: Vec<&str> = Vec::with_capacity(header.columns.len());
-    for (line, text) in rows {
-        fields.clear();
-        fields.extend(text.split(','));
-        ensure!(
-            fields.len() == header.columns.len(),
-            "line {line}: expected {} comma-separated fields, found {}",
-            header.columns.len(),
-            fields.len()
-        );
+    while let Some(line) = header.advance()? {
+        let fields = &header.record;
         logs.items
-            .push(field(&fields, item_column, line, "item_id")?);
-        raw_positions.push(field(&fields, position_column, line, "position")?);
-        let click: u8 = field(&fields, click_column, line, "click")?;
+            .push(field(fields, item_column, line, "item_id")?);
+        raw_positions.push(field(fields, position_column, line, "position")?);
+        let click: u8 = field(fields, click_column, line, "click")?;
         ensure!(click <= 1, "line {line}: click {click} is neither 0 nor 1");
         logs.clicks.push(f64::from(click));
-        let propensity: f64 = field(&fields, propensity_column, line, "propensity_score")?;
+        let propensity: f64 = field(fields, propensity_column, line, "propensity_score")?;
         ensure!(
             propensity > 0.0 && propensity <= 1.0,
             "line {line}: propensity_score {propensity} is not in (0, 1]; importance weighting divides by it"
         );
         logs.propensities.push(propensity);
         for (values, &column) in logs.user_features.iter_mut().zip(&user_columns) {
-            values.push(fields[column].trim().to_string());
+            values.push(fields[column].to_string());
         }
         for &(_, column) in &affinity_columns {
-            let value: f64 = field(&fields, column, line, header.columns[column])?;
+            let value: f64 = field(fields, column, line, &header.columns[column])?;
             ensure!(
                 value.is_finite(),
                 "line {line}: {} is not finite",
@@ -199,7 +209,7 @@ pub struct ItemContext {
 }
 
 pub fn parse_item_context(text: &str) -> anyhow::Result<ItemContext> {
-    let (header, rows) = Header::parse(text, "naming item_id and item_feature_* columns")?;
+    let mut header = Table::parse(text, "naming item_id and item_feature_* columns")?;
     let item_column = header.column("item_id")?;
     let numeric_column = header.column("item_feature_0")?;
     // item_id is an integer column, which LabelEncoder maps to itself; the rest are strings.
@@ -209,19 +219,13 @@ pub fn parse_item_context(text: &str) -> anyhow::Result<ItemContext> {
     let mut items: Vec<usize> = Vec::new();
     let mut categorical: Vec<Vec<String>> = vec![Vec::new(); categorical_columns.len()];
     let mut numeric: Vec<f64> = Vec::new();
-    for (line, text) in rows {
-        let fields: Vec<&str> = text.split(',').collect();
-        ensure!(
-            fields.len() == header.columns.len(),
-            "line {line}: expected {} comma-separated fields, found {}",
-            header.columns.len(),
-            fields.len()
-        );
-        items.push(field(&fields, item_column, line, "item_id")?);
+    while let Some(line) = header.advance()? {
+        let fields = &header.record;
+        items.push(field(fields, item_column, line, "item_id")?);
         for (values, &column) in categorical.iter_mut().zip(&categorical_columns) {
-            values.push(fields[column].trim().to_string());
+            values.push(fields[column].to_string());
         }
-        let value: f64 = field(&fields, numeric_column, line, "item_feature_0")?;
+        let value: f64 = field(fields, numeric_column, line, "item_feature_0")?;
         ensure!(
             value.is_finite(),
             "line {line}: item_feature_0 is not finite"
@@ -267,7 +271,7 @@ pub fn parse_target_distribution(
     text: &str,
     n_positions: usize,
 ) -> anyhow::Result<(usize, Vec<f64>)> {
-    let (header, rows) = Header::parse(text, "`item_id,pos0,pos1,…`")?;
+    let mut header = Table::parse(text, "`item_id,pos0,pos1,…`")?;
     let item_column = header.column("item_id")?;
     let position_columns: Vec<usize> = (0..)
         .map_while(|k| header.column(&format!("pos{k}")).ok())
@@ -278,19 +282,13 @@ pub fn parse_target_distribution(
         position_columns.len()
     );
     let mut by_item: Vec<(usize, Vec<f64>)> = Vec::new();
-    for (line, text) in rows {
-        let fields: Vec<&str> = text.split(',').collect();
-        ensure!(
-            fields.len() == header.columns.len(),
-            "line {line}: expected {} comma-separated fields, found {}",
-            header.columns.len(),
-            fields.len()
-        );
-        let item: usize = field(&fields, item_column, line, "item_id")?;
+    while let Some(line) = header.advance()? {
+        let fields = &header.record;
+        let item: usize = field(fields, item_column, line, "item_id")?;
         let probabilities = position_columns
             .iter()
             .enumerate()
-            .map(|(k, &column)| field::<f64>(&fields, column, line, &format!("pos{k}")))
+            .map(|(k, &column)| field::<f64>(fields, column, line, &format!("pos{k}")))
             .collect::<anyhow::Result<Vec<f64>>>()?;
         by_item.push((item, probabilities));
     }

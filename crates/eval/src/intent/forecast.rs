@@ -9,6 +9,7 @@
 //! trainer uses too (`tailor train`, `GET /v1/forecast`); this module reads the timelines.
 
 use serde_json::{Value, json};
+use std::fmt::Write as _;
 use tailor_ml::intent::forecast::{
     self as ml, Order, SHARE_STRENGTH, build_up, category_shares, naive_forecast,
 };
@@ -222,16 +223,19 @@ impl ForecastReport {
         })
     }
 
-    pub fn print(&self, names: &[String]) {
-        println!(
+    pub fn write(&self, out: &mut String, names: &[String]) {
+        let _ = writeln!(
+            out,
             "Forecast per category, {} weeks after the cut: tailor (built up from customers) vs naive (mean of the last 4 weeks); WAPE",
             self.weeks
         );
-        println!(
+        let _ = writeln!(
+            out,
             "    {:<24} {:>7} {:>7} {:>7} {:>10} {:>9} {:>9} {:>9}",
             "category", "orders", "tailor", "naive", "revenue", "orders", "", "revenue"
         );
-        println!(
+        let _ = writeln!(
+            out,
             "    {:<24} {:>7} {:>7} {:>7} {:>10} {:>9} {:>9} {:>9} {:>9}",
             "", "actual", "fcst", "fcst", "actual", "tailor", "naive", "tailor", "naive"
         );
@@ -239,7 +243,8 @@ impl ForecastReport {
         order.sort_by(|&a, &b| names[a].cmp(&names[b]));
         for i in order {
             let c = &self.categories[i];
-            println!(
+            let _ = writeln!(
+                out,
                 "    {:<24} {:>7.0} {:>7.1} {:>7.1} {:>10.0} {:>9} {:>9} {:>9} {:>9}",
                 names[i],
                 c.actual_orders,
@@ -252,7 +257,8 @@ impl ForecastReport {
                 percent(c.revenue_wape[1])
             );
         }
-        println!(
+        let _ = writeln!(
+            out,
             "    all category-weeks: orders WAPE {} vs {} naive, revenue WAPE {} vs {}; MAPE orders {} vs {}, revenue {} vs {}",
             percent(self.orders_wape[0]),
             percent(self.orders_wape[1]),

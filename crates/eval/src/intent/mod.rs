@@ -16,11 +16,11 @@ mod propensity;
 mod send_time;
 mod truth;
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::bail;
-use clap::Args;
 use serde_json::json;
 use tailor_core::time::format_timestamp;
 use tailor_ml::intent::DAY;
@@ -30,17 +30,13 @@ const MIN_SPLIT_DAYS: u32 = 14;
 /// History needed before the cut: a week to learn from and a week to validate on.
 const MIN_HISTORY_DAYS: f64 = 14.0;
 
-#[derive(Args, Debug)]
-pub struct IntentArgs {
+/// Which log, and how much of it to hold out; the binary's flags of the same names.
+#[derive(Debug, Clone)]
+pub struct IntentOptions {
     /// Data directory holding the event log (`tailor.db`), e.g. one `tailor demo` built.
-    #[arg(long, env = "TAILOR_DATA")]
-    data: PathBuf,
+    pub data: PathBuf,
     /// Days after the cut, held out as the future; the forecast covers min(4, N / 7) weeks.
-    #[arg(long, default_value_t = 28)]
-    split_days: u32,
-    /// Print one JSON object instead of tables.
-    #[arg(long)]
-    json: bool,
+    pub split_days: u32,
 }
 
 /// Where the log is cut into past and future.
@@ -60,7 +56,21 @@ impl Split {
     }
 }
 
-pub fn run(args: IntentArgs) -> anyhow::Result<()> {
+/// Every task's scores, for the tables or the JSON.
+pub struct IntentReport {
+    data: PathBuf,
+    log: log::EventLog,
+    split: Split,
+    propensity: propensity::PropensityReport,
+    next_category: next_category::NextCategoryReport,
+    send_time: send_time::SendTimeReport,
+    forecast: forecast::ForecastReport,
+    truth: Option<truth::TruthReport>,
+    seconds: f64,
+}
+
+/// Reads the log, fits every model on the history and scores it on the held-out future.
+pub fn evaluate(args: &IntentOptions) -> anyhow::Result<IntentReport> {
     let started = Instant::now();
     if args.split_days < MIN_SPLIT_DAYS {
         bail!(
@@ -90,13 +100,29 @@ pub fn run(args: IntentArgs) -> anyhow::Result<()> {
     let send_time = send_time::evaluate(&log, &split)?;
     let forecast = forecast::evaluate(&log, &split, &propensity.seven_day_model)?;
     let truth = truth::evaluate(&args.data, &log, split.cut, &send_time, &next_category)?;
-    let seconds = started.elapsed().as_secs_f64();
+    Ok(IntentReport {
+        data: args.data.clone(),
+        log,
+        split,
+        propensity,
+        next_category,
+        send_time,
+        forecast,
+        truth,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
 
-    let millis = |t: f64| format_timestamp((t * 1000.0) as i64);
-    if args.json {
-        let report = json!({
+fn millis(t: f64) -> String {
+    format_timestamp((t * 1000.0) as i64)
+}
+
+impl IntentReport {
+    pub fn to_json(&self) -> serde_json::Value {
+        let (log, split) = (&self.log, &self.split);
+        json!({
             "data": {
-                "dir": args.data.display().to_string(),
+                "dir": self.data.display().to_string(),
                 "events": log.events,
                 "customers": log.customers.len(),
                 "categories": log.categories.len(),
@@ -105,40 +131,45 @@ pub fn run(args: IntentArgs) -> anyhow::Result<()> {
                 "last": millis(split.last),
                 "split_days": split.days,
             },
-            "propensity": propensity.to_json(),
-            "next_category": next_category.to_json(),
-            "send_time": send_time.to_json(),
-            "forecast": forecast.to_json(&log.categories),
-            "truth": truth.as_ref().map(truth::TruthReport::to_json),
-            "seconds": seconds,
-        });
-        println!("{report}");
-        return Ok(());
+            "propensity": self.propensity.to_json(),
+            "next_category": self.next_category.to_json(),
+            "send_time": self.send_time.to_json(),
+            "forecast": self.forecast.to_json(&log.categories),
+            "truth": self.truth.as_ref().map(truth::TruthReport::to_json),
+            "seconds": self.seconds,
+        })
     }
-    println!(
-        "{} events, {} customers, {} categories; history {} – {}, held out {} – {} ({} days)",
-        log.events,
-        log.customers.len(),
-        log.categories.len(),
-        millis(split.first),
-        millis(split.cut),
-        millis(split.cut),
-        millis(split.last),
-        split.days
-    );
-    println!();
-    propensity.print();
-    println!();
-    next_category.print();
-    println!();
-    send_time.print();
-    println!();
-    forecast.print(&log.categories);
-    println!();
-    if let Some(truth) = &truth {
-        truth.print();
-        println!();
+
+    /// The readable tables, one per task.
+    pub fn table(&self) -> String {
+        let (log, split) = (&self.log, &self.split);
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} events, {} customers, {} categories; history {} – {}, held out {} – {} ({} days)",
+            log.events,
+            log.customers.len(),
+            log.categories.len(),
+            millis(split.first),
+            millis(split.cut),
+            millis(split.cut),
+            millis(split.last),
+            split.days
+        );
+        let _ = writeln!(out);
+        self.propensity.write(&mut out);
+        let _ = writeln!(out);
+        self.next_category.write(&mut out);
+        let _ = writeln!(out);
+        self.send_time.write(&mut out);
+        let _ = writeln!(out);
+        self.forecast.write(&mut out, &log.categories);
+        let _ = writeln!(out);
+        if let Some(truth) = &self.truth {
+            truth.write(&mut out);
+            let _ = writeln!(out);
+        }
+        let _ = writeln!(out, "{:.2} s in all", self.seconds);
+        out
     }
-    println!("{seconds:.2} s in all");
-    Ok(())
 }

@@ -10,6 +10,7 @@
 
 use anyhow::Context;
 use serde_json::{Value, json};
+use std::fmt::Write as _;
 use tailor_ml::intent::logistic::FitError;
 use tailor_ml::intent::metrics::{self, CalibrationBin};
 use tailor_ml::intent::propensity::{
@@ -176,16 +177,18 @@ impl TaskReport {
         })
     }
 
-    fn print(&self) {
+    fn write(&self, out: &mut String) {
         let auc = |s: &Scores| s.auc.map_or("–".to_string(), |a| format!("{a:.4}"));
-        println!(
+        let _ = writeln!(
+            out,
             "  within {:<8} {:>7} examples, {:.2}% positive (penalty {} chosen on validation)",
             self.name,
             self.examples,
             100.0 * self.positive_rate,
             self.l2
         );
-        println!(
+        let _ = writeln!(
+            out,
             "    {:<22} {:>8} {:>9} {:>9}",
             "model", "AUC", "log loss", "ECE"
         );
@@ -193,7 +196,8 @@ impl TaskReport {
             ("tailor", &self.model),
             ("recency/frequency", &self.baseline),
         ] {
-            println!(
+            let _ = writeln!(
+                out,
                 "    {:<22} {:>8} {:>9.4} {:>9.4}",
                 name,
                 auc(s),
@@ -201,10 +205,18 @@ impl TaskReport {
                 s.calibration_error
             );
         }
-        println!("    calibration of tailor (deciles of predicted probability):");
-        println!("    {:>6} {:>10} {:>10}", "count", "predicted", "observed");
+        let _ = writeln!(
+            out,
+            "    calibration of tailor (deciles of predicted probability):"
+        );
+        let _ = writeln!(
+            out,
+            "    {:>6} {:>10} {:>10}",
+            "count", "predicted", "observed"
+        );
         for b in &self.model.calibration {
-            println!(
+            let _ = writeln!(
+                out,
                 "    {:>6} {:>9.2}% {:>9.2}%",
                 b.count,
                 100.0 * b.mean_predicted,
@@ -219,9 +231,9 @@ impl PropensityReport {
         json!({"session": self.session.to_json(), "seven_day": self.seven_day.to_json()})
     }
 
-    pub fn print(&self) {
-        println!("Purchase propensity (held out after the cut)");
-        self.session.print();
-        self.seven_day.print();
+    pub fn write(&self, out: &mut String) {
+        let _ = writeln!(out, "Purchase propensity (held out after the cut)");
+        self.session.write(out);
+        self.seven_day.write(out);
     }
 }

@@ -1,16 +1,15 @@
 //! `tailor eval clv`: fits Tailor's customer-lifetime-value models — BG/NBD, Pareto/NBD and
 //! Gamma-Gamma — on a calibration period of a transaction export, predicts for every customer,
 //! and scores the purchase predictions on the hold-out period that follows. Reading files and
-//! printing live here; the models live in `tailor_ml::clv`.
+//! the reports live here; the models live in `tailor_ml::clv`.
 
-mod input;
+pub mod input;
 mod report;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use clap::Args;
 use tailor_ml::clv::holdout::{self, CurvePoint, HoldoutScore};
 use tailor_ml::clv::summary::{Histories, holdout_purchases, summarize};
 use tailor_ml::clv::value::{ClvSettings, discounted_purchases_of};
@@ -23,33 +22,20 @@ const PREDICTION_WEEKS: f64 = 52.0;
 /// Furthest a next order is looked for, in weeks.
 const NEXT_ORDER_MAX_WEEKS: f64 = 520.0;
 
-#[derive(Args, Debug)]
-pub struct ClvArgs {
-    /// Purchase lines: CDNOW_master.txt's whitespace format (`customer date [quantity]
-    /// amount`, dates YYYYMMDD) or CSV with a header naming customer_id, date, amount.
-    #[arg(
-        long,
-        required_unless_present = "summary",
-        requires = "calibration_end"
-    )]
-    transactions: Option<PathBuf>,
-    /// Instead of transactions: a calibration summary CSV (`ID,frequency,recency,T` and
-    /// optionally `monetary_value`, in weeks), like cdnow_customers_summary.csv. No hold-out.
-    #[arg(long, conflicts_with_all = ["transactions", "calibration_end", "holdout_end"])]
-    summary: Option<PathBuf>,
+/// What to fit and score; the binary's flags of the same names.
+#[derive(Debug, Clone, Default)]
+pub struct ClvOptions {
+    /// Purchase lines: CDNOW_master.txt's whitespace format or CSV (see [`input`]).
+    pub transactions: Option<PathBuf>,
+    /// Instead of transactions: a calibration summary CSV (`ID,frequency,recency,T`). No
+    /// hold-out.
+    pub summary: Option<PathBuf>,
     /// Last day of the calibration period (YYYY-MM-DD, inclusive).
-    #[arg(long)]
-    calibration_end: Option<String>,
-    /// Last day of the hold-out period (YYYY-MM-DD, inclusive); defaults to the last date in
-    /// the transactions.
-    #[arg(long, requires = "calibration_end")]
-    holdout_end: Option<String>,
+    pub calibration_end: Option<String>,
+    /// Last day of the hold-out period; defaults to the last date in the transactions.
+    pub holdout_end: Option<String>,
     /// Write every customer's predictions to this CSV file.
-    #[arg(long)]
-    predictions: Option<PathBuf>,
-    /// Print one JSON object instead of a table.
-    #[arg(long)]
-    json: bool,
+    pub predictions: Option<PathBuf>,
 }
 
 /// Everything the command found, for the table or the JSON.
@@ -120,10 +106,11 @@ pub struct Skipped {
     pub gamma_gamma_excluded_customers: usize,
 }
 
-pub fn run(args: ClvArgs) -> anyhow::Result<()> {
+/// Fits the models and scores them; writes the per-customer predictions when asked.
+pub fn evaluate(args: &ClvOptions) -> anyhow::Result<Evaluation> {
     let started = Instant::now();
     let mut phases = Phases::new(started);
-    let (customers, ids, holdout_days, mut skipped) = load(&args)?;
+    let (customers, ids, holdout_days, mut skipped) = load(args)?;
     phases.done("read_and_summarize");
     let bgnbd = BgNbd::fit(&customers).context("fitting BG/NBD")?;
     phases.done("fit_bgnbd");
@@ -160,7 +147,7 @@ pub fn run(args: ClvArgs) -> anyhow::Result<()> {
         }
     });
     phases.done("predict_and_score");
-    let evaluation = Evaluation {
+    Ok(Evaluation {
         phases: phases.seconds,
         customers: customers.len(),
         bgnbd,
@@ -170,13 +157,19 @@ pub fn run(args: ClvArgs) -> anyhow::Result<()> {
         totals,
         skipped,
         seconds: started.elapsed().as_secs_f64(),
-    };
-    if args.json {
-        println!("{}", report::json(&evaluation));
-    } else {
-        print!("{}", report::table(&evaluation));
+    })
+}
+
+impl Evaluation {
+    /// One JSON object, the shape scripts and the tests rely on.
+    pub fn to_json(&self) -> serde_json::Value {
+        report::json(self)
     }
-    Ok(())
+
+    /// The readable tables.
+    pub fn table(&self) -> String {
+        report::table(self)
+    }
 }
 
 /// Hold-out purchase times per customer, and the hold-out length in weeks.
@@ -190,7 +183,7 @@ type Loaded = (
     Skipped,
 );
 
-fn load(args: &ClvArgs) -> anyhow::Result<Loaded> {
+fn load(args: &ClvOptions) -> anyhow::Result<Loaded> {
     let mut skipped = Skipped::default();
     if let Some(path) = &args.summary {
         let (customers, ids, _) = input::read_summary(path)?;

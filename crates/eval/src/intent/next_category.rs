@@ -8,6 +8,7 @@
 //! (transitions learned from the windows before those).
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 use tailor_ml::intent::metrics::recall_at_k;
@@ -234,15 +235,21 @@ impl NextCategoryReport {
         })
     }
 
-    pub fn print(&self) {
-        println!(
+    pub fn write(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
             "Next-category interest: categories first engaged in the 14 days after the cut ({} customers)",
             self.customers
         );
-        println!("    {:<22} {:>9}", "model", "recall@3");
-        println!("    {:<22} {:>9.4}", "tailor", self.model_recall);
-        println!("    {:<22} {:>9.4}", "popularity", self.baseline_recall);
-        println!(
+        let _ = writeln!(out, "    {:<22} {:>9}", "model", "recall@3");
+        let _ = writeln!(out, "    {:<22} {:>9.4}", "tailor", self.model_recall);
+        let _ = writeln!(
+            out,
+            "    {:<22} {:>9.4}",
+            "popularity", self.baseline_recall
+        );
+        let _ = writeln!(
+            out,
             "    (neighbour weight {} chosen on the 14 days before the cut: recall@3 {:.4})",
             self.blend, self.validation_recall
         );

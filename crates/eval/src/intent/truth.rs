@@ -7,6 +7,7 @@
 //! among the 3 categories predicted for them.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
@@ -167,10 +168,14 @@ impl TruthReport {
         })
     }
 
-    pub fn print(&self) {
-        println!("Against the demo's hidden truth ({TRUTH_FILE}; read only to score)");
-        println!("    {:<58} {:>9} {:>9}", "check", "tailor", "baseline");
-        println!(
+    pub fn write(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "Against the demo's hidden truth ({TRUTH_FILE}; read only to score)"
+        );
+        let _ = writeln!(out, "    {:<58} {:>9} {:>9}", "check", "tailor", "baseline");
+        let _ = writeln!(
+            out,
             "    {:<58} {:>9.4} {:>9.4}",
             format!(
                 "send hour within ±1 h of their reading hour ({} shoppers)",
@@ -179,7 +184,8 @@ impl TruthReport {
             self.send_hour.model,
             self.send_hour.baseline
         );
-        println!(
+        let _ = writeln!(
+            out,
             "    {:<58} {:>9.4} {:>9.4}",
             format!(
                 "category taken up after the cut in top 3 ({} shoppers)",
