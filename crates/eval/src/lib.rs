@@ -34,7 +34,68 @@ fn tsv_reader() -> csv::ReaderBuilder {
     builder
 }
 
-/// The 1-based line a record starts on, for error messages.
-fn line_of(record: &csv::StringRecord) -> u64 {
-    record.position().map_or(0, csv::Position::line)
+/// The 1-based lines records start on, for error messages. The `csv` crate's own line
+/// numbers (`Position::line`) fall one behind after every `\r\n`, so lines are counted here
+/// from the records' byte offsets in the text. Records must be asked for in order.
+struct Lines<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Lines {
+            text: text.as_bytes(),
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    fn of(&mut self, record: &csv::StringRecord) -> u64 {
+        let Some(position) = record.position() else {
+            return 0;
+        };
+        // A record's offset can point at the `\n` of the `\r\n` before it, or at blank lines
+        // the reader skipped: its text starts after them.
+        let mut start =
+            usize::try_from(position.byte()).map_or(self.text.len(), |b| b.min(self.text.len()));
+        while matches!(self.text.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        if start > self.offset {
+            let newlines = self.text[self.offset..start]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            self.line += newlines as u64;
+            self.offset = start;
+        }
+        self.line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_counted_whatever_the_line_endings() {
+        for text in [
+            "h\n1\n\n2\n3\n",
+            "h\r\n1\r\n\r\n2\r\n3\r\n",
+            "h\n1\r\n\n2\r\n3",
+        ] {
+            let mut reader = csv_reader().from_reader(text.as_bytes());
+            let mut lines = Lines::new(text);
+            let mut record = csv::StringRecord::new();
+            let mut seen = Vec::new();
+            while reader.read_record(&mut record).expect("valid") {
+                seen.push((record[0].to_string(), lines.of(&record)));
+            }
+            let expected =
+                [("h", 1), ("1", 2), ("2", 4), ("3", 5)].map(|(f, l)| (f.to_string(), l));
+            assert_eq!(seen, expected, "{text:?}");
+        }
+    }
 }

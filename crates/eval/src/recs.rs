@@ -3,7 +3,6 @@
 //! Reading the click files lives here; the models and the protocol live in `tailor-ml`.
 
 use std::fmt::Write as _;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -167,13 +166,14 @@ fn measure<M: NextItem + Sync>(
 /// Reads a session-rec click file: a header line naming `SessionId`, `ItemId` and `Time`
 /// (in any order, tab-separated), then one click per line.
 pub fn read_clicks(path: &Path, items: &mut ItemIndex) -> anyhow::Result<Vec<Click>> {
-    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-    parse_clicks(std::io::BufReader::new(file), items)
-        .with_context(|| format!("in {}", path.display()))
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    parse_clicks(&text, items).with_context(|| format!("in {}", path.display()))
 }
 
-fn parse_clicks(input: impl Read, items: &mut ItemIndex) -> anyhow::Result<Vec<Click>> {
-    let mut reader = crate::tsv_reader().from_reader(input);
+fn parse_clicks(text: &str, items: &mut ItemIndex) -> anyhow::Result<Vec<Click>> {
+    let mut reader = crate::tsv_reader().from_reader(text.as_bytes());
+    let mut lines = crate::Lines::new(text);
     let mut record = csv::StringRecord::new();
     if !reader.read_record(&mut record)? {
         bail!("empty file: expected a header line `SessionId<TAB>ItemId<TAB>Time`");
@@ -193,7 +193,7 @@ fn parse_clicks(input: impl Read, items: &mut ItemIndex) -> anyhow::Result<Vec<C
 
     let mut clicks = Vec::new();
     while reader.read_record(&mut record)? {
-        let line = crate::line_of(&record);
+        let line = lines.of(&record);
         if record.len() < needed {
             bail!(
                 "line {line}: expected {} tab-separated fields, found {}",
@@ -233,7 +233,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str, items: &mut ItemIndex) -> anyhow::Result<Vec<Click>> {
-        parse_clicks(text.as_bytes(), items)
+        parse_clicks(text, items)
     }
 
     #[test]

@@ -95,6 +95,7 @@ fn parse_transactions(text: &str) -> anyhow::Result<Transactions> {
     let mut rows = Rows::default();
     if first.contains(',') {
         let mut reader = crate::csv_reader().from_reader(text.as_bytes());
+        let mut lines = crate::Lines::new(text);
         let mut record = csv::StringRecord::new();
         while reader.read_record(&mut record)? && is_blank(&record) {}
         let header: Vec<String> = record.iter().map(str::to_lowercase).collect();
@@ -110,7 +111,7 @@ fn parse_transactions(text: &str) -> anyhow::Result<Transactions> {
             if is_blank(&record) {
                 continue;
             }
-            let line = crate::line_of(&record) as usize;
+            let line = lines.of(&record) as usize;
             let fields = (record.get(customer), record.get(date), record.get(amount));
             rows.take(line, fields, false);
         }
@@ -244,15 +245,15 @@ impl Rows {
 /// `monetary_value`/`zbar` (lifetimes' and the CDNOW files' names). Unlike transactions,
 /// every row must be valid: a summary is derived data, so a bad row means a bad export.
 pub fn read_summary(path: &Path) -> anyhow::Result<(Vec<CustomerSummary>, Vec<String>, bool)> {
-    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-    parse_summary(std::io::BufReader::new(file)).with_context(|| format!("in {}", path.display()))
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    parse_summary(&text).with_context(|| format!("in {}", path.display()))
 }
 
 /// Returns the summaries, their ids, and whether the file had a monetary column.
-fn parse_summary(
-    input: impl std::io::Read,
-) -> anyhow::Result<(Vec<CustomerSummary>, Vec<String>, bool)> {
-    let mut reader = crate::csv_reader().from_reader(input);
+fn parse_summary(text: &str) -> anyhow::Result<(Vec<CustomerSummary>, Vec<String>, bool)> {
+    let mut reader = crate::csv_reader().from_reader(text.as_bytes());
+    let mut lines = crate::Lines::new(text);
     let mut record = csv::StringRecord::new();
     let mut has_header = false;
     while reader.read_record(&mut record)? {
@@ -281,7 +282,7 @@ fn parse_summary(
         if is_blank(&record) {
             continue;
         }
-        let line = crate::line_of(&record);
+        let line = lines.of(&record);
         let number = |column: usize, what: &str| -> anyhow::Result<f64> {
             record
                 .get(column)
@@ -378,14 +379,13 @@ mod tests {
     #[test]
     fn summaries_must_be_consistent() {
         let (customers, ids, monetary) =
-            parse_summary(&b"ID,frequency,recency,T\n7,2,30.43,38.86\n8,0,0,38.86\n"[..])
-                .expect("valid");
+            parse_summary("ID,frequency,recency,T\n7,2,30.43,38.86\n8,0,0,38.86\n").expect("valid");
         assert_eq!(
             (customers.len(), ids[0].as_str(), monetary),
             (2, "7", false)
         );
-        assert!(parse_summary(&b"ID,frequency,recency,T\n7,2,40,38.86\n"[..]).is_err());
-        assert!(parse_summary(&b"ID,frequency,recency,T\n7,-1,0,38.86\n"[..]).is_err());
-        assert!(parse_summary(&b"ID,x,T\n"[..]).is_err());
+        assert!(parse_summary("ID,frequency,recency,T\n7,2,40,38.86\n").is_err());
+        assert!(parse_summary("ID,frequency,recency,T\n7,-1,0,38.86\n").is_err());
+        assert!(parse_summary("ID,x,T\n").is_err());
     }
 }

@@ -50,6 +50,7 @@ impl OpenBanditLogs {
 struct Table<'a> {
     columns: Vec<String>,
     reader: csv::Reader<&'a [u8]>,
+    lines: crate::Lines<'a>,
     /// The current row, after [`Table::advance`].
     record: csv::StringRecord,
 }
@@ -65,6 +66,7 @@ impl<'a> Table<'a> {
         Ok(Self {
             columns,
             reader,
+            lines: crate::Lines::new(text),
             record,
         })
     }
@@ -83,7 +85,7 @@ impl<'a> Table<'a> {
             if self.record.iter().all(str::is_empty) {
                 continue;
             }
-            let line = crate::line_of(&self.record) as usize;
+            let line = self.lines.of(&self.record) as usize;
             ensure!(
                 self.record.len() == self.columns.len(),
                 "line {line}: expected {} comma-separated fields, found {}",

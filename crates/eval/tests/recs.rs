@@ -2,10 +2,12 @@
 //! count exactly the predictions session-rec counts, the baselines must land on session-rec's
 //! published scores, and Tailor must beat V-SKNN.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
 use serde_json::Value;
+use tailor_eval::recs::{RecsOptions, evaluate};
+
+use common::shared_data;
 
 /// session-rec's own scores on this split (HR@20, MRR@20), from `../shared/data/README.md`.
 const PUBLISHED: [(&str, f64, f64); 3] = [
@@ -13,18 +15,6 @@ const PUBLISHED: [(&str, f64, f64); 3] = [
     ("sr", 0.618, 0.352),
     ("vsknn", 0.688, 0.367),
 ];
-
-fn data_file(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/yoochoose-100k")
-        .join(name);
-    assert!(
-        path.is_file(),
-        "missing data file {} (the shared data sets live beside the project)",
-        path.display()
-    );
-    path
-}
 
 fn score(report: &Value, model: &str, metric: &str) -> f64 {
     report["models"][model][metric]
@@ -34,20 +24,18 @@ fn score(report: &Value, model: &str, metric: &str) -> f64 {
 
 #[test]
 fn eval_recs_reproduces_session_rec_on_yoochoose_100k() {
-    let output = Command::new(env!("CARGO_BIN_EXE_tailor"))
-        .args(["eval", "recs", "--json", "--train"])
-        .arg(data_file("yoochoose-clicks-100k_train_full.txt"))
-        .arg("--test")
-        .arg(data_file("yoochoose-clicks-100k_test.txt"))
-        .output()
-        .expect("run tailor");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "tailor eval recs failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON object on stdout");
+    let (Some(train), Some(test)) = (
+        shared_data("yoochoose-100k/yoochoose-clicks-100k_train_full.txt"),
+        shared_data("yoochoose-100k/yoochoose-clicks-100k_test.txt"),
+    ) else {
+        return;
+    };
+    let options = RecsOptions {
+        train,
+        test: Some(test),
+        holdout_days: None,
+    };
+    let report = evaluate(&options).expect("tailor eval recs").to_json();
 
     assert_eq!(report["predictions"], 10_152, "{report}");
     assert!(report["seconds"].as_f64().is_some(), "{report}");

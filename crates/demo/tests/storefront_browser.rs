@@ -1,22 +1,64 @@
-//! The demo storefront in a real browser: `tailor demo` (a small store) serves, and
-//! `tests/browser/storefront.mjs` drives Debian's Chromium through it with playwright-core:
-//! a newcomer's page, a product view, add to cart, the adapted cart page, a shopper's
-//! explained page, an order.
+//! The demo storefront in a real browser: the demo (a small store, in this process, as
+//! `tailor demo` runs it) serves, and `tests/browser/storefront.mjs` drives Debian's Chromium
+//! through it with playwright-core: a newcomer's page, a product view, add to cart, the
+//! adapted cart page, a shopper's explained page, the preference center, an order.
 //!
 //! Needs `bash tests/browser/install.sh` (Chromium, playwright-core). Without them the test
 //! fails and says so, unless `TAILOR_SKIP_BROWSER_TESTS=1` is set.
 
+mod common;
+
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Demo(Child);
+/// `tailor demo` in a thread of this process, stopped (and flushed) when dropped.
+struct Demo {
+    stop: tokio::sync::watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Demo {
+    fn start(options: tailor_demo::Options) -> Demo {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let data = options.data.clone();
+        let thread = std::thread::spawn(move || {
+            let open = |keys: &tailor_demo::DemoKeys| {
+                common::open_engine(&data, &keys.write_key, &keys.admin_key)
+            };
+            let shutdown = move || {
+                let mut stopped = stopped.clone();
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                }
+            };
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(tailor_demo::run(options, open, shutdown))
+        });
+        Demo {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+}
 
 impl Drop for Demo {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.stop.send(true);
+        if let Some(thread) = self.thread.take() {
+            match thread.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => eprintln!("the demo failed: {e:#}"),
+                Err(_) => eprintln!("the demo panicked"),
+            }
+        }
     }
 }
 
@@ -62,28 +104,23 @@ fn the_storefront_adapts_in_a_real_browser() {
         .expect("a free port")
         .port();
     let base = format!("http://127.0.0.1:{port}");
-    let _demo = Demo(
-        Command::new(env!("CARGO_BIN_EXE_tailor"))
-            .args([
-                "demo",
-                "--shoppers",
-                "1000",
-                "--days",
-                "30",
-                "--products",
-                "200",
-                "--data",
-            ])
-            .arg(data.path().join("store"))
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start tailor demo"),
-    );
+    let store: PathBuf = data.path().join("store");
+    // `tailor demo --shoppers 1000 --days 30 --products 200`.
+    let demo = Demo::start(tailor_demo::Options {
+        data: store.clone(),
+        listen: ([127, 0, 0, 1], port).into(),
+        seed: 42,
+        shoppers: 1000,
+        days: 30,
+        products: 200,
+        live_visits: 3000,
+        fresh: false,
+        no_serve: false,
+    });
     // The demo serves once it has built the store and written its completion marker.
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !data.path().join("store/demo-complete").exists() {
+    while !store.join("demo-complete").exists() {
+        assert!(!demo.finished(), "the demo stopped before it was built");
         assert!(
             Instant::now() < deadline,
             "the demo was not built within 120 s"
@@ -113,28 +150,24 @@ fn the_storefront_adapts_in_a_real_browser() {
 
     // The demo's live phase ran an experiment on simulated shoppers who respond to what
     // they are shown: its results are there, with a clean split and a lift.
-    let keys: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(data.path().join("store/demo-keys.json")).expect("demo keys"),
-    )
-    .expect("demo keys json");
-    let out = Command::new(env!("CARGO_BIN_EXE_tailor"))
-        .args([
-            "report",
-            "experiment",
-            "demo-recs-holdout",
-            "--json",
-            "--url",
-            &base,
-        ])
-        .args(["--admin-key", keys["admin_key"].as_str().unwrap()])
-        .output()
-        .expect("tailor report");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let results: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report json");
+    let keys: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("demo-keys.json")).expect("demo keys"))
+            .expect("demo keys json");
+    let results: serde_json::Value = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async {
+            reqwest::Client::new()
+                .get(format!("{base}/v1/experiments/demo-recs-holdout/results"))
+                .bearer_auth(keys["admin_key"].as_str().expect("admin key"))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await
+        })
+        .expect("the experiment's results");
     assert_eq!(
         results["status"], "stopped",
         "the storefront is left personalized"

@@ -1,41 +1,40 @@
-//! `tailor eval ope` on the Open Bandit sample from `../shared/data`: plain IPW of the BTS
-//! policy over the uniform-random logs must reproduce obp's 0.004553, the other estimators must
-//! be finite and sane, and bad input must end in a clear error, never a panic.
+//! `tailor eval ope` (the library the binary prints) on the Open Bandit sample from
+//! `../shared/data`: plain IPW of the BTS policy over the uniform-random logs must reproduce
+//! obp's 0.004553, the other estimators must be finite and sane, and bad input must end in a
+//! clear error, never a panic.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::Path;
 
 use serde_json::Value;
+use tailor_eval::ope::{OpeOptions, evaluate};
 
-fn data_file(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/open-bandit")
-        .join(name);
-    assert!(
-        path.is_file(),
-        "missing data file {} (the shared data sets live beside the project)",
-        path.display()
-    );
-    path
-}
+use common::{message, shared_data};
 
-fn tailor_eval_ope(args: &[&Path], flags: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tailor"));
-    command.args(["eval", "ope"]);
-    for (flag, path) in ["--logs", "--target-dist"].iter().zip(args) {
-        command.arg(flag).arg(path);
+/// `tailor eval ope` with the binary's defaults on these logs and target distribution.
+fn options(logs: &Path, target: Option<&Path>) -> OpeOptions {
+    OpeOptions {
+        logs: logs.to_path_buf(),
+        target_dist: target.map(Path::to_path_buf),
+        target_logs: None,
+        item_context: None,
+        folds: 3,
+        seed: 12345,
+        train_policy: false,
+        exploration: 0.1,
     }
-    command.args(flags).output().expect("run tailor")
 }
 
-fn json_report(output: &Output) -> Value {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "tailor eval ope failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.trim()).expect("one JSON object on stdout")
+/// The report as `--json` prints it, or the error as the binary prints it.
+fn ope(options: OpeOptions) -> Result<Value, String> {
+    evaluate(&options)
+        .map(|r| r.to_json())
+        .map_err(|e| message(&e))
+}
+
+fn json_report(result: Result<Value, String>) -> Value {
+    result.unwrap_or_else(|e| panic!("tailor eval ope failed: {e}"))
 }
 
 fn number(report: &Value, pointer: &str) -> f64 {
@@ -47,19 +46,17 @@ fn number(report: &Value, pointer: &str) -> f64 {
 
 #[test]
 fn ipw_of_bts_over_random_logs_reproduces_obp() {
-    let bts_logs = data_file("bts/all.csv");
-    let output = tailor_eval_ope(
-        &[
-            &data_file("random/all.csv"),
-            &data_file("bts/action_dist_bts_all.csv"),
-        ],
-        &[
-            "--json",
-            "--target-logs",
-            bts_logs.to_str().expect("utf-8 path"),
-        ],
-    );
-    let report = json_report(&output);
+    let (Some(random), Some(target), Some(bts_logs)) = (
+        shared_data("open-bandit/random/all.csv"),
+        shared_data("open-bandit/bts/action_dist_bts_all.csv"),
+        shared_data("open-bandit/bts/all.csv"),
+    ) else {
+        return;
+    };
+    let report = json_report(ope(OpeOptions {
+        target_logs: Some(bts_logs),
+        ..options(&random, Some(&target))
+    }));
 
     // obp reports 0.004553; ours must round to the same four significant digits.
     let ipw = number(&report, "/ipw");
@@ -89,11 +86,13 @@ fn ipw_of_bts_over_random_logs_reproduces_obp() {
 
 #[test]
 fn the_learned_policy_is_estimated_with_intervals() {
-    let output = tailor_eval_ope(
-        &[&data_file("random/all.csv")],
-        &["--json", "--train-policy"],
-    );
-    let report = json_report(&output);
+    let Some(random) = shared_data("open-bandit/random/all.csv") else {
+        return;
+    };
+    let report = json_report(ope(OpeOptions {
+        train_policy: true,
+        ..options(&random, None)
+    }));
     assert!(
         report.get("ipw").is_none(),
         "no target, no target estimates"
@@ -113,11 +112,11 @@ fn the_learned_policy_is_estimated_with_intervals() {
 
     // ε = 1 is the uniform random policy that wrote these logs: IPW must give back their CTR,
     // with a zero paired lift.
-    let output = tailor_eval_ope(
-        &[&data_file("random/all.csv")],
-        &["--json", "--train-policy", "--exploration", "1"],
-    );
-    let report = json_report(&output);
+    let report = json_report(ope(OpeOptions {
+        train_policy: true,
+        exploration: 1.0,
+        ..options(&random, None)
+    }));
     let ipw = number(&report, "/tailor_policy/ipw");
     assert!(
         (ipw - number(&report, "/on_policy_ctr_of_logs")).abs() < 1e-12,
@@ -126,19 +125,18 @@ fn the_learned_policy_is_estimated_with_intervals() {
     assert!(number(&report, "/tailor_policy/lift_over_logs/ipw/value").abs() < 1e-12);
 }
 
-/// Runs `tailor eval ope` on files written to a fresh directory and returns its stderr, checking
-/// that it failed cleanly.
+/// Runs `tailor eval ope` on files written to a fresh directory and returns its error,
+/// checking that it failed.
 fn failure(logs: &str, target: &str) -> String {
     let directory = tempfile::tempdir().expect("temp dir");
     let logs_path = directory.path().join("all.csv");
     let target_path = directory.path().join("target.csv");
     std::fs::write(&logs_path, logs).expect("write logs");
     std::fs::write(&target_path, target).expect("write target");
-    let output = tailor_eval_ope(&[&logs_path, &target_path], &[]);
-    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
-    assert!(!output.status.success(), "expected a failure, got success");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
+    match ope(options(&logs_path, Some(&target_path))) {
+        Ok(report) => panic!("expected a failure, got {report}"),
+        Err(message) => message,
+    }
 }
 
 const HEADER: &str = ",timestamp,item_id,position,click,propensity_score,user_feature_0\n";
@@ -157,7 +155,7 @@ fn bad_input_ends_in_a_clear_error() {
     std::fs::write(&target, TARGET).expect("write");
     // Two rounds are too few for a reward model: IPW and SNIPW still come out, DM and DR are
     // reported missing with the reason.
-    let report = json_report(&tailor_eval_ope(&[&logs, &target], &["--json"]));
+    let report = json_report(ope(options(&logs, Some(&target))));
     assert!((number(&report, "/ipw") - 0.5).abs() < 1e-12, "{report}");
     assert!(
         report["dm"].is_null() && report["reward_model_error"].is_string(),
@@ -165,12 +163,8 @@ fn bad_input_ends_in_a_clear_error() {
     );
 
     let missing = directory.path().join("missing.csv");
-    let output = tailor_eval_ope(&[&missing, &target], &[]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !output.status.success() && stderr.contains("missing.csv"),
-        "{stderr}"
-    );
+    let error = ope(options(&missing, Some(&target))).expect_err("a missing file");
+    assert!(error.contains("missing.csv"), "{error}");
 
     let stderr = failure(&format!("{HEADER}{good_rows}2,t,1,2\n"), TARGET);
     assert!(
@@ -211,10 +205,10 @@ fn bad_input_ends_in_a_clear_error() {
     let directory = tempfile::tempdir().expect("temp dir");
     let path = directory.path().join("all.csv");
     std::fs::write(&path, sparse).expect("write");
-    let output = tailor_eval_ope(&[&path], &["--train-policy"]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !output.status.success() && stderr.contains("dense"),
-        "{stderr}"
-    );
+    let error = ope(OpeOptions {
+        train_policy: true,
+        ..options(&path, None)
+    })
+    .expect_err("sparse ids");
+    assert!(error.contains("dense"), "{error}");
 }

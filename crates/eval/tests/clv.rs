@@ -1,44 +1,35 @@
-//! `tailor eval clv`, the real binary: on the shared CDNOW files it must reproduce the
+//! `tailor eval clv` (the library the binary prints): on the shared CDNOW files it must reproduce the
 //! published fits from the cohort summary, and on the full transaction file it must count the
 //! hold-out exactly and predict it within the models' known accuracy; on bad input it must say
 //! what is wrong (or what it skipped) and never panic.
 
+mod common;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
+use tailor_eval::clv::{ClvOptions, evaluate};
 
-fn data_file(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/cdnow")
-        .join(name);
-    assert!(
-        path.is_file(),
-        "missing data file {} (the shared data sets live beside the project)",
-        path.display()
-    );
-    path
+use common::{message, shared_data};
+
+/// `tailor eval clv --json`: the report, or the error as the binary prints it.
+fn clv(options: ClvOptions) -> Result<Value, String> {
+    evaluate(&options)
+        .map(|e| e.to_json())
+        .map_err(|e| message(&e))
 }
 
-fn tailor(args: &[&str], file_flag: &str, file: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tailor"))
-        .args(["eval", "clv"])
-        .arg(file_flag)
-        .arg(file)
-        .args(args)
-        .output()
-        .expect("run tailor")
+fn transactions(file: &Path, calibration_end: &str) -> ClvOptions {
+    ClvOptions {
+        transactions: Some(file.to_path_buf()),
+        calibration_end: Some(calibration_end.into()),
+        ..ClvOptions::default()
+    }
 }
 
-fn json_report(output: &Output) -> Value {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "tailor eval clv failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.trim()).expect("one JSON object on stdout")
+fn json_report(result: Result<Value, String>) -> Value {
+    result.unwrap_or_else(|e| panic!("tailor eval clv failed: {e}"))
 }
 
 fn number(report: &Value, path: &[&str]) -> f64 {
@@ -74,8 +65,13 @@ const PUBLISHED: [(&str, &str, f64); 13] = [
 
 #[test]
 fn the_cohort_summary_reproduces_the_published_fits() {
-    let file = data_file("cdnow_customers_summary_with_transactions.csv");
-    let report = json_report(&tailor(&["--json"], "--summary", &file));
+    let Some(file) = shared_data("cdnow/cdnow_customers_summary_with_transactions.csv") else {
+        return;
+    };
+    let report = json_report(clv(ClvOptions {
+        summary: Some(file),
+        ..ClvOptions::default()
+    }));
     assert_eq!(report["customers"], 2357, "{report}");
     assert!(report["holdout"].is_null(), "a summary has no hold-out");
     for (model, parameter, published) in PUBLISHED {
@@ -122,15 +118,13 @@ fn holdout_truth(master: &Path, calibration_end: u32) -> (usize, usize, usize) {
 
 #[test]
 fn the_full_transaction_file_predicts_its_holdout() {
-    let master = data_file("CDNOW_master.txt");
-    let args = [
-        "--json",
-        "--calibration-end",
-        "1997-09-30",
-        "--holdout-end",
-        "1998-06-30",
-    ];
-    let report = json_report(&tailor(&args, "--transactions", &master));
+    let Some(master) = shared_data("cdnow/CDNOW_master.txt") else {
+        return;
+    };
+    let report = json_report(clv(ClvOptions {
+        holdout_end: Some("1998-06-30".into()),
+        ..transactions(&master, "1997-09-30")
+    }));
     let (customers, actual, free_orders) = holdout_truth(&master, 19_970_930);
     let holdout = &report["holdout"];
     assert_eq!(report["customers"], customers, "{report}");
@@ -196,17 +190,17 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn failure_message(output: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
-    assert!(!output.status.success(), "expected a failure: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
+fn failure_message(result: Result<Value, String>) -> String {
+    match result {
+        Ok(report) => panic!("expected a failure: {report}"),
+        Err(message) => message,
+    }
 }
 
 /// A real shop in small: the CDNOW lines of customers 1–3000 (header first), enough
 /// for every fit to converge.
-fn small_shop() -> String {
-    let text = std::fs::read_to_string(data_file("CDNOW_master.txt")).expect("readable master");
+fn small_shop(master: &Path) -> String {
+    let text = std::fs::read_to_string(master).expect("readable master");
     text.lines()
         .take_while(|line| {
             let customer = line.split_whitespace().next().unwrap_or("");
@@ -218,29 +212,26 @@ fn small_shop() -> String {
 
 #[test]
 fn bad_input_is_reported_not_panicked_on() {
+    let Some(master) = shared_data("cdnow/CDNOW_master.txt") else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("temp dir");
-    let calibration = ["--json", "--calibration-end", "1997-09-30"];
+    let calibration = |file: &Path| transactions(file, "1997-09-30");
 
-    let missing = tailor(&calibration, "--transactions", &dir.path().join("nope.txt"));
-    assert!(failure_message(&missing).contains("nope.txt"));
+    let missing = clv(calibration(&dir.path().join("nope.txt")));
+    assert!(failure_message(missing).contains("nope.txt"));
 
     let garbage = write(
         dir.path(),
         "garbage.txt",
         "hello world\nthis is\nnot a file\n1 19970101 1 2\n",
     );
-    assert!(
-        failure_message(&tailor(&calibration, "--transactions", &garbage)).contains("unreadable")
-    );
+    assert!(failure_message(clv(calibration(&garbage))).contains("unreadable"));
 
-    let shop = small_shop();
+    let shop = small_shop(&master);
     let good = write(dir.path(), "shop.txt", &shop);
-    let bad_end = tailor(
-        &["--calibration-end", "1997-02-30"],
-        "--transactions",
-        &good,
-    );
-    assert!(failure_message(&bad_end).contains("--calibration-end"));
+    let bad_end = clv(transactions(&good, "1997-02-30"));
+    assert!(failure_message(bad_end).contains("--calibration-end"));
 
     // A few bad rows among good ones are skipped and counted; order does not matter.
     let mut lines: Vec<&str> = shop.lines().collect();
@@ -250,7 +241,7 @@ fn bad_input_is_reported_not_panicked_on() {
         lines.join("\n")
     );
     let mixed = write(dir.path(), "mixed.txt", &mixed);
-    let report = json_report(&tailor(&calibration, "--transactions", &mixed));
+    let report = json_report(clv(calibration(&mixed)));
     let skipped = &report["skipped"];
     assert_eq!(skipped["unreadable_rows"], 2, "{report}");
     assert_eq!(skipped["bad_dates"], 1, "{report}");
@@ -268,18 +259,12 @@ fn bad_input_is_reported_not_panicked_on() {
         .map(|c| format!("{c} 199701{:02} 1 10\n", 1 + c % 28))
         .collect();
     let singles = write(dir.path(), "singles.txt", &singles);
-    let output = tailor(&calibration, "--transactions", &singles);
-    if output.status.success() {
-        assert!(json_report(&output)["gamma_gamma"].is_null());
-    } else {
-        assert!(failure_message(&output).contains("fitting"));
+    match clv(calibration(&singles)) {
+        Ok(report) => assert!(report["gamma_gamma"].is_null()),
+        Err(message) => assert!(message.contains("fitting"), "{message}"),
     }
 
     // Calibration before any purchase: nothing to calibrate on.
-    let early = tailor(
-        &["--calibration-end", "1990-01-01"],
-        "--transactions",
-        &good,
-    );
-    assert!(failure_message(&early).contains("calibration end"));
+    let early = clv(transactions(&good, "1990-01-01"));
+    assert!(failure_message(early).contains("calibration end"));
 }
