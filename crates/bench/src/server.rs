@@ -25,14 +25,20 @@ pub fn open_engine(
     let options = Options {
         write_key: Some(WRITE_KEY.into()),
         admin_key: Some(ADMIN_KEY.into()),
-        analyst_key: None,
         channels,
-        models: Default::default(),
-        retention: Default::default(),
+        ..Options::default()
     };
     let (engine, _) =
         Engine::open(Arc::new(store), clock, options).context("cannot start the engine")?;
     Ok(engine)
+}
+
+/// The runtime a benchmark runs on: the one `tailor serve` runs on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 /// The real HTTP server on loopback, in this process, for the bench's own clients.

@@ -2,8 +2,6 @@
 
 use clap::Args;
 
-use crate::server::runtime;
-
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Events to ingest.
@@ -40,25 +38,21 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let report = runtime()?.block_on(async {
-        if args.journeys {
-            let options = tailor_bench::journeys::JourneyOptions {
-                people: args.people,
-                timers: args.timers,
-            };
-            tailor_bench::journeys::run(options).await
-        } else {
-            let options = tailor_bench::ingest::IngestOptions {
-                events: args.events,
-                batch: args.batch,
-                clients: args.clients,
-                profiles: args.profiles,
-                reads: args.reads,
-                data: args.data.clone(),
-            };
-            tailor_bench::ingest::run(&options).await
-        }
-    })?;
+    let report = if args.journeys {
+        tailor_bench::journeys::run(tailor_bench::journeys::JourneyOptions {
+            people: args.people,
+            timers: args.timers,
+        })?
+    } else {
+        tailor_bench::ingest::run(&tailor_bench::ingest::IngestOptions {
+            events: args.events,
+            batch: args.batch,
+            clients: args.clients,
+            profiles: args.profiles,
+            reads: args.reads,
+            data: args.data,
+        })?
+    };
     if args.json {
         println!("{}", report.json_text());
     } else {

@@ -3,7 +3,7 @@
 //! and scores the purchase predictions on the hold-out period that follows. Reading files and
 //! the reports live here; the models live in `tailor_ml::clv`.
 
-pub mod input;
+mod input;
 mod report;
 
 use std::path::PathBuf;
@@ -25,7 +25,8 @@ const NEXT_ORDER_MAX_WEEKS: f64 = 520.0;
 /// What to fit and score; the binary's flags of the same names.
 #[derive(Debug, Clone, Default)]
 pub struct ClvOptions {
-    /// Purchase lines: CDNOW_master.txt's whitespace format or CSV (see [`input`]).
+    /// Purchase lines: CDNOW_master.txt's whitespace format, or CSV with a header naming
+    /// customer_id, date and amount.
     pub transactions: Option<PathBuf>,
     /// Instead of transactions: a calibration summary CSV (`ID,frequency,recency,T`). No
     /// hold-out.

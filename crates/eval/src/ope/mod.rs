@@ -3,7 +3,7 @@
 //! (`tailor_ml::ope`), and with `--train-policy` learns Tailor's own list policy from the logs
 //! (cross-fitted) and estimates its CTR the same way. Reading files and the reports live here.
 
-pub mod open_bandit;
+mod open_bandit;
 
 use std::path::{Path, PathBuf};
 
