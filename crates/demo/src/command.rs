@@ -1,9 +1,8 @@
 //! `tailor demo`'s flow: the data directory (reuse, `--fresh`, keys, truth and completion
 //! files), starting the server with the storefront, building the store as an HTTP client of
-//! it, and the report. The parts: [`crate::catalog`] (category tree, products, content),
-//! [`crate::shoppers`] (hidden preferences and the truth file), [`crate::simulate`] (the
-//! events), [`crate::client`] (HTTP), [`crate::live`] and [`crate::journeys`] (after the
-//! history).
+//! it, and the report. The parts: `catalog` (category tree, products, content), `shoppers`
+//! (hidden preferences and the truth file), `simulate` (the events), `client` (HTTP), `live`
+//! and `journeys` (after the history).
 
 use std::fs;
 use std::io::Write as _;
@@ -86,9 +85,10 @@ pub(crate) struct Summary {
 }
 
 /// Runs `tailor demo`: reuses the finished demo in `options.data` or builds a new one, then
-/// serves it (API, console and storefront) until `shutdown` resolves, unless
-/// `options.no_serve`. `open` starts the engine on the data directory with the demo's keys:
-/// the binary's job, which knows the store. Progress goes to stderr, the report to stdout.
+/// serves it (API, console and storefront) until asked to stop, unless `options.no_serve`.
+/// `open` starts the engine on the data directory with the demo's keys: the binary's job, as
+/// it knows the store. `shutdown` makes a future that resolves when the process is asked to
+/// stop (Ctrl-C, SIGTERM); each wait calls it. Progress goes to stderr, the report to stdout.
 pub async fn run<Shutdown, Signal>(
     options: Options,
     open: impl FnOnce(&DemoKeys) -> anyhow::Result<Engine>,
@@ -99,12 +99,7 @@ where
     Signal: Future<Output = ()> + Send + 'static,
 {
     let started = Instant::now();
-    let existing = prepare_dir(&options.data, options.fresh)?;
-    let keys = match &existing {
-        Some((keys, _)) => keys.clone(),
-        None => new_keys(&options.data)?,
-    };
-    match existing {
+    match prepare_dir(&options.data, options.fresh)? {
         Some((keys, summary)) if options.no_serve => {
             reused(&options.data);
             report::print(None, &options.data, &keys, &summary, true);
@@ -118,6 +113,7 @@ where
             server.finished().await
         }
         None => {
+            let keys = new_keys(&options.data)?;
             let server = Server::start(options.listen, open, &keys, shutdown()).await?;
             build_and_serve(&options, server, &keys, started, shutdown()).await
         }

@@ -2,10 +2,10 @@
 //! API, and the storefront that shows it personalized.
 //!
 //! - [`run`] owns the command: the demo data directory and its keys, the server with the
-//!   storefront merged in, the generated catalog ([`catalog`]), shoppers with hidden
-//!   preferences ([`shoppers`]) and their seeded events ([`simulate`], [`random`]) sent as an
-//!   HTTP client ([`client`]), then live visits under an experiment ([`live`]) and journeys
-//!   ([`journeys`]), and the printed report ([`report`]).
+//!   storefront merged in, the generated catalog (`catalog`), shoppers with hidden
+//!   preferences (`shoppers`) and their seeded events (`simulate`, `random`) sent as an HTTP
+//!   client (`client`), then live visits under an experiment (`live`) and journeys
+//!   (`journeys`), and the printed report (`report`).
 //! - [`storefront`] is the shop's pages, a `Router` for the server's router to merge; the
 //!   server itself knows nothing of the demo.
 //!
