@@ -5,9 +5,9 @@
 //! The split: everything before the cut (`--split-days` before the last event) is history;
 //! models are fitted on it, with their settings chosen on its last weeks; features are taken
 //! as of the cut; the weeks after the cut are the labels. `demo-truth.json`, when the directory
-//! is a demo's, is read only after every model is fitted, to score predictions ([`truth`]).
+//! is a demo's, is read only after every model is fitted, to score predictions (`truth`).
 //!
-//! Reading the log is [`log`]; each task is evaluated in its own module.
+//! Reading the log is `log`; each task is evaluated in its own module.
 
 mod forecast;
 mod log;
