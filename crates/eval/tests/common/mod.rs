@@ -3,18 +3,25 @@
 
 #![allow(dead_code)]
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Once;
 
 /// A file of the shared data sets, or `None` when the data sets are not there at all: the
-/// test then says so once, on stderr, and returns (`let Some(path) = shared_data(…) else {
-/// return };`). A data set that is there but lacks the file fails the test.
+/// test then returns (`let Some(path) = shared_data(…) else { return };`), and the test
+/// binary says so once. A data set that is there but lacks the file fails the test.
 pub fn shared_data(relative: &str) -> Option<PathBuf> {
+    static SKIPPING: Once = Once::new();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
     if !root.is_dir() {
-        eprintln!(
-            "SKIPPED: the shared data sets are not at {} (clone them beside the project as ../shared/data)",
-            root.display()
-        );
+        // Straight to stderr: the test harness captures `eprintln!` of passing tests.
+        SKIPPING.call_once(|| {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: the tests that read the shared data sets did not run: there is no {}",
+                root.display()
+            );
+        });
         return None;
     }
     let path = root.join(relative);
