@@ -8,13 +8,15 @@
 //! - [`intent`]: purchase propensity, next category, send time and forecast on an event log.
 //! - [`clv`]: BG/NBD, Pareto/NBD and Gamma-Gamma on a transaction export.
 //!
-//! Errors are `anyhow` chains: every one ends as a message to the person who ran the
-//! command, and none is matched on.
+//! Errors are one [`Error`]: a message for the person who ran the command, with its causes.
 
 pub mod clv;
+mod error;
 pub mod intent;
 pub mod ope;
 pub mod recs;
+
+pub use error::{Error, Invalid, chain};
 
 /// A reader for the comma-separated files: a header line, fields trimmed, rows of any
 /// length (each reader checks the count and says which line is short).

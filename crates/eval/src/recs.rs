@@ -6,12 +6,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use tailor_ml::session_recs::protocol::{self, Accuracy};
 use tailor_ml::session_recs::{
     Click, ItemId, ItemIndex, NextItem, Pop, SequentialRules, Tailor, VSknn,
 };
+
+use crate::error::{Error, Invalid, invalid};
 
 /// Recommendation list length the protocol checks.
 const CUTOFF: usize = 20;
@@ -44,7 +45,7 @@ pub struct RecsReport {
     seconds: f64,
 }
 
-pub fn evaluate(options: &RecsOptions) -> anyhow::Result<RecsReport> {
+pub fn evaluate(options: &RecsOptions) -> Result<RecsReport, Error> {
     let started = Instant::now();
     let mut items = ItemIndex::new();
     let mut train = read_clicks(&options.train, &mut items)?;
@@ -55,11 +56,11 @@ pub fn evaluate(options: &RecsOptions) -> anyhow::Result<RecsReport> {
             train = rest;
             holdout
         }
-        (None, Some(days)) => bail!("--holdout-days must be positive, got {days}"),
-        (None, None) => bail!("give --test FILE or --holdout-days N"),
+        (None, Some(days)) => invalid!("--holdout-days must be positive, got {days}"),
+        (None, None) => invalid!("give --test FILE or --holdout-days N"),
     };
     if train.is_empty() {
-        bail!("no training clicks");
+        invalid!("no training clicks");
     }
     let sessions = protocol::next_item_sessions(&train, &test);
     let predictions: usize = sessions.iter().map(|s| s.len() - 1).sum();
@@ -165,26 +166,25 @@ fn measure<M: NextItem + Sync>(
 
 /// Reads a session-rec click file: a header line naming `SessionId`, `ItemId` and `Time`
 /// (in any order, tab-separated), then one click per line.
-pub fn read_clicks(path: &Path, items: &mut ItemIndex) -> anyhow::Result<Vec<Click>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    parse_clicks(&text, items).with_context(|| format!("in {}", path.display()))
+pub fn read_clicks(path: &Path, items: &mut ItemIndex) -> Result<Vec<Click>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::reading(path, e))?;
+    parse_clicks(&text, items).map_err(|e| e.in_file(path))
 }
 
-fn parse_clicks(text: &str, items: &mut ItemIndex) -> anyhow::Result<Vec<Click>> {
+fn parse_clicks(text: &str, items: &mut ItemIndex) -> Result<Vec<Click>, Invalid> {
     let mut reader = crate::tsv_reader().from_reader(text.as_bytes());
     let mut lines = crate::Lines::new(text);
     let mut record = csv::StringRecord::new();
     if !reader.read_record(&mut record)? {
-        bail!("empty file: expected a header line `SessionId<TAB>ItemId<TAB>Time`");
+        invalid!("empty file: expected a header line `SessionId<TAB>ItemId<TAB>Time`");
     }
     let header = record.clone();
     let column = |name: &str| {
-        header.iter().position(|c| c == name).with_context(|| {
-            format!(
+        header.iter().position(|c| c == name).ok_or_else(|| {
+            Invalid::new(format!(
                 "the header line has no `{name}` column: {:?}",
                 header.iter().collect::<Vec<_>>().join("\t")
-            )
+            ))
         })
     };
     let (session_column, item_column, time_column) =
@@ -195,7 +195,7 @@ fn parse_clicks(text: &str, items: &mut ItemIndex) -> anyhow::Result<Vec<Click>>
     while reader.read_record(&mut record)? {
         let line = lines.of(&record);
         if record.len() < needed {
-            bail!(
+            invalid!(
                 "line {line}: expected {} tab-separated fields, found {}",
                 header.len(),
                 record.len()
@@ -208,17 +208,17 @@ fn parse_clicks(text: &str, items: &mut ItemIndex) -> anyhow::Result<Vec<Click>>
         let (value, context) = field(session_column, "session id");
         let session: u64 = value
             .parse()
-            .with_context(|| format!("{context} is not a non-negative integer"))?;
+            .map_err(|e| Invalid::caused(format!("{context} is not a non-negative integer"), e))?;
         let (value, context) = field(item_column, "item id");
         let item: u64 = value
             .parse()
-            .with_context(|| format!("{context} is not a non-negative integer"))?;
+            .map_err(|e| Invalid::caused(format!("{context} is not a non-negative integer"), e))?;
         let (value, context) = field(time_column, "time");
         let time: f64 = value
             .parse()
             .ok()
             .filter(|t: &f64| t.is_finite())
-            .with_context(|| format!("{context} is not a number of seconds"))?;
+            .ok_or_else(|| Invalid::new(format!("{context} is not a number of seconds")))?;
         clicks.push(Click {
             session,
             item: items.intern(item),
@@ -232,7 +232,7 @@ fn parse_clicks(text: &str, items: &mut ItemIndex) -> anyhow::Result<Vec<Click>>
 mod tests {
     use super::*;
 
-    fn parse(text: &str, items: &mut ItemIndex) -> anyhow::Result<Vec<Click>> {
+    fn parse(text: &str, items: &mut ItemIndex) -> Result<Vec<Click>, Invalid> {
         parse_clicks(text, items)
     }
 
@@ -255,7 +255,7 @@ mod tests {
     #[test]
     fn reports_what_is_wrong_and_where() {
         let mut items = ItemIndex::new();
-        let error = |text: &str| format!("{:#}", parse(text, &mut ItemIndex::new()).unwrap_err());
+        let error = |text: &str| crate::chain(&parse(text, &mut ItemIndex::new()).unwrap_err());
         assert!(error("").contains("header"));
         assert!(error("SessionId\tItem\tTime\n").contains("`ItemId`"));
         assert!(error("SessionId\tItemId\tTime\n1\t2\n").contains("line 2"));

@@ -18,8 +18,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{Context, bail};
 use tailor_ml::clv::{CustomerSummary, Transaction};
+
+use crate::error::{Error, Invalid, invalid};
 
 /// What was not used, and why.
 #[derive(Debug, Default)]
@@ -82,15 +83,14 @@ pub fn parse_day(text: &str) -> Option<i64> {
     Some(i64::from(date.num_days_from_ce()))
 }
 
-pub fn read_transactions(path: &Path) -> anyhow::Result<Transactions> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    parse_transactions(&text).with_context(|| format!("in {}", path.display()))
+pub fn read_transactions(path: &Path) -> Result<Transactions, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::reading(path, e))?;
+    parse_transactions(&text).map_err(|e| e.in_file(path))
 }
 
-fn parse_transactions(text: &str) -> anyhow::Result<Transactions> {
+fn parse_transactions(text: &str) -> Result<Transactions, Invalid> {
     let Some(first) = text.lines().map(str::trim).find(|line| !line.is_empty()) else {
-        bail!("empty file: expected transactions (customer, date, amount)");
+        invalid!("empty file: expected transactions (customer, date, amount)");
     };
     let mut rows = Rows::default();
     if first.contains(',') {
@@ -105,7 +105,7 @@ fn parse_transactions(text: &str) -> anyhow::Result<Transactions> {
             find(&["date", "order_date", "timestamp"]),
             find(&["amount", "value", "dollar_value", "revenue"]),
         ) else {
-            bail!("the CSV header must name customer_id, date and amount columns: {first:?}");
+            invalid!("the CSV header must name customer_id, date and amount columns: {first:?}");
         };
         while reader.read_record(&mut record)? {
             if is_blank(&record) {
@@ -220,16 +220,16 @@ impl Rows {
         });
     }
 
-    fn finish(self) -> anyhow::Result<Transactions> {
+    fn finish(self) -> Result<Transactions, Invalid> {
         let Rows { result, total, .. } = self;
         if result.rows.is_empty() {
             match &result.unreadable.first {
-                Some(first) => bail!("no readable transactions; the first problem: {first}"),
-                None => bail!("no transactions"),
+                Some(first) => invalid!("no readable transactions; the first problem: {first}"),
+                None => invalid!("no transactions"),
             }
         }
         if result.unreadable.rows > result.rows.len() {
-            bail!(
+            invalid!(
                 "{} of {} rows are unreadable, which looks like another format; the first problem: {}",
                 result.unreadable.rows,
                 total,
@@ -244,14 +244,13 @@ impl Rows {
 /// `customer_id`), `frequency`/`x`, `recency`/`t_x`, `T` and optionally
 /// `monetary_value`/`zbar` (lifetimes' and the CDNOW files' names). Unlike transactions,
 /// every row must be valid: a summary is derived data, so a bad row means a bad export.
-pub fn read_summary(path: &Path) -> anyhow::Result<(Vec<CustomerSummary>, Vec<String>, bool)> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    parse_summary(&text).with_context(|| format!("in {}", path.display()))
+pub fn read_summary(path: &Path) -> Result<(Vec<CustomerSummary>, Vec<String>, bool), Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::reading(path, e))?;
+    parse_summary(&text).map_err(|e| e.in_file(path))
 }
 
 /// Returns the summaries, their ids, and whether the file had a monetary column.
-fn parse_summary(text: &str) -> anyhow::Result<(Vec<CustomerSummary>, Vec<String>, bool)> {
+fn parse_summary(text: &str) -> Result<(Vec<CustomerSummary>, Vec<String>, bool), Invalid> {
     let mut reader = crate::csv_reader().from_reader(text.as_bytes());
     let mut lines = crate::Lines::new(text);
     let mut record = csv::StringRecord::new();
@@ -263,7 +262,7 @@ fn parse_summary(text: &str) -> anyhow::Result<(Vec<CustomerSummary>, Vec<String
         }
     }
     if !has_header {
-        bail!("empty file: expected a header line such as `ID,frequency,recency,T`");
+        invalid!("empty file: expected a header line such as `ID,frequency,recency,T`");
     }
     let header: Vec<String> = record.iter().map(str::to_string).collect();
     let find = |names: &[&str]| header.iter().position(|c| names.contains(&c.as_str()));
@@ -273,7 +272,7 @@ fn parse_summary(text: &str) -> anyhow::Result<(Vec<CustomerSummary>, Vec<String
         find(&["recency", "t_x"]),
         find(&["T"]),
     ) else {
-        bail!("the header must name ID, frequency (or x), recency (or t_x) and T: {header:?}");
+        invalid!("the header must name ID, frequency (or x), recency (or t_x) and T: {header:?}");
     };
     let monetary = find(&["monetary_value", "zbar"]);
     let mut customers = Vec::new();
@@ -283,20 +282,22 @@ fn parse_summary(text: &str) -> anyhow::Result<(Vec<CustomerSummary>, Vec<String
             continue;
         }
         let line = lines.of(&record);
-        let number = |column: usize, what: &str| -> anyhow::Result<f64> {
+        let number = |column: usize, what: &str| -> Result<f64, Invalid> {
             record
                 .get(column)
                 .and_then(|f| f.parse::<f64>().ok())
                 .filter(|v| v.is_finite() && *v >= 0.0)
-                .with_context(|| format!("line {line}: {what} is not a non-negative number"))
+                .ok_or_else(|| {
+                    Invalid::new(format!("line {line}: {what} is not a non-negative number"))
+                })
         };
         let count = number(frequency, "frequency")?;
         if count.fract() != 0.0 || count > f64::from(u32::MAX) {
-            bail!("line {line}: frequency {count} is not a whole number");
+            invalid!("line {line}: frequency {count} is not a whole number");
         }
         let (recency, age) = (number(recency, "recency")?, number(age, "T")?);
         if recency > age {
-            bail!("line {line}: recency {recency} is after T {age}");
+            invalid!("line {line}: recency {recency} is after T {age}");
         }
         ids.push(record.get(id).unwrap_or_default().to_string());
         customers.push(CustomerSummary {
@@ -311,7 +312,7 @@ fn parse_summary(text: &str) -> anyhow::Result<(Vec<CustomerSummary>, Vec<String
         });
     }
     if customers.is_empty() {
-        bail!("no customers");
+        invalid!("no customers");
     }
     Ok((customers, ids, monetary.is_some()))
 }
@@ -371,7 +372,8 @@ mod tests {
         let error = parse_transactions("a b\nc d\ne f\n1 19970101 1 2\n")
             .err()
             .expect("bad format");
-        assert!(format!("{error:#}").contains("unreadable"), "{error:#}");
+        let error = crate::chain(&error);
+        assert!(error.contains("unreadable"), "{error}");
         assert!(parse_transactions("").is_err());
         assert!(parse_transactions("a,b\n1,2\n").is_err());
     }

@@ -9,11 +9,12 @@ mod report;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
 use tailor_ml::clv::holdout::{self, CurvePoint, HoldoutScore};
 use tailor_ml::clv::summary::{Histories, holdout_purchases, summarize};
 use tailor_ml::clv::value::{ClvSettings, discounted_purchases_of};
 use tailor_ml::clv::{BgNbd, ClvError, CustomerSummary, GammaGamma, ParetoNbd, PurchaseModel};
+
+use crate::error::{Error, Invalid, invalid};
 
 /// Time unit of the models: weeks, the convention of the CDNOW literature and of lifetimes.
 const PERIOD_DAYS: f64 = 7.0;
@@ -108,20 +109,21 @@ pub struct Skipped {
 }
 
 /// Fits the models and scores them; writes the per-customer predictions when asked.
-pub fn evaluate(args: &ClvOptions) -> anyhow::Result<Evaluation> {
+pub fn evaluate(args: &ClvOptions) -> Result<Evaluation, Error> {
     let started = Instant::now();
     let mut phases = Phases::new(started);
     let (customers, ids, holdout_days, mut skipped) = load(args)?;
     phases.done("read_and_summarize");
-    let bgnbd = BgNbd::fit(&customers).context("fitting BG/NBD")?;
+    let bgnbd = BgNbd::fit(&customers).map_err(|e| Error::step("fitting BG/NBD", e))?;
     phases.done("fit_bgnbd");
     // Pareto/NBD shares BG/NBD's purchase-rate distribution: its fit starts from BG/NBD's.
-    let pareto = ParetoNbd::fit_starting_from(&customers, &bgnbd).context("fitting Pareto/NBD")?;
+    let pareto = ParetoNbd::fit_starting_from(&customers, &bgnbd)
+        .map_err(|e| Error::step("fitting Pareto/NBD", e))?;
     phases.done("fit_pareto_nbd");
     let spend = match GammaGamma::fit(&customers) {
         Ok(model) => Some(model),
         Err(ClvError::NoData(_)) => None,
-        Err(error) => return Err(error).context("fitting Gamma-Gamma"),
+        Err(error) => return Err(Error::step("fitting Gamma-Gamma", error)),
     };
     skipped.gamma_gamma_excluded_customers =
         customers.len() - spend.as_ref().map_or(0, |model| model.customers);
@@ -184,17 +186,20 @@ type Loaded = (
     Skipped,
 );
 
-fn load(args: &ClvOptions) -> anyhow::Result<Loaded> {
+fn load(args: &ClvOptions) -> Result<Loaded, Error> {
     let mut skipped = Skipped::default();
     if let Some(path) = &args.summary {
         let (customers, ids, _) = input::read_summary(path)?;
         return Ok((customers, ids, None, skipped));
     }
     let (Some(path), Some(end)) = (&args.transactions, &args.calibration_end) else {
-        bail!("give --transactions FILE --calibration-end DATE, or --summary FILE");
+        invalid!("give --transactions FILE --calibration-end DATE, or --summary FILE");
     };
-    let calibration_end = input::parse_day(end)
-        .with_context(|| format!("--calibration-end {end:?} is not a date (YYYY-MM-DD)"))?;
+    let calibration_end = input::parse_day(end).ok_or_else(|| {
+        Invalid::new(format!(
+            "--calibration-end {end:?} is not a date (YYYY-MM-DD)"
+        ))
+    })?;
     let transactions = input::read_transactions(path)?;
     skipped.unreadable_rows = transactions.unreadable.rows;
     skipped.bad_dates = transactions.unreadable.bad_dates;
@@ -207,16 +212,17 @@ fn load(args: &ClvOptions) -> anyhow::Result<Loaded> {
         .max()
         .unwrap_or(calibration_end);
     let holdout_end = match &args.holdout_end {
-        Some(end) => input::parse_day(end)
-            .with_context(|| format!("--holdout-end {end:?} is not a date (YYYY-MM-DD)"))?,
+        Some(end) => input::parse_day(end).ok_or_else(|| {
+            Invalid::new(format!("--holdout-end {end:?} is not a date (YYYY-MM-DD)"))
+        })?,
         None => last_day,
     };
     if args.holdout_end.is_some() && holdout_end <= calibration_end {
-        bail!("--holdout-end must be after --calibration-end");
+        invalid!("--holdout-end must be after --calibration-end");
     }
     let summary = summarize(&transactions.rows, calibration_end, PERIOD_DAYS);
     if summary.customers.is_empty() {
-        bail!("no purchases on or before the calibration end {end}: nothing to calibrate on");
+        invalid!("no purchases on or before the calibration end {end}: nothing to calibrate on");
     }
     skipped.negative_amounts = summary.skipped_negative_amounts;
     skipped.zero_amounts_kept = summary.zero_amounts;
@@ -258,7 +264,7 @@ fn predict_everyone(
     bgnbd: &BgNbd,
     spend: Option<&GammaGamma>,
     output: Option<&PathBuf>,
-) -> anyhow::Result<PredictionTotals> {
+) -> Result<PredictionTotals, Error> {
     let mut totals = PredictionTotals::default();
     let mut csv = output.map(|_| {
         String::from(
@@ -303,7 +309,11 @@ fn predict_everyone(
         }
     }
     if let (Some(path), Some(csv)) = (output, csv) {
-        std::fs::write(path, csv).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, csv).map_err(|source| Error::File {
+            action: "writing",
+            path: path.clone(),
+            source,
+        })?;
     }
     Ok(totals)
 }

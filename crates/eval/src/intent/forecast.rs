@@ -19,6 +19,7 @@ use tailor_ml::intent::{ActivityKind, WEEK};
 
 use super::Split;
 use super::log::EventLog;
+use crate::error::{Error, invalid};
 
 pub struct CategoryScore {
     pub actual_orders: f64,
@@ -90,7 +91,7 @@ pub fn evaluate(
     log: &EventLog,
     split: &Split,
     propensity: &CalibratedModel,
-) -> anyhow::Result<ForecastReport> {
+) -> Result<ForecastReport, Error> {
     let n = log.categories.len();
     let weeks = split.forecast_weeks();
     let cut = split.cut;
@@ -101,7 +102,7 @@ pub fn evaluate(
         .map(|c| c.timeline.first().map_or(f64::INFINITY, |a| a.time))
         .collect();
     let Some(rates) = ml::measure(&orders, &first_seen, n, split.first, cut, weeks) else {
-        anyhow::bail!("forecast: no orders before the cut to learn from");
+        invalid!("forecast: no orders before the cut to learn from");
     };
 
     // Known customers: probability of ordering in the week after the cut, faded, split by interest.

@@ -5,11 +5,12 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{Context, bail};
 use serde_json::Value;
 use tailor_core::message::{Message, MessageType};
 use tailor_ml::intent::{Activity, ActivityKind, CategoryId};
 use tailor_store::{SqliteStore, Store};
+
+use crate::error::{Error, invalid};
 
 /// Events read from the store per call.
 const PAGE: usize = 20_000;
@@ -79,20 +80,20 @@ impl Identities {
 }
 
 /// Reads the event log of the data directory `dir`.
-pub fn read(dir: &Path) -> anyhow::Result<EventLog> {
+pub fn read(dir: &Path) -> Result<EventLog, Error> {
     if !dir.is_dir() {
-        bail!("no data directory at {}", dir.display());
+        invalid!("no data directory at {}", dir.display());
     }
     // Opening a store creates one; refuse a directory that holds none rather than leave an
     // empty store behind in it.
     if !dir.join("tailor.db").is_file() {
-        bail!(
+        invalid!(
             "{} holds no Tailor store (no tailor.db); point --data at a directory `tailor serve` or `tailor demo` wrote",
             dir.display()
         );
     }
     let store = SqliteStore::open(dir)
-        .with_context(|| format!("cannot open the store in {}", dir.display()))?;
+        .map_err(|e| Error::step(format!("cannot open the store in {}", dir.display()), e))?;
     let mut identities = Identities::default();
     let mut categories: HashMap<String, CategoryId> = HashMap::new();
     let mut category_names: Vec<String> = Vec::new();
@@ -105,7 +106,7 @@ pub fn read(dir: &Path) -> anyhow::Result<EventLog> {
     loop {
         let page = store
             .events_after(seq, PAGE)
-            .context("cannot read the event log")?;
+            .map_err(|e| Error::step("cannot read the event log", e))?;
         let Some(newest) = page.last() else { break };
         seq = newest.seq;
         for stored in &page {
@@ -143,7 +144,7 @@ pub fn read(dir: &Path) -> anyhow::Result<EventLog> {
         }
     }
     if events == 0 {
-        bail!("the event log in {} is empty", dir.display());
+        invalid!("the event log in {} is empty", dir.display());
     }
     let mut by_root: HashMap<usize, usize> = HashMap::new();
     let mut customers: Vec<Customer> = Vec::new();

@@ -20,10 +20,11 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::bail;
 use serde_json::json;
 use tailor_core::time::format_timestamp;
 use tailor_ml::intent::DAY;
+
+use crate::error::{Error, invalid};
 
 /// The shortest split: the next-category window.
 const MIN_SPLIT_DAYS: u32 = 14;
@@ -70,10 +71,10 @@ pub struct IntentReport {
 }
 
 /// Reads the log, fits every model on the history and scores it on the held-out future.
-pub fn evaluate(args: &IntentOptions) -> anyhow::Result<IntentReport> {
+pub fn evaluate(args: &IntentOptions) -> Result<IntentReport, Error> {
     let started = Instant::now();
     if args.split_days < MIN_SPLIT_DAYS {
-        bail!(
+        invalid!(
             "--split-days must be at least {MIN_SPLIT_DAYS} (the next-category window), got {}",
             args.split_days
         );
@@ -87,7 +88,7 @@ pub fn evaluate(args: &IntentOptions) -> anyhow::Result<IntentReport> {
     };
     let history_days = (split.cut - split.first) / DAY;
     if history_days < MIN_HISTORY_DAYS {
-        bail!(
+        invalid!(
             "the log spans {:.1} days: too short to hold out {} days and keep {MIN_HISTORY_DAYS} days of \
              history before them; lower --split-days or use a longer log",
             (split.last - split.first) / DAY,

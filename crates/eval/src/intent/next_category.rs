@@ -20,6 +20,7 @@ use tailor_ml::intent::{CategoryId, DAY};
 
 use super::Split;
 use super::log::EventLog;
+use crate::error::{Error, invalid};
 
 const WINDOW: f64 = 14.0 * DAY;
 const K: usize = 3;
@@ -147,7 +148,7 @@ fn mean_recall(scored: &[Scored], rank: impl Fn(&Scored) -> Vec<CategoryId>) -> 
     }
 }
 
-pub fn evaluate(log: &EventLog, split: &Split) -> anyhow::Result<NextCategoryReport> {
+pub fn evaluate(log: &EventLog, split: &Split) -> Result<NextCategoryReport, Error> {
     let mut params = NextCategoryParams::default();
     // Choose the blend on the window before the cut.
     let validation_at = split.cut - WINDOW;
@@ -170,9 +171,7 @@ pub fn evaluate(log: &EventLog, split: &Split) -> anyhow::Result<NextCategoryRep
     let test = score_at(log, split.cut, &model, &params);
     let customers = test.iter().filter(|s| !s.actual.is_empty()).count();
     if customers == 0 {
-        anyhow::bail!(
-            "next-category interest: no customer engaged with a new category after the cut"
-        );
+        invalid!("next-category interest: no customer engaged with a new category after the cut");
     }
     let mut popularity = vec![0.0; log.categories.len()];
     // Popularity counts every customer seen before the cut, not only those scored.

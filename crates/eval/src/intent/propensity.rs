@@ -8,7 +8,6 @@
 //! later, …, while the week ends within the log): every customer seen before the snapshot, for
 //! the 7 days that follow. Several snapshots rather than one, because a week's orders are few.
 
-use anyhow::Context;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 use tailor_ml::intent::logistic::FitError;
@@ -20,6 +19,7 @@ use tailor_ml::intent::{DAY, WEEK};
 
 use super::Split;
 use super::log::EventLog;
+use crate::error::{Error, Invalid, invalid};
 
 /// Training snapshots for the 7-day model are taken this often.
 const SNAPSHOT_EVERY: f64 = DAY;
@@ -49,7 +49,7 @@ pub struct PropensityReport {
     pub seven_day_model: CalibratedModel,
 }
 
-pub fn evaluate(log: &EventLog, split: &Split) -> anyhow::Result<PropensityReport> {
+pub fn evaluate(log: &EventLog, split: &Split) -> Result<PropensityReport, Error> {
     let validation_start = split.cut - WEEK;
 
     // Sessions.
@@ -60,7 +60,7 @@ pub fn evaluate(log: &EventLog, split: &Split) -> anyhow::Result<PropensityRepor
         session_examples(&c.timeline, split.cut, f64::INFINITY, &mut test);
     }
     let (session, _) = task("session", &train, &validation, &test)
-        .context("purchase propensity within the session")?;
+        .map_err(|e| Error::step("purchase propensity within the session", e))?;
 
     // 7 days: daily snapshots whose week ends before the validation week.
     let mut times = Vec::new();
@@ -80,8 +80,8 @@ pub fn evaluate(log: &EventLog, split: &Split) -> anyhow::Result<PropensityRepor
         snapshot_examples(&c.timeline, &[validation_start], WEEK, &mut validation);
         snapshot_examples(&c.timeline, &test_times, WEEK, &mut test);
     }
-    let (seven_day, seven_day_model) =
-        task("7 days", &train, &validation, &test).context("purchase propensity within 7 days")?;
+    let (seven_day, seven_day_model) = task("7 days", &train, &validation, &test)
+        .map_err(|e| Error::step("purchase propensity within 7 days", e))?;
     Ok(PropensityReport {
         session,
         seven_day,
@@ -95,7 +95,7 @@ fn task(
     train: &[Example],
     validation: &[Example],
     test: &[Example],
-) -> anyhow::Result<(TaskReport, CalibratedModel)> {
+) -> Result<(TaskReport, CalibratedModel), Error> {
     let labels = |e: &[Example]| e.iter().map(|x| x.label).collect::<Vec<bool>>();
     let features = |e: &[Example]| e.iter().map(|x| x.features.clone()).collect::<Vec<_>>();
     let baseline_features =
@@ -115,7 +115,7 @@ fn task(
     )
     .map_err(|e| too_little_history("the baseline", e))?;
     if test.is_empty() {
-        anyhow::bail!("nothing to score after the cut");
+        invalid!("nothing to score after the cut");
     }
     let test_labels = labels(test);
     let model_p: Vec<f64> = test
@@ -137,10 +137,11 @@ fn task(
     Ok((report, model))
 }
 
-fn too_little_history(what: &str, e: FitError) -> anyhow::Error {
-    anyhow::anyhow!(
+fn too_little_history(what: &str, e: FitError) -> Error {
+    Invalid::new(format!(
         "cannot fit {what} ({e}): too little history before the cut to learn from; lower --split-days or use a longer log"
-    )
+    ))
+    .into()
 }
 
 fn scores(p: &[f64], labels: &[bool]) -> Scores {

@@ -16,6 +16,7 @@ use tailor_ml::intent::{ActivityKind, DAY};
 
 use super::Split;
 use super::log::{EventLog, SEGMENTS};
+use crate::error::{Error, invalid};
 
 /// Hits are opens within this many hours of the predicted hour.
 const RADIUS: usize = 1;
@@ -56,7 +57,7 @@ fn opens(log: &EventLog, until: f64, end: f64) -> (Vec<CustomerOpens>, Vec<Vec<u
         .unzip()
 }
 
-pub fn evaluate(log: &EventLog, split: &Split) -> anyhow::Result<SendTimeReport> {
+pub fn evaluate(log: &EventLog, split: &Split) -> Result<SendTimeReport, Error> {
     let (train, held_out) = opens(log, split.cut - VALIDATION, split.cut);
     let params = choose_params(&train, &held_out, SEGMENTS.len());
 
@@ -66,7 +67,7 @@ pub fn evaluate(log: &EventLog, split: &Split) -> anyhow::Result<SendTimeReport>
     let population = vec![model.population().to_vec(); train.len()];
     let model_score = score(&distributions, &held_out, RADIUS);
     if model_score.opens == 0 {
-        anyhow::bail!("send time: no email opens after the cut to score");
+        invalid!("send time: no email opens after the cut to score");
     }
     let predicted_hours = train
         .iter()

@@ -10,13 +10,13 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::Context;
 use serde_json::{Value, json};
 use tailor_core::time::parse_timestamp;
 
 use super::log::EventLog;
 use super::next_category::NextCategoryReport;
 use super::send_time::SendTimeReport;
+use crate::error::{Error, Invalid};
 
 const TRUTH_FILE: &str = "demo-truth.json";
 /// Hours either side of the true reading hour that count as right.
@@ -42,15 +42,22 @@ pub struct TruthReport {
     pub new_category: Check,
 }
 
-fn read(dir: &Path, log: &EventLog) -> anyhow::Result<Option<Vec<Shopper>>> {
+fn read(dir: &Path, log: &EventLog) -> Result<Option<Vec<Shopper>>, Error> {
     let path = dir.join(TRUTH_FILE);
     if !path.is_file() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let truth: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not what `tailor demo` writes", path.display()))?;
+    let text = std::fs::read_to_string(&path).map_err(|source| Error::File {
+        action: "cannot read",
+        path: path.clone(),
+        source,
+    })?;
+    let truth: Value = serde_json::from_str(&text).map_err(|e| {
+        Invalid::caused(
+            format!("{} is not what `tailor demo` writes", path.display()),
+            e,
+        )
+    })?;
     let shoppers = truth["shoppers"].as_array().cloned().unwrap_or_default();
     Ok(Some(
         shoppers
@@ -90,7 +97,7 @@ pub fn evaluate(
     cut: f64,
     send_time: &SendTimeReport,
     next_category: &NextCategoryReport,
-) -> anyhow::Result<Option<TruthReport>> {
+) -> Result<Option<TruthReport>, Error> {
     let Some(shoppers) = read(dir, log)? else {
         return Ok(None);
     };

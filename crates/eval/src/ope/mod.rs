@@ -7,7 +7,6 @@ mod open_bandit;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail, ensure};
 use serde_json::{Map, Value, json};
 use tailor_ml::ope::logistic::LogisticParams;
 use tailor_ml::ope::policy::{GreedyListParams, cross_fitted_policy};
@@ -18,6 +17,8 @@ use tailor_ml::ope::{
 };
 
 use open_bandit::{OpenBanditLogs, affinity_pairs, one_hot_items, user_dummies};
+
+use crate::error::{Error, ensure, invalid};
 
 /// obp's published quickstart numbers for `random/all.csv` evaluated against Bernoulli Thompson
 /// sampling (`examples/quickstart/obd.ipynb`, obp 0.4.1), and BTS's own CTR in `bts/all.csv`:
@@ -89,7 +90,7 @@ impl Estimates {
         data: &LoggedBandit,
         target: &ActionDistribution,
         rewards: Result<RewardEstimates, String>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, Error> {
         let weights: Vec<f64> = data
             .rounds()
             .iter()
@@ -184,18 +185,17 @@ impl Estimates {
     }
 }
 
-fn read(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+fn read(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| Error::reading(path, e))
 }
 
 /// Reads the files and computes every estimate asked for.
-pub fn evaluate(args: &OpeOptions) -> anyhow::Result<OpeReport> {
-    let logs = open_bandit::parse_logs(&read(&args.logs)?)
-        .with_context(|| format!("in {}", args.logs.display()))?;
+pub fn evaluate(args: &OpeOptions) -> Result<OpeReport, Error> {
+    let logs = open_bandit::parse_logs(&read(&args.logs)?).map_err(|e| e.in_file(&args.logs))?;
     let target = match &args.target_dist {
         Some(path) => Some(
             open_bandit::parse_target_distribution(&read(path)?, logs.n_positions)
-                .with_context(|| format!("in {}", path.display()))?,
+                .map_err(|e| e.in_file(path))?,
         ),
         None => None,
     };
@@ -204,16 +204,15 @@ pub fn evaluate(args: &OpeOptions) -> anyhow::Result<OpeReport> {
         beside.is_file().then_some(beside)
     });
     let item_context = match &item_context_path {
-        Some(path) => Some(
-            open_bandit::parse_item_context(&read(path)?)
-                .with_context(|| format!("in {}", path.display()))?,
-        ),
+        Some(path) => {
+            Some(open_bandit::parse_item_context(&read(path)?).map_err(|e| e.in_file(path))?)
+        }
         None => None,
     };
     let target_on_policy_ctr = match &args.target_logs {
         Some(path) => Some(
             open_bandit::parse_logs(&read(path)?)
-                .with_context(|| format!("in {}", path.display()))?
+                .map_err(|e| e.in_file(path))?
                 .mean_click(),
         ),
         None => None,
@@ -227,7 +226,7 @@ pub fn evaluate(args: &OpeOptions) -> anyhow::Result<OpeReport> {
         (None, None) => max_logged_item + 1,
     };
     if let Some(round) = logs.items.iter().position(|&item| item >= n_items) {
-        bail!(
+        invalid!(
             "line {} of {}: item_id {} is not among the target distribution's items 0..{}",
             round + 2,
             args.logs.display(),
@@ -334,9 +333,9 @@ fn estimate_target(
     action_features: (Vec<f64>, usize),
     args: &OpeOptions,
     warnings: &mut Vec<String>,
-) -> anyhow::Result<Estimates> {
+) -> Result<Estimates, Error> {
     let target = ActionDistribution::shared(data.n_actions(), data.n_positions(), probabilities)
-        .context("the target distribution")?;
+        .map_err(|e| Error::step("the target distribution", e))?;
     let features = RewardFeatures::new(
         data.rounds().len(),
         data.n_actions(),
@@ -364,7 +363,7 @@ fn estimate_tailor_policy(
     logs: &OpenBanditLogs,
     user_features: (Vec<f64>, usize),
     args: &OpeOptions,
-) -> anyhow::Result<Estimates> {
+) -> Result<Estimates, Error> {
     // It sees more than obp's reward model: items one-hot (a weight per item) and, per
     // candidate item, this user's affinity to it — the data's only user × item signal.
     let n_items = data.n_actions();
@@ -381,7 +380,7 @@ fn estimate_tailor_policy(
     };
     let (policy, rewards) =
         cross_fitted_policy(data, &features, usize::from(args.folds), args.seed, params)
-            .context("training Tailor's policy")?;
+            .map_err(|e| Error::step("training Tailor's policy", e))?;
     Estimates::of(data, &policy, Ok(rewards))
 }
 

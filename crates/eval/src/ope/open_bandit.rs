@@ -6,8 +6,9 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::{Context, bail, ensure};
 use tailor_ml::ope::LoggedRound;
+
+use crate::error::{Invalid, ensure, invalid};
 
 /// Logged impressions with their raw context.
 pub struct OpenBanditLogs {
@@ -56,11 +57,11 @@ struct Table<'a> {
 }
 
 impl<'a> Table<'a> {
-    fn parse(text: &'a str, expected: &str) -> anyhow::Result<Self> {
+    fn parse(text: &'a str, expected: &str) -> Result<Self, Invalid> {
         let mut reader = crate::csv_reader().from_reader(text.as_bytes());
         let mut record = csv::StringRecord::new();
         if !reader.read_record(&mut record)? {
-            bail!("empty file: expected a header line {expected}");
+            invalid!("empty file: expected a header line {expected}");
         }
         let columns = record.iter().map(str::to_string).collect();
         Ok(Self {
@@ -71,16 +72,16 @@ impl<'a> Table<'a> {
         })
     }
 
-    fn column(&self, name: &str) -> anyhow::Result<usize> {
+    fn column(&self, name: &str) -> Result<usize, Invalid> {
         self.columns
             .iter()
             .position(|c| c == name)
-            .with_context(|| format!("the header line has no `{name}` column"))
+            .ok_or_else(|| Invalid::new(format!("the header line has no `{name}` column")))
     }
 
     /// Reads the next row that is not blank into `record`, checks it has a field per column,
     /// and returns its line number; `None` at the end.
-    fn advance(&mut self) -> anyhow::Result<Option<usize>> {
+    fn advance(&mut self) -> Result<Option<usize>, Invalid> {
         while self.reader.read_record(&mut self.record)? {
             if self.record.iter().all(str::is_empty) {
                 continue;
@@ -104,15 +105,16 @@ fn field<T: std::str::FromStr>(
     column: usize,
     line: usize,
     name: &str,
-) -> anyhow::Result<T> {
+) -> Result<T, Invalid> {
     let value = fields.get(column).unwrap_or_default();
-    value
-        .parse()
-        .ok()
-        .with_context(|| format!("line {line}: {name} {value:?} is not a valid value"))
+    value.parse().ok().ok_or_else(|| {
+        Invalid::new(format!(
+            "line {line}: {name} {value:?} is not a valid value"
+        ))
+    })
 }
 
-pub fn parse_logs(text: &str) -> anyhow::Result<OpenBanditLogs> {
+pub fn parse_logs(text: &str) -> Result<OpenBanditLogs, Invalid> {
     let mut header = Table::parse(
         text,
         "naming item_id, position, click, propensity_score and user_feature_* columns",
@@ -128,9 +130,9 @@ pub fn parse_logs(text: &str) -> anyhow::Result<OpenBanditLogs> {
     let mut affinity_columns: Vec<(usize, usize)> = Vec::new();
     for (column, name) in header.columns.iter().enumerate() {
         if let Some(item) = name.strip_prefix("user-item_affinity_") {
-            let item: usize = item
-                .parse()
-                .with_context(|| format!("column {name:?} does not end in an item id"))?;
+            let item: usize = item.parse().map_err(|e| {
+                Invalid::caused(format!("column {name:?} does not end in an item id"), e)
+            })?;
             affinity_columns.push((item, column));
         }
     }
@@ -210,7 +212,7 @@ pub struct ItemContext {
     pub n_items: usize,
 }
 
-pub fn parse_item_context(text: &str) -> anyhow::Result<ItemContext> {
+pub fn parse_item_context(text: &str) -> Result<ItemContext, Invalid> {
     let mut header = Table::parse(text, "naming item_id and item_feature_* columns")?;
     let item_column = header.column("item_id")?;
     let numeric_column = header.column("item_feature_0")?;
@@ -272,7 +274,7 @@ pub fn parse_item_context(text: &str) -> anyhow::Result<ItemContext> {
 pub fn parse_target_distribution(
     text: &str,
     n_positions: usize,
-) -> anyhow::Result<(usize, Vec<f64>)> {
+) -> Result<(usize, Vec<f64>), Invalid> {
     let mut header = Table::parse(text, "`item_id,pos0,pos1,…`")?;
     let item_column = header.column("item_id")?;
     let position_columns: Vec<usize> = (0..)
@@ -291,7 +293,7 @@ pub fn parse_target_distribution(
             .iter()
             .enumerate()
             .map(|(k, &column)| field::<f64>(fields, column, line, &format!("pos{k}")))
-            .collect::<anyhow::Result<Vec<f64>>>()?;
+            .collect::<Result<Vec<f64>, Invalid>>()?;
         by_item.push((item, probabilities));
     }
     by_item.sort_by_key(|(item, _)| *item);
@@ -380,7 +382,7 @@ mod tests {
 
     #[test]
     fn says_what_is_wrong_and_where() {
-        let error = |text: &str| format!("{:#}", parse_logs(text).err().expect("an error"));
+        let error = |text: &str| crate::chain(&parse_logs(text).err().expect("an error"));
         assert!(error("").contains("header"));
         assert!(error("item_id,position,click\n").contains("propensity_score"));
         let header = "item_id,position,click,propensity_score\n";

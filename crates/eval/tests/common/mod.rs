@@ -34,6 +34,6 @@ pub fn shared_data(relative: &str) -> Option<PathBuf> {
 }
 
 /// An error as the binary prints it: the whole chain of causes.
-pub fn message(error: &anyhow::Error) -> String {
-    format!("{error:#}")
+pub fn message(error: &tailor_eval::Error) -> String {
+    tailor_eval::chain(error)
 }
