@@ -7,7 +7,6 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
@@ -15,6 +14,7 @@ use tailor_core::SystemClock;
 use tailor_engine::journeys::ChannelConfig;
 
 use crate::Report;
+use crate::error::{Error, fail};
 use crate::server::{ADMIN_KEY, InProcessServer, WRITE_KEY, open_engine, runtime};
 
 /// The workload; the binary's flags of the same names.
@@ -99,17 +99,18 @@ fn rss_bytes() -> Option<u64> {
 }
 
 /// Runs the benchmark on its own runtime; progress goes to stderr.
-pub fn run(args: &IngestOptions) -> anyhow::Result<Report> {
+pub fn run(args: &IngestOptions) -> Result<Report, Error> {
     if args.batch == 0 || args.batch > 2_500 || args.clients == 0 || args.profiles == 0 {
-        bail!("--batch must be 1..=2500, --clients and --profiles at least 1");
+        fail!("--batch must be 1..=2500, --clients and --profiles at least 1");
     }
-    let temp = tempfile::tempdir().context("cannot create a temporary data directory")?;
+    let temp = tempfile::tempdir()
+        .map_err(|e| Error::setup("cannot create a temporary data directory", e))?;
     let data = args
         .data
         .clone()
         .unwrap_or_else(|| temp.path().to_path_buf());
     if data.join("tailor.db").exists() {
-        bail!(
+        fail!(
             "{} already holds a Tailor store; bench needs an empty directory",
             data.display()
         );
@@ -128,7 +129,7 @@ async fn measure(
     args: &IngestOptions,
     data: &std::path::Path,
     bodies: Arc<Vec<Vec<u8>>>,
-) -> anyhow::Result<Report> {
+) -> Result<Report, Error> {
     let rss_before = rss_bytes();
     let engine = tokio::task::block_in_place(|| {
         open_engine(data, Arc::new(SystemClock), ChannelConfig::default())
@@ -166,7 +167,7 @@ async fn measure(
                     .send()
                     .await?;
                 if !r.status().is_success() {
-                    bail!(
+                    fail!(
                         "batch {i} answered {}: {}",
                         r.status(),
                         r.text().await.unwrap_or_default()
@@ -174,7 +175,7 @@ async fn measure(
                 }
                 latencies.push(t.elapsed());
             }
-            Ok::<_, anyhow::Error>(latencies)
+            Ok::<_, Error>(latencies)
         }));
     }
     let mut batch_latencies = Vec::new();
@@ -219,7 +220,7 @@ async fn measure(
         placements: PAGE.iter().map(|p| p.to_string()).collect(),
         context: serde_json::Map::new(),
     };
-    let time_decides = || -> anyhow::Result<Vec<Duration>> {
+    let time_decides = || -> Result<Vec<Duration>, Error> {
         let mut times = Vec::with_capacity(ids.len());
         for id in &ids {
             let t = Instant::now();
@@ -246,7 +247,7 @@ async fn measure(
         tailor_core::ContentItem::from_json(json!({"id": "promo-predicted", "kind": "promotion",
         "placements": ["promo.banner"], "title": "Likely buyers",
         "targeting": {"condition": {"predictions.purchase_intent_7d": {"$gte": 0.5}}}}))
-        .map_err(|e| anyhow::anyhow!("bench content: {e}"))?;
+        .map_err(|e| Error::Failed(format!("bench content: {e}")))?;
     engine.put_content(vec![predictive])?;
     let decides_with_predictions = time_decides()?;
     engine.delete_content("promo-predicted")?;
@@ -362,7 +363,7 @@ const DECIDE_LOAD: Duration = Duration::from_secs(5);
 
 /// A catalog matching the generated events (5,000 products in 24 leaf categories) and
 /// the content the placements choose from.
-fn load_catalog(engine: &tailor_engine::Engine) -> anyhow::Result<()> {
+fn load_catalog(engine: &tailor_engine::Engine) -> Result<(), Error> {
     let products = (0..5_000)
         .map(|i| {
             let cat = i % 24;
@@ -370,9 +371,9 @@ fn load_catalog(engine: &tailor_engine::Engine) -> anyhow::Result<()> {
                 "id": format!("sku-{i}"), "name": format!("Product {i}"), "category": format!("Top{}/Leaf{cat}", cat / 4),
                 "brand": format!("Brand{}", cat % 7), "price": 5 + i % 295, "stock": if i % 13 == 0 { 0 } else { 10 }
             }))
-            .map_err(|e| anyhow::anyhow!("bench product: {e}"))
+            .map_err(|e| Error::Failed(format!("bench product: {e}")))
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>, Error>>()?;
     engine.put_products(products)?;
     let mut content = Vec::new();
     for top in 0..6 {
@@ -387,9 +388,9 @@ fn load_catalog(engine: &tailor_engine::Engine) -> anyhow::Result<()> {
         .into_iter()
         .map(|c| {
             tailor_core::ContentItem::from_json(c)
-                .map_err(|e| anyhow::anyhow!("bench content: {e}"))
+                .map_err(|e| Error::Failed(format!("bench content: {e}")))
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>, Error>>()?;
     engine.put_content(content)?;
     Ok(())
 }
@@ -401,7 +402,7 @@ async fn http_decide_load(
     base: &str,
     ids: &[String],
     clients: usize,
-) -> anyhow::Result<(f64, Vec<Duration>)> {
+) -> Result<(f64, Vec<Duration>), Error> {
     let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
         ids.iter()
             .map(|id| {
@@ -427,13 +428,13 @@ async fn http_decide_load(
                     .send()
                     .await?;
                 if !r.status().is_success() {
-                    bail!("decide answered {}", r.status());
+                    fail!("decide answered {}", r.status());
                 }
                 let _ = r.bytes().await?;
                 latencies.push(t.elapsed());
                 i += clients;
             }
-            Ok::<_, anyhow::Error>(latencies)
+            Ok::<_, Error>(latencies)
         }));
     }
     let mut all = Vec::new();

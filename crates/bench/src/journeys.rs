@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use tailor_core::Clock;
 use tailor_core::time::{DAY, MINUTE};
@@ -24,11 +23,12 @@ use axum::routing::post;
 use tailor_engine::journeys::ChannelConfig;
 
 use crate::Report;
+use crate::error::{Error, fail};
 use crate::server::{InProcessServer, WRITE_KEY, open_engine, runtime};
 
 /// The webhook receiver on loopback: counts every delivery and answers 204, as a push relay
 /// would. Stops with the runtime.
-async fn receiver(count: Arc<AtomicUsize>) -> anyhow::Result<String> {
+async fn receiver(count: Arc<AtomicUsize>) -> Result<String, Error> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let app = Router::new()
@@ -69,16 +69,17 @@ pub struct JourneyOptions {
 }
 
 /// Runs the benchmark on its own runtime; progress goes to stderr.
-pub fn run(options: JourneyOptions) -> anyhow::Result<Report> {
+pub fn run(options: JourneyOptions) -> Result<Report, Error> {
     if options.people == 0 {
-        bail!("--people must be at least 1");
+        fail!("--people must be at least 1");
     }
-    let temp = tempfile::tempdir().context("cannot create a temporary data directory")?;
+    let temp = tempfile::tempdir()
+        .map_err(|e| Error::setup("cannot create a temporary data directory", e))?;
     runtime()?.block_on(measure(options, temp.path()))
 }
 
 /// Everything timed, on the runtime; the stores live in `dir`.
-async fn measure(options: JourneyOptions, dir: &std::path::Path) -> anyhow::Result<Report> {
+async fn measure(options: JourneyOptions, dir: &std::path::Path) -> Result<Report, Error> {
     let JourneyOptions { people, timers } = options;
     let channels = ChannelConfig {
         webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
@@ -115,7 +116,7 @@ async fn measure(options: JourneyOptions, dir: &std::path::Path) -> anyhow::Resu
             .send()
             .await?;
         if !r.status().is_success() {
-            bail!("/v1/batch answered {}", r.status());
+            fail!("/v1/batch answered {}", r.status());
         }
     }
     let entered = |engine: &tailor_engine::Engine| {
@@ -128,7 +129,7 @@ async fn measure(options: JourneyOptions, dir: &std::path::Path) -> anyhow::Resu
     let deadline = Instant::now() + Duration::from_secs(3_600);
     while entered(&engine) < people as u64 {
         if Instant::now() > deadline {
-            bail!("entries did not finish within an hour");
+            fail!("entries did not finish within an hour");
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -138,7 +139,7 @@ async fn measure(options: JourneyOptions, dir: &std::path::Path) -> anyhow::Resu
     let fired = Instant::now();
     while received.load(Ordering::Relaxed) < people {
         if Instant::now() > deadline {
-            bail!("deliveries did not finish within an hour");
+            fail!("deliveries did not finish within an hour");
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

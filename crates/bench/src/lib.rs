@@ -6,14 +6,16 @@
 //! - [`journeys`]: the journey scheduler's messages per second through the outbox to a
 //!   webhook receiver, and pending-timer capacity.
 //!
-//! Progress goes to stderr; the results come back as a [`Report`]. Errors are `anyhow`
-//! chains: each ends as a message to the person who ran the command.
+//! Progress goes to stderr; the results come back as a [`Report`], failures as an [`Error`].
 
+mod error;
 pub mod ingest;
 pub mod journeys;
 mod server;
 
 use serde_json::Value;
+
+pub use error::Error;
 
 /// A benchmark's results: one JSON object, and the same as readable lines.
 pub struct Report {

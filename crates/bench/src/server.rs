@@ -4,11 +4,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::Context;
 use tailor_core::Clock;
 use tailor_engine::journeys::ChannelConfig;
 use tailor_engine::{Engine, Options};
 use tailor_store::SqliteStore;
+
+use crate::error::Error;
 
 pub const WRITE_KEY: &str = "bench-write";
 pub const ADMIN_KEY: &str = "bench-admin";
@@ -19,26 +20,30 @@ pub fn open_engine(
     data: &Path,
     clock: Arc<dyn Clock>,
     channels: ChannelConfig,
-) -> anyhow::Result<Engine> {
-    let store = SqliteStore::open(data)
-        .with_context(|| format!("cannot open the data directory {}", data.display()))?;
+) -> Result<Engine, Error> {
+    let store = SqliteStore::open(data).map_err(|e| {
+        Error::setup(
+            format!("cannot open the data directory {}", data.display()),
+            e,
+        )
+    })?;
     let options = Options {
         write_key: Some(WRITE_KEY.into()),
         admin_key: Some(ADMIN_KEY.into()),
         channels,
         ..Options::default()
     };
-    let (engine, _) =
-        Engine::open(Arc::new(store), clock, options).context("cannot start the engine")?;
+    let (engine, _) = Engine::open(Arc::new(store), clock, options)
+        .map_err(|e| Error::setup("cannot start the engine", e))?;
     Ok(engine)
 }
 
 /// The runtime a benchmark runs on: the one `tailor serve` runs on.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")
+        .map_err(|e| Error::setup("cannot start the async runtime", e))
 }
 
 /// The real HTTP server on loopback, in this process, for the bench's own clients.
@@ -49,7 +54,7 @@ pub struct InProcessServer {
 }
 
 impl InProcessServer {
-    pub async fn start(engine: &Engine) -> anyhow::Result<Self> {
+    pub async fn start(engine: &Engine) -> Result<Self, Error> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -60,7 +65,7 @@ impl InProcessServer {
         Ok(Self { base, stop, task })
     }
 
-    pub async fn stop(self) -> anyhow::Result<()> {
+    pub async fn stop(self) -> Result<(), Error> {
         let _ = self.stop.send(());
         Ok(self.task.await??)
     }
