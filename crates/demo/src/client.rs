@@ -5,11 +5,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use serde_json::Value;
 
 use super::simulate::Event;
+use crate::error::{Error, fail};
 
 /// Segment's limits are 500 KB per batch; stay clear of it.
 const MAX_BATCH_BYTES: usize = 480 * 1024;
@@ -36,11 +36,14 @@ pub struct Delivery {
 }
 
 impl Api {
-    pub fn new(base: String, write_key: String, admin_key: String) -> anyhow::Result<Api> {
+    pub fn new(base: String, write_key: String, admin_key: String) -> Result<Api, Error> {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(16)
             .build()
-            .context("cannot build the HTTP client")?;
+            .map_err(|source| Error::Request {
+                request: "building the HTTP client".into(),
+                source,
+            })?;
         Ok(Api {
             http,
             base,
@@ -51,7 +54,7 @@ impl Api {
 
     /// Upserts the catalog, a few thousand products per request; returns how many the
     /// server stored.
-    pub async fn put_products(&self, products: &[Value]) -> anyhow::Result<u64> {
+    pub async fn put_products(&self, products: &[Value]) -> Result<u64, Error> {
         let mut stored = 0;
         for chunk in products.chunks(PRODUCTS_PER_REQUEST) {
             stored += self.put_catalog("/v1/catalog/products", chunk).await?;
@@ -59,11 +62,11 @@ impl Api {
         Ok(stored)
     }
 
-    pub async fn put_content(&self, items: &[Value]) -> anyhow::Result<u64> {
+    pub async fn put_content(&self, items: &[Value]) -> Result<u64, Error> {
         self.put_catalog("/v1/catalog/content", items).await
     }
 
-    async fn put_catalog(&self, path: &str, items: &[Value]) -> anyhow::Result<u64> {
+    async fn put_catalog(&self, path: &str, items: &[Value]) -> Result<u64, Error> {
         let response = self
             .http
             .put(format!("{}{path}", self.base))
@@ -71,7 +74,7 @@ impl Api {
             .json(items)
             .send()
             .await
-            .with_context(|| format!("PUT {path} failed"))?;
+            .map_err(request_failed("PUT", path))?;
         let reply = json_reply(response, path).await?;
         Ok(reply.get("upserted").and_then(Value::as_u64).unwrap_or(0))
     }
@@ -82,7 +85,7 @@ impl Api {
         batches: Batches,
         in_flight: usize,
         bar: &ProgressBar,
-    ) -> anyhow::Result<Delivery> {
+    ) -> Result<Delivery, Error> {
         let queue = Arc::new(Mutex::new(batches));
         let mut workers = Vec::new();
         for _ in 0..in_flight.max(1) {
@@ -92,7 +95,7 @@ impl Api {
                 loop {
                     let next = queue
                         .lock()
-                        .map_err(|_| anyhow::anyhow!("queue poisoned"))?
+                        .map_err(|_| Error::Failed("the queue of batches was poisoned".into()))?
                         .next();
                     let Some(batch) = next else { break };
                     let d = api.send_batch(batch.body).await?;
@@ -100,12 +103,15 @@ impl Api {
                     total.duplicates += d.duplicates;
                     bar.inc(batch.messages as u64);
                 }
-                Ok::<_, anyhow::Error>(total)
+                Ok::<_, Error>(total)
             }));
         }
         let mut total = Delivery::default();
         for w in workers {
-            let d = w.await.context("an event sender stopped")??;
+            let d = w.await.map_err(|source| Error::Stopped {
+                what: "an event sender",
+                source,
+            })??;
             total.accepted += d.accepted;
             total.duplicates += d.duplicates;
         }
@@ -113,7 +119,7 @@ impl Api {
     }
 
     /// `PUT path` with the admin key.
-    pub async fn admin_put(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+    pub async fn admin_put(&self, path: &str, body: &Value) -> Result<Value, Error> {
         let response = self
             .http
             .put(format!("{}{path}", self.base))
@@ -121,34 +127,34 @@ impl Api {
             .json(body)
             .send()
             .await
-            .with_context(|| format!("PUT {path} failed"))?;
+            .map_err(request_failed("PUT", path))?;
         json_reply(response, path).await
     }
 
     /// `GET path` with the admin key.
-    pub async fn admin_get(&self, path: &str) -> anyhow::Result<Value> {
+    pub async fn admin_get(&self, path: &str) -> Result<Value, Error> {
         let response = self
             .http
             .get(format!("{}{path}", self.base))
             .bearer_auth(&self.admin_key)
             .send()
             .await
-            .with_context(|| format!("GET {path} failed"))?;
+            .map_err(request_failed("GET", path))?;
         json_reply(response, path).await
     }
 
     /// `POST /v1/decide` with the write key.
-    pub async fn decide(&self, body: &Value) -> anyhow::Result<Value> {
+    pub async fn decide(&self, body: &Value) -> Result<Value, Error> {
         self.write("/v1/decide", body).await
     }
 
     /// `POST /v1/batch` with the write key.
-    pub async fn batch(&self, messages: &[Value]) -> anyhow::Result<Value> {
+    pub async fn batch(&self, messages: &[Value]) -> Result<Value, Error> {
         self.write("/v1/batch", &serde_json::json!({ "batch": messages }))
             .await
     }
 
-    async fn write(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+    async fn write(&self, path: &str, body: &Value) -> Result<Value, Error> {
         let response = self
             .http
             .post(format!("{}{path}", self.base))
@@ -156,11 +162,11 @@ impl Api {
             .json(body)
             .send()
             .await
-            .with_context(|| format!("POST {path} failed"))?;
+            .map_err(request_failed("POST", path))?;
         json_reply(response, path).await
     }
 
-    async fn send_batch(&self, body: String) -> anyhow::Result<Delivery> {
+    async fn send_batch(&self, body: String) -> Result<Delivery, Error> {
         let response = self
             .http
             .post(format!("{}/v1/batch", self.base))
@@ -169,14 +175,14 @@ impl Api {
             .body(body)
             .send()
             .await
-            .context("POST /v1/batch failed")?;
+            .map_err(request_failed("POST", "/v1/batch"))?;
         let reply = json_reply(response, "/v1/batch").await?;
         if let Some(first) = reply
             .get("rejected")
             .and_then(Value::as_array)
             .and_then(|r| r.first())
         {
-            bail!("the server rejected a demo event (a bug in the demo generator): {first}");
+            fail!("the server rejected a demo event (a bug in the demo generator): {first}");
         }
         let n = |k: &str| reply.get(k).and_then(Value::as_u64).unwrap_or(0);
         Ok(Delivery {
@@ -186,17 +192,30 @@ impl Api {
     }
 }
 
-async fn json_reply(response: reqwest::Response, what: &str) -> anyhow::Result<Value> {
+/// What a request that did not get through becomes.
+fn request_failed(method: &str, path: &str) -> impl FnOnce(reqwest::Error) -> Error {
+    let request = format!("{method} {path}");
+    move |source| Error::Request { request, source }
+}
+
+async fn json_reply(response: reqwest::Response, what: &str) -> Result<Value, Error> {
     let status = response.status();
-    let text = response
-        .text()
-        .await
-        .with_context(|| format!("{what}: cannot read the reply"))?;
+    let text = response.text().await.map_err(|source| Error::Request {
+        request: format!("{what}: reading the reply"),
+        source,
+    })?;
     if !status.is_success() {
-        bail!("{what} answered {status}: {text}");
+        return Err(Error::Refused {
+            request: what.to_string(),
+            status,
+            body: text,
+        });
     }
-    serde_json::from_str(&text)
-        .with_context(|| format!("{what} answered with invalid JSON: {text}"))
+    serde_json::from_str(&text).map_err(|source| Error::Reply {
+        request: what.to_string(),
+        body: text,
+        source,
+    })
 }
 
 /// Packs events, in order, into `/v1/batch` bodies within Segment's limits. Bodies are

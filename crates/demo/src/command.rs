@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tailor_core::Clock;
@@ -20,6 +19,7 @@ use tailor_engine::Engine;
 use tailor_server::AppState;
 use tokio::sync::oneshot;
 
+use crate::error::{Error, fail};
 use crate::{catalog, client, journeys, live, report, shoppers, simulate};
 
 pub const DEFAULT_DEMO_DATA: &str = "./tailor-demo-data";
@@ -89,12 +89,14 @@ pub(crate) struct Summary {
 /// `open` starts the engine on the data directory with the demo's keys: the binary's job, as
 /// it knows the store. `shutdown` makes a future that resolves when the process is asked to
 /// stop (Ctrl-C, SIGTERM); each wait calls it. Progress goes to stderr, the report to stdout.
-pub async fn run<Shutdown, Signal>(
+pub async fn run<Open, OpenError, Shutdown, Signal>(
     options: Options,
-    open: impl FnOnce(&DemoKeys) -> anyhow::Result<Engine>,
+    open: Open,
     shutdown: Shutdown,
-) -> anyhow::Result<()>
+) -> Result<(), Error>
 where
+    Open: FnOnce(&DemoKeys) -> Result<Engine, OpenError>,
+    OpenError: Into<Box<dyn std::error::Error + Send + Sync>>,
     Shutdown: Fn() -> Signal,
     Signal: Future<Output = ()> + Send + 'static,
 {
@@ -129,13 +131,13 @@ fn reused(dir: &Path) {
 
 /// Looks at the data directory: a finished demo is returned for reuse; an unfinished
 /// one, or any with `--fresh`, is cleared; anything that is not a demo is left alone.
-fn prepare_dir(dir: &Path, fresh: bool) -> anyhow::Result<Option<(DemoKeys, Summary)>> {
+fn prepare_dir(dir: &Path, fresh: bool) -> Result<Option<(DemoKeys, Summary)>, Error> {
     let entries = dir_entries(dir)?;
     if entries.is_empty() {
         return Ok(None);
     }
     if !entries.iter().any(|e| e == KEYS_FILE) {
-        bail!(
+        fail!(
             "{} already holds files and is not a Tailor demo directory (no {KEYS_FILE}); \
              choose another directory with --data",
             dir.display()
@@ -148,7 +150,7 @@ fn prepare_dir(dir: &Path, fresh: bool) -> anyhow::Result<Option<(DemoKeys, Summ
     }
     let unknown: Vec<&String> = entries.iter().filter(|e| !is_demo_file(dir, e)).collect();
     if !unknown.is_empty() {
-        bail!(
+        fail!(
             "will not clear {}: it holds files a demo does not make ({}); remove them or choose another --data",
             dir.display(),
             unknown
@@ -166,7 +168,7 @@ fn prepare_dir(dir: &Path, fresh: bool) -> anyhow::Result<Option<(DemoKeys, Summ
     }
     for e in &entries {
         let path = dir.join(e);
-        fs::remove_file(&path).with_context(|| format!("cannot delete {}", path.display()))?;
+        fs::remove_file(&path).map_err(Error::file("delete", &path))?;
     }
     Ok(None)
 }
@@ -178,44 +180,38 @@ fn is_demo_file(dir: &Path, name: &str) -> bool {
     is_file && (DEMO_FILES.contains(&name) || name.ends_with(".db") || name.contains(".db-"))
 }
 
-fn dir_entries(dir: &Path) -> anyhow::Result<Vec<String>> {
+fn dir_entries(dir: &Path) -> Result<Vec<String>, Error> {
     let read = match fs::read_dir(dir) {
         Ok(r) => r,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
+        Err(e) => return Err(Error::file("read", dir)(e)),
     };
     read.map(|entry| {
-        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+        let entry = entry.map_err(Error::file("read", dir))?;
         Ok(entry.file_name().to_string_lossy().into_owned())
     })
     .collect()
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
-    let text =
-        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not what the demo wrote; rebuild with --fresh",
-            path.display()
-        )
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
+    let text = fs::read_to_string(path).map_err(Error::file("read", path))?;
+    serde_json::from_str(&text).map_err(|source| Error::Corrupt {
+        path: path.to_path_buf(),
+        source,
     })
 }
 
 /// Writes a file only its owner can read: the demo's files hold the admin key.
-fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    std::io::Write::write_all(&mut file, contents)
-        .with_context(|| format!("cannot write {}", path.display()))
+    let mut file = options.open(path).map_err(Error::file("write", path))?;
+    std::io::Write::write_all(&mut file, contents).map_err(Error::file("write", path))
 }
 
-fn new_keys(dir: &Path) -> anyhow::Result<DemoKeys> {
+fn new_keys(dir: &Path) -> Result<DemoKeys, Error> {
     let keys = DemoKeys {
         note:
             "Keys of the Tailor demo store in this directory, kept in clear because it is a demo. \
@@ -224,7 +220,7 @@ fn new_keys(dir: &Path) -> anyhow::Result<DemoKeys> {
         write_key: tailor_engine::keys::random_key("tw_", 24)?,
         admin_key: tailor_engine::keys::random_key("ta_", 24)?,
     };
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    fs::create_dir_all(dir).map_err(Error::file("create", dir))?;
     write_private(&dir.join(KEYS_FILE), &serde_json::to_vec_pretty(&keys)?)?;
     Ok(keys)
 }
@@ -239,17 +235,27 @@ struct Server {
 
 impl Server {
     /// Listens, opens the engine, and serves the API with the storefront merged in.
-    async fn start(
+    async fn start<OpenError>(
         listen: SocketAddr,
-        open: impl FnOnce(&DemoKeys) -> anyhow::Result<Engine>,
+        open: impl FnOnce(&DemoKeys) -> Result<Engine, OpenError>,
         keys: &DemoKeys,
         signal: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<Server> {
+    ) -> Result<Server, Error>
+    where
+        OpenError: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        let addr = listener.local_addr()?;
-        let engine = tokio::task::block_in_place(|| open(keys))?;
+            .map_err(|source| Error::Listen {
+                addr: listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Listen {
+            addr: listen,
+            source,
+        })?;
+        let engine =
+            tokio::task::block_in_place(|| open(keys)).map_err(|e| Error::Open(e.into()))?;
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = async move {
             tokio::select! {
@@ -279,7 +285,7 @@ impl Server {
     }
 
     /// Asks for a graceful stop and waits: everything acknowledged is flushed.
-    async fn stop(mut self) -> anyhow::Result<()> {
+    async fn stop(mut self) -> Result<(), Error> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -287,11 +293,14 @@ impl Server {
     }
 
     /// Waits until the server stops (the shutdown signal or `stop`).
-    async fn finished(self) -> anyhow::Result<()> {
+    async fn finished(self) -> Result<(), Error> {
         self.task
             .await
-            .context("the server task failed")?
-            .context("the server failed")
+            .map_err(|source| Error::Stopped {
+                what: "the server task",
+                source,
+            })?
+            .map_err(Error::Server)
     }
 }
 
@@ -301,7 +310,7 @@ async fn build_and_serve(
     keys: &DemoKeys,
     started: Instant,
     signal: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
+) -> Result<(), Error> {
     let base = format!("http://{}", server.reachable_addr());
     let api = Arc::new(client::Api::new(
         base,
@@ -316,14 +325,14 @@ async fn build_and_serve(
     };
     let built = tokio::select! {
         r = build_store(options, &api, &server.engine, started) => r,
-        _ = signal => Err(anyhow::anyhow!("interrupted")),
+        _ = signal => Err(Error::Failed("interrupted".into())),
         r = &mut server.task => {
             let why = match r {
                 Ok(Ok(())) => "it stopped".to_string(),
                 Ok(Err(e)) => e.to_string(),
                 Err(e) => e.to_string(),
             };
-            bail!("the server failed while the demo was being built ({why}); {}", unfinished());
+            fail!("the server failed while the demo was being built ({why}); {}", unfinished());
         }
     };
     let summary = match built {
@@ -331,7 +340,7 @@ async fn build_and_serve(
         Err(e) => {
             // Stop cleanly so what was sent is flushed; the next run starts over anyway.
             let _ = server.stop().await;
-            return Err(e.context(unfinished()));
+            return Err(e.during(unfinished()));
         }
     };
     if options.no_serve {
@@ -355,7 +364,7 @@ async fn build_store(
     api: &Arc<client::Api>,
     engine: &Engine,
     started: Instant,
-) -> anyhow::Result<Summary> {
+) -> Result<Summary, Error> {
     let dir = args.data.as_path();
     let now = tailor_core::SystemClock.now();
     let catalog = Arc::new(catalog::Catalog::generate(
@@ -384,7 +393,10 @@ async fn build_store(
         simulate::simulate(&plan, &sim_catalog, shoppers, threads)
     })
     .await
-    .context("the simulation stopped")??;
+    .map_err(|source| Error::Stopped {
+        what: "the simulation",
+        source,
+    })??;
     eprintln!(
         "  shoppers: {shoppers} simulated over {days} days, {} events ({:.1} s)",
         simulated.events.len(),
@@ -408,8 +420,11 @@ async fn build_store(
     let training = engine.clone();
     let version = tokio::task::spawn_blocking(move || training.train_models())
         .await
-        .context("the trainer stopped")?
-        .context("cannot train the prediction models")?;
+        .map_err(|source| Error::Stopped {
+            what: "the trainer",
+            source,
+        })?
+        .map_err(|e| Error::from(e).during("cannot train the prediction models"))?;
     eprintln!(
         "  models: {}",
         report::models_line(&serde_json::to_value(&version)?)
@@ -483,9 +498,9 @@ fn write_truth(
     now: tailor_core::Millis,
     catalog: &catalog::Catalog,
     sim: &simulate::Simulation,
-) -> anyhow::Result<()> {
+) -> Result<(), Error> {
     let path = dir.join(TRUTH_FILE);
-    let fail = || format!("cannot write {}", path.display());
+    let fail = || Error::file("write", &path);
     let head = json!({
         "note": "Hidden preferences the demo's shoppers were simulated from. Tailor never \
                  saw them; score models built from the events against them.",
@@ -495,17 +510,17 @@ fn write_truth(
     })
     .to_string();
     let head = head.strip_suffix('}').unwrap_or(&head);
-    let mut out = std::io::BufWriter::new(fs::File::create(&path).with_context(fail)?);
-    write!(out, "{head},\"shoppers\":[").with_context(fail)?;
+    let mut out = std::io::BufWriter::new(fs::File::create(&path).map_err(fail())?);
+    write!(out, "{head},\"shoppers\":[").map_err(fail())?;
     for (i, (s, o)) in sim.shoppers.iter().zip(&sim.outcomes).enumerate() {
         out.write_all(if i == 0 { b"\n" } else { b",\n" })
-            .with_context(fail)?;
+            .map_err(fail())?;
         let start = now - i64::from(args.days) * tailor_core::time::DAY;
         serde_json::to_writer(&mut out, &shoppers::truth_json(s, o, catalog, start))
-            .with_context(fail)?;
+            .map_err(|e| fail()(e.into()))?;
     }
-    out.write_all(b"\n]}\n").with_context(fail)?;
-    out.flush().with_context(fail)
+    out.write_all(b"\n]}\n").map_err(fail())?;
+    out.flush().map_err(fail())
 }
 
 #[cfg(test)]

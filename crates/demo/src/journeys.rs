@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::client::Api;
+use crate::error::Error;
 
 /// The demo's own journey: a cart reminder on the website, at once.
 const ONSITE_CART: &str = "demo-onsite-cart";
@@ -18,7 +19,7 @@ const ONSITE_CART: &str = "demo-onsite-cart";
 const DRAIN: Duration = Duration::from_secs(3);
 
 /// Installs the journeys; returns their ids.
-pub async fn install(api: &Api) -> anyhow::Result<Vec<String>> {
+pub async fn install(api: &Api) -> Result<Vec<String>, Error> {
     let templates = api.admin_get("/v1/journeys/templates").await?;
     let mut ids = Vec::new();
     let mut all: Vec<Value> = templates["journeys"]

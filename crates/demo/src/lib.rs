@@ -9,12 +9,13 @@
 //! - [`storefront`] is the shop's pages, a `Router` for the server's router to merge; the
 //!   server itself knows nothing of the demo.
 //!
-//! The same seed builds the same store and shoppers. Errors are `anyhow` chains: each ends
-//! as a message to the person who ran the command.
+//! The same seed builds the same store and shoppers. Failures are an [`Error`], a message
+//! for the person who ran the command with its causes.
 
 mod catalog;
 mod client;
 mod command;
+mod error;
 mod journeys;
 mod live;
 mod random;
@@ -24,4 +25,5 @@ mod simulate;
 mod storefront;
 
 pub use command::{DEFAULT_DEMO_DATA, DemoKeys, Options, run};
+pub use error::Error;
 pub use storefront::storefront;

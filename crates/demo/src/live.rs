@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use rand::Rng;
 use serde_json::{Value, json};
 
@@ -16,6 +15,7 @@ use super::catalog::Catalog;
 use super::client::Api;
 use super::random::{self, DemoRng};
 use super::shoppers::Shopper;
+use crate::error::Error;
 
 pub const EXPERIMENT: &str = "demo-recs-holdout";
 /// The seed stream of the live phase.
@@ -43,7 +43,7 @@ pub async fn run(
     catalog: &Catalog,
     seed: u64,
     visits: usize,
-) -> anyhow::Result<Live> {
+) -> Result<Live, Error> {
     let experiment = json!({"placement": "recs.home", "weights": [0.5, 0.5], "variations": [
         {"id": "holdout", "treatment": "editorial"}, {"id": "personalized", "treatment": "personalized"}]});
     api.admin_put(&format!("/v1/experiments/{EXPERIMENT}"), &experiment)
@@ -108,12 +108,15 @@ pub async fn run(
                             "products": [{"product_id": first["id"], "price": price, "quantity": 1}]}}));
                 }
             }
-            Ok::<_, anyhow::Error>(orders)
+            Ok::<_, Error>(orders)
         }));
     }
     let mut orders = Vec::new();
     for t in tasks {
-        orders.extend(t.await.context("a live visitor stopped")??);
+        orders.extend(t.await.map_err(|source| Error::Stopped {
+            what: "a live visitor",
+            source,
+        })??);
     }
     for chunk in orders.chunks(500) {
         api.batch(chunk).await?;
@@ -125,7 +128,7 @@ pub async fn run(
     let results = api
         .admin_get(&format!("/v1/experiments/{EXPERIMENT}/results"))
         .await
-        .context("the live experiment's results")?;
+        .map_err(|e| e.during("the live experiment's results"))?;
     let mut stopped = experiment;
     stopped["status"] = json!("stopped");
     api.admin_put(&format!("/v1/experiments/{EXPERIMENT}"), &stopped)

@@ -17,6 +17,7 @@ use tailor_core::time::{DAY, HOUR, MINUTE, SECOND, format_timestamp};
 use super::catalog::{Catalog, TREE};
 use super::random::{self, DemoRng};
 use super::shoppers::{NewInterest, Outcome, Shopper, round2};
+use crate::error::Error;
 
 const SITE: &str = "https://shop.example";
 const UA_MOBILE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
@@ -112,7 +113,7 @@ pub fn simulate(
     catalog: &Catalog,
     count: u32,
     threads: usize,
-) -> anyhow::Result<Simulation> {
+) -> Result<Simulation, Error> {
     let threads = threads.clamp(1, 16) as u32;
     let per_thread = count.div_ceil(threads).max(1);
     let runs: Vec<Vec<ShopperRun>> = std::thread::scope(|scope| {
@@ -131,9 +132,9 @@ pub fn simulate(
             .into_iter()
             .map(|h| {
                 h.join()
-                    .map_err(|_| anyhow::anyhow!("a simulation thread panicked"))
+                    .map_err(|_| Error::Failed("a simulation thread panicked".into()))
             })
-            .collect::<anyhow::Result<_>>()
+            .collect::<Result<_, Error>>()
     })?;
     let mut sim = Simulation {
         shoppers: Vec::with_capacity(count as usize),

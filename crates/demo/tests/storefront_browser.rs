@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 /// `tailor demo` in a thread of this process, stopped (and flushed) when dropped.
 struct Demo {
     stop: tokio::sync::watch::Sender<bool>,
-    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    thread: Option<std::thread::JoinHandle<Result<(), common::Failure>>>,
 }
 
 impl Demo {
@@ -36,7 +36,8 @@ impl Demo {
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?
-                .block_on(tailor_demo::run(options, open, shutdown))
+                .block_on(tailor_demo::run(options, open, shutdown))?;
+            Ok(())
         });
         Demo {
             stop,
@@ -55,7 +56,7 @@ impl Drop for Demo {
         if let Some(thread) = self.thread.take() {
             match thread.join() {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => eprintln!("the demo failed: {e:#}"),
+                Ok(Err(e)) => eprintln!("the demo failed: {e}"),
                 Err(_) => eprintln!("the demo panicked"),
             }
         }

@@ -80,5 +80,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         settings.admin_key = Some(keys.admin_key.clone());
         open_engine(&settings, Arc::new(SystemClock)).map(|(engine, _)| engine)
     };
-    runtime()?.block_on(tailor_demo::run(options, open, shutdown_signal))
+    runtime()?.block_on(tailor_demo::run(options, open, shutdown_signal))?;
+    Ok(())
 }

@@ -9,8 +9,11 @@ use tailor_core::SystemClock;
 use tailor_engine::{Engine, Options};
 use tailor_store::SqliteStore;
 
+/// What the tests' set-up can fail with.
+pub type Failure = Box<dyn std::error::Error + Send + Sync>;
+
 /// An engine on the embedded store in `dir`, with these keys, as `tailor demo` opens it.
-pub fn open_engine(dir: &Path, write_key: &str, admin_key: &str) -> anyhow::Result<Engine> {
+pub fn open_engine(dir: &Path, write_key: &str, admin_key: &str) -> Result<Engine, Failure> {
     let store = SqliteStore::open(dir)?;
     let options = Options {
         write_key: Some(write_key.into()),
