@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what crates/tailor/tests/storefront_browser.rs needs: Debian's Chromium (as
+# Installs what crates/demo/tests/storefront_browser.rs needs: Debian's Chromium (as
 # root, when missing) and playwright-core from tests/browser/package-lock.json. Safe to
 # run again.
 set -euo pipefail

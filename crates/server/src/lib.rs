@@ -38,8 +38,6 @@ pub struct AppState {
     /// Generated message ids are this random prefix plus a counter: unique across restarts.
     id_prefix: Arc<str>,
     id_counter: Arc<AtomicU64>,
-    /// The write key the demo storefront's pages send events with; `None`: no storefront.
-    pub storefront_key: Option<Arc<str>>,
     /// Set only by `tailor serve --test-clock`: `POST /v1/test/clock` moves it.
     pub test_clock: Option<Arc<tailor_core::OffsetClock>>,
     /// Rate limits; `None`: none (see `ratelimit`).
@@ -47,7 +45,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(engine: Engine, storefront_key: Option<String>) -> Self {
+    pub fn new(engine: Engine) -> Self {
         let prefix = tailor_engine::keys::random_key("tl-", 8)
             .unwrap_or_else(|_| format!("tl-{}", std::process::id()));
         Self {
@@ -55,7 +53,6 @@ impl AppState {
             metrics: metrics_handle(),
             id_prefix: prefix.into(),
             id_counter: Arc::new(AtomicU64::new(0)),
-            storefront_key: storefront_key.map(Into::into),
             test_clock: None,
             limiter: ratelimit::Limiter::new(ratelimit::RateLimits::default()),
         }
@@ -111,10 +108,17 @@ fn metrics_handle() -> PrometheusHandle {
 /// The whole HTTP application: the API (documented as it is routed), the pages, the JSON
 /// 404/405 answers, and the middleware (rate limits and keys, then metrics).
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The application with `pages` merged in behind the same middleware (metrics, rate
+/// limits): how a binary adds its own pages, such as the demo's storefront.
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let (api, mut document) = api().split_for_parts();
     openapi::add_error_answers(&mut document);
     let document = routes::ops::OpenApiDocument::new(&document);
     api.merge(pages::routes())
+        .merge(extra)
         .fallback(routes::ops::not_found)
         .method_not_allowed_fallback(routes::ops::method_not_allowed)
         .layer(axum::Extension(document))
@@ -231,8 +235,18 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, Router::new(), shutdown).await
+}
+
+/// [`serve`] with `pages` merged in, as [`router_with`].
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    extra: Router<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let engine = state.engine.clone();
-    let app = router(state);
+    let app = router_with(state, extra);
     // The peer address is what per-address rate limits count.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)

@@ -37,7 +37,7 @@ fn harness() -> Harness {
     };
     let (engine, _) =
         Engine::open(Arc::new(store), Arc::new(SystemClock), options).expect("engine");
-    let app = router(AppState::new(engine.clone(), None));
+    let app = router(AppState::new(engine.clone()));
     Harness {
         app,
         engine,

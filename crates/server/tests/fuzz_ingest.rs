@@ -37,7 +37,7 @@ fn harness() -> Harness {
     };
     let (engine, _) =
         Engine::open(Arc::new(store), Arc::new(SystemClock), options).expect("engine");
-    let app = rt.block_on(async { router(AppState::new(engine, None)) });
+    let app = rt.block_on(async { router(AppState::new(engine)) });
     Harness { rt, app, _dir: dir }
 }
 

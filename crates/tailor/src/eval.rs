@@ -1,22 +1,11 @@
-//! `tailor eval`: offline evaluation of Tailor's models on exported data or the shared data
-//! sets. Reading the files lives here; the models and the protocols live in `tailor-ml`.
-//!
-//! `tailor eval recs`: next-item recommendation from session clicks, Tailor against
-//! session-rec's baselines, under session-rec's "next item" protocol (HR@20, MRR@20).
+//! `tailor eval`: the flags of each evaluation, handed to `tailor-eval`, and its report
+//! printed as a table or as one JSON object.
 
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::io::Write as _;
+use std::path::PathBuf;
 
-use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use serde_json::json;
-use tailor_ml::session_recs::protocol::{self, Accuracy};
-use tailor_ml::session_recs::{
-    Click, ItemId, ItemIndex, NextItem, Pop, SequentialRules, Tailor, VSknn,
-};
-
-/// Recommendation list length the protocol checks.
-const CUTOFF: usize = 20;
+use tailor_eval::{clv, intent, ope, recs};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -31,13 +20,13 @@ enum EvalCommand {
     Recs(RecsArgs),
     /// Off-policy evaluation: a target policy's CTR estimated from another policy's logs
     /// (IPW, SNIPW, DM, DR), and Tailor's own policy learned from them (Open Bandit format).
-    Ope(crate::eval_ope::OpeArgs),
+    Ope(OpeArgs),
     /// Purchase propensity, next-category interest, send time and per-category forecast, each
     /// against its baseline, on a time split of a data directory's event log.
-    Intent(crate::eval_intent::IntentArgs),
+    Intent(IntentArgs),
     /// Customer lifetime value: BG/NBD, Pareto/NBD and Gamma-Gamma fitted on a calibration
     /// period, scored on the hold-out that follows.
-    Clv(crate::eval_clv::ClvArgs),
+    Clv(ClvArgs),
 }
 
 #[derive(Args, Debug)]
@@ -59,228 +48,144 @@ struct RecsArgs {
     json: bool,
 }
 
+#[derive(Args, Debug)]
+struct OpeArgs {
+    /// Logged impressions, Open Bandit Dataset format (`all.csv`): item_id, position, click,
+    /// propensity_score, user_feature_* and optionally user-item_affinity_<item> columns.
+    #[arg(long)]
+    logs: PathBuf,
+    /// The target policy's probability of showing each item at each position:
+    /// `item_id,pos0,pos1,…`, one row per item (e.g. `bts/action_dist_bts_all.csv`).
+    #[arg(long, required_unless_present = "train_policy")]
+    target_dist: Option<PathBuf>,
+    /// Logs served by the target policy itself (e.g. `bts/all.csv`): their CTR is the on-policy
+    /// truth the estimates are scored against (relative error).
+    #[arg(long)]
+    target_logs: Option<PathBuf>,
+    /// Item features (default: `item_context.csv` beside --logs; without one, one-hot item ids).
+    #[arg(long)]
+    item_context: Option<PathBuf>,
+    /// Folds for cross-fitting the reward model and the policy (obp's quickstart uses 3).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    folds: u16,
+    /// Seed of the fold assignment: folds are scikit-learn's `KFold(shuffle=True,
+    /// random_state=SEED)`, as in obp's quickstart (12345).
+    #[arg(long, default_value_t = 12345)]
+    seed: u32,
+    /// Also learn Tailor's greedy list policy from --logs (cross-fitted: each fold's rounds are
+    /// scored by a policy trained on the other folds) and estimate its CTR.
+    #[arg(long)]
+    train_policy: bool,
+    /// The learned policy's exploration floor ε: share of probability spread over all items.
+    #[arg(long, default_value_t = 0.1)]
+    exploration: f64,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct IntentArgs {
+    /// Data directory holding the event log (`tailor.db`), e.g. one `tailor demo` built.
+    #[arg(long, env = "TAILOR_DATA")]
+    data: PathBuf,
+    /// Days after the cut, held out as the future; the forecast covers min(4, N / 7) weeks.
+    #[arg(long, default_value_t = 28)]
+    split_days: u32,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct ClvArgs {
+    /// Purchase lines: CDNOW_master.txt's whitespace format (`customer date [quantity]
+    /// amount`, dates YYYYMMDD) or CSV with a header naming customer_id, date, amount.
+    #[arg(
+        long,
+        required_unless_present = "summary",
+        requires = "calibration_end"
+    )]
+    transactions: Option<PathBuf>,
+    /// Instead of transactions: a calibration summary CSV (`ID,frequency,recency,T` and
+    /// optionally `monetary_value`, in weeks), like cdnow_customers_summary.csv. No hold-out.
+    #[arg(long, conflicts_with_all = ["transactions", "calibration_end", "holdout_end"])]
+    summary: Option<PathBuf>,
+    /// Last day of the calibration period (YYYY-MM-DD, inclusive).
+    #[arg(long)]
+    calibration_end: Option<String>,
+    /// Last day of the hold-out period (YYYY-MM-DD, inclusive); defaults to the last date in
+    /// the transactions.
+    #[arg(long, requires = "calibration_end")]
+    holdout_end: Option<String>,
+    /// Write every customer's predictions to this CSV file.
+    #[arg(long)]
+    predictions: Option<PathBuf>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     match args.command {
-        EvalCommand::Recs(args) => recs(args),
-        EvalCommand::Ope(args) => crate::eval_ope::run(args),
-        EvalCommand::Intent(args) => crate::eval_intent::run(args),
-        EvalCommand::Clv(args) => crate::eval_clv::run(args),
-    }
-}
-
-struct ModelResult {
-    name: &'static str,
-    accuracy: Accuracy,
-    fit_seconds: f64,
-    evaluate_seconds: f64,
-}
-
-fn recs(args: RecsArgs) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let mut items = ItemIndex::new();
-    let mut train = read_clicks(&args.train, &mut items)?;
-    let test = match (&args.test, args.holdout_days) {
-        (Some(path), _) => read_clicks(path, &mut items)?,
-        (None, Some(days)) if days > 0.0 => {
-            let (rest, holdout) = protocol::split_last_days(&train, days);
-            train = rest;
-            holdout
+        EvalCommand::Recs(args) => {
+            let report = recs::evaluate(&recs::RecsOptions {
+                train: args.train,
+                test: args.test,
+                holdout_days: args.holdout_days,
+            })?;
+            print(args.json, &report.to_json(), &report.table())
         }
-        (None, Some(days)) => bail!("--holdout-days must be positive, got {days}"),
-        (None, None) => bail!("give --test FILE or --holdout-days N"),
-    };
-    if train.is_empty() {
-        bail!("no training clicks");
-    }
-    let sessions = protocol::next_item_sessions(&train, &test);
-    let predictions: usize = sessions.iter().map(|s| s.len() - 1).sum();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-
-    let results = vec![
-        measure::<Pop>("pop", &train, &sessions, threads),
-        measure::<SequentialRules>("sr", &train, &sessions, threads),
-        measure::<VSknn>("vsknn", &train, &sessions, threads),
-        measure::<Tailor>("tailor", &train, &sessions, threads),
-    ];
-    let seconds = started.elapsed().as_secs_f64();
-
-    if args.json {
-        let models: serde_json::Map<String, serde_json::Value> = results
-            .iter()
-            .map(|r| {
-                let scores = json!({
-                    format!("hr@{CUTOFF}"): r.accuracy.hit_rate(),
-                    format!("mrr@{CUTOFF}"): r.accuracy.mrr(),
-                });
-                (r.name.to_string(), scores)
-            })
-            .collect();
-        let report = json!({
-            "models": models,
-            "predictions": predictions,
-            "seconds": seconds,
-        });
-        println!("{report}");
-        return Ok(());
-    }
-
-    let mut trained_items: Vec<ItemId> = train.iter().map(|c| c.item).collect();
-    trained_items.sort_unstable();
-    trained_items.dedup();
-    println!(
-        "{} training clicks, {} items; {} test sessions, {} next-item predictions (session-rec protocol)",
-        train.len(),
-        trained_items.len(),
-        sessions.len(),
-        predictions
-    );
-    println!(
-        "{:<8} {:>8} {:>8} {:>8} {:>8}",
-        "model",
-        format!("HR@{CUTOFF}"),
-        format!("MRR@{CUTOFF}"),
-        "fit s",
-        "eval s"
-    );
-    for r in &results {
-        println!(
-            "{:<8} {:>8.4} {:>8.4} {:>8.3} {:>8.3}",
-            r.name,
-            r.accuracy.hit_rate(),
-            r.accuracy.mrr(),
-            r.fit_seconds,
-            r.evaluate_seconds
-        );
-    }
-    println!("{seconds:.2} s in all");
-    Ok(())
-}
-
-fn measure<M: NextItem + Sync>(
-    name: &'static str,
-    train: &[Click],
-    sessions: &[Vec<ItemId>],
-    threads: usize,
-) -> ModelResult {
-    let fit_started = Instant::now();
-    let model = M::fit(train);
-    let fit_seconds = fit_started.elapsed().as_secs_f64();
-    let evaluate_started = Instant::now();
-    let accuracy = protocol::evaluate(&model, sessions, CUTOFF, threads);
-    ModelResult {
-        name,
-        accuracy,
-        fit_seconds,
-        evaluate_seconds: evaluate_started.elapsed().as_secs_f64(),
-    }
-}
-
-/// Reads a session-rec click file: a header line naming `SessionId`, `ItemId` and `Time`
-/// (in any order, tab-separated), then one click per line.
-fn read_clicks(path: &Path, items: &mut ItemIndex) -> anyhow::Result<Vec<Click>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    parse_clicks(&text, items).with_context(|| format!("in {}", path.display()))
-}
-
-fn parse_clicks(text: &str, items: &mut ItemIndex) -> anyhow::Result<Vec<Click>> {
-    let mut lines = text.lines().enumerate();
-    let Some((_, header)) = lines.next() else {
-        bail!("empty file: expected a header line `SessionId<TAB>ItemId<TAB>Time`");
-    };
-    let columns: Vec<&str> = header.trim_end_matches('\r').split('\t').collect();
-    let column = |name: &str| {
-        columns
-            .iter()
-            .position(|c| c.trim() == name)
-            .with_context(|| format!("the header line has no `{name}` column: {header:?}"))
-    };
-    let (session_column, item_column, time_column) =
-        (column("SessionId")?, column("ItemId")?, column("Time")?);
-    let needed = session_column.max(item_column).max(time_column) + 1;
-
-    let mut clicks = Vec::with_capacity(text.len() / 32);
-    let mut fields: Vec<&str> = Vec::with_capacity(columns.len());
-    for (index, line) in lines {
-        let line = line.trim_end_matches('\r');
-        if line.is_empty() {
-            continue;
+        EvalCommand::Ope(args) => {
+            let report = ope::evaluate(&ope::OpeOptions {
+                logs: args.logs,
+                target_dist: args.target_dist,
+                target_logs: args.target_logs,
+                item_context: args.item_context,
+                folds: args.folds,
+                seed: args.seed,
+                train_policy: args.train_policy,
+                exploration: args.exploration,
+            })?;
+            for warning in &report.warnings {
+                eprintln!("warning: {warning}");
+            }
+            print(args.json, &report.to_json(), report.table())
         }
-        fields.clear();
-        fields.extend(line.split('\t'));
-        if fields.len() < needed {
-            bail!(
-                "line {}: expected {} tab-separated fields, found {}",
-                index + 1,
-                columns.len(),
-                fields.len()
-            );
+        EvalCommand::Intent(args) => {
+            let report = intent::evaluate(&intent::IntentOptions {
+                data: args.data,
+                split_days: args.split_days,
+            })?;
+            print(args.json, &report.to_json(), &report.table())
         }
-        let field = |column: usize, what: &str| {
-            let value = fields[column].trim();
-            (value, format!("line {}: {what} {value:?}", index + 1))
-        };
-        let (value, context) = field(session_column, "session id");
-        let session: u64 = value
-            .parse()
-            .with_context(|| format!("{context} is not a non-negative integer"))?;
-        let (value, context) = field(item_column, "item id");
-        let item: u64 = value
-            .parse()
-            .with_context(|| format!("{context} is not a non-negative integer"))?;
-        let (value, context) = field(time_column, "time");
-        let time: f64 = value
-            .parse()
-            .ok()
-            .filter(|t: &f64| t.is_finite())
-            .with_context(|| format!("{context} is not a number of seconds"))?;
-        clicks.push(Click {
-            session,
-            item: items.intern(item),
-            time,
-        });
+        EvalCommand::Clv(args) => {
+            let report = clv::evaluate(&clv::ClvOptions {
+                transactions: args.transactions,
+                summary: args.summary,
+                calibration_end: args.calibration_end,
+                holdout_end: args.holdout_end,
+                predictions: args.predictions,
+            })?;
+            print(args.json, &report.to_json(), &report.table())
+        }
     }
-    Ok(clicks)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_session_rec_files_by_header() {
-        let mut items = ItemIndex::new();
-        let text = "SessionId\tItemId\tTime\n1\t214536502\t1396860669.277\n1\t7\t1396860886\r\n\n";
-        let clicks = parse_clicks(text, &mut items).expect("valid file");
-        assert_eq!(clicks.len(), 2);
-        assert_eq!(clicks[0].item, 0);
-        assert_eq!(items.external(clicks[0].item), Some(214_536_502));
-        assert_eq!(clicks[1].time, 1_396_860_886.0);
-
-        // Columns in another order.
-        let text = "Time\tSessionId\tItemId\n5.5\t9\t3\n";
-        let clicks = parse_clicks(text, &mut items).expect("valid file");
-        assert_eq!((clicks[0].session, clicks[0].time), (9, 5.5));
-    }
-
-    #[test]
-    fn reports_what_is_wrong_and_where() {
-        let mut items = ItemIndex::new();
-        let error = |text: &str| {
-            format!(
-                "{:#}",
-                parse_clicks(text, &mut ItemIndex::new()).unwrap_err()
-            )
-        };
-        assert!(error("").contains("header"));
-        assert!(error("SessionId\tItem\tTime\n").contains("`ItemId`"));
-        assert!(error("SessionId\tItemId\tTime\n1\t2\n").contains("line 2"));
-        let message = error("SessionId\tItemId\tTime\n1\t2\t3\n1\tabc\t4\n");
-        assert!(
-            message.contains("line 3") && message.contains("item id"),
-            "{message}"
-        );
-        assert!(error("SessionId\tItemId\tTime\n1\t2\tNaN\n").contains("time"));
-        assert!(parse_clicks("SessionId\tItemId\tTime\n", &mut items).is_ok_and(|c| c.is_empty()));
+/// Prints the JSON on one line, or the table. A pipe closed early (`| head`) ends the output
+/// quietly, as in ripgrep.
+fn print(json: bool, report: &serde_json::Value, table: &str) -> anyhow::Result<()> {
+    let text = if json {
+        format!("{report}\n")
+    } else {
+        table.to_string()
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        result => Ok(result?),
     }
 }

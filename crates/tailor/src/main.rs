@@ -1,14 +1,14 @@
 //! `tailor`: the binary. Flags and configuration, wiring store → engine → server, and the
-//! `demo` and `bench` drivers. Nothing else lives here.
+//! tools' flags handed to their crates (`tailor-demo`, `tailor-eval`, `tailor-bench`), which
+//! the `tools` feature (on by default) brings in. Nothing else lives here.
 
+#[cfg(feature = "tools")]
 mod bench;
-mod bench_journeys;
 mod config;
+#[cfg(feature = "tools")]
 mod demo;
+#[cfg(feature = "tools")]
 mod eval;
-mod eval_clv;
-mod eval_intent;
-mod eval_ope;
 mod report;
 mod server;
 mod train;
@@ -38,10 +38,13 @@ enum Command {
     /// Serve the API on the embedded store.
     Serve(Box<config::ServeArgs>),
     /// Build a synthetic store with shoppers through the public API, then serve it.
+    #[cfg(feature = "tools")]
     Demo(demo::DemoArgs),
     /// Measure ingest throughput and profile read latency on a fresh data directory.
+    #[cfg(feature = "tools")]
     Bench(bench::BenchArgs),
     /// Evaluate models on your own data or the shared data sets.
+    #[cfg(feature = "tools")]
     Eval(eval::EvalArgs),
     /// Print an experiment's results from a running server.
     Report(report::ReportArgs),
@@ -54,8 +57,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => server::serve(*args),
+        #[cfg(feature = "tools")]
         Command::Demo(args) => demo::run(args),
+        #[cfg(feature = "tools")]
         Command::Bench(args) => bench::run(args),
+        #[cfg(feature = "tools")]
         Command::Eval(args) => eval::run(args),
         Command::Report(args) => report::run(args),
         Command::Train(args) => train::run(args),

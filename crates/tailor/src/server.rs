@@ -31,12 +31,8 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Opens the data directory and starts the engine.
-pub fn open_engine(settings: &Settings) -> anyhow::Result<(Engine, GeneratedKeys)> {
-    open_engine_with_clock(settings, Arc::new(SystemClock))
-}
-
-pub(crate) fn open_engine_with_clock(
+/// Opens the data directory and starts the engine on `clock`.
+pub fn open_engine(
     settings: &Settings,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<(Engine, GeneratedKeys)> {
@@ -153,8 +149,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
             None => Arc::new(SystemClock),
         };
-        let (engine, generated) =
-            tokio::task::block_in_place(|| open_engine_with_clock(&settings, clock))?;
+        let (engine, generated) = tokio::task::block_in_place(|| open_engine(&settings, clock))?;
         save_generated(&settings.data, &generated)?;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, data = %settings.data.display(), "serving");
@@ -162,7 +157,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "Tailor is serving on http://{addr} (data: {})",
             settings.data.display()
         );
-        let state = AppState::new(engine, None)
+        let state = AppState::new(engine)
             .with_test_clock(test_clock)
             .with_rate_limits(settings.rate_limits.clone());
         tailor_server::serve(listener, state, shutdown_signal()).await?;

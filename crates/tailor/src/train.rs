@@ -161,66 +161,6 @@ fn train_remote(args: &TrainArgs) -> anyhow::Result<Value> {
     })
 }
 
-/// The version in one line, for the demo's summary.
-pub fn one_line(v: &Value) -> String {
-    let e = &v["evaluation"];
-    let mut parts = vec![format!(
-        "version {} trained in {:.1} s",
-        v["version"],
-        v["seconds"].as_f64().unwrap_or(0.0)
-    )];
-    for (name, key) in [
-        ("session intent", "purchase_intent_session"),
-        ("7-day intent", "purchase_intent_7d"),
-    ] {
-        if !e[key].is_null() {
-            parts.push(format!(
-                "{name} AUC {} (recency/frequency {})",
-                num(&e[key]["auc"], 2),
-                num(&e[key]["baseline"]["auc"], 2)
-            ));
-        }
-    }
-    let h = &e["lifetime_value"]["holdout"];
-    if !h["predicted_total"].is_null() {
-        parts.push(format!(
-            "BG/NBD next {} weeks {} orders (actual {})",
-            h["weeks"],
-            num(&h["predicted_total"], 0),
-            num(&h["actual_total"], 0)
-        ));
-    }
-    if !e["next_categories"].is_null() {
-        let n = &e["next_categories"];
-        parts.push(format!(
-            "next categories recall@3 {} (popularity {})",
-            num(&n["recall_at_3"], 2),
-            num(&n["baseline"]["recall_at_3"], 2)
-        ));
-    }
-    if !e["send_time"]["hit_rate"].is_null() {
-        let st = &e["send_time"];
-        parts.push(format!(
-            "send hour {} (fixed {})",
-            num(&st["hit_rate"], 2),
-            num(&st["baseline"]["hit_rate"], 2)
-        ));
-    }
-    let f = &e["forecast"];
-    if !f["orders_wape"]["model"].is_null() {
-        parts.push(format!(
-            "4-week category forecast WAPE {} (naive {})",
-            percent(&f["orders_wape"]["model"]),
-            percent(&f["orders_wape"]["baseline"])
-        ));
-    }
-    if let Some(skipped) = v["skipped"].as_array().filter(|s| !s.is_empty()) {
-        let names: Vec<&str> = skipped.iter().filter_map(|s| s["model"].as_str()).collect();
-        parts.push(format!("not trained: {}", names.join(", ")));
-    }
-    parts.join("; ")
-}
-
 fn num(v: &Value, digits: usize) -> String {
     v.as_f64()
         .map_or_else(|| "—".to_string(), |x| format!("{x:.digits$}"))

@@ -1,0 +1,78 @@
+//! What both benchmarks run against: an engine on a fresh data directory, and the real HTTP
+//! server on loopback in this process, for the benchmarks' own clients.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tailor_core::Clock;
+use tailor_engine::journeys::ChannelConfig;
+use tailor_engine::{Engine, Options};
+use tailor_store::SqliteStore;
+
+use crate::error::Error;
+
+pub const WRITE_KEY: &str = "bench-write";
+/// Events are loaded as a store's backend sends them (Segment's server libraries).
+pub const SERVER_KEY: &str = "bench-server";
+pub const ADMIN_KEY: &str = "bench-admin";
+
+/// Opens the embedded store in `data` and starts an engine on it with the bench's keys and
+/// otherwise the defaults of `tailor serve`.
+pub fn open_engine(
+    data: &Path,
+    clock: Arc<dyn Clock>,
+    channels: ChannelConfig,
+) -> Result<Engine, Error> {
+    let store = SqliteStore::open(data).map_err(|e| {
+        Error::setup(
+            format!("cannot open the data directory {}", data.display()),
+            e,
+        )
+    })?;
+    let options = Options {
+        keys: tailor_engine::ConfiguredKeys {
+            write: Some(WRITE_KEY.into()),
+            server: Some(SERVER_KEY.into()),
+            admin: Some(ADMIN_KEY.into()),
+            analyst: None,
+        },
+        channels,
+        ..Options::default()
+    };
+    let (engine, _) = Engine::open(Arc::new(store), clock, options)
+        .map_err(|e| Error::setup("cannot start the engine", e))?;
+    Ok(engine)
+}
+
+/// The runtime a benchmark runs on: the one `tailor serve` runs on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::setup("cannot start the async runtime", e))
+}
+
+/// The real HTTP server on loopback, in this process, for the bench's own clients.
+pub struct InProcessServer {
+    pub base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl InProcessServer {
+    pub async fn start(engine: &Engine) -> Result<Self, Error> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let state = tailor_server::AppState::new(engine.clone());
+        let task = tokio::spawn(tailor_server::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        Ok(Self { base, stop, task })
+    }
+
+    pub async fn stop(self) -> Result<(), Error> {
+        let _ = self.stop.send(());
+        Ok(self.task.await??)
+    }
+}

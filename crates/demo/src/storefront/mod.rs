@@ -1,0 +1,68 @@
+//! The demo storefront: home, category, product, cart and preference pages for the demo's
+//! simulated shop, each asking `decide` (in-process, as a store's backend would over HTTP)
+//! what to show this visitor, with the explanation under every personalized block. The
+//! browser sends Segment events to `/v1/track` with the public write key, so the next page
+//! view adapts.
+//!
+//! Pages are rendered with `maud`, which escapes every value it interpolates; the little
+//! script the pages share is a constant and reads the visitor from `data-*` attributes, so
+//! no request value ever lands in a script unescaped.
+//!
+//! Who is browsing comes from a cookie the storefront sets (`/as?user=…` picks a simulated
+//! shopper): an unverified claim, which is why these pages, the preference center among
+//! them, exist only in the demo.
+
+mod layout;
+mod pages;
+mod preferences;
+mod visitor;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::routing::get;
+use tailor_engine::Engine;
+
+/// What the storefront's handlers reach.
+#[derive(Clone)]
+struct Storefront {
+    engine: Engine,
+    /// The public write key the pages send events with.
+    write_key: Arc<str>,
+    /// Message ids of what the preference center records: a random prefix and a counter.
+    id_prefix: Arc<str>,
+    id_counter: Arc<AtomicU64>,
+}
+
+impl Storefront {
+    fn new_message_id(&self) -> String {
+        let n = self.id_counter.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{n}", self.id_prefix)
+    }
+}
+
+/// The storefront's routes over `engine`, for the server's router to merge (`/`, `/c/…`,
+/// `/p/…`, `/cart`, `/as`, `/preferences`). They carry their own state, so they fit a
+/// router of any state type.
+pub fn storefront<S: Clone + Send + Sync + 'static>(engine: Engine, write_key: &str) -> Router<S> {
+    let id_prefix = tailor_engine::keys::random_key("sf-", 8)
+        .unwrap_or_else(|_| format!("sf-{}", std::process::id()));
+    let state = Storefront {
+        engine,
+        write_key: write_key.into(),
+        id_prefix: id_prefix.into(),
+        id_counter: Arc::new(AtomicU64::new(0)),
+    };
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/c/{*path}", get(pages::category))
+        .route("/p/{id}", get(pages::product))
+        .route("/cart", get(pages::cart))
+        .route("/as", get(visitor::switch))
+        .route(
+            "/preferences",
+            get(preferences::show).post(preferences::save),
+        )
+        .with_state(state)
+}

@@ -1,0 +1,204 @@
+//! The demo storefront's preference center (`/preferences`): what Tailor knows about the
+//! visitor — what they declared, what it inferred, their consent — and a form to declare
+//! favourite categories, a price range, channels and frequency (zero-party data). Saving
+//! records what `PUT /v1/preferences` records (the `preferences` trait, and the channels as
+//! consent), so the next page reflects it at once.
+//!
+//! It trusts the storefront's visitor cookie, an unverified claim: fine for a demo's
+//! simulated shoppers, which is why it is not part of the server.
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::header::LOCATION;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use maud::html;
+use serde_json::{Value, json};
+use tailor_core::MessageType;
+use tailor_core::message::{Envelope, Message, parse_message};
+use tailor_core::preferences::{self, Channels, Preferences, PriceRange};
+
+use super::Storefront;
+use super::layout::{self, Personalized};
+use super::visitor::Visitor;
+
+const FREQUENCIES: [&str; 3] = ["daily", "weekly", "monthly"];
+
+pub(super) async fn show(State(store): State<Storefront>, headers: HeaderMap) -> Response {
+    let visitor = Visitor::of(&headers);
+    let engine = &store.engine;
+    let id = visitor.who.id().to_string();
+    let declared = engine.declared_preferences(&id).unwrap_or_default();
+    let categories: Vec<String> = engine
+        .category_tree()
+        .iter()
+        .flat_map(|top| top.children.iter().map(|c| c.path.clone()))
+        .collect();
+    let channels = declared.channels.clone().unwrap_or_default();
+    let max_price = declared
+        .price_range
+        .map(|r| format!("{}", r.max))
+        .unwrap_or_default();
+    let frequency = declared.frequency.clone().unwrap_or_default();
+    let inferred = engine
+        .profile(&id)
+        .map(|p| serde_json::to_value(&p).unwrap_or(Value::Null));
+    let consent = engine.consent_state(&id).unwrap_or_default();
+    let body = html! {
+        h1 { "Your preferences" }
+        section.card {
+            h2 { "What we know about you" }
+            ul {
+                @if let Some(v) = &inferred {
+                    @let top: Vec<&str> = v["affinities"]["categories"]
+                        .as_array()
+                        .map(|a| a.iter().take(3).filter_map(|c| c["key"].as_str()).collect())
+                        .unwrap_or_default();
+                    li { "Stage: " (v["lifecycleStage"].as_str().unwrap_or("?")) }
+                    li { "Product views: " (v["productViews"]) }
+                    li { "Orders: " (v["orders"]["count"]) }
+                    li { "Interests we inferred: " (if top.is_empty() { "none yet".to_string() } else { top.join(", ") }) }
+                } @else {
+                    li { "Nothing yet: we have not seen you browse." }
+                }
+            }
+            h3 { "Consent" }
+            ul {
+                @for (purpose, permission) in &consent {
+                    li { (purpose.as_str()) ": " (permission.describe()) }
+                }
+            }
+        }
+        form.card method="post" action="/preferences" {
+            h2 { "Tell us what you like" }
+            p { "What you tell us counts more than what we guess." }
+            fieldset {
+                legend { "Favourite categories" }
+                @for (i, path) in categories.iter().enumerate() {
+                    label.pref {
+                        input type="checkbox" name={ "category_" (i) } value=(path) checked[declared.categories.contains(path)];
+                        " " (path)
+                    }
+                }
+            }
+            p { label { "Maximum price " input type="number" min="0" step="1" name="max_price" value=(max_price); } }
+            fieldset {
+                legend { "Send me news by" }
+                @for (name, on) in [("email", channels.email), ("push", channels.push), ("sms", channels.sms)] {
+                    label.pref { input type="checkbox" name=(name) checked[on == Some(true)]; " " (name) }
+                }
+            }
+            p {
+                label {
+                    "How often "
+                    select name="frequency" {
+                        option value="" selected[frequency.is_empty()] { "no preference" }
+                        @for f in FREQUENCIES {
+                            option value=(f) selected[f == frequency] { (f) }
+                        }
+                    }
+                }
+            }
+            button.primary type="submit" { "Save my preferences" }
+        }
+    };
+    let personalized = Personalized {
+        yes: true,
+        reason: None,
+    };
+    layout::page(
+        &store,
+        &visitor,
+        "Your preferences",
+        personalized,
+        html! {},
+        body,
+    )
+}
+
+pub(super) async fn save(
+    State(store): State<Storefront>,
+    headers: HeaderMap,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let visitor = Visitor::of(&headers);
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let on = |name: &str| Some(field(name).is_some());
+    let prefs = Preferences {
+        categories: fields
+            .iter()
+            .filter(|(k, _)| k.starts_with("category_"))
+            .map(|(_, v)| v.clone())
+            .filter(|c| store.engine.has_category(c))
+            .collect(),
+        price_range: field("max_price")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|m| m.is_finite() && *m > 0.0)
+            .map(|max| PriceRange { min: 0.0, max }),
+        channels: Some(Channels {
+            email: on("email"),
+            push: on("push"),
+            sms: on("sms"),
+        }),
+        frequency: field("frequency")
+            .filter(|f| FREQUENCIES.contains(f))
+            .map(str::to_string),
+        ..Default::default()
+    };
+    let recorded = match declaration(&store, &visitor.who.json(), &prefs) {
+        // The demo's backend records it for the shopper picked on the page (its pretend
+        // login), as a store's backend does for its logged-in customer.
+        Ok(messages) => store
+            .engine
+            .ingest(messages, tailor_engine::Origin::Server)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    if let Err(error) = recorded {
+        tracing::warn!(%error, "could not save preferences from the storefront");
+    }
+    (StatusCode::SEE_OTHER, [(LOCATION, "/preferences")]).into_response()
+}
+
+/// The messages `PUT /v1/preferences` records for a declaration: an identify call with the
+/// `preferences` trait and, when channels were declared, the consent event they make.
+fn declaration(
+    store: &Storefront,
+    ids: &Value,
+    prefs: &Preferences,
+) -> Result<Vec<Message>, String> {
+    let mut bodies = vec![(
+        MessageType::Identify,
+        json!({"traits": {preferences::TRAIT: prefs}}),
+    )];
+    let channels = prefs.channel_consent();
+    if !channels.is_empty() {
+        bodies.push((
+            MessageType::Track,
+            json!({"event": tailor_engine::consent::CONSENT_EVENT,
+                   "properties": {"consentSource": "preference center", "policyVersion": store.engine.consent_policy().version},
+                   "context": {"consent": {"categoryPreferences": channels}}}),
+        ));
+    }
+    let envelope = Envelope {
+        received_at: store.engine.now(),
+        ..Default::default()
+    };
+    bodies
+        .into_iter()
+        .map(|(kind, mut body)| {
+            if let (Value::Object(body), Value::Object(ids)) = (&mut body, ids) {
+                body.extend(ids.clone());
+            }
+            parse_message(body, Some(kind), &envelope, || store.new_message_id())
+                .map_err(|e| e.message)
+        })
+        .collect()
+}
