@@ -516,6 +516,16 @@ pub(crate) fn start(
 /// What must be in memory before the journey threads start: segment members and the live
 /// on-site messages.
 fn prepare(parts: &JourneyParts) -> Result<(), EngineError> {
+    // Journeys start with the events after their first start. That point is fixed here,
+    // before the engine takes any event, not when the scheduler thread first runs: events
+    // acknowledged in between would otherwise be skipped.
+    if parts.store.journey_cursor()?.is_none() {
+        let last = parts.store.last_seq()?;
+        parts.store.journey_write(&tailor_store::JourneyWrite {
+            cursor: Some(last),
+            ..Default::default()
+        })?;
+    }
     let journeys = &parts.journeys;
     let now = parts.clock.now();
     parts
