@@ -73,7 +73,10 @@ impl TestApp {
         self.router = router(self.edge.state(&self.kit));
     }
 
+    /// A request to the router. Requests are received at least 1 ms apart, as over a
+    /// network, so what the profile keeps by event time keeps their order.
     pub fn request(&self, method: Method, path: &str) -> Request {
+        self.kit.tick();
         Request {
             target: Target::Router(self.router.clone()),
             method,

@@ -156,6 +156,15 @@ impl TestEngine {
     /// needed), as calls over HTTP are: events without their own timestamp then keep their
     /// order wherever the profile keeps the latest by event time (the cart, consent).
     pub async fn send(&self, calls: impl Segment) -> Receipt {
+        let received_at = self.tick();
+        let mut new_id = || format!("kit-{}", self.ids.fetch_add(1, Ordering::Relaxed));
+        let messages = calls.messages(received_at, &mut new_id);
+        self.ingest(messages).await.expect("ingest")
+    }
+
+    /// Now, at least 1 ms after the last call (see [`TestEngine::send`]); [`crate::TestApp`]
+    /// ticks before each request for the same reason.
+    pub fn tick(&self) -> tailor_core::Millis {
         let now = self.clock.now();
         let last = self.last_received.load(Ordering::SeqCst);
         if now <= last {
@@ -163,9 +172,7 @@ impl TestEngine {
         }
         let received_at = self.clock.now();
         self.last_received.store(received_at, Ordering::SeqCst);
-        let mut new_id = || format!("kit-{}", self.ids.fetch_add(1, Ordering::Relaxed));
-        let messages = calls.messages(received_at, &mut new_id);
-        self.ingest(messages).await.expect("ingest")
+        received_at
     }
 
     pub async fn track(&self, body: Value) -> Receipt {
