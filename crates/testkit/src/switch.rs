@@ -3,6 +3,7 @@
 //! (`tests/run.sh` sets it, so CI runs everything). Without it they pass after printing one
 //! line saying what was skipped and how to run it; plain `cargo test` then needs only Rust.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 /// The environment variable that turns external tests on.
@@ -17,10 +18,10 @@ pub fn enabled() -> bool {
 pub fn external() -> bool {
     let on = enabled();
     if !on {
-        eprintln!(
+        say(&format!(
             "SKIPPED {}: it needs external tools or data; set {SWITCH}=1 to run it (tests/run.sh does)",
             current_test()
-        );
+        ));
     }
     on
 }
@@ -35,13 +36,19 @@ pub fn shared_data() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir.canonicalize().unwrap_or(dir))
     } else {
-        eprintln!(
+        say(&format!(
             "SKIPPED {}: {} is absent (the shared data sets live beside the project)",
             current_test(),
             dir.display()
-        );
+        ));
         None
     }
+}
+
+/// One line on the process's stderr. Not `eprintln!`: libtest captures that for passing
+/// tests, and a skipped test passes, so the line would never be seen.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// The running test's name: libtest names each test's thread after it.
