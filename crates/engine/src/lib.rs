@@ -11,6 +11,7 @@ mod boot;
 mod catalog_admin;
 pub mod decide;
 pub mod error;
+pub mod export;
 pub mod govern;
 mod ingest;
 pub mod journeys;
@@ -162,7 +163,7 @@ impl Engine {
     }
 
     /// Everything Tailor keeps about the person `id` names, in one document.
-    pub fn export(&self, id: &str) -> Result<Option<serde_json::Value>> {
+    pub fn export(&self, id: &str) -> Result<Option<export::ExportDocument>> {
         self.parts.people.export(id)
     }
 
@@ -196,7 +197,7 @@ impl Engine {
     }
 
     /// The consent ledger of the person `id` names (oldest first).
-    pub fn consent_ledger(&self, id: &str) -> Result<Option<Vec<serde_json::Value>>> {
+    pub fn consent_ledger(&self, id: &str) -> Result<Option<Vec<consent::LedgerEntry>>> {
         self.parts.people.consent_ledger(id)
     }
 
@@ -285,7 +286,7 @@ impl Engine {
     }
 
     /// What a learning placement has learned so far.
-    pub fn policy_summary(&self, placement: &str) -> Option<serde_json::Value> {
+    pub fn policy_summary(&self, placement: &str) -> Option<policies::PolicySummary> {
         self.parts.settings.policy_summary(placement)
     }
 
@@ -313,7 +314,10 @@ impl Engine {
     }
 
     /// The results of experiment `id` (see `measure::experiment_results`).
-    pub fn experiment_results(&self, id: &str) -> Result<serde_json::Value> {
+    pub fn experiment_results(
+        &self,
+        id: &str,
+    ) -> Result<measure::experiment_results::ExperimentResults> {
         self.parts.measure.experiment_results(id)
     }
 
@@ -356,17 +360,17 @@ impl Engine {
 
     // Journeys.
 
-    pub fn journeys(&self) -> Vec<serde_json::Value> {
+    pub fn journeys(&self) -> Vec<journeys::JourneySummary> {
         self.parts.journeys.journeys()
     }
 
     /// One journey, its current version or `version`.
-    pub fn journey(&self, id: &str, version: Option<u32>) -> Option<serde_json::Value> {
+    pub fn journey(&self, id: &str, version: Option<u32>) -> Option<journeys::JourneySummary> {
         self.parts.journeys.journey(id, version)
     }
 
     /// Validates and stores a definition; a changed one becomes a new version.
-    pub fn put_journey(&self, definition: serde_json::Value) -> Result<serde_json::Value> {
+    pub fn put_journey(&self, definition: serde_json::Value) -> Result<journeys::JourneySummary> {
         self.parts.journeys.put_journey(definition)
     }
 
@@ -375,21 +379,21 @@ impl Engine {
     }
 
     /// Pauses (no one enters, timers hold) or resumes a journey.
-    pub fn set_journey_paused(&self, id: &str, paused: bool) -> Result<serde_json::Value> {
+    pub fn set_journey_paused(&self, id: &str, paused: bool) -> Result<journeys::JourneySummary> {
         self.parts.journeys.set_journey_paused(id, paused)
     }
 
     /// Sent vs control of journey `id`.
-    pub fn journey_report(&self, id: &str) -> Result<serde_json::Value> {
+    pub fn journey_report(&self, id: &str) -> Result<journeys::report::JourneyReport> {
         self.parts.journeys.journey_report(id)
     }
 
     /// Counts per step and for the journey.
-    pub fn journey_stats(&self, id: &str) -> Result<serde_json::Value> {
+    pub fn journey_stats(&self, id: &str) -> Result<journeys::JourneyStats> {
         self.parts.journeys.journey_stats(id)
     }
 
-    pub fn journey_templates(&self) -> serde_json::Value {
+    pub fn journey_templates(&self) -> journeys::JourneyTemplates {
         self.parts.journeys.journey_templates()
     }
 
@@ -402,7 +406,7 @@ impl Engine {
     }
 
     /// The runs of the person `id` names (any of their ids).
-    pub fn journey_runs(&self, id: &str) -> Result<Vec<serde_json::Value>> {
+    pub fn journey_runs(&self, id: &str) -> Result<Vec<journeys::RunView>> {
         self.parts.journeys.journey_runs(id)
     }
 
@@ -412,17 +416,17 @@ impl Engine {
         status: Option<&str>,
         person: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<serde_json::Value>> {
+    ) -> Result<Vec<journeys::OutboxMessage>> {
         self.parts.journeys.outbox(status, person, limit)
     }
 
     /// Puts a dead message back in the queue, due now, with its attempts reset.
-    pub fn replay_dead(&self, key: &str) -> Result<serde_json::Value> {
+    pub fn replay_dead(&self, key: &str) -> Result<journeys::OutboxMessage> {
         self.parts.journeys.replay_dead(key)
     }
 
     /// An audience's members who may be used for advertising now.
-    pub fn audience(&self, name: &str) -> Result<serde_json::Value> {
+    pub fn audience(&self, name: &str) -> Result<journeys::Audience> {
         self.parts.journeys.audience(name)
     }
 
@@ -432,7 +436,7 @@ impl Engine {
         name: &str,
         after: i64,
         limit: usize,
-    ) -> Result<serde_json::Value> {
+    ) -> Result<journeys::AudienceChanges> {
         self.parts.journeys.audience_changes(name, after, limit)
     }
 

@@ -10,9 +10,10 @@ use tailor_core::{Clock, Millis, Purpose};
 use tailor_store::{AuditEntry, Store, StoredEvent};
 
 use crate::error::EngineError;
+use crate::export::{self, ExportDocument, ExportParts};
 use crate::govern::consent::{self, Consent, Permission};
-use crate::govern::privacy::{self, Suppression};
-use crate::journeys::{JourneyParts, outbox_json};
+use crate::govern::privacy::Suppression;
+use crate::journeys::JourneyParts;
 use crate::learn::predictions::{PredictionService, Predictions};
 use crate::live::Live;
 use crate::measure::decision_log::DecisionLog;
@@ -103,7 +104,10 @@ impl People {
     }
 
     /// The consent ledger (oldest first). Blocks on disk.
-    pub fn consent_ledger(&self, id: &str) -> Result<Option<Vec<serde_json::Value>>, EngineError> {
+    pub fn consent_ledger(
+        &self,
+        id: &str,
+    ) -> Result<Option<Vec<consent::LedgerEntry>>, EngineError> {
         let Some(ids) = self.live.with_profile(id, |p| p.id_list()) else {
             return Ok(None);
         };
@@ -114,7 +118,7 @@ impl People {
 
     /// Everything Tailor keeps about the person, in one document (format in the README,
     /// "Export"). Blocks on disk. `None` if nobody is known by `id`.
-    pub fn export(&self, id: &str) -> Result<Option<serde_json::Value>, EngineError> {
+    pub fn export(&self, id: &str) -> Result<Option<ExportDocument>, EngineError> {
         let now = self.clock.now();
         let Some(view) = self.profile_in_full(id)? else {
             return Ok(None);
@@ -133,14 +137,14 @@ impl People {
         let exposures = self.store.exposures_of(&ids)?;
         let messages = self.store.outbox_list(None, Some(&ids), usize::MAX)?;
         let journeys = self.journeys.journey_runs(id)?;
-        Ok(Some(privacy::export_document(
+        Ok(Some(export::export_document(
             view,
-            privacy::ExportParts {
+            ExportParts {
                 events: &events,
                 decisions: &decisions,
                 exposures: &exposures,
                 journeys,
-                messages: messages.iter().map(outbox_json).collect(),
+                messages: &messages,
             },
             now,
         )))

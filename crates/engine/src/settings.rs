@@ -12,7 +12,7 @@ use tailor_store::Store;
 use crate::decide::{Placement, Placements};
 use crate::error::EngineError;
 use crate::govern::consent::{Consent, ConsentPolicy};
-use crate::learn::policies::Policies;
+use crate::learn::policies::{Policies, PolicySummary};
 use crate::live::Live;
 use crate::measure::experiments::{Experiments, PlacementExperiment};
 use crate::meta;
@@ -92,16 +92,17 @@ impl Settings {
     }
 
     /// What a learning placement has learned so far; `None` for an unknown placement.
-    pub fn policy_summary(&self, placement: &str) -> Option<serde_json::Value> {
-        let p = self
+    pub fn policy_summary(&self, placement: &str) -> Option<PolicySummary> {
+        let policy = self
             .placements
             .list()
             .iter()
             .find(|p| p.id == placement)?
-            .clone();
-        let mut summary = self.policies.summary(placement);
-        summary["policy"] = serde_json::json!(p.policy);
-        Some(summary)
+            .policy;
+        Some(PolicySummary {
+            policy,
+            candidates: self.policies.summary(placement),
+        })
     }
 
     /// `NotFound` unless the store has this placement.

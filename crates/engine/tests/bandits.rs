@@ -94,9 +94,11 @@ async fn a_learning_placement_finds_the_best_offer() {
         .unwrap();
     assert!(p > 0.0 && p <= 1.0, "{logged}");
 
-    let learned = kit
-        .policy_summary("promo.banner")
-        .expect("a learning placement");
+    // As `GET /v1/placements/{id}/policy` sends it.
+    let learned = json!(
+        kit.policy_summary("promo.banner")
+            .expect("a learning placement")
+    );
     let b = &learned["candidates"]["promo-b"];
     let a = &learned["candidates"]["promo-a"];
     assert!(
@@ -128,7 +130,7 @@ async fn a_learning_placement_finds_the_best_offer() {
 
     // What it learned survives a restart.
     kit.restart().await;
-    let after = kit.policy_summary("promo.banner").unwrap();
+    let after = json!(kit.policy_summary("promo.banner").unwrap());
     assert_eq!(after["candidates"], learned["candidates"]);
 }
 
@@ -156,7 +158,7 @@ async fn a_contextual_checkout_logs_exact_propensities() {
         }
     }
     assert_eq!(seen.len(), 2, "both variants are tried: {seen:?}");
-    let learned = kit.policy_summary("checkout.flow").unwrap();
+    let learned = json!(kit.policy_summary("checkout.flow").unwrap());
     assert!(
         learned["candidates"]["express"]["showings"]
             .as_u64()

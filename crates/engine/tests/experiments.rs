@@ -139,7 +139,8 @@ async fn an_experiment_measures_the_lift_of_personalization() {
 
     // Exposures are written by the decision log thread.
     kit.settle().await;
-    let results = kit.experiment_results("recs-lift").unwrap();
+    // As `GET /v1/experiments/{id}/results` sends it.
+    let results = json!(kit.experiment_results("recs-lift").unwrap());
     assert_eq!(results["units"], shoppers, "one unit per person: {results}");
     let per = |v: usize| results["variations"][v]["units"].as_u64().unwrap();
     assert!(
@@ -184,7 +185,7 @@ async fn an_experiment_measures_the_lift_of_personalization() {
         d["decisions"]["recs.home"]["experiment"]["variation"],
         first_variation.as_str()
     );
-    let again = kit.experiment_results("recs-lift").unwrap();
+    let again = json!(kit.experiment_results("recs-lift").unwrap());
     assert_eq!(again["units"], shoppers);
 
     // Stopped: nobody new is enrolled.

@@ -92,11 +92,11 @@ fn catalog(kit: &TestEngine) {
 /// `PUT /v1/journeys/{id}`: the definition with its id.
 fn put_journey(kit: &TestEngine, id: &str, mut definition: Value) -> Result<Value, EngineError> {
     definition["id"] = json!(id);
-    kit.put_journey(definition)
+    kit.put_journey(definition).map(|j| json!(j))
 }
 
 fn put_template(kit: &TestEngine, id: &str) {
-    let templates = kit.journey_templates();
+    let templates = json!(kit.journey_templates());
     let def = templates["journeys"]
         .as_array()
         .unwrap()
@@ -109,11 +109,16 @@ fn put_template(kit: &TestEngine, id: &str) {
 }
 
 fn outbox(kit: &TestEngine, user: &str) -> Vec<Value> {
-    kit.outbox(None, Some(user), 100).unwrap()
+    as_json(kit.outbox(None, Some(user), 100).unwrap())
+}
+
+/// Items as the API lists them.
+fn as_json<T: serde::Serialize>(items: Vec<T>) -> Vec<Value> {
+    items.iter().map(|item| json!(item)).collect()
 }
 
 fn stats(kit: &TestEngine, id: &str) -> Value {
-    kit.journey_stats(id).unwrap()
+    json!(kit.journey_stats(id).unwrap())
 }
 
 fn step_count(stats: &Value, step: &str, metric: &str) -> i64 {
@@ -252,7 +257,7 @@ async fn abandoned_cart_runs_end_to_end_through_smtp_webhooks_and_audiences() {
     // 48 h after the email: the retargeting audience, with advertising consent only.
     s.clock.advance("24h");
     s.settle().await;
-    let a = s.audience("cart-retargeting").unwrap();
+    let a = json!(s.audience("cart-retargeting").unwrap());
     assert_eq!(
         a["members"].as_array().map(Vec::len),
         Some(2),
@@ -294,7 +299,7 @@ async fn abandoned_cart_runs_end_to_end_through_smtp_webhooks_and_audiences() {
     )
     .await;
     s.settle().await;
-    let c = s.audience_changes("cart-retargeting", 0, 1_000).unwrap();
+    let c = json!(s.audience_changes("cart-retargeting", 0, 1_000).unwrap());
     assert!(
         c["changes"].as_array().is_some_and(|c| {
             c.iter()
@@ -302,7 +307,7 @@ async fn abandoned_cart_runs_end_to_end_through_smtp_webhooks_and_audiences() {
         }),
         "cart left the audience: {c}"
     );
-    let a = s.audience("cart-retargeting").unwrap();
+    let a = json!(s.audience("cart-retargeting").unwrap());
     assert_eq!(a["members"].as_array().unwrap().len(), 1, "{a}");
     // Exactly one email each, whatever happened in between.
     assert_eq!(w.smtp.to("cart@example.com").len(), 1);
@@ -313,13 +318,13 @@ async fn abandoned_cart_runs_end_to_end_through_smtp_webhooks_and_audiences() {
     assert_eq!(step_count(&st, "email", "skipped:no_consent"), 1, "{st}");
     assert_eq!(step_count(&st, "push", "sent"), 2, "{st}");
     // Where everyone is.
-    let runs = s.journey_runs("opener").unwrap();
+    let runs = as_json(s.journey_runs("opener").unwrap());
     assert_eq!(runs[0]["step"], "keep-14d", "{runs:?}");
     // Erasure takes their journey state, messages and memberships with it.
     s.erase("opener").await.unwrap();
     assert_eq!(s.journey_runs("opener").unwrap().len(), 0);
     assert!(outbox(s, "opener").is_empty());
-    let a = s.audience("cart-retargeting").unwrap();
+    let a = json!(s.audience("cart-retargeting").unwrap());
     assert!(a["members"].as_array().unwrap().is_empty(), "{a}");
 }
 
@@ -429,7 +434,7 @@ async fn failing_providers_retry_then_dead_letter_and_replay() {
         s.clock.advance("5m");
     }
     s.settle().await;
-    let dead = s.outbox(Some("dead"), None, 100).unwrap();
+    let dead = as_json(s.outbox(Some("dead"), None, 100).unwrap());
     assert_eq!(dead.len(), 1, "dead: {dead:?}");
     let dead = &dead[0];
     assert_eq!(dead["attempts"], 5, "{dead}");
@@ -490,15 +495,15 @@ async fn definitions_are_validated_versioned_and_pausable() {
     assert_eq!(put_journey(&s, "j", v1).unwrap()["version"], 1, "unchanged");
     let v2 = json!({"trigger": {"event": "B"}, "steps": [{"id": "s", "type": "exit"}]});
     assert_eq!(put_journey(&s, "j", v2).unwrap()["version"], 2);
-    let old = s.journey("j", Some(1)).unwrap();
+    let old = json!(s.journey("j", Some(1)).unwrap());
     assert_eq!(old["definition"]["trigger"]["event"], "A");
     // Paused journeys take no one in.
-    let body = s.set_journey_paused("j", true).unwrap();
+    let body = json!(s.set_journey_paused("j", true).unwrap());
     assert_eq!(body["status"], "paused");
     track(&s, "p", "B", json!({})).await;
     s.settle().await;
     assert!(stats(&s, "j")["journey"].get("entered").is_none());
-    let body = s.set_journey_paused("j", false).unwrap();
+    let body = json!(s.set_journey_paused("j", false).unwrap());
     assert_eq!(body["status"], "active");
     track(&s, "p", "B", json!({})).await;
     s.settle().await;
@@ -833,7 +838,7 @@ async fn a_control_group_gets_nothing_and_the_report_compares_it() {
     assert_eq!(s.batch(json!({"batch": events})).await.accepted, expected);
     s.clock.advance("4d");
     track(s, control[60], "Order Completed", json!({"revenue": 999})).await;
-    let r = s.journey_report("promo").unwrap();
+    let r = json!(s.journey_report("promo").unwrap());
     let (ns, nc) = (sent.len() as f64, control.len() as f64);
     let arm = |a: &str| r["arms"][a].clone();
     assert_eq!(arm("sent")["people"], sent.len());
@@ -907,7 +912,7 @@ async fn pausing_holds_queued_messages_until_resumed() {
         1,
         "queued, deferred by quiet hours"
     );
-    let body = s.set_journey_paused("poke", true).unwrap();
+    let body = json!(s.set_journey_paused("poke", true).unwrap());
     assert_eq!(body["status"], "paused");
     // Morning: the message is due, but its journey is paused.
     s.clock.to("2031-03-04T08:30:00Z");
@@ -928,7 +933,7 @@ async fn pausing_holds_queued_messages_until_resumed() {
         1,
         "counted once however often it is looked at"
     );
-    let body = s.set_journey_paused("poke", false).unwrap();
+    let body = json!(s.set_journey_paused("poke", false).unwrap());
     assert_eq!(body["status"], "active");
     // Released at once, without waiting for the next look.
     s.settle().await;

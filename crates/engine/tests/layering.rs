@@ -17,7 +17,14 @@ const LAYERS: &[&[&str]] = &[
     &["ingest"],
     &["decide"],
     &["journeys"],
-    &["catalog_admin", "settings", "people", "boot", "lib"],
+    &[
+        "catalog_admin",
+        "export",
+        "settings",
+        "people",
+        "boot",
+        "lib",
+    ],
 ];
 
 /// Names `lib.rs` re-exports for callers outside the engine, with the module they live in.

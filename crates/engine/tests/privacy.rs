@@ -98,7 +98,7 @@ async fn export_then_erasure_reaches_every_copy() {
 
     // Export: everything about them in one document.
     kit.settle().await;
-    let export = kit.export(USER).unwrap().expect("an export");
+    let export = kit.export_json(USER).expect("an export");
     assert_eq!(export["format"], "tailor-export/1");
     assert_eq!(export["profile"]["traits"]["email"], EMAIL);
     let ids =
@@ -332,7 +332,7 @@ async fn export_lists_experiment_assignments_and_journey_messages() {
     send(&kit, json!({"userId": ID, "event": "Ping Me"})).await;
 
     kit.settle().await;
-    let export = kit.export(ID).unwrap().expect("an export");
+    let export = kit.export_json(ID).expect("an export");
     assert!(
         !export["messagesSent"].as_array().unwrap().is_empty(),
         "a journey message: {export}"

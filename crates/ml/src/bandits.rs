@@ -12,12 +12,14 @@
 //! is exact: `(1 − ε)·[a = argmax] + ε/K`. Thompson sampling's is estimated by Monte Carlo:
 //! the share of `samples` posterior draws the chosen candidate wins, mixed with the floor.
 //!
-//! Learning is split in two so rewards can arrive later: [`BetaThompson::shown`] /
-//! [`LinUcb::shown`] count a showing as a non-reward at once, and `rewarded` turns it into
+//! Learning is split in two so rewards can arrive later: [`BetaArm::shown`] /
+//! [`LinArm::shown`] count a showing as a non-reward at once, and `rewarded` turns it into
 //! a reward when the click or order arrives (Beta: one failure becomes a success; LinUCB:
 //! `b += x`, as `A` does not depend on the reward).
 //!
 //! Randomness comes in through [`Rng`], so callers control seeding and tests are exact.
+
+use crate::linear::algebra::{Cholesky, dot, identity};
 
 /// A source of uniform numbers in [0, 1).
 pub trait Rng {
@@ -176,12 +178,8 @@ pub struct LinArm {
 
 impl LinArm {
     pub fn new(d: usize) -> Self {
-        let mut a = vec![0.0; d * d];
-        for i in 0..d {
-            a[i * d + i] = 1.0;
-        }
         Self {
-            a,
+            a: identity(d),
             b: vec![0.0; d],
             showings: 0,
         }
@@ -209,50 +207,15 @@ impl LinArm {
 
     /// θᵀx + α·sqrt(xᵀA⁻¹x), solving A·y = x and A·θ = b by Cholesky (A is SPD).
     fn ucb(&self, x: &[f64], alpha: f64) -> f64 {
-        let d = self.dim();
-        let Some(l) = cholesky(&self.a, d) else {
+        let Some(cholesky) = Cholesky::factor(&self.a, self.dim()) else {
             return f64::MIN;
         };
-        let theta = solve(&l, d, &self.b);
-        let y = solve(&l, d, x);
-        let mean: f64 = theta.iter().zip(x).map(|(t, x)| t * x).sum();
-        let var: f64 = y.iter().zip(x).map(|(y, x)| y * x).sum();
+        let theta = cholesky.solve(&self.b);
+        let y = cholesky.solve(x);
+        let mean = dot(&theta, x);
+        let var = dot(&y, x);
         mean + alpha * var.max(0.0).sqrt()
     }
-}
-
-fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
-    let mut l = vec![0.0; d * d];
-    for i in 0..d {
-        for j in 0..=i {
-            let s: f64 = (0..j).map(|k| l[i * d + k] * l[j * d + k]).sum();
-            if i == j {
-                let v = a[i * d + i] - s;
-                if v <= 0.0 {
-                    return None;
-                }
-                l[i * d + i] = v.sqrt();
-            } else {
-                l[i * d + j] = (a[i * d + j] - s) / l[j * d + j];
-            }
-        }
-    }
-    Some(l)
-}
-
-/// Solves L·Lᵀ·x = b.
-fn solve(l: &[f64], d: usize, b: &[f64]) -> Vec<f64> {
-    let mut y = vec![0.0; d];
-    for i in 0..d {
-        let s: f64 = (0..i).map(|k| l[i * d + k] * y[k]).sum();
-        y[i] = (b[i] - s) / l[i * d + i];
-    }
-    let mut x = vec![0.0; d];
-    for i in (0..d).rev() {
-        let s: f64 = (i + 1..d).map(|k| l[k * d + i] * x[k]).sum();
-        x[i] = (y[i] - s) / l[i * d + i];
-    }
-    x
 }
 
 /// LinUCB with an exploration floor.

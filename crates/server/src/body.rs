@@ -72,28 +72,3 @@ pub async fn read_limited(
         )),
     }
 }
-
-/// A JSON definition PUT under `/…/{id}`: the body's `id` defaults to the URL's and must
-/// equal it (experiments, quizzes, journeys).
-pub async fn definition_for(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-    id: &str,
-    what: &str,
-) -> Result<serde_json::Value, ApiError> {
-    let bytes = read_limited(headers, body, limit).await?;
-    let mut v: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(crate::error::json_error)?;
-    if let Some(o) = v.as_object_mut() {
-        o.entry("id")
-            .or_insert_with(|| serde_json::Value::String(id.to_string()));
-    }
-    if v.get("id").and_then(serde_json::Value::as_str) != Some(id) {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            format!("the {what}'s `id` must match the URL"),
-        ));
-    }
-    Ok(v)
-}

@@ -5,8 +5,29 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Value, json};
 use tailor_engine::EngineError;
+use utoipa::ToSchema;
+
+/// The body of every error answer.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable, machine-readable code: `invalid_json`, `invalid_request`, `unauthorized`,
+    /// `forbidden`, `not_found`, `payload_too_large`, `rate_limited`, `internal`, …
+    pub code: &'static str,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// Every problem, when there are several (validation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Value>,
+}
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -57,11 +78,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({"code": self.code, "message": self.message});
-        if let Some(d) = self.details {
-            error["details"] = d;
-        }
-        let mut response = (self.status, Json(json!({ "error": error }))).into_response();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                details: self.details,
+            },
+        };
+        let mut response = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             response
                 .headers_mut()

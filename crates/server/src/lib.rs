@@ -1,11 +1,14 @@
 //! Tailor's HTTP edge: the only crate that knows HTTP and the wire format.
 //!
 //! [`router`] builds the whole application so tests can drive it in-process; [`serve`]
-//! runs it on a listener until shutdown, then lets the engine flush.
+//! runs it on a listener until shutdown, then lets the engine flush. Routes live under
+//! `routes/`, one module per URL family; what they ask of a request (keys, typed bodies) is
+//! in `extract/`; the OpenAPI document is generated from them (`openapi`).
 
-mod auth;
 mod body;
 mod error;
+pub mod extract;
+mod openapi;
 mod pages;
 pub mod ratelimit;
 mod routes;
@@ -19,11 +22,13 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{delete, get, post, put};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tailor_engine::Engine;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -103,132 +108,100 @@ fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// The whole HTTP application.
+/// The whole HTTP application: the API (documented as it is routed), the pages, the JSON
+/// 404/405 answers, and the middleware (rate limits and keys, then metrics).
 pub fn router(state: AppState) -> Router {
+    let (api, mut document) = api().split_for_parts();
+    openapi::add_error_answers(&mut document);
+    let document = routes::ops::OpenApiDocument::new(&document);
+    api.merge(pages::routes())
+        .fallback(routes::ops::not_found)
+        .method_not_allowed_fallback(routes::ops::method_not_allowed)
+        .layer(axum::Extension(document))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            extract::auth::identify,
+        ))
+        .layer(middleware::from_fn(observe))
+        .with_state(state)
+}
+
+/// Every API route, grouped by path (`routes!` gives one path its methods). A handler is
+/// routed only through here, so each carries its `#[utoipa::path]` into the document.
+fn api() -> OpenApiRouter<AppState> {
     use routes::{
         catalog, consent, decide, experiments, ingest, journeys, me, models, ops, preferences,
         profiles, retention,
     };
-    Router::new()
-        .route("/v1/track", post(ingest::track))
-        .route("/v1/identify", post(ingest::identify))
-        .route("/v1/page", post(ingest::page))
-        .route("/v1/screen", post(ingest::screen))
-        .route("/v1/group", post(ingest::group))
-        .route("/v1/alias", post(ingest::alias))
-        .route("/v1/batch", post(ingest::batch))
-        .route(
-            "/v1/catalog/products",
-            put(catalog::put_products).get(catalog::list_products),
-        )
-        .route(
-            "/v1/catalog/products/{id}",
-            get(catalog::get_product).delete(catalog::delete_product),
-        )
-        .route("/v1/catalog/categories", get(catalog::categories))
-        .route(
-            "/v1/catalog/content",
-            put(catalog::put_content).get(catalog::list_content),
-        )
-        .route(
-            "/v1/catalog/content/{id}",
-            get(catalog::get_content).delete(catalog::delete_content),
-        )
-        .route(
-            "/v1/profiles/{id}",
-            get(profiles::get).delete(profiles::erase),
-        )
-        .route("/v1/profiles/{id}/events", get(profiles::events))
-        .route("/v1/profiles/{id}/export", get(profiles::export))
-        .route("/v1/suppressions/{id}", delete(profiles::lift_suppression))
-        .route("/v1/audit", get(profiles::audit))
-        .route("/v1/retention", get(retention::settings))
-        .route("/v1/retention/run", post(retention::run))
-        .route("/v1/consent", put(consent::put))
-        .route(
-            "/v1/consent/policy",
-            get(consent::get_policy).put(consent::put_policy),
-        )
-        .route("/v1/consent/{id}", get(consent::get))
-        .route("/v1/preferences", put(preferences::put))
-        .route("/v1/quizzes", get(preferences::list_quizzes))
-        .route(
-            "/v1/quizzes/{id}",
-            get(preferences::get_quiz)
-                .put(preferences::put_quiz)
-                .delete(preferences::delete_quiz),
-        )
-        .route("/v1/quizzes/{id}/answers", post(preferences::answers))
-        .route("/v1/experiments", get(experiments::list))
-        .route(
-            "/v1/experiments/{id}",
-            put(experiments::put).delete(experiments::delete),
-        )
-        .route("/v1/experiments/{id}/results", get(experiments::results))
-        .route("/v1/journeys", get(journeys::list))
-        .route("/v1/journeys/templates", get(journeys::templates))
-        .route(
-            "/v1/journeys/policy",
-            get(journeys::get_policy).put(journeys::put_policy),
-        )
-        .route("/v1/journeys/runs", get(journeys::runs))
-        .route(
-            "/v1/journeys/{id}",
-            get(journeys::get)
-                .put(journeys::put)
-                .delete(journeys::delete),
-        )
-        .route("/v1/journeys/{id}/pause", post(journeys::pause))
-        .route("/v1/journeys/{id}/resume", post(journeys::resume))
-        .route("/v1/journeys/{id}/stats", get(journeys::stats))
-        .route("/v1/journeys/{id}/report", get(journeys::report))
-        .route("/v1/outbox", get(journeys::outbox))
-        .route("/v1/outbox/dead", get(journeys::dead))
-        .route("/v1/outbox/dead/{key}/replay", post(journeys::replay))
-        .route("/v1/audiences/{name}", get(journeys::audience))
-        .route(
-            "/v1/audiences/{name}/changes",
-            get(journeys::audience_changes),
-        )
-        .route(
-            "/v1/audiences/{name}/export",
-            get(journeys::audience_export),
-        )
-        .route("/v1/test/clock", post(journeys::test_clock))
-        .route("/v1/tokens", post(me::issue))
-        .route("/v1/me", get(me::get))
-        .route("/v1/me/preferences", put(me::put_preferences))
-        .route("/v1/me/consent", put(me::put_consent))
-        .route("/v1/me/quizzes/{id}/answers", post(me::answer))
-        .route("/v1/me/decisions/{id}", get(me::decision))
-        .route("/v1/me/export", get(me::export))
-        .route("/v1/models", get(models::list))
-        .route("/v1/models/train", post(models::train))
-        .route("/v1/forecast", get(models::forecast))
-        .route("/v1/decide", post(decide::decide))
-        .route(
-            "/v1/placements",
-            get(decide::list_placements).put(decide::put_placements),
-        )
-        .route(
-            "/v1/placements/{id}",
-            axum::routing::delete(decide::delete_placement),
-        )
-        .route("/v1/decisions/export", get(decide::export))
-        .route("/v1/decisions/{id}", get(decide::get_decision))
-        .route("/v1/placements/{id}/policy", get(decide::get_policy))
-        .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
-        .merge(pages::routes())
-        .fallback(ops::not_found)
-        .method_not_allowed_fallback(ops::method_not_allowed)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            ratelimit::limit,
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(ingest::track))
+        .routes(routes!(ingest::identify))
+        .routes(routes!(ingest::page))
+        .routes(routes!(ingest::screen))
+        .routes(routes!(ingest::group))
+        .routes(routes!(ingest::alias))
+        .routes(routes!(ingest::batch))
+        .routes(routes!(catalog::put_products, catalog::list_products))
+        .routes(routes!(catalog::get_product, catalog::delete_product))
+        .routes(routes!(catalog::categories))
+        .routes(routes!(catalog::put_content, catalog::list_content))
+        .routes(routes!(catalog::get_content, catalog::delete_content))
+        .routes(routes!(profiles::get, profiles::erase))
+        .routes(routes!(profiles::events))
+        .routes(routes!(profiles::export))
+        .routes(routes!(profiles::lift_suppression))
+        .routes(routes!(profiles::audit))
+        .routes(routes!(retention::settings))
+        .routes(routes!(retention::run))
+        .routes(routes!(consent::put))
+        .routes(routes!(consent::get_policy, consent::put_policy))
+        .routes(routes!(consent::get))
+        .routes(routes!(preferences::put))
+        .routes(routes!(preferences::list_quizzes))
+        .routes(routes!(
+            preferences::get_quiz,
+            preferences::put_quiz,
+            preferences::delete_quiz
         ))
-        .layer(middleware::from_fn(observe))
-        .with_state(state)
+        .routes(routes!(preferences::answers))
+        .routes(routes!(experiments::list))
+        .routes(routes!(experiments::put, experiments::delete))
+        .routes(routes!(experiments::results))
+        .routes(routes!(journeys::list))
+        .routes(routes!(journeys::templates))
+        .routes(routes!(journeys::get_policy, journeys::put_policy))
+        .routes(routes!(journeys::runs))
+        .routes(routes!(journeys::get, journeys::put, journeys::delete))
+        .routes(routes!(journeys::pause))
+        .routes(routes!(journeys::resume))
+        .routes(routes!(journeys::stats))
+        .routes(routes!(journeys::report))
+        .routes(routes!(journeys::outbox))
+        .routes(routes!(journeys::dead))
+        .routes(routes!(journeys::replay))
+        .routes(routes!(journeys::audience))
+        .routes(routes!(journeys::audience_changes))
+        .routes(routes!(journeys::audience_export))
+        .routes(routes!(journeys::test_clock))
+        .routes(routes!(me::issue))
+        .routes(routes!(me::get))
+        .routes(routes!(me::put_preferences))
+        .routes(routes!(me::put_consent))
+        .routes(routes!(me::answer))
+        .routes(routes!(me::decision))
+        .routes(routes!(me::export))
+        .routes(routes!(models::list))
+        .routes(routes!(models::train))
+        .routes(routes!(models::forecast))
+        .routes(routes!(decide::decide))
+        .routes(routes!(decide::list_placements, decide::put_placements))
+        .routes(routes!(decide::delete_placement))
+        .routes(routes!(decide::export))
+        .routes(routes!(decide::get_decision))
+        .routes(routes!(decide::get_policy))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::openapi))
 }
 
 /// Counts and times every request by route and status, and logs it.

@@ -1,5 +1,6 @@
 //! Rate limits per client address and per key: `429 Too Many Requests` with `Retry-After`
-//! (seconds) and the usual `{"error":{"code":"rate_limited",…}}` body.
+//! (seconds) and the usual `{"error":{"code":"rate_limited",…}}` body. The middleware that
+//! applies them, with the key resolved once, is `extract::auth::identify`.
 //!
 //! Each limit is `N` requests per period (`"1000/s"`, `"600/m"`, `"5/10s"`): a bucket holding
 //! `N` requests that refills evenly over the period, kept as GCRA's one number per bucket
@@ -26,20 +27,16 @@
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use parking_lot::Mutex;
 use tailor_engine::Scope;
 
-use crate::AppState;
 use crate::error::ApiError;
 
 /// Address buckets per shard before idle ones are dropped.
@@ -167,7 +164,7 @@ impl Limited {
         self.wait_ns.div_ceil(1_000_000_000).max(1)
     }
 
-    fn error(&self) -> ApiError {
+    pub(crate) fn error(&self) -> ApiError {
         metrics::counter!("tailor_rate_limited_total", "by" => self.by).increment(1);
         let secs = self.retry_after();
         ApiError::rate_limited(
@@ -208,7 +205,7 @@ impl Limiter {
     }
 
     /// The address requests are counted under, if any, and whether limits apply to it.
-    fn client(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+    pub(crate) fn client(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
         let forwarded = || {
             headers
                 .get_all("x-forwarded-for")
@@ -292,56 +289,6 @@ impl Limiter {
     pub fn buckets(&self) -> usize {
         self.shards.iter().map(|s| s.lock().len()).sum()
     }
-}
-
-/// Left in a request's extensions when its key is in the body (Segment's `writeKey`), which
-/// only the handler reads: the handler counts it once the key is known.
-#[derive(Clone)]
-pub struct KeyCheck(Arc<Limiter>);
-
-impl KeyCheck {
-    pub fn check(&self, scope: Scope) -> Result<(), ApiError> {
-        self.0.check_key(scope).map_err(|l| l.error())
-    }
-}
-
-/// The middleware: the address first, then the key in the `Authorization` header.
-pub async fn limit(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let Some(limiter) = state.limiter.clone() else {
-        return next.run(req).await;
-    };
-    // Operators' probes are never refused.
-    if matches!(req.uri().path(), "/healthz" | "/metrics") {
-        return next.run(req).await;
-    }
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let client = limiter.client(peer, req.headers());
-    // Loopback (unless configured) is exempt; so is a request with no known peer
-    // (the router driven in-process), for its address.
-    let exempt = client.is_none() && peer.is_some();
-    if let Some(ip) = client
-        && let Err(limited) = limiter.check_address(ip)
-    {
-        return limited.error().into_response();
-    }
-    if limiter.config.per_key.is_some() && !exempt {
-        match crate::auth::header_key(req.headers()) {
-            Some(key) => {
-                if let Some(scope) = state.engine.keys().scope_of(&key)
-                    && let Err(limited) = limiter.check_key(scope)
-                {
-                    return limited.error().into_response();
-                }
-            }
-            None => {
-                req.extensions_mut().insert(KeyCheck(limiter));
-            }
-        }
-    }
-    next.run(req).await
 }
 
 #[cfg(test)]

@@ -135,7 +135,11 @@ pub fn run(people: usize, timers: usize, json_out: bool) -> anyhow::Result<()> {
             }
         }
         let entered = |engine: &tailor_engine::Engine| {
-            engine.journey_stats("bench").ok().and_then(|s| s["journey"]["entered"].as_u64()).unwrap_or(0)
+            engine
+                .journey_stats("bench")
+                .ok()
+                .and_then(|s| s.journey.get("entered").copied())
+                .map_or(0, |n| n.max(0) as u64)
         };
         let deadline = Instant::now() + Duration::from_secs(3_600);
         while entered(&engine) < people as u64 {

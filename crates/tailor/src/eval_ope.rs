@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail, ensure};
 use clap::Args;
 use serde_json::{Map, Value, json};
-use tailor_ml::ope::logistic::LogisticParams;
+use tailor_ml::linear::LogisticParams;
 use tailor_ml::ope::policy::{GreedyListParams, cross_fitted_policy};
 use tailor_ml::ope::reward_model::{RewardFeatures, cross_fit};
 use tailor_ml::ope::{

@@ -226,6 +226,14 @@ impl TestEngine {
             .map(|v| json!(v))
     }
 
+    /// `GET /v1/profiles/{id}/export`: everything kept about the person, as the API sends
+    /// it; `None` for an unknown id.
+    pub fn export_json(&self, id: &str) -> Option<Value> {
+        self.export(id)
+            .expect("export a profile")
+            .map(|doc| json!(doc))
+    }
+
     /// `GET /v1/profiles/{id}/events`: the person's newest events as the API lists them.
     pub fn events_json(&self, id: &str) -> Vec<Value> {
         self.events_of(id, 100)

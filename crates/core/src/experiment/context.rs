@@ -1,5 +1,7 @@
 //! What an assignment knows about the visitor and the request: GrowthBook's context,
-//! as plain data (the SDK's callbacks and services become inputs and outputs here).
+//! as plain data (the SDK's callbacks and services become inputs and outputs here), with
+//! the visitor's stored sticky bucket documents ([`StickyBucketDocument`]; sticky bucketing
+//! reads and writes them).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -7,7 +9,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::sticky::StickyBucketDocument;
 use crate::condition::{get_path, js};
 
 /// The visitor's attributes and the request's overrides.
@@ -40,6 +41,30 @@ pub struct ExperimentContext {
     /// GrowthBook's SDKs; `None` turns it off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sticky_bucket_assignment_docs: Option<BTreeMap<String, StickyBucketDocument>>,
+}
+
+/// GrowthBook's `StickyAssignmentsDocument`: the variations one attribute value was
+/// assigned, by `experimentKey__bucketVersion` → variation key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StickyBucketDocument {
+    pub attribute_name: String,
+    pub attribute_value: String,
+    #[serde(default)]
+    pub assignments: BTreeMap<String, String>,
+}
+
+impl StickyBucketDocument {
+    /// The key this document is stored under: `attributeName||attributeValue`.
+    pub fn storage_key(&self) -> String {
+        storage_key(&self.attribute_name, &self.attribute_value)
+    }
+}
+
+/// GrowthBook's `getStickyBucketAttributeKey`: where the document of one attribute value
+/// is stored, `attributeName||attributeValue`.
+pub fn storage_key(attribute_name: &str, attribute_value: &str) -> String {
+    format!("{attribute_name}||{attribute_value}")
 }
 
 fn enabled_by_default() -> bool {

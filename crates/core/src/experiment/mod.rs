@@ -22,7 +22,7 @@ pub mod run;
 pub mod sticky;
 
 pub use buckets::{BucketRange, choose_variation, get_bucket_ranges, get_equal_weights};
-pub use context::{ExperimentContext, PrerequisiteFeature};
+pub use context::{ExperimentContext, PrerequisiteFeature, StickyBucketDocument};
 pub use definition::{
     Experiment, ExperimentStatus, Filter, ParentCondition, VariationMeta, validate_namespaces,
 };
@@ -30,4 +30,4 @@ pub use hash::hash;
 pub use namespace::{Namespace, in_namespace};
 pub use query_string::get_query_string_override;
 pub use run::{Assignment, ExperimentResult, assign, run};
-pub use sticky::{StickyBucketDocument, sticky_bucket_keys};
+pub use sticky::sticky_bucket_keys;

@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::buckets::{choose_variation, get_bucket_ranges};
-use super::context::{ExperimentContext, HashAttribute};
+use super::context::{ExperimentContext, HashAttribute, StickyBucketDocument};
 use super::definition::{Experiment, ExperimentStatus, Filter};
 use super::hash::hash;
 use super::namespace::in_namespace;
 use super::query_string::get_query_string_override;
-use super::sticky::{StickyBucket, StickyBucketDocument, sticky_bucket, updated_document};
+use super::sticky::{StickyBucket, sticky_bucket, updated_document};
 use crate::condition::eval_condition_with_groups;
 
 /// GrowthBook's `Result`: which variation the visitor gets and why.

@@ -1,38 +1,12 @@
 //! Sticky bucketing: once a visitor has seen a variation, they keep it even if the hash
 //! would now say otherwise (weights changed, or they logged in and are hashed by a
-//! different attribute). GrowthBook's documents, read and produced here; storing them is
-//! the caller's job.
+//! different attribute). GrowthBook's documents (the type is in [`super::context`], which
+//! carries them) are read and produced here; storing them is the caller's job.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use super::context::{ExperimentContext, HashAttribute};
+use super::context::{ExperimentContext, HashAttribute, StickyBucketDocument, storage_key};
 use super::definition::Experiment;
-
-/// GrowthBook's `StickyAssignmentsDocument`: the variations one attribute value was
-/// assigned, by `experimentKey__bucketVersion` → variation key.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StickyBucketDocument {
-    pub attribute_name: String,
-    pub attribute_value: String,
-    #[serde(default)]
-    pub assignments: BTreeMap<String, String>,
-}
-
-impl StickyBucketDocument {
-    /// The key this document is stored under: `attributeName||attributeValue`.
-    pub fn storage_key(&self) -> String {
-        storage_key(&self.attribute_name, &self.attribute_value)
-    }
-}
-
-/// GrowthBook's `getStickyBucketAttributeKey`: where the document of one attribute value
-/// is stored, `attributeName||attributeValue`.
-pub fn storage_key(attribute_name: &str, attribute_value: &str) -> String {
-    format!("{attribute_name}||{attribute_value}")
-}
 
 /// The storage keys of the documents that running `experiment` for this visitor may read:
 /// one per identifying attribute (the hash attribute, and the fallback if any), as

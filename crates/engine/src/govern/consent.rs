@@ -318,7 +318,7 @@ fn analytics_choice(prefs: &serde_json::Map<String, serde_json::Value>) -> Optio
 /// The consent ledger of one person from their events (oldest first): every grant and
 /// withdrawal with its time, source and the policy version it was made under. The event log
 /// is append-only, so the ledger is too; erasure removes it with the person.
-pub fn ledger(events: &[tailor_store::StoredEvent]) -> Vec<serde_json::Value> {
+pub fn ledger(events: &[tailor_store::StoredEvent]) -> Vec<LedgerEntry> {
     use tailor_core::time::format_timestamp;
     events
         .iter()
@@ -326,18 +326,35 @@ pub fn ledger(events: &[tailor_store::StoredEvent]) -> Vec<serde_json::Value> {
             let m = &e.message;
             let prefs = m.context.get("consent")?.get("categoryPreferences")?;
             let prop = |k: &str| m.properties.get(k).and_then(serde_json::Value::as_str);
-            Some(serde_json::json!({
-                "at": format_timestamp(m.timestamp),
-                "source": prop("consentSource").unwrap_or(if m.event.as_deref() == Some(CONSENT_EVENT) {
-                    "consent manager"
-                } else {
-                    "event"
-                }),
-                "policyVersion": prop("policyVersion"),
-                "categoryPreferences": prefs,
-            }))
+            Some(LedgerEntry {
+                at: format_timestamp(m.timestamp),
+                source: prop("consentSource")
+                    .unwrap_or(if m.event.as_deref() == Some(CONSENT_EVENT) {
+                        "consent manager"
+                    } else {
+                        "event"
+                    })
+                    .to_string(),
+                policy_version: prop("policyVersion").map(str::to_string),
+                category_preferences: prefs.clone(),
+            })
         })
         .collect()
+}
+
+/// One grant or withdrawal in a person's consent ledger.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEntry {
+    pub at: String,
+    /// `api`, `visitor`, `preference center`, `consent manager`, `event`, …
+    pub source: String,
+    /// The consent policy version it was made under, if known.
+    pub policy_version: Option<String>,
+    /// As the consent manager sent them: category → granted.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub category_preferences: serde_json::Value,
 }
 
 /// The person's country code from their traits (`country` or Segment's `address.country`).

@@ -1,5 +1,5 @@
-//! Erasure and export of one person, and the suppression records that keep an erased
-//! person erased.
+//! Erasure of one person and the suppression records that keep an erased person erased;
+//! how a stored event looks in an export (the export document itself: `export`).
 //!
 //! **Erasure** (`ingest::erase`, run on the writer thread so no event or checkpoint
 //! interleaves): the pending decision log is flushed; the person's ids are suppressed; their
@@ -112,72 +112,6 @@ pub struct ErasureReport {
     pub decisions: u64,
     /// userIds and anonymousIds now suppressed.
     pub suppressed_ids: u64,
-}
-
-/// What the export document holds besides the profile view.
-pub struct ExportParts<'a> {
-    pub events: &'a [tailor_store::StoredEvent],
-    pub decisions: &'a [tailor_store::DecisionRecord],
-    /// Experiment assignments (first exposures) under any of their ids.
-    pub exposures: &'a [tailor_store::Exposure],
-    /// Journeys they are or were in, as `Engine::journey_runs` shows them.
-    pub journeys: Vec<serde_json::Value>,
-    /// Journey messages for them, whatever their status (queued, sent, skipped, dead), as
-    /// the outbox API shows them.
-    pub messages: Vec<serde_json::Value>,
-}
-
-/// The export document (`GET /v1/profiles/{id}/export`; format version 1, documented in the
-/// README): the profile as Tailor sees it (identities, traits, consent, features, lifecycle
-/// stage), the consent history, every stored event, every logged decision shown to them, their
-/// experiment assignments, their journeys and every journey message for them.
-pub fn export_document(
-    profile: crate::profile::ProfileView,
-    parts: ExportParts<'_>,
-    now: tailor_core::Millis,
-) -> serde_json::Value {
-    use serde_json::{Value, json};
-    use tailor_core::time::format_timestamp;
-    let consent_history = crate::govern::consent::ledger(parts.events);
-    // What the models say about them now (`null` before a model version is trained).
-    let predictions = profile.predictions.clone();
-    let decisions: Vec<Value> = parts
-        .decisions
-        .iter()
-        .map(|d| {
-            json!({
-                "decisionId": d.id,
-                "at": format_timestamp(d.at),
-                "personalized": d.personalized,
-                "shown": d.shown,
-                "logged": serde_json::from_str::<Value>(&d.body).unwrap_or(Value::Null),
-            })
-        })
-        .collect();
-    let assignments: Vec<Value> = parts
-        .exposures
-        .iter()
-        .map(|e| {
-            json!({
-                "experiment": e.experiment,
-                "id": e.id,
-                "variation": e.variation,
-                "firstExposedAt": format_timestamp(e.at),
-            })
-        })
-        .collect();
-    json!({
-        "format": "tailor-export/1",
-        "exportedAt": format_timestamp(now),
-        "profile": profile,
-        "consentHistory": consent_history,
-        "events": parts.events.iter().map(event_json).collect::<Vec<_>>(),
-        "decisions": decisions,
-        "predictions": predictions,
-        "experimentAssignments": assignments,
-        "journeys": parts.journeys,
-        "messagesSent": parts.messages,
-    })
 }
 
 /// A stored event as the API shows it: the message with its log position, times as RFC 3339.

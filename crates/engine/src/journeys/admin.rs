@@ -4,38 +4,40 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tailor_core::{Millis, Purpose, ValidationError};
 use tailor_store::OutboxStatus;
 
 use super::definition::{Journey, StoredJourney};
 use super::policy::SendPolicy;
 use super::{
-    JourneyParts, POLICY_META, audiences, delivery, outbox_json, report, runner, summary, templates,
+    Audience, AudienceChangeView, AudienceChanges, AudienceMember, JourneyParts, JourneyStats,
+    JourneySummary, JourneyTemplates, OutboxMessage, POLICY_META, RunView, StepStats, audiences,
+    delivery, outbox_json, report, runner, summary, templates,
 };
 use crate::error::EngineError;
 
 /// The admin API of journeys.
 impl JourneyParts {
-    pub fn journeys(&self) -> Vec<Value> {
+    pub fn journeys(&self) -> Vec<JourneySummary> {
         self.journeys.book().values().map(summary).collect()
     }
 
     /// One journey, its current version or `version`.
-    pub fn journey(&self, id: &str, version: Option<u32>) -> Option<Value> {
+    pub fn journey(&self, id: &str, version: Option<u32>) -> Option<JourneySummary> {
         let book = self.journeys.book();
         let stored = book.get(id)?;
         let mut v = summary(stored);
         if let Some(n) = version {
-            v["definition"] = serde_json::to_value(stored.version(n)?).ok()?;
-            v["version"] = json!(n);
+            v.definition = stored.version(n)?.clone();
+            v.version = n as usize;
         }
         Some(v)
     }
 
     /// Validates and stores a definition; a changed definition becomes a new version
     /// (running people keep theirs).
-    pub fn put_journey(&self, definition: Value) -> Result<Value, EngineError> {
+    pub fn put_journey(&self, definition: Value) -> Result<JourneySummary, EngineError> {
         let journey = Journey::from_json(definition)?;
         let journeys = &self.journeys;
         let mut book = (*journeys.book()).clone();
@@ -69,7 +71,11 @@ impl JourneyParts {
     }
 
     /// Pauses (no one enters, timers hold) or resumes a journey.
-    pub fn set_journey_paused(&self, id: &str, paused: bool) -> Result<Value, EngineError> {
+    pub fn set_journey_paused(
+        &self,
+        id: &str,
+        paused: bool,
+    ) -> Result<JourneySummary, EngineError> {
         let journeys = &self.journeys;
         let mut book = (*journeys.book()).clone();
         let entry = book
@@ -107,25 +113,25 @@ impl JourneyParts {
     }
 
     /// Sent vs control of journey `id` (see `report`).
-    pub fn journey_report(&self, id: &str) -> Result<Value, EngineError> {
+    pub fn journey_report(&self, id: &str) -> Result<report::JourneyReport, EngineError> {
         report::report(self, id)
     }
 
     /// Counts per step (`reached`, `sent`, `skipped:…`, `dead`, …) and for the journey
     /// (`entered`, `converted`, `completed`, …).
-    pub fn journey_stats(&self, id: &str) -> Result<Value, EngineError> {
+    pub fn journey_stats(&self, id: &str) -> Result<JourneyStats, EngineError> {
         let book = self.journeys.book();
         let stored = book
             .get(id)
             .ok_or_else(|| EngineError::NotFound(format!("journey {id:?}")))?;
         let counts = self.store.journey_counts(id)?;
-        let mut journey = serde_json::Map::new();
-        let mut steps: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
+        let mut journey = BTreeMap::new();
+        let mut steps: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
         for (step, metric, n) in counts {
             if step == runner::JOURNEY_STEP {
-                journey.insert(metric, json!(n));
+                journey.insert(metric, n);
             } else {
-                steps.entry(step).or_default().insert(metric, json!(n));
+                steps.entry(step).or_default().insert(metric, n);
             }
         }
         // Steps in definition order (all versions' steps, current first).
@@ -135,15 +141,25 @@ impl JourneyParts {
             for s in &j.steps {
                 if seen.insert(s.id.clone()) {
                     let counts = steps.remove(&s.id).unwrap_or_default();
-                    ordered.push(json!({"id": s.id, "counts": counts}));
+                    ordered.push(StepStats {
+                        id: s.id.clone(),
+                        counts,
+                    });
                 }
             }
         }
-        Ok(json!({"id": id, "journey": journey, "steps": ordered}))
+        Ok(JourneyStats {
+            id: id.to_string(),
+            journey,
+            steps: ordered,
+        })
     }
 
-    pub fn journey_templates(&self) -> Value {
-        json!({"journeys": templates::journeys(), "messages": templates::messages()})
+    pub fn journey_templates(&self) -> JourneyTemplates {
+        JourneyTemplates {
+            journeys: templates::journeys(),
+            messages: templates::messages(),
+        }
     }
 
     pub fn journey_policy(&self) -> Arc<SendPolicy> {
@@ -160,7 +176,7 @@ impl JourneyParts {
     }
 
     /// The runs of the person `id` names (any of their ids).
-    pub fn journey_runs(&self, id: &str) -> Result<Vec<Value>, EngineError> {
+    pub fn journey_runs(&self, id: &str) -> Result<Vec<RunView>, EngineError> {
         let ids = self.live.ids_of(id);
         let runs = self.store.journey_runs_of(&ids)?;
         Ok(runs
@@ -173,9 +189,18 @@ impl JourneyParts {
                     .and_then(|s| s.version(r.version))
                     .and_then(|j| j.steps.get(r.step as usize))
                     .map(|s| s.id.clone());
-                json!({"id": r.id, "journey": r.journey, "version": r.version, "person": r.person,
-                       "step": step, "status": r.status, "dueAt": r.due_at, "waitingFor": r.wait_event,
-                       "enteredAt": r.entered_at, "updatedAt": r.updated_at})
+                RunView {
+                    id: r.id,
+                    journey: r.journey,
+                    version: r.version,
+                    person: r.person,
+                    step,
+                    status: r.status,
+                    due_at: r.due_at,
+                    waiting_for: r.wait_event,
+                    entered_at: r.entered_at,
+                    updated_at: r.updated_at,
+                }
             })
             .collect())
     }
@@ -186,7 +211,7 @@ impl JourneyParts {
         status: Option<&str>,
         person: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<Value>, EngineError> {
+    ) -> Result<Vec<OutboxMessage>, EngineError> {
         let status = status
             .map(str::parse::<OutboxStatus>)
             .transpose()
@@ -197,7 +222,7 @@ impl JourneyParts {
     }
 
     /// Puts a dead message back in the queue, due now, with its attempts reset.
-    pub fn replay_dead(&self, key: &str) -> Result<Value, EngineError> {
+    pub fn replay_dead(&self, key: &str) -> Result<OutboxMessage, EngineError> {
         let mut item = self
             .store
             .outbox_item(key)?
@@ -222,15 +247,23 @@ impl JourneyParts {
     }
 
     /// An audience's members who may be used for advertising now.
-    pub fn audience(&self, name: &str) -> Result<Value, EngineError> {
+    pub fn audience(&self, name: &str) -> Result<Audience, EngineError> {
         let (members, left_out) = self.audience_people(name)?;
         let value = self.predicted_values(&members);
-        let members: Vec<Value> = members
-            .iter()
+        let members = members
+            .into_iter()
             .zip(value)
-            .map(|((person, at), value)| json!({"person": person, "addedAt": at, "predictedValue": value}))
+            .map(|((person, added_at), predicted_value)| AudienceMember {
+                person,
+                added_at,
+                predicted_value,
+            })
             .collect();
-        Ok(json!({"audience": name, "members": members, "withoutConsent": left_out}))
+        Ok(Audience {
+            audience: name.to_string(),
+            members,
+            without_consent: left_out,
+        })
     }
 
     /// The audience's add/remove stream after position `after`, for an ad platform sync.
@@ -239,14 +272,23 @@ impl JourneyParts {
         name: &str,
         after: i64,
         limit: usize,
-    ) -> Result<Value, EngineError> {
+    ) -> Result<AudienceChanges, EngineError> {
         let changes = self.store.audience_changes(name, after, limit)?;
         let next = changes.last().map_or(after, |c| c.seq);
-        let changes: Vec<Value> = changes
-            .iter()
-            .map(|c| json!({"seq": c.seq, "person": c.person, "op": c.op, "at": c.at}))
+        let changes = changes
+            .into_iter()
+            .map(|c| AudienceChangeView {
+                seq: c.seq,
+                person: c.person,
+                op: c.op,
+                at: c.at,
+            })
             .collect();
-        Ok(json!({"audience": name, "changes": changes, "next": next}))
+        Ok(AudienceChanges {
+            audience: name.to_string(),
+            changes,
+            next,
+        })
     }
 
     /// The audience in customer-match form: one row per member with advertising consent,

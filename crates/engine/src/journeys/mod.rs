@@ -25,7 +25,7 @@ pub mod definition;
 mod delivery;
 pub mod policy;
 mod render;
-mod report;
+pub mod report;
 mod runner;
 pub mod templates;
 
@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use parking_lot::{Mutex, RwLock};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tailor_core::{Message, Millis};
 use tailor_store::{OutboxItem, OutboxStatus, Seq, Store};
 
@@ -436,23 +436,165 @@ fn segments_of(book: &JourneyBook) -> Vec<SegmentTrigger> {
         .collect()
 }
 
-/// The JSON an admin sees for one journey.
-fn summary(stored: &StoredJourney) -> Value {
-    let j = stored.current();
-    json!({
-        "id": j.id, "name": j.name, "version": stored.versions.len(),
-        "status": if stored.paused { "paused" } else { "active" },
-        "updatedAt": stored.updated_at, "definition": j,
-    })
+/// What an admin sees of one journey.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct JourneySummary {
+    pub id: String,
+    pub name: String,
+    /// The version shown (the current one unless asked for another).
+    pub version: usize,
+    /// `active` or `paused`.
+    pub status: &'static str,
+    pub updated_at: Millis,
+    /// The definition of that version.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub definition: Journey,
 }
 
-pub(crate) fn outbox_json(o: &OutboxItem) -> Value {
-    json!({
-        "key": o.key, "journey": o.journey, "runId": o.run_id, "step": o.step, "person": o.person,
-        "channel": o.channel, "status": o.status, "attempts": o.attempts, "nextAt": o.next_at,
-        "lastError": o.last_error, "createdAt": o.created_at, "sentAt": o.sent_at,
-        "payload": serde_json::from_str::<Value>(&o.payload).unwrap_or(Value::Null),
-    })
+fn summary(stored: &StoredJourney) -> JourneySummary {
+    let j = stored.current();
+    JourneySummary {
+        id: j.id.clone(),
+        name: j.name.clone(),
+        version: stored.versions.len(),
+        status: if stored.paused { "paused" } else { "active" },
+        updated_at: stored.updated_at,
+        definition: j.clone(),
+    }
+}
+
+/// An outbox message as an admin sees it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxMessage {
+    pub key: String,
+    pub journey: String,
+    pub run_id: String,
+    pub step: u32,
+    pub person: String,
+    pub channel: String,
+    /// `pending`, `sent`, `skipped` or `dead`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub status: OutboxStatus,
+    pub attempts: u32,
+    pub next_at: Millis,
+    pub last_error: Option<String>,
+    pub created_at: Millis,
+    pub sent_at: Option<Millis>,
+    /// The rendered message.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub payload: Value,
+}
+
+pub(crate) fn outbox_json(o: &OutboxItem) -> OutboxMessage {
+    OutboxMessage {
+        key: o.key.clone(),
+        journey: o.journey.clone(),
+        run_id: o.run_id.clone(),
+        step: o.step,
+        person: o.person.clone(),
+        channel: o.channel.clone(),
+        status: o.status,
+        attempts: o.attempts,
+        next_at: o.next_at,
+        last_error: o.last_error.clone(),
+        created_at: o.created_at,
+        sent_at: o.sent_at,
+        payload: serde_json::from_str::<Value>(&o.payload).unwrap_or(Value::Null),
+    }
+}
+
+/// Counts of one journey (see [`Engine::journey_stats`]).
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JourneyStats {
+    pub id: String,
+    /// Metric → count for the journey (`entered`, `converted`, `completed`, …).
+    pub journey: BTreeMap<String, i64>,
+    /// Per step, in definition order.
+    pub steps: Vec<StepStats>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StepStats {
+    pub id: String,
+    /// Metric → count (`reached`, `sent`, `skipped:…`, `dead`, …).
+    pub counts: BTreeMap<String, i64>,
+}
+
+/// What ships: journey and message templates.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JourneyTemplates {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub journeys: Vec<Value>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub messages: Vec<Value>,
+}
+
+/// Where a person is in one journey.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RunView {
+    pub id: String,
+    pub journey: String,
+    pub version: u32,
+    pub person: String,
+    /// The step's id, if the version still exists.
+    pub step: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub status: tailor_store::RunStatus,
+    pub due_at: Option<Millis>,
+    pub waiting_for: Option<String>,
+    pub entered_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// An audience's members who may be used for advertising now.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Audience {
+    pub audience: String,
+    pub members: Vec<AudienceMember>,
+    /// Members left out for lack of advertising consent.
+    pub without_consent: usize,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AudienceMember {
+    pub person: String,
+    pub added_at: Millis,
+    /// `predictions.predicted_value`; `null` before a model is trained.
+    pub predicted_value: Option<f64>,
+}
+
+/// An audience's add/remove stream from one position.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AudienceChanges {
+    pub audience: String,
+    pub changes: Vec<AudienceChangeView>,
+    /// The position to ask from next time.
+    pub next: i64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AudienceChangeView {
+    pub seq: i64,
+    pub person: String,
+    /// `add` or `remove`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub op: tailor_store::AudienceOp,
+    pub at: Millis,
 }
 
 /// The scheduler and delivery threads.

@@ -10,7 +10,8 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use tailor_core::Millis;
 use tailor_core::time::format_timestamp;
 use tailor_ml::stats::{self, Statistic, TestConfig};
@@ -19,7 +20,7 @@ use super::JourneyParts;
 use super::definition::Control;
 use super::runner::state_of;
 use crate::error::EngineError;
-use crate::measure::experiment_results::{comparison, round};
+use crate::measure::experiment_results::{Comparison, Srm, comparison, round};
 
 /// One arm's sums over its people.
 #[derive(Debug, Default, Clone, Copy)]
@@ -32,7 +33,7 @@ struct Arm {
 }
 
 impl Arm {
-    fn json(&self) -> Value {
+    fn view(&self) -> ArmReport {
         let rate = |x: f64| {
             if self.people == 0 {
                 0.0
@@ -40,19 +41,72 @@ impl Arm {
                 round(x / self.people as f64)
             }
         };
-        json!({
-            "people": self.people,
-            "conversions": self.converted,
-            "conversionRate": rate(self.converted),
-            "revenue": round(self.revenue),
-            "revenuePerPerson": rate(self.revenue),
-            "unsubscribes": self.unsubscribed,
-            "unsubscribeRate": rate(self.unsubscribed),
-        })
+        ArmReport {
+            people: self.people,
+            conversions: self.converted,
+            conversion_rate: rate(self.converted),
+            revenue: round(self.revenue),
+            revenue_per_person: rate(self.revenue),
+            unsubscribes: self.unsubscribed,
+            unsubscribe_rate: rate(self.unsubscribed),
+        }
     }
 }
 
-pub(super) fn report(parts: &JourneyParts, id: &str) -> Result<Value, EngineError> {
+/// A journey's report: sent vs control.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct JourneyReport {
+    pub journey: String,
+    pub computed_at: String,
+    /// The control group, if the journey has one.
+    pub control: Option<ControlView>,
+    /// How long after entry conversions count.
+    pub window_ms: Millis,
+    pub arms: Arms,
+    pub comparisons: Comparisons,
+    /// The sample-ratio check, with a control group.
+    pub srm: Option<Srm>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ControlView {
+    pub percent: f64,
+    pub window: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Arms {
+    pub sent: ArmReport,
+    pub control: ArmReport,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ArmReport {
+    pub people: u64,
+    pub conversions: f64,
+    pub conversion_rate: f64,
+    pub revenue: f64,
+    pub revenue_per_person: f64,
+    pub unsubscribes: f64,
+    pub unsubscribe_rate: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Comparisons {
+    pub conversion: Comparison,
+    pub revenue_per_person: Comparison,
+    pub unsubscribes: Comparison,
+}
+
+pub(super) fn report(parts: &JourneyParts, id: &str) -> Result<JourneyReport, EngineError> {
     let book = parts.journeys.book();
     let stored = book
         .get(id)
@@ -111,34 +165,40 @@ pub(super) fn report(parts: &JourneyParts, id: &str) -> Result<Value, EngineErro
         arm.unsubscribed += f64::from(u8::from(unsubscribed));
     }
     let compare = |c: Statistic, t: Statistic| comparison(&c, &t, TestConfig::frequentist());
-    let comparisons = json!({
-        "conversion": compare(
+    let comparisons = Comparisons {
+        conversion: compare(
             Statistic::proportion(held.people, held.converted),
             Statistic::proportion(sent.people, sent.converted),
         ),
-        "revenuePerPerson": compare(
+        revenue_per_person: compare(
             Statistic::sample_mean(held.people, held.revenue, held.revenue_sq),
             Statistic::sample_mean(sent.people, sent.revenue, sent.revenue_sq),
         ),
-        "unsubscribes": compare(
+        unsubscribes: compare(
             Statistic::proportion(held.people, held.unsubscribed),
             Statistic::proportion(sent.people, sent.unsubscribed),
         ),
-    });
+    };
     let srm = control.as_ref().map(|c| {
         let share = c.percent / 100.0;
-        match stats::srm(&[held.people, sent.people], &[share, 1.0 - share]) {
-            Ok(p) => json!({"pValue": round(p), "mismatch": stats::is_sample_ratio_mismatch(p)}),
-            Err(e) => json!({"error": e.to_string()}),
-        }
+        Srm::of(stats::srm(
+            &[held.people, sent.people],
+            &[share, 1.0 - share],
+        ))
     });
-    Ok(json!({
-        "journey": id,
-        "computedAt": format_timestamp(now),
-        "control": control.as_ref().map(|c| json!({"percent": c.percent, "window": c.window.clone().unwrap_or_else(|| "7d".into())})),
-        "windowMs": window,
-        "arms": {"sent": sent.json(), "control": held.json()},
-        "comparisons": comparisons,
-        "srm": srm,
-    }))
+    Ok(JourneyReport {
+        journey: id.to_string(),
+        computed_at: format_timestamp(now),
+        control: control.as_ref().map(|c| ControlView {
+            percent: c.percent,
+            window: c.window.clone().unwrap_or_else(|| "7d".into()),
+        }),
+        window_ms: window,
+        arms: Arms {
+            sent: sent.view(),
+            control: held.view(),
+        },
+        comparisons,
+        srm,
+    })
 }

@@ -12,7 +12,7 @@
 //! restarts (a crash loses at most one checkpoint interval of learning).
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use std::sync::Arc;
@@ -338,13 +338,14 @@ impl Policies {
         self.dirty.store(true, Ordering::Release);
     }
 
-    /// What each learning placement has learned, for people (`GET /v1/placements/{id}/policy`).
-    pub fn summary(&self, placement: &str) -> Value {
+    /// What each learning placement has learned, for people (`GET /v1/placements/{id}/policy`):
+    /// candidate → what it was shown and earned.
+    pub fn summary(&self, placement: &str) -> BTreeMap<String, CandidateSummary> {
         let state = self.state.lock();
         let Some(s) = state.get(placement) else {
-            return serde_json::json!({"candidates": {}});
+            return BTreeMap::new();
         };
-        let mut out = serde_json::Map::new();
+        let mut out = BTreeMap::new();
         for (arm, &(successes, failures)) in &s.beta {
             let a = BetaArm {
                 successes,
@@ -352,15 +353,51 @@ impl Policies {
             };
             out.insert(
                 arm.clone(),
-                serde_json::json!({"showings": successes + failures, "rewards": successes, "posteriorMean": a.mean()}),
+                CandidateSummary::Beta {
+                    showings: successes + failures,
+                    rewards: successes,
+                    posterior_mean: a.mean(),
+                },
             );
         }
         for (arm, (_, b, showings)) in &s.lin {
             out.insert(
                 arm.clone(),
-                serde_json::json!({"showings": showings, "rewardWeight": b}),
+                CandidateSummary::Linear {
+                    showings: *showings,
+                    reward_weight: b.clone(),
+                },
             );
         }
-        serde_json::json!({"candidates": out})
+        out
     }
+}
+
+/// What one candidate of a learning placement has learned.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum CandidateSummary {
+    /// Thompson sampling: showings, rewards and the posterior mean reward.
+    #[serde(rename_all = "camelCase")]
+    Beta {
+        showings: f64,
+        rewards: f64,
+        posterior_mean: f64,
+    },
+    /// LinUCB: showings and the reward weights per feature.
+    #[serde(rename_all = "camelCase")]
+    Linear {
+        showings: u64,
+        reward_weight: Vec<f64>,
+    },
+}
+
+/// A learning placement's policy and what it has learned (`Engine::policy_summary`).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PolicySummary {
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub policy: Option<LearningPolicy>,
+    pub candidates: BTreeMap<String, CandidateSummary>,
 }

@@ -12,9 +12,10 @@
 //! frequentist (Welch's t, delta-method intervals), sequential (always valid) and Bayesian
 //! results; the sample-ratio-mismatch p-value flags broken assignment.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use tailor_core::Millis;
 use tailor_core::time::{DAY, MINUTE, format_timestamp};
 use tailor_ml::stats::{self, Inference, Statistic, TestConfig, UnitSums};
@@ -128,32 +129,149 @@ pub(crate) fn round(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
 
-/// One comparison as JSON; a test that cannot run says why instead (never a NaN).
-pub(crate) fn comparison(control: &Statistic, treatment: &Statistic, config: TestConfig) -> Value {
+/// One comparison of a treatment with the control; a test that cannot run says why instead
+/// (never a NaN).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum Comparison {
+    Failed {
+        error: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Done {
+        /// The relative lift's expected value.
+        lift: f64,
+        /// Its interval.
+        ci: [f64; 2],
+        /// Frequentist and sequential tests.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        p_value: Option<f64>,
+        /// Bayesian.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        chance_to_win: Option<f64>,
+        /// Bayesian: expected loss of choosing each arm.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        risk: Option<Risk>,
+        /// Why the result may not be trusted (e.g. too few units).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        issue: Option<&'static str>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Risk {
+    pub control: f64,
+    pub treatment: f64,
+}
+
+pub(crate) fn comparison(
+    control: &Statistic,
+    treatment: &Statistic,
+    config: TestConfig,
+) -> Comparison {
     match stats::compare(control, treatment, &config) {
-        Err(e) => json!({"error": e.to_string()}),
+        Err(e) => Comparison::Failed {
+            error: e.to_string(),
+        },
         Ok(r) => {
-            let mut v = json!({
-                "lift": round(r.expected),
-                "ci": [round(r.ci[0]), round(r.ci[1])],
-            });
-            match r.inference {
-                Inference::PValue(p) => v["pValue"] = json!(round(p)),
+            let (p_value, chance_to_win, risk) = match r.inference {
+                Inference::PValue(p) => (Some(round(p)), None, None),
                 Inference::Bayesian {
                     chance_to_win,
                     risk,
-                } => {
-                    v["chanceToWin"] = json!(round(chance_to_win));
-                    v["risk"] =
-                        json!({"control": round(risk.control), "treatment": round(risk.treatment)});
-                }
+                } => (
+                    None,
+                    Some(round(chance_to_win)),
+                    Some(Risk {
+                        control: round(risk.control),
+                        treatment: round(risk.treatment),
+                    }),
+                ),
+            };
+            Comparison::Done {
+                lift: round(r.expected),
+                ci: [round(r.ci[0]), round(r.ci[1])],
+                p_value,
+                chance_to_win,
+                risk,
+                issue: r.issue.map(|i| i.code()),
             }
-            if let Some(issue) = r.issue {
-                v["issue"] = json!(issue.code());
-            }
-            v
         }
     }
+}
+
+/// The sample-ratio-mismatch check: its p-value, or why it could not run.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum Srm {
+    Failed {
+        error: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Done {
+        p_value: f64,
+        /// Whether assignment looks broken.
+        mismatch: bool,
+    },
+}
+
+impl Srm {
+    pub(crate) fn of(result: Result<f64, impl std::fmt::Display>) -> Self {
+        match result {
+            Ok(p) => Srm::Done {
+                p_value: round(p),
+                mismatch: stats::is_sample_ratio_mismatch(p),
+            },
+            Err(e) => Srm::Failed {
+                error: e.to_string(),
+            },
+        }
+    }
+}
+
+/// An experiment's results (see the module docs).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ExperimentResults {
+    pub experiment: String,
+    pub placement: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub status: crate::measure::experiments::Status,
+    pub computed_at: String,
+    /// People exposed.
+    pub units: u64,
+    pub variations: Vec<VariationUnits>,
+    pub srm: Srm,
+    /// Metric name → one entry per variation (the first is the control).
+    pub metrics: BTreeMap<String, Vec<MetricResult>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VariationUnits {
+    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub treatment: crate::measure::experiments::Treatment,
+    pub units: u64,
+    pub weight: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MetricResult {
+    pub variation: String,
+    pub units: u64,
+    pub value: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frequentist: Option<Comparison>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequential: Option<Comparison>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bayesian: Option<Comparison>,
 }
 
 /// A unit's numbers from their events, around their first exposure `at`.
@@ -190,7 +308,7 @@ fn unit_from(events: &[tailor_store::StoredEvent], at: Millis, now: Millis) -> U
 impl super::Measure {
     /// The results of experiment `id` (see the module docs). Blocks on disk: one read of the
     /// events of each unit.
-    pub fn experiment_results(&self, id: &str) -> Result<Value, EngineError> {
+    pub fn experiment_results(&self, id: &str) -> Result<ExperimentResults, EngineError> {
         let Some(exp) = self.experiments.list().into_iter().find(|e| e.id == id) else {
             return Err(EngineError::NotFound(format!("experiment {id:?}")));
         };
@@ -221,51 +339,53 @@ impl super::Measure {
         }
         let observed: Vec<u64> = sums.iter().map(|s| s.n).collect();
         let weights: Vec<f64> = (0..exp.variations.len()).map(|i| exp.weight(i)).collect();
-        let srm = match stats::srm(&observed, &weights) {
-            Ok(p) => json!({"pValue": round(p), "mismatch": stats::is_sample_ratio_mismatch(p)}),
-            Err(e) => json!({"error": e.to_string()}),
-        };
-        let metrics: serde_json::Map<String, Value> = METRICS
+        let srm = Srm::of(stats::srm(&observed, &weights));
+        let metrics = METRICS
             .iter()
             .map(|&name| {
                 let control = sums[0].metric(name);
-                let variations: Vec<Value> = exp
+                let variations = exp
                     .variations
                     .iter()
                     .zip(&sums)
                     .enumerate()
                     .map(|(i, (v, s))| {
-                        let mut out = json!({
-                            "variation": v.id,
-                            "units": s.units(name),
-                            "value": round(s.value(name)),
-                        });
-                        if i > 0 {
-                            let treatment = s.metric(name);
-                            out["frequentist"] =
-                                comparison(&control, &treatment, TestConfig::frequentist());
-                            out["sequential"] =
-                                comparison(&control, &treatment, TestConfig::sequential());
-                            out["bayesian"] =
-                                comparison(&control, &treatment, TestConfig::bayesian());
+                        let treatment = s.metric(name);
+                        let compare =
+                            |config| (i > 0).then(|| comparison(&control, &treatment, config));
+                        MetricResult {
+                            variation: v.id.clone(),
+                            units: s.units(name),
+                            value: round(s.value(name)),
+                            frequentist: compare(TestConfig::frequentist()),
+                            sequential: compare(TestConfig::sequential()),
+                            bayesian: compare(TestConfig::bayesian()),
                         }
-                        out
                     })
                     .collect();
-                (name.to_string(), json!(variations))
+                (name.to_string(), variations)
             })
             .collect();
-        Ok(json!({
-            "experiment": exp.id,
-            "placement": exp.placement,
-            "status": exp.status,
-            "computedAt": format_timestamp(now),
-            "units": observed.iter().sum::<u64>(),
-            "variations": exp.variations.iter().zip(&observed).zip(&weights).map(|((v, n), w)| {
-                json!({"id": v.id, "treatment": v.treatment, "units": n, "weight": w})
-            }).collect::<Vec<_>>(),
-            "srm": srm,
-            "metrics": metrics,
-        }))
+        Ok(ExperimentResults {
+            experiment: exp.id.clone(),
+            placement: exp.placement.clone(),
+            status: exp.status,
+            computed_at: format_timestamp(now),
+            units: observed.iter().sum::<u64>(),
+            variations: exp
+                .variations
+                .iter()
+                .zip(&observed)
+                .zip(&weights)
+                .map(|((v, n), w)| VariationUnits {
+                    id: v.id.clone(),
+                    treatment: v.treatment,
+                    units: *n,
+                    weight: *w,
+                })
+                .collect(),
+            srm,
+            metrics,
+        })
     }
 }

@@ -5,8 +5,8 @@
 
 use super::likelihood_rows::{self, Distinct, WeightedRow};
 use super::optimize::fit_positive_parameters;
-use super::special::{digamma_steps, hyp2f1, ln_gamma, ln_gamma_steps, log_add_exp_with_share};
 use super::{ClvError, CustomerSummary, PurchaseModel};
+use crate::special::{digamma_steps, hyp2f1, ln_gamma, ln_gamma_steps, log_add_exp_with_share};
 
 /// Fitted BG/NBD parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -4,8 +4,8 @@
 //! spend is that of repeat purchases; `lifetimes.GammaGammaFitter` semantics.
 
 use super::optimize::fit_positive_parameters;
-use super::special::{digamma, ln_gamma};
 use super::{ClvError, CustomerSummary};
+use crate::special::{digamma, ln_gamma};
 
 /// Fitted Gamma-Gamma parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]

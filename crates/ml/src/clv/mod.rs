@@ -20,10 +20,10 @@ mod bgnbd;
 mod gamma_gamma;
 pub mod holdout;
 mod likelihood_rows;
+mod minimum;
 pub mod optimize;
 mod pareto_nbd;
 mod quasi_newton;
-mod special;
 pub mod summary;
 pub mod value;
 

@@ -1,18 +1,12 @@
-//! A small Nelder–Mead minimiser, the fallback when BFGS (`quasi_newton`) does not converge;
-//! enough for the 3–4 parameter likelihoods here (the models fit log-parameters, so the search
-//! space is unbounded). Hand-written to keep `tailor-ml`
-//! free of dependencies; restarted from its best point until a restart no longer improves,
-//! the standard guard against a simplex that collapsed early.
+//! The likelihood fits' driver (`fit_positive_parameters`: BFGS from `quasi_newton`,
+//! falling back to Nelder–Mead) and a small Nelder–Mead minimiser, enough for the 3–4
+//! parameter likelihoods here (the models fit log-parameters, so the search space is
+//! unbounded). Hand-written to keep `tailor-ml` free of dependencies; Nelder–Mead restarts
+//! from its best point until a restart no longer improves, the standard guard against a
+//! simplex that collapsed early.
 
-/// Where the search stopped.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Minimum {
-    pub point: Vec<f64>,
-    pub value: f64,
-    pub evaluations: usize,
-    /// False when the evaluation budget ran out first.
-    pub converged: bool,
-}
+pub use super::minimum::Minimum;
+use super::quasi_newton::bfgs;
 
 /// Stopping rule and budget.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -199,10 +193,10 @@ pub(crate) fn fit_positive_parameters(
         let log_start: Vec<f64> = start.iter().map(|p| p.ln()).collect();
         // BFGS first (several times fewer evaluations); Nelder–Mead, which needs no
         // smoothness, when BFGS does not reach a small gradient.
-        let attempts: [&dyn Fn() -> Minimum; 2] = [
-            &|| super::quasi_newton::bfgs(objective_and_gradient, &log_start),
-            &|| nelder_mead(objective, &log_start, Settings::default()),
-        ];
+        let attempts: [&dyn Fn() -> Minimum; 2] =
+            [&|| bfgs(objective_and_gradient, &log_start), &|| {
+                nelder_mead(objective, &log_start, Settings::default())
+            }];
         for attempt in attempts {
             let minimum = attempt();
             evaluations += minimum.evaluations;

@@ -6,11 +6,11 @@
 
 use super::likelihood_rows::{self, Distinct, WeightedRow};
 use super::optimize::fit_positive_parameters;
-use super::special::{
+use super::{BgNbd, ClvError, CustomerSummary, PurchaseModel};
+use crate::special::{
     digamma_steps, hyp2f1_shifted, hyp2f1_shifted_with_derivatives, ln_gamma, ln_gamma_steps,
     log_add_exp, log_add_exp_with_share,
 };
-use super::{BgNbd, ClvError, CustomerSummary, PurchaseModel};
 
 /// Fitted Pareto/NBD parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]

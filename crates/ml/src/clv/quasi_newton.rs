@@ -4,7 +4,8 @@
 //! ~20 iterations (≈ 25–35 evaluations) where finite differences needed 100–220 and
 //! Nelder–Mead 400+.
 
-use super::optimize::Minimum;
+use super::minimum::Minimum;
+use crate::linear::algebra::{dot, identity, matrix_vector};
 
 /// Converged when no gradient component exceeds this…
 const GRADIENT_TOLERANCE: f64 = 1e-8;
@@ -43,19 +44,16 @@ pub fn bfgs(f: impl Fn(&[f64]) -> (f64, Vec<f64>), start: &[f64]) -> Minimum {
             converged = true;
             break;
         }
-        let mut direction: Vec<f64> = (0..n)
-            .map(|i| {
-                -(0..n)
-                    .map(|j| inverse[i * n + j] * gradient[j])
-                    .sum::<f64>()
-            })
+        let mut direction: Vec<f64> = matrix_vector(&inverse, &gradient)
+            .iter()
+            .map(|v| -v)
             .collect();
-        let mut slope: f64 = direction.iter().zip(&gradient).map(|(d, g)| d * g).sum();
+        let mut slope = dot(&direction, &gradient);
         if slope >= 0.0 {
             // Not a descent direction (a poor approximation): restart from steepest descent.
             inverse = identity(n);
             direction = gradient.iter().map(|g| -g).collect();
-            slope = -gradient.iter().map(|g| g * g).sum::<f64>();
+            slope = -dot(&gradient, &gradient);
         }
         // Backtracking line search with the Armijo condition.
         let mut step = 1.0;
@@ -87,11 +85,11 @@ pub fn bfgs(f: impl Fn(&[f64]) -> (f64, Vec<f64>), start: &[f64]) -> Minimum {
             .zip(&gradient)
             .map(|(a, b)| a - b)
             .collect();
-        let sy: f64 = s.iter().zip(&y).map(|(a, b)| a * b).sum();
+        let sy = dot(&s, &y);
         if sy > 1e-300 {
             if iteration == 0 {
                 // Scale the first approximation to the observed curvature (Nocedal & Wright 6.20).
-                let yy: f64 = y.iter().map(|v| v * v).sum();
+                let yy = dot(&y, &y);
                 inverse = identity(n).iter().map(|v| v * sy / yy).collect();
             }
             update_inverse(&mut inverse, &s, &y, sy);
@@ -106,20 +104,12 @@ pub fn bfgs(f: impl Fn(&[f64]) -> (f64, Vec<f64>), start: &[f64]) -> Minimum {
     }
 }
 
-fn identity(n: usize) -> Vec<f64> {
-    (0..n * n)
-        .map(|k| if k / n == k % n { 1.0 } else { 0.0 })
-        .collect()
-}
-
 /// H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ with ρ = 1 / sᵀy.
 fn update_inverse(inverse: &mut [f64], s: &[f64], y: &[f64], sy: f64) {
     let n = s.len();
     let rho = 1.0 / sy;
-    let hy: Vec<f64> = (0..n)
-        .map(|i| (0..n).map(|j| inverse[i * n + j] * y[j]).sum())
-        .collect();
-    let yhy: f64 = y.iter().zip(&hy).map(|(a, b)| a * b).sum();
+    let hy = matrix_vector(inverse, y);
+    let yhy = dot(y, &hy);
     for i in 0..n {
         for j in 0..n {
             inverse[i * n + j] +=

@@ -25,7 +25,7 @@ impl Default for ClvSettings {
     }
 }
 
-/// Σ over months m of E[purchases in month m] × E[spend] / (1 + rate)^m.
+/// Σ over months m of E[purchases in month m] × E\[spend\] / (1 + rate)^m.
 pub fn customer_lifetime_value(
     purchases: &impl PurchaseModel,
     spend: &GammaGamma,

@@ -8,9 +8,10 @@
 //! checkout that all but gives the answer away.
 
 use super::behaviour::Behaviour;
-use super::logistic::{FitError, LogisticRegression, Platt};
+use super::logistic::{Platt, StandardizedLogistic};
 use super::metrics::log_loss;
 use super::{Activity, ActivityKind, activity::sessions};
+use crate::linear::FitError;
 
 /// On-site events of a session seen before it is scored.
 pub const SESSION_PREFIX: usize = 10;
@@ -153,7 +154,7 @@ pub fn session_examples(timeline: &[Activity], from: f64, until: f64, out: &mut 
 /// A logistic model with its penalty chosen on validation data and Platt scaling fitted there.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CalibratedModel {
-    model: LogisticRegression,
+    model: StandardizedLogistic,
     platt: Platt,
     l2: f64,
 }
@@ -170,16 +171,16 @@ impl CalibratedModel {
         let both_classes =
             validation_labels.iter().any(|&y| y) && validation_labels.iter().any(|&y| !y);
         if !both_classes {
-            let model = LogisticRegression::fit(train, train_labels, DEFAULT_L2)?;
+            let model = StandardizedLogistic::fit(train, train_labels, DEFAULT_L2)?;
             return Ok(Self {
                 model,
                 platt: Platt::IDENTITY,
                 l2: DEFAULT_L2,
             });
         }
-        let mut best: Option<(f64, LogisticRegression, f64)> = None;
+        let mut best: Option<(f64, StandardizedLogistic, f64)> = None;
         for l2 in L2_GRID {
-            let model = LogisticRegression::fit(train, train_labels, l2)?;
+            let model = StandardizedLogistic::fit(train, train_labels, l2)?;
             let p: Vec<f64> = validation.iter().map(|r| model.probability(r)).collect();
             let loss = log_loss(&p, validation_labels);
             if best.as_ref().is_none_or(|(b, _, _)| loss < *b) {

@@ -13,7 +13,6 @@
 //! at one position of one round is a contiguous slice.
 
 mod estimators;
-pub mod logistic;
 pub mod policy;
 pub mod reward_model;
 

@@ -7,9 +7,9 @@
 //! fits a model on all folds but one and turns it into the policy for the held-out fold, so each
 //! round's action distribution comes from a model that never saw that round.
 
-use super::logistic::LogisticParams;
 use super::reward_model::{RewardFeatures, for_each_fold};
 use super::{ActionDistribution, LoggedBandit, OpeError, RewardEstimates};
+use crate::linear::LogisticParams;
 
 /// The policy's knobs.
 #[derive(Clone, Copy, Debug, PartialEq)]

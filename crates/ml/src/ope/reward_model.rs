@@ -7,8 +7,9 @@
 //! user–item affinity of this user for this item — which a linear model over context and action
 //! blocks alone cannot express.
 
-use super::logistic::{LogisticParams, LogisticRegression, dot};
 use super::{LoggedBandit, OpeError, RewardEstimates};
+use crate::linear::algebra::dot;
+use crate::linear::{LogisticParams, LogisticRegression, sigmoid};
 
 /// Features of every (round, action) pair as three blocks, laid out so that a linear score
 /// splits into `w_c·context[round] + w_a·action[action] + w_p·pair[round, action]`: predicting
@@ -151,7 +152,7 @@ impl PositionwiseRewardModel {
             let z = base
                 + dot(action_weights, features.action_of(action))
                 + dot(pair_weights, features.pair_of(round, action));
-            *q = super::logistic::sigmoid(z);
+            *q = sigmoid(z);
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use std::f64::consts::{PI, SQRT_2};
 
-use super::special::{erfc, ln_gamma, regularized_incomplete_beta, regularized_upper_gamma};
+use crate::special::{erfc, ln_gamma, regularized_incomplete_beta, regularized_upper_gamma};
 
 /// Above this many degrees of freedom Student's t is the normal to within ~1e-8, and the
 /// incomplete beta function would need many iterations for nothing.

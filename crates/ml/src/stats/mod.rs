@@ -31,7 +31,6 @@ mod frequentist;
 mod lift;
 mod result;
 mod sequential;
-mod special;
 mod srm;
 mod statistic;
 

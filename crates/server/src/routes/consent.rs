@@ -4,30 +4,59 @@
 //! `GET /v1/consent/{id}`: what each purpose may do now and why, and the ledger.
 //! `GET`/`PUT /v1/consent/policy`: the store's defaults per purpose and region.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tailor_core::message::{Envelope, parse_message};
 use tailor_core::{MessageType, Purpose};
-use tailor_engine::Scope;
-use tailor_engine::consent::ConsentPolicy;
+use tailor_engine::consent::{ConsentPolicy, LedgerEntry, Permission};
+use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::auth::authorize;
-use crate::body::read_limited;
-use crate::error::{ApiError, json_error};
+use crate::error::ApiError;
+use crate::extract::{Admin, ApiJson, Authorized};
 
+/// A person's consent, as the store's backend records it.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentRequest {
+    /// Who: a userId…
+    #[schema(value_type = Option<String>)]
+    user_id: Option<Value>,
+    /// …or an anonymousId.
+    #[schema(value_type = Option<String>)]
+    anonymous_id: Option<Value>,
+    /// When it was given (ISO-8601); now if absent.
+    #[schema(value_type = Option<String>)]
+    timestamp: Option<Value>,
+    /// Purpose (analytics, personalization, email, push, sms, advertising) → granted.
+    #[schema(value_type = Object)]
+    purposes: Option<Map<String, Value>>,
+    /// Where it was given; `api` if absent.
+    source: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsentRecorded {
+    success: bool,
+    /// The person's consent per purpose now.
+    #[schema(value_type = Object)]
+    consent: Value,
+}
+
+/// Records a person's consent per purpose (as a `Segment Consent Preference Updated` event).
+#[utoipa::path(put, path = "/v1/consent", tag = "consent", security(("admin_key" = [])),
+    request_body = ConsentRequest, responses((status = 200, body = ConsentRecorded)))]
 pub async fn put(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
-    let bytes = read_limited(&headers, body, 32 * 1024).await?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(json_error)?;
-    let Some(purposes) = v.get("purposes").and_then(Value::as_object) else {
+    ApiJson(request): ApiJson<ConsentRequest>,
+) -> Result<Json<ConsentRecorded>, ApiError> {
+    let Some(purposes) = request.purposes else {
         return Err(ApiError::bad_request(
             "invalid_request",
             "send {\"userId\" or \"anonymousId\": …, \"purposes\": {\"email\": true, \"advertising\": false, …}}",
@@ -36,9 +65,9 @@ pub async fn put(
     let mut prefs = Map::new();
     let mut problems = Vec::new();
     for (k, granted) in purposes {
-        match (Purpose::parse(k), granted) {
-            (Some(_), Value::Bool(_)) => {
-                prefs.insert(k.clone(), granted.clone());
+        match (Purpose::parse(&k), granted) {
+            (Some(_), granted @ Value::Bool(_)) => {
+                prefs.insert(k, granted);
             }
             (None, _) => problems.push(format!(
                 "unknown purpose {k:?}: expected analytics, personalization, email, push, sms or advertising"
@@ -52,16 +81,20 @@ pub async fn put(
                 .with_details(json!(problems)),
         );
     }
-    let source = v.get("source").and_then(Value::as_str).unwrap_or("api");
+    let source = request.source.as_deref().unwrap_or("api");
     let policy_version = state.engine.consent_policy().version.clone();
     let mut event = json!({
         "event": "Segment Consent Preference Updated",
         "properties": {"consentSource": source, "policyVersion": policy_version},
         "context": {"consent": {"categoryPreferences": prefs}},
     });
-    for k in ["userId", "anonymousId", "timestamp"] {
-        if let Some(x) = v.get(k) {
-            event[k] = x.clone();
+    for (k, v) in [
+        ("userId", request.user_id),
+        ("anonymousId", request.anonymous_id),
+        ("timestamp", request.timestamp),
+    ] {
+        if let Some(v) = v {
+            event[k] = v;
         }
     }
     let envelope = Envelope {
@@ -83,15 +116,49 @@ pub async fn put(
         .profile(&id)
         .map(|p| json!(p.consent))
         .unwrap_or(Value::Null);
-    Ok(Json(json!({"success": true, "consent": consent})))
+    Ok(Json(ConsentRecorded {
+        success: true,
+        consent,
+    }))
 }
 
+/// What one purpose may do now, and why.
+#[derive(Serialize, ToSchema)]
+pub struct PurposeState {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    permission: Permission,
+    /// For people: "granted", "withdrawn", "opt-in required in Europe", …
+    reason: String,
+}
+
+impl From<Permission> for PurposeState {
+    fn from(permission: Permission) -> Self {
+        PurposeState {
+            reason: permission.describe(),
+            permission,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentState {
+    /// Purpose → what it may do now and why.
+    purposes: BTreeMap<&'static str, PurposeState>,
+    policy_version: String,
+    /// Every grant and withdrawal, oldest first.
+    ledger: Vec<LedgerEntry>,
+}
+
+/// A person's consent per purpose and its ledger (audit-logged).
+#[utoipa::path(get, path = "/v1/consent/{id}", tag = "consent", security(("admin_key" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = ConsentState)))]
 pub async fn get(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
+) -> Result<Json<ConsentState>, ApiError> {
     let purposes = state
         .engine
         .consent_state(&id)
@@ -102,47 +169,54 @@ pub async fn get(
         .blocking(move |engine| engine.consent_ledger(&id2))
         .await?
         .unwrap_or_default();
-    let purposes: Map<String, Value> = purposes
-        .into_iter()
-        .map(|(p, permission)| {
-            let mut v = json!(permission);
-            v["reason"] = json!(permission.describe());
-            (p.as_str().to_string(), v)
-        })
-        .collect();
-    Ok(Json(json!({
-        "purposes": purposes,
-        "policyVersion": state.engine.consent_policy().version,
-        "ledger": ledger,
-    })))
+    Ok(Json(ConsentState {
+        purposes: purposes
+            .into_iter()
+            .map(|(p, permission)| (p.as_str(), permission.into()))
+            .collect(),
+        policy_version: state.engine.consent_policy().version.clone(),
+        ledger,
+    }))
 }
 
+/// The consent policy: defaults per purpose and region.
+#[utoipa::path(get, path = "/v1/consent/policy", tag = "consent", security(("admin_key" = [])),
+    responses((status = 200, body = Object)))]
 pub async fn get_policy(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
-    Ok(Json(json!(*state.engine.consent_policy())))
+) -> Json<Arc<ConsentPolicy>> {
+    Json(state.engine.consent_policy())
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct SavedPolicy<T> {
+    success: bool,
+    #[schema(value_type = Object)]
+    policy: T,
+}
+
+impl<T> SavedPolicy<T> {
+    pub fn new(policy: T) -> Self {
+        SavedPolicy {
+            success: true,
+            policy,
+        }
+    }
+}
+
+/// Replaces the consent policy: `{"version": "2", "defaults": {"analytics": "opt-out", …},
+/// "regions": [{"name", "countries": ["DE"], "defaults"}]}`.
+#[utoipa::path(put, path = "/v1/consent/policy", tag = "consent", security(("admin_key" = [])),
+    request_body = Object, responses((status = 200, body = Object)))]
 pub async fn put_policy(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
-    let bytes = read_limited(&headers, body, 64 * 1024).await?;
-    let policy: ConsentPolicy = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_request",
-            format!(
-                "not a consent policy ({e}); expected {{\"version\": \"2\", \"defaults\": {{\"analytics\": \"opt-out\", …}}, \"regions\": [{{\"name\", \"countries\": [\"DE\"], \"defaults\"}}]}}"
-            ),
-        )
-    })?;
+    ApiJson(policy): ApiJson<ConsentPolicy, { 64 * 1024 }>,
+) -> Result<Json<SavedPolicy<ConsentPolicy>>, ApiError> {
     let saved = policy.clone();
     state
         .blocking(move |engine| engine.put_consent_policy(policy))
         .await?;
-    Ok(Json(json!({"success": true, "policy": saved})))
+    Ok(Json(SavedPolicy::new(saved)))
 }

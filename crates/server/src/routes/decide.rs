@@ -3,89 +3,133 @@
 //! under `/v1/decisions/{id}` (admin).
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
+use tailor_engine::DecideInput;
 use tailor_engine::decide::{Answer, Placement};
-use tailor_engine::{DecideInput, Scope};
+use tailor_engine::policies::PolicySummary;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::auth::authorize;
-use crate::body::read_limited;
-use crate::error::{ApiError, json_error};
+use crate::error::ApiError;
+use crate::extract::{Admin, Analyst, ApiJson, ApiQuery, Authorized, Write};
+use crate::routes::{Deleted, Upserted};
 
 const MAX_DECIDE_BYTES: usize = 32 * 1024;
 
-fn id_field(v: &Value, key: &str) -> Result<Option<String>, ApiError> {
-    match v.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(_) => Err(ApiError::bad_request(
-            "invalid_request",
-            format!("`{key}` must be a string"),
-        )),
-    }
+/// What to decide, and for whom.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DecideRequest {
+    /// The visitor's userId (a string; a number is taken as its digits).
+    #[serde(default, deserialize_with = "id")]
+    #[schema(value_type = Option<String>)]
+    user_id: Option<String>,
+    /// Or their anonymousId.
+    #[serde(default, deserialize_with = "id")]
+    #[schema(value_type = Option<String>)]
+    anonymous_id: Option<String>,
+    /// Placement ids, e.g. `["home.hero", "recs.home"]`.
+    #[serde(default, deserialize_with = "placement_ids")]
+    #[schema(value_type = Vec<String>)]
+    placements: Option<Vec<String>>,
+    /// Page context (`page`, `locale`, `cart`, …), as Segment's `context`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    context: Option<Map<String, Value>>,
 }
 
-pub async fn decide(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<DecideReply>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Write)?;
-    let bytes = read_limited(&headers, body, MAX_DECIDE_BYTES).await?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(json_error)?;
-    if !v.is_object() {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            "the body must be a JSON object",
-        ));
+/// An id: a string (blank is none) or a number (its digits).
+fn id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct Id;
+    impl<'de> serde::de::Visitor<'de> for Id {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok((!s.trim().is_empty()).then(|| s.to_string()))
+        }
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
+            Ok(Some(n.to_string()))
+        }
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Self::Value, E> {
+            Ok(Some(n.to_string()))
+        }
+        fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Self::Value, E> {
+            Ok(serde_json::Number::from_f64(n).map(|n| n.to_string()))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
     }
-    let user_id = id_field(&v, "userId")?;
-    let anonymous_id = id_field(&v, "anonymousId")?;
+    d.deserialize_any(Id)
+}
+
+/// An array of placement ids (`null`: none given).
+fn placement_ids<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    struct Ids;
+    impl<'de> serde::de::Visitor<'de> for Ids {
+        type Value = Option<Vec<String>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of placement ids")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut ids = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+            while let Some(id) = seq.next_element::<String>()? {
+                ids.push(id);
+            }
+            Ok(Some(ids))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(Ids)
+}
+
+/// Decides what each placement shows this visitor, with an explanation per placement. Without
+/// personalization consent the answer is the non-personalized one, and `reason` says so.
+#[utoipa::path(post, path = "/v1/decide", tag = "decide", security(("write_key" = [])),
+    request_body = DecideRequest, responses((status = 200, body = DecideReply)))]
+pub async fn decide(
+    _: Authorized<Write>,
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<DecideRequest, MAX_DECIDE_BYTES>,
+) -> Result<Json<DecideReply>, ApiError> {
+    let DecideRequest {
+        user_id,
+        anonymous_id,
+        placements,
+        context,
+    } = request;
     if user_id.is_none() && anonymous_id.is_none() {
         return Err(ApiError::bad_request(
             "no_user_anon_id",
             "decide needs a `userId` or an `anonymousId`",
         ));
     }
-    let placements = match v.get("placements") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|p| p.as_str().map(str::to_string))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_request",
-                    "`placements` must be an array of placement ids",
-                )
-            })?,
-        _ => {
-            return Err(ApiError::bad_request(
-                "invalid_request",
-                "`placements` is required: an array such as [\"home.hero\", \"recs.home\"]",
-            ));
-        }
-    };
-    let context = match v.get("context") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(m)) => m.clone(),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_request",
-                "`context` must be an object",
-            ));
-        }
+    let Some(placements) = placements else {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "`placements` is required: an array such as [\"home.hero\", \"recs.home\"]",
+        ));
     };
     let out = state.engine.decide(DecideInput {
         user_id,
         anonymous_id,
         placements,
-        context,
+        context: context.unwrap_or_default(),
     })?;
     Ok(Json(DecideReply {
         decision_id: out.decision_id,
@@ -97,13 +141,17 @@ pub async fn decide(
 
 /// The reply of `decide`, serialized straight from the answers: no intermediate JSON tree on
 /// the hottest path.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DecideReply {
+    /// Send it back with events about what was shown (`decisionId` in properties).
     decision_id: String,
     personalized: bool,
+    /// Why not personalized, when it is not.
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'static str>,
+    /// Placement id → what to show and why.
+    #[schema(value_type = Object)]
     decisions: Decisions,
 }
 
@@ -116,22 +164,35 @@ impl Serialize for Decisions {
     }
 }
 
-pub async fn list_placements(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Write)?;
-    Ok(Json(json!({"placements": state.engine.placements()})))
+#[derive(Serialize, ToSchema)]
+pub struct Placements {
+    #[schema(value_type = Vec<Object>)]
+    placements: Vec<Placement>,
 }
 
-pub async fn put_placements(
+/// The placements and their settings.
+#[utoipa::path(get, path = "/v1/placements", tag = "decide", security(("write_key" = [])),
+    responses((status = 200, body = Placements)))]
+pub async fn list_placements(
+    _: Authorized<Write>,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
-    let bytes = read_limited(&headers, body, 1024 * 1024).await?;
-    let items = match serde_json::from_slice::<Value>(&bytes).map_err(json_error)? {
+) -> Json<Placements> {
+    Json(Placements {
+        placements: state.engine.placements(),
+    })
+}
+
+/// Creates or replaces placements: one object or an array. One invalid placement and
+/// nothing is stored (`invalid_placement`, every problem in `details`).
+#[utoipa::path(put, path = "/v1/placements", tag = "decide", security(("admin_key" = [])),
+    request_body(content = Vec<Object>, description = "Placements (`id`, `kind`, `policy`, `limit`, …)"),
+    responses((status = 200, body = Upserted)))]
+pub async fn put_placements(
+    _: Authorized<Admin>,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Value, { 1024 * 1024 }>,
+) -> Result<Json<Upserted>, ApiError> {
+    let items = match body {
         Value::Array(items) => items,
         v @ Value::Object(_) => vec![v],
         _ => {
@@ -159,28 +220,64 @@ pub async fn put_placements(
     let n = state
         .blocking(move |engine| engine.put_placements(placements))
         .await?;
-    Ok(Json(json!({"upserted": n})))
+    Ok(Json(Upserted { upserted: n }))
 }
 
+/// Deletes a placement.
+#[utoipa::path(delete, path = "/v1/placements/{id}", tag = "decide", security(("admin_key" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = Deleted)))]
 pub async fn delete_placement(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
+) -> Result<Json<Deleted>, ApiError> {
     let id2 = id.clone();
     state
         .blocking(move |engine| engine.delete_placement(&id2))
         .await?;
-    Ok(Json(json!({"deleted": id})))
+    Ok(Json(Deleted { deleted: id }))
 }
 
+/// A logged decision with what it was based on and the rewards attributed to it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedDecision {
+    decision_id: String,
+    at: String,
+    user_id: Option<String>,
+    anonymous_id: Option<String>,
+    personalized: bool,
+    /// Candidates shown.
+    shown: Vec<String>,
+    #[schema(value_type = Object)]
+    model_version: Value,
+    /// The profile features the decision read.
+    #[schema(value_type = Object)]
+    profile: Value,
+    /// Per placement: candidates, propensities, explanation.
+    #[schema(value_type = Object)]
+    placements: Value,
+    #[schema(value_type = Object)]
+    context: Value,
+    rewards: Vec<RewardView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RewardView {
+    event: String,
+    value: f64,
+    seq: i64,
+    at: String,
+}
+
+/// A logged decision (admin).
+#[utoipa::path(get, path = "/v1/decisions/{id}", tag = "decide", security(("admin_key" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = LoggedDecision)))]
 pub async fn get_decision(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
+) -> Result<Json<LoggedDecision>, ApiError> {
     let id2 = id.clone();
     let found = state.blocking(move |engine| engine.decision(&id2)).await?;
     let Some((record, rewards)) = found else {
@@ -188,31 +285,39 @@ pub async fn get_decision(
             "no decision {id:?} in the log (decisions are written within a second)"
         )));
     };
-    let body: Value = serde_json::from_str(&record.body).unwrap_or(Value::Null);
-    Ok(Json(json!({
-        "decisionId": record.id,
-        "at": tailor_core::time::format_timestamp(record.at),
-        "userId": record.user_id,
-        "anonymousId": record.anonymous_id,
-        "personalized": record.personalized,
-        "shown": record.shown,
-        "modelVersion": body.get("modelVersion"),
-        "profile": body.get("profile"),
-        "placements": body.get("placements"),
-        "context": body.get("context"),
-        "rewards": rewards.iter().map(|r| json!({
-            "event": r.event, "value": r.value, "seq": r.seq, "at": tailor_core::time::format_timestamp(r.at)
-        })).collect::<Vec<_>>(),
-    })))
+    let mut body: Value = serde_json::from_str(&record.body).unwrap_or(Value::Null);
+    let mut take = |k: &str| body.get_mut(k).map(Value::take).unwrap_or(Value::Null);
+    Ok(Json(LoggedDecision {
+        model_version: take("modelVersion"),
+        profile: take("profile"),
+        placements: take("placements"),
+        context: take("context"),
+        decision_id: record.id,
+        at: tailor_core::time::format_timestamp(record.at),
+        user_id: record.user_id,
+        anonymous_id: record.anonymous_id,
+        personalized: record.personalized,
+        shown: record.shown,
+        rewards: rewards
+            .into_iter()
+            .map(|r| RewardView {
+                event: r.event,
+                value: r.value,
+                seq: r.seq,
+                at: tailor_core::time::format_timestamp(r.at),
+            })
+            .collect(),
+    }))
 }
 
-/// What a learning placement has learned (admin): per candidate, showings and rewards.
+/// What a learning placement has learned: per candidate, showings and rewards.
+#[utoipa::path(get, path = "/v1/placements/{id}/policy", tag = "decide", security(("analyst_key" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = PolicySummary)))]
 pub async fn get_policy(
+    _: Authorized<Analyst>,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Analyst)?;
+) -> Result<Json<PolicySummary>, ApiError> {
     state
         .engine
         .policy_summary(&id)
@@ -220,22 +325,28 @@ pub async fn get_policy(
         .ok_or_else(|| ApiError::not_found(format!("no placement {id:?}")))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
+    /// The placement (required).
     placement: Option<String>,
+    /// At most this many decisions (default 100,000, at most 1,000,000).
     limit: Option<usize>,
 }
 
 /// One placement's decision log in the Open Bandit Dataset's CSV format (admin), for
 /// `tailor eval ope --logs`. The `x-tailor-items` header lists the item ids behind the
 /// `item_id` indexes (a JSON array).
+#[utoipa::path(get, path = "/v1/decisions/export", tag = "decide", security(("analyst_key" = [])),
+    params(ExportQuery),
+    responses((status = 200, content_type = "text/csv", body = String,
+        headers(("x-tailor-items" = String, description = "The item ids behind `item_id`, a JSON array")))))]
 pub async fn export(
+    _: Authorized<Analyst>,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::extract::Query(q): axum::extract::Query<ExportQuery>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    authorize(state.engine.keys(), &headers, None, Scope::Analyst)?;
     let Some(placement) = q.placement else {
         return Err(ApiError::bad_request(
             "invalid_request",

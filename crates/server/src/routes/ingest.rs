@@ -6,102 +6,133 @@
 //! still 200, here with `rejected` listing each dropped message's index and reason.
 //! `200 {"success":true}` means every accepted message is durable and in its profile.
 
-use axum::body::Body;
+use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::{Extension, Json};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use tailor_core::MessageType;
 use tailor_core::message::{
-    BatchEnvelope, Envelope, MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES, parse_message,
-    parse_sent_at,
+    Envelope, MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES, parse_message, parse_sent_at,
 };
-use tailor_engine::Scope;
+use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::auth::authorize;
-use crate::body::read_limited;
-use crate::error::{ApiError, json_error};
-use crate::ratelimit::KeyCheck;
+use crate::error::ApiError;
+use crate::extract::{SegmentBatch, SegmentMessage};
 
-/// Set by the rate limiter when the key may be in the body: counted once it is known.
-type Pending = Option<Extension<KeyCheck>>;
-
-pub async fn track(s: State<AppState>, k: Pending, h: HeaderMap, b: Body) -> Reply {
-    single(s, k, h, b, MessageType::Track).await
-}
-pub async fn identify(s: State<AppState>, k: Pending, h: HeaderMap, b: Body) -> Reply {
-    single(s, k, h, b, MessageType::Identify).await
-}
-pub async fn page(s: State<AppState>, k: Pending, h: HeaderMap, b: Body) -> Reply {
-    single(s, k, h, b, MessageType::Page).await
-}
-pub async fn screen(s: State<AppState>, k: Pending, h: HeaderMap, b: Body) -> Reply {
-    single(s, k, h, b, MessageType::Screen).await
-}
-pub async fn group(s: State<AppState>, k: Pending, h: HeaderMap, b: Body) -> Reply {
-    single(s, k, h, b, MessageType::Group).await
-}
-pub async fn alias(s: State<AppState>, k: Pending, h: HeaderMap, b: Body) -> Reply {
-    single(s, k, h, b, MessageType::Alias).await
+/// The reply to an accepted call.
+#[derive(Serialize, ToSchema)]
+pub struct Receipt {
+    success: bool,
+    /// Messages stored.
+    accepted: usize,
+    /// Messages already stored before (same `messageId`).
+    duplicates: usize,
+    /// Events that named an erased person and were refused (only when some were).
+    #[serde(skip_serializing_if = "is_zero")]
+    suppressed: usize,
+    /// Events not stored for lack of analytics consent (only when some were).
+    #[serde(skip_serializing_if = "is_zero")]
+    withheld: usize,
+    /// Batch messages dropped as invalid (only when some were).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    rejected: Vec<Rejected>,
 }
 
-type Reply = Result<Json<Value>, ApiError>;
+/// A batch message dropped as invalid.
+#[derive(Serialize, ToSchema)]
+pub struct Rejected {
+    /// Its position in `batch`.
+    index: usize,
+    code: &'static str,
+    message: String,
+}
 
-/// Authorizes the write key from the header or the body, then counts it against its rate
-/// limit if the limiter could not (it was in the body).
-fn authorize_write(
-    state: &AppState,
-    pending: Pending,
-    headers: &HeaderMap,
-    body_key: Option<&str>,
-) -> Result<(), ApiError> {
-    let scope = authorize(state.engine.keys(), headers, body_key, Scope::Write)?;
-    if let Some(Extension(check)) = pending {
-        check.check(scope)?;
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl Receipt {
+    fn of(receipt: &tailor_engine::Receipt, rejected: Vec<Rejected>) -> Self {
+        Receipt {
+            success: true,
+            accepted: receipt.accepted,
+            duplicates: receipt.duplicates,
+            suppressed: receipt.suppressed,
+            withheld: receipt.withheld,
+            rejected,
+        }
     }
-    Ok(())
 }
 
-async fn single(
-    State(state): State<AppState>,
-    pending: Pending,
-    headers: HeaderMap,
-    body: Body,
-    kind: MessageType,
-) -> Result<Json<Value>, ApiError> {
-    let bytes = read_limited(&headers, body, MAX_MESSAGE_BYTES).await?;
-    let mut value: Value = serde_json::from_slice(&bytes).map_err(json_error)?;
-    let Some(obj) = value.as_object_mut() else {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            "the body must be a JSON object",
-        ));
-    };
-    let body_key = match obj.remove("writeKey") {
-        Some(Value::String(k)) => Some(k),
-        _ => None,
-    };
-    authorize_write(&state, pending, &headers, body_key.as_deref())?;
+type Reply = Result<Json<Receipt>, ApiError>;
+
+/// Records a track call.
+#[utoipa::path(post, path = "/v1/track", tag = "ingest", security(("write_key" = [])),
+    request_body(content = Object, description = "A Segment Spec message (`userId` or `anonymousId`, `event`, `properties`, `traits`, `context`, `timestamp`, `messageId`, …), optionally with `writeKey`; at most 32 KB", content_type = "application/json"),
+    responses((status = 200, body = Receipt)))]
+pub async fn track(s: State<AppState>, m: SegmentMessage) -> Reply {
+    single(s, m, MessageType::Track).await
+}
+
+/// Records an identify call.
+#[utoipa::path(post, path = "/v1/identify", tag = "ingest", security(("write_key" = [])),
+    request_body(content = Object, description = "A Segment Spec message (`userId` or `anonymousId`, `event`, `properties`, `traits`, `context`, `timestamp`, `messageId`, …), optionally with `writeKey`; at most 32 KB", content_type = "application/json"),
+    responses((status = 200, body = Receipt)))]
+pub async fn identify(s: State<AppState>, m: SegmentMessage) -> Reply {
+    single(s, m, MessageType::Identify).await
+}
+
+/// Records a page call.
+#[utoipa::path(post, path = "/v1/page", tag = "ingest", security(("write_key" = [])),
+    request_body(content = Object, description = "A Segment Spec message (`userId` or `anonymousId`, `event`, `properties`, `traits`, `context`, `timestamp`, `messageId`, …), optionally with `writeKey`; at most 32 KB", content_type = "application/json"),
+    responses((status = 200, body = Receipt)))]
+pub async fn page(s: State<AppState>, m: SegmentMessage) -> Reply {
+    single(s, m, MessageType::Page).await
+}
+
+/// Records a screen call.
+#[utoipa::path(post, path = "/v1/screen", tag = "ingest", security(("write_key" = [])),
+    request_body(content = Object, description = "A Segment Spec message (`userId` or `anonymousId`, `event`, `properties`, `traits`, `context`, `timestamp`, `messageId`, …), optionally with `writeKey`; at most 32 KB", content_type = "application/json"),
+    responses((status = 200, body = Receipt)))]
+pub async fn screen(s: State<AppState>, m: SegmentMessage) -> Reply {
+    single(s, m, MessageType::Screen).await
+}
+
+/// Records a group call.
+#[utoipa::path(post, path = "/v1/group", tag = "ingest", security(("write_key" = [])),
+    request_body(content = Object, description = "A Segment Spec message (`userId` or `anonymousId`, `event`, `properties`, `traits`, `context`, `timestamp`, `messageId`, …), optionally with `writeKey`; at most 32 KB", content_type = "application/json"),
+    responses((status = 200, body = Receipt)))]
+pub async fn group(s: State<AppState>, m: SegmentMessage) -> Reply {
+    single(s, m, MessageType::Group).await
+}
+
+/// Records an alias call.
+#[utoipa::path(post, path = "/v1/alias", tag = "ingest", security(("write_key" = [])),
+    request_body(content = Object, description = "A Segment Spec message (`userId` or `anonymousId`, `event`, `properties`, `traits`, `context`, `timestamp`, `messageId`, …), optionally with `writeKey`; at most 32 KB", content_type = "application/json"),
+    responses((status = 200, body = Receipt)))]
+pub async fn alias(s: State<AppState>, m: SegmentMessage) -> Reply {
+    single(s, m, MessageType::Alias).await
+}
+
+async fn single(State(state): State<AppState>, m: SegmentMessage, kind: MessageType) -> Reply {
     let envelope = Envelope {
         received_at: state.engine.now(),
         ..Default::default()
     };
-    let message = parse_message(value, Some(kind), &envelope, || state.new_message_id())
+    let message = parse_message(m.message, Some(kind), &envelope, || state.new_message_id())
         .map_err(|e| ApiError::bad_request(e.code, e.message))?;
     let receipt = state.engine.ingest(vec![message]).await?;
-    Ok(Json(receipt_json(&receipt)))
+    Ok(Json(Receipt::of(&receipt, Vec::new())))
 }
 
-pub async fn batch(
-    State(state): State<AppState>,
-    pending: Pending,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    let bytes = read_limited(&headers, body, MAX_BATCH_BYTES).await?;
-    let envelope: BatchEnvelope<'_> = serde_json::from_slice(&bytes).map_err(json_error)?;
-    authorize_write(&state, pending, &headers, envelope.write_key.as_deref())?;
+/// Records a batch of messages: the valid ones are stored, the invalid ones listed in
+/// `rejected`. At most 500 KB and 2,500 messages.
+#[utoipa::path(post, path = "/v1/batch", tag = "ingest", security(("write_key" = [])),
+    request_body(content = Object, description = "`{\"batch\": [message, …], \"context\"?, \"integrations\"?, \"sentAt\"?, \"writeKey\"?}`", content_type = "application/json"),
+    responses((status = 200, body = Receipt)))]
+pub async fn batch(State(state): State<AppState>, b: SegmentBatch) -> Reply {
+    let envelope = b.batch;
     if envelope.batch.len() > MAX_BATCH_MESSAGES {
         return Err(ApiError::too_large(format!(
             "a batch may hold at most {MAX_BATCH_MESSAGES} messages; this one has {}",
@@ -134,9 +165,11 @@ pub async fn batch(
         };
         match parsed {
             Ok(m) => messages.push(m),
-            Err((code, message)) => {
-                rejected.push(json!({"index": index, "code": code, "message": message}))
-            }
+            Err((code, message)) => rejected.push(Rejected {
+                index,
+                code,
+                message,
+            }),
         }
     }
     if !rejected.is_empty() {
@@ -147,24 +180,5 @@ pub async fn batch(
         metrics::counter!("tailor_events_rejected_total").increment(rejected.len() as u64);
     }
     let receipt = state.engine.ingest(messages).await?;
-    let mut reply = receipt_json(&receipt);
-    if !rejected.is_empty() {
-        reply["rejected"] = Value::Array(rejected);
-    }
-    Ok(Json(reply))
-}
-
-/// The reply to an accepted call; `suppressed` appears only when events named an erased
-/// person and were refused, `withheld` when events were not stored for lack of analytics
-/// consent (see the README, "Privacy").
-fn receipt_json(receipt: &tailor_engine::Receipt) -> Value {
-    let mut reply =
-        json!({"success": true, "accepted": receipt.accepted, "duplicates": receipt.duplicates});
-    if receipt.suppressed > 0 {
-        reply["suppressed"] = json!(receipt.suppressed);
-    }
-    if receipt.withheld > 0 {
-        reply["withheld"] = json!(receipt.withheld);
-    }
-    reply
+    Ok(Json(Receipt::of(&receipt, rejected)))
 }

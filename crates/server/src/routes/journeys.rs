@@ -1,110 +1,114 @@
 //! Journeys (admin): definitions under `/v1/journeys`, their stats and runs, the send
 //! policy, the outbox with its dead letters, ad audiences, and the test clock.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
-use tailor_engine::Scope;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tailor_engine::journeys::policy::SendPolicy;
+use tailor_engine::journeys::report::JourneyReport;
+use tailor_engine::journeys::{
+    Audience, AudienceChanges, JourneyStats, JourneySummary, JourneyTemplates, OutboxMessage,
+    RunView,
+};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::auth::authorize;
-use crate::body::{definition_for, read_limited};
-use crate::error::{ApiError, json_error};
+use crate::error::ApiError;
+use crate::extract::{Admin, Analyst, ApiJson, ApiQuery, Authorized, Definition};
+use crate::routes::Success;
+use crate::routes::consent::SavedPolicy;
 
 /// Largest journey definition accepted.
 const MAX_DEFINITION: usize = 256 * 1024;
 
-fn admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    authorize(state.engine.keys(), headers, None, Scope::Admin).map(|_| ())
+#[derive(Serialize, ToSchema)]
+pub struct Journeys {
+    journeys: Vec<JourneySummary>,
 }
 
-async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
-    let bytes = read_limited(headers, body, MAX_DEFINITION).await?;
-    serde_json::from_slice(&bytes).map_err(json_error)
+/// The journeys, each with its current version.
+#[utoipa::path(get, path = "/v1/journeys", tag = "journeys", security(("admin_key" = [])),
+    responses((status = 200, body = Journeys)))]
+pub async fn list(_: Authorized<Admin>, State(state): State<AppState>) -> Json<Journeys> {
+    Json(Journeys {
+        journeys: state.engine.journeys(),
+    })
 }
 
-fn number<T: std::str::FromStr>(
-    q: &HashMap<String, String>,
-    key: &str,
-) -> Result<Option<T>, ApiError> {
-    q.get(key)
-        .map(|v| {
-            v.parse().map_err(|_| {
-                ApiError::bad_request(
-                    "invalid_request",
-                    format!("`{key}` must be a number, not {v:?}"),
-                )
-            })
-        })
-        .transpose()
-}
-
-pub async fn list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    admin(&state, &headers)?;
-    Ok(Json(json!({"journeys": state.engine.journeys()})))
-}
-
+/// The journey and message templates that ship.
+#[utoipa::path(get, path = "/v1/journeys/templates", tag = "journeys", security(("admin_key" = [])),
+    responses((status = 200, body = JourneyTemplates)))]
 pub async fn templates(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    admin(&state, &headers)?;
-    Ok(Json(state.engine.journey_templates()))
+) -> Json<JourneyTemplates> {
+    Json(state.engine.journey_templates())
 }
 
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VersionQuery {
+    /// A version other than the current one.
+    version: Option<u32>,
+}
+
+/// One journey, its current version or `?version=N`.
+#[utoipa::path(get, path = "/v1/journeys/{id}", tag = "journeys", security(("admin_key" = [])),
+    params(("id" = String, Path), VersionQuery), responses((status = 200, body = JourneySummary)))]
 pub async fn get(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
-    admin(&state, &headers)?;
-    let version = number::<u32>(&q, "version")?;
+    ApiQuery(q): ApiQuery<VersionQuery>,
+) -> Result<Json<JourneySummary>, ApiError> {
+    let version = q.version;
     state.engine.journey(&id, version).map(Json).ok_or_else(|| {
         ApiError::not_found(format!("journey {id:?} (version {version:?}) not found"))
     })
 }
 
+/// Creates or replaces a journey (a changed definition is a new version; running people keep
+/// theirs). Every problem is reported at once in `details`.
+#[utoipa::path(put, path = "/v1/journeys/{id}", tag = "journeys", security(("admin_key" = [])),
+    params(("id" = String, Path)), request_body = Object,
+    responses((status = 200, body = JourneySummary)))]
 pub async fn put(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    admin(&state, &headers)?;
-    let v = definition_for(&headers, body, MAX_DEFINITION, &id, "journey").await?;
+    Definition(v): Definition<Value, MAX_DEFINITION>,
+) -> Result<Json<JourneySummary>, ApiError> {
     Ok(Json(
         state.blocking(move |engine| engine.put_journey(v)).await?,
     ))
 }
 
+/// Deletes a journey; its running people stop at their next step.
+#[utoipa::path(delete, path = "/v1/journeys/{id}", tag = "journeys", security(("admin_key" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = Success)))]
 pub async fn delete(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    admin(&state, &headers)?;
+) -> Result<Json<Success>, ApiError> {
     state
         .blocking(move |engine| engine.delete_journey(&id))
         .await?;
-    Ok(Json(json!({"success": true})))
+    Ok(Json(Success::YES))
 }
 
+/// Pauses a journey: no one enters, timers hold.
+#[utoipa::path(post, path = "/v1/journeys/{id}/pause", tag = "journeys", security(("admin_key" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = JourneySummary)))]
 pub async fn pause(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    admin(&state, &headers)?;
+) -> Result<Json<JourneySummary>, ApiError> {
     Ok(Json(
         state
             .blocking(move |engine| engine.set_journey_paused(&id, true))
@@ -112,12 +116,14 @@ pub async fn pause(
     ))
 }
 
+/// Resumes a paused journey; held messages are due now.
+#[utoipa::path(post, path = "/v1/journeys/{id}/resume", tag = "journeys", security(("admin_key" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = JourneySummary)))]
 pub async fn resume(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    admin(&state, &headers)?;
+) -> Result<Json<JourneySummary>, ApiError> {
     Ok(Json(
         state
             .blocking(move |engine| engine.set_journey_paused(&id, false))
@@ -125,12 +131,14 @@ pub async fn resume(
     ))
 }
 
+/// Counts per step and for the journey.
+#[utoipa::path(get, path = "/v1/journeys/{id}/stats", tag = "journeys", security(("admin_key" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = JourneyStats)))]
 pub async fn stats(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    admin(&state, &headers)?;
+) -> Result<Json<JourneyStats>, ApiError> {
     Ok(Json(
         state
             .blocking(move |engine| engine.journey_stats(&id))
@@ -138,14 +146,14 @@ pub async fn stats(
     ))
 }
 
-/// `GET /v1/journeys/{id}/report`: sent vs control (counts and statistics, no personal
-/// data), for the analyst or admin key.
+/// Sent vs control (counts and statistics, no personal data).
+#[utoipa::path(get, path = "/v1/journeys/{id}/report", tag = "journeys", security(("analyst_key" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = JourneyReport)))]
 pub async fn report(
+    _: Authorized<Analyst>,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Analyst)?;
+) -> Result<Json<JourneyReport>, ApiError> {
     Ok(Json(
         state
             .blocking(move |engine| engine.journey_report(&id))
@@ -153,14 +161,27 @@ pub async fn report(
     ))
 }
 
-/// `GET /v1/journeys/runs?person=ID`: where a person is in every journey.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RunsQuery {
+    /// A userId or anonymousId (required).
+    person: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Runs {
+    runs: Vec<RunView>,
+}
+
+/// Where a person is in every journey.
+#[utoipa::path(get, path = "/v1/journeys/runs", tag = "journeys", security(("admin_key" = [])),
+    params(RunsQuery), responses((status = 200, body = Runs)))]
 pub async fn runs(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
-    admin(&state, &headers)?;
-    let person = q.get("person").cloned().ok_or_else(|| {
+    ApiQuery(q): ApiQuery<RunsQuery>,
+) -> Result<Json<Runs>, ApiError> {
+    let person = q.person.ok_or_else(|| {
         ApiError::bad_request(
             "invalid_request",
             "`person` (a userId or anonymousId) is required",
@@ -169,98 +190,144 @@ pub async fn runs(
     let runs = state
         .blocking(move |engine| engine.journey_runs(&person))
         .await?;
-    Ok(Json(json!({"runs": runs})))
+    Ok(Json(Runs { runs }))
 }
 
+/// The send policy: frequency caps per channel and in total, quiet hours.
+#[utoipa::path(get, path = "/v1/journeys/policy", tag = "journeys", security(("admin_key" = [])),
+    responses((status = 200, body = Object)))]
 pub async fn get_policy(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    admin(&state, &headers)?;
-    Ok(Json(json!(*state.engine.journey_policy())))
+) -> Json<Arc<SendPolicy>> {
+    Json(state.engine.journey_policy())
 }
 
+/// Replaces the send policy: `{"caps"?: {channel: {"day"?, "week"?}}, "totalCap"?: {"day"?,
+/// "week"?}, "quietHours"?: {"start", "end"}}`.
+#[utoipa::path(put, path = "/v1/journeys/policy", tag = "journeys", security(("admin_key" = [])),
+    request_body = Object, responses((status = 200, body = Object)))]
 pub async fn put_policy(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    admin(&state, &headers)?;
-    let v = json_body(&headers, body).await?;
-    let policy: SendPolicy = serde_json::from_value(v).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_request",
-            format!("not a send policy ({e}); expected {{\"caps\"?: {{channel: {{\"day\"?, \"week\"?}}}}, \"totalCap\"?: {{\"day\"?, \"week\"?}}, \"quietHours\"?: {{\"start\", \"end\"}}}}"),
-        )
-    })?;
+    ApiJson(policy): ApiJson<SendPolicy, MAX_DEFINITION>,
+) -> Result<Json<SavedPolicy<SendPolicy>>, ApiError> {
     let saved = policy.clone();
     state
         .blocking(move |engine| engine.put_journey_policy(policy))
         .await?;
-    Ok(Json(json!({"success": true, "policy": saved})))
+    Ok(Json(SavedPolicy::new(saved)))
 }
 
-/// `GET /v1/outbox?status=&person=&limit=`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OutboxQuery {
+    /// `pending`, `sent`, `skipped` or `dead`.
+    status: Option<String>,
+    /// A userId or anonymousId.
+    person: Option<String>,
+    /// At most this many (default 100, at most 10,000).
+    limit: Option<usize>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Outbox {
+    messages: Vec<OutboxMessage>,
+}
+
+/// Outbox messages by status and/or person.
+#[utoipa::path(get, path = "/v1/outbox", tag = "journeys", security(("admin_key" = [])),
+    params(OutboxQuery), responses((status = 200, body = Outbox)))]
 pub async fn outbox(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
-    admin(&state, &headers)?;
-    let limit = number::<usize>(&q, "limit")?.unwrap_or(100).min(10_000);
-    let (status, person) = (q.get("status").cloned(), q.get("person").cloned());
-    let items = state
-        .blocking(move |engine| engine.outbox(status.as_deref(), person.as_deref(), limit))
+    ApiQuery(q): ApiQuery<OutboxQuery>,
+) -> Result<Json<Outbox>, ApiError> {
+    let limit = q.limit.unwrap_or(100).min(10_000);
+    let messages = state
+        .blocking(move |engine| engine.outbox(q.status.as_deref(), q.person.as_deref(), limit))
         .await?;
-    Ok(Json(json!({"messages": items})))
+    Ok(Json(Outbox { messages }))
 }
 
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LimitQuery {
+    /// At most this many (default 100, at most 10,000).
+    limit: Option<usize>,
+}
+
+/// The dead letters: messages that failed every attempt.
+#[utoipa::path(get, path = "/v1/outbox/dead", tag = "journeys", security(("admin_key" = [])),
+    params(LimitQuery), responses((status = 200, body = Outbox)))]
 pub async fn dead(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
-    admin(&state, &headers)?;
-    let limit = number::<usize>(&q, "limit")?.unwrap_or(100).min(10_000);
-    let items = state
+    ApiQuery(q): ApiQuery<LimitQuery>,
+) -> Result<Json<Outbox>, ApiError> {
+    let limit = q.limit.unwrap_or(100).min(10_000);
+    let messages = state
         .blocking(move |engine| engine.outbox(Some("dead"), None, limit))
         .await?;
-    Ok(Json(json!({"messages": items})))
+    Ok(Json(Outbox { messages }))
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct Replayed {
+    success: bool,
+    message: OutboxMessage,
+}
+
+/// Puts a dead message back in the queue, due now.
+#[utoipa::path(post, path = "/v1/outbox/dead/{key}/replay", tag = "journeys", security(("admin_key" = [])),
+    params(("key" = String, Path)), responses((status = 200, body = Replayed)))]
 pub async fn replay(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(key): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    admin(&state, &headers)?;
-    let item = state
+) -> Result<Json<Replayed>, ApiError> {
+    let message = state
         .blocking(move |engine| engine.replay_dead(&key))
         .await?;
-    Ok(Json(json!({"success": true, "message": item})))
+    Ok(Json(Replayed {
+        success: true,
+        message,
+    }))
 }
 
+/// An audience's members who may be used for advertising now.
+#[utoipa::path(get, path = "/v1/audiences/{name}", tag = "journeys", security(("admin_key" = [])),
+    params(("name" = String, Path)), responses((status = 200, body = Audience)))]
 pub async fn audience(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    admin(&state, &headers)?;
+) -> Result<Json<Audience>, ApiError> {
     Ok(Json(
         state.blocking(move |engine| engine.audience(&name)).await?,
     ))
 }
 
-/// `GET /v1/audiences/{name}/changes?after=SEQ&limit=`: the add/remove stream.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChangesQuery {
+    /// Changes after this position (default 0).
+    after: Option<i64>,
+    /// At most this many (default 1,000, at most 100,000).
+    limit: Option<usize>,
+}
+
+/// The audience's add/remove stream, for an ad platform sync.
+#[utoipa::path(get, path = "/v1/audiences/{name}/changes", tag = "journeys", security(("admin_key" = [])),
+    params(("name" = String, Path), ChangesQuery), responses((status = 200, body = AudienceChanges)))]
 pub async fn audience_changes(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(name): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
-    admin(&state, &headers)?;
-    let after = number::<i64>(&q, "after")?.unwrap_or(0);
-    let limit = number::<usize>(&q, "limit")?.unwrap_or(1_000).min(100_000);
+    ApiQuery(q): ApiQuery<ChangesQuery>,
+) -> Result<Json<AudienceChanges>, ApiError> {
+    let after = q.after.unwrap_or(0);
+    let limit = q.limit.unwrap_or(1_000).min(100_000);
     Ok(Json(
         state
             .blocking(move |engine| engine.audience_changes(&name, after, limit))
@@ -268,36 +335,53 @@ pub async fn audience_changes(
     ))
 }
 
-/// `GET /v1/audiences/{name}/export`: customer-match CSV (hashed email, phone).
+/// The audience in customer-match form: `email,phone,value` (hashed email and phone).
+#[utoipa::path(get, path = "/v1/audiences/{name}/export", tag = "journeys", security(("admin_key" = [])),
+    params(("name" = String, Path)),
+    responses((status = 200, content_type = "text/csv", body = String)))]
 pub async fn audience_export(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    admin(&state, &headers)?;
     let csv = state
         .blocking(move |engine| engine.audience_export(&name))
         .await?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
 }
 
-/// `POST /v1/test/clock {"advance": "25h"}` or `{"to": "2030-01-01T09:00:00Z"}`: only on a
-/// server started with `--test-clock`; time only moves forward.
+/// Moves the test clock.
+#[derive(Deserialize, ToSchema)]
+pub struct ClockMove {
+    /// A duration like `90m`, `25h` or `2d`…
+    advance: Option<String>,
+    /// …or an ISO-8601 time (only forward).
+    to: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClockNow {
+    now: String,
+    now_ms: i64,
+}
+
+/// Moves the test clock (only on a server started with `--test-clock`; only forward).
+#[utoipa::path(post, path = "/v1/test/clock", tag = "journeys", security(("admin_key" = [])),
+    request_body = ClockMove, responses((status = 200, body = ClockNow)))]
 pub async fn test_clock(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
+    ApiJson(body): ApiJson<ClockMove, MAX_DEFINITION>,
+) -> Result<Json<ClockNow>, ApiError> {
     let Some(clock) = state.test_clock.clone() else {
         return Err(ApiError::not_found(
             "no test clock: this server was not started with --test-clock",
         ));
     };
-    admin(&state, &headers)?;
-    let v = json_body(&headers, body).await?;
     use tailor_core::Clock;
-    let now = if let Some(d) = v.get("advance").and_then(Value::as_str) {
-        let by = tailor_engine::journeys::definition::parse_duration(d).ok_or_else(|| {
+    let now = if let Some(d) = body.advance {
+        let by = tailor_engine::journeys::definition::parse_duration(&d).ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_request",
                 format!("`advance` {d:?} is not a duration like \"90m\" or \"2d\""),
@@ -305,8 +389,8 @@ pub async fn test_clock(
         })?;
         clock.advance(by);
         clock.now()
-    } else if let Some(t) = v.get("to").and_then(Value::as_str) {
-        let to = tailor_core::time::parse_timestamp(t).ok_or_else(|| {
+    } else if let Some(t) = body.to {
+        let to = tailor_core::time::parse_timestamp(&t).ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_request",
                 format!("`to` {t:?} is not an ISO-8601 time"),
@@ -326,7 +410,8 @@ pub async fn test_clock(
             "send {\"advance\": \"25h\"} or {\"to\": \"2030-01-01T09:00:00Z\"}",
         ));
     };
-    Ok(Json(
-        json!({"now": tailor_core::time::format_timestamp(now), "nowMs": now}),
-    ))
+    Ok(Json(ClockNow {
+        now: tailor_core::time::format_timestamp(now),
+        now_ms: now,
+    }))
 }

@@ -6,46 +6,60 @@
 //! `PUT /v1/me/preferences`, `PUT /v1/me/consent`, `POST /v1/me/quizzes/{id}/answers`;
 //! `GET /v1/me/decisions/{id}`: "why am I seeing this"; `GET /v1/me/export`.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tailor_core::Purpose;
+use tailor_core::preferences::Preferences;
 use tailor_core::time::{SECOND, format_timestamp};
-use tailor_engine::Scope;
+use tailor_engine::export::ExportDocument;
+use tailor_engine::profile::ProfileView;
+use utoipa::ToSchema;
 
-use super::preferences::{answer_quiz, declare, parse_preferences};
+use super::preferences::{Declared, answer_quiz, declare, parse_preferences};
 use crate::AppState;
-use crate::auth::{authorize, header_key};
-use crate::body::read_limited;
-use crate::error::{ApiError, json_error};
-
-/// The userId the request's profile token proves.
-fn visitor(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
-    let token = header_key(headers).ok_or_else(|| {
-        ApiError::unauthorized("a profile token is required: `Authorization: Bearer tpt_…`")
-    })?;
-    state
-        .engine
-        .verify_token(&token)
-        .map_err(|e| ApiError::unauthorized(e.to_string()))
-}
+use crate::error::ApiError;
+use crate::extract::{Admin, ApiJson, Authorized, Shopper};
+use crate::routes::Success;
 
 fn ids_of(user_id: &str) -> Map<String, Value> {
     Map::from_iter([("userId".to_string(), Value::String(user_id.to_string()))])
 }
 
+/// A profile token for a logged-in customer.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenRequest {
+    #[schema(value_type = String)]
+    user_id: Option<Value>,
+    /// How long it is valid (default 3,600, at most 86,400).
+    #[schema(value_type = Option<u64>)]
+    ttl_seconds: Option<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Token {
+    /// `tpt_…`: send it as `Authorization: Bearer` to `/v1/me*`.
+    token: String,
+    user_id: String,
+    expires_at: String,
+}
+
+/// Issues a profile token for the store's logged-in customer.
+#[utoipa::path(post, path = "/v1/tokens", tag = "me", security(("admin_key" = [])),
+    request_body = TokenRequest, responses((status = 200, body = Token)))]
 pub async fn issue(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
-    let bytes = read_limited(&headers, body, 4 * 1024).await?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(json_error)?;
-    let Some(user_id) = v
-        .get("userId")
+    ApiJson(request): ApiJson<TokenRequest, { 4 * 1024 }>,
+) -> Result<Json<Token>, ApiError> {
+    let Some(user_id) = request
+        .user_id
+        .as_ref()
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty())
     else {
@@ -54,7 +68,7 @@ pub async fn issue(
             "send {\"userId\": …, \"ttlSeconds\"?: 3600}: tokens are for logged-in customers",
         ));
     };
-    let ttl = match v.get("ttlSeconds") {
+    let ttl = match request.ttl_seconds {
         None | Some(Value::Null) => None,
         Some(t) => match t.as_u64() {
             Some(s) if s > 0 => Some(s as i64 * SECOND),
@@ -67,33 +81,62 @@ pub async fn issue(
         },
     };
     let (token, expires) = state.engine.issue_token(user_id, ttl);
-    Ok(Json(
-        json!({"token": token, "userId": user_id, "expiresAt": format_timestamp(expires)}),
-    ))
+    Ok(Json(Token {
+        token,
+        user_id: user_id.to_string(),
+        expires_at: format_timestamp(expires),
+    }))
 }
 
+/// Whether a purpose is allowed, and why, for people.
+#[derive(Serialize, ToSchema)]
+pub struct Allowed {
+    allowed: bool,
+    reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Me {
+    user_id: String,
+    /// What they declared (preference center, quizzes).
+    #[schema(value_type = Object)]
+    declared: Preferences,
+    /// What Tailor inferred, predictions included; `null` before their first event.
+    #[schema(value_type = Option<Object>)]
+    inferred: Option<ProfileView>,
+    /// Purpose → allowed, and why.
+    consent: BTreeMap<&'static str, Allowed>,
+}
+
+/// What Tailor knows about the shopper: declared, inferred, and their consent.
+#[utoipa::path(get, path = "/v1/me", tag = "me", security(("profile_token" = [])),
+    responses((status = 200, body = Me)))]
 pub async fn get(
+    Shopper(user): Shopper,
     State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let user = visitor(&state, &headers)?;
+) -> Result<Json<Me>, ApiError> {
     let id = user.clone();
     // With predictions: what Tailor infers is part of what the shopper may see.
     let profile = state
         .blocking(move |engine| engine.profile_in_full(&id))
         .await?;
-    let consent: Map<String, Value> = state
+    let allowed = |p: Purpose, permission: tailor_engine::consent::Permission| {
+        (
+            p.as_str(),
+            Allowed {
+                allowed: permission.allowed,
+                reason: permission.describe(),
+            },
+        )
+    };
+    let consent = state
         .engine
         .consent_state(&user)
         .map(|purposes| {
             purposes
                 .into_iter()
-                .map(|(p, permission)| {
-                    (
-                        p.as_str().to_string(),
-                        json!({"allowed": permission.allowed, "reason": permission.describe()}),
-                    )
-                })
+                .map(|(p, permission)| allowed(p, permission))
                 .collect()
         })
         .unwrap_or_else(|| {
@@ -101,32 +144,26 @@ pub async fn get(
             let policy = state.engine.consent_policy();
             Purpose::ALL
                 .into_iter()
-                .map(|p| {
-                    let permission = policy.may(None, p);
-                    (
-                        p.as_str().to_string(),
-                        json!({"allowed": permission.allowed, "reason": permission.describe()}),
-                    )
-                })
+                .map(|p| allowed(p, policy.may(None, p)))
                 .collect()
         });
-    Ok(Json(json!({
-        "userId": user,
-        "declared": state.engine.declared_preferences(&user).unwrap_or_default(),
-        "inferred": profile,
-        "consent": consent,
-    })))
+    Ok(Json(Me {
+        declared: state.engine.declared_preferences(&user).unwrap_or_default(),
+        user_id: user,
+        inferred: profile,
+        consent,
+    }))
 }
 
+/// Records what the shopper declares in the preference center.
+#[utoipa::path(put, path = "/v1/me/preferences", tag = "me", security(("profile_token" = [])),
+    request_body(content = Object, description = "`{\"preferences\": {…}}` or the preferences themselves"), responses((status = 200, body = Declared)))]
 pub async fn put_preferences(
+    Shopper(user): Shopper,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    let user = visitor(&state, &headers)?;
-    let bytes = read_limited(&headers, body, 32 * 1024).await?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(json_error)?;
-    let prefs = parse_preferences(&state, v.get("preferences").unwrap_or(&v))?;
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Declared>, ApiError> {
+    let prefs = parse_preferences(&state, body.get("preferences").unwrap_or(&body))?;
     declare(
         &state,
         &ids_of(&user),
@@ -135,18 +172,26 @@ pub async fn put_preferences(
         Vec::new(),
     )
     .await?;
-    Ok(Json(json!({"success": true, "preferences": prefs})))
+    Ok(Json(Declared::new(prefs)))
 }
 
+/// The shopper's own consent choices.
+#[derive(Deserialize, ToSchema)]
+pub struct MyConsent {
+    /// Purpose (analytics, personalization, email, push, sms, advertising) → granted.
+    #[schema(value_type = Object)]
+    purposes: Option<Map<String, Value>>,
+}
+
+/// Records the shopper's consent choices.
+#[utoipa::path(put, path = "/v1/me/consent", tag = "me", security(("profile_token" = [])),
+    request_body = MyConsent, responses((status = 200, body = Success)))]
 pub async fn put_consent(
+    Shopper(user): Shopper,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    let user = visitor(&state, &headers)?;
-    let bytes = read_limited(&headers, body, 8 * 1024).await?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(json_error)?;
-    let Some(purposes) = v.get("purposes").and_then(Value::as_object) else {
+    ApiJson(body): ApiJson<MyConsent, { 8 * 1024 }>,
+) -> Result<Json<Success>, ApiError> {
+    let Some(purposes) = body.purposes else {
         return Err(ApiError::bad_request(
             "invalid_request",
             "send {\"purposes\": {\"email\": true, \"advertising\": false, …}}",
@@ -154,9 +199,9 @@ pub async fn put_consent(
     };
     let mut prefs = Map::new();
     for (k, granted) in purposes {
-        match (Purpose::parse(k), granted.as_bool()) {
+        match (Purpose::parse(&k), granted.as_bool()) {
             (Some(_), Some(g)) => {
-                prefs.insert(k.clone(), Value::Bool(g));
+                prefs.insert(k, Value::Bool(g));
             }
             _ => {
                 return Err(ApiError::bad_request(
@@ -183,36 +228,68 @@ pub async fn put_consent(
     )
     .map_err(|e| ApiError::bad_request(e.code, e.message))?;
     state.engine.ingest(vec![message]).await?;
-    Ok(Json(json!({"success": true})))
+    Ok(Json(Success::YES))
 }
 
+/// The shopper's answers to a quiz.
+#[derive(Deserialize, ToSchema)]
+pub struct MyAnswers {
+    /// Question id → answer id or ids.
+    #[schema(value_type = Object)]
+    answers: Option<Value>,
+}
+
+/// Records the shopper's answers to a quiz, mapped onto their preferences.
+#[utoipa::path(post, path = "/v1/me/quizzes/{id}/answers", tag = "me", security(("profile_token" = [])),
+    params(("id" = String, Path)), request_body = MyAnswers,
+    responses((status = 200, body = Declared)))]
 pub async fn answer(
+    Shopper(user): Shopper,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    let user = visitor(&state, &headers)?;
-    let bytes = read_limited(&headers, body, 32 * 1024).await?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(json_error)?;
+    ApiJson(body): ApiJson<MyAnswers>,
+) -> Result<Json<Declared>, ApiError> {
     let prefs = answer_quiz(
         &state,
         &id,
         &ids_of(&user),
-        v.get("answers").unwrap_or(&Value::Null),
+        body.answers.as_ref().unwrap_or(&Value::Null),
     )
     .await?;
-    Ok(Json(json!({"success": true, "preferences": prefs})))
+    Ok(Json(Declared::new(prefs)))
 }
 
-/// "Why am I seeing this": a decision shown to this visitor, with each placement's
+/// A decision as its shopper sees it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MyDecision {
+    decision_id: String,
+    at: String,
+    personalized: bool,
+    /// Why not personalized, when it was not.
+    #[schema(value_type = Option<String>)]
+    reason: Value,
+    /// Placement → `{explanation, shown}`.
+    placements: BTreeMap<String, Shown>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Shown {
+    #[schema(value_type = Object)]
+    explanation: Value,
+    #[schema(value_type = Object)]
+    shown: Value,
+}
+
+/// "Why am I seeing this": a decision shown to this shopper, with each placement's
 /// explanation. Someone else's decision answers 404, like one that does not exist.
+#[utoipa::path(get, path = "/v1/me/decisions/{id}", tag = "me", security(("profile_token" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = MyDecision)))]
 pub async fn decision(
+    Shopper(user): Shopper,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let user = visitor(&state, &headers)?;
+) -> Result<Json<MyDecision>, ApiError> {
     let anonymous: Vec<String> = state
         .engine
         .with_profile(&user, |p| p.anonymous_ids.clone())
@@ -233,37 +310,42 @@ pub async fn decision(
             "no decision {id:?} was shown to you"
         )));
     };
-    let body: Value = serde_json::from_str(&record.body).unwrap_or(Value::Null);
-    let placements: Map<String, Value> = body["placements"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, p)| {
-                    (
-                        k.clone(),
-                        json!({"explanation": p["explanation"], "shown": p["shown"]}),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(Json(json!({
-        "decisionId": record.id,
-        "at": format_timestamp(record.at),
-        "personalized": record.personalized,
-        "reason": body["reason"],
-        "placements": placements,
-    })))
+    let mut body: Value = serde_json::from_str(&record.body).unwrap_or(Value::Null);
+    let placements = match body.get_mut("placements") {
+        Some(Value::Object(m)) => std::mem::take(m)
+            .into_iter()
+            .map(|(k, mut p)| {
+                let mut take = |f: &str| p.get_mut(f).map(Value::take).unwrap_or(Value::Null);
+                let shown = Shown {
+                    explanation: take("explanation"),
+                    shown: take("shown"),
+                };
+                (k, shown)
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    Ok(Json(MyDecision {
+        decision_id: record.id,
+        at: format_timestamp(record.at),
+        personalized: record.personalized,
+        reason: body
+            .get_mut("reason")
+            .map(Value::take)
+            .unwrap_or(Value::Null),
+        placements,
+    }))
 }
 
+/// Everything Tailor keeps about the shopper, in one document.
+#[utoipa::path(get, path = "/v1/me/export", tag = "me", security(("profile_token" = [])),
+    responses((status = 200, body = ExportDocument)))]
 pub async fn export(
+    Shopper(user): Shopper,
     State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let user = visitor(&state, &headers)?;
-    let user2 = user.clone();
+) -> Result<Json<ExportDocument>, ApiError> {
     state
-        .blocking(move |engine| engine.export(&user2))
+        .blocking(move |engine| engine.export(&user))
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("Tailor holds no data about you"))

@@ -1,26 +1,46 @@
 //! Operations: `/healthz`, Prometheus `/metrics`, `/openapi.json`, and JSON 404/405s.
 
-use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::IntoResponse;
-use serde_json::{Value, json};
+use axum::{Extension, Json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::error::ApiError;
 
-pub async fn healthz(State(state): State<AppState>) -> Json<Value> {
-    let stats = state.engine.stats();
-    Json(json!({
-        "status": "ok",
-        "version": env!("CARGO_PKG_VERSION"),
-        "profiles": stats.profiles,
-        "products": stats.products,
-        "queuedJobs": stats.queued_jobs,
-    }))
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    /// Always `ok` when the server answers.
+    status: &'static str,
+    version: &'static str,
+    profiles: usize,
+    products: usize,
+    /// Ingest jobs waiting for the writer.
+    queued_jobs: usize,
 }
 
+/// Liveness and a few counts.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, body = Health)))]
+pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    let stats = state.engine.stats();
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        profiles: stats.profiles,
+        products: stats.products,
+        queued_jobs: stats.queued_jobs,
+    })
+}
+
+/// Prometheus metrics (text exposition format).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let stats = state.engine.stats();
     metrics::gauge!("tailor_profiles").set(stats.profiles as f64);
@@ -32,11 +52,23 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-pub async fn openapi() -> impl IntoResponse {
-    (
-        [(CONTENT_TYPE, "application/json")],
-        include_str!("../openapi.json"),
-    )
+/// The OpenAPI document, serialized once when the router is built.
+#[derive(Clone)]
+pub struct OpenApiDocument(Bytes);
+
+impl OpenApiDocument {
+    pub fn new(document: &utoipa::openapi::OpenApi) -> Self {
+        // Serializing the document's own types cannot fail (string keys, no floats).
+        let json = document.to_pretty_json().unwrap_or_else(|_| "{}".into());
+        OpenApiDocument(Bytes::from(json))
+    }
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, content_type = "application/json", body = Object)))]
+pub async fn openapi(Extension(document): Extension<OpenApiDocument>) -> impl IntoResponse {
+    ([(CONTENT_TYPE, "application/json")], document.0)
 }
 
 pub async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -8,25 +8,61 @@
 //! shopper's consent for it), and `Quiz Completed` for a quiz.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tailor_core::MessageType;
 use tailor_core::message::{Envelope, parse_message};
 use tailor_core::preferences::{self, Preferences, Quiz};
-use tailor_engine::{EngineError, Scope};
+use tailor_engine::EngineError;
+use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::auth::authorize;
-use crate::body::{definition_for, read_limited};
-use crate::error::{ApiError, json_error};
+use crate::error::ApiError;
+use crate::extract::{Admin, ApiJson, Authorized, Definition, Write};
+use crate::routes::{Saved, Success};
+
+/// A declaration by a shopper the write key names.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Declaration {
+    /// Who: a userId…
+    #[schema(value_type = Option<String>)]
+    user_id: Option<Value>,
+    /// …or an anonymousId.
+    #[schema(value_type = Option<String>)]
+    anonymous_id: Option<Value>,
+    /// `PUT /v1/preferences`: `{"categories", "priceRange": {"min", "max"}, "channels":
+    /// {"email", "push", "sms"}, "frequency", …}`.
+    #[schema(value_type = Option<Object>)]
+    preferences: Option<Value>,
+    /// `POST /v1/quizzes/{id}/answers`: question id → answer id or ids.
+    #[schema(value_type = Option<Object>)]
+    answers: Option<Value>,
+}
+
+/// What the shopper declared, as recorded.
+#[derive(Serialize, ToSchema)]
+pub struct Declared {
+    success: bool,
+    #[schema(value_type = Object)]
+    preferences: Preferences,
+}
+
+impl Declared {
+    pub(crate) fn new(preferences: Preferences) -> Self {
+        Declared {
+            success: true,
+            preferences,
+        }
+    }
+}
 
 /// Who a write-key call is about: `{"userId"}` or `{"anonymousId"}`.
-fn person(v: &Value) -> Result<Map<String, Value>, ApiError> {
+fn person(d: &Declaration) -> Result<Map<String, Value>, ApiError> {
     let mut ids = Map::new();
-    for k in ["userId", "anonymousId"] {
-        match v.get(k) {
+    for (k, v) in [("userId", &d.user_id), ("anonymousId", &d.anonymous_id)] {
+        match v {
             Some(Value::String(s)) if !s.trim().is_empty() => {
                 ids.insert(k.into(), Value::String(s.clone()));
             }
@@ -95,26 +131,33 @@ pub(crate) fn parse_preferences(state: &AppState, v: &Value) -> Result<Preferenc
         .map_err(|e| ApiError::from(EngineError::Invalid(e)))
 }
 
+/// Records what a shopper declares in the preference center.
+#[utoipa::path(put, path = "/v1/preferences", tag = "preferences", security(("write_key" = [])),
+    request_body = Declaration, responses((status = 200, body = Declared)))]
 pub async fn put(
+    _: Authorized<Write>,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Write)?;
-    let bytes = read_limited(&headers, body, 32 * 1024).await?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(json_error)?;
-    let ids = person(&v)?;
-    let prefs = parse_preferences(&state, v.get("preferences").unwrap_or(&Value::Null))?;
+    ApiJson(d): ApiJson<Declaration>,
+) -> Result<Json<Declared>, ApiError> {
+    let ids = person(&d)?;
+    let prefs = parse_preferences(&state, d.preferences.as_ref().unwrap_or(&Value::Null))?;
     declare(&state, &ids, &prefs, "preference center", Vec::new()).await?;
-    Ok(Json(json!({"success": true, "preferences": prefs})))
+    Ok(Json(Declared::new(prefs)))
 }
 
-pub async fn list_quizzes(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Write)?;
-    Ok(Json(json!({"quizzes": state.engine.quizzes()})))
+#[derive(Serialize, ToSchema)]
+pub struct Quizzes {
+    #[schema(value_type = Vec<Object>)]
+    quizzes: Vec<Quiz>,
+}
+
+/// The quizzes, for the storefront to render.
+#[utoipa::path(get, path = "/v1/quizzes", tag = "preferences", security(("write_key" = [])),
+    responses((status = 200, body = Quizzes)))]
+pub async fn list_quizzes(_: Authorized<Write>, State(state): State<AppState>) -> Json<Quizzes> {
+    Json(Quizzes {
+        quizzes: state.engine.quizzes(),
+    })
 }
 
 fn find_quiz(state: &AppState, id: &str) -> Result<Quiz, ApiError> {
@@ -126,39 +169,51 @@ fn find_quiz(state: &AppState, id: &str) -> Result<Quiz, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no quiz {id:?}")))
 }
 
+/// One quiz.
+#[utoipa::path(get, path = "/v1/quizzes/{id}", tag = "preferences", security(("write_key" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = Object)))]
 pub async fn get_quiz(
+    _: Authorized<Write>,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Write)?;
-    Ok(Json(json!(find_quiz(&state, &id)?)))
+) -> Result<Json<Quiz>, ApiError> {
+    find_quiz(&state, &id).map(Json)
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct SavedQuiz {
+    #[schema(value_type = Object)]
+    quiz: Quiz,
+}
+
+/// Creates or replaces a quiz: questions whose answers map onto preferences; its `id` is the
+/// URL's.
+#[utoipa::path(put, path = "/v1/quizzes/{id}", tag = "preferences", security(("admin_key" = [])),
+    params(("id" = String, Path)), request_body = Object,
+    responses((status = 200, body = Saved<SavedQuiz>)))]
 pub async fn put_quiz(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
-    let v = definition_for(&headers, body, 256 * 1024, &id, "quiz").await?;
+    Definition(v): Definition<Value, { 256 * 1024 }>,
+) -> Result<Json<Saved<SavedQuiz>>, ApiError> {
     let quiz = Quiz::parse(&v, |c| state.engine.has_category(c)).map_err(EngineError::Invalid)?;
     let saved = quiz.clone();
     state.blocking(move |engine| engine.put_quiz(quiz)).await?;
-    Ok(Json(json!({"success": true, "quiz": saved})))
+    Ok(Json(Saved::new(SavedQuiz { quiz: saved })))
 }
 
+/// Deletes a quiz.
+#[utoipa::path(delete, path = "/v1/quizzes/{id}", tag = "preferences", security(("admin_key" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = Success)))]
 pub async fn delete_quiz(
+    _: Authorized<Admin>,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Admin)?;
+) -> Result<Json<Success>, ApiError> {
     state
         .blocking(move |engine| engine.delete_quiz(&id))
         .await?;
-    Ok(Json(json!({"success": true})))
+    Ok(Json(Success::YES))
 }
 
 /// Maps quiz answers onto preferences, merges them into what the shopper declared before, and
@@ -190,16 +245,23 @@ pub(crate) async fn answer_quiz(
     Ok(prefs)
 }
 
+/// Records a shopper's answers to a quiz, mapped onto their preferences.
+#[utoipa::path(post, path = "/v1/quizzes/{id}/answers", tag = "preferences", security(("write_key" = [])),
+    params(("id" = String, Path)), request_body = Declaration,
+    responses((status = 200, body = Declared)))]
 pub async fn answers(
+    _: Authorized<Write>,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    authorize(state.engine.keys(), &headers, None, Scope::Write)?;
-    let bytes = read_limited(&headers, body, 32 * 1024).await?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(json_error)?;
-    let ids = person(&v)?;
-    let prefs = answer_quiz(&state, &id, &ids, v.get("answers").unwrap_or(&Value::Null)).await?;
-    Ok(Json(json!({"success": true, "preferences": prefs})))
+    ApiJson(d): ApiJson<Declaration>,
+) -> Result<Json<Declared>, ApiError> {
+    let ids = person(&d)?;
+    let prefs = answer_quiz(
+        &state,
+        &id,
+        &ids,
+        d.answers.as_ref().unwrap_or(&Value::Null),
+    )
+    .await?;
+    Ok(Json(Declared::new(prefs)))
 }

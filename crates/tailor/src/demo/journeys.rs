@@ -53,7 +53,9 @@ pub async fn summary(engine: &tailor_engine::Engine, ids: &[String]) -> Value {
     let started = Instant::now();
     let outbox = loop {
         let all = engine.outbox(None, None, 1_000_000).unwrap_or_default();
-        let pending = all.iter().any(|m| m["status"] == "pending");
+        let pending = all
+            .iter()
+            .any(|m| m.status == tailor_store::OutboxStatus::Pending);
         if !pending || started.elapsed() > DRAIN {
             break all;
         }
@@ -61,19 +63,22 @@ pub async fn summary(engine: &tailor_engine::Engine, ids: &[String]) -> Value {
     };
     let mut messages: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for m in &outbox {
-        let channel = m["channel"].as_str().unwrap_or("?").to_string();
-        let status = m["status"].as_str().unwrap_or("?").to_string();
         *messages
-            .entry(channel)
+            .entry(m.channel.clone())
             .or_default()
-            .entry(status)
+            .entry(m.status.to_string())
             .or_default() += 1;
     }
     let mut entries = BTreeMap::new();
     let mut waiting = 0;
     for id in ids {
-        let stats = engine.journey_stats(id).unwrap_or(Value::Null);
-        let n = |k: &str| stats["journey"][k].as_u64().unwrap_or(0);
+        let stats = engine.journey_stats(id).ok();
+        let n = |k: &str| {
+            stats
+                .as_ref()
+                .and_then(|s| s.journey.get(k))
+                .map_or(0, |&n| n.max(0) as u64)
+        };
         let ended = n("completed") + n("converted") + n("stopped");
         waiting += n("entered").saturating_sub(ended);
         entries.insert(id.clone(), n("entered"));

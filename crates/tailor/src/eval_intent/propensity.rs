@@ -10,12 +10,12 @@
 
 use anyhow::Context;
 use serde_json::{Value, json};
-use tailor_ml::intent::logistic::FitError;
 use tailor_ml::intent::metrics::{self, CalibrationBin};
 use tailor_ml::intent::propensity::{
     CalibratedModel, Example, session_examples, snapshot_examples,
 };
 use tailor_ml::intent::{DAY, WEEK};
+use tailor_ml::linear::FitError;
 
 use super::Split;
 use super::log::EventLog;

@@ -1,83 +1,8 @@
-//! Special functions the likelihoods need, written for log-space use: ln Γ and its derivative
-//! ψ, the Gauss hypergeometric function ₂F₁ on [0, 1) (with its parameter derivatives in the
-//! form Pareto/NBD needs), and the log-sum of exponentials.
+//! The Gauss hypergeometric function ₂F₁ on [0, 1) by its power series, and the form
+//! ₂F₁(a, b; a + 1; z) of Pareto/NBD's likelihood with its parameter derivatives and a
+//! connection formula for z near 1.
 
-/// ln Γ(x) for x > 0, Lanczos approximation (g = 7, 9 terms; relative error ≈ 1e-15), with the
-/// reflection formula below 0.5 so small shape parameters stay accurate.
-pub fn ln_gamma(x: f64) -> f64 {
-    const G: f64 = 7.0;
-    const COEFFICIENTS: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if x < 0.5 {
-        // Γ(x) Γ(1 − x) = π / sin(πx)
-        let pi = std::f64::consts::PI;
-        return (pi / (pi * x).sin()).abs().ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let mut sum = COEFFICIENTS[0];
-    for (i, c) in COEFFICIENTS.iter().enumerate().skip(1) {
-        sum += c / (x + i as f64);
-    }
-    let t = x + G + 0.5;
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
-}
-
-/// ln Γ(base + k) for k = 0..=max_k by the recurrence Γ(x + 1) = x Γ(x): one logarithm per
-/// entry instead of a Lanczos sum, since the likelihoods need ln Γ(r + x) for integer counts x
-/// at every row of every evaluation.
-pub fn ln_gamma_steps(base: f64, max_k: usize) -> Vec<f64> {
-    let mut table = Vec::with_capacity(max_k + 1);
-    let mut value = ln_gamma(base);
-    for k in 0..=max_k {
-        table.push(value);
-        value += (base + k as f64).ln();
-    }
-    table
-}
-
-/// The digamma function ψ(x) = d ln Γ(x)/dx for x > 0: the recurrence ψ(x) = ψ(x + 1) − 1/x
-/// up to x ≥ 10, then the asymptotic series (truncation error < 1e-15 there).
-pub fn digamma(mut x: f64) -> f64 {
-    let mut shift = 0.0;
-    while x < 10.0 {
-        shift -= 1.0 / x;
-        x += 1.0;
-    }
-    let inverse_square = 1.0 / (x * x);
-    // ln x − 1/(2x) − Σ B₂ₖ/(2k x²ᵏ), k = 1..6
-    let series = inverse_square
-        * (1.0 / 12.0
-            - inverse_square
-                * (1.0 / 120.0
-                    - inverse_square
-                        * (1.0 / 252.0
-                            - inverse_square
-                                * (1.0 / 240.0
-                                    - inverse_square
-                                        * (1.0 / 132.0 - inverse_square * 691.0 / 32_760.0)))));
-    shift + x.ln() - 0.5 / x - series
-}
-
-/// ψ(base + k) for k = 0..=max_k by the recurrence ψ(x + 1) = ψ(x) + 1/x, like
-/// [`ln_gamma_steps`] for the gradients.
-pub fn digamma_steps(base: f64, max_k: usize) -> Vec<f64> {
-    let mut table = Vec::with_capacity(max_k + 1);
-    let mut value = digamma(base);
-    for k in 0..=max_k {
-        table.push(value);
-        value += 1.0 / (base + k as f64);
-    }
-    table
-}
+use super::gamma::ln_gamma;
 
 /// Largest argument the power series is trusted with: at 0.99 it needs ~4,000 terms. The
 /// likelihoods' arguments near a sensible optimum stay far below (CDNOW's are ≤ 0.25); beyond
@@ -93,7 +18,7 @@ const MAX_SERIES_TERMS: usize = 6_000;
 /// likelihoods, a, b, c > 0 so all terms are positive and nothing cancels. Returns NaN outside
 /// that domain or if the series has not converged after [`MAX_SERIES_TERMS`] terms, so the
 /// optimizer treats the point as infeasible instead of trusting a wrong value.
-pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
+pub(crate) fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
     if !(0.0..=MAX_ARGUMENT).contains(&z) || c <= 0.0 && c.fract() == 0.0 {
         return f64::NAN;
     }
@@ -135,7 +60,7 @@ pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
 /// (DLMF 15.8.4 with ₂F₁(a, b; b; 1−z) = z^−a): one short series of argument 1 − z. At an
 /// integer b ≥ 1 both terms have poles that cancel; within [`NEAR_INTEGER`] of one the value
 /// is interpolated between b = k ± [`NEAR_INTEGER`] (error ~1e-9 relative).
-pub fn hyp2f1_shifted(a: f64, b: f64, z: f64) -> f64 {
+pub(crate) fn hyp2f1_shifted(a: f64, b: f64, z: f64) -> f64 {
     if z <= MAX_ARGUMENT || z.is_nan() {
         return hyp2f1(a, b, a + 1.0, z);
     }
@@ -178,7 +103,7 @@ fn shifted_near_one(a: f64, b: f64, z: f64) -> f64 {
 /// tₙ = a/(a + n) · (b)ₙ/n! · zⁿ has ∂ ln tₙ/∂a = n/(a(a + n)), ∂ ln tₙ/∂b = Σ_{k<n} 1/(b + k)
 /// and ∂tₙ/∂z = n tₙ/z, so the four series are summed together, stopping where [`hyp2f1`]
 /// does.
-pub fn hyp2f1_shifted_with_derivatives(a: f64, b: f64, z: f64) -> [f64; 4] {
+pub(crate) fn hyp2f1_shifted_with_derivatives(a: f64, b: f64, z: f64) -> [f64; 4] {
     if z > MAX_ARGUMENT {
         // The value by the connection formula, without derivatives: a fit that gets here
         // continues with Nelder–Mead, which needs only values.
@@ -226,34 +151,13 @@ fn tail_ratio(a: f64, b: f64, c: f64, z: f64, m: f64) -> f64 {
     bound(a, b).min(bound(b, a))
 }
 
-/// ln(eᵃ + eᵇ) without overflow.
-pub fn log_add_exp(a: f64, b: f64) -> f64 {
-    let high = a.max(b);
-    if high == f64::NEG_INFINITY {
-        return high;
-    }
-    // One exponential: the larger term's is e⁰ = 1.
-    // ln(1 + e) rather than ln_1p: glibc's log1p costs several logarithms, and the absolute
-    // error it would save (< 1e-16) is below that of `high` itself.
-    high + (1.0 + (-(a - b).abs()).exp()).ln()
-}
-
-/// [`log_add_exp`] and the share eᵇ / (eᵃ + eᵇ) of its second term, the weight of b's
-/// derivative in the sum's: from the same exponential.
-pub fn log_add_exp_with_share(a: f64, b: f64) -> (f64, f64) {
-    let high = a.max(b);
-    if high == f64::NEG_INFINITY {
-        return (high, 0.5);
-    }
-    let small = (-(a - b).abs()).exp();
-    let sum = 1.0 + small;
-    let share = if b > a { 1.0 / sum } else { small / sum };
-    (high + sum.ln(), share)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn close(actual: f64, expected: f64, relative: f64) -> bool {
+        (actual - expected).abs() <= relative * expected.abs().max(1e-300)
+    }
 
     #[test]
     fn hyp2f1_converges_when_b_and_c_are_huge_and_nearly_equal() {
@@ -272,49 +176,6 @@ mod tests {
         let limit = (1.0 - z * b / c).powf(-a);
         let value = hyp2f1(a, b, c, z);
         assert!((value - limit).abs() < 1e-5, "{value} vs {limit}");
-    }
-
-    fn close(actual: f64, expected: f64, relative: f64) -> bool {
-        (actual - expected).abs() <= relative * expected.abs().max(1e-300)
-    }
-
-    #[test]
-    fn ln_gamma_matches_known_values() {
-        // Γ(1) = Γ(2) = 1, Γ(0.5) = √π, Γ(10) = 9!, Γ(0.1) (tabulated).
-        assert!(ln_gamma(1.0).abs() < 1e-14);
-        assert!(ln_gamma(2.0).abs() < 1e-14);
-        assert!(close(
-            ln_gamma(0.5),
-            std::f64::consts::PI.sqrt().ln(),
-            1e-14
-        ));
-        assert!(close(ln_gamma(10.0), 362_880f64.ln(), 1e-14));
-        assert!(close(ln_gamma(0.1), 9.513_507_698_668_732f64.ln(), 1e-13));
-        // scipy.special.gammaln(1000.5)
-        assert!(close(ln_gamma(1000.5), 5_908.674_175_848_678, 1e-13));
-    }
-
-    #[test]
-    fn ln_gamma_steps_follow_ln_gamma() {
-        let table = ln_gamma_steps(0.2426, 200);
-        for (k, value) in table.iter().enumerate() {
-            assert!(close(*value, ln_gamma(0.2426 + k as f64), 1e-12), "k = {k}");
-        }
-    }
-
-    #[test]
-    fn digamma_matches_known_values() {
-        // ψ(1) = −γ, ψ(½) = −γ − 2 ln 2, ψ(10) = H₉ − γ; scipy.special.digamma(0.2426).
-        let euler = 0.577_215_664_901_532_9;
-        assert!(close(digamma(1.0), -euler, 1e-14));
-        assert!(close(digamma(0.5), -euler - 2.0 * 2f64.ln(), 1e-14));
-        let harmonic_9: f64 = (1..=9).map(|k| 1.0 / f64::from(k)).sum();
-        assert!(close(digamma(10.0), harmonic_9 - euler, 1e-14));
-        assert!(close(digamma(0.2426), -4.358_361_853_222_514, 1e-13));
-        let table = digamma_steps(0.2426, 50);
-        for (k, value) in table.iter().enumerate() {
-            assert!(close(*value, digamma(0.2426 + k as f64), 1e-13), "k = {k}");
-        }
     }
 
     #[test]
@@ -406,15 +267,5 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn log_sums_do_not_overflow() {
-        assert!(close(
-            log_add_exp(1000.0, 1000.0),
-            1000.0 + 2f64.ln(),
-            1e-15
-        ));
-        assert_eq!(log_add_exp(f64::NEG_INFINITY, 3.0), 3.0);
     }
 }

@@ -1,0 +1,20 @@
+//! Extractors: what a handler's signature asks of a request, checked before its body runs.
+//!
+//! - [`Authorized<P>`](auth::Authorized): a key the [`Policy`](auth::Policy) `P` admits
+//!   ([`Admin`](auth::Admin), [`Analyst`](auth::Analyst), [`Write`](auth::Write));
+//!   [`Shopper`](auth::Shopper): a profile token (`/v1/me*`).
+//! - [`SegmentMessage`](segment::SegmentMessage), [`SegmentBatch`](segment::SegmentBatch):
+//!   Segment's tracking bodies, whose write key may travel in the body.
+//! - [`ApiJson<T>`](json::ApiJson), [`ApiQuery<T>`](json::ApiQuery),
+//!   [`Definition<T>`](json::Definition): typed bodies and query strings whose errors name
+//!   the field path.
+//!
+//! Every rejection is an [`ApiError`](crate::ApiError), so it leaves in the API's error shape.
+
+pub mod auth;
+pub mod json;
+pub mod segment;
+
+pub use auth::{Admin, Analyst, Authorized, Shopper, Write};
+pub use json::{ApiJson, ApiQuery, Definition};
+pub use segment::{SegmentBatch, SegmentMessage};

@@ -1,0 +1,338 @@
+//! The HTTP edge driven in-process (`tower::ServiceExt::oneshot`, no socket): each scope
+//! extractor, errors that name the field path, and the OpenAPI document against the router.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use serde_json::{Value, json};
+use tailor_core::SystemClock;
+use tailor_engine::{Engine, Options};
+use tailor_server::{AppState, router};
+use tailor_store::SqliteStore;
+use tower::ServiceExt;
+
+const WRITE: &str = "wk";
+const ADMIN: &str = "ak";
+const ANALYST: &str = "nk";
+
+struct Harness {
+    app: axum::Router,
+    engine: Engine,
+    _dir: tempfile::TempDir,
+}
+
+fn harness() -> Harness {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path()).expect("store");
+    let options = Options {
+        write_key: Some(WRITE.into()),
+        admin_key: Some(ADMIN.into()),
+        analyst_key: Some(ANALYST.into()),
+        ..Options::default()
+    };
+    let (engine, _) =
+        Engine::open(Arc::new(store), Arc::new(SystemClock), options).expect("engine");
+    let app = router(AppState::new(engine.clone(), None));
+    Harness {
+        app,
+        engine,
+        _dir: dir,
+    }
+}
+
+impl Harness {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(k) = key {
+            req = req.header("Authorization", format!("Bearer {k}"));
+        }
+        let body = match body {
+            Some(b) => {
+                req = req.header("Content-Type", "application/json");
+                Body::from(b.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(req.body(body).expect("request")).await
+    }
+
+    async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
+        let resp = self.app.clone().oneshot(req).await.expect("infallible");
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+}
+
+fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_scope_extractor_refuses_no_key_wrong_scope_and_admits_the_right_one() {
+    let h = harness();
+    // (route, the keys it refuses with 403, the keys it admits)
+    let cases: [(Method, &str, &[&str], &[&str]); 4] = [
+        // Authorized<Admin>
+        (Method::GET, "/v1/journeys", &[WRITE, ANALYST], &[ADMIN]),
+        // Authorized<Analyst>
+        (Method::GET, "/v1/models", &[WRITE], &[ANALYST, ADMIN]),
+        // Authorized<Write>
+        (Method::GET, "/v1/placements", &[ANALYST], &[WRITE, ADMIN]),
+        // Authorized<Write> through a Segment body
+        (Method::POST, "/v1/track", &[ANALYST], &[WRITE, ADMIN]),
+    ];
+    let event = json!({"userId": "u1", "event": "Product Viewed"});
+    for (method, path, refused, admitted) in cases {
+        let body = (method == Method::POST).then(|| event.clone());
+        let (status, reply) = h.call(method.clone(), path, None, body.clone()).await;
+        assert_eq!(
+            (status, code(&reply)),
+            (StatusCode::UNAUTHORIZED, "unauthorized"),
+            "{path} without a key: {reply}"
+        );
+        let (status, reply) = h
+            .call(method.clone(), path, Some("not-a-key"), body.clone())
+            .await;
+        assert_eq!(
+            (status, code(&reply)),
+            (StatusCode::UNAUTHORIZED, "unauthorized"),
+            "{path} with an unknown key: {reply}"
+        );
+        for key in refused {
+            let (status, reply) = h.call(method.clone(), path, Some(key), body.clone()).await;
+            assert_eq!(
+                (status, code(&reply)),
+                (StatusCode::FORBIDDEN, "forbidden"),
+                "{path} with {key}: {reply}"
+            );
+        }
+        for key in admitted {
+            let (status, reply) = h.call(method.clone(), path, Some(key), body.clone()).await;
+            assert_eq!(status, StatusCode::OK, "{path} with {key}: {reply}");
+        }
+    }
+
+    // Segment's `writeKey` in a text/plain body (analytics.js) stands in for the header.
+    let mut with_key = event.clone();
+    with_key["writeKey"] = json!(WRITE);
+    let req = Request::post("/v1/track")
+        .header("Content-Type", "text/plain")
+        .body(Body::from(with_key.to_string()))
+        .expect("request");
+    let (status, reply) = h.send(req).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["success"], true);
+    let batch = json!({"writeKey": "wrong", "batch": [event]});
+    let req = Request::post("/v1/batch")
+        .body(Body::from(batch.to_string()))
+        .expect("request");
+    let (status, reply) = h.send(req).await;
+    assert_eq!(
+        (status, code(&reply)),
+        (StatusCode::UNAUTHORIZED, "unauthorized"),
+        "{reply}"
+    );
+
+    // Shopper: a profile token, for `/v1/me*` only.
+    let (status, reply) = h.call(Method::GET, "/v1/me", None, None).await;
+    assert_eq!(
+        (status, code(&reply)),
+        (StatusCode::UNAUTHORIZED, "unauthorized"),
+        "{reply}"
+    );
+    let (status, reply) = h.call(Method::GET, "/v1/me", Some(ADMIN), None).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a key is no token: {reply}"
+    );
+    let (status, token) = h
+        .call(
+            Method::POST,
+            "/v1/tokens",
+            Some(ADMIN),
+            Some(json!({"userId": "u1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{token}");
+    let token = token["token"].as_str().expect("a token");
+    let (status, me) = h.call(Method::GET, "/v1/me", Some(token), None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["userId"], "u1");
+    let (status, _) = h.call(Method::GET, "/v1/journeys", Some(token), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a token is no key");
+    drop(h.engine);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_errors_name_the_field_path() {
+    let h = harness();
+    let decide = |body: Value| h.call(Method::POST, "/v1/decide", Some(WRITE), Some(body));
+    let (status, reply) =
+        decide(json!({"anonymousId": "a", "placements": ["home.hero", "recs.home", 7]})).await;
+    assert_eq!(
+        (status, code(&reply)),
+        (StatusCode::BAD_REQUEST, "invalid_request"),
+        "{reply}"
+    );
+    let message = reply["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("placements[2]: invalid type: integer `7`"),
+        "{message}"
+    );
+    let (_, reply) = decide(json!({"anonymousId": "a", "placements": ["home.hero"], "context": {"x": 1}, "userId": {"no": 1}})).await;
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("userId: invalid type: map")),
+        "{reply}"
+    );
+    let (status, reply) = h
+        .call(
+            Method::PUT,
+            "/v1/journeys/policy",
+            Some(ADMIN),
+            Some(json!({"quietHours": {"start": 22, "end": "seven"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("quietHours.end: invalid type: string")),
+        "{reply}"
+    );
+    // Broken JSON is `invalid_json`, a bad query string `invalid_request`.
+    let req = Request::post("/v1/decide")
+        .header("Authorization", format!("Bearer {WRITE}"))
+        .body(Body::from("{\"anonymousId\": "))
+        .expect("request");
+    let (status, reply) = h.send(req).await;
+    assert_eq!(
+        (status, code(&reply)),
+        (StatusCode::BAD_REQUEST, "invalid_json"),
+        "{reply}"
+    );
+    let (status, reply) = h
+        .call(Method::GET, "/v1/outbox?limit=many", Some(ADMIN), None)
+        .await;
+    assert_eq!(
+        (status, code(&reply)),
+        (StatusCode::BAD_REQUEST, "invalid_request"),
+        "{reply}"
+    );
+}
+
+/// The router's routes as `(METHOD, path)`, read from its `Debug` form (axum lists every
+/// path it routes) and probed for each method: a method the path does not route answers the
+/// 405 fallback.
+async fn routed(h: &Harness) -> BTreeSet<(String, String)> {
+    let debug = format!("{:?}", h.app);
+    let mut paths = BTreeSet::new();
+    for piece in debug.split('"').skip(1).step_by(2) {
+        if piece.starts_with('/') && !piece.contains(' ') {
+            paths.insert(piece.to_string());
+        }
+    }
+    assert!(
+        paths.len() > 50 && paths.contains("/v1/decide"),
+        "could not read the routes from the router's Debug form: {paths:?}"
+    );
+    let mut routes = BTreeSet::new();
+    for path in paths {
+        for method in [Method::GET, Method::PUT, Method::POST, Method::DELETE] {
+            let (status, reply) = h.call(method.clone(), &concrete(&path), None, None).await;
+            let fallback = code(&reply) == "method_not_allowed"
+                || (status == StatusCode::NOT_FOUND
+                    && reply["error"]["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("no route for")));
+            if !fallback {
+                routes.insert((method.to_string(), path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+/// A request path for a route: each `{param}` (and `{*rest}`) filled in.
+fn concrete(path: &str) -> String {
+    path.split('/')
+        .map(|s| if s.starts_with('{') { "x" } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// HTML pages (the admin console, the demo storefront), not part of the JSON API.
+const PAGES: [&str; 7] = [
+    "/",
+    "/admin",
+    "/preferences",
+    "/c/{*path}",
+    "/p/{id}",
+    "/cart",
+    "/as",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_and_the_router_agree() {
+    let h = harness();
+    let (status, spec) = h.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut documented = BTreeSet::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for method in ["get", "put", "post", "delete", "patch"] {
+            if let Some(op) = item.get(method) {
+                documented.insert((method.to_uppercase(), path.clone()));
+                assert!(
+                    op["responses"]["default"].is_object(),
+                    "{method} {path} documents the error answer"
+                );
+                assert!(
+                    path.starts_with("/v1/") == op.get("security").is_some(),
+                    "{method} {path}: every /v1 route names its key"
+                );
+            }
+        }
+    }
+    let routed: BTreeSet<_> = routed(&h)
+        .await
+        .into_iter()
+        .filter(|(_, path)| !PAGES.contains(&path.as_str()))
+        .collect();
+    let undocumented: Vec<_> = routed.difference(&documented).collect();
+    let unrouted: Vec<_> = documented.difference(&routed).collect();
+    assert!(
+        undocumented.is_empty(),
+        "routed but not in /openapi.json: {undocumented:?}"
+    );
+    assert!(
+        unrouted.is_empty(),
+        "in /openapi.json but not routed: {unrouted:?}"
+    );
+    // 77 operations, plus the JSON 404 and 405 fallbacks: the 79 handlers.
+    assert!(documented.len() >= 77, "{} operations", documented.len());
+    // Every schema the document references exists.
+    let text = spec.to_string();
+    for reference in text.split("\"#/components/schemas/").skip(1) {
+        let name = &reference[..reference.find('"').expect("closing quote")];
+        assert!(
+            spec["components"]["schemas"][name].is_object(),
+            "{name} is referenced but not defined"
+        );
+    }
+}
