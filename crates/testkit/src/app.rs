@@ -67,6 +67,11 @@ impl TestApp {
         self
     }
 
+    /// The router itself, for requests built by hand and for reading its routes.
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
     /// A graceful restart of the engine underneath, with a new router over it.
     pub async fn restart(&mut self) {
         self.kit.restart().await;
