@@ -151,3 +151,37 @@ async fn bad_decide_input_gets_clear_errors() {
             .all(|p| p["id"] != "ok")
     );
 }
+
+/// `GET /v1/decisions/{id}`: the logged decision with its rewards joined, in the API's shape;
+/// an unknown id is a 404. (What is logged: `crates/engine/tests/decide.rs`.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_logged_decision_is_served_with_its_rewards() {
+    let s = TestApp::start().await;
+    store(&s).await;
+    let (status, d) = decide(
+        &s,
+        json!({"userId": "rob", "placements": ["recs.product"], "context": {"productId": "shoes-running-0"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{d}");
+    let id = d["decisionId"].as_str().unwrap().to_string();
+    let (status, r) = s
+        .post(
+            "/v1/track",
+            &json!({"userId": "rob", "event": "Promotion Clicked", "properties": {"decisionId": id}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{r}");
+    // The decision log writes in batches on its own thread.
+    s.kit.settle().await;
+    let (status, logged) = s.admin_get(&format!("/v1/decisions/{id}")).await;
+    assert_eq!(status, 200, "{logged}");
+    assert_eq!(logged["decisionId"], id.as_str());
+    assert_eq!(logged["modelVersion"], "rules-2");
+    assert_eq!(logged["context"]["productId"], "shoes-running-0");
+    assert_eq!(
+        logged["rewards"][0]["event"], "Promotion Clicked",
+        "{logged}"
+    );
+    assert_eq!(s.admin_get("/v1/decisions/nope").await.0, 404);
+}
