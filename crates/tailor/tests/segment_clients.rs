@@ -6,9 +6,9 @@
 //! with `host`, then checks through `GET /v1/profiles/{id}` that what they sent landed:
 //! identify traits, anonymous → user merge, alias, e-commerce counters, page views.
 //!
-//! Prerequisites: python3 and node on PATH and the packages from
-//! `tests/compat/install.sh`. Without them this test FAILS, unless
-//! `TAILOR_SKIP_CLIENT_TESTS=1` is set, in which case it prints a notice and passes.
+//! An external test: it runs only with `TAILOR_EXTERNAL_TESTS=1` (`tests/run.sh` sets it)
+//! and otherwise prints one line and passes. When it runs it needs python3 and node on PATH
+//! and the packages from `tests/compat/install.sh`, and FAILS without them.
 //! `TAILOR_COMPAT_PYTHON` and `TAILOR_COMPAT_NODE` override the interpreters.
 
 use std::io::Read;
@@ -389,24 +389,18 @@ async fn verify(server: &Server, run_id: &str, e: &Expected) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn official_segment_libraries_deliver_to_tailor() {
+    if !tailor_testkit::external() {
+        return;
+    }
     let versions = match prerequisites() {
         Ok(v) => v,
-        Err(missing) => {
-            if std::env::var("TAILOR_SKIP_CLIENT_TESTS").as_deref() == Ok("1") {
-                eprintln!(
-                    "SKIPPED segment_clients (TAILOR_SKIP_CLIENT_TESTS=1): missing prerequisites:\n  {}",
-                    missing.join("\n  ")
-                );
-                return;
-            }
-            panic!(
-                "the Segment client libraries are not installed:\n  {}\n\
-                 Install them with `bash tests/compat/install.sh` (as root: pip install -r \
-                 tests/compat/requirements.txt; npm ci in tests/compat), or set \
-                 TAILOR_SKIP_CLIENT_TESTS=1 to skip this test.",
-                missing.join("\n  ")
-            );
-        }
+        Err(missing) => panic!(
+            "the Segment client libraries are not installed:\n  {}\n\
+             Install them with `bash tests/compat/install.sh` (as root: pip install -r \
+             tests/compat/requirements.txt; npm ci in tests/compat), or run without \
+             TAILOR_EXTERNAL_TESTS=1 to skip this test.",
+            missing.join("\n  ")
+        ),
     };
     eprintln!(
         "segment-analytics-python {}, @segment/analytics-node {}",
