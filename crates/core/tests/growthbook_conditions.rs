@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use serde_json::Value;
 use tailor_core::condition::{eval_condition_with_groups, validate_condition};
 
-fn cases_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/growthbook/cases.json")
+/// `None` (after one line saying so) unless external tests are on and the data is there.
+fn cases_path() -> Option<PathBuf> {
+    Some(tailor_testkit::shared_data()?.join("growthbook/cases.json"))
 }
 
 struct Case {
@@ -19,8 +20,8 @@ struct Case {
     groups: Value,
 }
 
-fn eval_condition_cases() -> Vec<Case> {
-    let path = cases_path();
+fn eval_condition_cases() -> Option<Vec<Case>> {
+    let path = cases_path()?;
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("GrowthBook test cases not found at {}: {e}", path.display()));
     let all: Value = serde_json::from_str(&text)
@@ -28,7 +29,7 @@ fn eval_condition_cases() -> Vec<Case> {
     let Some(Value::Array(cases)) = all.get("evalCondition") else {
         panic!("{} has no `evalCondition` array", path.display());
     };
-    cases
+    let cases = cases
         .iter()
         .enumerate()
         .map(|(index, case)| {
@@ -47,12 +48,15 @@ fn eval_condition_cases() -> Vec<Case> {
                 groups: rest.first().cloned().unwrap_or(Value::Null),
             }
         })
-        .collect()
+        .collect();
+    Some(cases)
 }
 
 #[test]
 fn every_eval_condition_case_passes() {
-    let cases = eval_condition_cases();
+    let Some(cases) = eval_condition_cases() else {
+        return;
+    };
     assert!(!cases.is_empty(), "no evalCondition cases");
     let failures: Vec<String> = cases
         .iter()
@@ -91,8 +95,11 @@ fn validation_accepts_the_suite_except_deliberately_malformed_conditions() {
         "$regex invalid - pass",
         "$regex invalid - fail",
     ];
+    let Some(cases) = eval_condition_cases() else {
+        return;
+    };
     let mut wrong = Vec::new();
-    for case in eval_condition_cases() {
+    for case in cases {
         let result = validate_condition(&case.condition);
         let should_refuse = REFUSED.contains(&case.name.as_str());
         match result {

@@ -10,6 +10,12 @@ use tower::ServiceExt as _;
 
 const WRITE_KEY: &str = "test-write-key";
 
+fn keys() -> tailor_demo::DemoKeys {
+    serde_json::from_value(serde_json::json!({"write_key": WRITE_KEY,
+        "server_key": "test-server-key", "admin_key": "test-admin-key"}))
+    .expect("keys")
+}
+
 async fn get(
     app: &Router,
     uri: &str,
@@ -43,7 +49,7 @@ async fn get(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_visitor_id_from_the_query_is_escaped_everywhere() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let engine = common::open_engine(dir.path(), WRITE_KEY, "test-admin-key").expect("engine");
+    let engine = common::open_engine(dir.path(), &keys()).expect("engine");
     let app: Router = tailor_demo::storefront(engine.clone(), WRITE_KEY);
 
     let payload = "</script><script>alert(1)</script><img src=x onerror=alert(2)>\"'";
@@ -67,13 +73,14 @@ async fn a_visitor_id_from_the_query_is_escaped_everywhere() {
     }
     let (status, body, _) = get(&app, "/", Some(&cookie)).await;
     assert_eq!(status, StatusCode::OK);
-    // The visitor travels to the script in an escaped attribute, as JSON.
+    // The visitor travels to the script in an escaped attribute, as JSON (with the user
+    // hash the store's backend signs a signed-in shopper's id with).
+    assert!(body.contains("data-visitor=\"{&quot;"), "{body}");
     assert!(
-        body.contains(
-            "data-visitor=\"{&quot;userId&quot;:&quot;&lt;/script&gt;&lt;script&gt;alert(1)"
-        ),
+        body.contains("&quot;userId&quot;:&quot;&lt;/script&gt;&lt;script&gt;alert(1)"),
         "{body}"
     );
+    assert!(body.contains("&quot;userHash&quot;"), "{body}");
     assert!(
         body.contains(&format!("data-write-key=\"{WRITE_KEY}\"")),
         "{body}"
@@ -87,7 +94,7 @@ async fn a_visitor_id_from_the_query_is_escaped_everywhere() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_visitor_gets_a_cookie_and_an_unpersonalized_page() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let engine = common::open_engine(dir.path(), WRITE_KEY, "test-admin-key").expect("engine");
+    let engine = common::open_engine(dir.path(), &keys()).expect("engine");
     let app: Router = tailor_demo::storefront(engine.clone(), WRITE_KEY);
     let (status, body, cookie) = get(&app, "/", None).await;
     assert_eq!(status, StatusCode::OK);

@@ -25,7 +25,7 @@ impl Demo {
         let data = options.data.clone();
         let thread = std::thread::spawn(move || {
             let open = |keys: &tailor_demo::DemoKeys| {
-                common::open_engine(&data, &keys.write_key, &keys.admin_key)
+                common::open_engine(&data, keys)
             };
             let shutdown = move || {
                 let mut stopped = stopped.clone();

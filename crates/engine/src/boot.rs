@@ -123,8 +123,7 @@ pub(crate) fn open(
         live.clone(),
     )?);
     let inbox = Arc::new(Inbox::default());
-    let (journey_book, observed) =
-        Journeys::load(store.as_ref(), predictions.slot(), inbox.clone())?;
+    let (journey_book, inlets) = Journeys::load(store.as_ref(), predictions.slot(), inbox.clone())?;
     let journey_book = Arc::new(journey_book);
     let decisions = Arc::new(DecisionLog::start(store.clone())?);
     let placements = Arc::new(Placements::new(loaded.placements));
@@ -184,7 +183,7 @@ pub(crate) fn open(
         decider: decider.clone(),
         ingest: ingest.clone(),
     });
-    let journey_threads = journeys::start(&journeys, observed, options.channels)?;
+    let journey_threads = journeys::start(&journeys, inlets, options.channels)?;
     let retention = Retention::new(
         options.retention,
         store.clone(),
@@ -274,6 +273,16 @@ pub(crate) struct Threads {
 }
 
 impl Parts {
+    /// Waits until the work behind acknowledged calls is done: journey events, runs and
+    /// outbox messages due now (see `JourneyParts::settle`), then queued decisions written.
+    pub async fn settle(&self) -> Result<(), EngineError> {
+        self.journeys.settle().await?;
+        let decisions = self.threads.decisions.clone();
+        tokio::task::spawn_blocking(move || decisions.flush())
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))
+    }
+
     /// Finishes queued work, writes a final checkpoint and stops every thread.
     pub async fn shutdown(&self) -> Result<(), EngineError> {
         self.predictions.stop();

@@ -88,6 +88,12 @@ impl Engine {
         self.parts.shutdown().await
     }
 
+    /// Waits until the work queued behind acknowledged calls is done: journey events, runs
+    /// and outbox messages due now, and logged decisions. For tests: no sleeping and hoping.
+    pub async fn settle(&self) -> Result<()> {
+        self.parts.settle().await
+    }
+
     pub fn keys(&self) -> &Keys {
         &self.parts.keys
     }

@@ -1,5 +1,6 @@
-//! Reading the shared CDNOW files for the tests; `None` (with a message) when the shared data
-//! is not beside the project, so the suite still runs elsewhere. CI has the data.
+//! Reading the shared CDNOW files for the tests; `None` (with a message) unless external
+//! tests are on (`TAILOR_EXTERNAL_TESTS=1`) and the shared data is beside the project, so
+//! the suite still runs elsewhere. CI has the data.
 
 #![allow(dead_code, reason = "each test file uses a different part")]
 
@@ -8,9 +9,7 @@ use std::path::PathBuf;
 use tailor_ml::clv::{CustomerSummary, Transaction};
 
 fn data_file(name: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/cdnow")
-        .join(name);
+    let path = tailor_testkit::shared_data()?.join("cdnow").join(name);
     if path.is_file() {
         Some(path)
     } else {

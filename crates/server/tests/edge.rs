@@ -2,46 +2,24 @@
 //! extractor, errors that name the field path, and the OpenAPI document against the router.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
-use tailor_core::SystemClock;
-use tailor_engine::{Engine, Options};
-use tailor_server::{AppState, router};
-use tailor_store::SqliteStore;
+use tailor_testkit::{
+    ADMIN_KEY as ADMIN, ANALYST_KEY as ANALYST, SERVER_KEY as SERVER, TestApp, WRITE_KEY as WRITE,
+};
 use tower::ServiceExt;
 
-const WRITE: &str = "wk";
-const ADMIN: &str = "ak";
-const ANALYST: &str = "nk";
-
+/// testkit's router harness, answering as these tests read it: a typed status, and `null`
+/// for a body that is not JSON.
 struct Harness {
-    app: axum::Router,
-    engine: Engine,
-    _dir: tempfile::TempDir,
+    app: TestApp,
 }
 
-fn harness() -> Harness {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(dir.path()).expect("store");
-    let options = Options {
-        keys: tailor_engine::ConfiguredKeys {
-            write: Some(WRITE.into()),
-            admin: Some(ADMIN.into()),
-            analyst: Some(ANALYST.into()),
-            ..Default::default()
-        },
-        ..Options::default()
-    };
-    let (engine, _) =
-        Engine::open(Arc::new(store), Arc::new(SystemClock), options).expect("engine");
-    let app = router(AppState::new(engine.clone()));
+async fn harness() -> Harness {
     Harness {
-        app,
-        engine,
-        _dir: dir,
+        app: TestApp::start().await,
     }
 }
 
@@ -53,22 +31,29 @@ impl Harness {
         key: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut req = Request::builder().method(method).uri(path);
+        let mut req = self.app.request(method, path);
         if let Some(k) = key {
-            req = req.header("Authorization", format!("Bearer {k}"));
+            req = req.bearer(k);
         }
-        let body = match body {
-            Some(b) => {
-                req = req.header("Content-Type", "application/json");
-                Body::from(b.to_string())
-            }
-            None => Body::empty(),
-        };
-        self.send(req.body(body).expect("request")).await
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let reply = req.reply().await;
+        (
+            StatusCode::from_u16(reply.status).expect("a status"),
+            serde_json::from_str(&reply.text).unwrap_or(Value::Null),
+        )
     }
 
+    /// A request built by hand (content types, bodies that are not JSON).
     async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
-        let resp = self.app.clone().oneshot(req).await.expect("infallible");
+        let resp = self
+            .app
+            .router()
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("infallible");
         let status = resp.status();
         let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
             .await
@@ -86,19 +71,47 @@ fn code(body: &Value) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_scope_extractor_refuses_no_key_wrong_scope_and_admits_the_right_one() {
-    let h = harness();
+    let h = harness().await;
     // (route, the keys it refuses with 403, the keys it admits)
-    let cases: [(Method, &str, &[&str], &[&str]); 4] = [
+    let cases: [(Method, &str, &[&str], &[&str]); 5] = [
         // Authorized<Admin>
-        (Method::GET, "/v1/journeys", &[WRITE, ANALYST], &[ADMIN]),
+        (
+            Method::GET,
+            "/v1/journeys",
+            &[WRITE, SERVER, ANALYST],
+            &[ADMIN],
+        ),
         // Authorized<Analyst>
-        (Method::GET, "/v1/models", &[WRITE], &[ANALYST, ADMIN]),
+        (
+            Method::GET,
+            "/v1/models",
+            &[WRITE, SERVER],
+            &[ANALYST, ADMIN],
+        ),
         // Authorized<Write>
-        (Method::GET, "/v1/placements", &[ANALYST], &[WRITE, ADMIN]),
+        (
+            Method::GET,
+            "/v1/placements",
+            &[ANALYST],
+            &[WRITE, SERVER, ADMIN],
+        ),
         // Authorized<Write> through a Segment body
-        (Method::POST, "/v1/track", &[ANALYST], &[WRITE, ADMIN]),
+        (
+            Method::POST,
+            "/v1/track",
+            &[ANALYST],
+            &[WRITE, SERVER, ADMIN],
+        ),
+        // Authorized<Server>
+        (
+            Method::POST,
+            "/v1/tokens",
+            &[WRITE, ANALYST],
+            &[SERVER, ADMIN],
+        ),
     ];
-    let event = json!({"userId": "u1", "event": "Product Viewed"});
+    // A browser's event names its own visitor; the userId claim is kept aside without proof.
+    let event = json!({"userId": "u1", "anonymousId": "a1", "event": "Product Viewed"});
     for (method, path, refused, admitted) in cases {
         let body = (method == Method::POST).then(|| event.clone());
         let (status, reply) = h.call(method.clone(), path, None, body.clone()).await;
@@ -178,12 +191,11 @@ async fn each_scope_extractor_refuses_no_key_wrong_scope_and_admits_the_right_on
     assert_eq!(me["userId"], "u1");
     let (status, _) = h.call(Method::GET, "/v1/journeys", Some(token), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "a token is no key");
-    drop(h.engine);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn body_errors_name_the_field_path() {
-    let h = harness();
+    let h = harness().await;
     let decide = |body: Value| h.call(Method::POST, "/v1/decide", Some(WRITE), Some(body));
     let (status, reply) =
         decide(json!({"anonymousId": "a", "placements": ["home.hero", "recs.home", 7]})).await;
@@ -244,7 +256,7 @@ async fn body_errors_name_the_field_path() {
 /// path it routes) and probed for each method: a method the path does not route answers the
 /// 405 fallback.
 async fn routed(h: &Harness) -> BTreeSet<(String, String)> {
-    let debug = format!("{:?}", h.app);
+    let debug = format!("{:?}", h.app.router());
     let mut paths = BTreeSet::new();
     for piece in debug.split('"').skip(1).step_by(2) {
         if piece.starts_with('/') && !piece.contains(' ') {
@@ -293,7 +305,7 @@ const PAGES: [&str; 7] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_and_the_router_agree() {
-    let h = harness();
+    let h = harness().await;
     let (status, spec) = h.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK);
     let mut documented = BTreeSet::new();

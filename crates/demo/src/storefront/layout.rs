@@ -48,7 +48,7 @@ pub(super) fn page(
             }
             // The script reads the key and the visitor from here: attribute values are
             // escaped, so no visitor id can break out into markup or script.
-            body data-write-key=(store.write_key) data-visitor=(visitor.who.json().to_string()) {
+            body data-write-key=(store.write_key) data-visitor=(signed(store, &visitor.who).to_string()) {
                 header {
                     a.brand href="/" { "Tailor demo store" }
                     (navigation)
@@ -94,6 +94,17 @@ fn shoppers(store: &Storefront, who: &Who) -> Vec<(String, &'static str, bool)> 
             (u, stage, selected)
         })
         .collect()
+}
+
+/// The visitor's ids as the page's events carry them: a signed-in shopper's userId with the
+/// user hash the store's backend (this server) makes for it, so Tailor trusts the claim.
+fn signed(store: &Storefront, who: &Who) -> serde_json::Value {
+    let mut ids = who.json();
+    if let Some(user) = ids["userId"].as_str() {
+        let hash = store.engine.user_hash(user);
+        ids["integrations"] = serde_json::json!({"Tailor": {"userHash": hash}});
+    }
+    ids
 }
 
 /// Sends the page's Segment events: a click on an element with `data-track` tracks it with

@@ -13,13 +13,14 @@ use tailor_store::SqliteStore;
 pub type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 /// An engine on the embedded store in `dir`, with these keys, as `tailor demo` opens it.
-pub fn open_engine(dir: &Path, write_key: &str, admin_key: &str) -> Result<Engine, Failure> {
+pub fn open_engine(dir: &Path, keys: &tailor_demo::DemoKeys) -> Result<Engine, Failure> {
     let store = SqliteStore::open(dir)?;
     let options = Options {
         keys: tailor_engine::ConfiguredKeys {
-            write: Some(write_key.into()),
-            admin: Some(admin_key.into()),
-            ..Default::default()
+            write: Some(keys.write_key.clone()),
+            server: Some(keys.server_key.clone()),
+            admin: Some(keys.admin_key.clone()),
+            analyst: None,
         },
         ..Options::default()
     };

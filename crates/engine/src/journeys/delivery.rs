@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -15,10 +16,10 @@ use tailor_core::time::{DAY, SECOND};
 use tailor_core::{Millis, Purpose};
 use tailor_store::{JourneyWrite, OutboxItem, OutboxStatus, RunStatus};
 
-use super::JourneyParts;
 use super::channels::{ChannelConfig, Channels, SendError};
 use super::definition::{Channel, DEFAULT_ONSITE_TTL, DEFAULT_ONSITE_VIEWS, parse_duration};
 use super::policy::Zone;
+use super::{Ack, JourneyParts};
 use super::{render, templates};
 use crate::decide::onsite::OnsiteMessage;
 use crate::profile::Profile;
@@ -37,6 +38,8 @@ const PAUSED_RECHECK: Millis = 60 * SECOND;
 pub(crate) struct Delivery {
     parts: Arc<JourneyParts>,
     channels: Channels,
+    /// Settle requests: answered once nothing is due now (see `JourneyParts::settle`).
+    settle: mpsc::Receiver<Ack>,
     stop: Arc<AtomicBool>,
 }
 
@@ -53,16 +56,21 @@ impl Delivery {
     pub(crate) fn new(
         parts: Arc<JourneyParts>,
         config: ChannelConfig,
+        settle: mpsc::Receiver<Ack>,
         stop: Arc<AtomicBool>,
     ) -> Delivery {
         Delivery {
             parts,
             channels: Channels::new(config),
+            settle,
             stop,
         }
     }
 
     pub(crate) fn run(self) {
+        // Who asked to be told when nothing is due, and what was handled since they asked.
+        let mut waiting: Vec<Ack> = Vec::new();
+        let mut handled = 0;
         while !self.stop.load(Ordering::Relaxed) {
             let now = self.parts.clock.now();
             let due = match self.parts.store.outbox_due(now, BATCH) {
@@ -74,13 +82,22 @@ impl Delivery {
                 }
             };
             if due.is_empty() {
-                super::nap(&self.stop, TICK);
+                for ack in waiting.drain(..) {
+                    let _ = ack.send(handled);
+                }
+                handled = 0;
+                match self.settle.recv_timeout(TICK) {
+                    Ok(ack) => waiting.push(ack),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => super::nap(&self.stop, TICK),
+                }
                 continue;
             }
             for item in due {
                 if self.stop.load(Ordering::Relaxed) {
                     return;
                 }
+                handled += 1;
                 let key = item.key.clone();
                 let write = self.deliver(item);
                 if let Err(e) = self.parts.store.journey_write(&write) {

@@ -69,6 +69,27 @@ pub(crate) struct Seen {
 
 pub(crate) type Observed = Vec<Seen>;
 
+/// What the scheduler's inlet carries: committed events from the writer, in log order, or a
+/// request to settle.
+pub(crate) enum ToScheduler {
+    Events(Observed),
+    /// Answer once everything sent before it and every run due now is handled.
+    Settle(Ack),
+}
+
+/// The answer to a settle request: how much work the thread did since it last answered one
+/// (events, runs or messages handled), so [`JourneyParts::settle`] knows when all is quiet.
+pub(crate) type Ack = tokio::sync::oneshot::Sender<usize>;
+
+/// The receiving ends of the journey threads' inlets, handed to [`start`].
+pub(crate) struct Inlets {
+    observed: mpsc::Receiver<ToScheduler>,
+    outbox: mpsc::Receiver<Ack>,
+}
+
+/// Most scheduler-then-outbox rounds [`JourneyParts::settle`] waits for before giving up.
+const SETTLE_ROUNDS: usize = 16;
+
 /// A journey entered by a segment: its id, condition and whether it is paused.
 pub(crate) struct SegmentTrigger {
     id: String,
@@ -87,7 +108,9 @@ pub(crate) struct Journeys {
     /// for; kept by the writer, built from all profiles when a journey or the engine starts.
     members: Mutex<HashMap<String, (Value, HashSet<crate::profile::ProfileId>)>>,
     policy: RwLock<Arc<SendPolicy>>,
-    hook: mpsc::Sender<Observed>,
+    hook: mpsc::Sender<ToScheduler>,
+    /// Settle requests for the outbox thread.
+    outbox: mpsc::Sender<Ack>,
     /// Delivered on-site messages, forgotten with the person.
     inbox: Arc<Inbox>,
     /// The prediction models in service, for conditions on `predictions.*`.
@@ -113,6 +136,24 @@ pub(crate) struct JourneyParts {
 }
 
 impl JourneyParts {
+    /// Waits until the scheduler has handled every event committed before the call and every
+    /// run due now, and the outbox every message due now. Repeats while either found work,
+    /// so what one hands the other (a queued message, a profile update's event) is handled
+    /// too. Tests use it instead of sleeping; nothing on the serving path needs it.
+    pub(crate) async fn settle(&self) -> Result<(), EngineError> {
+        for _ in 0..SETTLE_ROUNDS {
+            let journeys = &self.journeys;
+            let scheduled = ask(|ack| journeys.hook.send(ToScheduler::Settle(ack)).is_ok()).await?;
+            let delivered = ask(|ack| journeys.outbox.send(ack).is_ok()).await?;
+            if scheduled + delivered == 0 {
+                return Ok(());
+            }
+        }
+        Err(EngineError::Internal(format!(
+            "journeys still had work after {SETTLE_ROUNDS} rounds"
+        )))
+    }
+
     /// A product's name, or its id if the catalog no longer has it.
     fn product_name(&self, id: &str) -> String {
         self.live
@@ -125,7 +166,7 @@ impl Journeys {
         store: &dyn Store,
         models: ModelSlot,
         inbox: Arc<Inbox>,
-    ) -> Result<(Journeys, mpsc::Receiver<Observed>), EngineError> {
+    ) -> Result<(Journeys, Inlets), EngineError> {
         let book: JourneyBook = match store.get_meta(JOURNEYS_META)? {
             Some(json) => serde_json::from_str(&json)
                 .map_err(|e| EngineError::Corrupt(format!("journeys: {e}")))?,
@@ -136,7 +177,8 @@ impl Journeys {
                 .map_err(|e| EngineError::Corrupt(format!("journey policy: {e}")))?,
             None => SendPolicy::default(),
         };
-        let (hook, rx) = mpsc::channel();
+        let (hook, observed) = mpsc::channel();
+        let (outbox, outbox_rx) = mpsc::channel();
         let journeys = Journeys {
             names: RwLock::new(Arc::new(names_of(&book))),
             segments: RwLock::new(Arc::new(segments_of(&book))),
@@ -144,10 +186,15 @@ impl Journeys {
             book: RwLock::new(Arc::new(book)),
             policy: RwLock::new(Arc::new(policy)),
             hook,
+            outbox,
             inbox,
             models,
         };
-        Ok((journeys, rx))
+        let inlets = Inlets {
+            observed,
+            outbox: outbox_rx,
+        };
+        Ok((journeys, inlets))
     }
 
     /// Whether the writer must call [`Journeys::observe`] for events whatever their name.
@@ -263,7 +310,7 @@ impl Journeys {
     pub(crate) fn hand_over(&self, seen: Observed) {
         if !seen.is_empty() {
             // The scheduler may be gone during shutdown; it catches up from the log on start.
-            let _ = self.hook.send(seen);
+            let _ = self.hook.send(ToScheduler::Events(seen));
         }
     }
 
@@ -565,10 +612,19 @@ impl Threads {
     }
 }
 
+/// Sends a settle request with `send` and waits for its answer.
+async fn ask(send: impl FnOnce(Ack) -> bool) -> Result<usize, EngineError> {
+    let (ack, answer) = tokio::sync::oneshot::channel();
+    if !send(ack) {
+        return Err(EngineError::ShuttingDown);
+    }
+    answer.await.map_err(|_| EngineError::ShuttingDown)
+}
+
 /// Starts the scheduler and the delivery thread.
 pub(crate) fn start(
     parts: &Arc<JourneyParts>,
-    observed: mpsc::Receiver<Observed>,
+    inlets: Inlets,
     channels: ChannelConfig,
 ) -> Result<Threads, EngineError> {
     prepare(parts)?;
@@ -583,14 +639,14 @@ pub(crate) fn start(
         let (parts, stop) = (parts.clone(), stop.clone());
         spawn(
             "tailor-journeys",
-            Box::new(move || runner::Runner::new(parts, observed, stop).run()),
+            Box::new(move || runner::Runner::new(parts, inlets.observed, stop).run()),
         )?
     };
     let delivery = {
         let (parts, stop) = (parts.clone(), stop.clone());
         spawn(
             "tailor-outbox",
-            Box::new(move || delivery::Delivery::new(parts, channels, stop).run()),
+            Box::new(move || delivery::Delivery::new(parts, channels, inlets.outbox, stop).run()),
         )?
     };
     Ok(Threads {
@@ -602,6 +658,16 @@ pub(crate) fn start(
 /// What must be in memory before the journey threads start: segment members and the live
 /// on-site messages.
 fn prepare(parts: &JourneyParts) -> Result<(), EngineError> {
+    // Journeys start with the events after their first start. That point is fixed here,
+    // before the engine takes any event, not when the scheduler thread first runs: events
+    // acknowledged in between would otherwise be skipped.
+    if parts.store.journey_cursor()?.is_none() {
+        let last = parts.store.last_seq()?;
+        parts.store.journey_write(&tailor_store::JourneyWrite {
+            cursor: Some(last),
+            ..Default::default()
+        })?;
+    }
     let journeys = &parts.journeys;
     let now = parts.clock.now();
     parts

@@ -21,7 +21,7 @@ use tailor_store::{
 use super::JourneyParts;
 use super::definition::{Action, AudienceAction, Journey, ReentryPolicy, parse_duration};
 use super::policy::{MostOpenedHour, SendTimeModel, Zone, local_hour, next_local_hour};
-use super::{Observed, Seen};
+use super::{Observed, Seen, ToScheduler};
 use crate::profile::Profile;
 
 /// The pseudo-step journey-wide counters are kept under.
@@ -80,7 +80,7 @@ pub(crate) fn in_control(journey: &str, person: &str, percent: f64) -> bool {
 
 pub(crate) struct Runner {
     parts: Arc<JourneyParts>,
-    observed: mpsc::Receiver<Observed>,
+    observed: mpsc::Receiver<ToScheduler>,
     stop: Arc<AtomicBool>,
     cursor: Seq,
     send_time: Box<dyn SendTimeModel>,
@@ -100,7 +100,7 @@ struct Effects {
 impl Runner {
     pub(crate) fn new(
         parts: Arc<JourneyParts>,
-        observed: mpsc::Receiver<Observed>,
+        observed: mpsc::Receiver<ToScheduler>,
         stop: Arc<AtomicBool>,
     ) -> Runner {
         Runner {
@@ -119,15 +119,25 @@ impl Runner {
             tracing::error!(error = %e, "journeys: cannot read the log back; retrying on the next pass");
             self.behind = true;
         }
+        // Events and runs handled since the last settle request was answered.
+        let mut work = 0;
         while !self.stop.load(Ordering::Relaxed) {
+            let mut settles = Vec::new();
             match self.observed.recv_timeout(TICK) {
-                Ok(batch) => {
-                    let mut events = batch;
-                    while let Ok(more) = self.observed.try_recv() {
-                        events.extend(more);
+                Ok(first) => {
+                    let mut events = Vec::new();
+                    let mut next = Some(first);
+                    while let Some(signal) = next.take() {
+                        match signal {
+                            ToScheduler::Events(batch) => events.extend(batch),
+                            ToScheduler::Settle(ack) => settles.push(ack),
+                        }
+                        next = self.observed.try_recv().ok();
                     }
+                    work += events.len();
                     // While behind, the catch-up below reads these from the log.
                     if !self.behind
+                        && !events.is_empty()
                         && let Err(e) = self.on_events(&events)
                     {
                         // The cursor stays before the failed group: read it (and everything
@@ -146,8 +156,29 @@ impl Runner {
                     Ok(())
                 });
             }
+            if !settles.is_empty() {
+                // A settle request covers anniversaries due now, whenever the last scan was.
+                self.last_date_scan = Millis::MIN / 2;
+            }
             self.guarded(Runner::fire_dates);
-            self.guarded(Runner::fire_due);
+            loop {
+                let mut fired = 0;
+                self.guarded(|r| {
+                    fired = r.fire_due()?;
+                    Ok(())
+                });
+                work += fired;
+                // One pass per tick, unless someone waits for everything due now.
+                if settles.is_empty() || fired < DUE_BATCH {
+                    break;
+                }
+            }
+            if !settles.is_empty() {
+                for ack in settles {
+                    let _ = ack.send(work);
+                }
+                work = 0;
+            }
         }
     }
 
@@ -578,14 +609,15 @@ impl Runner {
         }
     }
 
-    /// Fires every due timer.
-    fn fire_due(&mut self) -> Result<(), crate::error::EngineError> {
+    /// Fires the due timers, up to [`DUE_BATCH`]; how many.
+    fn fire_due(&mut self) -> Result<usize, crate::error::EngineError> {
         let now = self.parts.clock.now();
         let store = self.parts.store.clone();
         let due = store.journey_runs_due(now, DUE_BATCH)?;
         if due.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
+        let fired = due.len();
         let book = self.parts.journeys.book();
         // One transaction for the whole pass: runs are independent of each other, and a
         // lost pass is simply fired again (its outbox keys and run ids are the same).
@@ -622,7 +654,8 @@ impl Runner {
             run.updated_at = now;
             effects.write.runs.push(run);
         }
-        self.commit(effects, None)
+        self.commit(effects, None)?;
+        Ok(fired)
     }
 
     fn go_to(&self, run: &mut JourneyRun, def: &Journey, to: usize, effects: &mut Effects) {

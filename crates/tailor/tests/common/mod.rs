@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub const WRITE_KEY: &str = "test-write-key";
+/// The secret server source's key: these tests send as the store's backend.
+pub const SERVER_KEY: &str = "test-server-key";
 pub const ADMIN_KEY: &str = "test-admin-key";
 pub const ANALYST_KEY: &str = "test-analyst-key";
 
@@ -42,6 +44,7 @@ impl Server {
             .arg(data)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .env("TAILOR_WRITE_KEY", WRITE_KEY)
+            .env("TAILOR_SERVER_KEY", SERVER_KEY)
             .env("TAILOR_ADMIN_KEY", ADMIN_KEY)
             .env("TAILOR_ANALYST_KEY", ANALYST_KEY)
             .env("TAILOR_LOG", "warn")
@@ -80,7 +83,7 @@ impl Server {
         let r = self
             .http
             .post(self.url(path))
-            .basic_auth(WRITE_KEY, Some(""))
+            .basic_auth(SERVER_KEY, Some(""))
             .json(body)
             .send()
             .await

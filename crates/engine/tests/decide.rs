@@ -1,12 +1,9 @@
-//! `POST /v1/decide` end to end over loopback: each placement kind, consent on and off,
-//! explanations, the decision log with rewards, placement configuration, bad input.
+//! `decide` at the engine boundary: each placement kind, consent on and off, explanations,
+//! the decision log with rewards, placement configuration, and the session recommender
+//! learning online and across a restart. (Refused requests: `crates/server/tests/decide_wire.rs`.)
 
-mod common;
-
-use std::time::Duration;
-
-use common::{ADMIN_KEY, Server, WRITE_KEY};
 use serde_json::{Value, json};
+use tailor_testkit::TestEngine;
 
 const ALL: [&str; 7] = [
     "home.hero",
@@ -18,7 +15,7 @@ const ALL: [&str; 7] = [
     "checkout.flow",
 ];
 
-async fn store(s: &Server) {
+fn store(kit: &TestEngine) {
     let mut products = Vec::new();
     for (cat, n, base) in [
         ("Shoes/Running", 6, 80.0),
@@ -32,12 +29,7 @@ async fn store(s: &Server) {
                 "stock": if i == 1 { 0 } else { 10 }}));
         }
     }
-    assert_eq!(
-        s.admin_put("/v1/catalog/products", &Value::Array(products))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(kit.load_products(Value::Array(products)), 21);
     let content = json!([
         {"id": "hero-run", "kind": "banner", "placements": ["home.hero"], "title": "Run further", "targeting": {"categories": ["Shoes"]}},
         {"id": "hero-home", "kind": "banner", "placements": ["home.hero"], "title": "Cook more", "targeting": {"categories": ["Home"]}},
@@ -49,36 +41,23 @@ async fn store(s: &Server) {
         {"id": "promo-old", "kind": "promotion", "placements": ["promo.banner"], "title": "Gone",
          "targeting": {"end_at": "2020-01-01T00:00:00Z", "priority": 99}},
     ]);
-    assert_eq!(s.admin_put("/v1/catalog/content", &content).await.0, 200);
+    assert_eq!(kit.load_content(content), 7);
 }
 
-async fn track(s: &Server, who: (&str, &str), event: &str, props: Value) {
-    let (status, body) = s
-        .post(
-            "/v1/track",
-            &json!({who.0: who.1, "event": event, "properties": props}),
-        )
+async fn track(kit: &TestEngine, who: (&str, &str), event: &str, props: Value) {
+    let receipt = kit
+        .track(json!({who.0: who.1, "event": event, "properties": props}))
         .await;
-    assert_eq!(status, 200, "{body}");
-}
-
-async fn decide(s: &Server, body: Value) -> (u16, Value) {
-    s.raw(
-        s.http
-            .post(s.url("/v1/decide"))
-            .bearer_auth(WRITE_KEY)
-            .json(&body),
-    )
-    .await
+    assert_eq!(receipt.accepted, 1, "{receipt:?}");
 }
 
 /// Other shoppers view running shoes together, so the store learns what goes with what.
-async fn crowd(s: &Server) {
+async fn crowd(kit: &TestEngine) {
     for i in 0..5 {
         let who = ("anonymousId", format!("crowd-{i}"));
         for p in ["shoes-running-0", "shoes-running-2", "shoes-trail-0"] {
             track(
-                s,
+                kit,
                 (who.0, &who.1),
                 "Product Viewed",
                 json!({"product_id": p}),
@@ -88,7 +67,7 @@ async fn crowd(s: &Server) {
     }
     for i in 0..3 {
         track(
-            s,
+            kit,
             ("anonymousId", &format!("kitchen-{i}")),
             "Product Viewed",
             json!({"product_id": "home-kitchen-3"}),
@@ -99,13 +78,12 @@ async fn crowd(s: &Server) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_shopper_with_a_cart_gets_a_page_shaped_by_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path()).await;
-    store(&s).await;
-    crowd(&s).await;
+    let kit = TestEngine::start().await;
+    store(&kit);
+    crowd(&kit).await;
     for p in ["shoes-running-0", "shoes-running-3", "shoes-trail-2"] {
         track(
-            &s,
+            &kit,
             ("anonymousId", "ann"),
             "Product Viewed",
             json!({"product_id": p}),
@@ -113,15 +91,14 @@ async fn a_shopper_with_a_cart_gets_a_page_shaped_by_it() {
         .await;
     }
     track(
-        &s,
+        &kit,
         ("anonymousId", "ann"),
         "Product Added",
         json!({"product_id": "shoes-running-3", "quantity": 1}),
     )
     .await;
 
-    let (status, d) = decide(&s, json!({"anonymousId": "ann", "placements": ALL, "context": {"productId": "shoes-running-0"}})).await;
-    assert_eq!(status, 200, "{d}");
+    let d = kit.decide_json(json!({"anonymousId": "ann", "placements": ALL, "context": {"productId": "shoes-running-0"}}));
     assert_eq!(d["personalized"], true);
     assert!(d["decisionId"].as_str().is_some_and(|id| !id.is_empty()));
     let p = &d["decisions"];
@@ -209,39 +186,30 @@ async fn a_shopper_with_a_cart_gets_a_page_shaped_by_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_consent_or_history_the_answer_is_not_personalized() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path()).await;
-    store(&s).await;
-    crowd(&s).await;
+    let kit = TestEngine::start().await;
+    store(&kit);
+    crowd(&kit).await;
     for p in ["home-kitchen-0", "home-kitchen-2"] {
         track(
-            &s,
+            &kit,
             ("userId", "private"),
             "Product Viewed",
             json!({"product_id": p}),
         )
         .await;
     }
-    let (_, d) = decide(
-        &s,
-        json!({"userId": "private", "placements": ["home.hero", "nav.categories"]}),
-    )
-    .await;
+    let d = kit
+        .decide_json(json!({"userId": "private", "placements": ["home.hero", "nav.categories"]}));
     assert_eq!(d["personalized"], true);
     assert_eq!(d["decisions"]["home.hero"]["item"]["id"], "hero-home");
     // Withdrawal takes effect on the next call.
-    let (status, _) = s
-        .admin_put(
-            "/v1/consent",
-            &json!({"userId": "private", "purposes": {"personalization": false}}),
-        )
+    let receipt = kit
+        .record_consent(json!({"userId": "private", "purposes": {"personalization": false}}))
         .await;
-    assert_eq!(status, 200);
-    let (_, d) = decide(
-        &s,
+    assert_eq!(receipt.accepted, 1);
+    let d = kit.decide_json(
         json!({"userId": "private", "placements": ["home.hero", "nav.categories", "recs.home"]}),
-    )
-    .await;
+    );
     assert_eq!(d["personalized"], false, "{d}");
     assert!(d["reason"].as_str().unwrap().contains("consent"), "{d}");
     assert_eq!(
@@ -258,18 +226,14 @@ async fn without_consent_or_history_the_answer_is_not_personalized() {
     // A visitor Tailor has never seen gets popular products.
     for i in 0..3 {
         track(
-            &s,
+            &kit,
             ("anonymousId", &format!("fan-{i}")),
             "Product Viewed",
             json!({"product_id": "shoes-running-0"}),
         )
         .await;
     }
-    let (_, d) = decide(
-        &s,
-        json!({"anonymousId": "stranger", "placements": ["recs.home"]}),
-    )
-    .await;
+    let d = kit.decide_json(json!({"anonymousId": "stranger", "placements": ["recs.home"]}));
     assert_eq!(d["personalized"], false);
     assert!(d["reason"].as_str().unwrap().contains("new visitor"));
     let items = d["decisions"]["recs.home"]["items"].as_array().unwrap();
@@ -281,21 +245,20 @@ async fn without_consent_or_history_the_answer_is_not_personalized() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn promotions_follow_the_shoppers_state() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path()).await;
-    store(&s).await;
+    let kit = TestEngine::start().await;
+    store(&kit);
     let order = |id: &str| json!({"order_id": id, "total": 30, "products": [{"product_id": "home-kitchen-0", "price": 30}]});
     // An explorer of Home gets the Home offer.
     for p in ["home-kitchen-0", "home-kitchen-2", "home-kitchen-3"] {
         track(
-            &s,
+            &kit,
             ("userId", "eve"),
             "Product Viewed",
             json!({"product_id": p}),
         )
         .await;
     }
-    let (_, d) = decide(&s, json!({"userId": "eve", "placements": ["promo.banner"]})).await;
+    let d = kit.decide_json(json!({"userId": "eve", "placements": ["promo.banner"]}));
     assert_eq!(
         d["decisions"]["promo.banner"]["item"]["id"], "promo-home",
         "{d}"
@@ -307,12 +270,9 @@ async fn promotions_follow_the_shoppers_state() {
             .contains("Home")
     );
     // Right after an order: nothing.
-    track(&s, ("userId", "eve"), "Order Completed", order("o1")).await;
-    let (_, d) = decide(
-        &s,
-        json!({"userId": "eve", "placements": ["promo.banner", "checkout.flow"]}),
-    )
-    .await;
+    track(&kit, ("userId", "eve"), "Order Completed", order("o1")).await;
+    let d =
+        kit.decide_json(json!({"userId": "eve", "placements": ["promo.banner", "checkout.flow"]}));
     assert!(d["decisions"]["promo.banner"].get("item").is_none(), "{d}");
     assert!(
         d["decisions"]["promo.banner"]["explanation"]
@@ -329,26 +289,22 @@ async fn promotions_follow_the_shoppers_state() {
         "{d}"
     );
     // A repeat buyer with something new in the cart gets the loyalty offer.
-    track(&s, ("userId", "rex"), "Order Completed", order("r1")).await;
-    track(&s, ("userId", "rex"), "Order Completed", order("r2")).await;
-    let (_, d) = decide(&s, json!({"userId": "rex", "placements": ["promo.banner"]})).await;
+    track(&kit, ("userId", "rex"), "Order Completed", order("r1")).await;
+    track(&kit, ("userId", "rex"), "Order Completed", order("r2")).await;
+    let d = kit.decide_json(json!({"userId": "rex", "placements": ["promo.banner"]}));
     assert!(
         d["decisions"]["promo.banner"].get("item").is_none(),
         "just ordered: {d}"
     );
     // First-time buyer with a big cart: the reassurance checkout.
     track(
-        &s,
+        &kit,
         ("userId", "newbie"),
         "Product Added",
         json!({"product_id": "shoes-trail-3", "price": 113, "quantity": 1}),
     )
     .await;
-    let (_, d) = decide(
-        &s,
-        json!({"userId": "newbie", "placements": ["checkout.flow"]}),
-    )
-    .await;
+    let d = kit.decide_json(json!({"userId": "newbie", "placements": ["checkout.flow"]}));
     assert_eq!(
         d["decisions"]["checkout.flow"]["variant"], "reassurance",
         "{d}"
@@ -357,18 +313,17 @@ async fn promotions_follow_the_shoppers_state() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn decisions_are_logged_and_rewards_joined() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path()).await;
-    store(&s).await;
-    crowd(&s).await;
+    let kit = TestEngine::start().await;
+    store(&kit);
+    crowd(&kit).await;
     track(
-        &s,
+        &kit,
         ("userId", "rob"),
         "Product Viewed",
         json!({"product_id": "shoes-running-0"}),
     )
     .await;
-    let (_, d) = decide(&s, json!({"userId": "rob", "placements": ["home.hero", "recs.product"], "context": {"productId": "shoes-running-0"}})).await;
+    let d = kit.decide_json(json!({"userId": "rob", "placements": ["home.hero", "recs.product"], "context": {"productId": "shoes-running-0"}}));
     let id = d["decisionId"].as_str().unwrap().to_string();
     let recommended = d["decisions"]["recs.product"]["items"][0]["product"]["id"]
         .as_str()
@@ -376,29 +331,24 @@ async fn decisions_are_logged_and_rewards_joined() {
         .to_string();
     // A click carrying the decision id, and an order of a recommended product without one.
     track(
-        &s,
+        &kit,
         ("userId", "rob"),
         "Promotion Clicked",
         json!({"promotion_id": "hero-run", "decisionId": id}),
     )
     .await;
-    track(&s, ("userId", "rob"), "Order Completed", json!({"order_id": "x", "total": 82, "products": [{"product_id": recommended, "price": 82}]})).await;
-    let mut logged = Value::Null;
-    for _ in 0..50 {
-        let (status, body) = s.admin_get(&format!("/v1/decisions/{id}")).await;
-        if status == 200 && body["rewards"].as_array().is_some_and(|r| r.len() == 2) {
-            logged = body;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        logged["decisionId"],
-        id.as_str(),
-        "decision and both rewards logged within 5 s: {logged}"
-    );
+    track(&kit, ("userId", "rob"), "Order Completed", json!({"order_id": "x", "total": 82, "products": [{"product_id": recommended, "price": 82}]})).await;
+    // The decision log writes in batches on its own thread: wait for it, no guessing.
+    kit.settle().await;
+    let (record, rewards) = kit
+        .decision(&id)
+        .unwrap()
+        .expect("the decision is in the log");
+    assert_eq!(record.id, id.as_str());
+    assert_eq!(rewards.len(), 2, "both rewards are joined: {rewards:?}");
+    let logged: Value = serde_json::from_str(&record.body).unwrap();
     assert_eq!(logged["modelVersion"], "rules-2");
-    assert_eq!(logged["personalized"], true);
+    assert!(record.personalized);
     assert_eq!(logged["placements"]["recs.product"]["propensity"], 1.0);
     assert!(
         logged["placements"]["recs.product"]["candidates"]
@@ -408,38 +358,26 @@ async fn decisions_are_logged_and_rewards_joined() {
             >= 2
     );
     assert_eq!(logged["context"]["productId"], "shoes-running-0");
-    let events: Vec<&str> = logged["rewards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["event"].as_str().unwrap())
-        .collect();
+    let events: Vec<&str> = rewards.iter().map(|r| r.event.as_str()).collect();
     assert_eq!(events, ["Promotion Clicked", "Order Completed"]);
-    assert_eq!(logged["rewards"][1]["value"], 82.0);
-    assert_eq!(s.admin_get("/v1/decisions/nope").await.0, 404);
+    assert_eq!(rewards[1].value, 82.0);
+    assert!(kit.decision("nope").unwrap().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn placements_are_configurable() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path()).await;
-    store(&s).await;
-    crowd(&s).await;
-    let (status, list) = s
-        .raw(s.http.get(s.url("/v1/placements")).bearer_auth(WRITE_KEY))
-        .await;
-    assert_eq!(status, 200);
-    assert_eq!(list["placements"].as_array().unwrap().len(), 8);
+    let mut kit = TestEngine::start().await;
+    store(&kit);
+    crowd(&kit).await;
+    assert_eq!(kit.placements().len(), 8);
     let custom = json!([
         {"id": "recs.top3", "kind": "recommendations", "source": "visitor", "limit": 3},
         {"id": "home.hero.vip", "kind": "hero", "condition": {"orders": {"$gte": 5}}}
     ]);
-    assert_eq!(s.admin_put("/v1/placements", &custom).await.0, 200);
-    let (_, d) = decide(
-        &s,
+    assert_eq!(kit.load_placements(custom).unwrap(), 2);
+    let d = kit.decide_json(
         json!({"anonymousId": "crowd-1", "placements": ["recs.top3", "home.hero.vip"]}),
-    )
-    .await;
+    );
     assert_eq!(
         d["decisions"]["recs.top3"]["items"]
             .as_array()
@@ -456,130 +394,17 @@ async fn placements_are_configurable() {
             .contains("targeting")
     );
     // Configuration survives a restart.
-    drop(s);
-    let s = Server::start(dir.path()).await;
-    let (_, list) = s.admin_get("/v1/placements").await;
-    assert_eq!(list["placements"].as_array().unwrap().len(), 10);
-    let del = s
-        .http
-        .delete(s.url("/v1/placements/recs.top3"))
-        .bearer_auth(ADMIN_KEY);
-    assert_eq!(s.raw(del).await.0, 200);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn bad_decide_input_gets_clear_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path()).await;
-    store(&s).await;
-    let cases = [
-        (
-            json!({"anonymousId": "a", "placements": ["home.banner"]}),
-            400,
-            "invalid_request",
-            "home.banner",
-        ),
-        (
-            json!({"anonymousId": "a", "placements": []}),
-            400,
-            "invalid_request",
-            "at least one",
-        ),
-        (
-            json!({"placements": ["home.hero"]}),
-            400,
-            "no_user_anon_id",
-            "userId",
-        ),
-        (
-            json!({"anonymousId": "a", "placements": "home.hero"}),
-            400,
-            "invalid_request",
-            "array",
-        ),
-        (
-            json!({"anonymousId": "a", "placements": ["home.hero"], "context": []}),
-            400,
-            "invalid_request",
-            "context",
-        ),
-        (
-            json!({"anonymousId": ["a"], "placements": ["home.hero"]}),
-            400,
-            "invalid_request",
-            "anonymousId",
-        ),
-    ];
-    for (body, status, code, needle) in cases {
-        let (got, reply) = decide(&s, body.clone()).await;
-        assert_eq!(
-            (got, reply["error"]["code"].as_str()),
-            (status, Some(code)),
-            "{body}: {reply}"
-        );
-        assert!(
-            reply["error"]["message"].as_str().unwrap().contains(needle),
-            "{body}: {reply}"
-        );
-    }
-    let (status, _) = s
-        .raw(
-            s.http
-                .post(s.url("/v1/decide"))
-                .bearer_auth(WRITE_KEY)
-                .body("{nope"),
-        )
-        .await;
-    assert_eq!(status, 400);
-    let (status, _) = s
-        .raw(
-            s.http
-                .post(s.url("/v1/decide"))
-                .json(&json!({"anonymousId": "a", "placements": ["home.hero"]})),
-        )
-        .await;
-    assert_eq!(status, 401);
-    // An unknown product in context falls back to popular products, and says so.
-    let (status, d) = decide(&s, json!({"anonymousId": "a", "placements": ["recs.product"], "context": {"productId": "ghost"}})).await;
-    assert_eq!(status, 200);
-    assert!(
-        d["decisions"]["recs.product"]["explanation"]
-            .as_str()
-            .unwrap()
-            .contains("not in the catalog"),
-        "{d}"
-    );
-    // Invalid placement configuration is refused whole.
-    let (status, err) = s
-        .admin_put(
-            "/v1/placements",
-            &json!([
-                {"id": "ok", "kind": "hero"},
-                {"id": "bad", "kind": "hero", "condition": {"orders": {"$between": [1, 2]}}},
-                {"id": "worse", "kind": "carousel"}
-            ]),
-        )
-        .await;
-    assert_eq!(status, 400, "{err}");
-    assert_eq!(err["error"]["details"].as_array().unwrap().len(), 2);
-    let (_, list) = s.admin_get("/v1/placements").await;
-    assert!(
-        list["placements"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|p| p["id"] != "ok")
-    );
+    kit.restart().await;
+    assert_eq!(kit.placements().len(), 10);
+    kit.delete_placement("recs.top3").unwrap();
+    assert_eq!(kit.placements().len(), 9);
 }
 
 /// The first recommendation for a product page, with its reason.
-async fn first_after(s: &Server, product: &str) -> (String, String) {
-    let (status, d) = decide(
-        s,
+fn first_after(kit: &TestEngine, product: &str) -> (String, String) {
+    let d = kit.decide_json(
         json!({"anonymousId": "newcomer", "placements": ["recs.product"], "context": {"productId": product}}),
-    )
-    .await;
-    assert_eq!(status, 200, "{d}");
+    );
     let first = &d["decisions"]["recs.product"]["items"][0];
     (
         first["product"]["id"].as_str().unwrap().to_string(),
@@ -587,10 +412,10 @@ async fn first_after(s: &Server, product: &str) -> (String, String) {
     )
 }
 
-async fn browse(s: &Server, who: &str, products: &[&str]) {
+async fn browse(kit: &TestEngine, who: &str, products: &[&str]) {
     for p in products {
         track(
-            s,
+            kit,
             ("anonymousId", who),
             "Product Viewed",
             json!({"product_id": p}),
@@ -601,20 +426,19 @@ async fn browse(s: &Server, who: &str, products: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_session_recommender_learns_online_and_survives_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start(dir.path()).await;
-    store(&s).await;
+    let mut kit = TestEngine::start().await;
+    store(&kit);
     // Shoppers go kitchen 0 → kitchen 2 → trail 3: after kitchen 2 comes trail 3 (forward),
     // while co-views alone would tie it with kitchen 0.
     for i in 0..4 {
         browse(
-            &s,
+            &kit,
             &format!("a-{i}"),
             &["home-kitchen-0", "home-kitchen-2", "shoes-trail-3"],
         )
         .await;
     }
-    let (first, reason) = first_after(&s, "home-kitchen-2").await;
+    let (first, reason) = first_after(&kit, "home-kitchen-2");
     assert_eq!(first, "shoes-trail-3", "{reason}");
     assert_eq!(
         reason,
@@ -625,20 +449,20 @@ async fn the_session_recommender_learns_online_and_survives_a_restart() {
     // decision follows it.
     for i in 0..8 {
         browse(
-            &s,
+            &kit,
             &format!("b-{i}"),
             &["home-kitchen-2", "beauty-makeup-4"],
         )
         .await;
     }
-    let (first, reason) = first_after(&s, "home-kitchen-2").await;
+    let (first, reason) = first_after(&kit, "home-kitchen-2");
     assert_eq!(first, "beauty-makeup-4", "{reason}");
     assert!(reason.contains("looked at this next"), "{reason}");
 
     // A visitor's own session steers recs.home: having just viewed kitchen 0 and kitchen 2,
     // what shoppers viewed next after that comes first.
-    browse(&s, "c", &["home-kitchen-0", "home-kitchen-2"]).await;
-    let (_, d) = decide(&s, json!({"anonymousId": "c", "placements": ["recs.home"]})).await;
+    browse(&kit, "c", &["home-kitchen-0", "home-kitchen-2"]).await;
+    let d = kit.decide_json(json!({"anonymousId": "c", "placements": ["recs.home"]}));
     let home = &d["decisions"]["recs.home"]["items"];
     let ids: Vec<&str> = home
         .as_array()
@@ -653,9 +477,8 @@ async fn the_session_recommender_learns_online_and_survives_a_restart() {
     assert_eq!(home[0]["reason"], "Because you viewed Home/Kitchen 2");
 
     // The views the model learned from are checkpointed: after a restart it answers the same.
-    s.stop();
-    let s = Server::start(dir.path()).await;
-    let (first, reason) = first_after(&s, "home-kitchen-2").await;
+    kit.restart().await;
+    let (first, reason) = first_after(&kit, "home-kitchen-2");
     assert_eq!(first, "beauty-makeup-4", "{reason}");
     assert!(reason.contains("looked at this next"), "{reason}");
 }

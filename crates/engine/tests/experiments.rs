@@ -1,12 +1,13 @@
-//! Experiments end to end over loopback: definitions are validated; assignment is split as
+//! Experiments at the engine boundary: definitions are validated; assignment is split as
 //! weighted, sticky across login and restarts, and logged as exposure; a holdout gets what
-//! everyone sees; and on simulated shoppers who buy more when recommendations fit their taste,
-//! the results report a significant lift for personalization with a clean sample ratio.
+//! everyone sees; and on simulated shoppers who buy more when recommendations fit their
+//! taste, the results report a significant lift for personalization with a clean sample
+//! ratio. (`tailor report` printing these results: `crates/tailor/tests/cli.rs`.)
 
-mod common;
-
-use common::{ADMIN_KEY, Server, WRITE_KEY};
 use serde_json::{Value, json};
+use tailor_engine::EngineError;
+use tailor_engine::experiments::PlacementExperiment;
+use tailor_testkit::TestEngine;
 
 const CATEGORIES: [&str; 4] = [
     "Shoes/Running",
@@ -22,41 +23,33 @@ fn product(category: usize, i: usize) -> String {
     )
 }
 
-async fn store(s: &Server) {
+fn store(kit: &TestEngine) {
     let mut products = Vec::new();
     for (c, cat) in CATEGORIES.iter().enumerate() {
         for i in 0..6 {
             products.push(json!({"id": product(c, i), "name": format!("{cat} {i}"), "category": cat, "price": 20.0}));
         }
     }
-    assert_eq!(
-        s.admin_put("/v1/catalog/products", &Value::Array(products))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(kit.load_products(Value::Array(products)), 24);
 }
 
-async fn track(s: &Server, body: Value) {
-    let (status, r) = s.post("/v1/track", &body).await;
-    assert_eq!(status, 200, "{r}");
+/// `PUT /v1/experiments/{id}`.
+fn put_experiment(kit: &TestEngine, id: &str, mut definition: Value) -> Result<(), EngineError> {
+    definition["id"] = json!(id);
+    let exp: PlacementExperiment = serde_json::from_value(definition).expect("an experiment");
+    kit.put_experiment(exp)
 }
 
-async fn decide(s: &Server, who: Value) -> Value {
+async fn track(kit: &TestEngine, body: Value) {
+    assert_eq!(kit.track(body).await.accepted, 1);
+}
+
+fn decide(kit: &TestEngine, who: Value) -> Value {
     let mut body = json!({"placements": ["recs.home"]});
     for (k, v) in who.as_object().unwrap() {
         body[k] = v.clone();
     }
-    let (status, d) = s
-        .raw(
-            s.http
-                .post(s.url("/v1/decide"))
-                .bearer_auth(WRITE_KEY)
-                .json(&body),
-        )
-        .await;
-    assert_eq!(status, 200, "{d}");
-    d
+    kit.decide_json(body)
 }
 
 /// A deterministic "random" number in [0, 1) for shopper `i`.
@@ -66,31 +59,32 @@ fn chance(i: u64) -> f64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_experiment_measures_the_lift_of_personalization() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start(dir.path()).await;
-    store(&s).await;
+    let mut kit = TestEngine::start().await;
+    store(&kit);
     // The crowd makes one category the store's most popular.
     for i in 0..6 {
         for p in 0..3 {
-            track(&s, json!({"anonymousId": format!("crowd-{i}"), "event": "Product Viewed", "properties": {"product_id": product(3, p)}})).await;
+            track(&kit, json!({"anonymousId": format!("crowd-{i}"), "event": "Product Viewed", "properties": {"product_id": product(3, p)}})).await;
         }
     }
 
     // Bad definitions are refused with every problem.
-    let (status, e) = s
-        .admin_put("/v1/experiments/bad", &json!({"placement": "nope", "variations": [
-            {"id": "a", "treatment": "editorial"}, {"id": "a", "treatment": "content"}], "weights": [0.7, 0.7]}))
-        .await;
-    assert_eq!(status, 400, "{e}");
-    let message = e["error"]["message"].as_str().unwrap();
+    let Err(EngineError::Invalid(e)) = put_experiment(
+        &kit,
+        "bad",
+        json!({"placement": "nope", "variations": [
+            {"id": "a", "treatment": "editorial"}, {"id": "a", "treatment": "content"}], "weights": [0.7, 0.7]}),
+    ) else {
+        panic!("a bad experiment is refused");
+    };
+    let message = e.to_string();
     for expected in ["nope", "twice", "content", "weights"] {
         assert!(message.contains(expected), "{expected}: {message}");
     }
 
     let exp = json!({"placement": "recs.home", "variations": [
         {"id": "editorial", "treatment": "editorial"}, {"id": "personalized", "treatment": "personalized"}]});
-    let (status, r) = s.admin_put("/v1/experiments/recs-lift", &exp).await;
-    assert_eq!(status, 200, "{r}");
+    put_experiment(&kit, "recs-lift", exp.clone()).unwrap();
 
     // Simulated shoppers: each likes one category, browses it, is shown recs.home, and buys
     // far more often when the first recommendation is from their category.
@@ -100,9 +94,9 @@ async fn an_experiment_measures_the_lift_of_personalization() {
         let favourite = (i % 3) as usize;
         let anon = format!("v-{i}");
         for p in 0..3 {
-            track(&s, json!({"anonymousId": anon, "event": "Product Viewed", "properties": {"product_id": product(favourite, (i as usize + p) % 6)}})).await;
+            track(&kit, json!({"anonymousId": anon, "event": "Product Viewed", "properties": {"product_id": product(favourite, (i as usize + p) % 6)}})).await;
         }
-        let d = decide(&s, json!({"anonymousId": anon})).await;
+        let d = decide(&kit, json!({"anonymousId": anon}));
         let answer = &d["decisions"]["recs.home"];
         let variation = answer["experiment"]["variation"]
             .as_str()
@@ -125,27 +119,28 @@ async fn an_experiment_measures_the_lift_of_personalization() {
             == CATEGORIES[favourite].split('/').next().unwrap();
         let buys = chance(i) < if fits { 0.5 } else { 0.1 };
         if buys {
-            track(&s, json!({"anonymousId": anon, "event": "Order Completed",
+            track(&kit, json!({"anonymousId": anon, "event": "Order Completed",
                 "properties": {"order_id": format!("o-{i}"), "total": 40.0, "products": [{"product_id": product(favourite, 0), "price": 40.0}]}})).await;
         }
     }
 
     // Sticky across login: shopper 0 logs in and keeps their variation, even by userId alone.
-    let (status, _) = s
-        .post(
-            "/v1/identify",
-            &json!({"anonymousId": "v-0", "userId": "u-0"}),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let d = decide(&s, json!({"userId": "u-0"})).await;
+    assert_eq!(
+        kit.identify(json!({"anonymousId": "v-0", "userId": "u-0"}))
+            .await
+            .accepted,
+        1
+    );
+    let d = decide(&kit, json!({"userId": "u-0"}));
     assert_eq!(
         d["decisions"]["recs.home"]["experiment"]["variation"],
         first_variation.as_str()
     );
 
-    let (status, results) = s.admin_get("/v1/experiments/recs-lift/results").await;
-    assert_eq!(status, 200, "{results}");
+    // Exposures are written by the decision log thread.
+    kit.settle().await;
+    // As `GET /v1/experiments/{id}/results` sends it.
+    let results = json!(kit.experiment_results("recs-lift").unwrap());
     assert_eq!(results["units"], shoppers, "one unit per person: {results}");
     let per = |v: usize| results["variations"][v]["units"].as_u64().unwrap();
     assert!(
@@ -155,15 +150,6 @@ async fn an_experiment_measures_the_lift_of_personalization() {
         per(1)
     );
     assert_eq!(results["srm"]["mismatch"], false, "{}", results["srm"]);
-    eprintln!("experiment results: {}", results["metrics"]["conversion"]);
-    eprintln!(
-        "revenue per visitor: {}",
-        results["metrics"]["revenue_per_visitor_cuped"]
-    );
-    eprintln!(
-        "srm: {}, variations: {}",
-        results["srm"], results["variations"]
-    );
     let conversion = &results["metrics"]["conversion"][1];
     assert_eq!(conversion["variation"], "personalized");
     let control = results["metrics"]["conversion"][0]["value"]
@@ -192,85 +178,40 @@ async fn an_experiment_measures_the_lift_of_personalization() {
     assert_eq!(results["metrics"]["retention_7d"][1]["units"], 0);
     assert!(!results.to_string().contains("NaN"));
 
-    // `tailor report` prints the same results as a table.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tailor"))
-        .args([
-            "report",
-            "experiment",
-            "recs-lift",
-            "--url",
-            &s.base,
-            "--admin-key",
-            ADMIN_KEY,
-        ])
-        .output()
-        .unwrap();
-    let table = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{table} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(table.contains("Sample ratio: ok"), "{table}");
-    assert!(
-        table
-            .lines()
-            .any(|l| l.starts_with("conversion") && l.contains("personalized")),
-        "{table}"
-    );
-    eprintln!("{table}");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tailor"))
-        .args([
-            "report",
-            "experiment",
-            "nope",
-            "--url",
-            &s.base,
-            "--admin-key",
-            ADMIN_KEY,
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
-
     // Sticky across restarts: exposures are stored.
-    s.stop();
-    let s = Server::start(dir.path()).await;
-    let d = decide(&s, json!({"anonymousId": "v-0"})).await;
+    kit.restart().await;
+    let d = decide(&kit, json!({"anonymousId": "v-0"}));
     assert_eq!(
         d["decisions"]["recs.home"]["experiment"]["variation"],
         first_variation.as_str()
     );
-    let (_, again) = s.admin_get("/v1/experiments/recs-lift/results").await;
+    let again = json!(kit.experiment_results("recs-lift").unwrap());
     assert_eq!(again["units"], shoppers);
 
     // Stopped: nobody new is enrolled.
     let mut stopped = exp.clone();
     stopped["status"] = json!("stopped");
-    assert_eq!(
-        s.admin_put("/v1/experiments/recs-lift", &stopped).await.0,
-        200
-    );
-    let d = decide(&s, json!({"anonymousId": "v-0"})).await;
+    put_experiment(&kit, "recs-lift", stopped).unwrap();
+    let d = decide(&kit, json!({"anonymousId": "v-0"}));
     assert!(
         d["decisions"]["recs.home"].get("experiment").is_none(),
         "{d}"
     );
-    let (status, _) = s.admin_get("/v1/experiments/nope/results").await;
-    assert_eq!(status, 404);
+    assert!(matches!(
+        kit.experiment_results("nope"),
+        Err(EngineError::NotFound(_))
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_global_holdout_sees_what_everyone_sees_on_every_placement() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path()).await;
-    store(&s).await;
+    let kit = TestEngine::start().await;
+    store(&kit);
     let hero = json!([{"id": "hero-home", "kind": "banner", "placements": ["home.hero"], "title": "Cook", "targeting": {"categories": ["Home"]}},
         {"id": "hero-all", "kind": "banner", "placements": ["home.hero"], "title": "Sale", "targeting": {"priority": 5}}]);
-    assert_eq!(s.admin_put("/v1/catalog/content", &hero).await.0, 200);
+    assert_eq!(kit.load_content(hero), 2);
     for p in 0..4 {
-        track(&s, json!({"userId": "fan", "event": "Product Viewed", "properties": {"product_id": product(1, p)}})).await;
+        track(&kit, json!({"userId": "fan", "event": "Product Viewed", "properties": {"product_id": product(1, p)}})).await;
     }
     let page = |d: &Value| {
         d["decisions"]["home.hero"]["item"]["id"]
@@ -279,31 +220,14 @@ async fn a_global_holdout_sees_what_everyone_sees_on_every_placement() {
             .to_string()
     };
     let body = |who: &str| json!({"userId": who, "placements": ["home.hero", "nav.categories", "recs.home"]});
-    let (_, before) = s
-        .raw(
-            s.http
-                .post(s.url("/v1/decide"))
-                .bearer_auth(WRITE_KEY)
-                .json(&body("fan")),
-        )
-        .await;
+    let before = kit.decide_json(body("fan"));
     assert_eq!(page(&before), "hero-home", "{before}");
 
     // Everyone in the holdout (the second variation gets no traffic).
     let holdout = json!({"placement": "*", "weights": [1.0, 0.0], "variations": [
         {"id": "holdout", "treatment": "editorial"}, {"id": "personalized", "treatment": "personalized"}]});
-    let (status, r) = s
-        .admin_put("/v1/experiments/global-holdout", &holdout)
-        .await;
-    assert_eq!(status, 200, "{r}");
-    let (_, d) = s
-        .raw(
-            s.http
-                .post(s.url("/v1/decide"))
-                .bearer_auth(WRITE_KEY)
-                .json(&body("fan")),
-        )
-        .await;
+    put_experiment(&kit, "global-holdout", holdout).unwrap();
+    let d = kit.decide_json(body("fan"));
     assert_eq!(
         page(&d),
         "hero-all",

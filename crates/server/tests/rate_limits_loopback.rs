@@ -1,46 +1,46 @@
-//! Rate limits over real HTTP: a tiny configured limit answers the next request `429` with
+//! Rate limits over real connections (the server runs in this process on loopback, so
+//! client addresses are real): a tiny configured limit answers the next request `429` with
 //! `Retry-After` and the typed JSON error, stores nothing of a refused batch, leaves other
 //! addresses and keys alone, and lets the client through again after the wait.
 
-mod common;
-
-use std::net::IpAddr;
 use std::time::Duration;
 
-use common::{ADMIN_KEY, Server, WRITE_KEY};
+use axum::http::Method;
 use serde_json::{Value, json};
+use tailor_server::ratelimit::{RateLimits, parse_rate};
+use tailor_testkit::{ADMIN_KEY, SERVER_KEY, TestEngine, TestServer};
 
-/// A client whose connections come from `ip` (any 127.x.y.z reaches the loopback server).
-fn client_from(ip: &str) -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(ip.parse::<IpAddr>().unwrap())
-        .build()
-        .unwrap()
+fn limits(per_address: &str, per_key: &str, loopback: bool, forwarded: bool) -> RateLimits {
+    RateLimits {
+        per_address: parse_rate(per_address).unwrap(),
+        per_key: parse_rate(per_key).unwrap(),
+        loopback,
+        trust_forwarded_for: forwarded,
+    }
 }
 
 async fn batch(
-    s: &Server,
+    s: &TestServer,
     http: &reqwest::Client,
     user: &str,
-    extra: &[(&str, &str)],
+    extra: &[(&'static str, &str)],
 ) -> (u16, Option<u64>, Value) {
-    let mut req = http
-        .post(s.url("/v1/batch"))
-        .basic_auth(WRITE_KEY, Some(""))
+    let mut req = s
+        .request_with(http, Method::POST, "/v1/batch")
+        .basic(SERVER_KEY)
         .json(
             &json!({"batch": [{"type": "track", "userId": user, "event": "Product Viewed",
             "properties": {"product_id": "p"}}]}),
         );
     for (k, v) in extra {
-        req = req.header(*k, *v);
+        req = req.header(k, v);
     }
-    let r = req.send().await.expect("request");
+    let r = req.reply().await;
     let retry = r
-        .headers()
+        .headers
         .get("retry-after")
         .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
-    let (status, body) = common::status_json(r).await;
-    (status, retry, body)
+    (r.status, retry, r.json)
 }
 
 fn assert_limited(status: u16, retry: Option<u64>, body: &Value) -> u64 {
@@ -59,17 +59,10 @@ fn assert_limited(status: u16, retry: Option<u64>, body: &Value) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn per_address_limit_answers_429_then_lets_the_client_back() {
-    let dir = tempfile::tempdir().unwrap();
+    let kit = TestEngine::start().await;
     // 3 requests, refilled at one per 2 s; loopback is limited too (off by default).
-    let s = Server::start_with(
-        dir.path(),
-        &[
-            ("TAILOR_RATE_LIMIT_PER_ADDRESS", "3/6s".into()),
-            ("TAILOR_RATE_LIMIT_LOOPBACK", "true".into()),
-        ],
-    )
-    .await;
-    let a = client_from("127.0.0.1");
+    let s = TestServer::start_with(&kit, Some(limits("3/6s", "off", true, false))).await;
+    let a = TestServer::client_from("127.0.0.1");
     for _ in 0..3 {
         let (status, _, body) = batch(&s, &a, "limited-a", &[]).await;
         assert_eq!(status, 200, "{body}");
@@ -77,40 +70,33 @@ async fn per_address_limit_answers_429_then_lets_the_client_back() {
     let (status, retry, body) = batch(&s, &a, "limited-a", &[]).await;
     let retry = assert_limited(status, retry, &body);
     // Operators' probes are not limited.
-    let r = a.get(s.url("/healthz")).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    let (status, _) = s.request_with(&a, Method::GET, "/healthz").send().await;
+    assert_eq!(status, 200);
     // Another address has its own bucket.
-    let b = client_from("127.0.0.2");
+    let b = TestServer::client_from("127.0.0.2");
     let (status, _, body) = batch(&s, &b, "limited-b", &[]).await;
     assert_eq!(status, 200, "{body}");
-    // After the wait, the first address passes again.
+    // After the wait the server asked for (real time: the limiter's clock), the first
+    // address passes again.
     tokio::time::sleep(Duration::from_secs(retry) + Duration::from_millis(100)).await;
     let (status, _, body) = batch(&s, &a, "limited-a", &[]).await;
     assert_eq!(status, 200, "{body}");
     // The refused batch was not stored: 3 + 1 events, not 5 (read from a third address).
-    let c = client_from("127.0.0.3");
+    let c = TestServer::client_from("127.0.0.3");
     let (status, p) = s
-        .raw(
-            c.get(s.url("/v1/profiles/limited-a"))
-                .bearer_auth(ADMIN_KEY),
-        )
+        .request_with(&c, Method::GET, "/v1/profiles/limited-a")
+        .bearer(ADMIN_KEY)
+        .send()
         .await;
     assert_eq!(status, 200, "{p}");
     assert_eq!(p["events"], 4, "{p}");
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn per_key_limit_counts_each_key_wherever_it_is_sent() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start_with(
-        dir.path(),
-        &[
-            ("TAILOR_RATE_LIMIT_PER_ADDRESS", "off".into()),
-            ("TAILOR_RATE_LIMIT_PER_KEY", "2/4s".into()),
-            ("TAILOR_RATE_LIMIT_LOOPBACK", "true".into()),
-        ],
-    )
-    .await;
+    let kit = TestEngine::start().await;
+    let s = TestServer::start_with(&kit, Some(limits("off", "2/4s", true, false))).await;
     let http = reqwest::Client::new();
     for _ in 0..2 {
         let (status, _, body) = batch(&s, &http, "keyed", &[]).await;
@@ -120,36 +106,28 @@ async fn per_key_limit_counts_each_key_wherever_it_is_sent() {
     assert_limited(status, retry, &body);
     // The same key in the body (Segment's `writeKey`) is the same bucket, and the refused
     // event is not stored.
-    let r = http
-        .post(s.url("/v1/track"))
-        .json(&json!({"writeKey": WRITE_KEY, "userId": "keyed", "event": "Product Viewed"}))
-        .send()
-        .await
-        .unwrap();
+    let r = s
+        .request_with(&http, Method::POST, "/v1/track")
+        .json(&json!({"writeKey": SERVER_KEY, "userId": "keyed", "event": "Product Viewed"}))
+        .reply()
+        .await;
     let retry = r
-        .headers()
+        .headers
         .get("retry-after")
         .map(|v| v.to_str().unwrap().parse().unwrap());
-    let (status, body) = common::status_json(r).await;
-    assert_limited(status, retry, &body);
+    assert_limited(r.status, retry, &r.json);
     // Another key is not affected.
     let (status, p) = s.admin_get("/v1/profiles/keyed").await;
     assert_eq!(status, 200, "{p}");
     assert_eq!(p["events"], 2, "{p}");
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn behind_a_proxy_the_forwarded_address_is_the_client() {
-    let dir = tempfile::tempdir().unwrap();
+    let kit = TestEngine::start().await;
     // Loopback is not limited here: only the forwarded addresses are.
-    let s = Server::start_with(
-        dir.path(),
-        &[
-            ("TAILOR_RATE_LIMIT_PER_ADDRESS", "2/1h".into()),
-            ("TAILOR_TRUST_FORWARDED_FOR", "true".into()),
-        ],
-    )
-    .await;
+    let s = TestServer::start_with(&kit, Some(limits("2/1h", "off", false, true))).await;
     let http = reqwest::Client::new();
     let first = [("x-forwarded-for", "203.0.113.50, 198.51.100.1")];
     for _ in 0..2 {
@@ -167,4 +145,5 @@ async fn behind_a_proxy_the_forwarded_address_is_the_client() {
     for _ in 0..5 {
         assert_eq!(batch(&s, &http, "proxied", &[]).await.0, 200);
     }
+    s.stop().await;
 }

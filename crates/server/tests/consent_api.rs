@@ -1,19 +1,18 @@
-//! Consent end to end over loopback: the policy's defaults per purpose and region, one
+//! Consent over the API, in-process: the policy's defaults per purpose and region, one
 //! check for every path (what ingestion stores, what `decide` personalizes), withdrawals
-//! that take effect on the next call, and the ledger with source and policy version.
+//! that take effect on the next call, and the ledger with source and policy version; and
+//! consent from events next to consent from `PUT /v1/consent`.
 
-mod common;
-
-use common::{ADMIN_KEY, Server, WRITE_KEY};
 use serde_json::{Value, json};
+use tailor_testkit::{ADMIN_KEY, TestApp, WRITE_KEY};
 
-async fn track(s: &Server, body: Value) -> Value {
+async fn track(s: &TestApp, body: Value) -> Value {
     let (status, reply) = s.post("/v1/track", &body).await;
     assert_eq!(status, 200, "{reply}");
     reply
 }
 
-async fn view(s: &Server, who: &str, product: &str) -> Value {
+async fn view(s: &TestApp, who: &str, product: &str) -> Value {
     track(
         s,
         json!({"userId": who, "event": "Product Viewed", "properties": {"product_id": product}}),
@@ -21,32 +20,28 @@ async fn view(s: &Server, who: &str, product: &str) -> Value {
     .await
 }
 
-async fn decide(s: &Server, who: &str) -> Value {
+async fn decide(s: &TestApp, who: &str) -> Value {
     let (status, d) = s
-        .raw(
-            s.http
-                .post(s.url("/v1/decide"))
-                .bearer_auth(WRITE_KEY)
-                .json(&json!({"userId": who, "placements": ["home.hero", "recs.home"]})),
-        )
+        .post_to("/v1/decide")
+        .bearer(WRITE_KEY)
+        .json(&json!({"userId": who, "userHash": s.user_hash(who), "placements": ["home.hero", "recs.home"]}))
+        .send()
         .await;
     assert_eq!(status, 200, "{d}");
     d
 }
 
-async fn put_consent(s: &Server, who: &str, purposes: Value) {
+async fn put_consent(s: &TestApp, who: &str, purposes: Value) {
     let (status, reply) = s
-        .raw(
-            s.http
-                .put(s.url("/v1/consent"))
-                .bearer_auth(ADMIN_KEY)
-                .json(&json!({"userId": who, "purposes": purposes, "source": "preference center"})),
-        )
+        .put("/v1/consent")
+        .bearer(ADMIN_KEY)
+        .json(&json!({"userId": who, "purposes": purposes, "source": "preference center"}))
+        .send()
         .await;
     assert_eq!(status, 200, "{reply}");
 }
 
-async fn store(s: &Server) {
+async fn store(s: &TestApp) {
     let products: Vec<Value> = (0..6)
         .map(|i| json!({"id": format!("p{i}"), "name": format!("Product {i}"), "category": if i < 3 { "Shoes/Running" } else { "Home/Kitchen" }, "price": 10.0}))
         .collect();
@@ -60,8 +55,7 @@ async fn store(s: &Server) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn europe_is_opt_in_until_the_shopper_says_yes() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path()).await;
+    let s = TestApp::start().await;
     store(&s).await;
     let (status, policy) = s.admin_get("/v1/consent/policy").await;
     assert_eq!(status, 200, "{policy}");
@@ -118,8 +112,7 @@ async fn europe_is_opt_in_until_the_shopper_says_yes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_withdrawal_takes_effect_on_the_next_call() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path()).await;
+    let s = TestApp::start().await;
     store(&s).await;
     for p in ["p0", "p1", "p3"] {
         assert_eq!(view(&s, "sam", p).await["accepted"], 1);
@@ -171,8 +164,7 @@ async fn a_withdrawal_takes_effect_on_the_next_call() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_policy_is_validated_and_versioned() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path()).await;
+    let s = TestApp::start().await;
     store(&s).await;
     assert_eq!(view(&s, "pat", "p0").await["accepted"], 1);
     assert_eq!(decide(&s, "pat").await["personalized"], true);
@@ -210,4 +202,39 @@ async fn the_policy_is_validated_and_versioned() {
     assert_eq!(state["policyVersion"], "2");
     let (status, _) = s.admin_get("/v1/consent/nobody").await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn consent_from_events_and_from_the_api() {
+    let s = TestApp::start().await;
+    s.post("/v1/page", &json!({"anonymousId": "c1", "context": {"consent": {"categoryPreferences": {"Advertising": false, "Analytics": true}}}}))
+        .await;
+    let p = s.profile("c1").await;
+    assert_eq!(p["consent"]["advertising"]["granted"], false);
+    assert_eq!(p["consent"]["analytics"]["granted"], true);
+    // The API's choice comes later than the page's (the last choice by time wins).
+    s.kit.clock.advance_ms(5);
+    let (status, reply) = s
+        .admin_put(
+            "/v1/consent",
+            &json!({"anonymousId": "c1", "purposes": {"advertising": true, "email": false}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["consent"]["advertising"]["granted"], true);
+    assert_eq!(reply["consent"]["advertising"]["source"], "api");
+    assert_eq!(reply["consent"]["email"]["granted"], false);
+    let (status, err) = s
+        .admin_put(
+            "/v1/consent",
+            &json!({"anonymousId": "c1", "purposes": {"telepathy": true}}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("telepathy")
+    );
 }

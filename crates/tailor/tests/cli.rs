@@ -1,0 +1,200 @@
+//! The CLI subcommands that read a running server's API: `tailor report experiment` and
+//! `tailor eval ope` on a live placement's exported log. The server runs in this process
+//! (`tailor_testkit::TestServer` on loopback); only the CLI is a child process.
+
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+use tailor_engine::experiments::PlacementExperiment;
+use tailor_testkit::{ADMIN_KEY, TestEngine, TestServer};
+
+/// Runs the `tailor` binary off the async executor (the server answers it meanwhile).
+async fn tailor(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_tailor"))
+            .args(args)
+            .output()
+            .expect("run tailor")
+    })
+    .await
+    .expect("the tailor process")
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+const CATEGORIES: [&str; 4] = [
+    "Shoes/Running",
+    "Home/Kitchen",
+    "Beauty/Makeup",
+    "Garden/Tools",
+];
+
+fn product(category: usize, i: usize) -> String {
+    format!(
+        "{}-{i}",
+        CATEGORIES[category].replace('/', "-").to_lowercase()
+    )
+}
+
+/// A deterministic "random" number in [0, 1) for shopper `i`.
+fn chance(i: u64, scale: u64) -> f64 {
+    (i.wrapping_mul(2_654_435_761) % scale) as f64 / scale as f64
+}
+
+/// The personalization experiment of `crates/engine/tests/experiments.rs`: 240 shoppers
+/// who buy more when the first recommendation fits their taste.
+async fn run_experiment(kit: &TestEngine) {
+    let mut products = Vec::new();
+    for (c, cat) in CATEGORIES.iter().enumerate() {
+        for i in 0..6 {
+            products.push(json!({"id": product(c, i), "name": format!("{cat} {i}"), "category": cat, "price": 20.0}));
+        }
+    }
+    kit.load_products(Value::Array(products));
+    for i in 0..6 {
+        for p in 0..3 {
+            kit.track(json!({"anonymousId": format!("crowd-{i}"), "event": "Product Viewed", "properties": {"product_id": product(3, p)}})).await;
+        }
+    }
+    let exp: PlacementExperiment = serde_json::from_value(json!({"id": "recs-lift", "placement": "recs.home", "variations": [
+        {"id": "editorial", "treatment": "editorial"}, {"id": "personalized", "treatment": "personalized"}]}))
+    .unwrap();
+    kit.put_experiment(exp).unwrap();
+    for i in 0..240u64 {
+        let favourite = (i % 3) as usize;
+        let anon = format!("v-{i}");
+        for p in 0..3 {
+            kit.track(json!({"anonymousId": anon, "event": "Product Viewed", "properties": {"product_id": product(favourite, (i as usize + p) % 6)}})).await;
+        }
+        let d = kit.decide_json(json!({"anonymousId": anon, "placements": ["recs.home"]}));
+        let fits = d["decisions"]["recs.home"]["items"][0]["product"]["category"][0]
+            == CATEGORIES[favourite].split('/').next().unwrap();
+        if chance(i, 1_000) < if fits { 0.5 } else { 0.1 } {
+            kit.track(json!({"anonymousId": anon, "event": "Order Completed",
+                "properties": {"order_id": format!("o-{i}"), "total": 40.0, "products": [{"product_id": product(favourite, 0), "price": 40.0}]}})).await;
+        }
+    }
+    kit.settle().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn report_prints_an_experiments_results() {
+    let kit = TestEngine::start().await;
+    run_experiment(&kit).await;
+    let s = TestServer::start(&kit).await;
+    let out = tailor(args(&[
+        "report",
+        "experiment",
+        "recs-lift",
+        "--url",
+        &s.base,
+        "--admin-key",
+        ADMIN_KEY,
+    ]))
+    .await;
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{table} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(table.contains("Sample ratio: ok"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("conversion") && l.contains("personalized")),
+        "{table}"
+    );
+    let out = tailor(args(&[
+        "report",
+        "experiment",
+        "nope",
+        "--url",
+        &s.base,
+        "--admin-key",
+        ADMIN_KEY,
+    ]))
+    .await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eval_ope_reads_a_live_placements_log() {
+    const CLICK_RATE: [(&str, f64); 3] = [("promo-a", 0.04), ("promo-b", 0.35), ("promo-c", 0.10)];
+    let kit = TestEngine::start().await;
+    let promos: Vec<Value> = CLICK_RATE
+        .iter()
+        .map(|(id, _)| json!({"id": id, "kind": "promotion", "placements": ["promo.banner"], "title": format!("Offer {id}")}))
+        .collect();
+    kit.load_content(Value::Array(promos));
+    kit.load_placements(json!({"id": "promo.banner", "kind": "promotion",
+        "policy": {"kind": "thompson", "reward": "click", "exploration": 0.1}}))
+        .unwrap();
+    let rounds = 600u64;
+    for i in 0..rounds {
+        let who = format!("v-{i}");
+        let d = kit.decide_json(json!({"anonymousId": who, "placements": ["promo.banner"]}));
+        let chosen = d["decisions"]["promo.banner"]["item"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let rate = CLICK_RATE.iter().find(|(id, _)| *id == chosen).unwrap().1;
+        if chance(i, 10_000) < rate {
+            kit.track(json!({"anonymousId": who, "event": "Promotion Clicked",
+                "properties": {"promotion_id": chosen, "decisionId": d["decisionId"]}}))
+                .await;
+        }
+    }
+    kit.settle().await;
+    let s = TestServer::start(&kit).await;
+    // The live policy's log, exported in the Open Bandit format, feeds the off-policy
+    // estimators: evaluated on its own log, IPW gives back the logged click rate.
+    let r = s
+        .request(
+            axum::http::Method::GET,
+            "/v1/decisions/export?placement=promo.banner",
+        )
+        .bearer(ADMIN_KEY)
+        .reply()
+        .await;
+    assert_eq!(r.status, 200);
+    let items: Vec<String> =
+        serde_json::from_str(r.headers["x-tailor-items"].to_str().unwrap()).unwrap();
+    let csv = r.text;
+    assert_eq!(csv.lines().count() as u64, rounds + 1, "{}", &csv[..200]);
+    assert_eq!(items.len(), 3);
+    let clicks = csv
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(3) == Some("1"))
+        .count();
+    assert!(clicks > 30, "clicks are joined: {clicks}");
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("promo-log.csv");
+    std::fs::write(&logs, &csv).unwrap();
+    let out = tailor(vec![
+        "eval".into(),
+        "ope".into(),
+        "--logs".into(),
+        logs.display().to_string(),
+        "--train-policy".into(),
+        "--json".into(),
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ope: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let logged_ctr = ope["on_policy_ctr_of_logs"].as_f64().unwrap();
+    assert!(
+        (logged_ctr - clicks as f64 / rounds as f64).abs() < 1e-9,
+        "{ope}"
+    );
+    s.stop().await;
+}
