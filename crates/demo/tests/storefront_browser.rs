@@ -24,9 +24,7 @@ impl Demo {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let data = options.data.clone();
         let thread = std::thread::spawn(move || {
-            let open = |keys: &tailor_demo::DemoKeys| {
-                common::open_engine(&data, keys)
-            };
+            let open = |keys: &tailor_demo::DemoKeys| common::open_engine(&data, keys);
             let shutdown = move || {
                 let mut stopped = stopped.clone();
                 async move {

@@ -247,7 +247,9 @@ impl Registry {
                 .chain(theirs.iter().map(String::as_str))
                 .collect::<HashSet<&str>>()
                 .len();
-            if together <= limit.max(1) {
+            // Within the limit, or nothing new: one side already holds every userId (a
+            // profile an alias gave two userIds is still one person).
+            if together <= limit.max(1) || together == user_ids.len().max(theirs.len()) {
                 user_ids.extend(theirs.iter().map(String::as_str));
                 group.push(candidate);
             } else {
