@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tailor_core::Clock;
 use tailor_core::time::format_timestamp;
@@ -20,11 +19,10 @@ use tailor_server::AppState;
 use tokio::sync::oneshot;
 
 use crate::error::{Error, fail};
+use crate::files::{DemoKeys, KEYS_FILE, Summary, TRUTH_FILE};
 use crate::{catalog, client, journeys, live, report, shoppers, simulate};
 
 pub const DEFAULT_DEMO_DATA: &str = "./tailor-demo-data";
-pub(crate) const KEYS_FILE: &str = "demo-keys.json";
-pub(crate) const TRUTH_FILE: &str = "demo-truth.json";
 /// Written last: its presence means the demo in the directory is complete.
 const COMPLETE_FILE: &str = "demo-complete";
 /// The demo's own files. A demo directory holds these and the store's SQLite files.
@@ -53,40 +51,6 @@ pub struct Options {
     pub fresh: bool,
     /// Build the demo, then stop instead of serving it.
     pub no_serve: bool,
-}
-
-/// The demo's keys, kept in clear in `demo-keys.json` so the demo can be served again.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DemoKeys {
-    #[serde(default)]
-    note: String,
-    /// The public `web` source's key (the storefront's browser pages).
-    pub write_key: String,
-    /// The secret `server` source's key: the demo's simulated store backend sends the
-    /// shoppers' history with it. Made when missing (demos built before sources).
-    #[serde(default)]
-    pub server_key: String,
-    pub admin_key: String,
-}
-
-/// What was built; also the content of the completion file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Summary {
-    pub seed: u64,
-    pub days: u32,
-    pub shoppers: u32,
-    pub products: u64,
-    pub categories: usize,
-    pub content: u64,
-    pub events: u64,
-    pub duplicates: u64,
-    pub profiles: usize,
-    pub funnel: Value,
-    /// What the journeys did (see `journeys::summary`); absent in demos built before them.
-    #[serde(default)]
-    pub journeys: Value,
-    pub seconds: f64,
-    pub completed_at: String,
 }
 
 /// Runs `tailor demo`: reuses the finished demo in `options.data` or builds a new one, then

@@ -16,6 +16,7 @@ mod catalog;
 mod client;
 mod command;
 mod error;
+mod files;
 mod journeys;
 mod live;
 mod random;
@@ -24,6 +25,7 @@ mod shoppers;
 mod simulate;
 mod storefront;
 
-pub use command::{DEFAULT_DEMO_DATA, DemoKeys, Options, run};
+pub use command::{DEFAULT_DEMO_DATA, Options, run};
 pub use error::Error;
+pub use files::DemoKeys;
 pub use storefront::storefront;

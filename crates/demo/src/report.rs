@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::command::{DemoKeys, KEYS_FILE, Summary, TRUTH_FILE};
+use crate::files::{DemoKeys, KEYS_FILE, Summary, TRUTH_FILE};
 use crate::journeys;
 
 /// Prints the report to stdout; `addr` is where the demo serves, if it does.
