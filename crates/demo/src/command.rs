@@ -237,7 +237,9 @@ impl Server {
                 _ = stopped => {}
             }
         };
-        let state = AppState::new(engine.clone());
+        // The storefront's pages call the API from the browser: their own origin is allowed.
+        let origins = tailor_server::cors::CorsOrigins::None.with(&format!("http://{addr}"));
+        let state = AppState::new(engine.clone()).with_cors_origins(origins);
         let pages = crate::storefront(engine.clone(), &keys.write_key);
         let task = tokio::spawn(tailor_server::serve_with(listener, state, pages, shutdown));
         Ok(Server {

@@ -6,6 +6,7 @@
 //! in `extract/`; the OpenAPI document is generated from them (`openapi`).
 
 mod body;
+pub mod cors;
 mod error;
 pub mod extract;
 mod openapi;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub test_clock: Option<Arc<tailor_core::OffsetClock>>,
     /// Rate limits; `None`: none (see `ratelimit`).
     pub(crate) limiter: Option<Arc<ratelimit::Limiter>>,
+    /// Which pages of other origins may call the public routes (see `cors`).
+    pub(crate) cors_origins: cors::CorsOrigins,
 }
 
 impl AppState {
@@ -55,7 +58,14 @@ impl AppState {
             id_counter: Arc::new(AtomicU64::new(0)),
             test_clock: None,
             limiter: ratelimit::Limiter::new(ratelimit::RateLimits::default()),
+            cors_origins: cors::CorsOrigins::default(),
         }
+    }
+
+    /// Lets pages of these origins call the public routes (none by default).
+    pub fn with_cors_origins(mut self, origins: cors::CorsOrigins) -> Self {
+        self.cors_origins = origins;
+        self
     }
 
     /// Applies these rate limits instead of the defaults.
@@ -106,7 +116,8 @@ fn metrics_handle() -> PrometheusHandle {
 }
 
 /// The whole HTTP application: the API (documented as it is routed), the pages, the JSON
-/// 404/405 answers, and the middleware (rate limits and keys, then metrics).
+/// 404/405 answers, and the middleware (rate limits and keys, CORS around them so a refusal
+/// still reaches the page, then metrics).
 pub fn router(state: AppState) -> Router {
     router_with(state, Router::new())
 }
@@ -116,6 +127,7 @@ pub fn router(state: AppState) -> Router {
 pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let (api, mut document) = api().split_for_parts();
     openapi::add_error_answers(&mut document);
+    let cors = Arc::new(cors::Cors::new(state.cors_origins.clone(), &document));
     let document = routes::ops::OpenApiDocument::new(&document);
     api.merge(pages::routes())
         .merge(extra)
@@ -126,6 +138,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             state.clone(),
             extract::auth::identify,
         ))
+        .layer(middleware::from_fn_with_state(cors, cors::handle))
         .layer(middleware::from_fn(observe))
         .with_state(state)
 }
@@ -134,8 +147,8 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
 /// routed only through here, so each carries its `#[utoipa::path]` into the document.
 fn api() -> OpenApiRouter<AppState> {
     use routes::{
-        catalog, consent, decide, experiments, ingest, journeys, me, models, ops, preferences,
-        profiles, retention, sources,
+        analytics_js, catalog, consent, decide, experiments, ingest, journeys, me, models, ops,
+        preferences, profiles, retention, sdk, sources,
     };
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(ingest::track))
@@ -145,6 +158,15 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(ingest::group))
         .routes(routes!(ingest::alias))
         .routes(routes!(ingest::batch))
+        .routes(routes!(analytics_js::t))
+        .routes(routes!(analytics_js::i))
+        .routes(routes!(analytics_js::p))
+        .routes(routes!(analytics_js::s))
+        .routes(routes!(analytics_js::g))
+        .routes(routes!(analytics_js::a))
+        .routes(routes!(analytics_js::b))
+        .routes(routes!(analytics_js::settings))
+        .routes(routes!(sdk::tailor_js))
         .routes(routes!(catalog::put_products, catalog::list_products))
         .routes(routes!(catalog::get_product, catalog::delete_product))
         .routes(routes!(catalog::categories))

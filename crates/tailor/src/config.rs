@@ -13,7 +13,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct ServeArgs {
-    /// TOML file with any of: data, listen, write_key, server_key, identity_secret, admin_key, analyst_key, log_format, …,
+    /// TOML file with any of: data, listen, write_key, server_key, identity_secret, admin_key, analyst_key, log_format, cors_origins, …,
     /// and the tables `[rate_limit]` and `[retention]` (README, "Configuration").
     #[arg(long, env = "TAILOR_CONFIG")]
     pub config: Option<PathBuf>,
@@ -74,6 +74,11 @@ pub struct ServeArgs {
     /// `X-Forwarded-For`, not the TCP peer.
     #[arg(long, env = "TAILOR_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// Origins whose pages may call the public routes from the browser (CORS): a comma list
+    /// such as `https://shop.example.com,https://www.shop.example.com`, or `*` for any page
+    /// [default: none, only pages Tailor serves itself].
+    #[arg(long, env = "TAILOR_CORS_ORIGINS")]
+    pub cors_origins: Option<String>,
     /// Delete raw events older than this many days (profiles keep what they learned)
     /// [default: keep forever].
     #[arg(long, env = "TAILOR_RETAIN_EVENTS_DAYS")]
@@ -108,6 +113,7 @@ struct FileConfig {
     push_url: Option<String>,
     webhook_secret: Option<String>,
     train_every_hours: Option<f64>,
+    cors_origins: Option<String>,
     #[serde(default)]
     rate_limit: RateLimitFile,
     #[serde(default)]
@@ -145,6 +151,7 @@ pub struct Settings {
     pub json_logs: bool,
     pub channels: tailor_engine::journeys::ChannelConfig,
     pub rate_limits: tailor_server::ratelimit::RateLimits,
+    pub cors_origins: tailor_server::cors::CorsOrigins,
     pub retention: tailor_engine::retention::RetentionSettings,
     pub test_clock: bool,
     pub models: tailor_engine::predictions::Schedule,
@@ -163,6 +170,7 @@ impl Default for Settings {
             json_logs: false,
             channels: Default::default(),
             rate_limits: Default::default(),
+            cors_origins: Default::default(),
             retention: Default::default(),
             test_clock: false,
             models: Default::default(),
@@ -225,6 +233,13 @@ impl ServeArgs {
             trust_forwarded_for: self.trust_forwarded_for
                 || file.rate_limit.trust_forwarded_for.unwrap_or(false),
         };
+        let cors_origins = tailor_server::cors::CorsOrigins::parse(
+            self.cors_origins
+                .as_deref()
+                .or(file.cors_origins.as_deref())
+                .unwrap_or_default(),
+        )
+        .map_err(|e| anyhow::anyhow!("{e} (TAILOR_CORS_ORIGINS)"))?;
         let days = |flag: Option<u32>, file: Option<u32>, what: &str| match flag.or(file) {
             Some(0) => bail!("{what} must be at least 1 day; leave it unset to keep forever"),
             n => Ok(n),
@@ -261,6 +276,7 @@ impl ServeArgs {
                 webhook_secret: self.webhook_secret.clone().or(file.webhook_secret),
             },
             rate_limits,
+            cors_origins,
             retention,
             test_clock: self.test_clock,
             models: schedule(self.train_every_hours.or(file.train_every_hours))?,
@@ -352,11 +368,33 @@ mod tests {
         assert!(s.rate_limits.trust_forwarded_for && !s.rate_limits.loopback);
         assert_eq!(s.retention.events_days, Some(400));
         assert_eq!(s.retention.expire_inactive_days, Some(730));
+        assert_eq!(s.cors_origins, Default::default());
         // Defaults: a generous per-address limit, no per-key limit, keep everything.
         let d = ServeArgs::default().settings(DEFAULT_DATA).unwrap();
         assert_eq!(d.rate_limits, Default::default());
         assert!(d.rate_limits.per_key.is_none() && d.retention.is_off());
+        std::fs::write(&path, "cors_origins = \"https://shop.example.com/\"\n").unwrap();
+        let from_file = ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        assert_eq!(
+            from_file.settings(DEFAULT_DATA).unwrap().cors_origins,
+            tailor_server::cors::CorsOrigins::List(vec!["https://shop.example.com".into()])
+        );
+        let flag = ServeArgs {
+            cors_origins: Some("*".into()),
+            ..from_file
+        };
+        assert_eq!(
+            flag.settings(DEFAULT_DATA).unwrap().cors_origins,
+            tailor_server::cors::CorsOrigins::Any
+        );
         for bad in [
+            ServeArgs {
+                cors_origins: Some("shop.example.com".into()),
+                ..Default::default()
+            },
             ServeArgs {
                 rate_limit_per_address: Some("lots".into()),
                 ..Default::default()

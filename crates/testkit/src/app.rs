@@ -9,6 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use serde_json::Value;
+use tailor_server::cors::CorsOrigins;
 use tailor_server::ratelimit::RateLimits;
 use tailor_server::{AppState, router};
 use tower::ServiceExt;
@@ -20,6 +21,7 @@ use crate::engine::{ADMIN_KEY, SERVER_KEY, TestEngine, WRITE_KEY};
 struct Edge {
     test_clock: bool,
     rate_limits: Option<RateLimits>,
+    cors_origins: CorsOrigins,
 }
 
 impl Edge {
@@ -31,7 +33,7 @@ impl Edge {
         if let Some(limits) = &self.rate_limits {
             state = state.with_rate_limits(limits.clone());
         }
-        state
+        state.with_cors_origins(self.cors_origins.clone())
     }
 }
 
@@ -69,6 +71,13 @@ impl TestApp {
 
     pub fn with_rate_limits(mut self, limits: RateLimits) -> TestApp {
         self.edge.rate_limits = Some(limits);
+        self.router = router(self.edge.state(&self.kit));
+        self
+    }
+
+    /// Lets pages of these origins call the public routes (CORS).
+    pub fn with_cors_origins(mut self, origins: CorsOrigins) -> TestApp {
+        self.edge.cors_origins = origins;
         self.router = router(self.edge.state(&self.kit));
         self
     }
@@ -269,8 +278,8 @@ impl TestServer {
     /// With these rate limits instead of the defaults.
     pub async fn start_with(kit: &TestEngine, rate_limits: Option<RateLimits>) -> TestServer {
         let edge = Edge {
-            test_clock: false,
             rate_limits,
+            ..Edge::default()
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -2,7 +2,8 @@
 //!
 //! - [`Authorized<P>`](auth::Authorized): a key the [`Policy`](auth::Policy) `P` admits
 //!   ([`Admin`](auth::Admin), [`Analyst`](auth::Analyst), [`Write`](auth::Write));
-//!   [`Shopper`](auth::Shopper): a profile token (`/v1/me*`).
+//!   [`Shopper`](auth::Shopper): a profile token (`/v1/me*`); [`KeyInPath<P>`](auth::KeyInPath):
+//!   a key in the URL (analytics.js's settings document).
 //! - [`SegmentMessage`](segment::SegmentMessage), [`SegmentBatch`](segment::SegmentBatch):
 //!   Segment's tracking bodies, whose write key may travel in the body.
 //! - [`ApiJson<T>`](json::ApiJson), [`ApiQuery<T>`](json::ApiQuery),
@@ -15,6 +16,6 @@ pub mod auth;
 pub mod json;
 pub mod segment;
 
-pub use auth::{Admin, Analyst, Authorized, Server, Shopper, Write};
+pub use auth::{Admin, Analyst, Authorized, Browser, KeyInPath, Server, Shopper, Write};
 pub use json::{ApiJson, ApiQuery, Definition};
 pub use segment::{SegmentBatch, SegmentMessage};
