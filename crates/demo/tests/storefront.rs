@@ -92,14 +92,49 @@ async fn a_visitor_id_from_the_query_is_escaped_everywhere() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_new_visitor_gets_a_cookie_and_an_unpersonalized_page() {
+async fn a_new_visitor_gets_a_cookie_and_slots_the_sdk_fills() {
     let dir = tempfile::tempdir().expect("temp dir");
     let engine = common::open_engine(dir.path(), &keys()).expect("engine");
     let app: Router = tailor_demo::storefront(engine.clone(), WRITE_KEY);
     let (status, body, cookie) = get(&app, "/", None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(cookie.is_some_and(|c| c.starts_with("tailor_visitor=anon:visitor-")));
+    let cookie = cookie.expect("a new visitor's cookie");
+    let id = cookie
+        .strip_prefix("tailor_visitor=anon:")
+        .expect("an anonymous visitor");
+    assert!(id.starts_with("visitor-"), "{cookie}");
     assert!(body.starts_with("<!DOCTYPE html>"), "{body}");
-    assert!(body.contains("not personalized"), "{body}");
+    // The SDK decides for the cookie's visitor, from the browser, with the public key.
+    assert!(
+        body.contains(&format!(
+            "data-visitor=\"{{&quot;anonymousId&quot;:&quot;{id}&quot;}}\""
+        )),
+        "{body}"
+    );
+    assert!(
+        body.contains("import { Tailor } from '/sdk/tailor.js'"),
+        "{body}"
+    );
+    assert!(
+        body.contains("data-context=\"{&quot;page&quot;:&quot;home&quot;}\""),
+        "{body}"
+    );
+    for placement in [
+        "nav.categories",
+        "home.hero",
+        "promo.banner",
+        "recs.home",
+        "onsite.message",
+    ] {
+        assert!(
+            body.contains(&format!("data-tailor-placement=\"{placement}\"")),
+            "{placement}: {body}"
+        );
+    }
+    let (_, cart, _) = get(&app, "/cart", Some(&cookie)).await;
+    assert!(
+        cart.contains("data-tailor-placement=\"recs.cart\""),
+        "{cart}"
+    );
     engine.shutdown().await.expect("flush");
 }

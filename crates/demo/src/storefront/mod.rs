@@ -1,12 +1,13 @@
 //! The demo storefront: home, category, product, cart and preference pages for the demo's
-//! simulated shop, each asking `decide` (in-process, as a store's backend would over HTTP)
-//! what to show this visitor, with the explanation under every personalized block. The
-//! browser sends Segment events to `/v1/track` with the public write key, so the next page
-//! view adapts.
+//! simulated shop, integrated as a store would: the pages carry slots for placements, and
+//! the storefront SDK (`/sdk/tailor.js`, served by Tailor) asks `decide` from the browser
+//! with the public write key, renders each answer with its "why am I seeing this", and sends
+//! the Segment events, so the next page view adapts. A signed-in shopper's id travels with
+//! the user hash this server (the store's backend) makes for it.
 //!
 //! Pages are rendered with `maud`, which escapes every value it interpolates; the little
 //! script the pages share is a constant and reads the visitor from `data-*` attributes, so
-//! no request value ever lands in a script unescaped.
+//! no request value ever lands in a script unescaped; the SDK renders text, never markup.
 //!
 //! Who is browsing comes from a cookie the storefront sets (`/as?user=…` picks a simulated
 //! shopper): an unverified claim, which is why these pages, the preference center among
