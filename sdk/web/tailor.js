@@ -215,7 +215,7 @@ export class Tailor {
 /** One placement's answer as an element, by its kind, with its "why" popover. */
 export function renderPlacement(answer, ui) {
   const render = RENDERERS[answer.kind] ?? (() => null);
-  const box = el(ui.doc, 'div', { class: `tailor-placement tailor-${answer.kind}` });
+  const box = el(ui.doc, 'div', { class: `tailor-placement tailor-kind-${answer.kind}` });
   const content = render(answer, ui);
   if (content) box.append(content);
   box.append(whyPopover(ui.doc, answer.explanation));
