@@ -52,6 +52,7 @@ export class Tailor {
     this.consent = readConsent();
     /** The last decision's id: send it with events about what it showed. */
     this.decisionId = null;
+    this.attachToAnalytics();
   }
 
   /** The visitor's anonymousId: given, analytics.js's, or the SDK's own first-party one. */
@@ -75,11 +76,18 @@ export class Tailor {
   /** Asks Tailor what `placements` show this visitor. Resolves to the decide reply. */
   async decide(placements, context = {}) {
     const body = { anonymousId: await this.anonymousId(), ...this.proof(), placements, context };
-    const response = await this.fetch(`${this.host}/v1/decide`, {
+    const ask = () => this.fetch(`${this.host}/v1/decide`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${this.options.writeKey}` },
       body: JSON.stringify(body),
     });
+    let response = await ask();
+    // Refused for a moment (rate limit): once more when the server says it is soon.
+    const wait = Number(response.headers?.get?.('Retry-After'));
+    if (response.status === 429 && wait >= 0 && wait <= 3) {
+      await new Promise((r) => setTimeout(r, wait * 1000));
+      response = await ask();
+    }
     const reply = await response.json();
     if (!response.ok) throw new Error(`Tailor decide: ${reply?.error?.message ?? response.status}`);
     this.decisionId = reply.decisionId;
@@ -163,7 +171,6 @@ export class Tailor {
    * event. Returns the banner element (not yet in the page), or null when already chosen.
    */
   consentBanner({ categories = ['Analytics', 'Personalization', 'Advertising'], text, force = false } = {}) {
-    this.useConsentWithAnalytics();
     if (this.consent && !force) return null;
     const doc = this.doc;
     const banner = el(doc, 'div', { class: 'tailor-consent', role: 'dialog', 'aria-label': 'Privacy choices' });
@@ -198,17 +205,26 @@ export class Tailor {
     return this.track('Segment Consent Preference Updated', {});
   }
 
-  /** Adds the consent choices to every analytics.js event (once). */
-  useConsentWithAnalytics() {
-    if (this.consentMiddleware || !this.analytics?.addSourceMiddleware) return;
-    this.consentMiddleware = ({ payload, next }) => {
+  /**
+   * Gives every analytics.js event what Tailor needs (once, through a source middleware):
+   * the consent choices, and the signed-in shopper's proof on their own events, so the
+   * store's own `analytics.track(…)` calls count for the shopper too.
+   */
+  attachToAnalytics() {
+    if (this.attached || !this.analytics?.addSourceMiddleware) return;
+    this.attached = true;
+    const { userId, ...proof } = this.proof();
+    this.analytics.addSourceMiddleware(({ payload, next }) => {
+      const event = payload.obj;
       if (this.consent) {
-        const ctx = (payload.obj.context ??= {});
+        const ctx = (event.context ??= {});
         ctx.consent = { ...ctx.consent, categoryPreferences: this.consent };
       }
+      if (userId && event.userId === userId && Object.keys(proof).length) {
+        event.integrations = { ...event.integrations, Tailor: { ...proof, ...event.integrations?.Tailor } };
+      }
       next(payload);
-    };
-    this.analytics.addSourceMiddleware(this.consentMiddleware);
+    });
   }
 }
 

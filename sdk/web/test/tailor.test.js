@@ -71,6 +71,19 @@ test('decide asks for the current visitor with the backend proof', async () => {
   assert.equal(sent[1].url, '/v1/decide', 'same origin by default');
 });
 
+test('a decide refused for a moment is asked once more', async () => {
+  const { document } = parseHTML('<html><body></body></html>');
+  let calls = 0;
+  const fetch = async () => {
+    calls += 1;
+    if (calls === 1) return { ok: false, status: 429, headers: new Map([['Retry-After', '0']]), json: async () => ({}) };
+    return { ok: true, status: 200, headers: new Map(), json: async () => reply() };
+  };
+  const tailor = new Tailor({ writeKey: 'wk', document, fetch, analytics: null });
+  assert.equal((await tailor.decide(['home.hero'])).decisionId, 'd-1');
+  assert.equal(calls, 2);
+});
+
 test("analytics.js's anonymousId is reused, and events go through it with the proof", async () => {
   const tracked = [];
   const analytics = {
@@ -198,9 +211,22 @@ test("the consent banner writes Segment's categoryPreferences", async () => {
     const payload = { obj: { type: 'track', context: { page: {} } } };
     middlewares[0]({ payload, next: (p) => tracked.push(p) });
     assert.deepEqual(tracked[0].obj.context.consent.categoryPreferences, expected);
+    assert.equal(tracked[0].obj.integrations, undefined, 'no proof without a signed-in shopper');
   } finally {
     delete globalThis.localStorage;
   }
+});
+
+test("the signed-in shopper's proof rides on their own analytics.js events", () => {
+  const middlewares = [];
+  const analytics = { addSourceMiddleware: (m) => middlewares.push(m) };
+  const { document } = parseHTML('<html><body></body></html>');
+  new Tailor({ writeKey: 'wk', document, fetch: async () => ({}), analytics, userId: 'u-7', userHash: 'h7' });
+  assert.equal(middlewares.length, 1);
+  const run = (obj) => { let out; middlewares[0]({ payload: { obj }, next: (p) => { out = p.obj; } }); return out; };
+  assert.deepEqual(run({ type: 'identify', userId: 'u-7' }).integrations, { Tailor: { userHash: 'h7' } });
+  assert.equal(run({ type: 'track', userId: 'someone-else' }).integrations, undefined);
+  assert.equal(run({ type: 'page', anonymousId: 'a' }).integrations, undefined);
 });
 
 test('only http(s) URLs and paths are links', () => {
