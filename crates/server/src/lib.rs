@@ -1,11 +1,13 @@
 //! Tailor's HTTP edge: the only crate that knows HTTP and the wire format.
 //!
 //! [`router`] builds the whole application so tests can drive it in-process; [`serve`]
-//! runs it on a listener until shutdown, then lets the engine flush. Routes live under
+//! runs it on a listener until shutdown (accepting connections within
+//! [`connections::ConnectionLimits`]), then lets the engine flush. Routes live under
 //! `routes/`, one module per URL family; what they ask of a request (keys, typed bodies) is
 //! in `extract/`; the OpenAPI document is generated from them (`openapi`).
 
 mod body;
+pub mod connections;
 mod error;
 pub mod extract;
 mod openapi;
@@ -42,6 +44,8 @@ pub struct AppState {
     pub test_clock: Option<Arc<tailor_core::OffsetClock>>,
     /// Rate limits; `None`: none (see `ratelimit`).
     pub(crate) limiter: Option<Arc<ratelimit::Limiter>>,
+    /// How [`serve`] accepts and times connections.
+    connection_limits: connections::ConnectionLimits,
 }
 
 impl AppState {
@@ -55,7 +59,14 @@ impl AppState {
             id_counter: Arc::new(AtomicU64::new(0)),
             test_clock: None,
             limiter: ratelimit::Limiter::new(ratelimit::RateLimits::default()),
+            connection_limits: connections::ConnectionLimits::default(),
         }
+    }
+
+    /// Serves connections within these limits instead of the defaults.
+    pub fn with_connection_limits(mut self, limits: connections::ConnectionLimits) -> Self {
+        self.connection_limits = limits;
+        self
     }
 
     /// Applies these rate limits instead of the defaults.
@@ -246,12 +257,9 @@ pub async fn serve_with(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let engine = state.engine.clone();
+    let limits = state.connection_limits;
     let app = router_with(state, extra);
-    // The peer address is what per-address rate limits count.
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = connections::serve(listener, app, limits, shutdown).await;
     if let Err(e) = engine.shutdown().await {
         tracing::error!(error = %e, "final flush failed");
     }
