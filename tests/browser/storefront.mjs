@@ -24,6 +24,10 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   const tracked = [];
   page.on('request', r => { if (r.url().endsWith('/v1/track')) tracked.push(JSON.parse(r.postData() || '{}').event); });
+  // The pages' Content Security Policy refuses inline script and style: the storefront must
+  // need none (Chromium reports each refusal on the console).
+  const refused = [];
+  page.on('console', m => { if (/Content Security Policy/i.test(m.text())) refused.push(m.text()); });
 
   // 1. A new anonymous visitor sees what everyone sees, and says why.
   await page.goto(`${base}/as`);
@@ -52,9 +56,14 @@ try {
   text = await page.textContent('body');
   expect(text.includes('personalized for you'), 'the next page view is personalized');
 
-  // 4. Browsing as a simulated shopper with history: every block explains itself.
+  // 4. Browsing as a simulated shopper with history (picked in the header, whose script
+  // switches on change): every block explains itself.
   const shopper = await page.$eval('select[name=user] option:nth-child(2)', o => o.value);
-  await page.goto(`${base}/as?user=${encodeURIComponent(shopper)}`);
+  const landed = page.waitForResponse(r => r.url() === `${base}/` && r.request().isNavigationRequest()
+    && r.request().redirectedFrom()?.url().includes(`/as?user=${encodeURIComponent(shopper)}`));
+  await page.selectOption('select[name=user]', shopper);
+  await landed;
+  await page.waitForLoadState();
   text = await page.textContent('body');
   expect(text.includes('personalized for you'), `${shopper}'s page is personalized`);
   const whys = await page.$$eval('.why', els => els.map(e => e.textContent));
@@ -90,6 +99,7 @@ try {
   text = await page.textContent('body');
   expect(text.includes('Your cart is empty'), 'the order emptied the cart');
   expect(tracked.includes('Order Completed'), 'Order Completed was sent');
+  expect(refused.length === 0, `no Content Security Policy refusals: ${refused.join(' | ')}`);
 } finally {
   await browser.close();
 }

@@ -10,6 +10,7 @@ mod body;
 pub mod connections;
 mod error;
 pub mod extract;
+pub mod headers;
 mod openapi;
 mod pages;
 pub mod ratelimit;
@@ -117,7 +118,8 @@ fn metrics_handle() -> PrometheusHandle {
 }
 
 /// The whole HTTP application: the API (documented as it is routed), the pages, the JSON
-/// 404/405 answers, and the middleware (rate limits and keys, then metrics).
+/// 404/405 answers, and the middleware (security headers, metrics, then rate limits and
+/// keys).
 pub fn router(state: AppState) -> Router {
     router_with(state, Router::new())
 }
@@ -138,6 +140,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             extract::auth::identify,
         ))
         .layer(middleware::from_fn(observe))
+        .layer(middleware::from_fn(headers::secure))
         .with_state(state)
 }
 

@@ -1,9 +1,11 @@
 //! The frame every storefront page shares: the header with the categories, the shopper
 //! picker and whether the page is personalized; the style; and the script that sends the
-//! page's Segment events.
+//! page's Segment events. Script and style are files (`/assets/storefront.js`,
+//! `/assets/storefront.css`), and no element carries a handler or a style of its own: the
+//! pages' Content Security Policy (Tailor's server sets it) runs nothing inline.
 
 use axum::response::{Html, IntoResponse, Response};
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 
 use super::Storefront;
 use super::visitor::{Visitor, Who};
@@ -44,7 +46,7 @@ pub(super) fn page(
             head {
                 meta charset="utf-8";
                 title { (title) " · Tailor demo store" }
-                style { (PreEscaped(STYLE)) }
+                link rel="stylesheet" href="/assets/storefront.css";
             }
             // The script reads the key and the visitor from here: attribute values are
             // escaped, so no visitor id can break out into markup or script.
@@ -56,7 +58,7 @@ pub(super) fn page(
                     a href="/cart" { "Cart" }
                     form.who action="/as" {
                         "Browsing as "
-                        select name="user" onchange="this.form.submit()" {
+                        select name="user" {
                             option value="" { "a new anonymous visitor" }
                             @for (id, stage, selected) in &shoppers {
                                 option value=(id) selected[*selected] { (id) " · " (stage) }
@@ -67,7 +69,7 @@ pub(super) fn page(
                     }
                 }
                 main { (body) }
-                script { (PreEscaped(SCRIPT)) }
+                script src="/assets/storefront.js" {}
             }
         }
     };
@@ -108,8 +110,10 @@ fn signed(store: &Storefront, who: &Who) -> serde_json::Value {
 }
 
 /// Sends the page's Segment events: a click on an element with `data-track` tracks it with
-/// its `data-props`, then follows `data-href`; `data-onload` elements track on load.
-const SCRIPT: &str = "
+/// its `data-props`, then follows `data-href`; `data-onload` elements track on load. Picking
+/// a shopper switches to them.
+pub(super) const SCRIPT: &str = "
+document.querySelectorAll('form.who select').forEach(el=>el.addEventListener('change',()=>el.form.submit()));
 const KEY=document.body.dataset.writeKey;
 const WHO=JSON.parse(document.body.dataset.visitor);
 function track(event,properties){return fetch('/v1/track',{method:'POST',headers:{'Content-Type':'application/json','Authorization':'Basic '+btoa(KEY+':')},body:JSON.stringify(Object.assign({event,properties},WHO))});}
@@ -117,7 +121,8 @@ document.querySelectorAll('[data-track]').forEach(el=>el.addEventListener('click
 document.querySelectorAll('[data-onload]').forEach(el=>track(el.dataset.onload,JSON.parse(el.dataset.props)));
 ";
 
-const STYLE: &str = "
+pub(super) const STYLE: &str = "
+a.light{color:#fff}
 label.pref{display:inline-block;min-width:13rem;margin:.2rem .6rem .2rem 0}fieldset{border:1px solid #ddd;border-radius:6px;margin:.6rem 0}
 body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
 header{background:#1f2937;color:#fff;padding:.8rem 1.5rem;display:flex;gap:1.2rem;align-items:center;flex-wrap:wrap}

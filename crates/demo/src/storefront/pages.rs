@@ -95,7 +95,7 @@ fn hero(a: Option<&Answer>, decision: &str) -> Markup {
         div.hero {
             h1 { (item.title) }
             p { (item.body.as_deref().unwrap_or("")) }
-            a style="color:#fff" href=(link) data-track="Promotion Clicked" data-href=(link) data-props=(props.to_string()) { "Shop now →" }
+            a.light href=(link) data-track="Promotion Clicked" data-href=(link) data-props=(props.to_string()) { "Shop now →" }
         }
         (why(a))
     }
