@@ -52,6 +52,10 @@ try {
     s.dataset.tailorPlacement, s.querySelector('.tailor-why-popover')?.textContent ?? '',
   ]));
   const status = () => page.textContent('[data-tailor-status]');
+  // The pages' Content Security Policy refuses inline script and style: the storefront must
+  // need none (Chromium reports each refusal on the console).
+  const refused = [];
+  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) refused.push(m.text()); });
 
   // 1. A new anonymous visitor sees what everyone sees, and says why.
   const firstDecision = await open('/as');
@@ -100,7 +104,13 @@ try {
   // 4. Browsing as a simulated shopper with history (the backend signs their id): every
   // placement explains itself in the shopper's own terms.
   const shopper = await page.$eval('select[name=user] option:nth-child(2)', (o) => o.value);
-  await open(`/as?user=${encodeURIComponent(shopper)}`);
+  // Picked in the header, whose script switches on change.
+  const landed = page.waitForResponse((r) => r.url() === `${base}/` && r.request().isNavigationRequest()
+    && r.request().redirectedFrom()?.url().includes(`/as?user=${encodeURIComponent(shopper)}`));
+  await page.selectOption('select[name=user]', shopper);
+  await landed;
+  await page.waitForSelector('body[data-tailor-ready]');
+  for (const [id, why] of await reasons()) explained.set(id, why);
   expect((await status()).includes('personalized for you'), `${shopper}'s page is personalized`);
   const whys = (await reasons()).map(([, w]) => w);
   expect(whys.length >= 5 && whys.every((w) => w.length > 5), `${whys.length} explanations on the page`);
@@ -155,6 +165,7 @@ try {
   const missing = STANDARD.filter((id) => !(explained.get(id)?.length > 5));
   expect(missing.length === 0, `every standard placement rendered with a reason (missing: ${missing.join(', ') || 'none'})`);
   expect(errors.length === 0, `no script errors (${errors.join('; ')})`);
+  expect(refused.length === 0, `no Content Security Policy refusals: ${refused.join(' | ')}`);
 } finally {
   await browser.close();
 }

@@ -1,14 +1,17 @@
 //! Tailor's HTTP edge: the only crate that knows HTTP and the wire format.
 //!
 //! [`router`] builds the whole application so tests can drive it in-process; [`serve`]
-//! runs it on a listener until shutdown, then lets the engine flush. Routes live under
+//! runs it on a listener until shutdown (accepting connections within
+//! [`connections::ConnectionLimits`]), then lets the engine flush. Routes live under
 //! `routes/`, one module per URL family; what they ask of a request (keys, typed bodies) is
 //! in `extract/`; the OpenAPI document is generated from them (`openapi`).
 
 mod body;
 pub mod cors;
+pub mod connections;
 mod error;
 pub mod extract;
+pub mod headers;
 mod openapi;
 mod pages;
 pub mod ratelimit;
@@ -45,6 +48,8 @@ pub struct AppState {
     pub(crate) limiter: Option<Arc<ratelimit::Limiter>>,
     /// Which pages of other origins may call the public routes (see `cors`).
     pub(crate) cors_origins: cors::CorsOrigins,
+    /// How [`serve`] accepts and times connections.
+    connection_limits: connections::ConnectionLimits,
 }
 
 impl AppState {
@@ -59,12 +64,19 @@ impl AppState {
             test_clock: None,
             limiter: ratelimit::Limiter::new(ratelimit::RateLimits::default()),
             cors_origins: cors::CorsOrigins::default(),
+            connection_limits: connections::ConnectionLimits::default(),
         }
     }
 
     /// Lets pages of these origins call the public routes (none by default).
     pub fn with_cors_origins(mut self, origins: cors::CorsOrigins) -> Self {
         self.cors_origins = origins;
+        self
+    }
+
+    /// Serves connections within these limits instead of the defaults.
+    pub fn with_connection_limits(mut self, limits: connections::ConnectionLimits) -> Self {
+        self.connection_limits = limits;
         self
     }
 
@@ -116,8 +128,8 @@ fn metrics_handle() -> PrometheusHandle {
 }
 
 /// The whole HTTP application: the API (documented as it is routed), the pages, the JSON
-/// 404/405 answers, and the middleware (rate limits and keys, CORS around them so a refusal
-/// still reaches the page, then metrics).
+/// 404/405 answers, and the middleware (security headers, metrics, CORS around the rate
+/// limits and keys so a refusal still reaches the page).
 pub fn router(state: AppState) -> Router {
     router_with(state, Router::new())
 }
@@ -140,6 +152,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         ))
         .layer(middleware::from_fn_with_state(cors, cors::handle))
         .layer(middleware::from_fn(observe))
+        .layer(middleware::from_fn(headers::secure))
         .with_state(state)
 }
 
@@ -268,12 +281,9 @@ pub async fn serve_with(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let engine = state.engine.clone();
+    let limits = state.connection_limits;
     let app = router_with(state, extra);
-    // The peer address is what per-address rate limits count.
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = connections::serve(listener, app, limits, shutdown).await;
     if let Err(e) = engine.shutdown().await {
         tracing::error!(error = %e, "final flush failed");
     }

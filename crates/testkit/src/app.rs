@@ -26,14 +26,19 @@ struct Edge {
 
 impl Edge {
     fn state(&self, kit: &TestEngine) -> AppState {
-        let mut state = AppState::new(kit.engine().clone());
+        let mut state = self.apply(AppState::new(kit.engine().clone()));
         if self.test_clock {
             state = state.with_test_clock(kit.clock.offset_clock());
         }
-        if let Some(limits) = &self.rate_limits {
-            state = state.with_rate_limits(limits.clone());
+        state
+    }
+
+    fn apply(&self, state: AppState) -> AppState {
+        let state = state.with_cors_origins(self.cors_origins.clone());
+        match &self.rate_limits {
+            Some(limits) => state.with_rate_limits(limits.clone()),
+            None => state,
         }
-        state.with_cors_origins(self.cors_origins.clone())
     }
 }
 
@@ -281,12 +286,22 @@ impl TestServer {
             rate_limits,
             ..Edge::default()
         };
+        TestServer::start_configured(kit, |state| edge.apply(state)).await
+    }
+
+    /// With the server's state as `configure` makes it from the default (connection limits,
+    /// rate limits, …).
+    pub async fn start_configured(
+        kit: &TestEngine,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a loopback port");
         let addr = listener.local_addr().expect("the listener's address");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(tailor_server::serve(listener, edge.state(kit), async {
+        let state = configure(AppState::new(kit.engine().clone()));
+        let task = tokio::spawn(tailor_server::serve(listener, state, async {
             let _ = stopped.await;
         }));
         TestServer {

@@ -1,9 +1,12 @@
 //! The frame every storefront page shares: the header with the categories, the shopper
 //! picker and whether the page is personalized; the style; and the script that runs the
 //! storefront SDK: it renders the placements with their reasons and sends the events.
+//! Script and style are files (`/assets/storefront.js`, `/assets/storefront.css`), and no
+//! element carries a handler or a style of its own: the pages' Content Security Policy
+//! (Tailor's server sets it) runs nothing inline.
 
 use axum::response::{Html, IntoResponse, Response};
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 use serde_json::{Value, json};
 
 use super::Storefront;
@@ -31,7 +34,7 @@ pub(super) fn page(
             head {
                 meta charset="utf-8";
                 title { (title) " · Tailor demo store" }
-                style { (PreEscaped(STYLE)) }
+                link rel="stylesheet" href="/assets/storefront.css";
             }
             // The script reads the key, the visitor and the page's context from here:
             // attribute values are escaped, so no visitor id can break out into markup or
@@ -45,7 +48,7 @@ pub(super) fn page(
                     a href="/cart" { "Cart" }
                     form.who action="/as" {
                         "Browsing as "
-                        select name="user" onchange="this.form.submit()" {
+                        select name="user" {
                             option value="" { "a new anonymous visitor" }
                             @for (id, stage, selected) in &shoppers {
                                 option value=(id) selected[*selected] { (id) " · " (stage) }
@@ -56,7 +59,7 @@ pub(super) fn page(
                     }
                 }
                 main { (body) }
-                script type="module" { (PreEscaped(SCRIPT)) }
+                script type="module" src="/assets/storefront.js" {}
             }
         }
     };
@@ -98,9 +101,12 @@ fn signed(store: &Storefront, who: &Who) -> Value {
 /// The page's one script, a module on the storefront SDK (`/sdk/tailor.js`): it asks
 /// Tailor what the page's placements show this visitor and renders them with their reasons,
 /// sends `data-onload` events, and on a click of a `data-track` element tracks it (with the
-/// page's decisionId when it has `data-with-decision`), then follows `data-href`.
-const SCRIPT: &str = "
+/// page's decisionId when it has `data-with-decision`), then follows `data-href`. Picking a
+/// shopper in the header switches to them. Served as `/assets/storefront.js`: the pages'
+/// Content Security Policy runs no inline script.
+pub(super) const SCRIPT: &str = "
 import { Tailor } from '/sdk/tailor.js';
+document.querySelectorAll('form.who select').forEach((el) => el.addEventListener('change', () => el.form.submit()));
 const page = document.body.dataset;
 const tailor = new Tailor({ writeKey: page.writeKey, ...JSON.parse(page.visitor),
   productUrl: (p) => '/p/' + encodeURIComponent(p.id) });
@@ -124,7 +130,8 @@ document.querySelectorAll('[data-title-personalized]').forEach((h) => {
 page.tailorReady = reply ? reply.decisionId : 'failed';
 ";
 
-const STYLE: &str = "
+pub(super) const STYLE: &str = "
+a.light{color:#fff}
 label.pref{display:inline-block;min-width:13rem;margin:.2rem .6rem .2rem 0}fieldset{border:1px solid #ddd;border-radius:6px;margin:.6rem 0}
 body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
 header{background:#1f2937;color:#fff;padding:.8rem 1.5rem;display:flex;gap:1.2rem;align-items:center;flex-wrap:wrap}

@@ -49,6 +49,20 @@ impl Caller {
         self.source.as_deref()
     }
 
+    /// The per-key rate limit's bucket: one per source key, one each for the admin and the
+    /// analyst key (see `ratelimit`).
+    pub fn rate_bucket(&self) -> String {
+        match &self.source {
+            Some(source) => format!("source:{source}"),
+            None => match self.scope {
+                Scope::Admin => "admin".into(),
+                Scope::Analyst => "analyst".into(),
+                Scope::Server => "server".into(),
+                Scope::Public => "public".into(),
+            },
+        }
+    }
+
     /// Where this caller's messages and requests come from, for the trust model: a public
     /// key is anyone's browser, a secret key the store's backend.
     pub fn origin(&self) -> Origin {
@@ -158,7 +172,7 @@ impl Presented {
             && let Some(limiter) = &self.limit_body_key
         {
             limiter
-                .check_key(caller.scope())
+                .check_key(&caller.rate_bucket())
                 .map_err(|limited| limited.error())?;
         }
         Ok(caller)
@@ -339,7 +353,7 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
         if limiter.config().per_key.is_some() && !exempt {
             if presented.key.is_some() {
                 if let Some(caller) = presented.caller(state.engine.keys())
-                    && let Err(limited) = limiter.check_key(caller.scope())
+                    && let Err(limited) = limiter.check_key(&caller.rate_bucket())
                 {
                     return limited.error().into_response();
                 }
