@@ -7,8 +7,8 @@
 //! in `extract/`; the OpenAPI document is generated from them (`openapi`).
 
 mod body;
-pub mod cors;
 pub mod connections;
+pub mod cors;
 mod error;
 pub mod extract;
 pub mod headers;
