@@ -50,8 +50,8 @@ pub use journeys::{
 pub use memory::MemoryStore;
 pub use metadata::Metadata;
 pub use privacy::{AuditEntry, Erased, PersonKeys, PrivacyStore};
-pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use postgres::{PERSONAL_TABLES, PgStore};
+pub use sqlite::{SqliteStore, secure_directory};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -32,4 +32,8 @@ impl Metadata for PgStore {
             Ok(())
         })
     }
+
+    fn ping(&self) -> Result<()> {
+        self.ping_server()
+    }
 }

@@ -33,6 +33,8 @@ mod journeys;
 mod metadata;
 mod privacy;
 
+pub use privacy::PERSONAL_TABLES;
+
 use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
@@ -148,12 +150,12 @@ impl PgStore {
             runtime: Some(runtime),
         };
         // Fail now, with a clear error, if the server cannot be reached.
-        store.ping()?;
+        store.ping_server()?;
         Ok(store)
     }
 
     /// One round trip to the server: whether it is reachable now.
-    pub fn ping(&self) -> Result<()> {
+    fn ping_server(&self) -> Result<()> {
         self.run(|pool| async move {
             let client = pool.get().await?;
             client.simple_query("SELECT 1").await?;

@@ -6,8 +6,9 @@
 //! PostgreSQL"): the row version stays in its heap page as a dead tuple, and its keys in
 //! index pages, until `VACUUM` removes them (`purge` runs it on every table erasure
 //! touches, then a `CHECKPOINT` so the data files on disk hold the vacuumed pages). The
-//! freed space is not zeroed: the bytes stay in the page until a later row reuses it or
-//! `VACUUM FULL` rewrites the table. The row was also written to the write-ahead log when it
+//! freed space is not zeroed (the end-to-end test finds the bytes after `VACUUM`): they
+//! stay in the page until a later row reuses the space or `VACUUM FULL` rewrites the table,
+//! which takes an exclusive lock and so is the operator's to schedule, not erasure's. The row was also written to the write-ahead log when it
 //! was inserted and when it was deleted; WAL segments in `pg_wal` are recycled after
 //! checkpoints (`max_wal_size`, `wal_keep_size`) but overwritten only as new WAL is
 //! written, and archived WAL, replicas and base backups keep their copies for as long as
@@ -23,8 +24,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
         action TEXT NOT NULL, detail TEXT NOT NULL);",
 ];
 
-/// Every table erasure deletes from, which `purge` vacuums.
-const PERSONAL_TABLES: &str = "events, profiles, identities, decisions, decision_shown, rewards, exposures, \
+/// Every table erasure deletes from, which `purge` vacuums (and an operator's `VACUUM FULL`
+/// should rewrite for a byte-level guarantee: README, "Erasure on PostgreSQL").
+pub const PERSONAL_TABLES: &str = "events, profiles, identities, decisions, decision_shown, rewards, exposures, \
      journey_runs, outbox, audience_members, audience_changes";
 
 impl PrivacyStore for PgStore {

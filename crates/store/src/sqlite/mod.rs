@@ -158,6 +158,12 @@ fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
+/// Creates `dir` private to this user (`0700`, its files `0600`), or tightens it: the data
+/// directory, also when PostgreSQL holds the data and the directory only generated keys.
+pub fn secure_directory(dir: &Path) -> Result<()> {
+    private::secure_directory(dir)
+}
+
 pub struct SqliteStore {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
