@@ -51,7 +51,7 @@ pub use memory::MemoryStore;
 pub use metadata::Metadata;
 pub use privacy::{AuditEntry, Erased, PersonKeys, PrivacyStore};
 pub use postgres::{PERSONAL_TABLES, PgStore};
-pub use sqlite::{SqliteStore, secure_directory};
+pub use sqlite::{SqliteStore, backup, secure_directory};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

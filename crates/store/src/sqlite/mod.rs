@@ -25,6 +25,7 @@
 //! allows at most 32,766 bound variables per statement, and one person can have more ids
 //! than that (each anonymous session adds one).
 
+pub mod backup;
 mod catalog;
 mod checkpoints;
 mod decisions;
