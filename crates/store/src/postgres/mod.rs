@@ -66,9 +66,17 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The advisory lock key space: a lock's key is `hashtext` of one of these and the schema.
 const MIGRATION_LOCK: &str = "tailor.migrate.";
 pub(crate) const APPEND_LOCK: &str = "tailor.append.";
+/// Held for the life of a store: one node per database (schema) until several nodes are
+/// built (ARCHITECTURE.md, "Several nodes").
+const NODE_LOCK: &str = "tailor.node.";
+/// How long opening waits for another store's node lock (a node that just stopped, whose
+/// session the server has not ended yet) before giving up.
+const NODE_LOCK_WAIT: Duration = Duration::from_secs(10);
 
 pub struct PgStore {
     pool: Pool,
+    /// The session holding the node lock; dropping it releases the lock.
+    node_lock: Option<tokio_postgres::Client>,
     /// The runtime the connections run on; `None` only while dropping.
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -110,9 +118,54 @@ impl PgStore {
     }
 
     fn open_config(config: Config) -> Result<Self> {
-        let store = Self::open_unmigrated(config)?;
+        let mut store = Self::open_unmigrated(config.clone())?;
         store.run(|pool| async move { migrate(&pool).await })?;
+        store.node_lock = Some(store.take_node_lock(config)?);
         Ok(store)
+    }
+
+    /// Takes the node lock on a session of its own, waiting briefly for a node that just
+    /// stopped. Another running node keeps it: then this one refuses to start, since two
+    /// nodes would each fold only their own events and overwrite each other's checkpoints.
+    ///
+    /// If PostgreSQL restarts, the session and its lock are gone; the store does not take
+    /// the lock again (what leases with fencing are for, in the multi-node design).
+    fn take_node_lock(&self, config: Config) -> Result<tokio_postgres::Client> {
+        let runtime = self.runtime.as_ref().ok_or_else(|| StoreError::Backend("closed".into()))?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        runtime.spawn(async move {
+            let result = async {
+                let (client, connection) = config.connect(NoTls).await?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                let deadline = tokio::time::Instant::now() + NODE_LOCK_WAIT;
+                loop {
+                    let taken: bool = client
+                        .query_one(
+                            "SELECT pg_try_advisory_lock(hashtext($1::text || current_schema()::text))",
+                            &[&NODE_LOCK],
+                        )
+                        .await?
+                        .get(0);
+                    if taken {
+                        return Ok(client);
+                    }
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(StoreError::Backend(
+                            "another Tailor node is using this PostgreSQL database (its node lock is held); \
+                             several nodes on one database are not supported yet"
+                                .into(),
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            .await;
+            let _ = tx.send(result);
+        });
+        rx.recv()
+            .map_err(|_| StoreError::Backend("the PostgreSQL runtime stopped".into()))?
     }
 
     fn open_unmigrated(mut config: Config) -> Result<Self> {
@@ -147,6 +200,7 @@ impl PgStore {
             .map_err(|e| StoreError::Backend(format!("cannot build the connection pool: {e}")))?;
         let store = Self {
             pool,
+            node_lock: None,
             runtime: Some(runtime),
         };
         // Fail now, with a clear error, if the server cannot be reached.
@@ -187,6 +241,8 @@ impl PgStore {
 
 impl Drop for PgStore {
     fn drop(&mut self) {
+        // Ends the session, which releases the node lock.
+        drop(self.node_lock.take());
         self.pool.close();
         // Dropping a runtime blocks, which is not allowed inside another runtime (the
         // engine may be dropped from an async test); its threads stop on their own.

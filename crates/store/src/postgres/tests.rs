@@ -138,3 +138,20 @@ fn a_bad_url_or_no_server_is_a_clear_error() {
         .expect("refused");
     assert_eq!(e.kind(), StoreErrorKind::Unavailable, "{e}");
 }
+
+/// One node per database until several nodes are built: a second store on the same
+/// database (schema) refuses to open while the first is open, and opens once it is closed.
+#[test]
+fn a_second_node_on_one_database_is_refused() {
+    if !tailor_testkit::external() {
+        return;
+    }
+    let (url, schema) = fresh_schema();
+    let first = PgStore::open_in_schema(&url, &schema).unwrap();
+    let started = std::time::Instant::now();
+    let e = PgStore::open_in_schema(&url, &schema).err().expect("refused");
+    assert!(e.to_string().contains("another Tailor node"), "{e}");
+    assert!(started.elapsed() >= NODE_LOCK_WAIT);
+    drop(first);
+    PgStore::open_in_schema(&url, &schema).expect("the lock was released");
+}
