@@ -49,8 +49,8 @@ pub use journeys::{
 };
 pub use memory::MemoryStore;
 pub use metadata::Metadata;
-pub use privacy::{AuditEntry, Erased, PersonKeys, PrivacyStore};
 pub use postgres::{PERSONAL_TABLES, PgStore};
+pub use privacy::{AuditEntry, Erased, PersonKeys, PrivacyStore};
 pub use sqlite::{SqliteStore, backup, secure_directory};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

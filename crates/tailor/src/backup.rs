@@ -46,8 +46,14 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<()> {
 
 pub fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     let data = args.data.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
-    let copied = tailor_store::backup::restore(&args.backup, &data, args.replace)
-        .with_context(|| format!("cannot restore {} into {}", args.backup.display(), data.display()))?;
+    let copied =
+        tailor_store::backup::restore(&args.backup, &data, args.replace).with_context(|| {
+            format!(
+                "cannot restore {} into {}",
+                args.backup.display(),
+                data.display()
+            )
+        })?;
     println!(
         "restored {} into {} ({} bytes); start `tailor serve --data {}`",
         args.backup.display(),

@@ -86,7 +86,11 @@ fn print_side_by_side(
         let both = serde_json::json!({"sqlite": sqlite.to_json(), "postgres": postgres.to_json()});
         println!("{}", serde_json::to_string_pretty(&both)?);
     } else {
-        print!("SQLite (embedded):\n{}\nPostgreSQL:\n{}", sqlite.text(), postgres.text());
+        print!(
+            "SQLite (embedded):\n{}\nPostgreSQL:\n{}",
+            sqlite.text(),
+            postgres.text()
+        );
     }
     Ok(())
 }

@@ -37,7 +37,10 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
         Some(url) => {
             // Generated keys are still written to the data directory.
             tailor_store::secure_directory(&settings.data).with_context(|| {
-                format!("cannot create the data directory {}", settings.data.display())
+                format!(
+                    "cannot create the data directory {}",
+                    settings.data.display()
+                )
             })?;
             Arc::new(
                 PgStore::open(url)
@@ -67,7 +70,11 @@ pub fn redact_url(url: &str) -> String {
     match authority.rsplit_once('@') {
         Some((credentials, host)) => {
             let user = credentials.split(':').next().unwrap_or("");
-            let hidden = if credentials.contains(':') { ":***" } else { "" };
+            let hidden = if credentials.contains(':') {
+                ":***"
+            } else {
+                ""
+            };
             format!("{scheme}://{user}{hidden}@{host}{path}")
         }
         None => url.to_string(),

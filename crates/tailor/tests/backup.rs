@@ -46,12 +46,20 @@ async fn backup_under_ingest_restores_to_an_identical_store() {
     })
     .await
     .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for t in tasks {
         t.await.unwrap();
     }
     let out = tailor(&["backup", after.to_str().unwrap()], &data);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let original: Vec<Value> = {
         let mut v = Vec::new();
         for p in 0..people {
@@ -62,7 +70,11 @@ async fn backup_under_ingest_restores_to_an_identical_store() {
     drop(s);
 
     let out = tailor(&["restore", after.to_str().unwrap()], &restored);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r = Server::start(&restored).await;
     for (p, before) in original.iter().enumerate() {
         let now = r.profile(&format!("backup-{p}")).await;
@@ -74,7 +86,11 @@ async fn backup_under_ingest_restores_to_an_identical_store() {
     // The mid-ingest backup is a consistent earlier state: every profile has only whole
     // acknowledged batches, and the restored server takes the rest when resent.
     let out = tailor(&["restore", during.to_str().unwrap()], &restored_during);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r = Server::start(&restored_during).await;
     for p in 0..people {
         // A person whose first batch came after the snapshot is not there at all.

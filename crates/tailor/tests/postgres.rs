@@ -42,7 +42,10 @@ async fn serve_on_postgres_ingests_decides_restarts_and_erases() {
         )
         .await;
     assert_eq!(status, 200, "{decision}");
-    let decision_id = decision["decisionId"].as_str().expect("a decision id").to_string();
+    let decision_id = decision["decisionId"]
+        .as_str()
+        .expect("a decision id")
+        .to_string();
     assert_eq!(s.profile(person).await["productViews"], 40);
 
     // A clean restart, then a hard one: the log, the catalog and the decision are in
@@ -66,7 +69,9 @@ async fn serve_on_postgres_ingests_decides_restarts_and_erases() {
     );
     let count = |sql: &str| pg.psql("shop", sql).expect("psql");
     assert_eq!(
-        count(&format!("SELECT count(*) FROM events WHERE user_id = '{person}'")),
+        count(&format!(
+            "SELECT count(*) FROM events WHERE user_id = '{person}'"
+        )),
         "50"
     );
 
@@ -120,12 +125,18 @@ fn an_unreachable_database_is_a_clear_start_error() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_tailor"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(dir.path())
-        .args(["--database-url", "postgres://tailor:hunter2@127.0.0.1:1/shop"])
+        .args([
+            "--database-url",
+            "postgres://tailor:hunter2@127.0.0.1:1/shop",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot open PostgreSQL at postgres://tailor:***@127.0.0.1:1/shop"), "{stderr}");
+    assert!(
+        stderr.contains("cannot open PostgreSQL at postgres://tailor:***@127.0.0.1:1/shop"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
 
@@ -153,7 +164,10 @@ async fn readiness_follows_postgres() {
     assert_eq!(get("/healthz").await.0, 200, "alive without PostgreSQL");
     assert_eq!(
         get("/readyz").await,
-        (503, json!({"status": "not_ready", "reason": "store_unreachable"}))
+        (
+            503,
+            json!({"status": "not_ready", "reason": "store_unreachable"})
+        )
     );
     let (status, body) = s.post("/v1/track", &event("during")).await;
     assert_eq!(status, 503, "{body}");

@@ -65,9 +65,14 @@ impl PgServer {
         let run_as = if running_as_root() {
             let id = |flag: &str| -> io::Result<u32> {
                 let out = Command::new("id").args([flag, "postgres"]).output()?;
-                String::from_utf8_lossy(&out.stdout).trim().parse().map_err(|_| {
-                    io::Error::other("running as root needs the `postgres` user (Debian's package makes it)")
-                })
+                String::from_utf8_lossy(&out.stdout)
+                    .trim()
+                    .parse()
+                    .map_err(|_| {
+                        io::Error::other(
+                            "running as root needs the `postgres` user (Debian's package makes it)",
+                        )
+                    })
             };
             let (uid, gid) = (id("-u")?, id("-g")?);
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid))?;
@@ -86,7 +91,14 @@ impl PgServer {
             .command("initdb")
             .args(["-D"])
             .arg(server.dir.join("data"))
-            .args(["-U", USER, "--auth=trust", "--encoding=UTF8", "--locale=C", "-N"])
+            .args([
+                "-U",
+                USER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "-N",
+            ])
             .stdout(Stdio::null())
             .output()?;
         if !init.status.success() {
@@ -168,7 +180,16 @@ impl PgServer {
     pub fn psql(&self, database: &str, sql: &str) -> io::Result<String> {
         let out = Command::new(self.bin.join("psql"))
             .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
-            .args(["-p", &self.port.to_string(), "-U", USER, "-d", database, "-c", sql])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                USER,
+                "-d",
+                database,
+                "-c",
+                sql,
+            ])
             .output()?;
         if !out.status.success() {
             return Err(io::Error::other(format!(

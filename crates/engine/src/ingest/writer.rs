@@ -224,9 +224,9 @@ impl Writer {
                 // A lost database is worth a retry (503); anything else is ours (500).
                 for (_, _, _, _, done) in waiting {
                     let _ = done.send(Err(match &e {
-                        tailor_store::StoreError::Unavailable(why) => EngineError::Store(
-                            tailor_store::StoreError::Unavailable(why.clone()),
-                        ),
+                        tailor_store::StoreError::Unavailable(why) => {
+                            EngineError::Store(tailor_store::StoreError::Unavailable(why.clone()))
+                        }
                         _ => EngineError::Internal(format!("could not store events: {e}")),
                     }));
                 }

@@ -87,7 +87,10 @@ fn delete(store: &PgStore, table: &'static str, id: &str) -> Result<bool> {
     })
 }
 
-fn all_json<T: serde::de::DeserializeOwned>(store: &PgStore, table: &'static str) -> Result<Vec<T>> {
+fn all_json<T: serde::de::DeserializeOwned>(
+    store: &PgStore,
+    table: &'static str,
+) -> Result<Vec<T>> {
     let bodies: Vec<String> = store.run(|pool| async move {
         let client = pool.get().await?;
         Ok(client

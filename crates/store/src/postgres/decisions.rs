@@ -208,7 +208,9 @@ impl DecisionLog for PgStore {
                 .collect();
             let rewards = client
                 .query(
-                    &format!("SELECT {REWARD_COLUMNS} FROM rewards WHERE decision_id = $1 ORDER BY seq"),
+                    &format!(
+                        "SELECT {REWARD_COLUMNS} FROM rewards WHERE decision_id = $1 ORDER BY seq"
+                    ),
                     &[&id],
                 )
                 .await?;

@@ -246,7 +246,10 @@ pub(super) async fn erase(tx: &Transaction<'_>, ids: &Vec<String>) -> Result<u64
         "audience_changes",
     ] {
         n += tx
-            .execute(&format!("DELETE FROM {table} WHERE person = ANY($1)"), &[ids])
+            .execute(
+                &format!("DELETE FROM {table} WHERE person = ANY($1)"),
+                &[ids],
+            )
             .await?;
     }
     Ok(n)
@@ -318,7 +321,9 @@ impl JourneyStore for PgStore {
 
     fn journey_runs_in(&self, journey: &str) -> Result<Vec<JourneyRun>> {
         self.rows(
-            format!("SELECT {RUN_COLUMNS} FROM journey_runs WHERE journey = $1 ORDER BY entered_at, id"),
+            format!(
+                "SELECT {RUN_COLUMNS} FROM journey_runs WHERE journey = $1 ORDER BY entered_at, id"
+            ),
             vec![Box::new(journey.to_string())],
             run_row,
         )

@@ -131,7 +131,10 @@ impl PgStore {
     /// If PostgreSQL restarts, the session and its lock are gone; the store does not take
     /// the lock again (what leases with fencing are for, in the multi-node design).
     fn take_node_lock(&self, config: Config) -> Result<tokio_postgres::Client> {
-        let runtime = self.runtime.as_ref().ok_or_else(|| StoreError::Backend("closed".into()))?;
+        let runtime = self
+            .runtime
+            .as_ref()
+            .ok_or_else(|| StoreError::Backend("closed".into()))?;
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         runtime.spawn(async move {
             let result = async {
@@ -180,7 +183,9 @@ impl PgStore {
             .thread_name("tailor-postgres")
             .enable_all()
             .build()
-            .map_err(|e| StoreError::Backend(format!("cannot start the PostgreSQL runtime: {e}")))?;
+            .map_err(|e| {
+                StoreError::Backend(format!("cannot start the PostgreSQL runtime: {e}"))
+            })?;
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -291,7 +296,11 @@ async fn migrate(pool: &Pool) -> Result<()> {
                 &[component, &next],
             )
             .await?;
-            tracing::info!(component, version = next, "applied PostgreSQL schema migration");
+            tracing::info!(
+                component,
+                version = next,
+                "applied PostgreSQL schema migration"
+            );
         }
     }
     tx.commit().await?;

@@ -44,7 +44,8 @@ fn reopening_keeps_data_and_refuses_a_newer_schema() {
     {
         let s = PgStore::open_in_schema(&url, &schema).unwrap();
         s.set_meta("k", "v").unwrap();
-        s.append(&[message("m1", "track", Some("u1"), None)]).unwrap();
+        s.append(&[message("m1", "track", Some("u1"), None)])
+            .unwrap();
     }
     let s = PgStore::open_in_schema(&url, &schema).unwrap();
     assert_eq!(s.get_meta("k").unwrap().as_deref(), Some("v"));
@@ -110,7 +111,8 @@ fn a_lost_server_is_unavailable_and_the_store_recovers() {
     }
     let mut server = PgServer::start().expect("start PostgreSQL");
     let s = PgStore::open(&server.url("postgres")).unwrap();
-    s.append(&[message("before", "track", Some("u1"), None)]).unwrap();
+    s.append(&[message("before", "track", Some("u1"), None)])
+        .unwrap();
     server.stop();
     let e = s
         .append(&[message("during", "track", Some("u1"), None)])
@@ -118,7 +120,8 @@ fn a_lost_server_is_unavailable_and_the_store_recovers() {
     assert_eq!(e.kind(), StoreErrorKind::Unavailable, "{e}");
     assert_eq!(s.ping().unwrap_err().kind(), StoreErrorKind::Unavailable);
     server.start_again().unwrap();
-    s.append(&[message("after", "track", Some("u1"), None)]).unwrap();
+    s.append(&[message("after", "track", Some("u1"), None)])
+        .unwrap();
     let ids: Vec<String> = s
         .events_after(0, 10)
         .unwrap()
@@ -149,7 +152,9 @@ fn a_second_node_on_one_database_is_refused() {
     let (url, schema) = fresh_schema();
     let first = PgStore::open_in_schema(&url, &schema).unwrap();
     let started = std::time::Instant::now();
-    let e = PgStore::open_in_schema(&url, &schema).err().expect("refused");
+    let e = PgStore::open_in_schema(&url, &schema)
+        .err()
+        .expect("refused");
     assert!(e.to_string().contains("another Tailor node"), "{e}");
     assert!(started.elapsed() >= NODE_LOCK_WAIT);
     drop(first);

@@ -31,7 +31,10 @@ pub struct Copied {
 }
 
 fn exists_error(what: &str, path: &Path) -> StoreError {
-    StoreError::Backend(format!("{what} {} already holds a Tailor store", path.display()))
+    StoreError::Backend(format!(
+        "{what} {} already holds a Tailor store",
+        path.display()
+    ))
 }
 
 /// Copies the store in `data` (running or not) into the new directory `dest`.
@@ -111,11 +114,7 @@ fn copy_all(source: &Connection, target: &mut Connection) -> Result<()> {
 
 /// Copies each of [`FILES`] with `copy` into a private temporary file beside its target,
 /// then renames it into place, so a failure never leaves half a file under the real name.
-fn copy_files(
-    from: &Path,
-    to: &Path,
-    copy: impl Fn(&Path, &Path) -> Result<()>,
-) -> Result<Copied> {
+fn copy_files(from: &Path, to: &Path, copy: impl Fn(&Path, &Path) -> Result<()>) -> Result<Copied> {
     let mut copied = Copied {
         files: Vec::new(),
         bytes: 0,
@@ -126,9 +125,8 @@ fn copy_files(
         let _ = std::fs::remove_file(&partial);
         private::create_private_file(&partial)?;
         copy(&from.join(file), &partial)?;
-        std::fs::rename(&partial, &target).map_err(|e| {
-            StoreError::Backend(format!("rename into {}: {e}", target.display()))
-        })?;
+        std::fs::rename(&partial, &target)
+            .map_err(|e| StoreError::Backend(format!("rename into {}: {e}", target.display())))?;
         copied.bytes += std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
         copied.files.push(target);
     }
@@ -164,7 +162,9 @@ mod tests {
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) || n < 50 {
                     let batch: Vec<_> = (0..100)
-                        .map(|i| message(&format!("m{n}-{i}"), "track", Some(&format!("u{i}")), None))
+                        .map(|i| {
+                            message(&format!("m{n}-{i}"), "track", Some(&format!("u{i}")), None)
+                        })
                         .collect();
                     store.append(&batch).unwrap();
                     let seq = store.last_seq().unwrap();
@@ -193,11 +193,18 @@ mod tests {
         let backed_up = SqliteStore::open(&copy).unwrap();
         let theirs = backed_up.events_after(0, usize::MAX).unwrap();
         let ours = store.events_after(0, usize::MAX).unwrap();
-        assert!(!theirs.is_empty() && theirs.len() < ours.len(), "taken mid-ingest");
+        assert!(
+            !theirs.is_empty() && theirs.len() < ours.len(),
+            "taken mid-ingest"
+        );
         assert_eq!(theirs[..], ours[..theirs.len()], "a prefix of the log");
         let snapshot = backed_up.snapshot().unwrap();
         let last = theirs.last().unwrap().seq;
-        assert!(snapshot.seq <= last, "checkpoint {} beyond the log {last}", snapshot.seq);
+        assert!(
+            snapshot.seq <= last,
+            "checkpoint {} beyond the log {last}",
+            snapshot.seq
+        );
         assert_eq!(snapshot.profiles[0].state, snapshot.seq.to_le_bytes());
 
         restore(&copy, &restored, false).unwrap();
