@@ -96,7 +96,7 @@ async fn serve_on_postgres_ingests_decides_restarts_and_erases() {
         )),
         "0"
     );
-    // `purge` ran VACUUM: the space is free but not zeroed, so the bytes may linger in the
+    // `purge` started VACUUM: the space is free but not zeroed, so the bytes may linger in the
     // table and index files until reused. The operator's step for a byte-level guarantee
     // (README): VACUUM FULL rewrites the tables; after a checkpoint the old files are gone.
     count(&format!("VACUUM FULL {}", tailor_store_personal_tables()));

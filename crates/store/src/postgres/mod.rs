@@ -75,6 +75,8 @@ const NODE_LOCK_WAIT: Duration = Duration::from_secs(10);
 
 pub struct PgStore {
     pool: Pool,
+    /// The background vacuum `purge` starts (`privacy.rs`).
+    vacuum: std::sync::Arc<parking_lot::Mutex<privacy::VacuumState>>,
     /// The session holding the node lock; dropping it releases the lock.
     node_lock: Option<tokio_postgres::Client>,
     /// The runtime the connections run on; `None` only while dropping.
@@ -205,6 +207,7 @@ impl PgStore {
             .map_err(|e| StoreError::Backend(format!("cannot build the connection pool: {e}")))?;
         let store = Self {
             pool,
+            vacuum: Default::default(),
             node_lock: None,
             runtime: Some(runtime),
         };

@@ -4,8 +4,8 @@
 //!
 //! What PostgreSQL keeps of a deleted row, and for how long (README, "Erasure on
 //! PostgreSQL"): the row version stays in its heap page as a dead tuple, and its keys in
-//! index pages, until `VACUUM` removes them (`purge` runs it on every table erasure
-//! touches, then a `CHECKPOINT` so the data files on disk hold the vacuumed pages). The
+//! index pages, until `VACUUM` removes them (`purge` starts it in the background on every
+//! table erasure touches, then a `CHECKPOINT` so the data files on disk hold the vacuumed pages). The
 //! freed space is not zeroed (the end-to-end test finds the bytes after `VACUUM`): they
 //! stay in the page until a later row reuses the space or `VACUUM FULL` rewrites the table,
 //! which takes an exclusive lock and so is the operator's to schedule, not erasure's. The row was also written to the write-ahead log when it
@@ -28,6 +28,27 @@ pub(super) const MIGRATIONS: &[&str] = &[
 /// should rewrite for a byte-level guarantee: README, "Erasure on PostgreSQL").
 pub const PERSONAL_TABLES: &str = "events, profiles, identities, decisions, decision_shown, rewards, exposures, \
      journey_runs, outbox, audience_members, audience_changes";
+
+/// Whether a background vacuum runs, and whether another was asked for meanwhile.
+#[derive(Default)]
+pub(super) struct VacuumState {
+    running: bool,
+    again: bool,
+}
+
+async fn vacuum_personal_tables(pool: &deadpool_postgres::Pool) -> Result<()> {
+    let client = pool.get().await?;
+    client
+        .batch_execute(&format!("VACUUM {PERSONAL_TABLES}"))
+        .await?;
+    // Writes the vacuumed pages to the data files now rather than at the next checkpoint.
+    // Needs superuser or `pg_checkpoint`; without them the next automatic checkpoint
+    // (`checkpoint_timeout`, 5 minutes by default) does it.
+    if let Err(e) = client.batch_execute("CHECKPOINT").await {
+        tracing::info!(error = %e, "CHECKPOINT after erasure not permitted; the next automatic one writes the pages");
+    }
+    Ok(())
+}
 
 impl PrivacyStore for PgStore {
     fn erase_person(&self, person: &PersonKeys) -> Result<Erased> {
@@ -63,20 +84,37 @@ impl PrivacyStore for PgStore {
         })
     }
 
+    /// Starts `VACUUM` of the personal tables, then a `CHECKPOINT`, in the background and
+    /// returns: erasure runs on the ingest writer, and a vacuum scans whole tables, so
+    /// waiting for it would hold up ingest for as long. A purge asked for while one runs
+    /// makes that one run again when it ends, so the last erasure is always covered.
     fn purge(&self) -> Result<()> {
-        self.run(|pool| async move {
-            let client = pool.get().await?;
-            client
-                .batch_execute(&format!("VACUUM {PERSONAL_TABLES}"))
-                .await?;
-            // Writes the vacuumed pages to the data files now rather than at the next
-            // checkpoint. Needs superuser or `pg_checkpoint`; without them the next
-            // automatic checkpoint (`checkpoint_timeout`, 5 minutes by default) does it.
-            if let Err(e) = client.batch_execute("CHECKPOINT").await {
-                tracing::info!(error = %e, "CHECKPOINT after erasure not permitted; the next automatic one writes the pages");
+        {
+            let mut state = self.vacuum.lock();
+            if state.running {
+                state.again = true;
+                return Ok(());
             }
-            Ok(())
-        })
+            state.running = true;
+        }
+        let (pool, vacuum) = (self.pool.clone(), self.vacuum.clone());
+        let runtime = self
+            .runtime
+            .as_ref()
+            .ok_or_else(|| crate::StoreError::Backend("the PostgreSQL store is closed".into()))?;
+        runtime.spawn(async move {
+            loop {
+                if let Err(e) = vacuum_personal_tables(&pool).await {
+                    tracing::warn!(error = %e, "VACUUM after erasure failed; the next erasure or autovacuum covers it");
+                }
+                let mut state = vacuum.lock();
+                if !std::mem::take(&mut state.again) {
+                    state.running = false;
+                    break;
+                }
+            }
+        });
+        Ok(())
     }
 
     fn suppress(&self, hashes: &[String]) -> Result<()> {
