@@ -182,8 +182,10 @@ pub(crate) fn open(
         inbox,
         decider: decider.clone(),
         ingest: ingest.clone(),
+        channels: Arc::new(options.channels),
+        links: journeys::unsubscribe::Links::load(store.as_ref())?,
     });
-    let journey_threads = journeys::start(&journeys, inlets, options.channels)?;
+    let journey_threads = journeys::start(&journeys, inlets)?;
     let retention = Retention::new(
         options.retention,
         store.clone(),

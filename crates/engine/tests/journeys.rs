@@ -29,10 +29,11 @@ impl World {
         let (hooks, hooks_base) = WebhookReceiver::start().await;
         let kit = TestEngine::builder()
             .channels(ChannelConfig {
-                smtp_url: Some(smtp.url()),
+                smtp: Some(smtp.settings()),
                 email_from: Some("Shop <shop@example.com>".into()),
                 push_url: Some(format!("{hooks_base}/push")),
                 webhook_secret: Some(SECRET.into()),
+                ..Default::default()
             })
             .start()
             .await;
@@ -213,7 +214,7 @@ async fn abandoned_cart_runs_end_to_end_through_smtp_webhooks_and_audiences() {
         "recommendations from decide: {mail}"
     );
     assert!(
-        mail.contains("Message-ID: <abandoned-cart."),
+        mail.contains("Message-ID: <abandoned-cart=3A"),
         "the idempotency key travels: {mail}"
     );
     // No consent: recorded, visible, not sent.
@@ -525,13 +526,11 @@ async fn the_other_templates_run_end_to_end() {
     let w = World::start().await;
     let s = &w.kit;
     catalog(s);
-    for id in ["browse-abandonment", "post-purchase", "win-back", "welcome"] {
+    for id in ["browse-abandonment", "post-purchase", "welcome"] {
         put_template(s, id);
     }
     s.clock.to("2031-03-03T12:00:00Z");
-    for u in [
-        "w-quiz", "w-lazy", "b-view", "b-adds", "pp", "wb", "wb-low", "bounce",
-    ] {
+    for u in ["w-quiz", "w-lazy", "b-view", "b-adds", "pp", "bounce"] {
         shopper(s, u, consent(true, true, true)).await;
     }
     // Welcome series: an email at once; the quiz taker is tagged, the other nudged by push.
@@ -579,27 +578,9 @@ async fn the_other_templates_run_end_to_end() {
         json!({"product_id": "shoe-2", "price": 102.0, "quantity": 1}),
     )
     .await;
-    // Post-purchase and win-back (only above the churn-risk threshold, only customers).
+    // Post-purchase (win-back, entered by the churn prediction: its own test below).
     track(s, "pp", "Order Completed", json!({"order_id": "pp-1", "total": 50.0, "products": [{"product_id": "shoe-3", "price": 50.0}]})).await;
-    track(
-        s,
-        "wb",
-        "Order Completed",
-        json!({"order_id": "wb-1", "total": 20.0}),
-    )
-    .await;
-    track(
-        s,
-        "wb-low",
-        "Order Completed",
-        json!({"order_id": "wb-2", "total": 20.0}),
-    )
-    .await;
-    track(s, "wb", "Churn Risk Changed", json!({"risk": 0.9})).await;
-    track(s, "wb-low", "Churn Risk Changed", json!({"risk": 0.2})).await;
     s.settle().await;
-    assert_eq!(w.smtp.to("wb@example.com").len(), 1, "win-back email");
-    assert!(w.smtp.to("wb@example.com")[0].contains("We miss you"));
     // Tuesday 18:00: a day has passed, but not yet their hour.
     s.clock.to("2031-03-04T18:00:00Z");
     s.settle().await;
@@ -632,15 +613,8 @@ async fn the_other_templates_run_end_to_end() {
         w.smtp.to("b-adds@example.com").is_empty(),
         "adding to cart is the goal"
     );
-    assert!(
-        w.smtp
-            .to("wb-low@example.com")
-            .iter()
-            .all(|m| !m.contains("We miss you"))
-    );
     assert!(w.smtp.to("bounce@example.com").is_empty());
     assert_eq!(stats(s, "browse-abandonment")["journey"]["converted"], 1);
-    assert_eq!(stats(s, "win-back")["journey"]["entered"], 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

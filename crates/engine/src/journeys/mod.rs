@@ -6,9 +6,12 @@
 //!   the log after a restart), runs stepped, timers fired; every decision is one store
 //!   transaction together with the log position it covers.
 //! - `delivery` — the outbox thread: policies at send time, render, send, mark.
-//! - `onsite` — delivered on-site messages, shown by the `onsite.message` placement.
+//! - `templates` — message templates (the marketer's, over the built-in defaults), in the
+//!   language of `language`, filled for one person by `render`.
+//! - `unsubscribe` — signed one-click links; `inbound` — what providers report back
+//!   (bounces, complaints, SMS replies).
 //! - `report` — sent vs control: conversions, revenue, unsubscribes.
-//! - `policy`, `channels`, `render`, `audiences` — what those use.
+//! - `policy`, `channels`, `audiences` — what those use.
 //!
 //! **Exactness.** Runs are keyed by the journey and the log position of the entering event,
 //! outbox messages by `{run}:{step}`, and each scheduler decision is written atomically with
@@ -23,11 +26,14 @@ mod audiences;
 pub mod channels;
 pub mod definition;
 mod delivery;
+pub mod inbound;
+pub mod language;
 pub mod policy;
-mod render;
+pub mod render;
 pub mod report;
 mod runner;
 pub mod templates;
+pub mod unsubscribe;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -56,6 +62,8 @@ use policy::SendPolicy;
 const JOURNEYS_META: &str = "journeys";
 /// Where the send policy is kept.
 const POLICY_META: &str = "journey_policy";
+/// Where the saved message templates are kept.
+const TEMPLATES_META: &str = "message_templates";
 
 /// An event the writer hands the scheduler.
 pub(crate) struct Seen {
@@ -108,6 +116,8 @@ pub(crate) struct Journeys {
     /// for; kept by the writer, built from all profiles when a journey or the engine starts.
     members: Mutex<HashMap<String, (Value, HashSet<crate::profile::ProfileId>)>>,
     policy: RwLock<Arc<SendPolicy>>,
+    /// The message templates in service (built-ins under the saved ones), compiled.
+    templates: RwLock<Arc<templates::TemplateBook>>,
     hook: mpsc::Sender<ToScheduler>,
     /// Settle requests for the outbox thread.
     outbox: mpsc::Sender<Ack>,
@@ -133,6 +143,10 @@ pub(crate) struct JourneyParts {
     pub decider: Arc<Decider>,
     /// `updateProfile` steps change traits through the ordinary ingest path.
     pub ingest: Ingest,
+    /// The providers and what messages say about the store (name, currency, public URL).
+    pub channels: Arc<ChannelConfig>,
+    /// Signs and checks one-click unsubscribe links.
+    pub links: unsubscribe::Links,
 }
 
 impl JourneyParts {
@@ -153,12 +167,6 @@ impl JourneyParts {
             "journeys still had work after {SETTLE_ROUNDS} rounds"
         )))
     }
-
-    /// A product's name, or its id if the catalog no longer has it.
-    fn product_name(&self, id: &str) -> String {
-        self.live
-            .with_catalog(|c| c.product(id).map_or(id.to_string(), |p| p.name.clone()))
-    }
 }
 
 impl Journeys {
@@ -177,6 +185,11 @@ impl Journeys {
                 .map_err(|e| EngineError::Corrupt(format!("journey policy: {e}")))?,
             None => SendPolicy::default(),
         };
+        let saved: templates::StoredTemplates = match store.get_meta(TEMPLATES_META)? {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| EngineError::Corrupt(format!("message templates: {e}")))?,
+            None => BTreeMap::new(),
+        };
         let (hook, observed) = mpsc::channel();
         let (outbox, outbox_rx) = mpsc::channel();
         let journeys = Journeys {
@@ -185,6 +198,7 @@ impl Journeys {
             members: Mutex::new(HashMap::new()),
             book: RwLock::new(Arc::new(book)),
             policy: RwLock::new(Arc::new(policy)),
+            templates: RwLock::new(Arc::new(templates::TemplateBook::new(&saved))),
             hook,
             outbox,
             inbox,
@@ -324,6 +338,10 @@ impl Journeys {
 
     pub(crate) fn policy(&self) -> Arc<SendPolicy> {
         self.policy.read().clone()
+    }
+
+    pub(crate) fn templates(&self) -> Arc<templates::TemplateBook> {
+        self.templates.read().clone()
     }
 
     fn save(&self, store: &dyn Store, book: JourneyBook) -> Result<(), EngineError> {
@@ -622,11 +640,7 @@ async fn ask(send: impl FnOnce(Ack) -> bool) -> Result<usize, EngineError> {
 }
 
 /// Starts the scheduler and the delivery thread.
-pub(crate) fn start(
-    parts: &Arc<JourneyParts>,
-    inlets: Inlets,
-    channels: ChannelConfig,
-) -> Result<Threads, EngineError> {
+pub(crate) fn start(parts: &Arc<JourneyParts>, inlets: Inlets) -> Result<Threads, EngineError> {
     prepare(parts)?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
@@ -646,7 +660,7 @@ pub(crate) fn start(
         let (parts, stop) = (parts.clone(), stop.clone());
         spawn(
             "tailor-outbox",
-            Box::new(move || delivery::Delivery::new(parts, channels, inlets.outbox, stop).run()),
+            Box::new(move || delivery::Delivery::new(parts, inlets.outbox, stop).run()),
         )?
     };
     Ok(Threads {
