@@ -12,10 +12,12 @@ Prints "ready" once it listens; stops on SIGTERM or when stdin closes.
 """
 
 import argparse
+import logging
 import signal
 import ssl
 import sys
 import threading
+import warnings
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
@@ -38,6 +40,9 @@ class Recording(Mailbox):
 
 
 def main():
+    # aiosmtpd's deprecation notes and policy warnings are noise in test output.
+    warnings.simplefilter("ignore")
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--maildir", required=True)
@@ -54,7 +59,7 @@ def main():
             and auth_data.login.decode() == args.user
             and auth_data.password.decode() == args.password
         )
-        return AuthResult(success=ok, handled=False)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(args.cert, args.key)
@@ -64,12 +69,15 @@ def main():
         port=args.port,
         authenticator=authenticate,
         auth_required=True,
-        auth_require_tls=True,
     )
     if args.tls == "starttls":
-        controller = Controller(tls_context=context, require_starttls=True, **common)
+        controller = Controller(
+            tls_context=context, require_starttls=True, auth_require_tls=True, **common
+        )
     else:
-        controller = Controller(ssl_context=context, **common)
+        # The whole connection is TLS; aiosmtpd's own check knows only STARTTLS, so it
+        # would hide AUTH from a client that is already encrypted.
+        controller = Controller(ssl_context=context, auth_require_tls=False, **common)
     controller.start()
     print("ready", flush=True)
 

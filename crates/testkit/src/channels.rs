@@ -25,6 +25,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 pub const SMTP_USER: &str = "tailor@shop.example.com";
 pub const SMTP_PASSWORD: &str = "correct horse battery staple";
 
+/// Recipients the in-process sink refuses with `550 5.1.1` (a hard bounce).
+pub const NO_SUCH_USER: &str = "nosuchuser";
+
 /// An SMTP server that keeps every message it accepts.
 pub struct MailSink {
     port: u16,
@@ -128,6 +131,8 @@ impl MailSink {
             SmtpTls::None => panic!("MailSink::secure is for TLS; use MailSink::start"),
         };
         let child = Command::new("python3")
+            // aiosmtpd's deprecation and policy warnings are noise here.
+            .args(["-W", "ignore"])
             .arg(script)
             .args(["--port", &port.to_string(), "--tls", mode])
             .args(["--user", SMTP_USER, "--password", SMTP_PASSWORD])
@@ -350,6 +355,10 @@ async fn smtp_session(
                 from = argument("MAIL FROM:");
                 b"250 OK\r\n"
             }
+            // An address that does not exist, for bounce tests: refused for good.
+            "RCPT" if argument("RCPT TO:").starts_with(NO_SUCH_USER) => {
+                b"550 5.1.1 Recipient address rejected: User unknown\r\n"
+            }
             "RCPT" => {
                 to.push(argument("RCPT TO:"));
                 b"250 OK\r\n"
@@ -387,6 +396,34 @@ async fn smtp_session(
         };
         write.write_all(reply).await?;
     }
+}
+
+/// The fields of an `application/x-www-form-urlencoded` body (as SMS providers take them).
+pub fn form_fields(body: &str) -> std::collections::BTreeMap<String, String> {
+    fn decode(s: &str) -> String {
+        let s = s.replace('+', " ");
+        let raw = s.as_bytes();
+        let mut out = Vec::with_capacity(raw.len());
+        let mut i = 0;
+        while i < raw.len() {
+            if raw[i] == b'%'
+                && let Some(b) = std::str::from_utf8(raw.get(i + 1..i + 3).unwrap_or_default())
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(b);
+                i += 3;
+            } else {
+                out.push(raw[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    body.split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
 }
 
 /// A webhook receiver: records each delivery's headers and body; answers 500 while

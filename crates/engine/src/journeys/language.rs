@@ -122,6 +122,11 @@ const BLOCKS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The names `{% include "…" %}` takes.
+pub fn block_names() -> Vec<&'static str> {
+    BLOCKS.iter().map(|(name, _)| *name).collect()
+}
+
 /// Whether a variable path a template reads (`cart.items`, `traits.tier`) is one the
 /// context has.
 fn known(path: &str) -> bool {

@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod consent;
 pub mod decide;
 pub mod experiments;
+pub mod inbound;
 pub mod ingest;
 pub mod journeys;
 pub mod me;
@@ -13,6 +14,8 @@ pub mod preferences;
 pub mod profiles;
 pub mod retention;
 pub mod sources;
+pub mod templates;
+pub mod unsubscribe;
 
 use serde::Serialize;
 use utoipa::ToSchema;
