@@ -335,7 +335,7 @@ pub fn sample_context() -> serde_json::Value {
                       "url": "https://shop.example.com/spring", "image_url": null},
         "event": {}, "journey": "sample", "store": {"name": "Shop"},
         "currency": "USD", "timezone": "Europe/London", "now": 1_900_000_000_000i64,
-        "unsubscribe_url": "https://tailor.example.com/v1/unsubscribe/sample",
+        "unsubscribe_url": "https://tailor.example.com/unsubscribe/sample",
     })
 }
 

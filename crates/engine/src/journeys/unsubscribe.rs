@@ -1,5 +1,5 @@
 //! One-click unsubscribe (RFC 8058). Every email and SMS carries a link of its own,
-//! `{public URL}/v1/unsubscribe/{token}`: the token names the channel and the outbox key of
+//! `{public URL}/unsubscribe/{token}`: the token names the channel and the outbox key of
 //! the message (no id, no address), signed with HMAC-SHA256 under a secret random per data
 //! directory (meta `unsubscribe_secret`), so it cannot be forged or pointed at someone else.
 //! Links do not expire: a mail read months later still unsubscribes.
@@ -95,7 +95,7 @@ impl JourneyParts {
     pub(crate) fn unsubscribe_url(&self, channel: Channel, key: &str) -> Option<String> {
         matches!(channel, Channel::Email | Channel::Sms).then(|| {
             format!(
-                "{}/v1/unsubscribe/{}",
+                "{}/unsubscribe/{}",
                 self.channels.public_url(),
                 self.links.token(channel, key)
             )

@@ -14,7 +14,7 @@ use crate::AppState;
 use crate::error::ApiError;
 
 /// The page behind an unsubscribe link: what it unsubscribes from, and a button.
-#[utoipa::path(get, path = "/v1/unsubscribe/{token}", tag = "messages",
+#[utoipa::path(get, path = "/unsubscribe/{token}", tag = "messages",
     params(("token" = String, Path)),
     responses((status = 200, content_type = "text/html", body = String),
               (status = 404, content_type = "text/html", body = String)))]
@@ -43,7 +43,7 @@ pub async fn page(State(state): State<AppState>, Path(token): Path<String>) -> R
 /// Unsubscribes: withdraws the consent of the link's person for the link's channel (recorded
 /// in their consent ledger, source `unsubscribe link`). Answers the confirmation page;
 /// repeating it changes nothing.
-#[utoipa::path(post, path = "/v1/unsubscribe/{token}", tag = "messages",
+#[utoipa::path(post, path = "/unsubscribe/{token}", tag = "messages",
     params(("token" = String, Path)),
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
         description = "`List-Unsubscribe=One-Click` (RFC 8058); the body is not required"),
