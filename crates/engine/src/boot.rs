@@ -123,7 +123,12 @@ pub(crate) fn open(
         live.clone(),
     )?);
     let inbox = Arc::new(Inbox::default());
-    let (journey_book, inlets) = Journeys::load(store.as_ref(), predictions.slot(), inbox.clone())?;
+    let (journey_book, inlets) = Journeys::load(
+        store.as_ref(),
+        predictions.slot(),
+        inbox.clone(),
+        consent.clone(),
+    )?;
     let journey_book = Arc::new(journey_book);
     let decisions = Arc::new(DecisionLog::start(store.clone())?);
     let placements = Arc::new(Placements::new(loaded.placements));

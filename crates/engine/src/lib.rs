@@ -546,6 +546,25 @@ impl Engine {
         self.parts.journeys.sms_reply(reply).await
     }
 
+    /// Every audience: the ones segments define and the ones journey steps fill.
+    pub fn audiences(&self) -> Result<Vec<journeys::audience_book::AudienceSummary>> {
+        self.parts.journeys.audiences()
+    }
+
+    /// Defines a segment audience (members follow as profiles change).
+    pub fn put_audience(
+        &self,
+        name: &str,
+        definition: journeys::audience_book::AudienceDefinition,
+    ) -> Result<journeys::audience_book::AudienceSummary> {
+        self.parts.journeys.put_audience(name, definition)
+    }
+
+    /// Deletes a segment audience; every member gets a `remove`.
+    pub fn delete_audience(&self, name: &str) -> Result<()> {
+        self.parts.journeys.delete_audience(name)
+    }
+
     /// An audience's members who may be used for advertising now.
     pub fn audience(&self, name: &str) -> Result<journeys::Audience> {
         self.parts.journeys.audience(name)
@@ -561,9 +580,13 @@ impl Engine {
         self.parts.journeys.audience_changes(name, after, limit)
     }
 
-    /// The audience in customer-match form (hashed email and phone, predicted value).
-    pub fn audience_export(&self, name: &str) -> Result<String> {
-        self.parts.journeys.audience_export(name)
+    /// The audience as a Google Ads or Meta upload file (hashed email and phone).
+    pub fn audience_export(
+        &self,
+        name: &str,
+        format: journeys::audiences::ExportFormat,
+    ) -> Result<String> {
+        self.parts.journeys.audience_export(name, format)
     }
 
     // Retention.

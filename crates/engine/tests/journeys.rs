@@ -10,6 +10,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tailor_engine::EngineError;
+use tailor_engine::journeys::audiences::ExportFormat;
 use tailor_engine::journeys::channels::ChannelConfig;
 use tailor_engine::journeys::channels::{SmsFormat, SmsSettings, SmtpTls};
 use tailor_engine::journeys::inbound::{EmailFeedback, SmsReply};
@@ -319,23 +320,39 @@ async fn abandoned_cart_runs_end_to_end_through_smtp_webhooks_and_audiences() {
         members.contains(&"cart") && members.contains(&"opener"),
         "{a}"
     );
-    let csv = s.audience_export("cart-retargeting").unwrap();
     let hashed = |v: &str| {
         Sha256::digest(v.as_bytes())
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     };
-    assert!(csv.starts_with("email,phone,value\n"), "{csv}");
+    // Google Ads Customer Match: `Email,Phone`, the phone in E.164 before hashing.
+    let csv = s
+        .audience_export("cart-retargeting", ExportFormat::Google)
+        .unwrap();
+    assert!(csv.starts_with("Email,Phone\n"), "{csv}");
     assert!(
         csv.contains(&format!(
-            "{},{}",
+            "{},{}\n",
             hashed("cart@example.com"),
             hashed("+16505550100")
         )),
         "{csv}"
     );
     assert!(!csv.contains("@"), "no clear-text address leaves: {csv}");
+    // Meta's customer list: `email,phone,value`, the phone as digits without `+`.
+    let csv = s
+        .audience_export("cart-retargeting", ExportFormat::Meta)
+        .unwrap();
+    assert!(csv.starts_with("email,phone,value\n"), "{csv}");
+    assert!(
+        csv.contains(&format!(
+            "{},{},",
+            hashed("cart@example.com"),
+            hashed("16505550100")
+        )),
+        "{csv}"
+    );
     // The purchase ends the journey and leaves the audience.
     track(
         s,
@@ -366,12 +383,24 @@ async fn abandoned_cart_runs_end_to_end_through_smtp_webhooks_and_audiences() {
     // Where everyone is.
     let runs = as_json(s.journey_runs("opener").unwrap());
     assert_eq!(runs[0]["step"], "keep-14d", "{runs:?}");
-    // Erasure takes their journey state, messages and memberships with it.
-    s.erase("opener").await.unwrap();
+    // Erasure takes their journey state, messages and memberships with it, and leaves a
+    // `remove` that names no one, with only the hashed keys the ad platform matched.
+    let report = s.erase("opener").await.unwrap();
+    assert_eq!(report.audience_removals, 1);
     assert_eq!(s.journey_runs("opener").unwrap().len(), 0);
     assert!(outbox(s, "opener").is_empty());
     let a = json!(s.audience("cart-retargeting").unwrap());
     assert!(a["members"].as_array().unwrap().is_empty(), "{a}");
+    let c = json!(s.audience_changes("cart-retargeting", 0, 1_000).unwrap());
+    let last = c["changes"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["op"], "remove", "{c}");
+    assert_eq!(last["person"], Value::Null, "{c}");
+    assert_eq!(
+        last["matchKeys"]["google"]["email"],
+        hashed("opener@example.com"),
+        "{c}"
+    );
+    assert!(!c.to_string().contains("opener"), "{c}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -98,12 +98,7 @@ async fn templates_are_validated_previewed_and_restored() {
         .await;
     assert_eq!(status, 200, "{preview}");
     assert_eq!(preview["subject"], "Ann, $51.00 in your cart");
-    assert!(
-        preview["text"]
-            .as_str()
-            .unwrap()
-            .contains("Total: $51.00")
-    );
+    assert!(preview["text"].as_str().unwrap().contains("Total: $51.00"));
     // A draft renders without being saved.
     let (status, draft) = s
         .admin_post(
@@ -111,7 +106,11 @@ async fn templates_are_validated_previewed_and_restored() {
             &json!({"person": "ann", "template": {"channel": "sms", "text": "{{ cart.count }} items"}}),
         )
         .await;
-    assert_eq!((status, draft["text"].as_str()), (200, Some("2 items")), "{draft}");
+    assert_eq!(
+        (status, draft["text"].as_str()),
+        (200, Some("2 items")),
+        "{draft}"
+    );
     let (status, _) = s
         .admin_post("/v1/templates/promo/preview", &json!({"person": "nobody"}))
         .await;
@@ -123,9 +122,17 @@ async fn templates_are_validated_previewed_and_restored() {
             &json!({"channel": "sms", "text": "Cart: {{ cart.total | money }}. STOP to end."}),
         )
         .await;
-    assert_eq!((status, body["modified"].clone()), (200, json!(true)), "{body}");
+    assert_eq!(
+        (status, body["modified"].clone()),
+        (200, json!(true)),
+        "{body}"
+    );
     let (status, body) = s.admin_delete("/v1/templates/cart-sms").await;
-    assert_eq!((status, body["modified"].clone()), (200, json!(false)), "{body}");
+    assert_eq!(
+        (status, body["modified"].clone()),
+        (200, json!(false)),
+        "{body}"
+    );
     assert!(body["text"].as_str().unwrap().contains("Reply STOP"));
     let (status, _) = s.admin_delete("/v1/templates/promo").await;
     assert_eq!(status, 200);
@@ -162,9 +169,16 @@ async fn the_unsubscribe_link_shows_a_page_and_its_post_withdraws_consent() {
     // GET: a page with a button; nothing changes (mail scanners follow links).
     let page = s.get(path).reply().await;
     assert_eq!(page.status, 200);
-    assert!(page.headers["content-type"].to_str().unwrap().starts_with("text/html"));
     assert!(
-        page.text.contains("Stop emails from Trail &lt;&amp;&gt; Co?") && page.text.contains("<form method=\"post\">"),
+        page.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        page.text
+            .contains("Stop emails from Trail &lt;&amp;&gt; Co?")
+            && page.text.contains("<form method=\"post\">"),
         "{}",
         page.text
     );
@@ -183,12 +197,18 @@ async fn the_unsubscribe_link_shows_a_page_and_its_post_withdraws_consent() {
     assert_eq!(consent["purposes"]["email"]["allowed"], false, "{consent}");
     let ledger = consent["ledger"].as_array().unwrap();
     assert!(
-        ledger
-            .iter()
-            .any(|e| e["source"] == "unsubscribe link" && e["categoryPreferences"]["email"] == false),
+        ledger.iter().any(
+            |e| e["source"] == "unsubscribe link" && e["categoryPreferences"]["email"] == false
+        ),
         "{consent}"
     );
-    assert!(s.get(path).reply().await.text.contains("You are unsubscribed"));
+    assert!(
+        s.get(path)
+            .reply()
+            .await
+            .text
+            .contains("You are unsubscribed")
+    );
     let bad = s.get("/unsubscribe/not-a-token").reply().await;
     assert_eq!(bad.status, 404);
     assert!(bad.text.contains("not valid"));
@@ -242,7 +262,10 @@ async fn inbound_webhooks_take_only_the_inbound_secret() {
             .header("content-type", "application/json")
             .header("webhook-id", "msg_1")
             .header("webhook-timestamp", &ts.to_string())
-            .header("webhook-signature", &sign(INBOUND, "msg_1", &ts.to_string(), &body))
+            .header(
+                "webhook-signature",
+                &sign(INBOUND, "msg_1", &ts.to_string(), &body),
+            )
             .body(body.clone())
     };
     let (status, stale) = signed(now - 3_600).send().await;
@@ -270,5 +293,10 @@ async fn inbound_webhooks_take_only_the_inbound_secret() {
         .send()
         .await;
     assert_eq!(status, 401);
-    assert!(body["error"]["message"].as_str().unwrap().contains("TAILOR_INBOUND_SECRET"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("TAILOR_INBOUND_SECRET")
+    );
 }

@@ -1,11 +1,12 @@
 //! The admin API of journeys (`/v1/journeys…`, the outbox, audiences): definitions saved
-//! as versions, pause and resume, counts and reports, dead letters, audience exports.
+//! as versions, pause and resume, counts and reports, dead letters (audiences:
+//! `audience_book`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::Value;
-use tailor_core::{Millis, Purpose, ValidationError};
+use tailor_core::ValidationError;
 use tailor_store::OutboxStatus;
 
 use super::definition::{Action, Journey, StoredJourney};
@@ -13,9 +14,8 @@ use super::policy::SendPolicy;
 use super::render::{self, Recipient, Rendered};
 use super::templates::{StoredTemplate, StoredTemplates, TemplateBook, TemplateDefinition};
 use super::{
-    Audience, AudienceChangeView, AudienceChanges, AudienceMember, JourneyParts, JourneyStats,
-    JourneySummary, JourneyTemplates, OutboxMessage, POLICY_META, RunView, StepStats,
-    TEMPLATES_META, audiences, delivery, outbox_json, report, runner, summary, templates,
+    JourneyParts, JourneyStats, JourneySummary, JourneyTemplates, OutboxMessage, POLICY_META,
+    RunView, StepStats, TEMPLATES_META, delivery, outbox_json, report, runner, summary, templates,
 };
 use crate::error::EngineError;
 
@@ -41,6 +41,23 @@ impl JourneyParts {
     /// (running people keep theirs).
     pub fn put_journey(&self, definition: Value) -> Result<JourneySummary, EngineError> {
         let journey = Journey::from_json_with(definition, &self.journeys.templates())?;
+        let segment_audiences = self.journeys.audience_book();
+        let taken: Vec<String> = journey
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::Audience { audience, .. } if segment_audiences.contains_key(audience) => {
+                    Some(format!(
+                        "step {:?}: audience {audience:?} is defined by a segment; steps fill audiences of their own",
+                        s.id
+                    ))
+                }
+                _ => None,
+            })
+            .collect();
+        if !taken.is_empty() {
+            return Err(ValidationError { problems: taken }.into());
+        }
         let journeys = &self.journeys;
         let mut book = (*journeys.book()).clone();
         let now = self.clock.now();
@@ -398,119 +415,5 @@ impl JourneyParts {
         write.count(&item.journey, runner::JOURNEY_STEP, "replayed");
         self.store.journey_write(&write)?;
         Ok(outbox_json(&item))
-    }
-
-    /// An audience's members who may be used for advertising now.
-    pub fn audience(&self, name: &str) -> Result<Audience, EngineError> {
-        let (members, left_out) = self.audience_people(name)?;
-        let value = self.predicted_values(&members);
-        let members = members
-            .into_iter()
-            .zip(value)
-            .map(|((person, added_at), predicted_value)| AudienceMember {
-                person,
-                added_at,
-                predicted_value,
-            })
-            .collect();
-        Ok(Audience {
-            audience: name.to_string(),
-            members,
-            without_consent: left_out,
-        })
-    }
-
-    /// The audience's add/remove stream after position `after`, for an ad platform sync.
-    pub fn audience_changes(
-        &self,
-        name: &str,
-        after: i64,
-        limit: usize,
-    ) -> Result<AudienceChanges, EngineError> {
-        let changes = self.store.audience_changes(name, after, limit)?;
-        let next = changes.last().map_or(after, |c| c.seq);
-        let changes = changes
-            .into_iter()
-            .map(|c| AudienceChangeView {
-                seq: c.seq,
-                person: c.person,
-                op: c.op,
-                at: c.at,
-            })
-            .collect();
-        Ok(AudienceChanges {
-            audience: name.to_string(),
-            changes,
-            next,
-        })
-    }
-
-    /// The audience in customer-match form: one row per member with advertising consent,
-    /// `email,phone` as lower-case hex SHA-256 of the normalized values (empty if unknown),
-    /// and `value`, the member's predicted value (`predictions.predicted_value`; empty before
-    /// a model is trained) for value-based bidding and lookalikes.
-    pub fn audience_export(&self, name: &str) -> Result<String, EngineError> {
-        let (members, _) = self.audience_people(name)?;
-        let values = self.predicted_values(&members);
-        let mut csv = String::from("email,phone,value\n");
-        let registry = self.live.registry();
-        for ((person, _), value) in members.into_iter().zip(values) {
-            let Some(p) = registry.find(&person) else {
-                continue;
-            };
-            let text = |k: &str| {
-                p.traits
-                    .get(k)
-                    .and_then(|v| v.value.as_str().map(str::to_string))
-            };
-            let email = text("email")
-                .as_deref()
-                .and_then(audiences::normalize_email);
-            let phone = text("phone")
-                .as_deref()
-                .and_then(audiences::normalize_phone);
-            if email.is_none() && phone.is_none() {
-                continue;
-            }
-            let hash = |v: Option<String>| v.map(|v| audiences::sha256_hex(&v)).unwrap_or_default();
-            let value = value.map(|v| format!("{v:.2}")).unwrap_or_default();
-            csv.push_str(&format!("{},{},{value}\n", hash(email), hash(phone)));
-        }
-        Ok(csv)
-    }
-
-    /// Each member's predicted value, if a model is trained.
-    fn predicted_values(&self, members: &[(String, Millis)]) -> Vec<Option<f64>> {
-        let models = self.predictions.current();
-        let registry = self.live.registry();
-        let now = self.clock.now();
-        members
-            .iter()
-            .map(|(person, _)| {
-                let (models, p) = (models.as_ref()?, registry.find(person)?);
-                models.predict(p, now, None).predicted_value
-            })
-            .collect()
-    }
-
-    /// Members with advertising consent now, and how many were left out for lack of it.
-    fn audience_people(&self, name: &str) -> Result<(Vec<(String, Millis)>, usize), EngineError> {
-        let all = self.store.audience_members(name)?;
-        let policy = self.consent.policy();
-        let registry = self.live.registry();
-        let total = all.len();
-        let kept: Vec<(String, Millis)> = all
-            .into_iter()
-            .filter(|(person, _)| {
-                policy
-                    .may(
-                        registry.find(person).map(|p| p.as_ref()),
-                        Purpose::Advertising,
-                    )
-                    .allowed
-            })
-            .collect();
-        let left_out = total - kept.len();
-        Ok((kept, left_out))
     }
 }

@@ -11,7 +11,9 @@
 //! - `unsubscribe` — signed one-click links; `inbound` — what providers report back
 //!   (bounces, complaints, SMS replies).
 //! - `report` — sent vs control: conversions, revenue, unsubscribes.
-//! - `policy`, `channels`, `audiences` — what those use.
+//! - `audience_book` — ad audiences: the ones a segment defines and the ones steps fill,
+//!   their members, change streams and upload files (`audiences`: the match keys).
+//! - `policy`, `channels` — what those use.
 //!
 //! **Exactness.** Runs are keyed by the journey and the log position of the entering event,
 //! outbox messages by `{run}:{step}`, and each scheduler decision is written atomically with
@@ -22,7 +24,8 @@
 //! exactly-once; the wire is at-least-once with a stable key.
 
 mod admin;
-mod audiences;
+pub mod audience_book;
+pub mod audiences;
 pub mod channels;
 pub mod definition;
 mod delivery;
@@ -32,6 +35,7 @@ pub mod policy;
 pub mod render;
 pub mod report;
 mod runner;
+mod scan;
 pub mod templates;
 pub mod unsubscribe;
 
@@ -73,6 +77,11 @@ pub(crate) struct Seen {
     /// this event left it; `None` when read back from the log, where the scheduler
     /// evaluates conditions over the profile as it is then.
     pub eligible: Option<Vec<String>>,
+    /// Who this profile change moved into or out of a segment audience.
+    pub audience: Vec<tailor_store::AudienceChange>,
+    /// The event stated consent choices that leave advertising refused: the person leaves
+    /// every audience.
+    pub refuses_ads: bool,
 }
 
 pub(crate) type Observed = Vec<Seen>;
@@ -125,6 +134,14 @@ pub(crate) struct Journeys {
     inbox: Arc<Inbox>,
     /// The prediction models in service, for conditions on `predictions.*`.
     models: ModelSlot,
+    /// The segment audiences (see `audience_book`).
+    audiences: RwLock<Arc<audience_book::AudienceBook>>,
+    /// Who is in each segment audience now (profiles), kept by the writer and the scan.
+    audience_members: Mutex<HashMap<String, HashSet<crate::profile::ProfileId>>>,
+    /// Segment audiences take only people who allow advertising.
+    consent: Arc<Consent>,
+    /// A segment audience changed: the scheduler scans all profiles on its next pass.
+    scan_now: std::sync::atomic::AtomicBool,
 }
 
 /// What journeys use of the rest of the engine (the scheduler, the outbox thread, the
@@ -174,7 +191,11 @@ impl Journeys {
         store: &dyn Store,
         models: ModelSlot,
         inbox: Arc<Inbox>,
+        consent: Arc<Consent>,
     ) -> Result<(Journeys, Inlets), EngineError> {
+        let audiences: audience_book::AudienceBook =
+            crate::meta::load(store, audience_book::AUDIENCES_META, "audiences")?
+                .unwrap_or_default();
         let book: JourneyBook = match store.get_meta(JOURNEYS_META)? {
             Some(json) => serde_json::from_str(&json)
                 .map_err(|e| EngineError::Corrupt(format!("journeys: {e}")))?,
@@ -203,6 +224,10 @@ impl Journeys {
             outbox,
             inbox,
             models,
+            audiences: RwLock::new(Arc::new(audiences)),
+            audience_members: Mutex::new(HashMap::new()),
+            consent,
+            scan_now: std::sync::atomic::AtomicBool::new(true),
         };
         let inlets = Inlets {
             observed,
@@ -211,9 +236,18 @@ impl Journeys {
         Ok((journeys, inlets))
     }
 
-    /// Whether the writer must call [`Journeys::observe`] for events whatever their name.
+    /// Whether the writer must call [`Journeys::observe`] for events whatever their name:
+    /// a journey is entered by a segment, or an audience is defined by one or filled by
+    /// steps (a consent withdrawal ends those memberships).
     pub(crate) fn has_segments(&self) -> bool {
         !self.segments.read().is_empty()
+            || !self.audiences.read().is_empty()
+            || self.book.read().values().any(|j| {
+                j.versions
+                    .iter()
+                    .flat_map(|v| v.steps.iter())
+                    .any(|s| matches!(s.action, definition::Action::Audience { .. }))
+            })
     }
 
     /// Called by the writer right after it folded one committed event: if some journey
@@ -242,11 +276,17 @@ impl Journeys {
             );
         }
         let segments = self.segments.read().clone();
+        let mut audience = Vec::new();
+        let mut refuses_ads = false;
         if let Some(p) = profile
-            && !segments.is_empty()
+            && (!segments.is_empty() || !self.audiences.read().is_empty())
         {
-            // On the writer's path: predictions only if a segment reads them.
-            let models = self.segment_models(&segments);
+            // On the writer's path: predictions only if a condition reads them.
+            let models = self.segment_models(&segments).or_else(|| {
+                self.audiences_read_predictions()
+                    .then(|| self.models.read().clone())
+                    .flatten()
+            });
             let doc = crate::decide::visitor::attributes(
                 Some(p),
                 &serde_json::Map::new(),
@@ -269,12 +309,22 @@ impl Journeys {
                     eligible.push(s.id.clone());
                 }
             }
+            drop(members);
+            audience = self.audience_transitions(p, &doc, now);
         }
-        if name.is_some() || !eligible.is_empty() {
+        if let Some(p) = profile
+            && audience_book::states_consent(m)
+            && !self.may_advertise(p)
+        {
+            refuses_ads = true;
+        }
+        if name.is_some() || !eligible.is_empty() || !audience.is_empty() || refuses_ads {
             out.push(Seen {
                 seq,
                 message: m.clone(),
                 eligible: Some(eligible),
+                audience,
+                refuses_ads,
             });
         }
     }
@@ -579,6 +629,9 @@ pub struct RunView {
 #[serde(rename_all = "camelCase")]
 pub struct Audience {
     pub audience: String,
+    /// The segment that defines it; absent for an audience journey steps fill.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub definition: Option<audience_book::AudienceDefinition>,
     pub members: Vec<AudienceMember>,
     /// Members left out for lack of advertising consent.
     pub without_consent: usize,
@@ -606,13 +659,17 @@ pub struct AudienceChanges {
 
 #[derive(Debug, Clone, serde::Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
 pub struct AudienceChangeView {
     pub seq: i64,
-    pub person: String,
+    /// `null` in the `remove` an erasure or expiry leaves: it names no one.
+    pub person: Option<String>,
     /// `add` or `remove`.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub op: tailor_store::AudienceOp,
     pub at: Millis,
+    /// The hashed email and phone each platform matches them by, as given with the `add`.
+    pub match_keys: Option<audiences::MatchKeys>,
 }
 
 /// The scheduler and delivery threads.
@@ -687,6 +744,18 @@ fn prepare(parts: &JourneyParts) -> Result<(), EngineError> {
     parts
         .live
         .with_registry(|r| journeys.baseline_segments(r, now));
+    // Segment audiences start from what the store holds; the scheduler's first scan
+    // brings them up to date with the profiles.
+    for name in journeys.audience_book().keys() {
+        let stored = parts.store.audience_members(name)?;
+        let set: HashSet<crate::profile::ProfileId> = parts.live.with_registry(|r| {
+            stored
+                .iter()
+                .filter_map(|(person, _)| r.find(person).map(|p| p.id))
+                .collect()
+        });
+        journeys.audience_members.lock().insert(name.clone(), set);
+    }
     for item in parts
         .store
         .outbox_where(OutboxStatus::Sent, None, Some("onsite"))?

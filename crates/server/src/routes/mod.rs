@@ -1,5 +1,6 @@
 //! Route handlers, one module per URL family, and the small reply bodies they share.
 
+pub mod audiences;
 pub mod catalog;
 pub mod consent;
 pub mod decide;
