@@ -1,12 +1,14 @@
 // Drives the demo storefront in a real browser (Debian's Chromium) and checks that the page
 // adapts to what the visitor does. Usage: node storefront.mjs BASE_URL [SCREENSHOT_DIR]
+// with TAILOR_ADMIN_KEY set (the consent ledger is read through the admin API).
 // Exits non-zero with a message on the first failed expectation.
 import { chromium } from 'playwright-core';
 
 const base = process.argv[2];
 const shots = process.argv[3];
-if (!base) {
-  console.error('usage: node storefront.mjs BASE_URL [SCREENSHOT_DIR]');
+const adminKey = process.env.TAILOR_ADMIN_KEY;
+if (!base || !adminKey) {
+  console.error('usage: TAILOR_ADMIN_KEY=… node storefront.mjs BASE_URL [SCREENSHOT_DIR]');
   process.exit(2);
 }
 
@@ -62,15 +64,55 @@ try {
   expect(whys.some(w => w.includes('Because')), 'at least one explanation names what drove it');
   if (shots) await page.screenshot({ path: `${shots}/shopper.png` });
 
-  // 5. The preference center: what Tailor knows, and a declared favourite takes over the hero.
+  // 5. The preference center shows the consent Tailor applies, and a save records consent
+  //    only for the boxes the shopper changed: the consent ledger is read after each save.
+  const consent = async () => {
+    const r = await fetch(`${base}/v1/consent/${encodeURIComponent(shopper)}`,
+      { headers: { authorization: `Bearer ${adminKey}` } });
+    if (!r.ok) throw new Error(`GET /v1/consent: ${r.status}`);
+    return r.json();
+  };
+  const CHANNELS = ['email', 'push', 'sms'];
+  const boxesMatch = async (c, when) => {
+    for (const ch of CHANNELS) {
+      const stored = c.purposes[ch]?.allowed === true;
+      expect(await page.isChecked(`input[name=${ch}]`) === stored, `${when}: the ${ch} box shows what is stored (${stored})`);
+    }
+  };
+  const save = () => Promise.all([page.waitForURL(/\/preferences$/), page.click('text=Save my preferences')]);
+  let stored = await consent();
   await page.goto(`${base}/preferences`);
   text = await page.textContent('body');
   expect(text.includes('What we know about you') && text.includes('Consent'), 'the shopper sees what Tailor knows');
+  await boxesMatch(stored, 'first visit');
+  // A favourite category only: no consent changes, nothing in the ledger.
   const last = await page.$$eval('input[name^=category_]', els => els[els.length - 1].value);
   await page.check(`input[value="${last}"]`);
-  await page.check('input[name=email]');
-  await Promise.all([page.waitForURL(/\/preferences$/), page.click('text=Save my preferences')]);
+  await save();
   expect(await page.isChecked(`input[value="${last}"]`), 'the declared category is saved');
+  let now = await consent();
+  expect(now.ledger.length === stored.ledger.length, `saving a category adds nothing to the consent ledger (${now.ledger.length})`);
+  for (const ch of CHANNELS) {
+    expect(now.purposes[ch]?.allowed === stored.purposes[ch]?.allowed, `saving a category leaves ${ch} as it was`);
+  }
+  await boxesMatch(now, 'after saving a category');
+  // Flip email, then set it granted: one ledger entry each, naming email only.
+  const flips = (await page.isChecked('input[name=email]')) ? [false, true] : [true];
+  for (const granted of flips) {
+    stored = now;
+    if (granted) await page.check('input[name=email]'); else await page.uncheck('input[name=email]');
+    await save();
+    now = await consent();
+    const added = now.ledger.slice(stored.ledger.length);
+    expect(added.length === 1 && added[0].source === 'preference center'
+      && JSON.stringify(added[0].categoryPreferences) === JSON.stringify({ email: granted }),
+      `saving email ${granted ? 'on' : 'off'} records exactly that: ${JSON.stringify(added)}`);
+    expect(now.purposes.email.allowed === granted, `email is ${granted ? 'granted' : 'withdrawn'}`);
+    for (const ch of ['push', 'sms']) {
+      expect(now.purposes[ch]?.allowed === stored.purposes[ch]?.allowed, `${ch} is untouched`);
+    }
+    await boxesMatch(now, `after saving email ${granted ? 'on' : 'off'}`);
+  }
   text = await page.textContent('body');
   expect(text.includes('email: granted'), 'the declared channel is consent');
   await page.goto(`${base}/`);

@@ -1,7 +1,9 @@
 //! The demo storefront in a real browser: the demo (a small store, in this process, as
 //! `tailor demo` runs it) serves, and `tests/browser/storefront.mjs` drives Debian's Chromium
 //! through it with playwright-core: a newcomer's page, a product view, add to cart, the
-//! adapted cart page, a shopper's explained page, the preference center, an order.
+//! adapted cart page, a shopper's explained page, the preference center (its boxes show the
+//! stored consent; the consent ledger, read after each save, gains only what was changed),
+//! an order.
 //!
 //! Needs `bash tests/browser/install.sh` (Chromium, playwright-core). Without them the test
 //! fails and says so, unless `TAILOR_SKIP_BROWSER_TESTS=1` is set.
@@ -129,7 +131,14 @@ fn the_storefront_adapts_in_a_real_browser() {
     std::thread::sleep(Duration::from_millis(300));
     let shots = data.path().join("shots");
     std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let keys: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("demo-keys.json")).expect("demo keys"))
+            .expect("demo keys json");
     let out = Command::new("node")
+        .env(
+            "TAILOR_ADMIN_KEY",
+            keys["admin_key"].as_str().expect("admin key"),
+        )
         .arg(browser_dir.join("storefront.mjs"))
         .arg(&base)
         .arg(&shots)
@@ -149,9 +158,6 @@ fn the_storefront_adapts_in_a_real_browser() {
 
     // The demo's live phase ran an experiment on simulated shoppers who respond to what
     // they are shown: its results are there, with a clean split and a lift.
-    let keys: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(store.join("demo-keys.json")).expect("demo keys"))
-            .expect("demo keys json");
     let results: serde_json::Value = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
