@@ -13,8 +13,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct ServeArgs {
-    /// TOML file with any of: data, listen, write_key, server_key, identity_secret, admin_key, analyst_key, log_format, …,
-    /// and the tables `[rate_limit]` and `[retention]` (README, "Configuration").
+    /// TOML file with any of: data, listen, write_key, server_key, identity_secret, admin_key, analyst_key, log_format, cors_origins, …,
+    /// and the tables `[http]`, `[rate_limit]` and `[retention]` (README, "Configuration").
     #[arg(long, env = "TAILOR_CONFIG")]
     pub config: Option<PathBuf>,
     /// Data directory [default: ./tailor-data]
@@ -122,19 +122,43 @@ pub struct ServeArgs {
     #[arg(long, env = "TAILOR_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
     /// Requests per client address: `N/s`, `N/m`, `N/h`, `N/10s`, or `off` [default: 1000/s].
-    /// Loopback clients are exempt unless --rate-limit-loopback.
+    /// Loopback clients are exempt unless --rate-limit-loopback or --trusted-proxies.
     #[arg(long, env = "TAILOR_RATE_LIMIT_PER_ADDRESS")]
     pub rate_limit_per_address: Option<String>,
-    /// Requests per key (each of the write, analyst and admin keys), same form [default: off].
+    /// Requests per key (each source's key, the analyst and the admin key), same form
+    /// [default: off].
     #[arg(long, env = "TAILOR_RATE_LIMIT_PER_KEY")]
     pub rate_limit_per_key: Option<String>,
     /// Apply the rate limits to loopback clients (127.0.0.0/8, ::1) too.
     #[arg(long, env = "TAILOR_RATE_LIMIT_LOOPBACK")]
     pub rate_limit_loopback: bool,
-    /// The server is behind one reverse proxy: the client address is the last entry of
-    /// `X-Forwarded-For`, not the TCP peer.
-    #[arg(long, env = "TAILOR_TRUST_FORWARDED_FOR")]
+    /// The reverse proxies in front of the server, as addresses or CIDRs separated by
+    /// commas (e.g. `127.0.0.1,10.0.0.0/8`): only these may name the client in
+    /// `X-Forwarded-For`. Listing any makes loopback clients limited too [default: none].
+    #[arg(long, env = "TAILOR_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
+    /// Replaced by --trusted-proxies.
+    #[arg(long, env = "TAILOR_TRUST_FORWARDED_FOR", hide = true)]
     pub trust_forwarded_for: bool,
+    /// Origins whose pages may call the public routes from the browser (CORS): a comma list
+    /// such as `https://shop.example.com,https://www.shop.example.com`, or `*` for any page
+    /// [default: none, only pages Tailor serves itself].
+    #[arg(long, env = "TAILOR_CORS_ORIGINS")]
+    pub cors_origins: Option<String>,
+    /// Connections open at once; more wait to be accepted [default: 1024].
+    #[arg(long, env = "TAILOR_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Time a request's headers may take from their first byte (or from a new connection's
+    /// accept): `500ms`, `10s`, `2m` [default: 10s].
+    #[arg(long, env = "TAILOR_HEADER_READ_TIMEOUT")]
+    pub header_read_timeout: Option<String>,
+    /// A connection with no request in progress is closed after this long without a byte
+    /// either way [default: 30s].
+    #[arg(long, env = "TAILOR_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<String>,
+    /// Time a request's body may take to arrive after its headers [default: 30s].
+    #[arg(long, env = "TAILOR_BODY_READ_TIMEOUT")]
+    pub body_read_timeout: Option<String>,
     /// Delete raw events older than this many days (profiles keep what they learned)
     /// [default: keep forever].
     #[arg(long, env = "TAILOR_RETAIN_EVENTS_DAYS")]
@@ -174,6 +198,7 @@ struct FileConfig {
     store_name: Option<String>,
     currency: Option<String>,
     train_every_hours: Option<f64>,
+    cors_origins: Option<String>,
     #[serde(default)]
     smtp: SmtpFile,
     #[serde(default)]
@@ -182,6 +207,18 @@ struct FileConfig {
     rate_limit: RateLimitFile,
     #[serde(default)]
     retention: RetentionFile,
+    #[serde(default)]
+    http: HttpFile,
+}
+
+/// `[http]` in the config file: connections and their timeouts.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct HttpFile {
+    max_connections: Option<usize>,
+    header_read_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    body_read_timeout: Option<String>,
 }
 
 /// `[smtp]` in the config file (the password only from `TAILOR_SMTP_PASSWORD`).
@@ -212,7 +249,26 @@ struct RateLimitFile {
     per_address: Option<String>,
     per_key: Option<String>,
     loopback: Option<bool>,
+    trusted_proxies: Option<StringOrList>,
+    /// Replaced by `trusted_proxies`; read only to say so.
     trust_forwarded_for: Option<bool>,
+}
+
+/// A list in the config file, as a TOML array or one comma-separated string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StringOrList {
+    One(String),
+    List(Vec<String>),
+}
+
+impl StringOrList {
+    fn joined(self) -> String {
+        match self {
+            StringOrList::One(s) => s,
+            StringOrList::List(items) => items.join(","),
+        }
+    }
 }
 
 /// `[retention]` in the config file.
@@ -236,6 +292,8 @@ pub struct Settings {
     pub json_logs: bool,
     pub channels: tailor_engine::journeys::ChannelConfig,
     pub rate_limits: tailor_server::ratelimit::RateLimits,
+    pub cors_origins: tailor_server::cors::CorsOrigins,
+    pub connections: tailor_server::connections::ConnectionLimits,
     pub retention: tailor_engine::retention::RetentionSettings,
     pub test_clock: bool,
     pub models: tailor_engine::predictions::Schedule,
@@ -254,6 +312,8 @@ impl Default for Settings {
             json_logs: false,
             channels: Default::default(),
             rate_limits: Default::default(),
+            cors_origins: Default::default(),
+            connections: Default::default(),
             retention: Default::default(),
             test_clock: false,
             models: Default::default(),
@@ -313,9 +373,64 @@ impl ServeArgs {
                 "rate limit per key",
             )?,
             loopback: self.rate_limit_loopback || file.rate_limit.loopback.unwrap_or(false),
-            trust_forwarded_for: self.trust_forwarded_for
-                || file.rate_limit.trust_forwarded_for.unwrap_or(false),
+            trusted_proxies: match self
+                .trusted_proxies
+                .clone()
+                .or(file.rate_limit.trusted_proxies.map(StringOrList::joined))
+            {
+                None => Vec::new(),
+                Some(text) => tailor_server::ratelimit::parse_cidrs(&text)
+                    .map_err(|e| anyhow::anyhow!("trusted proxies: {e}"))?,
+            },
         };
+        if self.trust_forwarded_for || file.rate_limit.trust_forwarded_for.is_some() {
+            bail!(
+                "trust_forwarded_for (TAILOR_TRUST_FORWARDED_FOR) is replaced by trusted_proxies \
+                 (--trusted-proxies, TAILOR_TRUSTED_PROXIES): the addresses or networks of your \
+                 reverse proxies, e.g. 127.0.0.1 for one on this host"
+            );
+        }
+        let defaults = tailor_server::connections::ConnectionLimits::default();
+        let duration = |flag: &Option<String>, file: Option<String>, default, what: &str| match flag
+            .clone()
+            .or(file)
+        {
+            None => Ok(default),
+            Some(text) => tailor_server::connections::parse_duration(&text)
+                .map_err(|e| anyhow::anyhow!("{what}: {e}")),
+        };
+        let connections = tailor_server::connections::ConnectionLimits {
+            max_connections: match self.max_connections.or(file.http.max_connections) {
+                None => defaults.max_connections,
+                Some(0) => bail!("max connections must be at least 1"),
+                Some(n) => n,
+            },
+            header_read_timeout: duration(
+                &self.header_read_timeout,
+                file.http.header_read_timeout,
+                defaults.header_read_timeout,
+                "header read timeout",
+            )?,
+            idle_timeout: duration(
+                &self.idle_timeout,
+                file.http.idle_timeout,
+                defaults.idle_timeout,
+                "idle timeout",
+            )?,
+            body_read_timeout: duration(
+                &self.body_read_timeout,
+                file.http.body_read_timeout,
+                defaults.body_read_timeout,
+                "body read timeout",
+            )?,
+        };
+        let cors_origins = tailor_server::cors::CorsOrigins::parse(
+            self.cors_origins
+                .as_deref()
+                .or(file.cors_origins.as_deref())
+                .unwrap_or_default(),
+        )
+        .map_err(|e| anyhow::anyhow!("{e} (TAILOR_CORS_ORIGINS)"))?;
         let days = |flag: Option<u32>, file: Option<u32>, what: &str| match flag.or(file) {
             Some(0) => bail!("{what} must be at least 1 day; leave it unset to keep forever"),
             n => Ok(n),
@@ -371,6 +486,8 @@ impl ServeArgs {
                 },
             },
             rate_limits,
+            cors_origins,
+            connections,
             retention,
             test_clock: self.test_clock,
             models: schedule(self.train_every_hours.or(file.train_every_hours))?,
@@ -580,12 +697,51 @@ mod tests {
     }
 
     #[test]
+    fn connection_limits_come_from_flags_or_the_file() {
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tailor.toml");
+        std::fs::write(
+            &path,
+            "[http]\nmax_connections = 200\nidle_timeout = \"5s\"\nbody_read_timeout = \"1m\"\n",
+        )
+        .unwrap();
+        let s = ServeArgs {
+            config: Some(path),
+            header_read_timeout: Some("2s".into()),
+            idle_timeout: Some("500ms".into()),
+            ..Default::default()
+        }
+        .settings(DEFAULT_DATA)
+        .unwrap();
+        assert_eq!(s.connections.max_connections, 200);
+        assert_eq!(s.connections.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(s.connections.idle_timeout, Duration::from_millis(500));
+        assert_eq!(s.connections.body_read_timeout, Duration::from_secs(60));
+        let d = ServeArgs::default().settings(DEFAULT_DATA).unwrap();
+        assert_eq!(d.connections, Default::default());
+        assert_eq!(d.connections.idle_timeout, Duration::from_secs(30));
+        for bad in [
+            ServeArgs {
+                max_connections: Some(0),
+                ..Default::default()
+            },
+            ServeArgs {
+                idle_timeout: Some("forever".into()),
+                ..Default::default()
+            },
+        ] {
+            assert!(bad.settings(DEFAULT_DATA).is_err());
+        }
+    }
+
+    #[test]
     fn rate_limits_and_retention_come_from_flags_or_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tailor.toml");
         std::fs::write(
             &path,
-            "[rate_limit]\nper_address = \"50/m\"\ntrust_forwarded_for = true\n\n[retention]\nevents_days = 400\n",
+            "[rate_limit]\nper_address = \"50/m\"\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n\n[retention]\nevents_days = 400\n",
         )
         .unwrap();
         let s = ServeArgs {
@@ -598,20 +754,62 @@ mod tests {
         .unwrap();
         assert_eq!(s.rate_limits.per_address.unwrap().requests, 50);
         assert_eq!(s.rate_limits.per_key.unwrap().requests, 10);
-        assert!(s.rate_limits.trust_forwarded_for && !s.rate_limits.loopback);
+        assert_eq!(s.rate_limits.trusted_proxies.len(), 2);
+        assert!(!s.rate_limits.loopback);
+        let flag = ServeArgs {
+            config: Some(path.clone()),
+            trusted_proxies: Some("192.0.2.10".into()),
+            ..Default::default()
+        }
+        .settings(DEFAULT_DATA)
+        .unwrap();
+        assert_eq!(
+            flag.rate_limits.trusted_proxies,
+            tailor_server::ratelimit::parse_cidrs("192.0.2.10").unwrap()
+        );
         assert_eq!(s.retention.events_days, Some(400));
         assert_eq!(s.retention.expire_inactive_days, Some(730));
+        assert_eq!(s.cors_origins, Default::default());
         // Defaults: a generous per-address limit, no per-key limit, keep everything.
         let d = ServeArgs::default().settings(DEFAULT_DATA).unwrap();
         assert_eq!(d.rate_limits, Default::default());
         assert!(d.rate_limits.per_key.is_none() && d.retention.is_off());
+        std::fs::write(&path, "cors_origins = \"https://shop.example.com/\"\n").unwrap();
+        let from_file = ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        assert_eq!(
+            from_file.settings(DEFAULT_DATA).unwrap().cors_origins,
+            tailor_server::cors::CorsOrigins::List(vec!["https://shop.example.com".into()])
+        );
+        let flag = ServeArgs {
+            cors_origins: Some("*".into()),
+            ..from_file
+        };
+        assert_eq!(
+            flag.settings(DEFAULT_DATA).unwrap().cors_origins,
+            tailor_server::cors::CorsOrigins::Any
+        );
         for bad in [
+            ServeArgs {
+                cors_origins: Some("shop.example.com".into()),
+                ..Default::default()
+            },
             ServeArgs {
                 rate_limit_per_address: Some("lots".into()),
                 ..Default::default()
             },
             ServeArgs {
                 retain_events_days: Some(0),
+                ..Default::default()
+            },
+            ServeArgs {
+                trusted_proxies: Some("proxy.local".into()),
+                ..Default::default()
+            },
+            ServeArgs {
+                trust_forwarded_for: true,
                 ..Default::default()
             },
         ] {

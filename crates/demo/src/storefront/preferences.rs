@@ -24,7 +24,7 @@ use tailor_core::preferences::{self, Channels, Preferences, PriceRange};
 use tailor_core::{MessageType, Purpose};
 
 use super::Storefront;
-use super::layout::{self, Personalized};
+use super::layout;
 use super::visitor::Visitor;
 
 const FREQUENCIES: [&str; 3] = ["daily", "weekly", "monthly"];
@@ -117,17 +117,17 @@ pub(super) async fn show(State(store): State<Storefront>, headers: HeaderMap) ->
             }
             button.primary type="submit" { "Save my preferences" }
         }
-    };
-    let personalized = Personalized {
-        yes: true,
-        reason: None,
+        // The SDK's consent banner, always shown here: Segment's categoryPreferences on
+        // every later event of this browser.
+        div.panel data-tailor-consent {
+            h2 { "Privacy choices for this browser" }
+        }
     };
     layout::page(
         &store,
         &visitor,
         "Your preferences",
-        personalized,
-        html! {},
+        &serde_json::json!({"page": "preferences"}),
         body,
     )
 }

@@ -2,7 +2,8 @@
 //!
 //! - [`Authorized<P>`](auth::Authorized): a key the [`Policy`](auth::Policy) `P` admits
 //!   ([`Admin`](auth::Admin), [`Analyst`](auth::Analyst), [`Write`](auth::Write));
-//!   [`Shopper`](auth::Shopper): a profile token (`/v1/me*`).
+//!   [`Shopper`](auth::Shopper): a profile token (`/v1/me*`); [`KeyInPath<P>`](auth::KeyInPath):
+//!   a key in the URL (analytics.js's settings document).
 //! - [`SegmentMessage`](segment::SegmentMessage), [`SegmentBatch`](segment::SegmentBatch):
 //!   Segment's tracking bodies, whose write key may travel in the body.
 //! - [`Inbound`](inbound::Inbound): a provider's webhook that knows the inbound secret.
@@ -17,7 +18,7 @@ pub mod inbound;
 pub mod json;
 pub mod segment;
 
-pub use auth::{Admin, Analyst, Authorized, Server, Shopper, Write};
+pub use auth::{Admin, Analyst, Authorized, Browser, KeyInPath, Server, Shopper, Write};
 pub use inbound::Inbound;
 pub use json::{ApiJson, ApiQuery, Definition};
 pub use segment::{SegmentBatch, SegmentMessage};

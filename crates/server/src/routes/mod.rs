@@ -1,5 +1,6 @@
 //! Route handlers, one module per URL family, and the small reply bodies they share.
 
+pub mod analytics_js;
 pub mod audiences;
 pub mod catalog;
 pub mod consent;
@@ -14,6 +15,7 @@ pub mod ops;
 pub mod preferences;
 pub mod profiles;
 pub mod retention;
+pub mod sdk;
 pub mod sources;
 pub mod templates;
 pub mod unsubscribe;

@@ -18,7 +18,8 @@
 //! scan the short unindexed tail of the log (see `events.rs`).
 //!
 //! `synchronous=FULL` makes a returned `append` survive power loss, not just a crash;
-//! `secure_delete` makes erased rows unreadable in the file.
+//! `secure_delete` makes erased rows unreadable in the file. The directory and every file
+//! in it are readable by Tailor's user only (`private.rs`).
 //!
 //! Lists of ids are bound as one JSON array and read with `json_each` ([`IN_IDS`]): SQLite
 //! allows at most 32,766 bound variables per statement, and one person can have more ids
@@ -31,6 +32,7 @@ mod events;
 mod journeys;
 mod metadata;
 mod privacy;
+mod private;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -179,16 +181,14 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) `tailor.db` and `profiles.db` in `dir` and brings their
-    /// schemas up to date.
+    /// schemas up to date. The directory is made private to this user first (`0700`, its
+    /// files `0600`; see `private`).
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            let message = format!("cannot create data directory {}: {e}", dir.display());
-            if e.kind() == std::io::ErrorKind::StorageFull {
-                StoreError::Full(message)
-            } else {
-                StoreError::Backend(message)
-            }
-        })?;
+        // Private before anything is written: see `private`.
+        private::secure_directory(dir)?;
+        for file in ["tailor.db", "profiles.db"] {
+            private::create_private_file(&dir.join(file))?;
+        }
         let mut writer = Connection::open(dir.join("tailor.db"))?;
         configure(&writer)?;
         migrate(&mut writer, MIGRATIONS)?;
