@@ -1679,3 +1679,67 @@ async fn email_goes_through_a_relay_that_requires_tls_and_auth() {
     }
     assert!(sink.to("bob@example.com").is_empty());
 }
+
+/// The stock win-back journey fires on data Tailor produces: `predictions.churn_risk` from
+/// the trained lifetime model. The at-risk customer sends no event (that is what lapsing
+/// is): the segment scan after the model is trained enters her, and she gets the email.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn win_back_fires_on_the_churn_prediction_without_an_event() {
+    let w = World::start().await;
+    let s = &w.kit;
+    s.clock.to("2031-01-01T12:00:00Z");
+    put_template(s, "win-back");
+    let regulars: Vec<String> = (0..30).map(|i| format!("regular-{i}")).collect();
+    for u in regulars.iter().map(String::as_str).chain(["lapsed"]) {
+        shopper(s, u, consent(true, false, false)).await;
+    }
+    // Thirty weeks: the regulars order every week or two to the end; `lapsed` ordered every
+    // week for ten weeks, then stopped.
+    let mut n = 0;
+    for week in 0..30 {
+        s.clock.advance("7d");
+        for (i, u) in regulars.iter().enumerate() {
+            if (week + i) % (1 + i % 2) == 0 {
+                n += 1;
+                track(
+                    s,
+                    u,
+                    "Order Completed",
+                    json!({"order_id": format!("o{n}"), "total": 40.0}),
+                )
+                .await;
+            }
+        }
+        if week < 10 {
+            n += 1;
+            track(
+                s,
+                "lapsed",
+                "Order Completed",
+                json!({"order_id": format!("o{n}"), "total": 40.0}),
+            )
+            .await;
+        }
+    }
+    s.settle().await;
+    assert!(
+        w.smtp.to("lapsed@example.com").is_empty(),
+        "no model, no prediction"
+    );
+    s.train_models().unwrap();
+    s.settle().await;
+    let risk = |u: &str| s.profile_json(u)["predictions"]["churn_risk"].as_f64();
+    let lapsed = risk("lapsed").expect("a churn risk once trained");
+    assert!(lapsed > 0.7, "{lapsed}");
+    assert!(risk("regular-0").unwrap() < 0.7);
+    let mails = w.smtp.to("lapsed@example.com");
+    assert_eq!(mails.len(), 1, "the win-back email, with no event of hers");
+    let runs = as_json(s.journey_runs("lapsed").unwrap());
+    assert_eq!(runs[0]["journey"], "win-back", "{runs:?}");
+    assert!(
+        regulars
+            .iter()
+            .all(|u| w.smtp.to(&format!("{u}@example.com")).is_empty()),
+        "customers still buying are not won back"
+    );
+}

@@ -166,7 +166,10 @@ impl Runner {
                 self.last_date_scan = Millis::MIN / 2;
             }
             self.guarded(Runner::fire_dates);
-            self.guarded(Runner::scan_segments);
+            self.guarded(|r| {
+                work += r.scan_segments()?;
+                Ok(())
+            });
             loop {
                 let mut fired = 0;
                 self.guarded(|r| {

@@ -35,7 +35,8 @@ struct Qualified {
 }
 
 impl Runner {
-    pub(super) fn scan_segments(&mut self) -> Result<(), EngineError> {
+    /// Returns how many changes it wrote (entries and membership changes).
+    pub(super) fn scan_segments(&mut self) -> Result<usize, EngineError> {
         let parts = self.parts.clone();
         let journeys = &parts.journeys;
         let now = parts.clock.now();
@@ -46,7 +47,7 @@ impl Runner {
             && version == self.scanned_models
             && now - self.last_segment_scan < SEGMENT_SCAN_EVERY
         {
-            return Ok(());
+            return Ok(0);
         }
         self.last_segment_scan = now;
         self.scanned_models = version;
@@ -163,6 +164,8 @@ impl Runner {
                 &mut effects,
             );
         }
-        self.commit(effects, None)
+        let work = effects.write.audience.len() + effects.write.runs.len();
+        self.commit(effects, None)?;
+        Ok(work)
     }
 }
