@@ -153,7 +153,10 @@ fn event_rows(
 impl EventLog for SqliteStore {
     fn append(&self, messages: &[Message]) -> Result<Vec<Option<Seq>>> {
         self.write(|conn| {
-            let tx = conn.transaction()?;
+            // Immediate: the transaction reads the high-water mark before it writes, and a
+            // deferred one could not then upgrade to a writer while another connection
+            // writes (SQLite answers "database is locked" at once instead of waiting).
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let mut out = Vec::with_capacity(messages.len());
             {
                 // Each event at the next position past the newest ever handed out (a
@@ -238,7 +241,7 @@ impl EventLog for SqliteStore {
             )
         };
         self.write(|conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let mut deleted = 0;
             {
                 let mut pick = tx.prepare(&format!(
