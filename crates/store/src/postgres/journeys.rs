@@ -62,6 +62,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
      CREATE INDEX audience_changes_audience ON audience_changes (audience, seq);
      CREATE TABLE journey_counts (journey TEXT NOT NULL, step TEXT COLLATE \"C\" NOT NULL,
         metric TEXT COLLATE \"C\" NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (journey, step, metric));",
+    // 2: audiences keep each member's hashed match keys, so the `remove` an erasure leaves
+    // can name whom an ad platform must drop (identity columns never reuse a position).
+    "ALTER TABLE audience_members ADD COLUMN match_keys TEXT;
+     ALTER TABLE audience_changes ADD COLUMN match_keys TEXT;",
 ];
 
 const RUN_COLUMNS: &str =
@@ -193,27 +197,30 @@ async fn apply(tx: &Transaction<'_>, w: JourneyWrite) -> Result<()> {
         }
     }
     for c in &w.audience {
-        let changed = match c.op {
-            AudienceOp::Add => {
-                tx.execute(
-                    "INSERT INTO audience_members (audience, person, added_at) VALUES ($1, $2, $3)
+        // The match keys the change records, when the membership changed at all: an add's
+        // own; a remove's own or else the membership's.
+        let keys: Option<Option<String>> = match c.op {
+            AudienceOp::Add => (tx
+                .execute(
+                    "INSERT INTO audience_members (audience, person, added_at, match_keys) VALUES ($1, $2, $3, $4)
                      ON CONFLICT DO NOTHING",
-                    &[&c.audience, &c.person, &c.at],
+                    &[&c.audience, &c.person, &c.at, &c.match_keys],
                 )
                 .await?
-            }
-            AudienceOp::Remove => {
-                tx.execute(
-                    "DELETE FROM audience_members WHERE audience = $1 AND person = $2",
+                > 0)
+            .then(|| c.match_keys.clone()),
+            AudienceOp::Remove => tx
+                .query_opt(
+                    "DELETE FROM audience_members WHERE audience = $1 AND person = $2 RETURNING match_keys",
                     &[&c.audience, &c.person],
                 )
                 .await?
-            }
+                .map(|r| c.match_keys.clone().or(r.get(0))),
         };
-        if changed > 0 {
+        if let Some(keys) = keys {
             tx.execute(
-                "INSERT INTO audience_changes (audience, person, op, at) VALUES ($1, $2, $3, $4)",
-                &[&c.audience, &c.person, &c.op.as_str(), &c.at],
+                "INSERT INTO audience_changes (audience, person, op, at, match_keys) VALUES ($1, $2, $3, $4, $5)",
+                &[&c.audience, &c.person, &c.op.as_str(), &c.at, &keys],
             )
             .await?;
         }
@@ -236,8 +243,23 @@ async fn apply(tx: &Transaction<'_>, w: JourneyWrite) -> Result<()> {
     Ok(())
 }
 
-/// Deletes, in `tx`, the journey rows naming any of `ids`; returns how many went.
-pub(super) async fn erase(tx: &Transaction<'_>, ids: &Vec<String>) -> Result<u64> {
+/// Deletes, in `tx`, the journey rows naming any of `ids`, after ending each of their
+/// audience memberships with a `remove` that names no one and keeps only the membership's
+/// match keys; returns (rows deleted, removals written).
+pub(super) async fn erase(
+    tx: &Transaction<'_>,
+    ids: &Vec<String>,
+    at: Millis,
+) -> Result<(u64, u64)> {
+    // Inserted before the deletions; identity positions are never reused anyway.
+    let removals = tx
+        .execute(
+            "INSERT INTO audience_changes (audience, person, op, at, match_keys)
+             SELECT audience, '', 'remove', $2, match_keys FROM audience_members
+              WHERE person = ANY($1) ORDER BY audience, added_at",
+            &[ids, &at],
+        )
+        .await?;
     let mut n = 0;
     for table in [
         "journey_runs",
@@ -252,7 +274,7 @@ pub(super) async fn erase(tx: &Transaction<'_>, ids: &Vec<String>) -> Result<u64
             )
             .await?;
     }
-    Ok(n)
+    Ok((n, removals))
 }
 
 /// A query's arguments, owned so they can cross onto the store's runtime.
@@ -437,7 +459,7 @@ impl JourneyStore for PgStore {
         limit: usize,
     ) -> Result<Vec<AudienceChange>> {
         self.rows(
-            "SELECT seq, audience, person, op, at FROM audience_changes WHERE audience = $1 AND seq > $2 ORDER BY seq LIMIT $3".into(),
+            "SELECT seq, audience, person, op, at, match_keys FROM audience_changes WHERE audience = $1 AND seq > $2 ORDER BY seq LIMIT $3".into(),
             vec![
                 Box::new(audience.to_string()),
                 Box::new(after),
@@ -451,8 +473,18 @@ impl JourneyStore for PgStore {
                     person: r.get(2),
                     op: op.parse().map_err(|e| corrupt("audience change", e))?,
                     at: r.get(4),
+                    match_keys: r.get(5),
                 })
             },
+        )
+    }
+
+    fn audience_names(&self) -> Result<Vec<(String, u64)>> {
+        self.rows(
+            "SELECT a.audience, (SELECT count(*) FROM audience_members m WHERE m.audience = a.audience)
+               FROM (SELECT DISTINCT audience FROM audience_changes) a ORDER BY a.audience COLLATE \"C\"".into(),
+            Vec::new(),
+            |r| Ok((r.get(0), r.get::<_, i64>(1) as u64)),
         )
     }
 }

@@ -54,6 +54,7 @@ impl PrivacyStore for PgStore {
     fn erase_person(&self, person: &PersonKeys) -> Result<Erased> {
         let profile_ids: Vec<i64> = person.profile_ids.iter().map(|id| *id as i64).collect();
         let ids = person.ids.clone();
+        let at = person.at;
         self.run(|pool| async move {
             let mut client = pool.get().await?;
             let tx = client.transaction().await?;
@@ -77,7 +78,8 @@ impl PrivacyStore for PgStore {
                     )
                     .await?;
                 erased.decisions = decisions::erase(&tx, &ids).await?;
-                erased.journeys = journeys::erase(&tx, &ids).await?;
+                (erased.journeys, erased.audience_removals) =
+                    journeys::erase(&tx, &ids, at).await?;
             }
             tx.commit().await?;
             Ok(erased)
