@@ -39,10 +39,12 @@ function xyChart(el, spec) {
     scales.y2 = { range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] };
   }
   if (!time) {
-    axes[0].splits = () => spec.x.map((_, i) => i);
+    // One label per ~70 px, so long category names and 30 days stay readable.
+    const every = Math.max(1, Math.ceil(spec.x.length / Math.max(1, sizeOf(el).width / 70)));
+    axes[0].splits = () => spec.x.map((_, i) => i).filter((i) => i % every === 0);
   }
   const data = [xs, ...spec.series.map((s) => s.values)];
-  return new uPlot({ ...sizeOf(el), series, axes, scales, legend: { show: true } }, data, el);
+  return new uPlot({ ...sizeOf(el), series, axes, scales, legend: { show: true, live: false } }, data, el);
 }
 
 /** Estimates with their intervals, one row per item: a point and a whisker each. */
@@ -90,7 +92,7 @@ function intervalChart(el, spec) {
     axes: [{ values: (u, t) => t.map((i) => spec.items[i]?.label ?? ''), splits: () => xs }, { label: spec.yLabel || '', size: 70 }],
     scales: { x: { time: false, range: [-0.5, n - 0.5] }, y: { range: [min - pad, max + pad] } },
     hooks: { draw: [whiskers] },
-    legend: { show: true },
+    legend: { show: false },
   }, [xs, est, lo, hi], el);
 }
 

@@ -171,12 +171,9 @@ pub fn when(at: Millis) -> String {
 
 /// A money amount or a rate with a sensible precision.
 pub fn money(v: f64) -> String {
-    let whole = v.round() as i64;
-    if (v - whole as f64).abs() < 0.005 && v.abs() >= 1000.0 {
-        thousands(whole)
-    } else {
-        format!("{v:.2}")
-    }
+    let cents = (v.abs() * 100.0).round() as i64;
+    let sign = if v < 0.0 && cents > 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", thousands(cents / 100), cents % 100)
 }
 
 pub fn thousands(n: i64) -> String {

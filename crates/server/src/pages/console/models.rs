@@ -36,6 +36,28 @@ pub fn evaluation_table(evaluation: &Value) -> Markup {
     }
 }
 
+/// Only the measures that have a baseline to beat, with whether the model beats it: the
+/// overview's model health.
+pub fn baseline_table(evaluation: &Value) -> Markup {
+    html! {
+        table.evaluation {
+            thead { tr { th { "Model" } th { "Measure" } th.num { "Model" } th.num { "Baseline" } th { "" } } }
+            tbody {
+                @for (model, e) in evaluation.as_object().into_iter().flatten() {
+                    @for (name, value, baseline) in measures(e) {
+                        @if let (Ok(v), Ok(b)) = (value.parse::<f64>(), baseline.parse::<f64>()) {
+                            @let lower_is_better = name.contains("loss") || name.contains("error") || name.contains("mae") || name.contains("rmse");
+                            @let beats = if lower_is_better { v <= b } else { v >= b };
+                            tr { td { (model.replace('_', " ")) } td { (name) } td.num { (value) } td.num { (baseline) }
+                                 td { @if beats { span.badge.good { "beats baseline" } } @else { span.badge.bad { "below baseline" } } } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// (measure, model value, baseline value) from an evaluation object: numeric fields, with
 /// `baseline…` fields matched to theirs.
 fn measures(e: &Value) -> Vec<(String, String, String)> {

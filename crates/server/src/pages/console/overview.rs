@@ -86,7 +86,7 @@ pub async fn page(
                         p { "Version " strong data-stat="model version" { (v.version) } " trained " (v.trained_at)
                             " on " (thousands(v.events as i64)) " events of " (thousands(v.people as i64)) " people ("
                             (v.window.from.get(..10).unwrap_or("")) " to " (v.window.to.get(..10).unwrap_or("")) ")." }
-                        (super::models::evaluation_table(&serde_json::to_value(&v.evaluation).unwrap_or(Value::Null)))
+                        (super::models::baseline_table(&serde_json::to_value(&v.evaluation).unwrap_or(Value::Null)))
                         p { a href="/console/models" { "Versions, distributions and the forecast" } }
                     }
                     None => p.muted { "No model version yet" @if training.running { " (training now)" } "." }

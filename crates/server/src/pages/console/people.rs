@@ -142,8 +142,8 @@ pub async fn person(
         }
         (section("timeline", "Event timeline", html! {
             (chart("timeline-chart", "Events per day", &timeline))
-            (table(&events.iter().rev().take(50).cloned().collect::<Vec<_>>(), &[("Time", "timestamp"), ("Type", "type"), ("Event", "event"), ("Log position", "seq")]))
-            @if events.len() > 50 { p.muted { "The newest 50 of " (events.len()) "." } }
+            (table(&newest(&events, 20), &[("Time", "timestamp"), ("Type", "type"), ("Event", "event"), ("Log position", "seq")]))
+            @if events.len() > 20 { p.muted { "The newest 20 of " (events.len()) " (all of them in the export)." } }
         }))
         div.cols {
             (section("predictions", "Predictions", html! {
@@ -170,14 +170,16 @@ pub async fn person(
                              td { (p.describe()) " " span.muted { (text("", get(&v, "at"))) } } }
                     } } }
                 h3 { "Ledger" }
-                (table(doc["consentHistory"].as_array().map_or(&[][..], |v| v), &[("Time", "at"), ("Source", "source"), ("Policy", "policyVersion"), ("Preferences", "categoryPreferences")]))
+                @let ledger = doc["consentHistory"].as_array().cloned().unwrap_or_default();
+                (table(&newest(&ledger, 10), &[("Time", "at"), ("Source", "source"), ("Policy", "policyVersion"), ("Preferences", "categoryPreferences")]))
+                @if ledger.len() > 10 { p.muted { "The newest 10 of " (ledger.len()) " entries." } }
             }))
         }
         (section("decisions", "Decisions and their explanations", html! {
             @let decisions = doc["decisions"].as_array().cloned().unwrap_or_default();
             @if decisions.is_empty() { p.muted { "None logged." } }
-            @for d in decisions.iter().rev().take(10) {
-                details {
+            @for (i, d) in decisions.iter().rev().take(10).enumerate() {
+                details open[i == 0] {
                     summary { (text("", &d["at"])) " · " code { (text("", &d["decisionId"])) } " · "
                         @if d["personalized"] == true { "personalized" } @else { "not personalized" } }
                     (explanations(&d["logged"]))
@@ -206,6 +208,22 @@ pub async fn person(
     ))
 }
 
+/// What a logged answer showed: the item chosen, else the items shown.
+fn shown(a: &Value) -> String {
+    match a["chosen"].as_str() {
+        Some(c) => c.to_string(),
+        None => a["shown"]
+            .as_array()
+            .map(|s| s.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default(),
+    }
+}
+
+/// The newest `n` of rows kept oldest first, newest first.
+fn newest(rows: &[Value], n: usize) -> Vec<Value> {
+    rows.iter().rev().take(n).cloned().collect()
+}
+
 /// A logged decision's placements with what they showed and why.
 fn explanations(logged: &Value) -> Markup {
     let placements = logged["placements"]
@@ -216,7 +234,7 @@ fn explanations(logged: &Value) -> Markup {
             Some(p) => {
                 table { thead { tr { th { "Placement" } th { "Shown" } th { "Why" } } }
                     tbody { @for (id, a) in p {
-                        tr { td { (id) } td { (text("", &a["chosen"]).chars().take(80).collect::<String>()) }
+                        tr { td { (id) } td { (shown(a).chars().take(120).collect::<String>()) }
                              td { (text("", a.get("explanation").or(a.get("reason")).unwrap_or(&Value::Null)).chars().take(200).collect::<String>()) } }
                     } } }
             }
