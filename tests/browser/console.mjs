@@ -53,11 +53,17 @@ async function signIn(key, role) {
   return { context, page, refused, errors };
 }
 
-/** Opens a console path, waits for the script, checks the charts drew, takes a screenshot. */
-async function visit(b, path, shot, { charts = 0 } = {}) {
-  const response = await b.page.goto(`${base}${path}`);
+/** Opens a console path, waits for the script (and for slow reports, which the server
+ * computes off the request, to be ready), checks the charts drew, takes a screenshot. */
+async function visit(b, path, shot, { charts = 0, ready } = {}) {
+  let response;
+  for (let attempt = 0; ; attempt++) {
+    response = await b.page.goto(`${base}${path}`);
+    await b.page.waitForSelector('body[data-console-ready]');
+    if (!ready || await b.page.$(ready) || attempt > 120) break;
+    await b.page.waitForTimeout(500);
+  }
   expect(response.status() === 200, `${path} answers 200 (got ${response.status()})`);
-  await b.page.waitForSelector('body[data-console-ready]');
   if (charts > 0) {
     const drawn = await b.page.$$eval('[data-chart]', (els) => els.filter((e) => e.dataset.drawn || e.classList.contains('empty')).length);
     const canvases = await b.page.$$eval('[data-chart] canvas', (els) => els.length);
@@ -74,7 +80,9 @@ try {
   const p = admin.page;
 
   // Overview: the profile count is the API's (Prometheus gauge), the model version too.
-  await visit(admin, '/console', 'overview', { charts: 4 });
+  await visit(admin, '/console', 'overview', { charts: 4, ready: '#holdout [data-chart]' });
+  // The README's tour: the first screen of a page, small (docs/console-*.png).
+  await p.screenshot({ path: `${shots}/tour-overview.png`, clip: { x: 0, y: 0, width: 1360, height: 760 } });
   const metrics = (await api('/metrics')).body;
   const gauge = Number((/^tailor_profiles (\d+)/m.exec(metrics) || [])[1]);
   const shownProfiles = number(await text(p, '[data-stat=profiles]'));
@@ -144,7 +152,8 @@ try {
   // Experiments: the demo's results as the API answers them; create one in the console.
   await visit(admin, '/console/experiments', 'experiments');
   const demoResults = (await api('/v1/experiments/demo-recs-holdout/results')).body;
-  await visit(admin, '/console/experiments/demo-recs-holdout', 'experiment', { charts: 1 });
+  await visit(admin, '/console/experiments/demo-recs-holdout', 'experiment', { charts: 1, ready: '[data-units]' });
+  await p.screenshot({ path: `${shots}/tour-experiment.png`, clip: { x: 0, y: 0, width: 1360, height: 760 } });
   for (const v of demoResults.variations) {
     const shown = number(await p.$eval(`[data-units="${v.id}"]`, (e) => e.textContent));
     expect(shown === v.units, `experiment units of ${v.id}: ${shown} = the API's ${v.units}`);
@@ -156,9 +165,15 @@ try {
   await p.selectOption('#x-placement', 'home.hero');
   await p.fill('#x-variations', 'control editorial\npersonalized personalized');
   await p.fill('#x-weights', '0.5, 0.5');
+  await p.fill('#x-goals', 'Product Added, Promotion Clicked');
   await Promise.all([p.waitForURL(/\/console\/experiments\/console-hero$/), p.click('button:text("Create")')]);
+  await visit(admin, '/console/experiments/console-hero', null, { ready: '[data-units]' });
   const created = (await api('/v1/experiments')).body.experiments.find((e) => e.id === 'console-hero');
   expect(created && created.placement === 'home.hero', 'the experiment created in the console is in GET /v1/experiments');
+  expect(created.goals.includes('Product Added'), 'with its goal events');
+  const createdResults = (await api('/v1/experiments/console-hero/results')).body;
+  expect(!!createdResults.metrics['event:Product Added'] && (await p.textContent('main')).includes('event:Product Added'),
+    'any event is a goal metric (event:Product Added in the results)');
 
   // Journeys: counts are the API's; pause one in the console and the API says paused.
   await visit(admin, '/console/journeys', 'journeys');
@@ -168,7 +183,7 @@ try {
   const stats = (await api(`/v1/journeys/${j.id}/stats`)).body;
   const entered = number(await p.$eval(`[data-entered="${j.id}"]`, (e) => e.textContent));
   expect(entered === (stats.journey.entered || 0), `journey ${j.id} entered ${entered} = the API's ${stats.journey.entered || 0}`);
-  await visit(admin, `/console/journeys/${j.id}`, 'journey', { charts: 1 });
+  await visit(admin, `/console/journeys/${j.id}`, 'journey', { charts: 1, ready: '[data-report]' });
   expect((await p.$$('.flow .step')).length === j.definition.steps.length, 'the flow shows every step');
   await Promise.all([p.waitForURL(new RegExp(`/console/journeys/${j.id}$`)), p.click('button:text("Pause")')]);
   expect((await api(`/v1/journeys/${j.id}`)).body.status === 'paused', 'the journey paused in the console is paused in the API');
@@ -191,14 +206,14 @@ try {
   // What names a person: ids and e-mail. Internal profile numbers (`p_12`) are not: the
   // audit log shows them to the analyst's key in the API too.
   const personal = [...(profile.userIds || []), ...(profile.anonymousIds || []).slice(0, 3), profile.traits?.email].filter(Boolean);
-  for (const [path, shot, charts] of [
-    ['/console', 'analyst-overview', 4], ['/console/segments', 'analyst-segments', 0],
+  for (const [path, shot, charts, ready] of [
+    ['/console', 'analyst-overview', 4, '#holdout [data-chart]'], ['/console/segments', 'analyst-segments', 0],
     ['/console/placements', null, 0], ['/console/placements/home.hero', null, 0],
-    ['/console/experiments', null, 0], ['/console/experiments/demo-recs-holdout', 'analyst-experiment', 1],
-    ['/console/journeys', 'analyst-journeys', 0], [`/console/journeys/${j.id}`, null, 1],
+    ['/console/experiments', null, 0], ['/console/experiments/demo-recs-holdout', 'analyst-experiment', 1, '[data-units]'],
+    ['/console/journeys', 'analyst-journeys', 0], [`/console/journeys/${j.id}`, null, 1, '[data-report]'],
     ['/console/models', null, 2], ['/console/privacy', 'analyst-privacy', 2],
   ]) {
-    await visit(analyst, path, shot, { charts });
+    await visit(analyst, path, shot, { charts, ready });
     const html = await a.content();
     const leaked = personal.filter((x) => html.includes(x));
     expect(leaked.length === 0, `analyst ${path} shows no personal data (${leaked.join(', ') || 'none'})`);

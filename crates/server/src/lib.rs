@@ -52,6 +52,8 @@ pub struct AppState {
     connection_limits: connections::ConnectionLimits,
     /// The console's signed-in sessions (see `pages::console::session`).
     pub(crate) console: Arc<pages::console::session::Sessions>,
+    /// The console's slow reports, computed off the request (see `pages::console::reports`).
+    pub(crate) reports: Arc<pages::console::reports::Reports>,
     /// The reverse proxies whose `X-Forwarded-*` headers count (the rate limits' list).
     trusted_proxies: Arc<[ratelimit::Cidr]>,
 }
@@ -70,6 +72,7 @@ impl AppState {
             cors_origins: cors::CorsOrigins::default(),
             connection_limits: connections::ConnectionLimits::default(),
             console: Arc::default(),
+            reports: Arc::default(),
             trusted_proxies: Arc::from(Vec::new()),
         }
     }

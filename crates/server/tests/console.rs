@@ -216,6 +216,7 @@ async fn every_change_needs_the_sessions_csrf_token_and_this_origin() {
         ("placement", "home.hero"),
         ("variations", "control editorial\nperso personalized"),
         ("status", "running"),
+        ("goals", "Product Added, Promotion Clicked"),
     ];
     let body = form(&create);
     // No token, another session's token, or another site's origin: refused, nothing saved.
@@ -260,6 +261,16 @@ async fn every_change_needs_the_sessions_csrf_token_and_this_origin() {
     assert_eq!(ok.status, 303, "{}", ok.text);
     let (_, list) = app.admin_get("/v1/experiments").await;
     assert_eq!(list["experiments"][0]["id"], "console-test", "{list}");
+    assert_eq!(
+        list["experiments"][0]["goals"],
+        json!(["Product Added", "Promotion Clicked"])
+    );
+    let (status, results) = app.admin_get("/v1/experiments/console-test/results").await;
+    assert_eq!(status, 200, "{results}");
+    assert!(
+        results["metrics"]["event:Product Added"].is_array(),
+        "{results}"
+    );
     // The header works as the field does (for scripts).
     let by_header = app
         .post_to("/console/experiments/console-test/status")

@@ -14,18 +14,31 @@ function sizeOf(el) {
 /** A line or bar chart: x values (times in ms or indices), one series per line. */
 function xyChart(el, spec) {
   const bars = spec.kind === 'bars';
+  // Stacked bars: each series drawn as the running total, tallest first so the smaller
+  // totals paint over it; side by side when there are two series on one scale.
+  if (bars && spec.stacked) {
+    let running = spec.x.map(() => 0);
+    const stacked = spec.series.map((s) => {
+      running = running.map((r, i) => r + (Number(s.values[i]) || 0));
+      return { ...s, values: running.slice() };
+    });
+    spec = { ...spec, stacked: false, series: stacked.reverse() };
+  }
+  const sideBySide = bars && spec.series.length === 2 && !spec.series.some((s) => s.scale === 'y2');
   const time = !!spec.time;
   const xs = time ? spec.x.map((t) => t / 1000) : spec.x.map((_, i) => i);
   const series = [{ label: spec.xLabel || (time ? 'time' : ''), value: time ? undefined : (u, v) => spec.x[v] ?? '' }];
   spec.series.forEach((s, i) => {
+    const bar = bars && !s.line;
+    const color = s.color || palette[i % palette.length];
     series.push({
       label: s.label,
-      stroke: s.color || palette[i % palette.length],
-      fill: bars ? (s.color || palette[i % palette.length]) + 'cc' : (s.fill ? palette[i % palette.length] + '22' : undefined),
-      width: bars ? 0 : 2,
+      stroke: color,
+      fill: bar ? color + 'cc' : (s.fill ? color + '22' : undefined),
+      width: bar ? 0 : 2,
       dash: s.dash,
-      paths: bars ? uPlot.paths.bars({ size: [0.6, 60], align: 0 }) : undefined,
-      points: { show: !bars && spec.x.length < 40 },
+      paths: bar ? uPlot.paths.bars(sideBySide ? { size: [0.35, 40], align: i === 0 ? -1 : 1 } : { size: [0.6, 60], align: 0 }) : undefined,
+      points: { show: !bar && spec.x.length < 40 },
       scale: s.scale || 'y',
     });
   });

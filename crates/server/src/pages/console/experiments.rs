@@ -4,9 +4,9 @@
 //! frequentist, sequential and Bayesian numbers, and a plain recommendation. Reading is the
 //! analyst's (as `GET /v1/experiments/{id}/results`); creating and stopping the admin's.
 //!
-//! Goal metrics are the engine's six (conversion, revenue per visitor and its CUPED
-//! variant, average order value, 7- and 30-day retention): the engine has no per-event
-//! metric yet.
+//! Metrics are the engine's six (conversion, revenue per visitor and its CUPED variant,
+//! average order value, 7- and 30-day retention) and the rate of any goal event the
+//! experiment names (`event:Product Added`).
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -31,7 +31,27 @@ pub struct Holdout {
     pub chart: Value,
 }
 
-pub async fn holdout_lift(state: &AppState) -> Option<Holdout> {
+/// The holdout's state for the overview.
+pub enum HoldoutLift {
+    /// No experiment holds anyone out of personalization.
+    None,
+    /// Its results are being computed.
+    Computing(String),
+    Ready(Holdout),
+}
+
+/// The newest results of experiment `id` (see `reports`).
+pub fn results(state: &AppState, id: &str) -> super::reports::Report {
+    let key = format!("experiment:{id}");
+    let id = id.to_string();
+    state.reports.get(state, &key, move |e| {
+        e.experiment_results(&id)
+            .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+            .map_err(|e| e.to_string())
+    })
+}
+
+pub fn holdout_lift(state: &AppState) -> HoldoutLift {
     let mut candidates: Vec<PlacementExperiment> = state
         .engine
         .experiments()
@@ -45,15 +65,20 @@ pub async fn holdout_lift(state: &AppState) -> Option<Holdout> {
         })
         .collect();
     candidates.sort_by_key(|e| (e.placement != "*", e.id.clone()));
-    let id = candidates.first()?.id.clone();
-    let results = state
-        .blocking(move |e| e.experiment_results(&id))
-        .await
-        .ok()?;
-    let results = serde_json::to_value(&results).ok()?;
-    let conversion = results["metrics"]["conversion"].as_array()?;
-    let control = conversion.first()?;
-    let treatment = conversion.get(1)?;
+    let Some(first) = candidates.first() else {
+        return HoldoutLift::None;
+    };
+    let results = match results(state, &first.id) {
+        super::reports::Report::Ready(r) => r,
+        super::reports::Report::Computing => return HoldoutLift::Computing(first.id.clone()),
+        super::reports::Report::Failed(_) => return HoldoutLift::None,
+    };
+    let Some(conversion) = results["metrics"]["conversion"].as_array() else {
+        return HoldoutLift::None;
+    };
+    let (Some(control), Some(treatment)) = (conversion.first(), conversion.get(1)) else {
+        return HoldoutLift::None;
+    };
     let f = &treatment["frequentist"];
     let summary = match (f["lift"].as_f64(), f["ci"][0].as_f64(), f["ci"][1].as_f64()) {
         (Some(l), Some(lo), Some(hi)) => format!(
@@ -67,7 +92,7 @@ pub async fn holdout_lift(state: &AppState) -> Option<Holdout> {
             .unwrap_or("not enough data yet")
             .to_string(),
     };
-    Some(Holdout {
+    HoldoutLift::Ready(Holdout {
         experiment: results["experiment"].as_str().unwrap_or("").to_string(),
         control: control["value"].as_f64().unwrap_or(0.0),
         treatment: treatment["value"].as_f64().unwrap_or(0.0),
@@ -224,6 +249,9 @@ fn list_page(
                 label for="x-condition" { "Targeting condition (JSON, optional)" }
                 textarea #x-condition name="condition" rows="2" aria-invalid=[has(errors, "condition")] { (form.condition) }
                 (field_errors(errors, "condition"))
+                label for="x-goals" { "Goal events (comma separated, optional): their rate is measured besides conversion, revenue and retention" }
+                input #x-goals type="text" name="goals" value=(form.goals) placeholder="Product Added, Promotion Clicked" aria-invalid=[has(errors, "goals")];
+                (field_errors(errors, "goals"))
                 label for="x-status" { "Status" }
                 select #x-status name="status" {
                     @for s in ["running", "draft", "stopped"] { option value=(s) selected[form.status == s] { (s) } }
@@ -257,6 +285,8 @@ pub struct Form {
     condition: String,
     #[serde(default)]
     status: String,
+    #[serde(default)]
+    goals: String,
 }
 
 const FIELDS: &[&str] = &[
@@ -268,6 +298,7 @@ const FIELDS: &[&str] = &[
     "namespace",
     "condition",
     "status",
+    "goals",
 ];
 
 /// The form as the API's JSON definition, or the problems, each next to its field.
@@ -352,7 +383,13 @@ fn definition(f: &Form) -> Result<PlacementExperiment, Vec<(String, String)>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    let mut doc = json!({"id": f.id.trim(), "placement": f.placement, "variations": variations,
+    let goals: Vec<&str> = f
+        .goals
+        .split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .collect();
+    let mut doc = json!({"id": f.id.trim(), "placement": f.placement, "variations": variations, "goals": goals,
                          "status": if f.status.is_empty() { "running" } else { f.status.as_str() }});
     for (k, v) in [
         ("weights", weights.map(|w| json!(w))),
@@ -422,9 +459,22 @@ pub async fn detail(
         .into_iter()
         .find(|e| e.id == id)
         .ok_or_else(|| ApiError::not_found(format!("no experiment {id:?}")))?;
-    let id2 = id.clone();
-    let results = state.blocking(move |e| e.experiment_results(&id2)).await?;
-    let results = serde_json::to_value(&results).unwrap_or(Value::Null);
+    let results = match results(&state, &id) {
+        super::reports::Report::Ready(r) => r,
+        super::reports::Report::Failed(e) => {
+            return Err(ApiError::bad_request("invalid_request", e));
+        }
+        super::reports::Report::Computing => {
+            let body = html! { p.notice role="status" data-computing { "Computing the results from every unit's events… this page reloads itself." } };
+            return Ok(layout::page_with(
+                &console.signed,
+                "/console/experiments",
+                &format!("Experiment {id}"),
+                body,
+                true,
+            ));
+        }
+    };
     let view = match q.view.as_deref() {
         Some("sequential") => "sequential",
         Some("bayesian") => "bayesian",
@@ -473,7 +523,7 @@ pub async fn detail(
                                 td.num {
                                     @if view == "bayesian" { (c["chanceToWin"].as_f64().map(percent).unwrap_or_default()) }
                                     @else { (c["pValue"].as_f64().map(|p| format!("{p:.4}")).unwrap_or_default()) }
-                                    @if let Some(e) = c["error"].as_str().or(c["issue"].as_str()) { span.muted { " " (e) } }
+                                    @if let Some(e) = c["error"].as_str().or(c["issue"].as_str()) { br; span.muted { (super::journeys::issue_words(e)) } }
                                 }
                             }
                         } }
@@ -530,5 +580,6 @@ pub async fn set_status(
     exp.status = serde_json::from_value(json!(change.form.status))
         .map_err(|_| ApiError::bad_request("invalid_form", "status: draft, running or stopped"))?;
     state.blocking(move |e| e.put_experiment(exp)).await?;
+    state.reports.forget(&format!("experiment:{id}"));
     Ok(Redirect::to(&format!("/console/experiments/{id}")).into_response())
 }

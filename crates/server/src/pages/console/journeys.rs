@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde_json::{Value, json};
 
-use super::layout::{self, chart, table, text};
+use super::layout::{self, chart, text};
 use super::session::{Change, Console};
 use crate::AppState;
 use crate::error::ApiError;
@@ -128,7 +128,13 @@ pub async fn detail(
     let id2 = id.clone();
     let stats = state.blocking(move |e| e.journey_stats(&id2)).await?;
     let id2 = id.clone();
-    let report = state.blocking(move |e| e.journey_report(&id2)).await.ok();
+    let report = state
+        .reports
+        .get(&state, &format!("journey-report:{id}"), move |e| {
+            e.journey_report(&id2)
+                .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+                .map_err(|e| e.to_string())
+        });
     let definition = serde_json::to_value(&journey.definition).unwrap_or(Value::Null);
     let stats = serde_json::to_value(&stats).unwrap_or(Value::Null);
     let step_counts: std::collections::HashMap<String, Value> = stats["steps"]
@@ -173,11 +179,12 @@ pub async fn detail(
             }
             div {
                 (chart("steps", "People reaching each step, and messages sent", &reached))
-                @if let Some(r) = &report {
-                    section.panel {
-                        h2 { "Control group report" }
-                        @let r = serde_json::to_value(r).unwrap_or(Value::Null);
-                        (report_table(&r))
+                section.panel {
+                    h2 { "Control group report" }
+                    @match &report {
+                        super::reports::Report::Ready(r) => div data-report { (report_table(r)) },
+                        super::reports::Report::Computing => p.muted role="status" { "Computing the report… reload in a moment." },
+                        super::reports::Report::Failed(e) => p.muted { (e) },
                     }
                 }
             }
@@ -193,19 +200,53 @@ pub async fn detail(
 }
 
 fn report_table(r: &Value) -> Markup {
+    let arms = r["arms"].as_object();
+    let columns: Vec<String> = arms
+        .and_then(|a| a.values().next())
+        .and_then(Value::as_object)
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
     html! {
-        @for (k, v) in r.as_object().into_iter().flatten() {
-            @if v.is_object() {
-                h3 { (k) }
-                table { tbody { @for (k2, v2) in v.as_object().into_iter().flatten() { tr { th { (k2) } td.num { (text(k2, v2)) } } } } }
-            } @else if v.is_array() {
-                h3 { (k) }
-                (table(v.as_array().map_or(&[][..], |a| a), &[("", "")]))
-                pre { (serde_json::to_string_pretty(v).unwrap_or_default()) }
-            } @else {
-                p { strong { (k) ": " } (text(k, v)) }
+        @if let Some(arms) = arms {
+            table {
+                thead { tr { th { "Arm" } @for c in &columns { th.num { (c) } } } }
+                tbody { @for (arm, v) in arms { tr { th { (arm) } @for c in &columns { td.num { (number(&v[c.as_str()])) } } } } }
             }
         }
+        @if let Some(comparisons) = r["comparisons"].as_object() {
+            h3 { "Sent against control" }
+            table {
+                thead { tr { th { "Metric" } th.num { "Lift" } th.num { "95% interval" } th.num { "p-value" } th { "" } } }
+                tbody { @for (metric, c) in comparisons {
+                    tr { td { (metric) }
+                         td.num { (c["lift"].as_f64().map(|l| format!("{:+.1}%", l * 100.0)).unwrap_or_default()) }
+                         td.num { @if let (Some(a), Some(b)) = (c["ci"][0].as_f64(), c["ci"][1].as_f64()) { (format!("{:+.1}% to {:+.1}%", a * 100.0, b * 100.0)) } }
+                         td.num { (c["pValue"].as_f64().map(|p| format!("{p:.4}")).unwrap_or_default()) }
+                         td.muted { (c["issue"].as_str().or(c["error"].as_str()).map(issue_words).unwrap_or_default()) } }
+                } }
+            }
+        }
+        @if let Some(srm) = r["srm"].as_object() {
+            p.muted { "Split check: " (Value::Object(srm.clone()).to_string()) }
+        }
+    }
+}
+
+fn number(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) if x.fract() == 0.0 => format!("{x}"),
+        Some(x) => format!("{x:.4}"),
+        None => text("", v),
+    }
+}
+
+/// The statistics' issue codes in words.
+pub fn issue_words(code: &str) -> String {
+    match code {
+        "ZERO_NEGATIVE_BASELINE_VARIATION" | "ZERO_NEGATIVE_VARIANCE" => {
+            "no variation in the control yet: no test possible".into()
+        }
+        other => other.to_lowercase().replace('_', " "),
     }
 }
 

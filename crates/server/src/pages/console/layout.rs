@@ -26,10 +26,11 @@ pub const SECTIONS: &[(&str, &str, bool)] = &[
     ("/console/privacy", "Privacy", false),
 ];
 
-fn head(title: &str) -> Markup {
+fn head(title: &str, reload: bool) -> Markup {
     html! {
         head {
             meta charset="utf-8";
+            @if reload { meta http-equiv="refresh" content="2"; }
             meta name="viewport" content="width=device-width, initial-scale=1";
             title { (title) " · Tailor console" }
             link rel="stylesheet" href="/console/assets/uPlot.min.css";
@@ -42,10 +43,21 @@ fn head(title: &str) -> Markup {
 
 /// A whole page of section `section` (its path in [`SECTIONS`]).
 pub fn page(signed: &Signed, section: &str, title: &str, body: Markup) -> Response {
+    page_with(signed, section, title, body, false)
+}
+
+/// [`page`] that reloads itself in two seconds (a report is being computed).
+pub fn page_with(
+    signed: &Signed,
+    section: &str,
+    title: &str,
+    body: Markup,
+    reload: bool,
+) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
-            (head(title))
+            (head(title, reload))
             body data-csrf=(signed.csrf) data-role=(signed.role.name()) {
                 a.skip href="#main" { "Skip to content" }
                 header.top {
@@ -82,7 +94,7 @@ pub fn bare(status: StatusCode, title: &str, body: Markup) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
-            (head(title))
+            (head(title, false))
             body.bare {
                 main id="main" {
                     p.brand { "Tailor console" }

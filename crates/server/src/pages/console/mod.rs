@@ -6,6 +6,7 @@
 //! `scripts/vendor/uplot.sh`: the pages' Content Security Policy runs nothing inline.
 
 pub mod layout;
+pub mod reports;
 pub mod session;
 mod signin;
 

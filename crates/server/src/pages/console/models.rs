@@ -196,20 +196,19 @@ fn forecast_charts(f: &Value, backtest: &Value) -> Markup {
         })
         .collect();
     let totals = &f["totals"];
-    // The naive baseline: each category's weekly orders over the backtest's actual weeks,
-    // carried forward (what the forecast must beat), when the evaluation recorded it.
-    let naive = naive_weekly(backtest);
-    let mut series = vec![json!({"label": "forecast orders", "values": totals["orders"]})];
-    if let Some(n) = naive {
-        series.push(json!({"label": "naive baseline (last 4 weeks' mean)", "values": vec![n; weeks.len()], "dash": [6, 4], "color": "#9ca3af"}));
-    }
+    let series = vec![
+        json!({"label": "forecast", "values": totals["orders"]}),
+        json!({"label": "naive (mean of the last 4 weeks)", "values": totals["naive_orders"], "dash": [6, 4], "color": "#6b7280"}),
+    ];
     html! {
         div.grid {
-            (chart("forecast-total", "Category orders per week, all categories: forecast and naive baseline", &json!({"kind": "line", "x": weeks, "series": series})))
-            (chart("forecast-categories", "Forecast orders per category per week", &json!({
+            (chart("forecast-total", "Category orders per week, all categories: the forecast and the naive baseline", &json!({"kind": "line", "x": weeks, "series": series})))
+            (chart("forecast-categories", "Orders per week for the first 6 categories: forecast (solid) and naive (dashed)", &json!({
                 "kind": "line", "x": weeks,
-                "series": f["categories"].as_array().into_iter().flatten().take(8)
-                    .map(|c| json!({"label": c["category"], "values": c["orders"]})).collect::<Vec<_>>(),
+                "series": f["categories"].as_array().into_iter().flatten().take(6)
+                    .flat_map(|c| [json!({"label": c["category"], "values": c["orders"]}),
+                                   json!({"label": format!("{} (naive)", c["category"].as_str().unwrap_or("")), "values": c["naive_orders"], "dash": [4, 4]})])
+                    .collect::<Vec<_>>(),
             })))
         }
         @if backtest.is_object() {
@@ -221,14 +220,6 @@ fn forecast_charts(f: &Value, backtest: &Value) -> Markup {
             } }
         }
     }
-}
-
-/// The naive forecast's weekly total orders, if the backtest recorded one.
-fn naive_weekly(backtest: &Value) -> Option<f64> {
-    let obj = backtest.as_object()?;
-    obj.iter()
-        .find(|(k, v)| k.contains("naive") && v.is_number() && k.contains("weekly"))
-        .and_then(|(_, v)| v.as_f64())
 }
 
 pub async fn train(

@@ -8,6 +8,7 @@ use axum::response::Response;
 use maud::html;
 use serde_json::{Value, json};
 
+use super::experiments::HoldoutLift;
 use super::layout::{self, chart, money, percent, stat, thousands};
 use super::session::Console;
 use crate::AppState;
@@ -27,7 +28,7 @@ pub async fn page(
     let activity = engine.activity(ACTIVITY_MINUTES);
     let population = engine.population(DAYS);
     let (versions, training) = engine.models();
-    let holdout = super::experiments::holdout_lift(&state).await;
+    let holdout = super::experiments::holdout_lift(&state);
     let dead = state
         .blocking(|e| e.outbox(Some("dead"), None, 10_000))
         .await?
@@ -51,7 +52,7 @@ pub async fn page(
         "x": population.daily.iter().map(|(d, _, _)| layout::when(*d)[5..10].to_string()).collect::<Vec<_>>(),
         "series": [
             {"label": "orders", "values": population.daily.iter().map(|(_, n, _)| *n).collect::<Vec<_>>()},
-            {"label": "revenue", "values": population.daily.iter().map(|(_, _, r)| (r * 100.0).round() / 100.0).collect::<Vec<_>>(), "scale": "y2", "color": "#059669"},
+            {"label": "revenue", "values": population.daily.iter().map(|(_, _, r)| (r * 100.0).round() / 100.0).collect::<Vec<_>>(), "scale": "y2", "color": "#059669", "line": true},
         ],
     });
     let latest = versions.last();
@@ -69,8 +70,12 @@ pub async fn page(
             (chart("lifecycle", "Profiles by lifecycle stage", &lifecycle_chart))
             (chart("orders", "Orders and revenue per day (last 30 days)", &orders_chart))
             @match &holdout {
-                Some(h) => (chart("holdout", &format!("Conversion lift of personalization over the holdout ({}), 95% interval", h.experiment), &h.chart)),
-                None => figure.chart id="holdout" {
+                HoldoutLift::Ready(h) => (chart("holdout", &format!("Conversion lift of personalization over the holdout ({}), 95% interval", h.experiment), &h.chart)),
+                HoldoutLift::Computing(id) => figure.chart id="holdout" {
+                    figcaption { "Personalization lift" }
+                    p.muted role="status" { "Computing the results of " (id) "… reload in a moment." }
+                }
+                HoldoutLift::None => figure.chart id="holdout" {
                     figcaption { "Personalization lift" }
                     p.muted { "No experiment holds anyone out of personalization yet. Create one under "
                         a href="/console/experiments" { "Experiments" } " with an "
@@ -100,7 +105,7 @@ pub async fn page(
                     p { span.badge.bad { (dead) } " journey messages failed every attempt. "
                         a href="/console/journeys#dead-letters" { "See and replay them" } }
                 }
-                @if let Some(h) = &holdout {
+                @if let HoldoutLift::Ready(h) = &holdout {
                     h2 { "Holdout" }
                     p { "Conversion " (percent(h.control)) " held out vs " (percent(h.treatment)) " personalized: "
                         strong { (h.summary) } }

@@ -34,10 +34,7 @@ pub async fn search(
     let rows = state.engine.search_people(&s.q);
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     state
-        .blocking(move |e| {
-            ids.iter()
-                .try_for_each(|id| e.audit_read("console_search", id))
-        })
+        .blocking(move |e| e.audit_reads("console_search", &ids))
         .await?;
     let body = html! {
         @if let Some(n) = &s.erased { p.notice role="status" { "Erased " (n) " everywhere." } }
@@ -214,7 +211,12 @@ fn shown(a: &Value) -> String {
         Some(c) => c.to_string(),
         None => a["shown"]
             .as_array()
-            .map(|s| s.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+            .map(|s| {
+                s.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
             .unwrap_or_default(),
     }
 }

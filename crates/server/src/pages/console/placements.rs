@@ -223,7 +223,7 @@ fn render(
             (field_errors(errors, "policy"))
             @if admin { p { button type="submit" { "Save placement" } } }
         }
-        @if let Some(l) = learned {
+        @if let Some(l) = learned.filter(|_| p.policy.is_some()) {
             h2 { "What the policy has learned" }
             pre { (serde_json::to_string_pretty(&l).unwrap_or_default()) }
         }

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::extract::Analyst;
 
 /// Audit entries listed.
-const AUDIT_SHOWN: usize = 200;
+const AUDIT_SHOWN: usize = 50;
 const DAYS: u32 = 30;
 
 pub async fn page(
@@ -34,7 +34,7 @@ pub async fn page(
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default()
     };
-    let rates_chart = json!({"kind": "bars",
+    let rates_chart = json!({"kind": "bars", "stacked": true,
     "x": rates.iter().map(|r| purpose(r.purpose)).collect::<Vec<_>>(),
     "series": [
         {"label": "granted (choice)", "values": rates.iter().map(|r| r.granted).collect::<Vec<_>>(), "color": "#059669"},
