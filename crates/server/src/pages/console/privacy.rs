@@ -105,10 +105,10 @@ pub async fn page(
         }
         h2 { "Export and erasure requests" }
         @if requests.is_empty() { p.muted { "None yet." } }
-        table {
+        @else { table {
             thead { tr { th { "Time" } th { "Request" } th { "Outcome" } } }
             tbody { @for a in &requests { tr { td { (when(a.at)) } td { (a.action) } td { code { (a.detail) } } } } }
-        }
+        } }
         h2 { "Audit log" }
         p.hint { "The newest " (AUDIT_SHOWN) ": erasures, expiries, retention runs and every read of a person's data, by internal profile number." }
         table.audit {
