@@ -125,6 +125,15 @@ try {
   await p.fill('#seg-name', 'Customers');
   await Promise.all([p.waitForURL(/\/console\/segments$/), p.click('text=Save as a segment')]);
   expect((await p.textContent('main')).includes('Customers'), 'the segment is saved');
+  // The same condition as an audience: the API lists it, and the console its change stream.
+  await p.fill('#condition', '{"orders": {"$gte": 1}}');
+  await p.fill('#seg-id', 'console-customers');
+  await p.fill('#seg-name', 'Customers, for ads');
+  await Promise.all([p.waitForURL(/\/console\/audiences\/console-customers$/), p.click('text=Save as an audience')]);
+  await p.waitForSelector('body[data-console-ready]');
+  const audiences = (await api('/v1/audiences')).body;
+  expect(JSON.stringify(audiences).includes('console-customers'), 'the audience saved in the console is in GET /v1/audiences');
+  await p.screenshot({ path: `${shots}/audience.png`, fullPage: true });
 
   // Placements: change the checkout's variants in the console; the API answers the change.
   await visit(admin, '/console/placements', 'placements');

@@ -176,8 +176,8 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
 /// routed only through here, so each carries its `#[utoipa::path]` into the document.
 fn api() -> OpenApiRouter<AppState> {
     use routes::{
-        analytics_js, catalog, consent, decide, experiments, ingest, journeys, me, models, ops,
-        preferences, profiles, retention, sdk, sources,
+        analytics_js, audiences, catalog, consent, decide, experiments, inbound, ingest, journeys,
+        me, models, ops, preferences, profiles, retention, sdk, sources, templates, unsubscribe,
     };
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(ingest::track))
@@ -234,10 +234,17 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(journeys::outbox))
         .routes(routes!(journeys::dead))
         .routes(routes!(journeys::replay))
-        .routes(routes!(journeys::audience))
-        .routes(routes!(journeys::audience_changes))
-        .routes(routes!(journeys::audience_export))
+        .routes(routes!(audiences::list))
+        .routes(routes!(audiences::get, audiences::put, audiences::delete))
+        .routes(routes!(audiences::changes))
+        .routes(routes!(audiences::export))
         .routes(routes!(journeys::test_clock))
+        .routes(routes!(templates::list))
+        .routes(routes!(templates::get, templates::put, templates::delete))
+        .routes(routes!(templates::preview))
+        .routes(routes!(unsubscribe::page, unsubscribe::one_click))
+        .routes(routes!(inbound::email))
+        .routes(routes!(inbound::sms))
         .routes(routes!(me::issue))
         .routes(routes!(me::get))
         .routes(routes!(me::put_preferences))

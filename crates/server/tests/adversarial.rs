@@ -1,5 +1,5 @@
-//! The attacks of issue 12, replayed against the whole router (in-process, or on a loopback
-//! socket where connections matter) by someone holding only the public write key, which
+//! The attacks of issue 12, replayed against a running server (the whole router served on a
+//! loopback port, over real HTTP connections) by someone holding only the public write key, which
 //! ships in every shopper's browser. Each test first sends the attack's request in a form
 //! that must succeed (with the store's server key, with the shopper's proof, or against
 //! an equivalent target), so it fails for the reason it should, then the attack itself.
@@ -197,7 +197,7 @@ async fn onsite_journey(s: &TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decide_by_a_known_customers_ids_reveals_nothing() {
-    let s = TestApp::start().await;
+    let s = TestApp::start().await.served().await;
     shop(&s).await;
     onsite_journey(&s).await;
     victim(&s, VICTIM, VICTIM_DEVICE, VICTIM_EMAIL).await;
@@ -270,7 +270,7 @@ async fn decide_by_a_known_customers_ids_reveals_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decide_by_internal_profile_numbers_reveals_nothing() {
-    let s = TestApp::start().await;
+    let s = TestApp::start().await.served().await;
     shop(&s).await;
     victim(&s, VICTIM, VICTIM_DEVICE, VICTIM_EMAIL).await;
     for i in 0..3 {
@@ -338,13 +338,13 @@ async fn hijack(key: &str) -> Hijack {
     let kit = TestEngine::builder()
         .manual_clock("2031-03-03T12:00:00Z")
         .channels(ChannelConfig {
-            smtp_url: Some(mail.url()),
+            smtp: Some(mail.settings()),
             email_from: Some("Shop <shop@example.com>".into()),
             ..Default::default()
         })
         .start()
         .await;
-    let s = TestApp::over(kit);
+    let s = TestApp::over(kit).served().await;
     shop(&s).await;
     let (status, templates) = s.admin_get("/v1/journeys/templates").await;
     assert_eq!(status, 200, "{templates}");
@@ -449,7 +449,7 @@ async fn identify_with_a_victims_user_id_hijacks_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_preferences_quiz_answers_and_consent_change_nobody() {
-    let s = TestApp::start().await;
+    let s = TestApp::start().await.served().await;
     shop(&s).await;
     let quiz = json!({"title": "Find your run", "questions": [{"id": "terrain", "text": "Where?",
         "answers": [{"id": "trail", "label": "Trails", "sets": {"categories": ["Shoes/Trail"],
@@ -581,7 +581,7 @@ async fn forged_preferences_quiz_answers_and_consent_change_nobody() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_customers_are_never_merged_and_each_is_erased_alone() {
-    let s = TestApp::start().await;
+    let s = TestApp::start().await.served().await;
     shop(&s).await;
     for (user, device) in [("ann", "ann-phone"), ("ben", "ben-laptop")] {
         victim(&s, user, device, &format!("{user}@example.com")).await;
@@ -708,7 +708,9 @@ async fn check_many_ids(s: &TestApp, ids: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_profile_with_8400_identities_still_exports_and_erases() {
     const IDS: usize = 8_400;
-    let mut s = TestApp::over(TestEngine::builder().sqlite().start().await);
+    let mut s = TestApp::over(TestEngine::builder().sqlite().start().await)
+        .served()
+        .await;
     // The store's backend (server key) sends 8,400 identify calls for one userId, each from
     // a new anonymousId: more ids than SQLite binds in one statement (32,766 / 4).
     for chunk in (0..IDS).collect::<Vec<_>>().chunks(2_100) {
@@ -798,7 +800,7 @@ async fn five_hundred_idle_connections_are_closed_within_the_idle_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_counted_repetition_regex_is_refused_and_long_user_agents_stay_cheap() {
-    let s = TestApp::start().await;
+    let s = TestApp::start().await.served().await;
     shop(&s).await;
     let banner = |id: &str, pattern: &str| {
         json!([{"id": id, "kind": "banner", "placements": ["home.hero"], "title": "Safari sale",
@@ -959,7 +961,9 @@ async fn an_order_of_1e308_is_refused_and_the_forecast_stays_finite() {
             })
             .start()
             .await,
-    );
+    )
+    .served()
+    .await;
     // The history first: training reads the log in the order it was written.
     catalog(&s).await;
     let end = tailor_core::time::parse_timestamp(now).expect("a time");
@@ -1028,7 +1032,9 @@ async fn an_order_of_1e308_is_refused_and_the_forecast_stays_finite() {
 async fn the_data_directory_is_private_to_tailors_user() {
     use std::os::unix::fs::PermissionsExt as _;
 
-    let s = TestApp::over(TestEngine::builder().sqlite().start().await);
+    let s = TestApp::over(TestEngine::builder().sqlite().start().await)
+        .served()
+        .await;
     shop(&s).await;
     victim(&s, VICTIM, VICTIM_DEVICE, VICTIM_EMAIL).await;
     // Well-formed: the data directory holds what another local user would want: every

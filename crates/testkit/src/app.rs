@@ -26,7 +26,11 @@ struct Edge {
 
 impl Edge {
     fn state(&self, kit: &TestEngine) -> AppState {
-        let mut state = self.apply(AppState::new(kit.engine().clone()));
+        self.configure(AppState::new(kit.engine().clone()), kit)
+    }
+
+    fn configure(&self, state: AppState, kit: &TestEngine) -> AppState {
+        let mut state = self.apply(state);
         if self.test_clock {
             state = state.with_test_clock(kit.clock.offset_clock());
         }
@@ -42,11 +46,14 @@ impl Edge {
     }
 }
 
-/// The whole HTTP API over a [`TestEngine`], in-process.
+/// The whole HTTP API over a [`TestEngine`], in-process, or served on a loopback port
+/// ([`TestApp::served`]).
 pub struct TestApp {
     pub kit: TestEngine,
     edge: Edge,
     router: Router,
+    /// Set by [`TestApp::served`]: requests go over real connections to it.
+    socket: Option<TestServer>,
 }
 
 impl TestApp {
@@ -64,7 +71,25 @@ impl TestApp {
     pub fn over(kit: TestEngine) -> TestApp {
         let edge = Edge::default();
         let router = router(edge.state(&kit));
-        TestApp { kit, edge, router }
+        TestApp {
+            kit,
+            edge,
+            router,
+            socket: None,
+        }
+    }
+
+    /// The same application served on a loopback port (with its connection handling):
+    /// every request from now on travels over a real HTTP connection.
+    pub async fn served(mut self) -> TestApp {
+        self.socket = Some(self.serve_socket().await);
+        self
+    }
+
+    async fn serve_socket(&self) -> TestServer {
+        let edge = self.edge.clone();
+        let kit = &self.kit;
+        TestServer::start_configured(kit, |state| edge.configure(state, kit)).await
     }
 
     /// Serves `POST /v1/test/clock` (as `tailor serve --test-clock` does).
@@ -94,14 +119,28 @@ impl TestApp {
 
     /// A graceful restart of the engine underneath, with a new router over it.
     pub async fn restart(&mut self) {
+        let served = match self.socket.take() {
+            // Stopping the server shuts the engine down, as `tailor serve` does.
+            Some(server) => {
+                server.stop().await;
+                true
+            }
+            None => false,
+        };
         self.kit.restart().await;
         self.router = router(self.edge.state(&self.kit));
+        if served {
+            self.socket = Some(self.serve_socket().await);
+        }
     }
 
     /// A request to the router. Requests are received at least 1 ms apart, as over a
     /// network, so what the profile keeps by event time keeps their order.
     pub fn request(&self, method: Method, path: &str) -> Request {
         self.kit.tick();
+        if let Some(server) = &self.socket {
+            return server.request(method, path);
+        }
         Request {
             target: Target::Router(self.router.clone()),
             method,

@@ -72,6 +72,19 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX exposures_id ON exposures(id);",
     // 6: journeys: runs and timers, the outbox, audiences, step counters.
     JOURNEYS_SCHEMA,
+    // 7: audiences keep each member's hashed match keys, so the `remove` an erasure leaves
+    // can name whom an ad platform must drop; the change stream's positions are never
+    // reused (AUTOINCREMENT), so deleting an erased person's rows cannot hand a position a
+    // sync has already read to a new change.
+    "ALTER TABLE audience_members ADD COLUMN match_keys TEXT;
+     CREATE TABLE audience_changes_v7 (seq INTEGER PRIMARY KEY AUTOINCREMENT, audience TEXT NOT NULL,
+        person TEXT NOT NULL, op TEXT NOT NULL, at INTEGER NOT NULL, match_keys TEXT);
+     INSERT INTO audience_changes_v7 (seq, audience, person, op, at)
+        SELECT seq, audience, person, op, at FROM audience_changes;
+     DROP TABLE audience_changes;
+     ALTER TABLE audience_changes_v7 RENAME TO audience_changes;
+     CREATE INDEX audience_changes_person ON audience_changes(person);
+     CREATE INDEX audience_changes_audience ON audience_changes(audience, seq);",
 ];
 
 /// Migration 2 of `tailor.db`: the decision log and the rewards joined to it.

@@ -10,6 +10,7 @@ pub mod reports;
 pub mod session;
 mod signin;
 
+mod audiences;
 mod experiments;
 mod journeys;
 mod models;
@@ -46,6 +47,9 @@ pub fn routes() -> Router<AppState> {
             get(segments::page).post(segments::save),
         )
         .route("/console/api/segments/match", get(segments::live))
+        .route("/console/audiences", post(segments::save_audience))
+        .route("/console/audiences/{name}", get(audiences::changes))
+        .route("/console/audiences/{name}/export", get(audiences::export))
         .route("/console/placements", get(placements::list))
         .route(
             "/console/placements/{id}",

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
 use serde_json::Value;
+use tailor_engine::journeys::audience_book::AudienceDefinition;
 use tailor_engine::population::ConditionMatch;
 use tailor_engine::segments::SavedSegment;
 
@@ -106,7 +107,9 @@ async fn render(
                     input #seg-name type="text" name="name" value=(editor.name) aria-invalid=[errors.iter().any(|(f, _)| f == "name").then_some("true")];
                     (field_errors(&errors, "name"))
                     (field_errors(&errors, ""))
-                    p { button type="submit" { "Save as a segment" } }
+                    p { button type="submit" { "Save as a segment" } " "
+                        button.secondary type="submit" formaction="/console/audiences" { "Save as an audience" } }
+                    p.hint { "A segment is a named condition to copy into placements and journeys; an audience keeps its members up to date as profiles change, for ad platforms (export and change stream below)." }
                 } @else {
                     p { button.secondary type="submit" formmethod="get" formaction="/console/segments" { "Count" } }
                 }
@@ -138,6 +141,7 @@ async fn render(
             } }
         }
     };
+    let body = html! { (body) (super::audiences::section(state, signed).await) };
     let mut response = layout::page(signed, "/console/segments", "Segments", body);
     *response.status_mut() = status;
     response
@@ -176,6 +180,67 @@ pub async fn save(State(state): State<AppState>, change: Change<Admin, Editor>) 
                         .filter(|_| !f.is_empty())
                         .map_or(m.clone(), |(_, r)| r.to_string());
                     (f, m)
+                })
+                .collect();
+            render(
+                &state,
+                &change.signed,
+                editor,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+/// Saves the editor's condition as a segment audience named by its id (its name is the
+/// description); problems are shown next to their field.
+pub async fn save_audience(
+    State(state): State<AppState>,
+    change: Change<Admin, Editor>,
+) -> Response {
+    let editor = change.form;
+    let condition = match parse(&editor.condition) {
+        Ok(c) => c,
+        Err(e) => {
+            let errors = vec![("condition".into(), e)];
+            return render(
+                &state,
+                &change.signed,
+                editor,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let definition: Result<AudienceDefinition, _> = serde_json::from_value(
+        serde_json::json!({"description": editor.name.trim(), "condition": condition}),
+    );
+    let name = editor.id.trim().to_string();
+    let result = match definition {
+        Ok(d) => {
+            let n = name.clone();
+            state
+                .blocking(move |e| e.put_audience(&n, d).map(|_| ()))
+                .await
+        }
+        Err(e) => Err(ApiError::bad_request("invalid_form", e.to_string())),
+    };
+    match result {
+        Ok(()) => Redirect::to(&format!("/console/audiences/{name}")).into_response(),
+        Err(e) => {
+            let errors = e
+                .message
+                .split("; ")
+                .map(|p| {
+                    let field = if p.contains("condition") {
+                        "condition"
+                    } else {
+                        "id"
+                    };
+                    (field.to_string(), p.to_string())
                 })
                 .collect();
             render(
