@@ -192,7 +192,7 @@ pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -202,23 +202,6 @@ pub fn thousands(n: i64) -> String {
 
 pub fn percent(v: f64) -> String {
     format!("{:.1}%", v * 100.0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn problems_go_next_to_the_field_they_name() {
-        let p = problems_by_field(
-            "weights: must sum to 1; coverage: outside [0, 1]; something else",
-            &["weights", "coverage"],
-        );
-        assert_eq!(p[0].0, "weights");
-        assert_eq!(p[1].0, "coverage");
-        assert_eq!(p[2].0, "");
-        assert_eq!(thousands(1234567), "1,234,567");
-    }
 }
 
 /// A field of an engine document by its camelCase name, or its snake_case spelling.
@@ -263,5 +246,22 @@ pub fn table(rows: &[Value], columns: &[(&str, &str)]) -> Markup {
                 tbody { @for r in rows { tr { @for (_, k) in columns { td { (text(k, get(r, k))) } } } } }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_go_next_to_the_field_they_name() {
+        let p = problems_by_field(
+            "weights: must sum to 1; coverage: outside [0, 1]; something else",
+            &["weights", "coverage"],
+        );
+        assert_eq!(p[0].0, "weights");
+        assert_eq!(p[1].0, "coverage");
+        assert_eq!(p[2].0, "");
+        assert_eq!(thousands(1234567), "1,234,567");
     }
 }
