@@ -141,10 +141,8 @@ pub(crate) fn search(live: &Live, query: &str, now: Millis) -> Vec<PersonRow> {
             .map(|p| row(p, now))
             .into_iter()
             .collect();
+        let mut found: Vec<&Profile> = Vec::new();
         for p in r.profiles() {
-            if rows.len() >= SEARCH_LIMIT {
-                break;
-            }
             if Some(p.id) == exact {
                 continue;
             }
@@ -156,9 +154,21 @@ pub(crate) fn search(live: &Live, query: &str, now: Millis) -> Vec<PersonRow> {
                     _ => false,
                 });
             if hit {
-                rows.push(row(p, now));
+                found.push(p);
             }
         }
+        // Shortest ids first (`user-1` before `user-12`), then by id: a stable order.
+        found.sort_by_key(|p| {
+            let id = p
+                .user_ids
+                .first()
+                .or(p.anonymous_ids.last())
+                .cloned()
+                .unwrap_or_default();
+            (id.len(), id, p.id)
+        });
+        let room = SEARCH_LIMIT.saturating_sub(rows.len());
+        rows.extend(found.into_iter().take(room).map(|p| row(p, now)));
         rows
     })
 }

@@ -133,13 +133,13 @@ async fn render(
         }
         h2 { "Saved segments" }
         @if saved.is_empty() { p.muted { "None yet." } }
-        table {
+        @else { table {
             thead { tr { th { "Segment" } th { "Name" } th { "Condition" } } }
             tbody { @for s in &saved {
                 tr { td { a href={ "/console/segments?" (serde_urlencoded::to_string([("id", s.id.as_str()), ("name", s.name.as_str()), ("condition", s.condition.to_string().as_str())]).unwrap_or_default()) } { (s.id) } }
                      td { (s.name) } td { code { (s.condition.to_string()) } } }
             } }
-        }
+        } }
     };
     let body = html! { (body) (super::audiences::section(state, signed).await) };
     let mut response = layout::page(signed, "/console/segments", "Segments", body);
