@@ -53,6 +53,8 @@ pub(crate) struct WriterParts {
     pub predictions: Arc<PredictionService>,
     pub sessions: Arc<SessionTrainer>,
     pub observer: Arc<dyn Observer>,
+    /// Events accepted per minute, for the console's overview.
+    pub activity: Arc<crate::measure::activity::Activity>,
 }
 
 pub(crate) struct Writer {
@@ -281,6 +283,7 @@ impl Writer {
         // Metrics first: whoever reads them after an acknowledgement sees the event counted.
         let accepted = seqs.iter().filter(|s| s.is_some()).count() as u64;
         metrics::counter!("tailor_events_ingested_total").increment(accepted);
+        self.parts.activity.events(accepted, self.parts.clock.now());
         metrics::counter!("tailor_events_duplicate_total").increment(all.len() as u64 - accepted);
         metrics::histogram!("tailor_ingest_commit_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("tailor_ingest_group_size").record(all.len() as f64);
