@@ -68,6 +68,23 @@ pub async fn search(
     ))
 }
 
+/// Everything about the person `id` names, the read recorded in the audit log as `what`.
+async fn audited_export(
+    state: &AppState,
+    id: &str,
+    what: &'static str,
+) -> Result<tailor_engine::export::ExportDocument, ApiError> {
+    let (id, what_id) = (id.to_string(), id.to_string());
+    let doc = state
+        .blocking(move |e| e.export(&id))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no profile is known by {what_id:?}")))?;
+    state
+        .blocking(move |e| e.audit_read(what, &what_id))
+        .await?;
+    Ok(doc)
+}
+
 fn section(id: &str, title: &str, body: Markup) -> Markup {
     html! { section.panel aria-labelledby=(id) { h2 id=(id) { (title) } (body) } }
 }
@@ -77,15 +94,7 @@ pub async fn person(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id2 = id.clone();
-    let doc = state
-        .blocking(move |e| e.export(&id2))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no profile is known by {id:?}")))?;
-    let id2 = id.clone();
-    state
-        .blocking(move |e| e.audit_read("console_profile", &id2))
-        .await?;
+    let doc = audited_export(&state, &id, "console_profile").await?;
     let consent = state.engine.consent_state(&id);
     let drivers = state.engine.prediction_drivers(&id);
     let doc = serde_json::to_value(&doc).unwrap_or(Value::Null);
@@ -250,15 +259,7 @@ pub async fn export(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id2 = id.clone();
-    let doc = state
-        .blocking(move |e| e.export(&id2))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no profile is known by {id:?}")))?;
-    let id2 = id.clone();
-    state
-        .blocking(move |e| e.audit_read("console_export", &id2))
-        .await?;
+    let doc = audited_export(&state, &id, "console_export").await?;
     let name: String = id
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')

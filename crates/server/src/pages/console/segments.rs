@@ -62,6 +62,23 @@ pub async fn page(
     Ok(render(&state, &console.signed, editor, Vec::new(), StatusCode::OK).await)
 }
 
+/// The editor again with its problems next to their fields (422).
+async fn refused(
+    state: &AppState,
+    signed: &Signed,
+    editor: Editor,
+    errors: Vec<(String, String)>,
+) -> Response {
+    render(
+        state,
+        signed,
+        editor,
+        errors,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
 async fn render(
     state: &AppState,
     signed: &Signed,
@@ -153,14 +170,7 @@ pub async fn save(State(state): State<AppState>, change: Change<Admin, Editor>) 
         Ok(c) => c,
         Err(e) => {
             let errors = vec![("condition".into(), e)];
-            return render(
-                &state,
-                &change.signed,
-                editor,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return refused(&state, &change.signed, editor, errors).await;
         }
     };
     let segment = SavedSegment {
@@ -182,14 +192,7 @@ pub async fn save(State(state): State<AppState>, change: Change<Admin, Editor>) 
                     (f, m)
                 })
                 .collect();
-            render(
-                &state,
-                &change.signed,
-                editor,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            refused(&state, &change.signed, editor, errors).await
         }
     }
 }
@@ -205,14 +208,7 @@ pub async fn save_audience(
         Ok(c) => c,
         Err(e) => {
             let errors = vec![("condition".into(), e)];
-            return render(
-                &state,
-                &change.signed,
-                editor,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return refused(&state, &change.signed, editor, errors).await;
         }
     };
     let definition: Result<AudienceDefinition, _> = serde_json::from_value(
@@ -243,14 +239,7 @@ pub async fn save_audience(
                     (field.to_string(), p.to_string())
                 })
                 .collect();
-            render(
-                &state,
-                &change.signed,
-                editor,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            refused(&state, &change.signed, editor, errors).await
         }
     }
 }
