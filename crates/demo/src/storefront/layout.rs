@@ -100,7 +100,7 @@ fn signed(store: &Storefront, who: &Who) -> Value {
 
 /// The page's one script, a module on the storefront SDK (`/sdk/tailor.js`): it asks
 /// Tailor what the page's placements show this visitor and renders them with their reasons,
-/// sends `data-onload` events, and on a click of a `data-track` element tracks it (with the
+/// then sends `data-onload` events, and on a click of a `data-track` element tracks it (with the
 /// page's decisionId when it has `data-with-decision`), then follows `data-href`. Picking a
 /// shopper in the header switches to them. Served as `/assets/storefront.js`: the pages'
 /// Content Security Policy runs no inline script.
@@ -111,7 +111,6 @@ const page = document.body.dataset;
 const tailor = new Tailor({ writeKey: page.writeKey, ...JSON.parse(page.visitor),
   productUrl: (p) => '/p/' + encodeURIComponent(p.id) });
 const props = (el) => JSON.parse(el.dataset.props || '{}');
-document.querySelectorAll('[data-onload]').forEach((el) => tailor.track(el.dataset.onload, props(el)));
 document.querySelectorAll('[data-track]').forEach((el) => el.addEventListener('click', async (e) => {
   e.preventDefault();
   const decision = 'withDecision' in el.dataset && tailor.decisionId ? { decisionId: tailor.decisionId } : {};
@@ -127,6 +126,9 @@ status.textContent = !reply ? '· Tailor did not answer'
 document.querySelectorAll('[data-title-personalized]').forEach((h) => {
   h.textContent = reply && reply.personalized ? h.dataset.titlePersonalized : h.dataset.titleOther;
 });
+// The page's own events after its decision: the decision reflects the visit so far, not
+// this page view racing it (a new visitor's first page is decided as a new visitor's).
+document.querySelectorAll('[data-onload]').forEach((el) => tailor.track(el.dataset.onload, props(el)));
 page.tailorReady = reply ? reply.decisionId : 'failed';
 ";
 
