@@ -41,7 +41,7 @@ pub struct Options {
     pub seed: u64,
     /// Number of simulated shoppers.
     pub shoppers: u32,
-    /// Simulated days of history, ending now.
+    /// Simulated days of history, ending at the last midnight (UTC).
     pub days: u32,
     /// Number of products.
     pub products: u32,
@@ -390,7 +390,7 @@ async fn build_store(
         simulated.events.len(),
         simulating.elapsed().as_secs_f64()
     );
-    write_truth(dir, args, now, &catalog, &simulated)?;
+    write_truth(dir, args, simulate::history_end(now), &catalog, &simulated)?;
 
     let total = simulated.events.len() as u64;
     let funnel = funnel(&simulated.tally);
@@ -430,13 +430,13 @@ async fn build_store(
         .await?;
         let conversion = |i: usize| live.results[i]["value"].as_f64().unwrap_or(0.0);
         eprintln!(
-            "  live: {} visits, {} orders; experiment {}: conversion {:.1}% held out, {:.1}% personalized (p = {}) ({:.1} s)",
+            "  live: {} visits, {} orders; experiment {}: conversion {:.1}% held out, {:.1}% personalized ({}) ({:.1} s)",
             live.visits,
             live.orders,
             live::EXPERIMENT,
             100.0 * conversion(0),
             100.0 * conversion(1),
-            live.results[1]["frequentist"]["pValue"],
+            p_value(live.results[1]["frequentist"]["pValue"].as_f64()),
             live_started.elapsed().as_secs_f64()
         );
     }
@@ -462,6 +462,15 @@ async fn build_store(
         &serde_json::to_vec_pretty(&summary)?,
     )?;
     Ok(summary)
+}
+
+/// A p-value as a paper prints one: `p < 0.0001` below it, else four decimals.
+fn p_value(p: Option<f64>) -> String {
+    match p {
+        Some(p) if p < 0.0001 => "p < 0.0001".into(),
+        Some(p) => format!("p = {p:.4}"),
+        None => "p not computed".into(),
+    }
 }
 
 fn funnel(tally: &simulate::Tally) -> Value {
@@ -514,6 +523,13 @@ fn write_truth(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn p_values_print_as_papers_print_them() {
+        assert_eq!(p_value(Some(0.0)), "p < 0.0001");
+        assert_eq!(p_value(Some(0.01234)), "p = 0.0123");
+        assert_eq!(p_value(None), "p not computed");
+    }
 
     #[test]
     fn prepare_dir_reuses_clears_and_refuses() {

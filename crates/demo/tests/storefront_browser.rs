@@ -4,7 +4,7 @@
 //! its reason and a working "why" popover, impressions and clicks carry the decisionId, and
 //! the page adapts: a newcomer's page, a recommendation clicked, add to cart, the adapted
 //! cart page, a shopper's explained page, the consent banner and the preference center, an
-//! order. Screenshots land in `target/tmp/storefront/`.
+//! order; the catalog's pictures load. Screenshots land in `target/tmp/storefront/`.
 //!
 //! An external test (`TAILOR_EXTERNAL_TESTS=1`, as `tests/run.sh` sets). Needs
 //! `bash tests/browser/install.sh` (Chromium, playwright-core); without them the test fails
@@ -150,7 +150,7 @@ fn the_storefront_adapts_in_a_real_browser() {
         "the storefront walk failed:\n{stdout}\n{stderr}"
     );
     assert!(
-        ["cart.png", "shopper.png", "preferences.png"]
+        ["home.png", "product.png", "cart.png", "shopper.png", "preferences.png"]
             .iter()
             .all(|shot| shots.join(shot).exists()),
         "screenshots were taken"

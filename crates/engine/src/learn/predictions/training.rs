@@ -267,6 +267,29 @@ impl Collected {
     }
 }
 
+/// The time of the newest message training reads: the log's last one, unless the messages
+/// at its end are kept out of training (`Message::for_training`). Pages back from the end.
+fn end_of_training(
+    store: &dyn tailor_store::Store,
+    last_seq: tailor_store::Seq,
+) -> Result<Option<Millis>, EngineError> {
+    let mut before = last_seq;
+    while before > 0 {
+        let from = before.saturating_sub(PAGE as tailor_store::Seq).max(0);
+        let page = store.events_after(from, PAGE)?;
+        let newest = page
+            .iter()
+            .rev()
+            .filter(|e| e.seq <= before)
+            .find(|e| e.message.for_training());
+        if let Some(e) = newest {
+            return Ok(Some(e.message.timestamp));
+        }
+        before = from;
+    }
+    Ok(None)
+}
+
 /// Reads the log and trains every model. `catalog` resolves product categories as the
 /// writer does.
 pub fn train(
@@ -277,13 +300,10 @@ pub fn train(
 ) -> Result<Trained, EngineError> {
     let started = Instant::now();
     let last_seq = store.last_seq()?;
-    let end = match store.events_after(last_seq.saturating_sub(1), 1)?.first() {
-        Some(e) => e.message.timestamp,
-        None => {
-            return Err(EngineError::Conflict(
-                "the event log is empty: nothing to train on".into(),
-            ));
-        }
+    let Some(end) = end_of_training(store, last_seq)? else {
+        return Err(EngineError::Conflict(
+            "the event log holds no message to train on".into(),
+        ));
     };
     let cutoffs: Vec<Millis> = (1..=WEEKLY_CUTOFFS)
         .rev()
@@ -300,7 +320,7 @@ pub fn train(
         let Some(newest) = page.last() else { break };
         seq = newest.seq;
         let catalog = catalog.read_catalog();
-        for stored in &page {
+        for stored in page.iter().filter(|e| e.message.for_training()) {
             let m = &stored.message;
             events += 1;
             first = first.min(m.timestamp);
