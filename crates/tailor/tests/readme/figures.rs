@@ -62,7 +62,18 @@ fn thousands(n: i64) -> String {
 }
 
 /// Each line of README.md that quotes `tailor eval intent` on the default demo's history.
-const EVAL_INTENT: &[&str] = &[];
+const EVAL_INTENT: &[&str] = &[
+    "live phase; {/data/events:,} events; about 2 s; the figures are `scripts/readme-figures/eval-intent.json`, which",
+    "| order within the session ({/propensity/session/examples:,} sessions, {/propensity/session/positive_rate:%1} order) | AUC · log loss · calibration error | {/propensity/session/model/auc:.3} · {/propensity/session/model/log_loss:.3} · {/propensity/session/model/calibration_error:.3} | recency/frequency {/propensity/session/baseline/auc:.3} · {/propensity/session/baseline/log_loss:.3} · {/propensity/session/baseline/calibration_error:.3} |",
+    "| order within 7 days ({/propensity/seven_day/examples:,} customer-weeks, {/propensity/seven_day/positive_rate:%1} order) | AUC · log loss · calibration error | {/propensity/seven_day/model/auc:.3} · {/propensity/seven_day/model/log_loss:.3} · {/propensity/seven_day/model/calibration_error:.3} | recency/frequency {/propensity/seven_day/baseline/auc:.3} · {/propensity/seven_day/baseline/log_loss:.3} · {/propensity/seven_day/baseline/calibration_error:.3} |",
+    "| new category within 14 days ({/next_category/customers:,} customers) | recall@3 | {/next_category/model/recall@3:.3} | popularity {/next_category/baseline/recall@3:.3} |",
+    "| email open time ({/send_time/opens:,} opens by {/send_time/customers:,} customers) | opens within ±1 h · mean log-likelihood | {/send_time/model/hit_rate:.3} · {/send_time/model/mean_log_likelihood:-.2} | one fixed hour of the week {/send_time/baseline/hit_rate:.3} · {/send_time/baseline/mean_log_likelihood:-.2} |",
+    "| orders per category and week ({/data/categories} × {/forecast/weeks}) | WAPE · MAPE | {/forecast/orders_wape/model:%1} · {/forecast/orders_mape/model:%1} | naive last 4 weeks {/forecast/orders_wape/baseline:%1} · {/forecast/orders_mape/baseline:%1} |",
+    "| revenue per category and week | WAPE · MAPE | {/forecast/revenue_wape/model:%1} · {/forecast/revenue_mape/model:%1} | {/forecast/revenue_wape/baseline:%1} · {/forecast/revenue_mape/baseline:%1} |",
+    "| *against the hidden truth:* send hour within ±1 h of the shopper's reading hour ({/truth/send_hour_within_1h_of_reading_hour/shoppers} shoppers) | share | {/truth/send_hour_within_1h_of_reading_hour/model:.3} | fixed time {/truth/send_hour_within_1h_of_reading_hour/baseline:.3} |",
+    "| *against the hidden truth:* category taken up after the cut in the top 3 ({/truth/new_interest_in_top_3/shoppers} shoppers) | share | {/truth/new_interest_in_top_3/model:.3} | popularity {/truth/new_interest_in_top_3/baseline:.3} |",
+    "next-category validation learns transitions from only its first days, so it leans on the neighbours (weight {/next_category/blend} on",
+];
 
 #[test]
 fn the_readme_quotes_the_generated_evaluation_figures() {
