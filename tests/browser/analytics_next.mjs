@@ -4,6 +4,7 @@
 //   proven     page, track, a consent choice (context.consent), identify and an order with
 //              the backend's user hash (integrations.Tailor.userHash)
 //   unproven   identify as a known customer without proof
+//   declined   a consent choice declining analytics, then a page and a product view
 //   batching   the batching delivery strategy, twenty events in batches of three
 //   sdk        analytics.js with Tailor's SDK imported from Tailor: decide for analytics.js's
 //              anonymousId, the SDK's events through analytics.js
@@ -119,6 +120,16 @@ try {
     await analytics.page('Home');
     await analytics.identify('cust-known', { email: 'attacker@evil.example', name: 'Mallory' });
     await analytics.track('Product Viewed', { product_id: 'sku-2', price: 40 });
+    return { anonymousId: analytics.user().anonymousId() };
+  }, {});
+
+  // A shopper who declines analytics: the consent change is kept, their browsing is not.
+  result.declined = await visit('declined', 3, async ({ tailor, writeKey }) => {
+    const [analytics] = await AnalyticsNext.AnalyticsBrowser.load({ writeKey, cdnURL: tailor });
+    const declined = { consent: { categoryPreferences: { Analytics: false, Personalization: false, Advertising: false } } };
+    await analytics.track('Segment Consent Preference Updated', {}, { context: declined });
+    await analytics.page('Home', {}, { context: declined });
+    await analytics.track('Product Viewed', { product_id: 'sku-3', price: 12 }, { context: declined });
     return { anonymousId: analytics.user().anonymousId() };
   }, {});
 

@@ -6,7 +6,8 @@
 //! tests/browser/package.json, served from node_modules) in Debian's Chromium with only
 //! `cdnURL` pointed at Tailor. The admin API then shows what Tailor stored: page, track and
 //! identify from a proven shopper (with the backend's user hash) and their consent choice;
-//! an unproven identify that did not join the known customer it named; every message of
+//! an unproven identify that did not join the known customer it named; a shopper who
+//! declined analytics, whose choice is kept and whose browsing is not; every message of
 //! the batching strategy despite the refusals; and the SDK deciding for analytics.js's
 //! anonymousId. No request left this machine.
 //!
@@ -185,6 +186,25 @@ async fn analytics_next_in_chromium_stores_through_tailor() {
         !stranger.to_string().contains("Known Customer"),
         "{stranger}"
     );
+
+    // Declined: the choice is kept, the page and the product view after it are not.
+    let anon_e = run["declined"]["anonymousId"]
+        .as_str()
+        .expect("anonymousId");
+    profile(&server, anon_e, |p| {
+        p["consent"]["analytics"]["granted"] == false
+    })
+    .await;
+    // The two later messages were acknowledged too: give the writer time to fold them,
+    // were they kept.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let declined = profile(&server, anon_e, |_| true).await;
+    assert_eq!(
+        declined["consent"]["personalization"]["granted"], false,
+        "{declined}"
+    );
+    assert_eq!(declined["pageViews"], 0, "{declined}");
+    assert_eq!(declined["productViews"], 0, "{declined}");
 
     // Batching: every message stored once, refusals and retries notwithstanding.
     let anon_c = run["batching"]["anonymousId"]
