@@ -958,7 +958,13 @@ mod tests {
             assert_eq!(other.events.len(), count, "at {now}");
             assert_eq!(other.tally, base.tally, "at {now}");
             let shift = history_end(now) - history_end(END);
-            assert!(other.events.iter().zip(&base.events).all(|(a, b)| a.at == b.at + shift));
+            assert!(
+                other
+                    .events
+                    .iter()
+                    .zip(&base.events)
+                    .all(|(a, b)| a.at == b.at + shift)
+            );
         }
     }
 

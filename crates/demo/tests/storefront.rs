@@ -301,8 +301,14 @@ async fn pictures_are_served_at_the_catalogs_urls_and_product_urls_resolve() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_TYPE], "image/svg+xml");
     assert_eq!(headers["x-content-type-options"], "nosniff");
-    assert!(svg.starts_with("<svg") && svg.contains("Fleet &lt;b&gt;Trail"), "{svg}");
-    assert!(svg.contains("#1f3a5f"), "drawn in the product's colour: {svg}");
+    assert!(
+        svg.starts_with("<svg") && svg.contains("Fleet &lt;b&gt;Trail"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains("#1f3a5f"),
+        "drawn in the product's colour: {svg}"
+    );
     let (_, _, again, _) = get_with_headers(&app, "/img/sku-7.svg", None).await;
     assert_eq!(svg, again, "the same picture every time");
     let (status, _, banner, _) = get_with_headers(&app, "/img/hero-run.svg", None).await;
@@ -317,6 +323,9 @@ async fn pictures_are_served_at_the_catalogs_urls_and_product_urls_resolve() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<img src=\"/img/sku-7.svg\""), "{page}");
     let (_, category, _) = get(&app, "/c/sports/running", None).await;
-    assert!(category.contains("<img src=\"/img/sku-7.svg\""), "{category}");
+    assert!(
+        category.contains("<img src=\"/img/sku-7.svg\""),
+        "{category}"
+    );
     engine.shutdown().await.expect("flush");
 }

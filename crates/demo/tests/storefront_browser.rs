@@ -150,9 +150,15 @@ fn the_storefront_adapts_in_a_real_browser() {
         "the storefront walk failed:\n{stdout}\n{stderr}"
     );
     assert!(
-        ["home.png", "product.png", "cart.png", "shopper.png", "preferences.png"]
-            .iter()
-            .all(|shot| shots.join(shot).exists()),
+        [
+            "home.png",
+            "product.png",
+            "cart.png",
+            "shopper.png",
+            "preferences.png"
+        ]
+        .iter()
+        .all(|shot| shots.join(shot).exists()),
         "screenshots were taken"
     );
 

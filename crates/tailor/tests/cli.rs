@@ -230,5 +230,8 @@ fn logs_to_a_file_carry_no_colour_codes() {
     let _ = child.kill();
     let _ = child.wait();
     assert!(text.contains("serving"), "no start-up line in: {text}");
-    assert!(!text.contains('\u{1b}'), "colour codes in the log: {text:?}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour codes in the log: {text:?}"
+    );
 }

@@ -12,8 +12,24 @@ use serde_json::Value;
 
 fn build(dir: &Path) -> (Value, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tailor"))
-        .args(["demo", "--no-serve", "--fresh", "--seed", "42", "--shoppers", "300"])
-        .args(["--days", "21", "--products", "120", "--live-visits", "100", "--data"])
+        .args([
+            "demo",
+            "--no-serve",
+            "--fresh",
+            "--seed",
+            "42",
+            "--shoppers",
+            "300",
+        ])
+        .args([
+            "--days",
+            "21",
+            "--products",
+            "120",
+            "--live-visits",
+            "100",
+            "--data",
+        ])
         .arg(dir)
         .env("TAILOR_LOG", "warn")
         .output()
@@ -29,10 +45,27 @@ fn the_same_seed_builds_the_same_store_and_history() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (a, a_log) = build(&tmp.path().join("a"));
     let (b, b_log) = build(&tmp.path().join("b"));
-    for field in ["events", "duplicates", "profiles", "products", "categories", "content", "funnel"] {
+    for field in [
+        "events",
+        "duplicates",
+        "profiles",
+        "products",
+        "categories",
+        "content",
+        "funnel",
+    ] {
         assert_eq!(a[field], b[field], "{field} differs:\n{a_log}\n{b_log}");
     }
     assert!(a["events"].as_u64().unwrap_or(0) > 5_000, "{a}");
-    let live = |log: &str| log.lines().find(|l| l.contains("live:")).unwrap_or("").to_string();
-    eprintln!("live phase, first build: {}\nsecond build: {}", live(&a_log), live(&b_log));
+    let live = |log: &str| {
+        log.lines()
+            .find(|l| l.contains("live:"))
+            .unwrap_or("")
+            .to_string()
+    };
+    eprintln!(
+        "live phase, first build: {}\nsecond build: {}",
+        live(&a_log),
+        live(&b_log)
+    );
 }

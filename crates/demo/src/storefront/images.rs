@@ -135,15 +135,21 @@ fn glyph(department: &str) -> &'static str {
         // A dress.
         "Women" => r#"<path d="M-30 -80 h60 l-10 40 l55 110 h-150 l55 -110 z"/>"#,
         // A shirt.
-        "Men" => r#"<path d="M-35 -75 l-55 30 l20 35 l25 -12 v95 h90 v-95 l25 12 l20 -35 l-55 -30 q-35 25 -70 0 z"/>"#,
+        "Men" => {
+            r#"<path d="M-35 -75 l-55 30 l20 35 l25 -12 v95 h90 v-95 l25 12 l20 -35 l-55 -30 q-35 25 -70 0 z"/>"#
+        }
         // A house.
         "Home" => r#"<path d="M-80 0 l80 -75 l80 75 v75 h-160 z"/>"#,
         // A bottle.
-        "Beauty" => r#"<rect x="-15" y="-85" width="30" height="30" rx="4"/><rect x="-45" y="-55" width="90" height="130" rx="18"/>"#,
+        "Beauty" => {
+            r#"<rect x="-15" y="-85" width="30" height="30" rx="4"/><rect x="-45" y="-55" width="90" height="130" rx="18"/>"#
+        }
         // A ball.
         "Sports" => r#"<circle r="75"/><path d="M-75 0 h150 M0 -75 v150" fill="none"/>"#,
         // A screen.
-        "Electronics" => r#"<rect x="-85" y="-60" width="170" height="105" rx="8"/><rect x="-30" y="50" width="60" height="14"/>"#,
+        "Electronics" => {
+            r#"<rect x="-85" y="-60" width="170" height="105" rx="8"/><rect x="-30" y="50" width="60" height="14"/>"#
+        }
         _ => r#"<rect x="-60" y="-60" width="120" height="120" rx="12"/>"#,
     }
 }
@@ -200,8 +206,10 @@ mod tests {
     use super::*;
 
     fn product(name: &str, color: &str) -> Product {
-        Product::from_json(json!({"id": "sku-1", "name": name, "category": "Women/Dresses",
-            "brand": "Aurelia", "price": 79.99, "attributes": {"color": color}}))
+        Product::from_json(
+            json!({"id": "sku-1", "name": name, "category": "Women/Dresses",
+            "brand": "Aurelia", "price": 79.99, "attributes": {"color": color}}),
+        )
         .expect("a valid product")
     }
 
@@ -210,8 +218,13 @@ mod tests {
         let p = product("Aurelia Linen Wrap Dress", "Navy");
         assert_eq!(product_svg(&p), product_svg(&p));
         let svg = product_svg(&p);
-        assert!(svg.contains("#1f3a5f") && svg.contains("Aurelia Linen Wrap") && svg.contains("Dress"));
-        assert_ne!(svg, product_svg(&product("Aurelia Linen Wrap Dress", "Olive")));
+        assert!(
+            svg.contains("#1f3a5f") && svg.contains("Aurelia Linen Wrap") && svg.contains("Dress")
+        );
+        assert_ne!(
+            svg,
+            product_svg(&product("Aurelia Linen Wrap Dress", "Olive"))
+        );
     }
 
     #[test]
@@ -224,6 +237,9 @@ mod tests {
     #[test]
     fn long_names_wrap_at_a_space() {
         let (a, b) = two_lines("Harbor & Pine Tailored Chelsea Boots", 22);
-        assert_eq!((a.as_str(), b.as_str()), ("Harbor & Pine Tailored", "Chelsea Boots"));
+        assert_eq!(
+            (a.as_str(), b.as_str()),
+            ("Harbor & Pine Tailored", "Chelsea Boots")
+        );
     }
 }

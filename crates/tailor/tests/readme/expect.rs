@@ -27,9 +27,7 @@ fn lines(want: &[&str], got: &[&str]) -> bool {
     match want.split_first() {
         None => got.is_empty(),
         Some((&"...", rest)) => (0..=got.len()).any(|skip| lines(rest, &got[skip..])),
-        Some((first, rest)) => {
-            !got.is_empty() && line(first, got[0]) && lines(rest, &got[1..])
-        }
+        Some((first, rest)) => !got.is_empty() && line(first, got[0]) && lines(rest, &got[1..]),
     }
 }
 
@@ -56,7 +54,8 @@ pub fn line(pattern: &str, actual: &str) -> bool {
 /// `Ok` when the JSON values printed match the quoted ones.
 pub fn json(expected: &str, actual: &str) -> Result<(), String> {
     let want = values(expected).map_err(|e| format!("the quoted JSON does not parse: {e}"))?;
-    let got = values(actual).map_err(|e| format!("the command printed no JSON ({e}):\n{actual}"))?;
+    let got =
+        values(actual).map_err(|e| format!("the command printed no JSON ({e}):\n{actual}"))?;
     if want.len() != got.len() {
         return Err(format!(
             "{} JSON values quoted, {} printed:\n{actual}",
@@ -83,7 +82,9 @@ fn value(want: &Value, got: &Value, at: &str) -> Result<(), String> {
         (Value::Object(w), Value::Object(g)) => {
             for (k, wv) in w {
                 let path = format!("{at}/{k}");
-                let gv = g.get(k).ok_or_else(|| format!("{path}: not in the answer"))?;
+                let gv = g
+                    .get(k)
+                    .ok_or_else(|| format!("{path}: not in the answer"))?;
                 value(wv, gv, &path)?;
             }
             Ok(())
@@ -110,16 +111,36 @@ fn text_wildcards() {
     assert!(text("a [..] c\n...\nend\n", "a b c\nx\ny\nend\n").is_ok());
     assert!(text("a\n...\n", "a\n").is_ok());
     assert!(text("a [..] c\n", "a b d\n").is_err());
-    assert!(text("a\nb\n", "a\nb\nc\n").is_err(), "a line more is a difference");
-    assert!(line("[..]", "anything") && line("x[..]", "x") && !line("x[..]y", "xy-") && line("[..]-[..]", "a-b"));
+    assert!(
+        text("a\nb\n", "a\nb\nc\n").is_err(),
+        "a line more is a difference"
+    );
+    assert!(
+        line("[..]", "anything")
+            && line("x[..]", "x")
+            && !line("x[..]y", "xy-")
+            && line("[..]-[..]", "a-b")
+    );
 }
 
 #[test]
 fn json_fields_shown_must_match_and_others_are_free() {
     let printed = r#"{"success":true}{"a":1,"b":{"c":"hello world","d":[1,2,3]},"id":"d-1"}"#;
-    assert!(json(r#"{"success": true} {"b": {"c": "hello [..]", "d": [1, 3]}, "id": "[..]"}"#, printed).is_ok());
-    assert!(json(r#"{"success": true} {"b": {"d": [3, 1]}}"#, printed).is_err(), "order counts");
+    assert!(
+        json(
+            r#"{"success": true} {"b": {"c": "hello [..]", "d": [1, 3]}, "id": "[..]"}"#,
+            printed
+        )
+        .is_ok()
+    );
+    assert!(
+        json(r#"{"success": true} {"b": {"d": [3, 1]}}"#, printed).is_err(),
+        "order counts"
+    );
     assert!(json(r#"{"success": true} {"a": 2}"#, printed).is_err());
     assert!(json(r#"{"success": true} {"z": 1}"#, printed).is_err());
-    assert!(json(r#"{"success": true}"#, printed).is_err(), "every value printed is quoted");
+    assert!(
+        json(r#"{"success": true}"#, printed).is_err(),
+        "every value printed is quoted"
+    );
 }

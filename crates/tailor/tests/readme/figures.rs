@@ -25,7 +25,9 @@ pub fn render(template: &str, figures: &Value) -> Result<String, String> {
             .ok_or_else(|| format!("{pointer} is not in the figures file"))?;
         let x = value.as_f64();
         let text = match (format, x) {
-            ("", _) => value.as_str().map_or_else(|| value.to_string(), str::to_string),
+            ("", _) => value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_string),
             (",", Some(x)) => thousands(x.round() as i64),
             (f, Some(x)) if f.starts_with('%') => {
                 let digits: usize = f[1..].parse().map_err(|_| format!("bad format {f}"))?;
@@ -94,7 +96,10 @@ fn the_readme_quotes_the_generated_evaluation_figures() {
 #[test]
 fn figures_render_as_the_readme_prints_them() {
     let figures = serde_json::json!({"a": {"auc": 0.82345, "share": 0.0574, "n": 15624, "ll": -2.4123, "name": "x"}});
-    let line = render("{/a/auc:.3} · {/a/share:%1} · {/a/n:,} · {/a/ll:-.2} · {/a/name}", &figures);
+    let line = render(
+        "{/a/auc:.3} · {/a/share:%1} · {/a/n:,} · {/a/ll:-.2} · {/a/name}",
+        &figures,
+    );
     assert_eq!(line.as_deref(), Ok("0.823 · 5.7% · 15,624 · −2.41 · x"));
     assert!(render("{/missing:.3}", &figures).is_err());
 }

@@ -103,7 +103,14 @@ impl Tour {
             .env("TAILOR_BIN", &self.bin)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null());
-        for name in ["TAILOR_URL", "TAILOR_WRITE_KEY", "TAILOR_ADMIN_KEY", "TAILOR_LISTEN", "TAILOR_DATA", "TAILOR_LOG"] {
+        for name in [
+            "TAILOR_URL",
+            "TAILOR_WRITE_KEY",
+            "TAILOR_ADMIN_KEY",
+            "TAILOR_LISTEN",
+            "TAILOR_DATA",
+            "TAILOR_LOG",
+        ] {
             bash.env_remove(name);
         }
         bash
@@ -112,7 +119,10 @@ impl Tour {
     fn run(&mut self, step: &markdown::Step) {
         let block = &step.command;
         let body = self.localize(&block.body);
-        let expected = step.output.as_ref().map(|o| (o.lang.clone(), self.localize(&o.body)));
+        let expected = step
+            .output
+            .as_ref()
+            .map(|o| (o.lang.clone(), self.localize(&o.body)));
         let at = format!("README.md:{} ({})", block.line, block.section);
         eprintln!("-- {at}\n{}", block.body.trim_end());
         let started = Instant::now();
@@ -120,7 +130,12 @@ impl Tour {
             self.start(&at, &body, expected);
         } else {
             let script = format!("set -euo pipefail\nsource .env\n{body}\nexport -p > .env\n");
-            let out = self.bash().arg("-c").arg(&script).output().expect("run bash");
+            let out = self
+                .bash()
+                .arg("-c")
+                .arg(&script)
+                .output()
+                .expect("run bash");
             let stdout = String::from_utf8_lossy(&out.stdout);
             assert!(
                 out.status.success(),
@@ -141,7 +156,10 @@ impl Tour {
                 }
                 None => {
                     for value in expect::values(&stdout).unwrap_or_default() {
-                        assert!(value.get("error").is_none(), "{at} answered an error: {value}");
+                        assert!(
+                            value.get("error").is_none(),
+                            "{at} answered an error: {value}"
+                        );
                     }
                 }
             }
@@ -151,7 +169,10 @@ impl Tour {
 
     /// Starts a server and waits until it is ready.
     fn start(&mut self, at: &str, body: &str, expected: Option<(String, String)>) {
-        let stdout_path = self.dir.path().join(format!("background-{}.out", self.background.0.len()));
+        let stdout_path = self
+            .dir
+            .path()
+            .join(format!("background-{}.out", self.background.0.len()));
         let stderr_path = stdout_path.with_extension("err");
         // A trailing `&` is the README's way of keeping the command running: here, the
         // test keeps it.
@@ -189,11 +210,17 @@ impl Tour {
                 let why = match (stopped, &expected) {
                     (Some(status), _) => format!("it stopped ({status})"),
                     (None, Some((_, quoted))) => {
-                        format!("not ready in time: {}", expect::text(quoted, &stdout).unwrap_err())
+                        format!(
+                            "not ready in time: {}",
+                            expect::text(quoted, &stdout).unwrap_err()
+                        )
                     }
                     (None, None) => "its port did not answer in time".to_string(),
                 };
-                panic!("{at}: {why}\nstdout:\n{stdout}\nstderr (end):\n{}", tail(&stderr, 30));
+                panic!(
+                    "{at}: {why}\nstdout:\n{stdout}\nstderr (end):\n{}",
+                    tail(&stderr, 30)
+                );
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -226,7 +253,11 @@ fn the_tour_runs_as_written_and_prints_what_the_readme_quotes() {
     for step in &steps {
         let block = &step.command;
         if block.has("skip") || (block.has("demo") && !full) {
-            eprintln!("-- README.md:{} not run here ({})", block.line, block.tags.join(" "));
+            eprintln!(
+                "-- README.md:{} not run here ({})",
+                block.line,
+                block.tags.join(" ")
+            );
             continue;
         }
         tour.run(step);
@@ -238,8 +269,17 @@ fn the_tour_runs_as_written_and_prints_what_the_readme_quotes() {
     // that does not follow its command directly would silently check nothing.
     let quoted = markdown::blocks(&text)
         .into_iter()
-        .filter(|b| sections.contains(&b.section.as_str()) && (b.lang == "json" || b.lang == "text"))
-        .filter(|b| full || !steps.iter().any(|s| s.command.has("demo") && s.output.as_ref().is_some_and(|o| o.line == b.line)))
+        .filter(|b| {
+            sections.contains(&b.section.as_str()) && (b.lang == "json" || b.lang == "text")
+        })
+        .filter(|b| {
+            full || !steps.iter().any(|s| {
+                s.command.has("demo") && s.output.as_ref().is_some_and(|o| o.line == b.line)
+            })
+        })
         .count();
-    assert_eq!(checked, quoted, "{quoted} outputs are quoted, {checked} were compared");
+    assert_eq!(
+        checked, quoted,
+        "{quoted} outputs are quoted, {checked} were compared"
+    );
 }

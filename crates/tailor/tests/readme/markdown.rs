@@ -93,7 +93,10 @@ fn blocks_and_their_outputs_are_read_in_order() {
     let steps = steps(md, &["One", "Two"]);
     assert_eq!(steps.len(), 2);
     assert_eq!(steps[0].command.body, "echo a\n");
-    assert_eq!(steps[0].output.as_ref().map(|b| b.body.as_str()), Some("a\n"));
+    assert_eq!(
+        steps[0].output.as_ref().map(|b| b.body.as_str()),
+        Some("a\n")
+    );
     assert!(steps[1].command.has("demo"));
     assert!(steps[1].output.is_none(), "prose between: not its output");
 }
