@@ -302,7 +302,7 @@ pub fn train(
     let last_seq = store.last_seq()?;
     let Some(end) = end_of_training(store, last_seq)? else {
         return Err(EngineError::Conflict(
-            "the event log holds no message to train on".into(),
+            "the event log is empty, or holds only messages kept out of training: nothing to train on".into(),
         ));
     };
     let cutoffs: Vec<Millis> = (1..=WEEKLY_CUTOFFS)
