@@ -106,6 +106,7 @@ impl Tour {
         for name in [
             "TAILOR_URL",
             "TAILOR_WRITE_KEY",
+            "TAILOR_SERVER_KEY",
             "TAILOR_ADMIN_KEY",
             "TAILOR_LISTEN",
             "TAILOR_DATA",
@@ -113,6 +114,9 @@ impl Tour {
         ] {
             bash.env_remove(name);
         }
+        // Set-up's `tailor demo` listens on its default port, 8080; here a free port stands
+        // in for it (`--listen` flags, as the tour's server has, win over the variable).
+        bash.env("TAILOR_LISTEN", format!("127.0.0.1:{}", self.ports[0].1));
         bash
     }
 
