@@ -133,7 +133,9 @@ impl Tour {
         if block.has("background") {
             self.start(&at, &body, expected);
         } else {
-            let script = format!("set -euo pipefail\nsource .env\n{body}\nexport -p > .env\n");
+            // `-e` as a careful reader would stop at a failing command; no `pipefail`, as
+            // an interactive shell has none (`curl … | head` ends curl early, by design).
+            let script = format!("set -eu\nsource .env\n{body}\nexport -p > .env\n");
             let out = self
                 .bash()
                 .arg("-c")
