@@ -267,27 +267,30 @@ impl Collected {
     }
 }
 
-/// The time of the newest message training reads: the log's last one, unless the messages
-/// at its end are kept out of training (`Message::for_training`). Pages back from the end.
+/// The time of the newest message training reads: the latest timestamp among the log's last
+/// [`PAGE`] messages that training reads (`Message::for_training` leaves some out, such as
+/// a demo's live phase at the end). Not the last message's own time: senders deliver batches
+/// concurrently, so the log's order is only roughly time order at its end, and the cutoffs
+/// would move with the order batches happened to arrive in.
 fn end_of_training(
     store: &dyn tailor_store::Store,
     last_seq: tailor_store::Seq,
 ) -> Result<Option<Millis>, EngineError> {
     let mut before = last_seq;
-    while before > 0 {
+    let mut newest: Option<Millis> = None;
+    let mut read = 0;
+    while before > 0 && read < PAGE {
         let from = before.saturating_sub(PAGE as tailor_store::Seq).max(0);
         let page = store.events_after(from, PAGE)?;
-        let newest = page
-            .iter()
-            .rev()
-            .filter(|e| e.seq <= before)
-            .find(|e| e.message.for_training());
-        if let Some(e) = newest {
-            return Ok(Some(e.message.timestamp));
+        for e in page.iter().filter(|e| e.seq <= before) {
+            if e.message.for_training() {
+                read += 1;
+                newest = Some(newest.map_or(e.message.timestamp, |t| t.max(e.message.timestamp)));
+            }
         }
         before = from;
     }
-    Ok(None)
+    Ok(newest)
 }
 
 /// Reads the log and trains every model. `catalog` resolves product categories as the
