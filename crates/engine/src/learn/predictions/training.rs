@@ -185,7 +185,7 @@ impl Collected {
     fn cutoff(&mut self, registry: &Registry, at: Millis, end: Millis) {
         let active = |p: &Profile| active_at(p, at);
         let mut week = Vec::new();
-        for p in registry.profiles() {
+        for p in registry.profiles_in_order() {
             if !active(p) {
                 continue;
             }
@@ -198,7 +198,7 @@ impl Collected {
         self.weekly.push((at, week));
         if [6, 4, 2].iter().any(|weeks| at == end - weeks * 7 * DAY) {
             let mut rows = Vec::new();
-            for p in registry.profiles() {
+            for p in registry.profiles_in_order() {
                 if !active(p) {
                     continue;
                 }
@@ -209,7 +209,7 @@ impl Collected {
             self.engagement.push((at, rows));
         }
         if at == end - LIFETIME_HOLDOUT_WEEKS * 7 * DAY {
-            for p in registry.profiles() {
+            for p in registry.profiles_in_order() {
                 if let (Some(key), Some(s)) = (first_key(p), purchase_summary(p, at)) {
                     self.clv_calibration.push((key, s));
                 }
@@ -331,7 +331,7 @@ pub fn train(
                 let at = cutoffs[next_cutoff];
                 collected.cutoff(&registry, at, end);
                 if at == forecast_cut {
-                    let active = registry.profiles().filter(|p| active_at(p, at));
+                    let active = registry.profiles_in_order().filter(|p| active_at(p, at));
                     forecast_log.cut(active.map(|p| p.as_ref()), at);
                 }
                 next_cutoff += 1;
@@ -348,7 +348,9 @@ pub fn train(
         progress.report("reading the event log", seq as f64 / last_seq.max(1) as f64);
     }
     // Sessions still open at the end have no label yet.
-    let open: Vec<ProfileId> = collected.watching.keys().copied().collect();
+    let mut open: Vec<ProfileId> = collected.watching.keys().copied().collect();
+    // In id order, not the hash map's: the examples' order must be the same on every run.
+    open.sort_unstable();
     for person in open {
         if collected.watching[&person].last + SESSION_GAP < end {
             collected.settle(person, false);
@@ -361,7 +363,7 @@ pub fn train(
     collected.session.retain(|e| e.at != Millis::MAX);
 
     let mut models = Models::empty(version);
-    let (orders, revenue) = registry.profiles().fold((0u64, 0.0), |(n, r), p| {
+    let (orders, revenue) = registry.profiles_in_order().fold((0u64, 0.0), |(n, r), p| {
         (n + p.orders.count, r + p.orders.revenue)
     });
     models.mean_order_value = if orders == 0 {
@@ -434,7 +436,7 @@ pub fn train(
                 serde_json::json!({"skipped": format!("not scored as of {EVALUATION_WEEKS} weeks back: {why}")})
             }));
             let active = registry
-                .profiles()
+                .profiles_in_order()
                 .filter(|p| p.events > 0 && p.last_seen >= end - ACTIVE_BEFORE_CUTOFF);
             match forecast::serve(
                 &forecast_log,
@@ -617,7 +619,7 @@ fn fit_lifetime(
 ) -> Result<(BgNbd, Option<GammaGamma>, serde_json::Value), String> {
     // A first order at the very end has no age yet: the models need T > 0.
     let buyers: Vec<CustomerSummary> = registry
-        .profiles()
+        .profiles_in_order()
         .filter_map(|p| purchase_summary(p, end))
         .filter(|s| s.age > 0.0)
         .collect();
@@ -881,7 +883,10 @@ fn fit_send_time(
         let period = usize::from(*t >= validation_from) + usize::from(*t >= test_from);
         slot.1[period].push(hour_of_week(*t as f64 / 1000.0));
     }
-    let people: Vec<(usize, [Vec<usize>; 3])> = people.into_values().collect();
+    // In id order, not the hash map's: sums over people must add up the same on every run.
+    let mut people: Vec<(ProfileId, (usize, [Vec<usize>; 3]))> = people.into_iter().collect();
+    people.sort_unstable_by_key(|(id, _)| *id);
+    let people: Vec<(usize, [Vec<usize>; 3])> = people.into_iter().map(|(_, p)| p).collect();
     let upto = |periods: usize| -> Vec<CustomerOpens> {
         people
             .iter()
