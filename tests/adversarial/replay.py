@@ -24,7 +24,7 @@ import urllib.request
 
 WRITE, SERVER, ADMIN = "wk_public_demo", "ts_server_secret", "ta_admin_secret"
 VICTIM, DEVICE, EMAIL = "ada-1815", "ada-laptop", "ada@example.com"
-SECRETS = ["Ada", "Lovelace", EMAIL, "Analytical Engine"]
+SECRETS = ["Ada", "Lovelace", EMAIL, "Analytical Engine", "engine-1"]
 PLACEMENTS = ["home.hero", "promo.banner", "recs.home", "recs.cart", "onsite.message"]
 
 
@@ -92,6 +92,14 @@ def leaks(text):
     return [s for s in SECRETS if s in text]
 
 
+def cart_reason(text):
+    """What the cart recommendations say of the cart (the victim's cart, were it leaked)."""
+    try:
+        return json.loads(text)["decisions"]["recs.cart"].get("explanation", "")
+    except (ValueError, KeyError, TypeError):
+        return ""
+
+
 def short(status, text, n=90):
     text = " ".join(text.split())
     return f"{status} {text[:n]}{'…' if len(text) > n else ''}"
@@ -136,7 +144,8 @@ def attacks(s):
     rows = []
     # 1. decide by a known customer's userId.
     status, text = decide_for(s, {"userId": VICTIM})
-    rows.append(("decide {userId: victim}", short(status, text), f"leaks {leaks(text)}"))
+    rows.append(("decide {userId: victim}", short(status, text),
+                 f"leaks {leaks(text)}; recs.cart says \"{cart_reason(text)}\""))
     # 2. decide by internal profile numbers.
     personal = 0
     leaked = 0
@@ -147,7 +156,8 @@ def attacks(s):
     rows.append(("decide {userId: p_1…p_30}", f"{personal}/30 personalized", f"{leaked} leak the victim"))
     # 3. decide by the victim's device id (anonymousId).
     status, text = decide_for(s, {"anonymousId": DEVICE})
-    rows.append(("decide {anonymousId: victim's device}", short(status, text), f"leaks {leaks(text)}"))
+    rows.append(("decide {anonymousId: victim's device}", short(status, text),
+                 f"leaks {leaks(text)}; recs.cart says \"{cart_reason(text)}\""))
     # 4. identify hijack: the attacker's browser claims the victim's userId, new email, consent on.
     status, text = s.call("POST", "/v1/identify", WRITE, ev(
         "identify", anonymousId="attacker", userId=VICTIM, traits={"email": "attacker@evil.example"},

@@ -1,14 +1,16 @@
 // Drives the demo storefront in a real browser (Debian's Chromium): the storefront SDK
 // (/sdk/tailor.js) renders every standard placement with its reason, clicks carry the
-// decisionId, and the page adapts to what the visitor does.
-// Usage: node storefront.mjs BASE_URL [SCREENSHOT_DIR]
+// decisionId, and the page adapts to what the visitor does; the preference center changes
+// only the consent the shopper changed (the consent ledger is read through the admin API).
+// Usage: TAILOR_ADMIN_KEY=… node storefront.mjs BASE_URL [SCREENSHOT_DIR]
 // Exits non-zero with a message on the first failed expectation.
 import { chromium } from 'playwright-core';
 
 const base = process.argv[2];
 const shots = process.argv[3];
-if (!base) {
-  console.error('usage: node storefront.mjs BASE_URL [SCREENSHOT_DIR]');
+const adminKey = process.env.TAILOR_ADMIN_KEY;
+if (!base || !adminKey) {
+  console.error('usage: TAILOR_ADMIN_KEY=… node storefront.mjs BASE_URL [SCREENSHOT_DIR]');
   process.exit(2);
 }
 
@@ -130,7 +132,23 @@ try {
   if (shots) await page.screenshot({ path: `${shots}/shopper.png` });
   await open('/cart');
 
-  // 5. The preference center: what Tailor knows, and a declared favourite takes over the hero.
+  // 5. The preference center: what Tailor knows, the SDK's consent banner, boxes that show
+  //    the consent Tailor applies, and saves that record consent only for the boxes the
+  //    shopper changed — the consent ledger is read after each save.
+  const consentOf = async () => {
+    const r = await fetch(`${base}/v1/consent/${encodeURIComponent(shopper)}`,
+      { headers: { authorization: `Bearer ${adminKey}` } });
+    if (!r.ok) throw new Error(`GET /v1/consent: ${r.status}`);
+    return r.json();
+  };
+  const CHANNELS = ['email', 'push', 'sms'];
+  const boxesMatch = async (c, when) => {
+    for (const ch of CHANNELS) {
+      const stored = c.purposes[ch]?.allowed === true;
+      expect(await page.isChecked(`input[name=${ch}]`) === stored, `${when}: the ${ch} box shows what is stored (${stored})`);
+    }
+  };
+  const save = () => Promise.all([page.waitForURL(/\/preferences$/), page.click('text=Save my preferences')]);
   await open('/preferences');
   let prefs = await page.textContent('body');
   expect(prefs.includes('What we know about you') && prefs.includes('Consent'), 'the shopper sees what Tailor knows');
@@ -145,11 +163,44 @@ try {
   const prefsSent = consent?.context?.consent?.categoryPreferences;
   expect(prefsSent?.Analytics === true && prefsSent?.Personalization === true && prefsSent?.Advertising === false,
     `the consent banner sent context.consent.categoryPreferences ${JSON.stringify(prefsSent)}`);
+  // The ledger once the banner's choice is in (read until two reads agree).
+  let stored = await consentOf();
+  for (let i = 0; i < 20; i++) {
+    await page.waitForTimeout(100);
+    const again = await consentOf();
+    if (again.ledger.length === stored.ledger.length) break;
+    stored = again;
+  }
+  await page.reload();
+  await boxesMatch(stored, 'first visit');
+  // A favourite category only: no consent changes, nothing in the ledger.
   const last = await page.$$eval('input[name^=category_]', (els) => els[els.length - 1].value);
   await page.check(`input[value="${last}"]`);
-  await page.check('input[name=email]');
-  await Promise.all([page.waitForURL(/\/preferences$/), page.click('text=Save my preferences')]);
+  await save();
   expect(await page.isChecked(`input[value="${last}"]`), 'the declared category is saved');
+  let now = await consentOf();
+  expect(now.ledger.length === stored.ledger.length, `saving a category adds nothing to the consent ledger (${now.ledger.length})`);
+  for (const ch of CHANNELS) {
+    expect(now.purposes[ch]?.allowed === stored.purposes[ch]?.allowed, `saving a category leaves ${ch} as it was`);
+  }
+  await boxesMatch(now, 'after saving a category');
+  // Flip email, then set it granted: one ledger entry each, naming email only.
+  const flips = (await page.isChecked('input[name=email]')) ? [false, true] : [true];
+  for (const granted of flips) {
+    stored = now;
+    if (granted) await page.check('input[name=email]'); else await page.uncheck('input[name=email]');
+    await save();
+    now = await consentOf();
+    const added = now.ledger.slice(stored.ledger.length);
+    expect(added.length === 1 && added[0].source === 'preference center'
+      && JSON.stringify(added[0].categoryPreferences) === JSON.stringify({ email: granted }),
+      `saving email ${granted ? 'on' : 'off'} records exactly that: ${JSON.stringify(added)}`);
+    expect(now.purposes.email.allowed === granted, `email is ${granted ? 'granted' : 'withdrawn'}`);
+    for (const ch of ['push', 'sms']) {
+      expect(now.purposes[ch]?.allowed === stored.purposes[ch]?.allowed, `${ch} is untouched`);
+    }
+    await boxesMatch(now, `after saving email ${granted ? 'on' : 'off'}`);
+  }
   prefs = await page.textContent('body');
   expect(prefs.includes('email: granted'), 'the declared channel is consent');
   await open('/');

@@ -117,8 +117,13 @@ fn prepare_dir(dir: &Path, fresh: bool) -> Result<Option<(DemoKeys, Summary)>, E
     }
     if !fresh && entries.iter().any(|e| e == COMPLETE_FILE) {
         let mut keys: DemoKeys = read_json(&dir.join(KEYS_FILE))?;
-        if keys.server_key.is_empty() {
-            keys.server_key = tailor_engine::keys::random_key("ts_", 24)?;
+        if keys.server_key.is_empty() || keys.analyst_key.is_empty() {
+            if keys.server_key.is_empty() {
+                keys.server_key = tailor_engine::keys::random_key("ts_", 24)?;
+            }
+            if keys.analyst_key.is_empty() {
+                keys.analyst_key = tailor_engine::keys::random_key("tn_", 24)?;
+            }
             write_private(&dir.join(KEYS_FILE), &serde_json::to_vec_pretty(&keys)?)?;
         }
         let summary: Summary = read_json(&dir.join(COMPLETE_FILE))?;
@@ -202,6 +207,7 @@ fn new_keys(dir: &Path) -> Result<DemoKeys, Error> {
         write_key: tailor_engine::keys::random_key("tw_", 24)?,
         server_key: tailor_engine::keys::random_key("ts_", 24)?,
         admin_key: tailor_engine::keys::random_key("ta_", 24)?,
+        analyst_key: tailor_engine::keys::random_key("tn_", 24)?,
     };
     let mut create = fs::DirBuilder::new();
     create.recursive(true);

@@ -3,8 +3,10 @@
 //! through it with playwright-core. The storefront SDK renders every standard placement with
 //! its reason and a working "why" popover, impressions and clicks carry the decisionId, and
 //! the page adapts: a newcomer's page, a recommendation clicked, add to cart, the adapted
-//! cart page, a shopper's explained page, the consent banner and the preference center, an
-//! order; the catalog's pictures load. Screenshots land in `target/tmp/storefront/`.
+//! cart page, a shopper's explained page, the consent banner and the preference center (its
+//! boxes show the stored consent; the consent ledger, read after each save, gains only what
+//! was changed), an order; the catalog's pictures load. Screenshots land in
+//! `target/tmp/storefront/`.
 //!
 //! An external test (`TAILOR_EXTERNAL_TESTS=1`, as `tests/run.sh` sets). Needs
 //! `bash tests/browser/install.sh` (Chromium, playwright-core); without them the test fails
@@ -136,7 +138,14 @@ fn the_storefront_adapts_in_a_real_browser() {
     std::thread::sleep(Duration::from_millis(300));
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("storefront");
     std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let keys: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("demo-keys.json")).expect("demo keys"))
+            .expect("demo keys json");
     let out = Command::new("node")
+        .env(
+            "TAILOR_ADMIN_KEY",
+            keys["admin_key"].as_str().expect("admin key"),
+        )
         .arg(browser_dir.join("storefront.mjs"))
         .arg(&base)
         .arg(&shots)
@@ -164,9 +173,6 @@ fn the_storefront_adapts_in_a_real_browser() {
 
     // The demo's live phase ran an experiment on simulated shoppers who respond to what
     // they are shown: its results are there, with a clean split and a lift.
-    let keys: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(store.join("demo-keys.json")).expect("demo keys"))
-            .expect("demo keys json");
     let results: serde_json::Value = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

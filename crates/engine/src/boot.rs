@@ -67,6 +67,8 @@ pub(crate) struct Parts {
     pub journeys: Arc<JourneyParts>,
     pub predictions: Arc<PredictionService>,
     pub retention: Arc<Retention>,
+    pub activity: Arc<crate::measure::activity::Activity>,
+    pub segments: crate::segments::Segments,
     pub threads: Threads,
 }
 
@@ -123,7 +125,12 @@ pub(crate) fn open(
         live.clone(),
     )?);
     let inbox = Arc::new(Inbox::default());
-    let (journey_book, inlets) = Journeys::load(store.as_ref(), predictions.slot(), inbox.clone())?;
+    let (journey_book, inlets) = Journeys::load(
+        store.as_ref(),
+        predictions.slot(),
+        inbox.clone(),
+        consent.clone(),
+    )?;
     let journey_book = Arc::new(journey_book);
     let decisions = Arc::new(DecisionLog::start(store.clone())?);
     let placements = Arc::new(Placements::new(loaded.placements));
@@ -133,6 +140,7 @@ pub(crate) fn open(
         crate::ingest::save_now(&store, &live, &policies, applied)?;
     }
 
+    let activity = Arc::new(crate::measure::activity::Activity::new());
     let (ingest, jobs) = Ingest::channel(tokens.clone(), clock.clone());
     let sessions = SessionTrainer::new(live.clone());
     if !train_now {
@@ -151,6 +159,7 @@ pub(crate) fn open(
             predictions: predictions.clone(),
             sessions,
             observer: journey_book.clone(),
+            activity: activity.clone(),
         },
         &ingest,
         jobs,
@@ -169,6 +178,7 @@ pub(crate) fn open(
         inbox: inbox.clone(),
         tokens: tokens.clone(),
         ids: DecisionIds::new(keys::random_key("d_", 6)?),
+        activity: activity.clone(),
     });
     let journeys = Arc::new(JourneyParts {
         store: store.clone(),
@@ -182,8 +192,10 @@ pub(crate) fn open(
         inbox,
         decider: decider.clone(),
         ingest: ingest.clone(),
+        channels: Arc::new(options.channels),
+        links: journeys::unsubscribe::Links::load(store.as_ref())?,
     });
-    let journey_threads = journeys::start(&journeys, inlets, options.channels)?;
+    let journey_threads = journeys::start(&journeys, inlets)?;
     let retention = Retention::new(
         options.retention,
         store.clone(),
@@ -224,6 +236,8 @@ pub(crate) fn open(
             decisions: decisions.clone(),
             experiments,
         },
+        activity,
+        segments: crate::segments::Segments::load(store.clone())?,
         threads: Threads {
             writer: Mutex::new(Some(writer)),
             journeys: Mutex::new(Some(journey_threads)),

@@ -20,7 +20,9 @@ mod live;
 pub mod measure;
 mod meta;
 mod people;
+pub mod population;
 pub mod profile;
+pub mod segments;
 mod settings;
 
 // The modules callers know by name, at their long-standing paths.
@@ -153,6 +155,11 @@ impl Engine {
         self.parts.ingest.erase(id).await
     }
 
+    /// Whether the store answers now (readiness: PostgreSQL reachable).
+    pub fn store_ready(&self) -> Result<()> {
+        Ok(self.parts.store.ping()?)
+    }
+
     pub fn event_count(&self) -> Result<u64> {
         Ok(self.parts.store.event_count()?)
     }
@@ -168,6 +175,15 @@ impl Engine {
     /// [`Engine::profile`] with every prediction, the best send hour included.
     pub fn profile_in_full(&self, id: &str) -> Result<Option<ProfileView>> {
         self.parts.people.profile_in_full(id)
+    }
+
+    /// What drives the purchase-intent prediction of the person `id` names, strongest first;
+    /// empty before a model version or for an unknown id.
+    pub fn prediction_drivers(&self, id: &str) -> Vec<predictions::Driver> {
+        let models = self.parts.predictions.current();
+        models
+            .and_then(|m| self.with_profile(id, |p| m.intent_drivers(p, self.now())))
+            .unwrap_or_default()
     }
 
     pub fn predictions(&self, id: &str) -> Result<Option<Predictions>> {
@@ -197,6 +213,11 @@ impl Engine {
     /// Records that the admin read the personal data of the person `id` names.
     pub fn audit_read(&self, what: &str, id: &str) -> Result<()> {
         self.parts.people.audit_read(what, id)
+    }
+
+    /// Records in one entry that the admin read these people (a list, such as a search's).
+    pub fn audit_reads(&self, what: &str, ids: &[String]) -> Result<()> {
+        self.parts.people.audit_reads(what, ids)
     }
 
     pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
@@ -310,6 +331,12 @@ impl Engine {
     /// A logged decision with the rewards joined to it.
     pub fn decision(&self, id: &str) -> Result<Option<(DecisionRecord, Vec<Reward>)>> {
         self.parts.measure.decision(id)
+    }
+
+    /// What [`Engine::decide`] would answer, logging nothing (no decision, exposure,
+    /// learning or on-site delivery): the console's preview as a chosen shopper.
+    pub fn preview_decision(&self, input: DecideInput) -> Result<DecideOutput> {
+        self.parts.decider.preview(input)
     }
 
     /// The placements `decide` answers, standard ones included.
@@ -466,6 +493,105 @@ impl Engine {
         self.parts.journeys.replay_dead(key)
     }
 
+    // Message templates.
+
+    /// Every message template in service, built-ins included.
+    pub fn message_templates(&self) -> Vec<serde_json::Value> {
+        self.parts.journeys.message_templates()
+    }
+
+    pub fn message_template(&self, id: &str) -> Option<serde_json::Value> {
+        self.parts.journeys.message_template(id)
+    }
+
+    /// Validates and saves a template (under a built-in id: replaces the default).
+    pub fn put_template(
+        &self,
+        id: &str,
+        definition: serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        self.parts.journeys.put_template(id, definition)
+    }
+
+    /// Deletes a saved template; a built-in one goes back to its default.
+    pub fn delete_template(&self, id: &str) -> Result<serde_json::Value> {
+        self.parts.journeys.delete_template(id)
+    }
+
+    /// Template `id` (or an unsaved `draft`) rendered for the person `person` names.
+    pub fn preview_template(
+        &self,
+        id: &str,
+        person: &str,
+        draft: Option<serde_json::Value>,
+    ) -> Result<journeys::render::Rendered> {
+        self.parts.journeys.preview_template(id, person, draft)
+    }
+
+    // Unsubscribe links and provider feedback.
+
+    /// What an unsubscribe link is about (its page); not found for a bad link.
+    pub fn unsubscribe_status(&self, token: &str) -> Result<journeys::unsubscribe::Unsubscribe> {
+        self.parts.journeys.unsubscribe_status(token)
+    }
+
+    /// Withdraws the consent an unsubscribe link names (RFC 8058 one-click).
+    pub async fn unsubscribe(&self, token: &str) -> Result<journeys::unsubscribe::Unsubscribe> {
+        self.parts.journeys.unsubscribe(token).await
+    }
+
+    /// Whether an inbound provider webhook knows the inbound secret (see `journeys::inbound`).
+    pub fn inbound_authentic(
+        &self,
+        presented: Option<&str>,
+        signed: Option<(&str, &str, &str)>,
+        body: &[u8],
+    ) -> bool {
+        self.parts
+            .journeys
+            .inbound_authentic(presented, signed, body)
+    }
+
+    /// Whether inbound provider webhooks are on (an inbound secret is set).
+    pub fn inbound_enabled(&self) -> bool {
+        self.parts.journeys.inbound_enabled()
+    }
+
+    /// Records bounces and spam complaints as events of the people they concern.
+    pub async fn email_feedback(
+        &self,
+        reports: Vec<journeys::inbound::EmailFeedback>,
+    ) -> Result<journeys::inbound::InboundReceipt> {
+        self.parts.journeys.email_feedback(reports).await
+    }
+
+    /// Records an SMS reply (STOP withdraws SMS consent, START grants it).
+    pub async fn sms_reply(
+        &self,
+        reply: journeys::inbound::SmsReply,
+    ) -> Result<journeys::inbound::InboundReceipt> {
+        self.parts.journeys.sms_reply(reply).await
+    }
+
+    /// Every audience: the ones segments define and the ones journey steps fill.
+    pub fn audiences(&self) -> Result<Vec<journeys::audience_book::AudienceSummary>> {
+        self.parts.journeys.audiences()
+    }
+
+    /// Defines a segment audience (members follow as profiles change).
+    pub fn put_audience(
+        &self,
+        name: &str,
+        definition: journeys::audience_book::AudienceDefinition,
+    ) -> Result<journeys::audience_book::AudienceSummary> {
+        self.parts.journeys.put_audience(name, definition)
+    }
+
+    /// Deletes a segment audience; every member gets a `remove`.
+    pub fn delete_audience(&self, name: &str) -> Result<()> {
+        self.parts.journeys.delete_audience(name)
+    }
+
     /// An audience's members who may be used for advertising now.
     pub fn audience(&self, name: &str) -> Result<journeys::Audience> {
         self.parts.journeys.audience(name)
@@ -481,9 +607,13 @@ impl Engine {
         self.parts.journeys.audience_changes(name, after, limit)
     }
 
-    /// The audience in customer-match form (hashed email and phone, predicted value).
-    pub fn audience_export(&self, name: &str) -> Result<String> {
-        self.parts.journeys.audience_export(name)
+    /// The audience as a Google Ads or Meta upload file (hashed email and phone).
+    pub fn audience_export(
+        &self,
+        name: &str,
+        format: journeys::audiences::ExportFormat,
+    ) -> Result<String> {
+        self.parts.journeys.audience_export(name, format)
     }
 
     // Retention.
@@ -495,5 +625,70 @@ impl Engine {
     /// Runs retention now; blocks on disk and on the writer.
     pub fn run_retention(&self) -> Result<RetentionReport> {
         self.parts.retention.run()
+    }
+
+    // The console's reads over everyone (see `population`) and saved segments.
+
+    /// Events accepted and decisions made per minute, the last `minutes` minutes.
+    pub fn activity(&self, minutes: usize) -> Vec<measure::activity::Minute> {
+        self.parts.activity.last(minutes, self.now())
+    }
+
+    /// Profiles by lifecycle stage, totals, and orders and revenue per day for `days` days.
+    pub fn population(&self, days: u32) -> population::Overview {
+        population::overview(&self.parts.live, self.now(), days)
+    }
+
+    /// People by id, or whose e-mail or a trait contains `query`.
+    pub fn search_people(&self, query: &str) -> Vec<population::PersonRow> {
+        population::search(&self.parts.live, query, self.now())
+    }
+
+    /// Who a condition matches now, validated first, with up to `sample` of them.
+    pub fn match_condition(
+        &self,
+        condition: &serde_json::Value,
+        sample: usize,
+    ) -> Result<population::ConditionMatch> {
+        tailor_core::condition::validate_condition(condition)?;
+        // Predictions cost ~15 µs a person: made only for a condition that reads them.
+        let models = tailor_core::condition::reads_predictions(condition)
+            .then(|| self.parts.predictions.current())
+            .flatten();
+        Ok(population::matching(
+            &self.parts.live,
+            condition,
+            models.as_deref(),
+            sample,
+            self.now(),
+        ))
+    }
+
+    /// How each numeric prediction spreads over (a sample of) people; empty before the
+    /// first model version.
+    pub fn prediction_distributions(&self, sample: usize) -> Vec<population::Distribution> {
+        let models = self.parts.predictions.current();
+        models.map_or_else(Vec::new, |m| {
+            population::prediction_distributions(&self.parts.live, &m, sample, 20, self.now())
+        })
+    }
+
+    /// Per purpose, how many people it may use now and why, and the choices of the last
+    /// `days` days.
+    pub fn consent_rates(&self, days: u32) -> Vec<population::ConsentRate> {
+        population::consent_rates(&self.parts.live, &self.consent_policy(), days, self.now())
+    }
+
+    pub fn segments(&self) -> Vec<segments::SavedSegment> {
+        self.parts.segments.list()
+    }
+
+    /// Adds or replaces a saved segment, validated.
+    pub fn put_segment(&self, segment: segments::SavedSegment) -> Result<()> {
+        self.parts.segments.put(segment)
+    }
+
+    pub fn delete_segment(&self, id: &str) -> Result<()> {
+        self.parts.segments.delete(id)
     }
 }

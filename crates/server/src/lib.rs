@@ -50,6 +50,12 @@ pub struct AppState {
     pub(crate) cors_origins: cors::CorsOrigins,
     /// How [`serve`] accepts and times connections.
     connection_limits: connections::ConnectionLimits,
+    /// The console's signed-in sessions (see `pages::console::session`).
+    pub(crate) console: Arc<pages::console::session::Sessions>,
+    /// The console's slow reports, computed off the request (see `pages::console::reports`).
+    pub(crate) reports: Arc<pages::console::reports::Reports>,
+    /// The reverse proxies whose `X-Forwarded-*` headers count (the rate limits' list).
+    trusted_proxies: Arc<[ratelimit::Cidr]>,
 }
 
 impl AppState {
@@ -65,7 +71,16 @@ impl AppState {
             limiter: ratelimit::Limiter::new(ratelimit::RateLimits::default()),
             cors_origins: cors::CorsOrigins::default(),
             connection_limits: connections::ConnectionLimits::default(),
+            console: Arc::default(),
+            reports: Arc::default(),
+            trusted_proxies: Arc::from(Vec::new()),
         }
+    }
+
+    /// Whether `ip` is one of the trusted reverse proxies.
+    pub(crate) fn trusted_proxy(&self, ip: std::net::IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.trusted_proxies.iter().any(|net| net.contains(ip))
     }
 
     /// Lets pages of these origins call the public routes (none by default).
@@ -82,6 +97,7 @@ impl AppState {
 
     /// Applies these rate limits instead of the defaults.
     pub fn with_rate_limits(mut self, limits: ratelimit::RateLimits) -> Self {
+        self.trusted_proxies = Arc::from(limits.trusted_proxies.clone());
         self.limiter = ratelimit::Limiter::new(limits);
         self
     }
@@ -160,8 +176,8 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
 /// routed only through here, so each carries its `#[utoipa::path]` into the document.
 fn api() -> OpenApiRouter<AppState> {
     use routes::{
-        analytics_js, catalog, consent, decide, experiments, ingest, journeys, me, models, ops,
-        preferences, profiles, retention, sdk, sources,
+        analytics_js, audiences, catalog, consent, decide, experiments, inbound, ingest, journeys,
+        me, models, ops, preferences, profiles, retention, sdk, sources, templates, unsubscribe,
     };
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(ingest::track))
@@ -218,10 +234,17 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(journeys::outbox))
         .routes(routes!(journeys::dead))
         .routes(routes!(journeys::replay))
-        .routes(routes!(journeys::audience))
-        .routes(routes!(journeys::audience_changes))
-        .routes(routes!(journeys::audience_export))
+        .routes(routes!(audiences::list))
+        .routes(routes!(audiences::get, audiences::put, audiences::delete))
+        .routes(routes!(audiences::changes))
+        .routes(routes!(audiences::export))
         .routes(routes!(journeys::test_clock))
+        .routes(routes!(templates::list))
+        .routes(routes!(templates::get, templates::put, templates::delete))
+        .routes(routes!(templates::preview))
+        .routes(routes!(unsubscribe::page, unsubscribe::one_click))
+        .routes(routes!(inbound::email))
+        .routes(routes!(inbound::sms))
         .routes(routes!(me::issue))
         .routes(routes!(me::get))
         .routes(routes!(me::put_preferences))
@@ -241,6 +264,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(sources::list))
         .routes(routes!(sources::put, sources::delete))
         .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))
 }

@@ -338,7 +338,7 @@ async fn hijack(key: &str) -> Hijack {
     let kit = TestEngine::builder()
         .manual_clock("2031-03-03T12:00:00Z")
         .channels(ChannelConfig {
-            smtp_url: Some(mail.url()),
+            smtp: Some(mail.settings()),
             email_from: Some("Shop <shop@example.com>".into()),
             ..Default::default()
         })

@@ -11,6 +11,8 @@ async fn operations_endpoints_answer() {
     assert_eq!(s.post("/v1/page", &json!({"userId": "ops"})).await.0, 200);
     let (status, health) = s.get("/healthz").send().await;
     assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
+    let (status, ready) = s.get("/readyz").send().await;
+    assert_eq!((status, ready["status"].as_str()), (200, Some("ready")));
     let metrics = s.get("/metrics").reply().await.text;
     for name in [
         "tailor_events_ingested_total",
@@ -24,6 +26,8 @@ async fn operations_endpoints_answer() {
     let (status, spec) = s.get("/openapi.json").send().await;
     assert_eq!(status, 200);
     for path in [
+        "/healthz",
+        "/readyz",
         "/v1/batch",
         "/v1/decide",
         "/v1/placements",
@@ -49,7 +53,7 @@ async fn operations_endpoints_answer() {
 #[tokio::test(flavor = "multi_thread")]
 async fn pages_carry_security_headers_and_run_nothing_inline() {
     let s = TestApp::start().await;
-    let page = s.get("/admin").reply().await;
+    let page = s.get("/console/signin").reply().await;
     assert_eq!(page.status, 200);
     let header = |r: &tailor_testkit::Reply, name: &str| {
         r.headers
@@ -72,21 +76,25 @@ async fn pages_carry_security_headers_and_run_nothing_inline() {
     assert_eq!(header(&page, "x-frame-options"), "DENY");
     assert_eq!(header(&page, "referrer-policy"), "same-origin");
     assert_eq!(header(&page, "x-content-type-options"), "nosniff");
-    // The console's script and style are files; the page has no inline script, style or
+    // The console's scripts and styles are files; the page has no inline script, style or
     // handler for the policy to refuse.
     assert!(
         page.text
-            .contains(r#"<script src="/admin/admin.js"></script>"#),
+            .contains(r#"<script src="/console/assets/console.js" defer></script>"#),
         "{}",
         page.text
     );
-    assert_eq!(page.text.matches("<script").count(), 1);
+    assert_eq!(
+        page.text.matches("<script").count(),
+        2,
+        "uPlot and the console's"
+    );
     for inline in ["<style", " style=", " onclick=", " onload="] {
         assert!(!page.text.contains(inline), "{inline}");
     }
     for (path, kind) in [
-        ("/admin/admin.js", "text/javascript"),
-        ("/admin/admin.css", "text/css"),
+        ("/console/assets/console.js", "text/javascript"),
+        ("/console/assets/console.css", "text/css"),
     ] {
         let asset = s.get(path).reply().await;
         assert_eq!(asset.status, 200, "{path}");

@@ -6,7 +6,7 @@
 
 use serde_json::json;
 use tailor_core::message::{Envelope, parse_message};
-use tailor_core::{ContentItem, Message, Product};
+use tailor_core::{ContentItem, Message, Millis, Product};
 
 use crate::{
     AudienceChange, AudienceOp, AuditEntry, Checkpoint, DecisionRecord, Exposure, JourneyRun,
@@ -33,6 +33,10 @@ pub const STORIES: &[Story] = &[
     (
         "events_of_finds_every_id_field",
         events_of_finds_every_id_field,
+    ),
+    (
+        "positions_are_never_reused_after_deletions",
+        positions_are_never_reused_after_deletions,
     ),
     ("checkpoint_round_trips", checkpoint_round_trips),
     ("catalog_upserts_and_deletes", catalog_upserts_and_deletes),
@@ -218,6 +222,48 @@ fn catalog_upserts_and_deletes(s: &dyn Store) {
     assert!(s.content().unwrap().is_empty());
 }
 
+/// A position, once handed out, is never handed out again, even when the newest events
+/// were erased or expired: readers that keep a cursor (journeys, checkpoints) would
+/// otherwise skip the events that took the old positions.
+fn positions_are_never_reused_after_deletions(s: &dyn Store) {
+    let first = s
+        .append(&[
+            message("a", "track", Some("u1"), None),
+            message("b", "track", Some("u2"), None),
+        ])
+        .unwrap();
+    let newest = first[1].unwrap();
+    s.erase_person(&PersonKeys {
+        profile_ids: vec![],
+        ids: vec!["u2".into()],
+        at: 1,
+    })
+    .unwrap();
+    let after_erasure = s
+        .append(&[message("c", "track", Some("u3"), None)])
+        .unwrap()[0]
+        .unwrap();
+    assert!(
+        after_erasure > newest,
+        "{after_erasure} reuses a position up to {newest}"
+    );
+    // Retention that empties the log.
+    while s
+        .delete_events_before(Millis::MAX, after_erasure, &[], 10)
+        .unwrap()
+        > 0
+    {}
+    assert_eq!(s.event_count().unwrap(), 0);
+    let after_retention = s
+        .append(&[message("d", "track", Some("u4"), None)])
+        .unwrap()[0]
+        .unwrap();
+    assert!(
+        after_retention > after_erasure,
+        "{after_retention} reuses a position up to {after_erasure}"
+    );
+}
+
 fn erase_person_reaches_every_table(s: &dyn Store) {
     s.append(&[
         message("a", "track", Some("u1"), Some("anon1")),
@@ -250,6 +296,7 @@ fn erase_person_reaches_every_table(s: &dyn Store) {
         .erase_person(&PersonKeys {
             profile_ids: vec![7],
             ids: vec!["u1".into(), "anon1".into(), "old-anon".into()],
+            at: 99,
         })
         .unwrap();
     assert_eq!(
@@ -313,6 +360,7 @@ fn decisions_and_rewards_are_logged(s: &dyn Store) {
         .erase_person(&PersonKeys {
             profile_ids: vec![],
             ids: vec!["u1".into()],
+            at: 99,
         })
         .unwrap();
     assert_eq!(erased.decisions, 1);
@@ -364,6 +412,7 @@ fn exposures_keep_the_first(s: &dyn Store) {
     s.erase_person(&PersonKeys {
         profile_ids: vec![],
         ids: vec!["a".into()],
+        at: 99,
     })
     .unwrap();
     assert_eq!(s.exposures().unwrap(), [e("b", 0, 11)]);
@@ -411,6 +460,7 @@ fn audience(person: &str, op: AudienceOp) -> AudienceChange {
         person: person.into(),
         op,
         at: 5,
+        match_keys: (op == AudienceOp::Add).then(|| format!("keys of {person}")),
     }
 }
 
@@ -532,7 +582,16 @@ fn journey_rows_are_atomic_and_idempotent(s: &dyn Store) {
         .map(|c| c.op)
         .collect();
     assert_eq!(ops, vec![AudienceOp::Add, AudienceOp::Remove]);
+    // A remove carries the membership's match keys.
+    let keys: Vec<Option<String>> = s
+        .audience_changes("cart", 0, 10)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.match_keys)
+        .collect();
+    assert_eq!(keys, vec![Some("keys of u1".into()); 2]);
     assert!(s.audience_members("cart").unwrap().is_empty());
+    assert_eq!(s.audience_names().unwrap(), vec![("cart".to_string(), 0)]);
     assert_eq!(
         s.journey_counts("j").unwrap(),
         vec![("0".to_string(), "entered".to_string(), 2)]
@@ -559,23 +618,58 @@ fn erase_person_reaches_journey_rows(s: &dyn Store) {
         .erase_person(&PersonKeys {
             profile_ids: vec![],
             ids: vec!["u1".into()],
+            at: 99,
         })
         .unwrap();
-    // The run, the message, the membership and its change record.
+    // The run, the message, the membership and its change record; the membership ends
+    // with a remove that names no one and keeps only the match keys.
     assert_eq!(erased.journeys, 4);
+    assert_eq!(erased.audience_removals, 1);
     assert!(s.journey_runs_of(&["u1".into()]).unwrap().is_empty());
     assert!(s.outbox_item("k1").unwrap().is_none());
     assert_eq!(s.journey_runs_of(&["u2".into()]).unwrap().len(), 1);
     assert!(s.outbox_item("k2").unwrap().is_some());
     let members = s.audience_members("cart").unwrap();
     assert_eq!(members, vec![("u2".to_string(), 5)]);
-    let people: Vec<String> = s
+    let changes = s.audience_changes("cart", 0, 10).unwrap();
+    let seen: Vec<(&str, AudienceOp, Millis, Option<&str>)> = changes
+        .iter()
+        .map(|c| (c.person.as_str(), c.op, c.at, c.match_keys.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("u2", AudienceOp::Add, 5, Some("keys of u2")),
+            ("", AudienceOp::Remove, 99, Some("keys of u1")),
+        ]
+    );
+    // After every position given out: a sync that read the add sees the remove.
+    assert_eq!(changes[1].seq, 3);
+    assert_eq!(s.audience_names().unwrap(), vec![("cart".to_string(), 1)]);
+    // Positions are never reused, even when the erased rows were the newest.
+    s.journey_write(&JourneyWrite {
+        audience: vec![audience("u3", AudienceOp::Add)],
+        ..Default::default()
+    })
+    .unwrap();
+    s.erase_person(&PersonKeys {
+        profile_ids: vec![],
+        ids: vec!["u3".into()],
+        at: 100,
+    })
+    .unwrap();
+    s.journey_write(&JourneyWrite {
+        audience: vec![audience("u4", AudienceOp::Add)],
+        ..Default::default()
+    })
+    .unwrap();
+    let seqs: Vec<i64> = s
         .audience_changes("cart", 0, 10)
         .unwrap()
-        .into_iter()
-        .map(|c| c.person)
+        .iter()
+        .map(|c| c.seq)
         .collect();
-    assert_eq!(people, vec!["u2"]);
+    assert_eq!(seqs, vec![2, 3, 5, 6]);
 }
 
 fn retention_deletes_only_old_checkpointed_events(s: &dyn Store) {
@@ -812,12 +906,14 @@ fn id_lists_of_any_length(s: &dyn Store) {
         .erase_person(&PersonKeys {
             profile_ids: vec![],
             ids: ids.clone(),
+            at: 99,
         })
         .unwrap();
     assert_eq!(erased.events, N as u64);
     assert_eq!(erased.decisions, 2);
     // Three runs, three messages, the membership and its change record.
     assert_eq!(erased.journeys, 8);
+    assert_eq!(erased.audience_removals, 1);
     assert_eq!(s.event_count().unwrap(), 1);
     assert!(s.events_of(&ids, 10).unwrap().is_empty());
     assert!(s.decisions_of(&ids, 10).unwrap().is_empty());

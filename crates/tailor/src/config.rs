@@ -42,18 +42,80 @@ pub struct ServeArgs {
     /// unless set.
     #[arg(long, env = "TAILOR_ANALYST_KEY", hide_env_values = true)]
     pub analyst_key: Option<String>,
-    /// PostgreSQL URL for several nodes (not available yet in this version).
+    /// PostgreSQL instead of the embedded store: `postgres://user:password@host:5432/db`
+    /// (the data directory then holds only generated keys).
     #[arg(long, env = "TAILOR_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Log format: `text` or `json`.
     #[arg(long, env = "TAILOR_LOG_FORMAT")]
     pub log_format: Option<String>,
-    /// Where journeys send email: `smtp://host:port`.
+    /// A plain SMTP relay, `smtp://host:port` (or `smtps://host:port` for implicit TLS);
+    /// `--smtp-host` and the settings after it describe a provider's relay.
     #[arg(long, env = "TAILOR_SMTP_URL")]
     pub smtp_url: Option<String>,
+    /// The SMTP relay journeys send email through, e.g. `email-smtp.eu-west-1.amazonaws.com`.
+    /// Its password comes from the environment only: `TAILOR_SMTP_PASSWORD`.
+    #[arg(long, env = "TAILOR_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    /// [default: 587 with STARTTLS, 465 with TLS, 25 with none]
+    #[arg(long, env = "TAILOR_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+    /// `starttls` (required before AUTH), `tls` (implicit TLS, SMTPS) or `none` [default: starttls]
+    #[arg(long, env = "TAILOR_SMTP_TLS")]
+    pub smtp_tls: Option<String>,
+    /// The SMTP login (AUTH PLAIN or LOGIN, whichever the relay offers).
+    #[arg(long, env = "TAILOR_SMTP_USER")]
+    pub smtp_user: Option<String>,
+    /// The SMTP password: set `TAILOR_SMTP_PASSWORD` (hidden as a flag: command lines are
+    /// visible to every user of the machine).
+    #[arg(
+        long,
+        env = "TAILOR_SMTP_PASSWORD",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub smtp_password: Option<String>,
+    /// A PEM file of extra CA certificates to trust for the relay (Mozilla's roots always are).
+    #[arg(long, env = "TAILOR_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
+    /// Without an SMTP relay: an HTTP email API (or a relay to one) that takes Tailor's
+    /// signed JSON (README, "Journeys").
+    #[arg(long, env = "TAILOR_EMAIL_URL")]
+    pub email_url: Option<String>,
     /// The sender of journey emails, e.g. `Shop <shop@example.com>`.
     #[arg(long, env = "TAILOR_EMAIL_FROM")]
     pub email_from: Option<String>,
+    /// Where journeys send SMS: a provider's messages API, e.g. Twilio's
+    /// `https://api.twilio.com/2010-04-01/Accounts/AC…/Messages.json`. Its password (Twilio:
+    /// the auth token) comes from the environment only: `TAILOR_SMS_PASSWORD`.
+    #[arg(long, env = "TAILOR_SMS_URL")]
+    pub sms_url: Option<String>,
+    /// `form` (Twilio's `To`, `From`, `Body` fields) or `json` [default: json]
+    #[arg(long, env = "TAILOR_SMS_FORMAT")]
+    pub sms_format: Option<String>,
+    /// The number (E.164) or sender id SMS come from.
+    #[arg(long, env = "TAILOR_SMS_FROM")]
+    pub sms_from: Option<String>,
+    /// The SMS provider's HTTP Basic user (Twilio: the account SID).
+    #[arg(long, env = "TAILOR_SMS_USER")]
+    pub sms_user: Option<String>,
+    /// The SMS provider's password: set `TAILOR_SMS_PASSWORD` (hidden as a flag).
+    #[arg(long, env = "TAILOR_SMS_PASSWORD", hide = true, hide_env_values = true)]
+    pub sms_password: Option<String>,
+    /// The secret inbound provider webhooks (bounces, complaints, SMS replies) must present
+    /// (HTTP Basic password or bearer token) or sign with. Unset: they are refused.
+    #[arg(long, env = "TAILOR_INBOUND_SECRET", hide_env_values = true)]
+    pub inbound_secret: Option<String>,
+    /// The URL shoppers reach this server at, for unsubscribe links [default: http://LISTEN]
+    #[arg(long, env = "TAILOR_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The store's name, as message templates show it (`store.name`).
+    #[arg(long, env = "TAILOR_STORE_NAME")]
+    pub store_name: Option<String>,
+    /// The ISO 4217 currency amounts in messages are shown in, unless the shopper has a
+    /// `currency` trait [default: USD]
+    #[arg(long, env = "TAILOR_CURRENCY")]
+    pub currency: Option<String>,
     /// Where journeys post push messages (a signed webhook to a push provider or relay).
     #[arg(long, env = "TAILOR_PUSH_URL")]
     pub push_url: Option<String>,
@@ -128,11 +190,20 @@ struct FileConfig {
     database_url: Option<String>,
     log_format: Option<String>,
     smtp_url: Option<String>,
+    email_url: Option<String>,
     email_from: Option<String>,
     push_url: Option<String>,
     webhook_secret: Option<String>,
+    inbound_secret: Option<String>,
+    public_url: Option<String>,
+    store_name: Option<String>,
+    currency: Option<String>,
     train_every_hours: Option<f64>,
     cors_origins: Option<String>,
+    #[serde(default)]
+    smtp: SmtpFile,
+    #[serde(default)]
+    sms: SmsFile,
     #[serde(default)]
     rate_limit: RateLimitFile,
     #[serde(default)]
@@ -149,6 +220,27 @@ struct HttpFile {
     header_read_timeout: Option<String>,
     idle_timeout: Option<String>,
     body_read_timeout: Option<String>,
+}
+
+/// `[smtp]` in the config file (the password only from `TAILOR_SMTP_PASSWORD`).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SmtpFile {
+    host: Option<String>,
+    port: Option<u16>,
+    tls: Option<String>,
+    user: Option<String>,
+    ca_file: Option<PathBuf>,
+}
+
+/// `[sms]` in the config file (the password only from `TAILOR_SMS_PASSWORD`).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SmsFile {
+    url: Option<String>,
+    format: Option<String>,
+    from: Option<String>,
+    user: Option<String>,
 }
 
 /// `[rate_limit]` in the config file.
@@ -192,6 +284,8 @@ struct RetentionFile {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub data: PathBuf,
+    /// PostgreSQL instead of the embedded store in `data`.
+    pub database_url: Option<String>,
     pub listen: SocketAddr,
     pub write_key: Option<String>,
     pub server_key: Option<String>,
@@ -212,6 +306,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             data: PathBuf::from(DEFAULT_DATA),
+            database_url: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             write_key: None,
             server_key: None,
@@ -236,11 +331,11 @@ impl ServeArgs {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
-        if self.database_url.is_some() || file.database_url.is_some() {
-            bail!(
-                "TAILOR_DATABASE_URL is set, but PostgreSQL storage is not available in this version yet; \
-                 unset it to use the embedded store in the data directory"
-            );
+        let database_url = self.database_url.clone().or(file.database_url);
+        if let Some(url) = &database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            bail!("the database URL must start with postgres:// or postgresql://");
         }
         let listen_text = self
             .listen
@@ -362,6 +457,7 @@ impl ServeArgs {
                 .clone()
                 .or(file.data)
                 .unwrap_or_else(|| PathBuf::from(default_data)),
+            database_url,
             listen,
             write_key: self.write_key.clone().or(file.write_key),
             server_key: self.server_key.clone().or(file.server_key),
@@ -370,10 +466,29 @@ impl ServeArgs {
             analyst_key: self.analyst_key.clone().or(file.analyst_key),
             json_logs,
             channels: tailor_engine::journeys::ChannelConfig {
-                smtp_url: self.smtp_url.clone().or(file.smtp_url),
+                smtp: self.smtp(file.smtp_url, file.smtp)?,
+                email_url: self.email_url.clone().or(file.email_url),
                 email_from: self.email_from.clone().or(file.email_from),
                 push_url: self.push_url.clone().or(file.push_url),
+                sms: self.sms(file.sms)?,
                 webhook_secret: self.webhook_secret.clone().or(file.webhook_secret),
+                inbound_secret: self.inbound_secret.clone().or(file.inbound_secret),
+                public_url: Some(
+                    self.public_url
+                        .clone()
+                        .or(file.public_url)
+                        .unwrap_or_else(|| format!("http://{listen}")),
+                ),
+                store_name: self.store_name.clone().or(file.store_name),
+                currency: match self.currency.clone().or(file.currency) {
+                    Some(c) if c.len() == 3 && c.chars().all(|ch| ch.is_ascii_alphabetic()) => {
+                        Some(c.to_ascii_uppercase())
+                    }
+                    Some(c) => {
+                        bail!("currency {c:?} is not a three-letter ISO 4217 code such as EUR")
+                    }
+                    None => None,
+                },
             },
             rate_limits,
             cors_origins,
@@ -382,6 +497,69 @@ impl ServeArgs {
             test_clock: self.test_clock,
             models: schedule(self.train_every_hours.or(file.train_every_hours))?,
         })
+    }
+}
+
+impl ServeArgs {
+    /// The SMTP relay: `--smtp-host` and its settings, else `--smtp-url`; the password from
+    /// `TAILOR_SMTP_PASSWORD` only.
+    fn smtp(
+        &self,
+        file_url: Option<String>,
+        file: SmtpFile,
+    ) -> anyhow::Result<Option<tailor_engine::journeys::channels::SmtpSettings>> {
+        use tailor_engine::journeys::channels::{SmtpSettings, SmtpTls};
+        let password = self.smtp_password.clone().filter(|p| !p.is_empty());
+        if let Some(host) = self.smtp_host.clone().or(file.host) {
+            let tls = match self.smtp_tls.clone().or(file.tls) {
+                Some(t) => SmtpTls::parse(&t).with_context(|| {
+                    format!("TAILOR_SMTP_TLS {t:?} is not `starttls`, `tls` or `none`")
+                })?,
+                None => SmtpTls::StartTls,
+            };
+            let user = self.smtp_user.clone().or(file.user);
+            if user.is_some() && password.is_none() {
+                bail!(
+                    "TAILOR_SMTP_USER is set but TAILOR_SMTP_PASSWORD is not (the password comes from the environment only)"
+                );
+            }
+            return Ok(Some(SmtpSettings {
+                port: self.smtp_port.or(file.port).unwrap_or(tls.default_port()),
+                user,
+                password,
+                ca_file: self.smtp_ca_file.clone().or(file.ca_file),
+                ..SmtpSettings::new(host, tls)
+            }));
+        }
+        match self.smtp_url.clone().or(file_url) {
+            Some(url) => SmtpSettings::from_url(&url).map(Some).with_context(|| {
+                format!("TAILOR_SMTP_URL {url:?} is not smtp://host:port or smtps://host:port")
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// The SMS provider; the password from `TAILOR_SMS_PASSWORD` only.
+    fn sms(
+        &self,
+        file: SmsFile,
+    ) -> anyhow::Result<Option<tailor_engine::journeys::channels::SmsSettings>> {
+        use tailor_engine::journeys::channels::{SmsFormat, SmsSettings};
+        let Some(url) = self.sms_url.clone().or(file.url) else {
+            return Ok(None);
+        };
+        let format = match self.sms_format.clone().or(file.format).as_deref() {
+            None | Some("json") => SmsFormat::Json,
+            Some("form") => SmsFormat::Form,
+            Some(other) => bail!("TAILOR_SMS_FORMAT {other:?} is not `json` or `form`"),
+        };
+        Ok(Some(SmsSettings {
+            url,
+            format,
+            from: self.sms_from.clone().or(file.from),
+            user: self.sms_user.clone().or(file.user),
+            password: self.sms_password.clone().filter(|p| !p.is_empty()),
+        }))
     }
 }
 
@@ -445,6 +623,82 @@ mod tests {
         .settings(DEFAULT_DATA)
         .unwrap_err();
         assert!(err.to_string().contains("HOST:PORT"));
+    }
+
+    #[test]
+    fn a_providers_relay_comes_from_flags_or_the_file() {
+        use tailor_engine::journeys::channels::{SmsFormat, SmtpTls};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tailor.toml");
+        std::fs::write(
+            &path,
+            "store_name = \"Shop\"\ncurrency = \"eur\"\n[smtp]\nhost = \"smtp.sendgrid.net\"\nuser = \"apikey\"\n\n[sms]\nurl = \"https://api.twilio.com/x\"\nformat = \"form\"\n",
+        )
+        .unwrap();
+        let s = ServeArgs {
+            config: Some(path.clone()),
+            smtp_password: Some("SG.secret".into()),
+            sms_password: Some("token".into()),
+            ..Default::default()
+        }
+        .settings(DEFAULT_DATA)
+        .unwrap();
+        let smtp = s.channels.smtp.clone().unwrap();
+        assert_eq!(
+            (
+                smtp.host.as_str(),
+                smtp.port,
+                smtp.tls,
+                smtp.user.as_deref(),
+                smtp.password.as_deref()
+            ),
+            (
+                "smtp.sendgrid.net",
+                587,
+                SmtpTls::StartTls,
+                Some("apikey"),
+                Some("SG.secret")
+            )
+        );
+        assert!(!format!("{:?}", s.channels).contains("SG.secret"));
+        let sms = s.channels.sms.clone().unwrap();
+        assert_eq!(
+            (sms.format, sms.password.as_deref()),
+            (SmsFormat::Form, Some("token"))
+        );
+        assert_eq!(s.channels.currency.as_deref(), Some("EUR"));
+        assert_eq!(
+            s.channels.public_url.as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        let s = ServeArgs {
+            config: Some(path),
+            smtp_tls: Some("tls".into()),
+            smtp_password: Some("SG.secret".into()),
+            ..Default::default()
+        }
+        .settings(DEFAULT_DATA)
+        .unwrap();
+        assert_eq!(
+            s.channels.smtp.map(|s| (s.port, s.tls)),
+            Some((465, SmtpTls::Tls))
+        );
+        let plain = ServeArgs {
+            smtp_url: Some("smtp://127.0.0.1:2525".into()),
+            ..Default::default()
+        }
+        .settings(DEFAULT_DATA)
+        .unwrap();
+        assert_eq!(plain.channels.smtp.map(|s| s.tls), Some(SmtpTls::None));
+        assert!(
+            ServeArgs {
+                smtp_host: Some("h".into()),
+                smtp_tls: Some("maybe".into()),
+                ..Default::default()
+            }
+            .settings(DEFAULT_DATA)
+            .is_err()
+        );
     }
 
     #[test]

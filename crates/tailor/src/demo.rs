@@ -83,6 +83,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         settings.write_key = Some(keys.write_key.clone());
         settings.server_key = Some(keys.server_key.clone());
         settings.admin_key = Some(keys.admin_key.clone());
+        settings.analyst_key = Some(keys.analyst_key.clone()).filter(|k| !k.is_empty());
         open_engine(&settings, Arc::new(SystemClock)).map(|(engine, _)| engine)
     };
     runtime()?.block_on(tailor_demo::run(options, open, shutdown_signal))?;

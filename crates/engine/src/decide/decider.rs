@@ -96,12 +96,24 @@ pub(crate) struct Decider {
     pub inbox: Arc<Inbox>,
     pub tokens: Arc<ProfileTokens>,
     pub ids: DecisionIds,
+    /// Decisions per minute, for the console's overview.
+    pub activity: Arc<crate::measure::activity::Activity>,
 }
 
 impl Decider {
     /// Answers each requested placement for the visitor, from memory, and queues the
     /// decision for the log.
-    pub fn decide(&self, mut input: DecideInput) -> Result<DecideOutput, EngineError> {
+    pub fn decide(&self, input: DecideInput) -> Result<DecideOutput, EngineError> {
+        self.answer(input, true)
+    }
+
+    /// What [`Decider::decide`] would answer, without logging it: no decision, exposure,
+    /// learning or on-site delivery is recorded (the console's preview).
+    pub fn preview(&self, input: DecideInput) -> Result<DecideOutput, EngineError> {
+        self.answer(input, false)
+    }
+
+    fn answer(&self, mut input: DecideInput, log: bool) -> Result<DecideOutput, EngineError> {
         let placements = self.placements.pick(&input.placements)?;
         let now = self.clock.now();
         // A browser's userId counts only with proof; without it, the caller is the visitor
@@ -134,7 +146,7 @@ impl Decider {
             now,
             learning: &self.policies,
             models: models.as_deref(),
-            onsite: Some(&self.inbox),
+            onsite: log.then_some(&*self.inbox),
             discreet: !proven,
         };
         let mut exposures = Vec::new();
@@ -200,7 +212,7 @@ impl Decider {
             });
             (decided, profile.map(|p| p.id))
         };
-        if !exposures.is_empty() {
+        if log && !exposures.is_empty() {
             self.decisions.log_exposures(exposures);
         }
         let decision_id = self.ids.next();
@@ -234,11 +246,14 @@ impl Decider {
             .iter()
             .filter_map(|(_, a)| a.learned.clone())
             .collect();
-        if !learned.is_empty() {
-            self.policies.shown(&decision_id, learned);
+        if log {
+            if !learned.is_empty() {
+                self.policies.shown(&decision_id, learned);
+            }
+            self.decisions.record(record, profile_id);
+            metrics::counter!("tailor_decisions_total").increment(1);
+            self.activity.decision(now);
         }
-        self.decisions.record(record, profile_id);
-        metrics::counter!("tailor_decisions_total").increment(1);
         Ok(DecideOutput {
             decision_id,
             personalized: decided.personalized,

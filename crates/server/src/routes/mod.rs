@@ -1,10 +1,12 @@
 //! Route handlers, one module per URL family, and the small reply bodies they share.
 
 pub mod analytics_js;
+pub mod audiences;
 pub mod catalog;
 pub mod consent;
 pub mod decide;
 pub mod experiments;
+pub mod inbound;
 pub mod ingest;
 pub mod journeys;
 pub mod me;
@@ -15,6 +17,8 @@ pub mod profiles;
 pub mod retention;
 pub mod sdk;
 pub mod sources;
+pub mod templates;
+pub mod unsubscribe;
 
 use serde::Serialize;
 use utoipa::ToSchema;

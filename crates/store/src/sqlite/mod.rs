@@ -25,6 +25,7 @@
 //! allows at most 32,766 bound variables per statement, and one person can have more ids
 //! than that (each anonymous session adds one).
 
+pub mod backup;
 mod catalog;
 mod checkpoints;
 mod decisions;
@@ -72,6 +73,19 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX exposures_id ON exposures(id);",
     // 6: journeys: runs and timers, the outbox, audiences, step counters.
     JOURNEYS_SCHEMA,
+    // 7: audiences keep each member's hashed match keys, so the `remove` an erasure leaves
+    // can name whom an ad platform must drop; the change stream's positions are never
+    // reused (AUTOINCREMENT), so deleting an erased person's rows cannot hand a position a
+    // sync has already read to a new change.
+    "ALTER TABLE audience_members ADD COLUMN match_keys TEXT;
+     CREATE TABLE audience_changes_v7 (seq INTEGER PRIMARY KEY AUTOINCREMENT, audience TEXT NOT NULL,
+        person TEXT NOT NULL, op TEXT NOT NULL, at INTEGER NOT NULL, match_keys TEXT);
+     INSERT INTO audience_changes_v7 (seq, audience, person, op, at)
+        SELECT seq, audience, person, op, at FROM audience_changes;
+     DROP TABLE audience_changes;
+     ALTER TABLE audience_changes_v7 RENAME TO audience_changes;
+     CREATE INDEX audience_changes_person ON audience_changes(person);
+     CREATE INDEX audience_changes_audience ON audience_changes(audience, seq);",
 ];
 
 /// Migration 2 of `tailor.db`: the decision log and the rewards joined to it.
@@ -156,6 +170,12 @@ fn ids_json(ids: &[String]) -> Result<String> {
 /// A row limit as SQLite takes it: `usize::MAX` ("all") does not fit its integers.
 fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// Creates `dir` private to this user (`0700`, its files `0600`), or tightens it: the data
+/// directory, also when PostgreSQL holds the data and the directory only generated keys.
+pub fn secure_directory(dir: &Path) -> Result<()> {
+    private::secure_directory(dir)
 }
 
 pub struct SqliteStore {
