@@ -293,6 +293,10 @@ fn end_of_training(
     Ok(newest)
 }
 
+/// A person's segment, and the hours of week of their opens before validation, in it and in
+/// the test fortnight.
+type SegmentOpens = (usize, [Vec<usize>; 3]);
+
 /// Reads the log and trains every model. `catalog` resolves product categories as the
 /// writer does.
 pub fn train(
@@ -872,7 +876,7 @@ fn fit_send_time(
     let test_from = end - SEND_TIME_TEST;
     let validation_from = test_from - SEND_TIME_TEST;
     // Per person: segment, then opens before validation, in validation, in test.
-    let mut people: HashMap<ProfileId, (usize, [Vec<usize>; 3])> = HashMap::new();
+    let mut people: HashMap<ProfileId, SegmentOpens> = HashMap::new();
     for (key, t) in opens {
         let Some(p) = registry.find_key(key) else {
             continue;
@@ -884,9 +888,9 @@ fn fit_send_time(
         slot.1[period].push(hour_of_week(*t as f64 / 1000.0));
     }
     // In id order, not the hash map's: sums over people must add up the same on every run.
-    let mut people: Vec<(ProfileId, (usize, [Vec<usize>; 3]))> = people.into_iter().collect();
+    let mut people: Vec<(ProfileId, SegmentOpens)> = people.into_iter().collect();
     people.sort_unstable_by_key(|(id, _)| *id);
-    let people: Vec<(usize, [Vec<usize>; 3])> = people.into_iter().map(|(_, p)| p).collect();
+    let people: Vec<SegmentOpens> = people.into_iter().map(|(_, p)| p).collect();
     let upto = |periods: usize| -> Vec<CustomerOpens> {
         people
             .iter()
