@@ -5,7 +5,8 @@
 //! the page adapts: a newcomer's page, a recommendation clicked, add to cart, the adapted
 //! cart page, a shopper's explained page, the consent banner and the preference center (its
 //! boxes show the stored consent; the consent ledger, read after each save, gains only what
-//! was changed), an order. Screenshots land in `target/tmp/storefront/`.
+//! was changed), an order; the catalog's pictures load. Screenshots land in
+//! `target/tmp/storefront/`.
 //!
 //! An external test (`TAILOR_EXTERNAL_TESTS=1`, as `tests/run.sh` sets). Needs
 //! `bash tests/browser/install.sh` (Chromium, playwright-core); without them the test fails
@@ -44,9 +45,15 @@ fn the_storefront_adapts_in_a_real_browser() {
         &[("TAILOR_ADMIN_KEY", demo.key("admin_key"))],
     );
     assert!(
-        ["cart.png", "shopper.png", "preferences.png"]
-            .iter()
-            .all(|shot| shots.join(shot).exists()),
+        [
+            "home.png",
+            "product.png",
+            "cart.png",
+            "shopper.png",
+            "preferences.png"
+        ]
+        .iter()
+        .all(|shot| shots.join(shot).exists()),
         "screenshots were taken"
     );
 

@@ -157,4 +157,8 @@ header .tailor-why-button{color:#cbd5e1}
 .who{margin-left:auto;font-size:.85rem}.who select,.who button{font-size:.85rem}
 .panel{background:#fff;border:1px solid #e5e7eb;border-radius:10px;padding:1rem;margin:.8rem 0}
 button.primary{background:#4f46e5;color:#fff;border:0;border-radius:6px;padding:.5rem 1rem;cursor:pointer}
+.tailor-banner-image{display:block;width:100%;height:auto;border-radius:8px;margin-bottom:.8rem}
+.tailor-promo-banner .tailor-banner-image{display:inline-block;width:160px;vertical-align:middle;margin:0 .8rem 0 0;border-radius:4px}
+.tailor-product-image,.card img{display:block;width:100%;height:auto;aspect-ratio:1;border-radius:6px}
+.product-page{display:flex;gap:1.5rem;align-items:flex-start}.product-page img{width:320px;max-width:40%;border-radius:10px}
 ";

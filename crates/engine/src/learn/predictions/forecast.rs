@@ -165,7 +165,7 @@ struct History {
 fn history(log: &ForecastLog, registry: &Registry, first: Millis) -> History {
     let mut customers: HashMap<ProfileId, usize> = HashMap::new();
     let mut first_seen = Vec::new();
-    for p in registry.profiles() {
+    for p in registry.profiles_in_order() {
         customers.insert(p.id, first_seen.len());
         first_seen.push(if p.events > 0 {
             seconds(p.first_seen)
