@@ -265,11 +265,15 @@ impl Decider {
     }
 }
 
+/// At most this many products of `context.cart` are read (a cart holds at most 50 lines).
+const CART_IN_CONTEXT: usize = 100;
+
 /// The product ids of `context.cart` (ids, or objects with a `product_id`).
 fn cart_of(context: &Map<String, Value>) -> Vec<String> {
     match context.get("cart") {
         Some(Value::Array(items)) => items
             .iter()
+            .take(CART_IN_CONTEXT)
             .filter_map(|i| {
                 i.as_str()
                     .or_else(|| i.get("product_id").and_then(Value::as_str))

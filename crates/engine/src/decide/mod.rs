@@ -30,6 +30,12 @@ use crate::measure::experiments::{Assigned, Treatment};
 use crate::profile::Profile;
 use crate::profile::catalog::Catalog;
 
+/// The most candidates one recommendations answer scores ([`Answer::scored`]), whatever the
+/// data: a constant (`tests/bounded_work.rs`).
+pub const MAX_RECS_SCORED: usize = products::MAX_SCORED;
+/// The most candidates one navigation answer scores.
+pub const MAX_NAV_SCORED: usize = nav::MAX_SCORED;
+
 /// The version of the decision logic, logged with every decision. `rules-2`: recommendations
 /// lead with the session recommender (`session_model`).
 pub const MODEL_VERSION: &str = "rules-2";
@@ -154,6 +160,12 @@ pub struct Answer {
     pub chosen: Option<String>,
     #[serde(skip)]
     pub shown: Vec<String>,
+    /// Candidates scored to reach this answer: the session model's neighbour sessions,
+    /// votes, rules and reminders, products, categories and content items looked at. Bounded
+    /// by constants (see `tests/bounded_work.rs`), whatever the visitor's history, the
+    /// products' popularity or the catalog's size.
+    #[serde(skip)]
+    pub scored: usize,
 }
 
 impl Answer {
@@ -172,6 +184,7 @@ impl Answer {
             candidates: Vec::new(),
             chosen: None,
             shown: Vec::new(),
+            scored: 0,
         }
     }
 

@@ -145,6 +145,10 @@ pub const NEIGHBOUR_WINDOW: usize = 20;
 /// The default pruning of the sequential rules: the heaviest rules per antecedent.
 pub const RULES_PER_ITEM: usize = 50;
 
+/// [`Tailor::work_bound`] with the default parameters.
+pub const DEFAULT_WORK_BOUND: usize =
+    1_000 + 300 * (2 * NEIGHBOUR_WINDOW + 1) + MAX_PREFIX * RULES_PER_ITEM + MAX_PREFIX;
+
 /// What one recommendation did, counted; [`Tailor::work_bound`] bounds the total.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Work {
@@ -663,6 +667,7 @@ mod tests {
         let train = skewed(3_000, 40);
         let model = Tailor::fit(&train);
         let bound = model.work_bound().expect("the defaults are bounded");
+        assert_eq!(bound, DEFAULT_WORK_BOUND);
         let long: Vec<ItemId> = model.sessions.clicks(0).to_vec();
         assert_eq!(long.len(), 1_000);
         let mut out = Vec::new();
