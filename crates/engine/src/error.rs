@@ -26,3 +26,10 @@ pub enum EngineError {
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
 }
+
+impl EngineError {
+    /// The store refused for lack of disk space: nothing was written.
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, EngineError::Store(e) if e.kind() == tailor_store::StoreErrorKind::Full)
+    }
+}

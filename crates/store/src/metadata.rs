@@ -8,4 +8,20 @@ pub trait Metadata {
     fn get_meta(&self, key: &str) -> Result<Option<String>>;
     /// Inserts or replaces.
     fn set_meta(&self, key: &str, value: &str) -> Result<()>;
+    /// What the store's files take on disk and the space left (nothing for a store
+    /// without files).
+    fn disk_usage(&self) -> Result<DiskUsage> {
+        Ok(DiskUsage::default())
+    }
+}
+
+/// Disk use of a store's files.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DiskUsage {
+    /// Each file's size in bytes, by name.
+    pub files: Vec<(String, u64)>,
+    /// Bytes free on the file system holding them.
+    pub free: Option<u64>,
+    /// Below this many free bytes, new work is refused.
+    pub min_free: u64,
 }

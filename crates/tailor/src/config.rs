@@ -78,6 +78,14 @@ pub struct ServeArgs {
     /// [default: keep forever].
     #[arg(long, env = "TAILOR_RETAIN_EVENTS_DAYS")]
     pub retain_events_days: Option<u32>,
+    /// Delete logged decisions older than this many days, keeping daily rollups
+    /// (`GET /v1/decisions/daily`) [default: keep forever].
+    #[arg(long, env = "TAILOR_RETAIN_DECISIONS_DAYS")]
+    pub retain_decisions_days: Option<u32>,
+    /// Refuse new events and decision-log writes (507 `storage_full`) when the data
+    /// directory's disk has less than this many MB free; 0: never refuse [default: 1024].
+    #[arg(long, env = "TAILOR_MIN_FREE_DISK_MB")]
+    pub min_free_disk_mb: Option<u64>,
     /// Erase (without suppression) people with no event for this many days [default: off].
     #[arg(long, env = "TAILOR_EXPIRE_INACTIVE_DAYS")]
     pub expire_inactive_days: Option<u32>,
@@ -108,6 +116,7 @@ struct FileConfig {
     push_url: Option<String>,
     webhook_secret: Option<String>,
     train_every_hours: Option<f64>,
+    min_free_disk_mb: Option<u64>,
     #[serde(default)]
     rate_limit: RateLimitFile,
     #[serde(default)]
@@ -130,6 +139,7 @@ struct RateLimitFile {
 struct RetentionFile {
     events_days: Option<u32>,
     expire_inactive_days: Option<u32>,
+    decisions_days: Option<u32>,
 }
 
 /// The settings a server runs with, every value decided.
@@ -146,6 +156,8 @@ pub struct Settings {
     pub channels: tailor_engine::journeys::ChannelConfig,
     pub rate_limits: tailor_server::ratelimit::RateLimits,
     pub retention: tailor_engine::retention::RetentionSettings,
+    /// Free disk space below which new work is refused (bytes; 0: never).
+    pub min_free_disk: u64,
     pub test_clock: bool,
     pub models: tailor_engine::predictions::Schedule,
 }
@@ -164,6 +176,7 @@ impl Default for Settings {
             channels: Default::default(),
             rate_limits: Default::default(),
             retention: Default::default(),
+            min_free_disk: tailor_store::DEFAULT_MIN_FREE_DISK,
             test_clock: false,
             models: Default::default(),
         }
@@ -240,6 +253,11 @@ impl ServeArgs {
                 file.retention.expire_inactive_days,
                 "expiry of inactive people (TAILOR_EXPIRE_INACTIVE_DAYS)",
             )?,
+            decisions_days: days(
+                self.retain_decisions_days,
+                file.retention.decisions_days,
+                "retention of decisions (TAILOR_RETAIN_DECISIONS_DAYS)",
+            )?,
         };
         Ok(Settings {
             data: self
@@ -262,6 +280,10 @@ impl ServeArgs {
             },
             rate_limits,
             retention,
+            min_free_disk: self
+                .min_free_disk_mb
+                .or(file.min_free_disk_mb)
+                .map_or(tailor_store::DEFAULT_MIN_FREE_DISK, |mb| mb * 1_000_000),
             test_clock: self.test_clock,
             models: schedule(self.train_every_hours.or(file.train_every_hours))?,
         })

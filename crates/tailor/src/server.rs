@@ -38,6 +38,7 @@ pub fn open_engine(
 ) -> anyhow::Result<(Engine, GeneratedKeys)> {
     let store = SqliteStore::open(&settings.data)
         .with_context(|| format!("cannot open the data directory {}", settings.data.display()))?;
+    store.set_min_free_disk(settings.min_free_disk);
     let options = Options {
         keys: ConfiguredKeys {
             write: settings.write_key.clone(),

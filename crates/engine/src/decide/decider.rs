@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use tailor_core::{Clock, ValidationError};
 
 use super::onsite::Inbox;
-use super::{Answer, Placement, PlacementKind, Placements, Request};
+use super::{Answer, Placement, Placements, Request};
 use crate::error::EngineError;
 use crate::govern::consent::Consent;
 use crate::govern::privacy::Suppression;
@@ -209,11 +209,6 @@ impl Decider {
             .map(|p| p.id.clone())
             .zip(decided.answers)
             .collect();
-        let counted: Vec<String> = answers
-            .iter()
-            .filter(|(_, a)| matches!(a.kind, PlacementKind::Hero | PlacementKind::Promotion))
-            .filter_map(|(_, a)| a.chosen.clone())
-            .collect();
         // An erased person's ids are not written back into the log (see `privacy`).
         let unsuppressed =
             |id: &Option<String>| id.clone().filter(|id| !self.suppression.blocks_id(id));
@@ -223,12 +218,16 @@ impl Decider {
             user_id: unsuppressed(&input.user_id),
             anonymous_id: unsuppressed(&input.anonymous_id),
             personalized: decided.personalized,
-            shown: answers
-                .iter()
-                .flat_map(|(_, a)| a.shown.iter().cloned())
-                .collect(),
-            counted,
-            body: super::log_body(&answers, profile_id, &input.context, decided.reason),
+            model_version: super::MODEL_VERSION.to_string(),
+            profile: profile_id,
+            reason: decided.reason.map(str::to_string),
+            product: input
+                .context
+                .get("productId")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            cart: cart_of(&input.context),
+            placements: answers.iter().map(|(id, a)| a.logged(id)).collect(),
         };
         let learned: Vec<Learned> = answers
             .iter()

@@ -221,10 +221,14 @@ impl Writer {
             Ok(seqs) => seqs,
             Err(e) => {
                 tracing::error!(error = %e, events = all.len(), "append failed; nothing acknowledged");
+                let full = e.kind() == tailor_store::StoreErrorKind::Full;
                 for (_, _, _, _, done) in waiting {
-                    let _ = done.send(Err(EngineError::Internal(format!(
-                        "could not store events: {e}"
-                    ))));
+                    let _ = done.send(Err(if full {
+                        // Typed, so the edge answers 507, not a generic 500.
+                        EngineError::Store(tailor_store::StoreError::Full(e.to_string()))
+                    } else {
+                        EngineError::Internal(format!("could not store events: {e}"))
+                    }));
                 }
                 return;
             }

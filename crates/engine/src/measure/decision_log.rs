@@ -128,7 +128,7 @@ impl DecisionLog {
 
     /// Queues a decision for the log and remembers it for attribution.
     pub fn record(&self, record: DecisionRecord, profile: Option<ProfileId>) {
-        for id in &record.counted {
+        for id in record.counted() {
             let counted = self
                 .shown
                 .read()
@@ -136,13 +136,18 @@ impl DecisionLog {
                 .map(|n| n.fetch_add(1, Ordering::Relaxed))
                 .is_some();
             if !counted {
-                *self.shown.write().entry(id.clone()).or_default().get_mut() += 1;
+                *self
+                    .shown
+                    .write()
+                    .entry(id.to_string())
+                    .or_default()
+                    .get_mut() += 1;
             }
         }
         if let Some(pid) = profile {
             let mut recent = self.recent.lock();
             let list = recent.entry(pid).or_default();
-            list.push_back((record.id.clone(), record.at, record.shown.clone()));
+            list.push_back((record.id.clone(), record.at, record.shown()));
             while list.len() > REMEMBERED {
                 list.pop_front();
             }
@@ -267,16 +272,7 @@ mod tests {
     use super::*;
 
     fn decision(id: &str, at: Millis) -> DecisionRecord {
-        DecisionRecord {
-            id: id.into(),
-            at,
-            user_id: None,
-            anonymous_id: Some("a".into()),
-            personalized: true,
-            shown: vec!["p1".into()],
-            counted: vec![],
-            body: "{}".into(),
-        }
+        tailor_store::conformance::decision_showing(id, at, Some("a"), None, &["p1"])
     }
 
     #[test]

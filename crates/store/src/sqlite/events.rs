@@ -122,6 +122,7 @@ fn event_rows(
 
 impl EventLog for SqliteStore {
     fn append(&self, messages: &[Message]) -> Result<Vec<Option<Seq>>> {
+        self.refuse_when_full()?;
         self.write(|conn| {
             let tx = conn.transaction()?;
             let mut out = Vec::with_capacity(messages.len());

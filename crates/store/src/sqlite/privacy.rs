@@ -30,11 +30,13 @@ impl PrivacyStore for SqliteStore {
             self.write(|conn| {
                 let tx = conn.transaction()?;
                 erased.events = events::erase(&tx, &ids)?;
-                erased.decisions = decisions::erase(&tx, &ids)?;
+                decisions::erase_exposures(&tx, &ids)?;
                 erased.journeys = journeys::erase(&tx, &ids)?;
                 tx.commit()?;
                 Ok(())
             })?;
+            // `decisions.db` in its own transaction: a retry finishes what a failure left.
+            erased.decisions = self.with_decisions(|db| decisions::erase(db, &ids))?;
         }
         Ok(erased)
     }
@@ -56,7 +58,8 @@ impl PrivacyStore for SqliteStore {
         self.write(|conn| {
             truncate(conn, "main")?;
             truncate(conn, "p")
-        })
+        })?;
+        self.with_decisions(|db| truncate(&db.conn, "main"))
     }
 
     fn suppress(&self, hashes: &[String]) -> Result<()> {
