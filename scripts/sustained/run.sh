@@ -13,7 +13,7 @@ export TAILOR_KEY=bench-server
 TAILOR_WRITE_KEY=bench-write TAILOR_SERVER_KEY=bench-server TAILOR_ADMIN_KEY=bench-admin \
   "$bin" serve --data "$data" --listen 127.0.0.1:18080 > "$out.server.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -fs http://127.0.0.1:18080/healthz > /dev/null && break; sleep 0.2; done
 echo "seconds,load1,rss_kb,tailor_db,tailor_wal,profiles_db,profiles_wal,decisions_db,decisions_wal" > "$out"
 size() { stat -c %s "$data/$1" 2>/dev/null || echo 0; }
