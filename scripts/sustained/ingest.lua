@@ -1,4 +1,4 @@
--- wrk script: POST /v1/batch with 200 new events per request (unique messageIds: this
+-- wrk script: POST /v1/batch with 50 new events per request (unique messageIds: this
 -- connection's id, a counter, and the run's start), for anon-0 … anon-99999, with the
 -- server key in TAILOR_KEY. One connection is a steady batch ingest.
 local key = os.getenv("TAILOR_KEY") or ""
@@ -8,7 +8,7 @@ local n = 0
 local events = {"Product Viewed", "Product Viewed", "Product Viewed", "Product Added", "Products Searched", "Order Completed"}
 request = function()
   local parts = {}
-  for i = 1, 200 do
+  for i = 1, 50 do
     n = n + 1
     local cat = n % 24
     parts[i] = string.format(

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A sustained run: `tailor serve` on a data directory seeded by `tailor bench`, decide at full
-# speed (wrk, 16 connections) beside a steady batch ingest (wrk, 1 connection, 200 events per
+# speed (wrk, 16 connections) beside a steady batch ingest (wrk, 1 connection, 50 events per
 # request) for MINUTES minutes, sampling every file's size and the server's resident memory
 # every 10 s into OUT (CSV). Usage: scripts/sustained/run.sh TAILOR_BIN DATA_DIR MINUTES OUT
 set -euo pipefail

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what crates/demo/tests/storefront_browser.rs needs: Debian's Chromium (as
-# root, when missing) and playwright-core from tests/browser/package-lock.json. Safe to
-# run again.
+# Installs what the browser tests need (crates/demo/tests/storefront_browser.rs,
+# crates/tailor/tests/analytics_js.rs): Debian's Chromium (as root, when missing), and
+# playwright-core and @segment/analytics-next from tests/browser/package-lock.json. Safe
+# to run again.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 if ! command -v chromium >/dev/null 2>&1; then

@@ -629,6 +629,7 @@ mod version {
 /// literal, and what Rust cannot run (lookaround, backreferences) is an error.
 mod regex_js {
     use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::{Mutex, OnceLock};
 
     use regex::{Regex, RegexBuilder};
@@ -642,19 +643,29 @@ mod regex_js {
     /// Compiled patterns kept; the cache starts over past this (conditions are few).
     const CACHED: usize = 1_024;
 
-    type Cache = HashMap<(String, bool), Option<Regex>>;
+    type Cache = HashMap<(String, bool), Result<Regex, String>>;
+
+    /// Patterns compiled since the process started (see [`super::regex_compilations`]).
+    pub static COMPILATIONS: AtomicU64 = AtomicU64::new(0);
 
     /// The pattern compiled once and kept (`None`: it does not compile, the condition fails
     /// closed). Conditions are evaluated on every decision; compiling there made the cost
     /// of a decision the pattern's, not the input's.
     pub fn compiled(pattern: &str, insensitive: bool) -> Option<Regex> {
+        cached(pattern, insensitive).ok()
+    }
+
+    /// The pattern compiled once and kept, or why it does not compile. Validation (when a
+    /// condition is saved) goes through here too, so the decisions after it find the
+    /// pattern compiled.
+    pub fn cached(pattern: &str, insensitive: bool) -> Result<Regex, String> {
         static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
         let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
         let key = (pattern.to_string(), insensitive);
-        if let Some(found) = cache.lock().ok()?.get(&key) {
-            return found.clone();
+        if let Some(found) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return found;
         }
-        let made = compile(pattern, insensitive).ok();
+        let made = compile(pattern, insensitive);
         if let Ok(mut cache) = cache.lock() {
             if cache.len() >= CACHED {
                 cache.clear();
@@ -668,6 +679,7 @@ mod regex_js {
     const SPACE: &str = "\\t\\n\\x0B\\x0C\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}";
 
     pub fn compile(pattern: &str, insensitive: bool) -> Result<Regex, String> {
+        COMPILATIONS.fetch_add(1, Ordering::Relaxed);
         if pattern.len() > MAX_PATTERN {
             return Err(format!("patterns are at most {MAX_PATTERN} bytes"));
         }
@@ -888,6 +900,13 @@ const FIELD_OPERATORS: [&str; 27] = [
 
 const TYPES: [&str; 6] = ["string", "number", "boolean", "object", "array", "null"];
 
+/// How many `$regex` patterns this process has compiled. Each is compiled once, when the
+/// condition holding it is validated (saved) or first evaluated, and kept: the count does
+/// not grow with decisions, whatever their input (the adversarial tests read it).
+pub fn regex_compilations() -> u64 {
+    regex_js::COMPILATIONS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Refuses a condition that is malformed or cannot mean what it seems to (an unknown
 /// operator, `$in` without an array, a regex that does not compile, `$eq` against an
 /// object, …). Every problem is reported, each naming where it is.
@@ -1062,7 +1081,7 @@ fn check_operator(op: &str, expected: &Value, loc: &str, problems: &mut Problems
         )),
         "$regex" | "$regexi" => match expected {
             Value::String(pattern) => {
-                if let Err(e) = regex_js::compile(pattern, op == "$regexi") {
+                if let Err(e) = regex_js::cached(pattern, op == "$regexi") {
                     problem(format!("`{op}` pattern {pattern:?} does not compile: {e}"));
                 }
             }

@@ -176,12 +176,18 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
 
 /// Writes a file only its owner can read: the demo's files hold the admin key.
 fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    let mut file = create_private(path)?;
+    std::io::Write::write_all(&mut file, contents).map_err(Error::file("write", path))
+}
+
+/// Creates (or truncates) a file only its owner can read, as every file of a data
+/// directory is (the store tightens any other at the next start).
+fn create_private(path: &Path) -> Result<fs::File, Error> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(Error::file("write", path))?;
-    std::io::Write::write_all(&mut file, contents).map_err(Error::file("write", path))
+    options.open(path).map_err(Error::file("write", path))
 }
 
 fn new_keys(dir: &Path) -> Result<DemoKeys, Error> {
@@ -194,7 +200,11 @@ fn new_keys(dir: &Path) -> Result<DemoKeys, Error> {
         server_key: tailor_engine::keys::random_key("ts_", 24)?,
         admin_key: tailor_engine::keys::random_key("ta_", 24)?,
     };
-    fs::create_dir_all(dir).map_err(Error::file("create", dir))?;
+    let mut create = fs::DirBuilder::new();
+    create.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut create, 0o700);
+    create.create(dir).map_err(Error::file("create", dir))?;
     write_private(&dir.join(KEYS_FILE), &serde_json::to_vec_pretty(&keys)?)?;
     Ok(keys)
 }
@@ -237,7 +247,9 @@ impl Server {
                 _ = stopped => {}
             }
         };
-        let state = AppState::new(engine.clone());
+        // The storefront's pages call the API from the browser: their own origin is allowed.
+        let origins = tailor_server::cors::CorsOrigins::None.with(&format!("http://{addr}"));
+        let state = AppState::new(engine.clone()).with_cors_origins(origins);
         let pages = crate::storefront(engine.clone(), &keys.write_key);
         let task = tokio::spawn(tailor_server::serve_with(listener, state, pages, shutdown));
         Ok(Server {
@@ -486,7 +498,7 @@ fn write_truth(
     })
     .to_string();
     let head = head.strip_suffix('}').unwrap_or(&head);
-    let mut out = std::io::BufWriter::new(fs::File::create(&path).map_err(fail())?);
+    let mut out = std::io::BufWriter::new(create_private(&path)?);
     write!(out, "{head},\"shoppers\":[").map_err(fail())?;
     for (i, (s, o)) in sim.shoppers.iter().zip(&sim.outcomes).enumerate() {
         out.write_all(if i == 0 { b"\n" } else { b",\n" })

@@ -1,5 +1,7 @@
 //! The storefront's pages in-process (no socket, no browser): whatever a visitor puts in a
-//! query or a cookie comes back escaped, never as markup or script.
+//! query or a cookie comes back escaped, never as markup or script; and served by Tailor (as
+//! `tailor demo` serves them) the pages carry a Content Security Policy that would refuse
+//! to run any script that slipped in, since nothing on them runs inline.
 
 mod common;
 
@@ -21,6 +23,15 @@ async fn get(
     uri: &str,
     cookie: Option<&str>,
 ) -> (StatusCode, String, Option<String>) {
+    let (status, _, body, set_cookie) = get_with_headers(app, uri, cookie).await;
+    (status, body, set_cookie)
+}
+
+async fn get_with_headers(
+    app: &Router,
+    uri: &str,
+    cookie: Option<&str>,
+) -> (StatusCode, header::HeaderMap, String, Option<String>) {
     let mut request = Request::get(uri);
     if let Some(cookie) = cookie {
         request = request.header(header::COOKIE, cookie);
@@ -31,6 +42,7 @@ async fn get(
         .await
         .expect("response");
     let status = response.status();
+    let headers = response.headers().clone();
     let set_cookie = response
         .headers()
         .get(header::SET_COOKIE)
@@ -41,16 +53,118 @@ async fn get(
         .expect("body");
     (
         status,
+        headers,
         String::from_utf8_lossy(&body).into_owned(),
         set_cookie,
     )
+}
+
+/// The storefront as `tailor demo` serves it: merged into Tailor's router, behind its
+/// middleware (security headers among it).
+fn served_by_tailor(engine: &tailor_engine::Engine) -> Router {
+    tailor_server::router_with(
+        tailor_server::AppState::new(engine.clone()),
+        tailor_demo::storefront(engine.clone(), WRITE_KEY),
+    )
+}
+
+/// Every tag of a page as its name and its attributes' names (values skipped: escaped
+/// visitor input lives there).
+fn tags(body: &str) -> Vec<(String, Vec<String>)> {
+    let chars: Vec<char> = body.chars().collect();
+    let mut tags = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != '<' || !chars.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic()) {
+            i += 1;
+            continue;
+        }
+        i += 1;
+        let word = |i: &mut usize| {
+            let start = *i;
+            while *i < chars.len() && !" \t\n=>/".contains(chars[*i]) {
+                *i += 1;
+            }
+            chars[start..*i]
+                .iter()
+                .collect::<String>()
+                .to_ascii_lowercase()
+        };
+        let name = word(&mut i);
+        let mut attributes = Vec::new();
+        while i < chars.len() && chars[i] != '>' {
+            match chars[i] {
+                ' ' | '\t' | '\n' | '/' => i += 1,
+                '=' => {
+                    i += 1;
+                    if let Some(quote @ ('"' | '\'')) = chars.get(i).copied() {
+                        i += 1;
+                        while i < chars.len() && chars[i] != quote {
+                            i += 1;
+                        }
+                        i += 1;
+                    } else {
+                        word(&mut i);
+                    }
+                }
+                _ => attributes.push(word(&mut i)),
+            }
+        }
+        tags.push((name, attributes));
+    }
+    tags
+}
+
+/// Nothing on the page runs inline: every script is a file, no element has an event
+/// handler or a style of its own. With the policy below, a browser runs nothing else.
+fn assert_nothing_inline(page: &str, body: &str) {
+    let tags = tags(body);
+    assert!(!tags.is_empty(), "{page}: no tags read");
+    for (name, attributes) in &tags {
+        if name == "script" {
+            assert!(
+                attributes.contains(&"src".to_string()),
+                "{page}: an inline script"
+            );
+        }
+        assert_ne!(name, "style", "{page}: an inline style");
+        for attribute in attributes {
+            assert!(
+                attribute != "style" && !attribute.starts_with("on"),
+                "{page}: <{name} {attribute}=…>"
+            );
+        }
+    }
+}
+
+fn assert_page_headers(page: &str, headers: &header::HeaderMap) {
+    let h = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let policy = h("content-security-policy");
+    assert!(
+        policy.contains("script-src 'self'") && policy.contains("style-src 'self'"),
+        "{page}: {policy:?}"
+    );
+    assert!(!policy.contains("unsafe-inline"), "{page}: {policy}");
+    assert!(
+        policy.contains("frame-ancestors 'none'"),
+        "{page}: {policy}"
+    );
+    assert_eq!(h("x-content-type-options"), "nosniff", "{page}");
+    assert_eq!(h("x-frame-options"), "DENY", "{page}");
+    assert_eq!(h("referrer-policy"), "same-origin", "{page}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_visitor_id_from_the_query_is_escaped_everywhere() {
     let dir = tempfile::tempdir().expect("temp dir");
     let engine = common::open_engine(dir.path(), &keys()).expect("engine");
-    let app: Router = tailor_demo::storefront(engine.clone(), WRITE_KEY);
+    let app = served_by_tailor(&engine);
 
     let payload = "</script><script>alert(1)</script><img src=x onerror=alert(2)>\"'";
     let query: String = payload.bytes().map(|b| format!("%{b:02X}")).collect();
@@ -65,14 +179,32 @@ async fn a_visitor_id_from_the_query_is_escaped_everywhere() {
         "/c/anything",
         "/p/%3Cscript%3E",
     ] {
-        let (_, body, _) = get(&app, page, Some(&cookie)).await;
+        let (_, headers, body, _) = get_with_headers(&app, page, Some(&cookie)).await;
         assert!(!body.contains("<script>alert"), "{page}: {body}");
         assert!(!body.contains("<img"), "{page}: {body}");
-        // The one script on a page is the storefront's own.
-        assert!(body.matches("<script>").count() <= 1, "{page}: {body}");
+        // The one script on a page is the storefront's own file.
+        assert!(body.matches("<script").count() <= 1, "{page}: {body}");
+        assert_nothing_inline(page, &body);
+        assert_page_headers(page, &headers);
+    }
+    // The script and the style are served with their types (and `nosniff`).
+    for (asset, kind) in [
+        ("/assets/storefront.js", "text/javascript"),
+        ("/assets/storefront.css", "text/css"),
+    ] {
+        let (status, headers, body, _) = get_with_headers(&app, asset, None).await;
+        assert_eq!(status, StatusCode::OK, "{asset}");
+        let content_type = headers[header::CONTENT_TYPE].to_str().unwrap_or_default();
+        assert!(content_type.starts_with(kind), "{asset}: {content_type}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert!(!body.is_empty());
     }
     let (status, body, _) = get(&app, "/", Some(&cookie)).await;
     assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("<script type=\"module\" src=\"/assets/storefront.js\"></script>"),
+        "{body}"
+    );
     // The visitor travels to the script in an escaped attribute, as JSON (with the user
     // hash the store's backend signs a signed-in shopper's id with).
     assert!(body.contains("data-visitor=\"{&quot;"), "{body}");
@@ -92,14 +224,54 @@ async fn a_visitor_id_from_the_query_is_escaped_everywhere() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_new_visitor_gets_a_cookie_and_an_unpersonalized_page() {
+async fn a_new_visitor_gets_a_cookie_and_slots_the_sdk_fills() {
     let dir = tempfile::tempdir().expect("temp dir");
     let engine = common::open_engine(dir.path(), &keys()).expect("engine");
     let app: Router = tailor_demo::storefront(engine.clone(), WRITE_KEY);
     let (status, body, cookie) = get(&app, "/", None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(cookie.is_some_and(|c| c.starts_with("tailor_visitor=anon:visitor-")));
+    let cookie = cookie.expect("a new visitor's cookie");
+    let id = cookie
+        .strip_prefix("tailor_visitor=anon:")
+        .expect("an anonymous visitor");
+    assert!(id.starts_with("visitor-"), "{cookie}");
     assert!(body.starts_with("<!DOCTYPE html>"), "{body}");
-    assert!(body.contains("not personalized"), "{body}");
+    // The SDK decides for the cookie's visitor, from the browser, with the public key.
+    assert!(
+        body.contains(&format!(
+            "data-visitor=\"{{&quot;anonymousId&quot;:&quot;{id}&quot;}}\""
+        )),
+        "{body}"
+    );
+    assert!(
+        body.contains("<script type=\"module\" src=\"/assets/storefront.js\">"),
+        "{body}"
+    );
+    let (_, script, _) = get(&app, "/assets/storefront.js", None).await;
+    assert!(
+        script.contains("import { Tailor } from '/sdk/tailor.js'"),
+        "{script}"
+    );
+    assert!(
+        body.contains("data-context=\"{&quot;page&quot;:&quot;home&quot;}\""),
+        "{body}"
+    );
+    for placement in [
+        "nav.categories",
+        "home.hero",
+        "promo.banner",
+        "recs.home",
+        "onsite.message",
+    ] {
+        assert!(
+            body.contains(&format!("data-tailor-placement=\"{placement}\"")),
+            "{placement}: {body}"
+        );
+    }
+    let (_, cart, _) = get(&app, "/cart", Some(&cookie)).await;
+    assert!(
+        cart.contains("data-tailor-placement=\"recs.cart\""),
+        "{cart}"
+    );
     engine.shutdown().await.expect("flush");
 }

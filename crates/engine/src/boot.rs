@@ -123,7 +123,12 @@ pub(crate) fn open(
         live.clone(),
     )?);
     let inbox = Arc::new(Inbox::default());
-    let (journey_book, inlets) = Journeys::load(store.as_ref(), predictions.slot(), inbox.clone())?;
+    let (journey_book, inlets) = Journeys::load(
+        store.as_ref(),
+        predictions.slot(),
+        inbox.clone(),
+        consent.clone(),
+    )?;
     let journey_book = Arc::new(journey_book);
     let decisions = Arc::new(DecisionLog::start(store.clone())?);
     let placements = Arc::new(Placements::new(loaded.placements));
@@ -182,8 +187,10 @@ pub(crate) fn open(
         inbox,
         decider: decider.clone(),
         ingest: ingest.clone(),
+        channels: Arc::new(options.channels),
+        links: journeys::unsubscribe::Links::load(store.as_ref())?,
     });
-    let journey_threads = journeys::start(&journeys, inlets, options.channels)?;
+    let journey_threads = journeys::start(&journeys, inlets)?;
     let retention = Retention::new(
         options.retention,
         store.clone(),

@@ -479,6 +479,105 @@ impl Engine {
         self.parts.journeys.replay_dead(key)
     }
 
+    // Message templates.
+
+    /// Every message template in service, built-ins included.
+    pub fn message_templates(&self) -> Vec<serde_json::Value> {
+        self.parts.journeys.message_templates()
+    }
+
+    pub fn message_template(&self, id: &str) -> Option<serde_json::Value> {
+        self.parts.journeys.message_template(id)
+    }
+
+    /// Validates and saves a template (under a built-in id: replaces the default).
+    pub fn put_template(
+        &self,
+        id: &str,
+        definition: serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        self.parts.journeys.put_template(id, definition)
+    }
+
+    /// Deletes a saved template; a built-in one goes back to its default.
+    pub fn delete_template(&self, id: &str) -> Result<serde_json::Value> {
+        self.parts.journeys.delete_template(id)
+    }
+
+    /// Template `id` (or an unsaved `draft`) rendered for the person `person` names.
+    pub fn preview_template(
+        &self,
+        id: &str,
+        person: &str,
+        draft: Option<serde_json::Value>,
+    ) -> Result<journeys::render::Rendered> {
+        self.parts.journeys.preview_template(id, person, draft)
+    }
+
+    // Unsubscribe links and provider feedback.
+
+    /// What an unsubscribe link is about (its page); not found for a bad link.
+    pub fn unsubscribe_status(&self, token: &str) -> Result<journeys::unsubscribe::Unsubscribe> {
+        self.parts.journeys.unsubscribe_status(token)
+    }
+
+    /// Withdraws the consent an unsubscribe link names (RFC 8058 one-click).
+    pub async fn unsubscribe(&self, token: &str) -> Result<journeys::unsubscribe::Unsubscribe> {
+        self.parts.journeys.unsubscribe(token).await
+    }
+
+    /// Whether an inbound provider webhook knows the inbound secret (see `journeys::inbound`).
+    pub fn inbound_authentic(
+        &self,
+        presented: Option<&str>,
+        signed: Option<(&str, &str, &str)>,
+        body: &[u8],
+    ) -> bool {
+        self.parts
+            .journeys
+            .inbound_authentic(presented, signed, body)
+    }
+
+    /// Whether inbound provider webhooks are on (an inbound secret is set).
+    pub fn inbound_enabled(&self) -> bool {
+        self.parts.journeys.inbound_enabled()
+    }
+
+    /// Records bounces and spam complaints as events of the people they concern.
+    pub async fn email_feedback(
+        &self,
+        reports: Vec<journeys::inbound::EmailFeedback>,
+    ) -> Result<journeys::inbound::InboundReceipt> {
+        self.parts.journeys.email_feedback(reports).await
+    }
+
+    /// Records an SMS reply (STOP withdraws SMS consent, START grants it).
+    pub async fn sms_reply(
+        &self,
+        reply: journeys::inbound::SmsReply,
+    ) -> Result<journeys::inbound::InboundReceipt> {
+        self.parts.journeys.sms_reply(reply).await
+    }
+
+    /// Every audience: the ones segments define and the ones journey steps fill.
+    pub fn audiences(&self) -> Result<Vec<journeys::audience_book::AudienceSummary>> {
+        self.parts.journeys.audiences()
+    }
+
+    /// Defines a segment audience (members follow as profiles change).
+    pub fn put_audience(
+        &self,
+        name: &str,
+        definition: journeys::audience_book::AudienceDefinition,
+    ) -> Result<journeys::audience_book::AudienceSummary> {
+        self.parts.journeys.put_audience(name, definition)
+    }
+
+    /// Deletes a segment audience; every member gets a `remove`.
+    pub fn delete_audience(&self, name: &str) -> Result<()> {
+        self.parts.journeys.delete_audience(name)
+    }
+
     /// An audience's members who may be used for advertising now.
     pub fn audience(&self, name: &str) -> Result<journeys::Audience> {
         self.parts.journeys.audience(name)
@@ -494,9 +593,13 @@ impl Engine {
         self.parts.journeys.audience_changes(name, after, limit)
     }
 
-    /// The audience in customer-match form (hashed email and phone, predicted value).
-    pub fn audience_export(&self, name: &str) -> Result<String> {
-        self.parts.journeys.audience_export(name)
+    /// The audience as a Google Ads or Meta upload file (hashed email and phone).
+    pub fn audience_export(
+        &self,
+        name: &str,
+        format: journeys::audiences::ExportFormat,
+    ) -> Result<String> {
+        self.parts.journeys.audience_export(name, format)
     }
 
     // Retention.

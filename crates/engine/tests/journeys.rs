@@ -10,29 +10,50 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tailor_engine::EngineError;
+use tailor_engine::journeys::audiences::ExportFormat;
 use tailor_engine::journeys::channels::ChannelConfig;
+use tailor_engine::journeys::channels::{SmsFormat, SmsSettings, SmtpTls};
+use tailor_engine::journeys::inbound::{EmailFeedback, SmsReply};
 use tailor_testkit::TestEngine;
-use tailor_testkit::channels::{MailSink, WebhookReceiver};
+use tailor_testkit::channels::{Mail, MailSink, WebhookReceiver, form_fields};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// What the SMS provider sends from.
+const SMS_FROM: &str = "+15005550006";
 
 struct World {
     kit: TestEngine,
     smtp: MailSink,
     hooks: WebhookReceiver,
     hooks_base: String,
+    /// The SMS provider (Twilio's form fields).
+    sms: WebhookReceiver,
 }
 
 impl World {
     async fn start() -> World {
-        let smtp = MailSink::start().await;
+        World::with_mail(MailSink::start().await).await
+    }
+
+    async fn with_mail(smtp: MailSink) -> World {
         let (hooks, hooks_base) = WebhookReceiver::start().await;
+        let (sms, sms_base) = WebhookReceiver::start().await;
         let kit = TestEngine::builder()
             .channels(ChannelConfig {
-                smtp_url: Some(smtp.url()),
+                smtp: Some(smtp.settings()),
                 email_from: Some("Shop <shop@example.com>".into()),
                 push_url: Some(format!("{hooks_base}/push")),
+                sms: Some(SmsSettings {
+                    url: format!("{sms_base}/2010-04-01/Accounts/AC1/Messages.json"),
+                    format: SmsFormat::Form,
+                    from: Some(SMS_FROM.into()),
+                    user: Some("AC1".into()),
+                    password: Some("auth-token".into()),
+                }),
                 webhook_secret: Some(SECRET.into()),
+                public_url: Some("https://tailor.example.com/".into()),
+                store_name: Some("Trail & Co".into()),
+                ..Default::default()
             })
             .start()
             .await;
@@ -41,8 +62,34 @@ impl World {
             smtp,
             hooks,
             hooks_base,
+            sms,
         }
     }
+
+    /// The SMS sent so far: (To, Body).
+    fn texts(&self) -> Vec<(String, String)> {
+        self.sms
+            .deliveries()
+            .iter()
+            .map(|(_, body)| {
+                let f = form_fields(body);
+                (f["To"].clone(), f["Body"].clone())
+            })
+            .collect()
+    }
+}
+
+/// The token of a message's one-click unsubscribe link.
+fn unsubscribe_token(mail: &Mail) -> String {
+    let header = mail
+        .header("List-Unsubscribe")
+        .expect("a List-Unsubscribe header");
+    header
+        .trim_matches(['<', '>'])
+        .split("/unsubscribe/")
+        .nth(1)
+        .expect("a link to /unsubscribe/")
+        .to_string()
 }
 
 /// Checks every delivery's Standard Webhooks signature.
@@ -213,7 +260,7 @@ async fn abandoned_cart_runs_end_to_end_through_smtp_webhooks_and_audiences() {
         "recommendations from decide: {mail}"
     );
     assert!(
-        mail.contains("Message-ID: <abandoned-cart."),
+        mail.contains("Message-ID: <abandoned-cart=3A"),
         "the idempotency key travels: {mail}"
     );
     // No consent: recorded, visible, not sent.
@@ -273,23 +320,39 @@ async fn abandoned_cart_runs_end_to_end_through_smtp_webhooks_and_audiences() {
         members.contains(&"cart") && members.contains(&"opener"),
         "{a}"
     );
-    let csv = s.audience_export("cart-retargeting").unwrap();
     let hashed = |v: &str| {
         Sha256::digest(v.as_bytes())
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     };
-    assert!(csv.starts_with("email,phone,value\n"), "{csv}");
+    // Google Ads Customer Match: `Email,Phone`, the phone in E.164 before hashing.
+    let csv = s
+        .audience_export("cart-retargeting", ExportFormat::Google)
+        .unwrap();
+    assert!(csv.starts_with("Email,Phone\n"), "{csv}");
     assert!(
         csv.contains(&format!(
-            "{},{}",
+            "{},{}\n",
             hashed("cart@example.com"),
             hashed("+16505550100")
         )),
         "{csv}"
     );
     assert!(!csv.contains("@"), "no clear-text address leaves: {csv}");
+    // Meta's customer list: `email,phone,value`, the phone as digits without `+`.
+    let csv = s
+        .audience_export("cart-retargeting", ExportFormat::Meta)
+        .unwrap();
+    assert!(csv.starts_with("email,phone,value\n"), "{csv}");
+    assert!(
+        csv.contains(&format!(
+            "{},{},",
+            hashed("cart@example.com"),
+            hashed("16505550100")
+        )),
+        "{csv}"
+    );
     // The purchase ends the journey and leaves the audience.
     track(
         s,
@@ -320,12 +383,24 @@ async fn abandoned_cart_runs_end_to_end_through_smtp_webhooks_and_audiences() {
     // Where everyone is.
     let runs = as_json(s.journey_runs("opener").unwrap());
     assert_eq!(runs[0]["step"], "keep-14d", "{runs:?}");
-    // Erasure takes their journey state, messages and memberships with it.
-    s.erase("opener").await.unwrap();
+    // Erasure takes their journey state, messages and memberships with it, and leaves a
+    // `remove` that names no one, with only the hashed keys the ad platform matched.
+    let report = s.erase("opener").await.unwrap();
+    assert_eq!(report.audience_removals, 1);
     assert_eq!(s.journey_runs("opener").unwrap().len(), 0);
     assert!(outbox(s, "opener").is_empty());
     let a = json!(s.audience("cart-retargeting").unwrap());
     assert!(a["members"].as_array().unwrap().is_empty(), "{a}");
+    let c = json!(s.audience_changes("cart-retargeting", 0, 1_000).unwrap());
+    let last = c["changes"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["op"], "remove", "{c}");
+    assert_eq!(last["person"], Value::Null, "{c}");
+    assert_eq!(
+        last["matchKeys"]["google"]["email"],
+        hashed("opener@example.com"),
+        "{c}"
+    );
+    assert!(!c.to_string().contains("opener"), "{c}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -525,13 +600,11 @@ async fn the_other_templates_run_end_to_end() {
     let w = World::start().await;
     let s = &w.kit;
     catalog(s);
-    for id in ["browse-abandonment", "post-purchase", "win-back", "welcome"] {
+    for id in ["browse-abandonment", "post-purchase", "welcome"] {
         put_template(s, id);
     }
     s.clock.to("2031-03-03T12:00:00Z");
-    for u in [
-        "w-quiz", "w-lazy", "b-view", "b-adds", "pp", "wb", "wb-low", "bounce",
-    ] {
+    for u in ["w-quiz", "w-lazy", "b-view", "b-adds", "pp", "bounce"] {
         shopper(s, u, consent(true, true, true)).await;
     }
     // Welcome series: an email at once; the quiz taker is tagged, the other nudged by push.
@@ -579,27 +652,9 @@ async fn the_other_templates_run_end_to_end() {
         json!({"product_id": "shoe-2", "price": 102.0, "quantity": 1}),
     )
     .await;
-    // Post-purchase and win-back (only above the churn-risk threshold, only customers).
+    // Post-purchase (win-back, entered by the churn prediction: its own test below).
     track(s, "pp", "Order Completed", json!({"order_id": "pp-1", "total": 50.0, "products": [{"product_id": "shoe-3", "price": 50.0}]})).await;
-    track(
-        s,
-        "wb",
-        "Order Completed",
-        json!({"order_id": "wb-1", "total": 20.0}),
-    )
-    .await;
-    track(
-        s,
-        "wb-low",
-        "Order Completed",
-        json!({"order_id": "wb-2", "total": 20.0}),
-    )
-    .await;
-    track(s, "wb", "Churn Risk Changed", json!({"risk": 0.9})).await;
-    track(s, "wb-low", "Churn Risk Changed", json!({"risk": 0.2})).await;
     s.settle().await;
-    assert_eq!(w.smtp.to("wb@example.com").len(), 1, "win-back email");
-    assert!(w.smtp.to("wb@example.com")[0].contains("We miss you"));
     // Tuesday 18:00: a day has passed, but not yet their hour.
     s.clock.to("2031-03-04T18:00:00Z");
     s.settle().await;
@@ -632,15 +687,8 @@ async fn the_other_templates_run_end_to_end() {
         w.smtp.to("b-adds@example.com").is_empty(),
         "adding to cart is the goal"
     );
-    assert!(
-        w.smtp
-            .to("wb-low@example.com")
-            .iter()
-            .all(|m| !m.contains("We miss you"))
-    );
     assert!(w.smtp.to("bounce@example.com").is_empty());
     assert_eq!(stats(s, "browse-abandonment")["journey"]["converted"], 1);
-    assert_eq!(stats(s, "win-back")["journey"]["entered"], 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1123,4 +1171,575 @@ async fn entering_a_segment_starts_a_run() {
     s.settle().await;
     assert_eq!(stats(s, "vip")["journey"]["entered"], 2, "entered again");
     assert!(w.hooks.for_user("already").is_empty());
+}
+
+/// A journey sending a custom email template: the cart, `decide`'s recommendations and
+/// prices in the shopper's currency, an HTML part with every value escaped and a text
+/// part, RFC 8058 headers; templates are validated when saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_template_renders_the_cart_recommendations_and_prices_in_the_shoppers_currency() {
+    let w = World::start().await;
+    let s = &w.kit;
+    catalog(s);
+    // An unknown variable is refused, named, with the others found at once.
+    let bad = s
+        .put_template(
+            "vip-cart",
+            json!({"channel": "email", "subject": "Hi {{ frist_name }}",
+                   "text": "{% for item in cart.items %}{{ item.nme }}{% endfor %}{{ cart.totl }}"}),
+        )
+        .unwrap_err();
+    let EngineError::Invalid(problems) = bad else {
+        panic!("{bad:?}")
+    };
+    let all = problems.problems.join("\n");
+    assert!(
+        all.contains("unknown variable `frist_name`")
+            && all.contains("unknown variable `cart.totl`"),
+        "{all}"
+    );
+    let saved = s
+        .put_template(
+            "vip-cart",
+            json!({
+                "channel": "email",
+                "subject": "{{ first_name | default(\"Friend\") }}, {{ cart.count }} items for {{ cart.total | money }}",
+                "html": "<h1>Hi {{ first_name | default(\"there\") }}</h1>\n<ul>{% for item in cart.items %}<li>{{ item.name }}: {{ item.line_total | money }}</li>{% endfor %}</ul>\n<p>Total {{ cart.total | money }}</p>\n<h2>For you</h2>{% include \"recommendations.html\" %}\n<p>Sent {{ now | date(\"%A %H:%M\") }}</p>",
+                "text": "Hi {{ first_name | default(\"there\") }}\n{% include \"cart.txt\" %}\nFor you:\n{% for p in recommendations %}* {{ p.name }} {{ p.price | money(p.currency) }}\n{% endfor %}",
+            }),
+        )
+        .unwrap();
+    assert_eq!(saved["builtIn"], false);
+    // A journey may only send it on its own channel.
+    let e = put_journey(
+        s,
+        "wrong",
+        json!({"trigger": {"event": "X"}, "steps": [{"id": "t", "type": "send", "channel": "sms", "template": "vip-cart"}]}),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("is for email"), "{e}");
+    put_journey(
+        s,
+        "vip",
+        json!({"trigger": {"event": "Checkout Started"},
+               "steps": [{"id": "mail", "type": "send", "channel": "email", "template": "vip-cart"}]}),
+    )
+    .unwrap();
+    // Wednesday 2031-03-05 08:00 UTC = 09:00 in Paris.
+    s.clock.to("2031-03-05T08:00:00Z");
+    s.identify(
+        json!({"userId": "eu", "traits": {"email": "eu@example.com", "firstName": "<Zoë>",
+            "currency": "EUR", "timezone": "Europe/Paris"},
+            "context": {"consent": {"categoryPreferences": {"email": true}}}}),
+    )
+    .await;
+    for (id, price) in [("shoe-1", 1201.5), ("shoe-2", 99.0)] {
+        track(
+            s,
+            "eu",
+            "Product Added",
+            json!({"product_id": id, "price": price, "quantity": 1}),
+        )
+        .await;
+    }
+    track(s, "eu", "Checkout Started", json!({})).await;
+    s.settle().await;
+    let mails = w.smtp.mails_to("eu@example.com");
+    assert_eq!(mails.len(), 1, "one email");
+    let mail = &mails[0];
+    assert_eq!(mail.subject(), "<Zoë>, 2 items for €1,300.50");
+    let html = mail.html.as_deref().expect("an HTML part");
+    assert!(html.contains("<h1>Hi &lt;Zoë&gt;</h1>"), "escaped: {html}");
+    assert!(
+        html.contains("<li>Trail Shoe 1: €1,201.50</li><li>Trail Shoe 2: €99.00</li>"),
+        "the cart in euros: {html}"
+    );
+    assert!(
+        html.contains("<ul class=\"recommendations\"><li>"),
+        "{html}"
+    );
+    assert!(html.contains("Sent Wednesday 09:00"), "Paris time: {html}");
+    // No unsubscribe link in the template: Tailor adds one to each part.
+    assert!(html.contains("Unsubscribe</a>"), "{html}");
+    let text = &mail.text;
+    assert!(text.starts_with("Hi <Zoë>\n- Trail Shoe 1 × 1 (€1,201.50)\n- Trail Shoe 2 × 1 (€99.00)\nTotal: €1,300.50"), "{text}");
+    assert!(
+        text.contains("For you:\n* Trail Shoe "),
+        "recommendations: {text}"
+    );
+    let token = unsubscribe_token(mail);
+    assert!(
+        text.contains(&format!(
+            "Unsubscribe: https://tailor.example.com/unsubscribe/{token}"
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        mail.header("List-Unsubscribe-Post"),
+        Some("List-Unsubscribe=One-Click")
+    );
+    assert!(
+        mail.header("List-Unsubscribe")
+            .unwrap()
+            .starts_with("<https://tailor.example.com/unsubscribe/"),
+        "{:?}",
+        mail.header("List-Unsubscribe")
+    );
+    // The preview shows what the next message would.
+    let preview = json!(s.preview_template("vip-cart", "eu", None).unwrap());
+    assert_eq!(preview["subject"], "<Zoë>, 2 items for €1,300.50");
+    // A built-in template is an editable default: replaced, then restored.
+    let edited = s
+        .put_template(
+            "win-back",
+            json!({"channel": "email", "subject": "Come back", "text": "We kept your size."}),
+        )
+        .unwrap();
+    assert_eq!(
+        (edited["builtIn"].clone(), edited["modified"].clone()),
+        (json!(true), json!(true))
+    );
+    let restored = s.delete_template("win-back").unwrap();
+    assert_eq!(restored["modified"], false);
+    // A template a journey sends stays.
+    assert!(matches!(
+        s.delete_template("vip-cart"),
+        Err(EngineError::Conflict(_))
+    ));
+}
+
+/// The one-click link of an email unsubscribes from email through the one consent check:
+/// the ledger records it, and the next email of the journey already running is not sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_click_unsubscribe_stops_the_next_message_of_a_running_journey() {
+    let w = World::start().await;
+    let s = &w.kit;
+    catalog(s);
+    put_journey(
+        s,
+        "series",
+        json!({"trigger": {"event": "Signed Up"},
+               "steps": [
+                 {"id": "first", "type": "send", "channel": "email", "template": "welcome"},
+                 {"id": "wait", "type": "wait", "duration": "2d"},
+                 {"id": "second", "type": "send", "channel": "email", "template": "browse-reminder"},
+                 {"id": "text", "type": "send", "channel": "sms", "template": "cart-sms"}]}),
+    )
+    .unwrap();
+    s.clock.to("2031-03-03T12:00:00Z");
+    for u in ["leaver", "stayer"] {
+        s.identify(json!({"userId": u, "traits": {"email": format!("{u}@example.com"), "phone": "+1 650 555 0100"},
+                "context": {"consent": {"categoryPreferences": {"email": true, "sms": true}}}}))
+            .await;
+        track(s, u, "Signed Up", json!({})).await;
+    }
+    s.settle().await;
+    let mail = &w.smtp.mails_to("leaver@example.com")[0];
+    let token = unsubscribe_token(mail);
+    // Opening the link changes nothing (scanners open links); the POST unsubscribes.
+    let status = s.unsubscribe_status(&token).unwrap();
+    assert!(!status.unsubscribed && status.channel == "email" && status.store == "Trail & Co");
+    assert!(s.unsubscribe(&token).await.unwrap().unsubscribed);
+    assert!(
+        s.unsubscribe(&token).await.unwrap().unsubscribed,
+        "twice is fine"
+    );
+    assert!(s.unsubscribe_status(&token).unwrap().unsubscribed);
+    // A forged or altered link is refused.
+    let forged = format!("{}x", &token[..token.len() - 1]);
+    assert!(matches!(
+        s.unsubscribe(&forged).await,
+        Err(EngineError::NotFound(_))
+    ));
+    let ledger = json!(s.consent_ledger("leaver").unwrap().unwrap());
+    let withdrawals: Vec<&Value> = ledger
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source"] == "unsubscribe link")
+        .collect();
+    assert_eq!(withdrawals.len(), 1, "recorded once: {ledger}");
+    assert_eq!(
+        withdrawals[0]["categoryPreferences"],
+        json!({"email": false})
+    );
+    assert_eq!(
+        s.profile_json("leaver")["consent"]["email"]["granted"],
+        false
+    );
+    // Two days on: the stayer gets the second email, the leaver does not; SMS (its own
+    // consent) still goes to both.
+    s.clock.to("2031-03-05T12:00:30Z");
+    s.settle().await;
+    assert_eq!(w.smtp.to("stayer@example.com").len(), 2);
+    assert_eq!(
+        w.smtp.to("leaver@example.com").len(),
+        1,
+        "nothing more by email"
+    );
+    assert_eq!(
+        step_count(&stats(s, "series"), "second", "skipped:no_consent"),
+        1
+    );
+    assert_eq!(w.texts().len(), 2, "texts to both");
+}
+
+/// SMS is a channel of its own: its consent purpose, quiet hours and caps, Twilio's form
+/// fields with Basic auth; a STOP reply withdraws SMS consent and nothing more is texted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_goes_through_the_provider_and_stop_ends_it() {
+    let w = World::start().await;
+    let s = &w.kit;
+    catalog(s);
+    s.put_journey_policy(
+        serde_json::from_value(
+            json!({"caps": {"sms": {"day": 1}}, "quietHours": {"start": 21, "end": 8}}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    put_journey(
+        s,
+        "texts",
+        json!({"trigger": {"event": "Checkout Started"}, "reentry": {"policy": "always"},
+               "steps": [
+                 {"id": "t1", "type": "send", "channel": "sms", "template": "cart-sms"},
+                 {"id": "wait", "type": "wait", "duration": "1d"},
+                 {"id": "t2", "type": "send", "channel": "sms", "template": "cart-sms"}]}),
+    )
+    .unwrap();
+    // 22:00 UTC: quiet hours hold the first texts until 08:00.
+    s.clock.to("2031-03-03T22:00:00Z");
+    for (u, phone, sms) in [
+        ("texter", "+1 (650) 555-0101", true),
+        ("stopper", "+44 7700 900123", true),
+        ("silent", "+1 650 555 0102", false),
+    ] {
+        s.identify(json!({"userId": u, "traits": {"phone": phone},
+                "context": {"consent": {"categoryPreferences": {"sms": sms}}}}))
+            .await;
+        track(
+            s,
+            u,
+            "Product Added",
+            json!({"product_id": "shoe-1", "price": 101.0, "quantity": 2}),
+        )
+        .await;
+        track(s, u, "Checkout Started", json!({})).await;
+    }
+    s.settle().await;
+    assert!(w.texts().is_empty(), "quiet hours");
+    s.clock.to("2031-03-04T08:00:30Z");
+    s.settle().await;
+    let mut texts = w.texts();
+    texts.sort();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert_eq!(texts[0].0, "+16505550101");
+    assert_eq!(
+        texts[0].1,
+        "Trail & Co: your cart is waiting (2 items, $202.00). Reply STOP to opt out."
+    );
+    assert_eq!(texts[1].0, "+447700900123");
+    let (headers, body) = &w.sms.deliveries()[0];
+    assert_eq!(form_fields(body)["From"], SMS_FROM);
+    assert!(
+        headers["authorization"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic "),
+        "Twilio's account SID and token"
+    );
+    assert_eq!(
+        step_count(&stats(s, "texts"), "t1", "skipped:no_consent"),
+        1,
+        "silent has no SMS consent"
+    );
+    // A second checkout the same day: the cap of one a day holds.
+    track(s, "texter", "Checkout Started", json!({})).await;
+    s.settle().await;
+    assert_eq!(w.texts().len(), 2);
+    assert_eq!(
+        step_count(&stats(s, "texts"), "t1", "skipped:frequency_cap:sms:day"),
+        1
+    );
+    // The stopper replies STOP (the provider's webhook): SMS consent is withdrawn, in the
+    // ledger, for every profile with that number.
+    let receipt = s
+        .sms_reply(SmsReply {
+            from: "+447700900123".into(),
+            to: Some(SMS_FROM.into()),
+            body: " stop ".into(),
+            message_id: Some("SM1".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(receipt.recorded, 1);
+    let ledger = json!(s.consent_ledger("stopper").unwrap().unwrap());
+    assert!(
+        ledger
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["source"] == "sms reply" && e["categoryPreferences"]["sms"] == false),
+        "{ledger}"
+    );
+    assert_eq!(
+        s.profile_json("stopper")["consent"]["sms"]["granted"],
+        false
+    );
+    assert!(
+        s.profile_json("stopper")["consent"]["email"].is_null(),
+        "email untouched"
+    );
+    // A reply from a number nobody has is noted as unmatched.
+    let nobody = s
+        .sms_reply(SmsReply {
+            from: "+15550009999".into(),
+            to: None,
+            body: "STOP".into(),
+            message_id: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(nobody.unmatched, 1);
+    // The next day's texts: to the texter only.
+    s.clock.to("2031-03-05T08:01:00Z");
+    s.settle().await;
+    let texts = w.texts();
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    assert_eq!(texts[2].0, "+16505550101");
+    assert_eq!(
+        step_count(&stats(s, "texts"), "t2", "skipped:no_consent"),
+        2
+    );
+}
+
+/// A hard bounce at the SMTP relay and a provider's complaint both stop further email: the
+/// bounce is recorded as `Email Bounced`, the complaint as `Email Marked as Spam` (which
+/// withdraws email consent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bounces_and_complaints_become_events_that_stop_email() {
+    // The in-process sink refuses `nosuchuser…` addresses with 550 (aiosmtpd takes all).
+    let w = World::with_mail(MailSink::in_process().await).await;
+    let s = &w.kit;
+    catalog(s);
+    put_journey(
+        s,
+        "two",
+        json!({"trigger": {"event": "Signed Up"},
+               "steps": [
+                 {"id": "first", "type": "send", "channel": "email", "template": "welcome"},
+                 {"id": "wait", "type": "wait", "duration": "1d"},
+                 {"id": "second", "type": "send", "channel": "email", "template": "welcome"}]}),
+    )
+    .unwrap();
+    s.clock.to("2031-03-03T12:00:00Z");
+    for (u, email) in [
+        ("gone", "nosuchuser@example.com"),
+        ("angry", "angry@example.com"),
+        ("fine", "fine@example.com"),
+    ] {
+        s.identify(json!({"userId": u, "traits": {"email": email},
+                "context": {"consent": {"categoryPreferences": {"email": true}}}}))
+            .await;
+        track(s, u, "Signed Up", json!({})).await;
+    }
+    s.settle().await;
+    let events = s.events_json("gone");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "Email Bounced" && e["properties"]["bounce_type"] == "hard"),
+        "the relay's 550 is a bounce: {events:?}"
+    );
+    assert!(outbox(s, "gone").iter().any(|m| m["status"] == "dead"));
+    // The provider reports a complaint about angry's email, quoting its Message-ID.
+    let mail = &w.smtp.mails_to("angry@example.com")[0];
+    let receipt = s
+        .email_feedback(vec![EmailFeedback {
+            kind: "complaint".into(),
+            email: None,
+            message_id: mail.header("Message-ID").map(str::to_string),
+            bounce_type: None,
+            reason: Some("abuse report".into()),
+        }])
+        .await
+        .unwrap();
+    assert_eq!((receipt.recorded, receipt.unmatched), (1, 0));
+    assert!(
+        s.events_json("angry")
+            .iter()
+            .any(|e| e["event"] == "Email Marked as Spam")
+    );
+    assert_eq!(
+        s.profile_json("angry")["consent"]["email"]["granted"],
+        false
+    );
+    // A soft bounce reported by address changes nothing.
+    s.email_feedback(vec![EmailFeedback {
+        kind: "bounce".into(),
+        email: Some("FINE@example.com".into()),
+        message_id: None,
+        bounce_type: Some("soft".into()),
+        reason: None,
+    }])
+    .await
+    .unwrap();
+    s.clock.advance("1d");
+    s.settle().await;
+    let st = stats(s, "two");
+    assert_eq!(step_count(&st, "second", "skipped:bounced"), 1, "{st}");
+    assert_eq!(step_count(&st, "second", "skipped:no_consent"), 1, "{st}");
+    assert_eq!(
+        w.smtp.to("fine@example.com").len(),
+        2,
+        "a soft bounce does not stop email"
+    );
+    assert_eq!(w.smtp.to("angry@example.com").len(), 1);
+}
+
+/// Email through a relay like a provider's submission port — aiosmtpd requiring STARTTLS
+/// (or TLS from the first byte) and AUTH — with the certificate checked by rustls against
+/// the test CA; a wrong password and a relay without TLS fail visibly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_goes_through_a_relay_that_requires_tls_and_auth() {
+    if !tailor_testkit::external() {
+        return;
+    }
+    for tls in [SmtpTls::StartTls, SmtpTls::Tls] {
+        let w = World::with_mail(MailSink::secure(tls).await).await;
+        let s = &w.kit;
+        catalog(s);
+        put_journey(
+            s,
+            "hello",
+            json!({"trigger": {"event": "Signed Up"},
+                   "steps": [{"id": "mail", "type": "send", "channel": "email", "template": "welcome"}]}),
+        )
+        .unwrap();
+        s.clock.to("2031-03-03T12:00:00Z");
+        shopper(s, "ada", consent(true, false, false)).await;
+        track(s, "ada", "Signed Up", json!({})).await;
+        s.settle().await;
+        let mails = w.smtp.mails_to("ada@example.com");
+        assert_eq!(mails.len(), 1, "{tls:?}: {:?}", outbox(s, "ada"));
+        let mail = &mails[0];
+        assert!(
+            mail.header("X-Tls")
+                .is_some_and(|v| v.starts_with("TLSv1.")),
+            "{tls:?}: {:?}",
+            mail.header("X-Tls")
+        );
+        assert_eq!(
+            mail.header("X-Authenticated-As"),
+            Some(tailor_testkit::channels::SMTP_USER)
+        );
+        assert_eq!(mail.subject(), "Welcome, ada");
+        assert!(mail.text.contains("Welcome! Tell us what you like") && mail.html.is_some());
+        assert!(mail.header("List-Unsubscribe").is_some());
+    }
+    // The wrong password: refused for good (a dead letter saying so), never retried.
+    let sink = MailSink::secure(SmtpTls::StartTls).await;
+    let mut wrong = sink.settings();
+    wrong.password = Some("wrong".into());
+    let kit = TestEngine::builder()
+        .channels(ChannelConfig {
+            smtp: Some(wrong),
+            ..Default::default()
+        })
+        .start()
+        .await;
+    // And plain SMTP to a relay that requires STARTTLS: refused before any mail.
+    let mut plain = sink.settings();
+    plain.tls = SmtpTls::None;
+    plain.user = None;
+    let plain_kit = TestEngine::builder()
+        .channels(ChannelConfig {
+            smtp: Some(plain),
+            ..Default::default()
+        })
+        .start()
+        .await;
+    for k in [&kit, &plain_kit] {
+        put_journey(
+            k,
+            "hello",
+            json!({"trigger": {"event": "Signed Up"},
+                   "steps": [{"id": "mail", "type": "send", "channel": "email", "template": "welcome"}]}),
+        )
+        .unwrap();
+        shopper(k, "bob", consent(true, false, false)).await;
+        track(k, "bob", "Signed Up", json!({})).await;
+        k.settle().await;
+        let o = outbox(k, "bob");
+        assert!(
+            o.iter().any(|m| m["status"] == "dead" && m["lastError"].as_str().unwrap().contains("SMTP")),
+            "{o:?}"
+        );
+    }
+    assert!(sink.to("bob@example.com").is_empty());
+}
+
+/// The stock win-back journey fires on data Tailor produces: `predictions.churn_risk` from
+/// the trained lifetime model. The at-risk customer sends no event (that is what lapsing
+/// is): the segment scan after the model is trained enters her, and she gets the email.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn win_back_fires_on_the_churn_prediction_without_an_event() {
+    let w = World::start().await;
+    let s = &w.kit;
+    s.clock.to("2031-01-01T12:00:00Z");
+    put_template(s, "win-back");
+    let regulars: Vec<String> = (0..30).map(|i| format!("regular-{i}")).collect();
+    for u in regulars.iter().map(String::as_str).chain(["lapsed"]) {
+        shopper(s, u, consent(true, false, false)).await;
+    }
+    // Thirty weeks: the regulars order every week or two to the end; `lapsed` ordered every
+    // week for ten weeks, then stopped.
+    let mut n = 0;
+    for week in 0..30 {
+        s.clock.advance("7d");
+        for (i, u) in regulars.iter().enumerate() {
+            if (week + i) % (1 + i % 2) == 0 {
+                n += 1;
+                track(
+                    s,
+                    u,
+                    "Order Completed",
+                    json!({"order_id": format!("o{n}"), "total": 40.0}),
+                )
+                .await;
+            }
+        }
+        if week < 10 {
+            n += 1;
+            track(
+                s,
+                "lapsed",
+                "Order Completed",
+                json!({"order_id": format!("o{n}"), "total": 40.0}),
+            )
+            .await;
+        }
+    }
+    s.settle().await;
+    assert!(
+        w.smtp.to("lapsed@example.com").is_empty(),
+        "no model, no prediction"
+    );
+    s.train_models().unwrap();
+    s.settle().await;
+    let risk = |u: &str| s.profile_json(u)["predictions"]["churn_risk"].as_f64();
+    let lapsed = risk("lapsed").expect("a churn risk once trained");
+    assert!(lapsed > 0.7, "{lapsed}");
+    assert!(risk("regular-0").unwrap() < 0.7);
+    let mails = w.smtp.to("lapsed@example.com");
+    assert_eq!(mails.len(), 1, "the win-back email, with no event of hers");
+    let runs = as_json(s.journey_runs("lapsed").unwrap());
+    assert_eq!(runs[0]["journey"], "win-back", "{runs:?}");
+    assert!(
+        regulars
+            .iter()
+            .all(|u| w.smtp.to(&format!("{u}@example.com")).is_empty()),
+        "customers still buying are not won back"
+    );
 }

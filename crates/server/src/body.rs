@@ -39,6 +39,12 @@ pub async fn read_limited(
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
         if format!("{e:?}").contains("LengthLimit") {
             too_large()
+        } else if timed_out(&e) {
+            ApiError::new(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request body took too long to arrive; send it at once",
+            )
         } else {
             ApiError::bad_request("invalid_body", format!("could not read the body: {e}"))
         }
@@ -71,4 +77,16 @@ pub async fn read_limited(
             format!("Content-Encoding {other:?} is not supported; send identity or gzip"),
         )),
     }
+}
+
+/// Whether reading the body failed because it was too slow (`connections::TimedBody`).
+fn timed_out(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = source {
+        if error.is::<crate::connections::BodyTimedOut>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }

@@ -1,13 +1,17 @@
 //! Tailor's HTTP edge: the only crate that knows HTTP and the wire format.
 //!
 //! [`router`] builds the whole application so tests can drive it in-process; [`serve`]
-//! runs it on a listener until shutdown, then lets the engine flush. Routes live under
+//! runs it on a listener until shutdown (accepting connections within
+//! [`connections::ConnectionLimits`]), then lets the engine flush. Routes live under
 //! `routes/`, one module per URL family; what they ask of a request (keys, typed bodies) is
 //! in `extract/`; the OpenAPI document is generated from them (`openapi`).
 
 mod body;
+pub mod connections;
+pub mod cors;
 mod error;
 pub mod extract;
+pub mod headers;
 mod openapi;
 mod pages;
 pub mod ratelimit;
@@ -42,6 +46,10 @@ pub struct AppState {
     pub test_clock: Option<Arc<tailor_core::OffsetClock>>,
     /// Rate limits; `None`: none (see `ratelimit`).
     pub(crate) limiter: Option<Arc<ratelimit::Limiter>>,
+    /// Which pages of other origins may call the public routes (see `cors`).
+    pub(crate) cors_origins: cors::CorsOrigins,
+    /// How [`serve`] accepts and times connections.
+    connection_limits: connections::ConnectionLimits,
 }
 
 impl AppState {
@@ -55,7 +63,21 @@ impl AppState {
             id_counter: Arc::new(AtomicU64::new(0)),
             test_clock: None,
             limiter: ratelimit::Limiter::new(ratelimit::RateLimits::default()),
+            cors_origins: cors::CorsOrigins::default(),
+            connection_limits: connections::ConnectionLimits::default(),
         }
+    }
+
+    /// Lets pages of these origins call the public routes (none by default).
+    pub fn with_cors_origins(mut self, origins: cors::CorsOrigins) -> Self {
+        self.cors_origins = origins;
+        self
+    }
+
+    /// Serves connections within these limits instead of the defaults.
+    pub fn with_connection_limits(mut self, limits: connections::ConnectionLimits) -> Self {
+        self.connection_limits = limits;
+        self
     }
 
     /// Applies these rate limits instead of the defaults.
@@ -106,7 +128,8 @@ fn metrics_handle() -> PrometheusHandle {
 }
 
 /// The whole HTTP application: the API (documented as it is routed), the pages, the JSON
-/// 404/405 answers, and the middleware (rate limits and keys, then metrics).
+/// 404/405 answers, and the middleware (security headers, metrics, CORS around the rate
+/// limits and keys so a refusal still reaches the page).
 pub fn router(state: AppState) -> Router {
     router_with(state, Router::new())
 }
@@ -116,6 +139,7 @@ pub fn router(state: AppState) -> Router {
 pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let (api, mut document) = api().split_for_parts();
     openapi::add_error_answers(&mut document);
+    let cors = Arc::new(cors::Cors::new(state.cors_origins.clone(), &document));
     let document = routes::ops::OpenApiDocument::new(&document);
     api.merge(pages::routes())
         .merge(extra)
@@ -126,7 +150,9 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             state.clone(),
             extract::auth::identify,
         ))
+        .layer(middleware::from_fn_with_state(cors, cors::handle))
         .layer(middleware::from_fn(observe))
+        .layer(middleware::from_fn(headers::secure))
         .with_state(state)
 }
 
@@ -134,8 +160,8 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
 /// routed only through here, so each carries its `#[utoipa::path]` into the document.
 fn api() -> OpenApiRouter<AppState> {
     use routes::{
-        catalog, consent, decide, experiments, ingest, journeys, me, models, ops, preferences,
-        profiles, retention, sources,
+        analytics_js, audiences, catalog, consent, decide, experiments, inbound, ingest, journeys,
+        me, models, ops, preferences, profiles, retention, sdk, sources, templates, unsubscribe,
     };
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(ingest::track))
@@ -145,6 +171,15 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(ingest::group))
         .routes(routes!(ingest::alias))
         .routes(routes!(ingest::batch))
+        .routes(routes!(analytics_js::t))
+        .routes(routes!(analytics_js::i))
+        .routes(routes!(analytics_js::p))
+        .routes(routes!(analytics_js::s))
+        .routes(routes!(analytics_js::g))
+        .routes(routes!(analytics_js::a))
+        .routes(routes!(analytics_js::b))
+        .routes(routes!(analytics_js::settings))
+        .routes(routes!(sdk::tailor_js))
         .routes(routes!(catalog::put_products, catalog::list_products))
         .routes(routes!(catalog::get_product, catalog::delete_product))
         .routes(routes!(catalog::categories))
@@ -183,10 +218,17 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(journeys::outbox))
         .routes(routes!(journeys::dead))
         .routes(routes!(journeys::replay))
-        .routes(routes!(journeys::audience))
-        .routes(routes!(journeys::audience_changes))
-        .routes(routes!(journeys::audience_export))
+        .routes(routes!(audiences::list))
+        .routes(routes!(audiences::get, audiences::put, audiences::delete))
+        .routes(routes!(audiences::changes))
+        .routes(routes!(audiences::export))
         .routes(routes!(journeys::test_clock))
+        .routes(routes!(templates::list))
+        .routes(routes!(templates::get, templates::put, templates::delete))
+        .routes(routes!(templates::preview))
+        .routes(routes!(unsubscribe::page, unsubscribe::one_click))
+        .routes(routes!(inbound::email))
+        .routes(routes!(inbound::sms))
         .routes(routes!(me::issue))
         .routes(routes!(me::get))
         .routes(routes!(me::put_preferences))
@@ -247,12 +289,9 @@ pub async fn serve_with(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let engine = state.engine.clone();
+    let limits = state.connection_limits;
     let app = router_with(state, extra);
-    // The peer address is what per-address rate limits count.
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = connections::serve(listener, app, limits, shutdown).await;
     if let Err(e) = engine.shutdown().await {
         tracing::error!(error = %e, "final flush failed");
     }

@@ -16,6 +16,7 @@ pub const SERVER_KEY: &str = "server_key";
 pub const ADMIN_KEY: &str = "admin_key";
 pub const ANALYST_KEY: &str = "analyst_key";
 pub const PROFILE_TOKEN: &str = "profile_token";
+pub const INBOUND_SECRET: &str = "inbound_secret";
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -66,6 +67,17 @@ impl Modify for Common {
         components.add_security_scheme(
             PROFILE_TOKEN,
             bearer("A profile token (`tpt_…`) from `POST /v1/tokens`: the shopper's own data."),
+        );
+        components.add_security_scheme(
+            INBOUND_SECRET,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "The inbound secret (`TAILOR_INBOUND_SECRET`) of provider webhooks: the HTTP Basic password (any user name), `Authorization: Bearer SECRET`, or a Standard Webhooks signature made with it.",
+                    ))
+                    .build(),
+            ),
         );
     }
 }

@@ -6,23 +6,27 @@
 //! `N` requests that refills evenly over the period, kept as GCRA's one number per bucket
 //! (the theoretical arrival time), so a check is a compare and an add.
 //!
-//! - **Keys** are counted by the scope the presented key grants (write, analyst, admin: one
-//!   key each), so the raw key is never kept and an unknown key makes no bucket (it gets
-//!   `401`, counted against its address). Three atomics, no map.
+//! - **Keys** are counted per key: each source's key (`web`, `server`, any other named
+//!   source) and the admin and analyst keys have a bucket of their own, named after the
+//!   source, so the raw key is never kept and an unknown key makes no bucket (it gets `401`,
+//!   counted against its address).
 //! - **Addresses** are the TCP peer's IP address; IPv6 addresses count by their /64 (one
-//!   host gets a whole /64). `X-Forwarded-For` is honoured only when
-//!   [`RateLimits::trust_forwarded_for`] says the server is behind a reverse proxy, and then
-//!   only its last entry (the one that proxy added; the ones before it are the client's
-//!   word). Buckets live in 64 independently locked shards, each lock held for one map
-//!   operation; an idle bucket (full again) is the same as none, so shards drop them when
-//!   they reach [`MAX_PER_SHARD`], and if every bucket in a full shard is busy, half are
-//!   dropped: memory stays bounded (≈ 10 MB at worst) whatever the number of addresses.
-//! - **Loopback clients** (127.0.0.0/8, ::1) are not limited unless
+//!   host gets a whole /64). Behind reverse proxies, the operator lists them
+//!   ([`RateLimits::trusted_proxies`], CIDRs): only when the peer is one of them is
+//!   `X-Forwarded-For` read, from the right, past every trusted proxy, and the first address
+//!   that is not one is the client ([`Limiter::client`]). Entries left of it are the client's
+//!   word and never read, so a client cannot pick a fresh bucket by sending the header.
+//!   Buckets live in 64 independently locked shards, each lock held for one map operation; an
+//!   idle bucket (full again) is the same as none, so shards drop them when they reach
+//!   [`MAX_PER_SHARD`], and if every bucket in a full shard is busy, half are dropped: memory
+//!   stays bounded (≈ 10 MB at worst) whatever the number of addresses.
+//! - **Loopback clients** (127.0.0.0/8, ::1) are not limited when no proxy is listed, unless
 //!   [`RateLimits::loopback`] is set, so the demo, `tailor bench`, wrk and the tests are never
-//!   throttled by default.
+//!   throttled by default. Once proxies are listed nothing is exempt: a proxy on the same
+//!   host connects from loopback, and exempting it would exempt everyone behind it.
 //!
 //! Hand-written rather than `governor`: the part needed is the 30-line GCRA below, plus
-//! the eviction and the scope-keyed buckets, which `governor`'s keyed limiter does not do.
+//! the eviction and the per-source buckets, which `governor`'s keyed limiter does not do.
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
@@ -34,13 +38,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
-use parking_lot::Mutex;
-use tailor_engine::Scope;
+use parking_lot::{Mutex, RwLock};
 
 use crate::error::ApiError;
 
 /// Address buckets per shard before idle ones are dropped.
 pub const MAX_PER_SHARD: usize = 4_096;
+/// Key buckets before idle ones are dropped (sources are made by the admin: few).
+const MAX_KEY_BUCKETS: usize = 1_024;
 const SHARDS: usize = 64;
 
 /// `N` requests per `per`.
@@ -96,17 +101,86 @@ pub fn parse_rate(s: &str) -> Result<Option<Rate>, String> {
     }
 }
 
+/// An IP network: an address and how many leading bits of it count (`10.0.0.0/8`,
+/// `2001:db8::/32`; a bare address is the one host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Whether `ip` is in this network (an IPv4-mapped IPv6 address counts as its IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.network, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not an IP address or network (CIDR), e.g. 10.0.0.0/8");
+        let (address, prefix) = match s.trim().split_once('/') {
+            Some((a, p)) => (a.trim(), Some(p.trim())),
+            None => (s.trim(), None),
+        };
+        let network: IpAddr = address.parse().map_err(|_| bad())?;
+        let network = network.to_canonical();
+        let bits = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => bits,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= bits)
+                .ok_or_else(bad)?,
+        };
+        Ok(Cidr { network, prefix })
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+/// Parses a list of networks separated by commas or spaces (`"127.0.0.1, 10.0.0.0/8"`).
+pub fn parse_cidrs(s: &str) -> Result<Vec<Cidr>, String> {
+    s.split([',', ' '])
+        .filter(|part| !part.trim().is_empty())
+        .map(str::parse)
+        .collect()
+}
+
 /// The rate-limit settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimits {
     /// Requests per client address; `None`: unlimited.
     pub per_address: Option<Rate>,
-    /// Requests per key (each of the write, analyst and admin keys); `None`: unlimited.
+    /// Requests per key (each source's key, the analyst and the admin key); `None`: unlimited.
     pub per_key: Option<Rate>,
-    /// Whether loopback clients are limited too.
+    /// Whether loopback clients are limited when no proxy is listed (with proxies listed,
+    /// they always are).
     pub loopback: bool,
-    /// Whether the client address is the last `X-Forwarded-For` entry (behind a proxy).
-    pub trust_forwarded_for: bool,
+    /// The reverse proxies in front of the server: only a peer in one of these networks may
+    /// say who the client is (`X-Forwarded-For`). Empty: none, the peer is the client.
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 /// The default per-address limit: far above what one shopper's browser sends, high enough
@@ -124,7 +198,7 @@ impl Default for RateLimits {
             // store-wide cap, so it exists only when the operator sets one.
             per_key: None,
             loopback: false,
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -146,7 +220,9 @@ fn gcra(tat: u64, now: u64, rate: Rate) -> Result<u64, u64> {
 pub struct Limiter {
     config: RateLimits,
     epoch: Instant,
-    keys: [AtomicU64; 4],
+    /// Per key bucket (see [`Limiter::check_key`]): read-locked to count, write-locked only
+    /// to add a key's first bucket.
+    keys: RwLock<HashMap<String, AtomicU64>>,
     hasher: RandomState,
     shards: Box<[Mutex<HashMap<IpAddr, u64>>]>,
 }
@@ -190,7 +266,7 @@ impl Limiter {
         Some(Arc::new(Limiter {
             config,
             epoch: Instant::now(),
-            keys: Default::default(),
+            keys: RwLock::new(HashMap::new()),
             hasher: RandomState::new(),
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
         }))
@@ -204,24 +280,47 @@ impl Limiter {
         self.epoch.elapsed().as_nanos() as u64
     }
 
-    /// The address requests are counted under, if any, and whether limits apply to it.
+    fn trusted_proxy(&self, ip: IpAddr) -> bool {
+        self.config
+            .trusted_proxies
+            .iter()
+            .any(|net| net.contains(ip))
+    }
+
+    /// The client behind a trusted proxy `peer`: `X-Forwarded-For` read from the right
+    /// (every proxy appends the address it received from), past the trusted proxies, up to
+    /// the first address that is not one. If every entry is a trusted proxy, the left-most;
+    /// an entry that is not an address ends the walk at the proxy that passed it on.
+    fn forwarded_client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let mut client = peer;
+        let entries = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .collect::<Vec<_>>();
+        for entry in entries.into_iter().rev() {
+            let Ok(ip) = entry.trim().parse::<IpAddr>() else {
+                break;
+            };
+            client = ip.to_canonical();
+            if !self.trusted_proxy(client) {
+                break;
+            }
+        }
+        client
+    }
+
+    /// The address a request is counted under; `None`: not limited by address (no peer,
+    /// or loopback exempt: no proxy listed and [`RateLimits::loopback`] unset).
     pub(crate) fn client(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
-        let forwarded = || {
-            headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .next_back()
-                .and_then(|a| a.trim().parse::<IpAddr>().ok())
-        };
-        let ip = if self.config.trust_forwarded_for {
-            forwarded().or(peer)
+        let peer = peer?.to_canonical();
+        let ip = if self.trusted_proxy(peer) {
+            self.forwarded_client(peer, headers)
         } else {
             peer
-        }?;
-        let ip = ip.to_canonical();
-        if ip.is_loopback() && !self.config.loopback {
+        };
+        if ip.is_loopback() && self.config.trusted_proxies.is_empty() && !self.config.loopback {
             return None;
         }
         Some(match ip {
@@ -264,26 +363,32 @@ impl Limiter {
         }
     }
 
-    /// Counts a request made with a key of `scope` against that key's bucket.
-    pub fn check_key(&self, scope: Scope) -> Result<(), Limited> {
+    /// Counts a request against the bucket of the key it presented (`bucket` names the
+    /// key: its source, or the admin or analyst key; see `Caller::rate_bucket`).
+    pub fn check_key(&self, bucket: &str) -> Result<(), Limited> {
         let Some(rate) = self.config.per_key else {
             return Ok(());
         };
-        let slot = &self.keys[match scope {
-            Scope::Public => 0,
-            Scope::Analyst => 1,
-            Scope::Admin => 2,
-            Scope::Server => 3,
-        }];
         let now = self.now();
-        let mut tat = slot.load(Ordering::Relaxed);
-        loop {
-            let next = gcra(tat, now, rate).map_err(|wait_ns| Limited { by: "key", wait_ns })?;
-            match slot.compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Relaxed) {
-                Ok(_) => return Ok(()),
-                Err(current) => tat = current,
+        let count = |slot: &AtomicU64| {
+            let mut tat = slot.load(Ordering::Relaxed);
+            loop {
+                let next =
+                    gcra(tat, now, rate).map_err(|wait_ns| Limited { by: "key", wait_ns })?;
+                match slot.compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Relaxed) {
+                    Ok(_) => return Ok(()),
+                    Err(current) => tat = current,
+                }
             }
+        };
+        if let Some(slot) = self.keys.read().get(bucket) {
+            return count(slot);
         }
+        let mut keys = self.keys.write();
+        if !keys.contains_key(bucket) && keys.len() >= MAX_KEY_BUCKETS {
+            keys.retain(|_, tat| *tat.get_mut() > now);
+        }
+        count(keys.entry(bucket.to_string()).or_default())
     }
 
     /// Address buckets held (for tests).
@@ -301,9 +406,19 @@ mod tests {
             per_address: parse_rate(per_address).unwrap(),
             per_key: parse_rate(per_key).unwrap(),
             loopback: false,
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
         })
         .unwrap()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn forwarded(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", value.parse().unwrap());
+        headers
     }
 
     #[test]
@@ -317,6 +432,38 @@ mod tests {
             assert!(r(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_rate("off").unwrap(), None);
+    }
+
+    #[test]
+    fn networks_parse_and_contain_their_addresses() {
+        let nets = parse_cidrs("127.0.0.1, 10.0.0.0/8 2001:db8::/32,::1").unwrap();
+        assert_eq!(
+            nets.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["127.0.0.1/32", "10.0.0.0/8", "2001:db8::/32", "::1/128"]
+        );
+        assert!(nets[0].contains(ip("127.0.0.1")) && !nets[0].contains(ip("127.0.0.2")));
+        assert!(nets[1].contains(ip("10.200.3.4")) && !nets[1].contains(ip("11.0.0.1")));
+        // An IPv4-mapped IPv6 peer (a dual-stack listener) is its IPv4 address.
+        assert!(nets[1].contains(ip("::ffff:10.1.2.3")));
+        assert!(nets[2].contains(ip("2001:db8:ffff::1")) && !nets[2].contains(ip("2001:db9::1")));
+        assert!(!nets[2].contains(ip("10.0.0.1")));
+        assert!(
+            "0.0.0.0/0"
+                .parse::<Cidr>()
+                .unwrap()
+                .contains(ip("203.0.113.9"))
+        );
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "::/129",
+            "example.com",
+            "10.0.0/8",
+            "10.0.0.0/x",
+        ] {
+            assert!(bad.parse::<Cidr>().is_err(), "{bad}");
+        }
+        assert_eq!(parse_cidrs(" ").unwrap(), []);
     }
 
     #[test]
@@ -334,41 +481,79 @@ mod tests {
     #[test]
     fn addresses_and_keys_have_their_own_buckets() {
         let l = limiter("2/1h", "1/1h");
-        let a: IpAddr = "192.0.2.1".parse().unwrap();
-        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let (a, b) = (ip("192.0.2.1"), ip("192.0.2.2"));
         assert!(l.check_address(a).is_ok() && l.check_address(a).is_ok());
         let limited = l.check_address(a).unwrap_err();
         assert!(limited.retry_after() > 1_000 && limited.retry_after() <= 1_800);
         assert!(l.check_address(b).is_ok());
-        assert!(l.check_key(Scope::Public).is_ok());
-        assert!(l.check_key(Scope::Public).is_err());
-        assert!(l.check_key(Scope::Admin).is_ok());
+        // Each source's key is its own bucket, whatever its scope: two public sources do
+        // not share one.
+        assert!(l.check_key("source:web").is_ok());
+        assert!(l.check_key("source:web").is_err());
+        assert!(l.check_key("source:app").is_ok());
+        assert!(l.check_key("admin").is_ok());
     }
 
     #[test]
-    fn clients_come_from_the_peer_unless_behind_a_proxy() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            "x-forwarded-for",
-            "203.0.113.9, 198.51.100.7".parse().unwrap(),
-        );
-        let peer: IpAddr = "192.0.2.1".parse().unwrap();
+    fn without_proxies_the_peer_is_the_client_and_loopback_is_exempt() {
+        let headers = forwarded("203.0.113.9, 198.51.100.7");
         let l = limiter("5/s", "off");
+        let peer = ip("192.0.2.1");
         assert_eq!(l.client(Some(peer), &headers), Some(peer));
-        assert_eq!(l.client(Some("127.0.0.1".parse().unwrap()), &headers), None);
-        let v6: IpAddr = "2001:db8:1:2:3:4:5:6".parse().unwrap();
+        assert_eq!(l.client(Some(ip("127.0.0.1")), &headers), None);
+        assert_eq!(l.client(Some(ip("::1")), &headers), None);
+        assert_eq!(l.client(None, &headers), None);
         assert_eq!(
-            l.client(Some(v6), &headers),
-            Some("2001:db8:1:2::".parse().unwrap())
+            l.client(Some(ip("2001:db8:1:2:3:4:5:6")), &headers),
+            Some(ip("2001:db8:1:2::"))
         );
-        let proxied = Limiter::new(RateLimits {
-            trust_forwarded_for: true,
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_right_most_untrusted_address_is_the_client() {
+        let l = Limiter::new(RateLimits {
+            trusted_proxies: parse_cidrs("127.0.0.1, 10.0.0.0/8").unwrap(),
             ..RateLimits::default()
         })
         .unwrap();
+        let local_proxy = Some(ip("127.0.0.1"));
+        let client = |peer, xff: &str| l.client(peer, &forwarded(xff));
+        // The proxy on this host appended the address it saw.
         assert_eq!(
-            proxied.client(Some("127.0.0.1".parse().unwrap()), &headers),
-            Some("198.51.100.7".parse().unwrap())
+            client(local_proxy, "198.51.100.7"),
+            Some(ip("198.51.100.7"))
+        );
+        // What the client wrote before it is the client's word: never read.
+        assert_eq!(
+            client(local_proxy, "192.0.2.99, 198.51.100.7"),
+            Some(ip("198.51.100.7"))
+        );
+        // Through a load balancer (10.x) and the local proxy: both skipped.
+        assert_eq!(
+            client(local_proxy, "192.0.2.99, 198.51.100.7, 10.1.2.3"),
+            Some(ip("198.51.100.7"))
+        );
+        // Only proxies in the chain: the left-most; garbage ends the walk at the proxy
+        // that passed it on.
+        assert_eq!(
+            client(local_proxy, "10.9.9.9, 10.1.2.3"),
+            Some(ip("10.9.9.9"))
+        );
+        assert_eq!(
+            client(local_proxy, "nonsense, 10.1.2.3"),
+            Some(ip("10.1.2.3"))
+        );
+        // No header: the proxy itself, and loopback is not exempt once proxies are listed
+        // (it would exempt everyone behind a proxy on this host).
+        assert_eq!(
+            l.client(local_proxy, &HeaderMap::new()),
+            Some(ip("127.0.0.1"))
+        );
+        assert_eq!(client(local_proxy, "127.0.0.5"), Some(ip("127.0.0.5")));
+        // A peer that is not a trusted proxy cannot say who the client is.
+        assert_eq!(
+            client(Some(ip("203.0.113.1")), "198.51.100.7"),
+            Some(ip("203.0.113.1"))
         );
     }
 

@@ -292,10 +292,15 @@ fn concrete(path: &str) -> String {
         .join("/")
 }
 
-/// HTML pages (the admin console, the demo storefront), not part of the JSON API.
-const PAGES: [&str; 7] = [
+/// HTML pages (the admin console, the demo storefront) and their scripts and styles, not
+/// part of the JSON API.
+const PAGES: &[&str] = &[
     "/",
     "/admin",
+    "/admin/admin.js",
+    "/admin/admin.css",
+    "/assets/storefront.js",
+    "/assets/storefront.css",
     "/preferences",
     "/c/{*path}",
     "/p/{id}",

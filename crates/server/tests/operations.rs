@@ -1,5 +1,6 @@
 //! Operations endpoints, in-process: `/healthz`, Prometheus `/metrics` with the engine's
-//! and the edge's series, and `/openapi.json` listing the public routes.
+//! and the edge's series, and `/openapi.json` listing the public routes; the security
+//! headers on pages and on API answers.
 
 use serde_json::json;
 use tailor_testkit::TestApp;
@@ -42,5 +43,64 @@ async fn operations_endpoints_answer() {
         "/v1/retention/run",
     ] {
         assert!(spec["paths"][path].is_object(), "openapi lists {path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pages_carry_security_headers_and_run_nothing_inline() {
+    let s = TestApp::start().await;
+    let page = s.get("/admin").reply().await;
+    assert_eq!(page.status, 200);
+    let header = |r: &tailor_testkit::Reply, name: &str| {
+        r.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let policy = header(&page, "content-security-policy");
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ] {
+        assert!(policy.contains(directive), "{directive} in {policy}");
+    }
+    assert!(!policy.contains("unsafe"), "{policy}");
+    assert_eq!(header(&page, "x-frame-options"), "DENY");
+    assert_eq!(header(&page, "referrer-policy"), "same-origin");
+    assert_eq!(header(&page, "x-content-type-options"), "nosniff");
+    // The console's script and style are files; the page has no inline script, style or
+    // handler for the policy to refuse.
+    assert!(
+        page.text
+            .contains(r#"<script src="/admin/admin.js"></script>"#),
+        "{}",
+        page.text
+    );
+    assert_eq!(page.text.matches("<script").count(), 1);
+    for inline in ["<style", " style=", " onclick=", " onload="] {
+        assert!(!page.text.contains(inline), "{inline}");
+    }
+    for (path, kind) in [
+        ("/admin/admin.js", "text/javascript"),
+        ("/admin/admin.css", "text/css"),
+    ] {
+        let asset = s.get(path).reply().await;
+        assert_eq!(asset.status, 200, "{path}");
+        assert!(header(&asset, "content-type").starts_with(kind), "{path}");
+        assert_eq!(header(&asset, "x-content-type-options"), "nosniff");
+    }
+    // API answers are `nosniff` too (a JSON body that echoes input is never read as a
+    // page), errors and the 404 fallback included, without a page's policy.
+    for reply in [
+        s.get("/healthz").reply().await,
+        s.get("/v1/profiles/x").reply().await,
+        s.get("/no/such/page").reply().await,
+    ] {
+        assert_eq!(header(&reply, "x-content-type-options"), "nosniff");
+        assert!(header(&reply, "content-type").starts_with("application/json"));
     }
 }

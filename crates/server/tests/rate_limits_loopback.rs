@@ -1,21 +1,22 @@
 //! Rate limits over real connections (the server runs in this process on loopback, so
 //! client addresses are real): a tiny configured limit answers the next request `429` with
 //! `Retry-After` and the typed JSON error, stores nothing of a refused batch, leaves other
-//! addresses and keys alone, and lets the client through again after the wait.
+//! addresses and keys alone, and lets the client through again after the wait. Behind a
+//! proxy on the same host (a trusted loopback peer), the forwarded client is counted.
 
 use std::time::Duration;
 
 use axum::http::Method;
 use serde_json::{Value, json};
-use tailor_server::ratelimit::{RateLimits, parse_rate};
-use tailor_testkit::{ADMIN_KEY, SERVER_KEY, TestEngine, TestServer};
+use tailor_server::ratelimit::{RateLimits, parse_cidrs, parse_rate};
+use tailor_testkit::{ADMIN_KEY, SERVER_KEY, TestEngine, TestServer, WRITE_KEY};
 
-fn limits(per_address: &str, per_key: &str, loopback: bool, forwarded: bool) -> RateLimits {
+fn limits(per_address: &str, per_key: &str, loopback: bool, proxies: &str) -> RateLimits {
     RateLimits {
         per_address: parse_rate(per_address).unwrap(),
         per_key: parse_rate(per_key).unwrap(),
         loopback,
-        trust_forwarded_for: forwarded,
+        trusted_proxies: parse_cidrs(proxies).unwrap(),
     }
 }
 
@@ -61,7 +62,7 @@ fn assert_limited(status: u16, retry: Option<u64>, body: &Value) -> u64 {
 async fn per_address_limit_answers_429_then_lets_the_client_back() {
     let kit = TestEngine::start().await;
     // 3 requests, refilled at one per 2 s; loopback is limited too (off by default).
-    let s = TestServer::start_with(&kit, Some(limits("3/6s", "off", true, false))).await;
+    let s = TestServer::start_with(&kit, Some(limits("3/6s", "off", true, ""))).await;
     let a = TestServer::client_from("127.0.0.1");
     for _ in 0..3 {
         let (status, _, body) = batch(&s, &a, "limited-a", &[]).await;
@@ -96,7 +97,7 @@ async fn per_address_limit_answers_429_then_lets_the_client_back() {
 #[tokio::test(flavor = "multi_thread")]
 async fn per_key_limit_counts_each_key_wherever_it_is_sent() {
     let kit = TestEngine::start().await;
-    let s = TestServer::start_with(&kit, Some(limits("off", "2/4s", true, false))).await;
+    let s = TestServer::start_with(&kit, Some(limits("off", "2/4s", true, ""))).await;
     let http = reqwest::Client::new();
     for _ in 0..2 {
         let (status, _, body) = batch(&s, &http, "keyed", &[]).await;
@@ -124,10 +125,39 @@ async fn per_key_limit_counts_each_key_wherever_it_is_sent() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn behind_a_proxy_the_forwarded_address_is_the_client() {
+async fn each_source_key_has_its_own_bucket() {
     let kit = TestEngine::start().await;
-    // Loopback is not limited here: only the forwarded addresses are.
-    let s = TestServer::start_with(&kit, Some(limits("2/1h", "off", false, true))).await;
+    let s = TestServer::start_with(&kit, Some(limits("off", "2/1h", true, ""))).await;
+    let (status, app) = s
+        .request(Method::PUT, "/v1/sources/app")
+        .bearer(ADMIN_KEY)
+        .json(&json!({"kind": "public"}))
+        .send()
+        .await;
+    assert_eq!(status, 200, "{app}");
+    let app_key = app["key"].as_str().unwrap();
+    let track = |key: &str| {
+        s.request(Method::POST, "/v1/track").basic(key).json(
+            &json!({"anonymousId": "a-1", "event": "Product Viewed", "properties": {"product_id": "p"}}),
+        )
+    };
+    for _ in 0..2 {
+        assert_eq!(track(WRITE_KEY).send().await.0, 200);
+    }
+    let (status, body) = track(WRITE_KEY).send().await;
+    assert_eq!(status, 429, "{body}");
+    // Another public source (the store's app) is not throttled by the web source's traffic,
+    // nor the server source.
+    assert_eq!(track(app_key).send().await.0, 200);
+    assert_eq!(track(SERVER_KEY).send().await.0, 200);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_a_proxy_on_this_host_the_forwarded_client_is_counted() {
+    let kit = TestEngine::start().await;
+    // The proxy runs on this host: its loopback address is trusted, and no longer exempt.
+    let s = TestServer::start_with(&kit, Some(limits("2/1h", "off", false, "127.0.0.1"))).await;
     let http = reqwest::Client::new();
     let first = [("x-forwarded-for", "203.0.113.50, 198.51.100.1")];
     for _ in 0..2 {
@@ -141,9 +171,18 @@ async fn behind_a_proxy_the_forwarded_address_is_the_client() {
     assert_eq!(batch(&s, &http, "proxied", &spoofed).await.0, 429);
     let other = [("x-forwarded-for", "198.51.100.2")];
     assert_eq!(batch(&s, &http, "proxied", &other).await.0, 200);
-    // Without the header the peer (loopback, exempt by default) is the client.
-    for _ in 0..5 {
+    // A request the proxy passed without the header counts against the proxy's address:
+    // loopback is not exempt once proxies are listed.
+    for _ in 0..2 {
         assert_eq!(batch(&s, &http, "proxied", &[]).await.0, 200);
     }
+    assert_eq!(batch(&s, &http, "proxied", &[]).await.0, 429);
+    // A peer that is not a listed proxy cannot name a client: 127.0.0.2 is counted as
+    // itself, whatever it forwards.
+    let stranger = TestServer::client_from("127.0.0.2");
+    for _ in 0..2 {
+        assert_eq!(batch(&s, &stranger, "proxied", &other).await.0, 200);
+    }
+    assert_eq!(batch(&s, &stranger, "proxied", &other).await.0, 429);
     s.stop().await;
 }

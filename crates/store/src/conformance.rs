@@ -254,6 +254,7 @@ fn erase_person_reaches_every_table(s: &dyn Store) {
         .erase_person(&PersonKeys {
             profile_ids: vec![7],
             ids: vec!["u1".into(), "anon1".into(), "old-anon".into()],
+            at: 99,
         })
         .unwrap();
     assert_eq!(
@@ -339,6 +340,7 @@ fn decisions_and_rewards_are_logged(s: &dyn Store) {
         .erase_person(&PersonKeys {
             profile_ids: vec![],
             ids: vec!["u1".into()],
+            at: 99,
         })
         .unwrap();
     assert_eq!(erased.decisions, 1);
@@ -448,6 +450,7 @@ fn exposures_keep_the_first(s: &dyn Store) {
     s.erase_person(&PersonKeys {
         profile_ids: vec![],
         ids: vec!["a".into()],
+        at: 99,
     })
     .unwrap();
     assert_eq!(s.exposures().unwrap(), [e("b", 0, 11)]);
@@ -495,6 +498,7 @@ fn audience(person: &str, op: AudienceOp) -> AudienceChange {
         person: person.into(),
         op,
         at: 5,
+        match_keys: (op == AudienceOp::Add).then(|| format!("keys of {person}")),
     }
 }
 
@@ -616,7 +620,16 @@ fn journey_rows_are_atomic_and_idempotent(s: &dyn Store) {
         .map(|c| c.op)
         .collect();
     assert_eq!(ops, vec![AudienceOp::Add, AudienceOp::Remove]);
+    // A remove carries the membership's match keys.
+    let keys: Vec<Option<String>> = s
+        .audience_changes("cart", 0, 10)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.match_keys)
+        .collect();
+    assert_eq!(keys, vec![Some("keys of u1".into()); 2]);
     assert!(s.audience_members("cart").unwrap().is_empty());
+    assert_eq!(s.audience_names().unwrap(), vec![("cart".to_string(), 0)]);
     assert_eq!(
         s.journey_counts("j").unwrap(),
         vec![("0".to_string(), "entered".to_string(), 2)]
@@ -643,23 +656,58 @@ fn erase_person_reaches_journey_rows(s: &dyn Store) {
         .erase_person(&PersonKeys {
             profile_ids: vec![],
             ids: vec!["u1".into()],
+            at: 99,
         })
         .unwrap();
-    // The run, the message, the membership and its change record.
+    // The run, the message, the membership and its change record; the membership ends
+    // with a remove that names no one and keeps only the match keys.
     assert_eq!(erased.journeys, 4);
+    assert_eq!(erased.audience_removals, 1);
     assert!(s.journey_runs_of(&["u1".into()]).unwrap().is_empty());
     assert!(s.outbox_item("k1").unwrap().is_none());
     assert_eq!(s.journey_runs_of(&["u2".into()]).unwrap().len(), 1);
     assert!(s.outbox_item("k2").unwrap().is_some());
     let members = s.audience_members("cart").unwrap();
     assert_eq!(members, vec![("u2".to_string(), 5)]);
-    let people: Vec<String> = s
+    let changes = s.audience_changes("cart", 0, 10).unwrap();
+    let seen: Vec<(&str, AudienceOp, Millis, Option<&str>)> = changes
+        .iter()
+        .map(|c| (c.person.as_str(), c.op, c.at, c.match_keys.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("u2", AudienceOp::Add, 5, Some("keys of u2")),
+            ("", AudienceOp::Remove, 99, Some("keys of u1")),
+        ]
+    );
+    // After every position given out: a sync that read the add sees the remove.
+    assert_eq!(changes[1].seq, 3);
+    assert_eq!(s.audience_names().unwrap(), vec![("cart".to_string(), 1)]);
+    // Positions are never reused, even when the erased rows were the newest.
+    s.journey_write(&JourneyWrite {
+        audience: vec![audience("u3", AudienceOp::Add)],
+        ..Default::default()
+    })
+    .unwrap();
+    s.erase_person(&PersonKeys {
+        profile_ids: vec![],
+        ids: vec!["u3".into()],
+        at: 100,
+    })
+    .unwrap();
+    s.journey_write(&JourneyWrite {
+        audience: vec![audience("u4", AudienceOp::Add)],
+        ..Default::default()
+    })
+    .unwrap();
+    let seqs: Vec<i64> = s
         .audience_changes("cart", 0, 10)
         .unwrap()
-        .into_iter()
-        .map(|c| c.person)
+        .iter()
+        .map(|c| c.seq)
         .collect();
-    assert_eq!(people, vec!["u2"]);
+    assert_eq!(seqs, vec![2, 3, 5, 6]);
 }
 
 fn retention_deletes_only_old_checkpointed_events(s: &dyn Store) {
@@ -880,12 +928,14 @@ fn id_lists_of_any_length(s: &dyn Store) {
         .erase_person(&PersonKeys {
             profile_ids: vec![],
             ids: ids.clone(),
+            at: 99,
         })
         .unwrap();
     assert_eq!(erased.events, N as u64);
     assert_eq!(erased.decisions, 2);
     // Three runs, three messages, the membership and its change record.
     assert_eq!(erased.journeys, 8);
+    assert_eq!(erased.audience_removals, 1);
     assert_eq!(s.event_count().unwrap(), 1);
     assert!(s.events_of(&ids, 10).unwrap().is_empty());
     assert!(s.decisions_of(&ids, 10).unwrap().is_empty());

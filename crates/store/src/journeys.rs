@@ -61,14 +61,20 @@ pub struct OutboxItem {
     pub sent_at: Option<Millis>,
 }
 
-/// An audience membership change; `seq` orders the stream (0 before it is stored).
+/// An audience membership change; `seq` orders the stream (0 before it is stored) and is
+/// never reused, so a sync reading from its last position misses nothing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AudienceChange {
     pub seq: i64,
     pub audience: String,
+    /// Empty in the `remove` an erasure leaves (see [`crate::PrivacyStore::erase_person`]).
     pub person: String,
     pub op: AudienceOp,
     pub at: Millis,
+    /// The hashed identifiers an ad platform matches the person by (JSON, the engine's).
+    /// An `add` stores them with the membership; a `remove` without its own takes the
+    /// membership's, so it names whom the platform must drop.
+    pub match_keys: Option<String>,
 }
 
 /// An increment of a per-step counter (`entered`, `sent`, `skipped:no_consent`, …).
@@ -241,4 +247,6 @@ pub trait JourneyStore {
         after: i64,
         limit: usize,
     ) -> Result<Vec<AudienceChange>>;
+    /// Every audience with members or changes, by name, with its member count.
+    fn audience_names(&self) -> Result<Vec<(String, u64)>>;
 }

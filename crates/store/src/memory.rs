@@ -107,12 +107,23 @@ struct State {
     run_people: PersonIndex<String>,
     outbox: BTreeMap<String, OutboxItem>,
     outbox_people: PersonIndex<String>,
-    audience_members: BTreeMap<(String, String), Millis>,
+    /// (audience, person) → (added at, match keys).
+    audience_members: BTreeMap<(String, String), (Millis, Option<String>)>,
     audience_changes: BTreeMap<i64, AudienceChange>,
+    /// The last stream position given out (never reused, as SQLite's AUTOINCREMENT).
+    audience_seq: i64,
     journey_counts: BTreeMap<(String, String, String), i64>,
 }
 
 impl State {
+    /// Appends to the audience change stream at a position never given out before.
+    fn push_audience_change(&mut self, change: AudienceChange) {
+        self.audience_seq += 1;
+        let seq = self.audience_seq;
+        self.audience_changes
+            .insert(seq, AudienceChange { seq, ..change });
+    }
+
     /// Removes one event and every index entry pointing at it.
     fn remove_event(&mut self, seq: Seq) -> bool {
         let Some(message) = self.events.remove(&seq) else {
@@ -190,25 +201,24 @@ impl State {
         }
         for change in &w.audience {
             let key = (change.audience.clone(), change.person.clone());
-            let changed = match change.op {
+            let keys = match change.op {
                 AudienceOp::Add => match self.audience_members.entry(key) {
-                    std::collections::btree_map::Entry::Occupied(_) => false,
+                    std::collections::btree_map::Entry::Occupied(_) => None,
                     std::collections::btree_map::Entry::Vacant(slot) => {
-                        slot.insert(change.at);
-                        true
+                        slot.insert((change.at, change.match_keys.clone()));
+                        Some(change.match_keys.clone())
                     }
                 },
-                AudienceOp::Remove => self.audience_members.remove(&key).is_some(),
+                AudienceOp::Remove => self
+                    .audience_members
+                    .remove(&key)
+                    .map(|(_, stored)| change.match_keys.clone().or(stored)),
             };
-            if changed {
-                let seq = next_key(&self.audience_changes);
-                self.audience_changes.insert(
-                    seq,
-                    AudienceChange {
-                        seq,
-                        ..change.clone()
-                    },
-                );
+            if let Some(match_keys) = keys {
+                self.push_audience_change(AudienceChange {
+                    match_keys,
+                    ..change.clone()
+                });
             }
         }
         for c in &w.counts {
@@ -630,6 +640,23 @@ impl PrivacyStore for MemoryStore {
             erased.journeys += u64::from(s.remove_outbox(&key));
         }
         let named = |(_, person): &(String, String)| id_set.contains(person.as_str());
+        let ended: Vec<((String, String), Option<String>)> = s
+            .audience_members
+            .iter()
+            .filter(|(k, _)| named(k))
+            .map(|(k, (_, keys))| (k.clone(), keys.clone()))
+            .collect();
+        for ((audience, _), match_keys) in ended {
+            s.push_audience_change(AudienceChange {
+                seq: 0,
+                audience,
+                person: String::new(),
+                op: AudienceOp::Remove,
+                at: person.at,
+                match_keys,
+            });
+            erased.audience_removals += 1;
+        }
         let before = s.audience_members.len();
         s.audience_members.retain(|k, _| !named(k));
         erased.journeys += (before - s.audience_members.len()) as u64;
@@ -816,9 +843,22 @@ impl JourneyStore for MemoryStore {
             .audience_members
             .iter()
             .filter(|((a, _), _)| a == audience)
-            .map(|((_, person), at)| (person.clone(), *at))
+            .map(|((_, person), (at, _))| (person.clone(), *at))
             .collect();
         Ok(sorted_by_key(members, |(_, at): &(String, Millis)| *at))
+    }
+
+    fn audience_names(&self) -> Result<Vec<(String, u64)>> {
+        let s = self.state.lock();
+        let mut names: BTreeMap<String, u64> = s
+            .audience_changes
+            .values()
+            .map(|c| (c.audience.clone(), 0))
+            .collect();
+        for (audience, _) in s.audience_members.keys() {
+            *names.entry(audience.clone()).or_default() += 1;
+        }
+        Ok(names.into_iter().collect())
     }
 
     fn audience_changes(

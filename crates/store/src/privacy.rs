@@ -12,6 +12,8 @@ pub struct PersonKeys {
     pub profile_ids: Vec<ProfileId>,
     /// Raw userIds and anonymousIds (not prefixed).
     pub ids: Vec<String>,
+    /// When the erasure happens: the time of the audience removals it leaves.
+    pub at: Millis,
 }
 
 /// Rows removed by one erasure, per table.
@@ -23,6 +25,9 @@ pub struct Erased {
     pub identities: u64,
     /// Journey runs, outbox messages and audience rows.
     pub journeys: u64,
+    /// Audience memberships ended by a `remove` in the change stream that names no one and
+    /// keeps only the membership's hashed match keys, so an ad platform sync drops them.
+    pub audience_removals: u64,
 }
 
 /// One audit log entry: what was done, when, and counts or other non-personal details.
@@ -38,8 +43,10 @@ pub struct AuditEntry {
 pub trait PrivacyStore {
     /// Removes every row about one person from every table: profile state and identities
     /// by profile id; events (and their index entries), decisions with their rewards,
-    /// exposures, journey runs, outbox messages and audience rows by raw id. Any number of
-    /// ids; the rows named by `ids` go in one transaction.
+    /// exposures, journey runs, outbox messages and audience rows by raw id. Each audience
+    /// membership ends with a `remove` in that audience's stream (after every position
+    /// already given out) that has no person and only the membership's match keys. Any
+    /// number of ids; the rows named by `ids` go in one transaction.
     fn erase_person(&self, person: &PersonKeys) -> Result<Erased>;
     /// Makes deleted data unrecoverable from the files: with SQLite, old page images in the
     /// write-ahead logs are checkpointed and the logs truncated (deleted cells are already

@@ -160,7 +160,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
         let state = AppState::new(engine)
             .with_test_clock(test_clock)
-            .with_rate_limits(settings.rate_limits.clone());
+            .with_rate_limits(settings.rate_limits.clone())
+            .with_cors_origins(settings.cors_origins.clone())
+            .with_connection_limits(settings.connections);
         tailor_server::serve(listener, state, shutdown_signal()).await?;
         Ok(())
     })

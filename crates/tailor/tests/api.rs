@@ -1,4 +1,5 @@
-//! What needs the real binary: acknowledged writes survive `kill -9` of `tailor serve`.
+//! What needs the real binary: acknowledged writes survive `kill -9` of `tailor serve`;
+//! the keys it generates and its data directory are readable by its user only.
 //! Everything else the API does is tested in-process: `crates/server/tests` (the wire) and
 //! `crates/engine/tests` (the logic), through `tailor-testkit`.
 
@@ -86,4 +87,60 @@ async fn catalog_and_placements_survive_kill_9() {
         )
         .await;
     assert_eq!(status, 200);
+}
+
+/// Every file of the data directory, with its mode.
+#[cfg(unix)]
+fn modes(dir: &std::path::Path) -> Vec<(String, u32)> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let mode = e.metadata().unwrap().permissions().mode() & 0o777;
+            (e.file_name().to_string_lossy().into_owned(), mode)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Generated keys and the identity secret go to a file only Tailor's user can read, in a
+/// directory only it can enter; a directory a careless copy loosened is tightened at start.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn generated_secrets_and_the_data_directory_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("data");
+    // The harness sets every key but the identity secret: that one is generated.
+    let mut s = Server::start(&data).await;
+    let (status, r) = s
+        .post(
+            "/v1/identify",
+            &json!({"userId": "private", "traits": {"email": "p@example.com"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    let keys = std::fs::read_to_string(data.join("generated-keys.env")).unwrap();
+    assert!(keys.contains("TAILOR_IDENTITY_SECRET="), "{keys}");
+    let files = modes(&data);
+    assert!(files.iter().any(|(f, _)| f == "tailor.db-wal"), "{files:?}");
+    assert!(files.iter().all(|(_, m)| *m == 0o600), "{files:?}");
+    s.stop();
+    // Loosened (an older version, a copy, a umask): tightened on the next start.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (file, _) in modes(&data) {
+        std::fs::set_permissions(data.join(file), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let s = Server::start(&data).await;
+    assert_eq!(mode(&data), 0o700);
+    let files = modes(&data);
+    assert!(files.iter().all(|(_, m)| *m == 0o600), "{files:?}");
+    assert_eq!(
+        s.profile("private").await["traits"]["email"],
+        "p@example.com"
+    );
 }

@@ -9,6 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use serde_json::Value;
+use tailor_server::cors::CorsOrigins;
 use tailor_server::ratelimit::RateLimits;
 use tailor_server::{AppState, router};
 use tower::ServiceExt;
@@ -20,26 +21,39 @@ use crate::engine::{ADMIN_KEY, SERVER_KEY, TestEngine, WRITE_KEY};
 struct Edge {
     test_clock: bool,
     rate_limits: Option<RateLimits>,
+    cors_origins: CorsOrigins,
 }
 
 impl Edge {
     fn state(&self, kit: &TestEngine) -> AppState {
-        let mut state = AppState::new(kit.engine().clone());
+        self.configure(AppState::new(kit.engine().clone()), kit)
+    }
+
+    fn configure(&self, state: AppState, kit: &TestEngine) -> AppState {
+        let mut state = self.apply(state);
         if self.test_clock {
             state = state.with_test_clock(kit.clock.offset_clock());
         }
-        if let Some(limits) = &self.rate_limits {
-            state = state.with_rate_limits(limits.clone());
-        }
         state
+    }
+
+    fn apply(&self, state: AppState) -> AppState {
+        let state = state.with_cors_origins(self.cors_origins.clone());
+        match &self.rate_limits {
+            Some(limits) => state.with_rate_limits(limits.clone()),
+            None => state,
+        }
     }
 }
 
-/// The whole HTTP API over a [`TestEngine`], in-process.
+/// The whole HTTP API over a [`TestEngine`], in-process, or served on a loopback port
+/// ([`TestApp::served`]).
 pub struct TestApp {
     pub kit: TestEngine,
     edge: Edge,
     router: Router,
+    /// Set by [`TestApp::served`]: requests go over real connections to it.
+    socket: Option<TestServer>,
 }
 
 impl TestApp {
@@ -57,7 +71,25 @@ impl TestApp {
     pub fn over(kit: TestEngine) -> TestApp {
         let edge = Edge::default();
         let router = router(edge.state(&kit));
-        TestApp { kit, edge, router }
+        TestApp {
+            kit,
+            edge,
+            router,
+            socket: None,
+        }
+    }
+
+    /// The same application served on a loopback port (with its connection handling):
+    /// every request from now on travels over a real HTTP connection.
+    pub async fn served(mut self) -> TestApp {
+        self.socket = Some(self.serve_socket().await);
+        self
+    }
+
+    async fn serve_socket(&self) -> TestServer {
+        let edge = self.edge.clone();
+        let kit = &self.kit;
+        TestServer::start_configured(kit, |state| edge.configure(state, kit)).await
     }
 
     /// Serves `POST /v1/test/clock` (as `tailor serve --test-clock` does).
@@ -73,6 +105,13 @@ impl TestApp {
         self
     }
 
+    /// Lets pages of these origins call the public routes (CORS).
+    pub fn with_cors_origins(mut self, origins: CorsOrigins) -> TestApp {
+        self.edge.cors_origins = origins;
+        self.router = router(self.edge.state(&self.kit));
+        self
+    }
+
     /// The router itself, for requests built by hand and for reading its routes.
     pub fn router(&self) -> &Router {
         &self.router
@@ -80,14 +119,28 @@ impl TestApp {
 
     /// A graceful restart of the engine underneath, with a new router over it.
     pub async fn restart(&mut self) {
+        let served = match self.socket.take() {
+            // Stopping the server shuts the engine down, as `tailor serve` does.
+            Some(server) => {
+                server.stop().await;
+                true
+            }
+            None => false,
+        };
         self.kit.restart().await;
         self.router = router(self.edge.state(&self.kit));
+        if served {
+            self.socket = Some(self.serve_socket().await);
+        }
     }
 
     /// A request to the router. Requests are received at least 1 ms apart, as over a
     /// network, so what the profile keeps by event time keeps their order.
     pub fn request(&self, method: Method, path: &str) -> Request {
         self.kit.tick();
+        if let Some(server) = &self.socket {
+            return server.request(method, path);
+        }
         Request {
             target: Target::Router(self.router.clone()),
             method,
@@ -269,15 +322,25 @@ impl TestServer {
     /// With these rate limits instead of the defaults.
     pub async fn start_with(kit: &TestEngine, rate_limits: Option<RateLimits>) -> TestServer {
         let edge = Edge {
-            test_clock: false,
             rate_limits,
+            ..Edge::default()
         };
+        TestServer::start_configured(kit, |state| edge.apply(state)).await
+    }
+
+    /// With the server's state as `configure` makes it from the default (connection limits,
+    /// rate limits, …).
+    pub async fn start_configured(
+        kit: &TestEngine,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a loopback port");
         let addr = listener.local_addr().expect("the listener's address");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(tailor_server::serve(listener, edge.state(kit), async {
+        let state = configure(AppState::new(kit.engine().clone()));
+        let task = tokio::spawn(tailor_server::serve(listener, state, async {
             let _ = stopped.await;
         }));
         TestServer {

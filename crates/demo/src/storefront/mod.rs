@@ -1,12 +1,15 @@
 //! The demo storefront: home, category, product, cart and preference pages for the demo's
-//! simulated shop, each asking `decide` (in-process, as a store's backend would over HTTP)
-//! what to show this visitor, with the explanation under every personalized block. The
-//! browser sends Segment events to `/v1/track` with the public write key, so the next page
-//! view adapts.
+//! simulated shop, integrated as a store would: the pages carry slots for placements, and
+//! the storefront SDK (`/sdk/tailor.js`, served by Tailor) asks `decide` from the browser
+//! with the public write key, renders each answer with its "why am I seeing this", and sends
+//! the Segment events, so the next page view adapts. A signed-in shopper's id travels with
+//! the user hash this server (the store's backend) makes for it.
 //!
 //! Pages are rendered with `maud`, which escapes every value it interpolates; the little
-//! script the pages share is a constant and reads the visitor from `data-*` attributes, so
-//! no request value ever lands in a script unescaped.
+//! script the pages share is a file (`/assets/storefront.js`) and reads the visitor from
+//! `data-*` attributes, so no request value ever lands in a script, and nothing on a page
+//! runs inline (the pages' Content Security Policy would refuse it); the SDK renders text,
+//! never markup.
 //!
 //! Who is browsing comes from a cookie the storefront sets (`/as?user=…` picks a simulated
 //! shopper): an unverified claim, which is why these pages, the preference center among
@@ -42,6 +45,17 @@ impl Storefront {
     }
 }
 
+/// The pages' script or style, with its type.
+fn asset(content_type: &'static str, body: &'static str) -> impl axum::response::IntoResponse {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, content_type),
+            (axum::http::header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+}
+
 /// The storefront's routes over `engine`, for the server's router to merge (`/`, `/c/…`,
 /// `/p/…`, `/cart`, `/as`, `/preferences`). They carry their own state, so they fit a
 /// router of any state type.
@@ -60,6 +74,14 @@ pub fn storefront<S: Clone + Send + Sync + 'static>(engine: Engine, write_key: &
         .route("/p/{id}", get(pages::product))
         .route("/cart", get(pages::cart))
         .route("/as", get(visitor::switch))
+        .route(
+            "/assets/storefront.js",
+            get(|| async { asset("text/javascript; charset=utf-8", layout::SCRIPT) }),
+        )
+        .route(
+            "/assets/storefront.css",
+            get(|| async { asset("text/css; charset=utf-8", layout::STYLE) }),
+        )
         .route(
             "/preferences",
             get(preferences::show).post(preferences::save),

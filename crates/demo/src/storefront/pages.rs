@@ -1,124 +1,26 @@
-//! The shop's pages: home, category, product and cart. Each asks `decide` for its
-//! placements and shows every answer with its explanation.
+//! The shop's pages: home, category, product and cart. The server renders what the store
+//! knows (its catalog, the cart); each placement is a slot the storefront SDK fills in the
+//! browser with `decide`'s answer and its explanation.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
 use serde_json::{Value, json};
-use tailor_engine::DecideInput;
-use tailor_engine::decide::Answer;
 
 use super::Storefront;
-use super::layout::{self, Personalized};
-use super::visitor::{Visitor, Who, path};
+use super::layout;
+use super::visitor::{Visitor, path};
 
-/// What `decide` said for one page.
-struct Decided {
-    id: String,
-    personalized: bool,
-    reason: Option<&'static str>,
-    answers: Vec<(String, Answer)>,
+/// A slot the storefront SDK fills with `placement`'s answer and its reason.
+fn slot(placement: &str) -> Markup {
+    html! { div data-tailor-placement=(placement) {} }
 }
 
-impl Decided {
-    fn answer(&self, placement: &str) -> Option<&Answer> {
-        self.answers
-            .iter()
-            .find(|(p, _)| p == placement)
-            .map(|(_, a)| a)
-    }
-
-    fn personalized(&self) -> Personalized<'_> {
-        Personalized {
-            yes: self.personalized,
-            reason: self.reason,
-        }
-    }
-}
-
-fn decide(store: &Storefront, who: &Who, placements: &[&str], context: Value) -> Decided {
-    let (user_id, anonymous_id) = match who {
-        Who::User(u) => (Some(u.clone()), None),
-        Who::Anonymous(a) => (None, Some(a.clone())),
-    };
-    let input = DecideInput {
-        user_id,
-        anonymous_id,
-        placements: placements.iter().map(|p| p.to_string()).collect(),
-        context: context.as_object().cloned().unwrap_or_default(),
-        // The storefront renders on the server, as the store's backend would.
-        ..DecideInput::default()
-    };
-    match store.engine.decide(input) {
-        Ok(out) => Decided {
-            id: out.decision_id,
-            personalized: out.personalized,
-            reason: out.reason,
-            answers: out.answers,
-        },
-        Err(e) => {
-            tracing::warn!(error = %e, "storefront decide failed");
-            Decided {
-                id: String::new(),
-                personalized: false,
-                reason: None,
-                answers: Vec::new(),
-            }
-        }
-    }
-}
-
-fn why(a: &Answer) -> Markup {
-    html! { p.why { "Why: " (a.explanation) } }
-}
-
-fn nav(decided: &Decided) -> Markup {
-    let Some(a) = decided.answer("nav.categories") else {
-        return html! {};
-    };
-    html! {
-        nav {
-            @for c in a.categories.iter().flatten() {
-                a href={ "/c/" (path(&c.path)) } { (c.name) }
-            }
-        }
-    }
-}
-
-fn hero(a: Option<&Answer>, decision: &str) -> Markup {
-    let Some(a) = a else { return html! {} };
-    let Some(item) = &a.item else { return why(a) };
-    let link = item.link_url.as_deref().unwrap_or("/");
-    let props = json!({"promotion_id": item.id, "name": item.title, "creative": "home.hero", "decisionId": decision});
-    html! {
-        div.hero {
-            h1 { (item.title) }
-            p { (item.body.as_deref().unwrap_or("")) }
-            a style="color:#fff" href=(link) data-track="Promotion Clicked" data-href=(link) data-props=(props.to_string()) { "Shop now →" }
-        }
-        (why(a))
-    }
-}
-
-fn promo(a: Option<&Answer>, decision: &str) -> Markup {
-    let Some(a) = a else { return html! {} };
-    let Some(item) = &a.item else { return why(a) };
-    let link = item.link_url.as_deref().unwrap_or("/cart");
-    let props = json!({"promotion_id": item.id, "name": item.title, "creative": "promo.banner", "decisionId": decision});
-    html! {
-        div.promo {
-            strong { (item.title) }
-            " " (item.body.as_deref().unwrap_or("")) " "
-            a href=(link) data-track="Promotion Clicked" data-href=(link) data-props=(props.to_string()) { "Get it" }
-        }
-        (why(a))
-    }
-}
-
-fn product_card(p: &tailor_core::Product, reason: Option<&str>, decision: &str) -> Markup {
+/// A catalog product (a category's list): clicks are tracked, with no decision behind them.
+fn product_card(p: &tailor_core::Product) -> Markup {
     let href = format!("/p/{}", path(&p.id));
-    let props = json!({"product_id": p.id, "name": p.name, "category": p.category_path(), "price": p.price, "decisionId": decision});
+    let props = json!({"product_id": p.id, "name": p.name, "category": p.category_path(), "price": p.price});
     html! {
         div.card {
             a href=(href) data-track="Product Clicked" data-href=(href) data-props=(props.to_string()) {
@@ -128,22 +30,6 @@ fn product_card(p: &tailor_core::Product, reason: Option<&str>, decision: &str) 
             div.price { (format!("${:.2}", p.price)) }
             @if !p.in_stock() {
                 div.reason { "Out of stock" }
-            }
-            @if let Some(reason) = reason {
-                div.reason { (reason) }
-            }
-        }
-    }
-}
-
-fn recs(a: Option<&Answer>, title: &str, decision: &str) -> Markup {
-    let Some(a) = a else { return html! {} };
-    html! {
-        h2 { (title) }
-        (why(a))
-        div.grid {
-            @for i in a.items.iter().flatten() {
-                (product_card(&i.product, Some(&i.reason), decision))
             }
         }
     }
@@ -156,32 +42,15 @@ fn on_load(event: &str, props: &Value) -> Markup {
 
 pub(super) async fn home(State(store): State<Storefront>, headers: HeaderMap) -> Response {
     let visitor = Visitor::of(&headers);
-    let decided = decide(
-        &store,
-        &visitor.who,
-        &["nav.categories", "home.hero", "promo.banner", "recs.home"],
-        json!({"page": "home"}),
-    );
-    let id = &decided.id;
-    let title = if decided.personalized {
-        "Picked for you"
-    } else {
-        "Popular right now"
-    };
     let body = html! {
-        (hero(decided.answer("home.hero"), id))
-        (promo(decided.answer("promo.banner"), id))
-        (recs(decided.answer("recs.home"), title, id))
+        (slot("onsite.message"))
+        (slot("home.hero"))
+        (slot("promo.banner"))
+        h2 data-title-personalized="Picked for you" data-title-other="Popular right now" { "Recommended" }
+        (slot("recs.home"))
         (on_load("Product List Viewed", &json!({"list_id": "home"})))
     };
-    layout::page(
-        &store,
-        &visitor,
-        "Home",
-        decided.personalized(),
-        nav(&decided),
-        body,
-    )
+    layout::page(&store, &visitor, "Home", &json!({"page": "home"}), body)
 }
 
 pub(super) async fn category(
@@ -191,33 +60,20 @@ pub(super) async fn category(
 ) -> Response {
     let visitor = Visitor::of(&headers);
     let category = resolve_category(&store, &wanted).unwrap_or(wanted);
-    let decided = decide(
-        &store,
-        &visitor.who,
-        &["nav.categories", "promo.banner"],
-        json!({"page": "category", "category": category}),
-    );
-    let id = &decided.id;
     let products = store.engine.products(Some(&category));
     let body = html! {
-        (promo(decided.answer("promo.banner"), id))
+        (slot("promo.banner"))
         h1 { (category) }
         p { (products.len()) " products" }
         div.grid {
             @for p in products.iter().take(48) {
-                (product_card(p, None, id))
+                (product_card(p))
             }
         }
         (on_load("Product List Viewed", &json!({"list_id": category, "category": category})))
     };
-    layout::page(
-        &store,
-        &visitor,
-        &category,
-        decided.personalized(),
-        nav(&decided),
-        body,
-    )
+    let context = json!({"page": "category", "category": category});
+    layout::page(&store, &visitor, &category, &context, body)
 }
 
 pub(super) async fn product(
@@ -230,12 +86,6 @@ pub(super) async fn product(
         let body = html! { p { "No product " (pid) ". " a href="/" { "Home" } } };
         return (StatusCode::NOT_FOUND, Html(body.into_string())).into_response();
     };
-    let decided = decide(
-        &store,
-        &visitor.who,
-        &["nav.categories", "recs.product"],
-        json!({"page": "product", "productId": pid}),
-    );
     let viewed = json!({"product_id": p.id, "name": p.name, "category": p.category_path(), "brand": p.brand, "price": p.price, "currency": p.currency});
     let added = json!({"product_id": p.id, "name": p.name, "category": p.category_path(), "price": p.price, "quantity": 1});
     let body = html! {
@@ -251,32 +101,15 @@ pub(super) async fn product(
             }
         }
         (on_load("Product Viewed", &viewed))
-        (recs(decided.answer("recs.product"), "You may also like", &decided.id))
+        h2 { "You may also like" }
+        (slot("recs.product"))
     };
-    layout::page(
-        &store,
-        &visitor,
-        &p.name,
-        decided.personalized(),
-        nav(&decided),
-        body,
-    )
+    let context = json!({"page": "product", "productId": pid});
+    layout::page(&store, &visitor, &p.name, &context, body)
 }
 
 pub(super) async fn cart(State(store): State<Storefront>, headers: HeaderMap) -> Response {
     let visitor = Visitor::of(&headers);
-    let decided = decide(
-        &store,
-        &visitor.who,
-        &[
-            "nav.categories",
-            "promo.banner",
-            "checkout.flow",
-            "recs.cart",
-        ],
-        json!({"page": "cart"}),
-    );
-    let id = &decided.id;
     let lines: Vec<(String, i64, f64)> = store
         .engine
         .profile(visitor.who.id())
@@ -291,7 +124,8 @@ pub(super) async fn cart(State(store): State<Storefront>, headers: HeaderMap) ->
     let body = if lines.is_empty() {
         html! {
             h1 { "Your cart is empty" }
-            (recs(decided.answer("recs.cart"), "Popular right now", id))
+            h2 { "Popular right now" }
+            (slot("recs.cart"))
         }
     } else {
         let name = |pid: &String| {
@@ -301,17 +135,14 @@ pub(super) async fn cart(State(store): State<Storefront>, headers: HeaderMap) ->
                 .map_or_else(|| pid.clone(), |p| p.name.clone())
         };
         let total: f64 = lines.iter().map(|(_, q, p)| p * *q as f64).sum();
-        let checkout = decided.answer("checkout.flow");
-        let variant = checkout
-            .and_then(|a| a.variant.clone())
-            .unwrap_or_else(|| "standard".into());
+        // The script adds the page's decisionId (the one that chose the checkout).
         let order = json!({
             "order_id": format!("demo-{}-{}", visitor.who.id(), lines.len()),
-            "total": total, "revenue": total, "currency": "USD", "decisionId": id,
+            "total": total, "revenue": total, "currency": "USD",
             "products": lines.iter().map(|(pid, q, price)| json!({"product_id": pid, "quantity": q, "price": price})).collect::<Vec<_>>(),
         });
         html! {
-            (promo(decided.answer("promo.banner"), id))
+            (slot("promo.banner"))
             div.panel {
                 h1 { "Your cart" }
                 ul {
@@ -320,23 +151,14 @@ pub(super) async fn cart(State(store): State<Storefront>, headers: HeaderMap) ->
                     }
                 }
                 p.price { (format!("Total ${total:.2}")) }
-                p { strong { "Checkout: " (variant) } }
-                @if let Some(a) = checkout {
-                    (why(a))
-                }
-                button.primary data-track="Order Completed" data-href="/" data-props=(order.to_string()) { "Place order" }
+                (slot("checkout.flow"))
+                button.primary data-track="Order Completed" data-with-decision data-href="/" data-props=(order.to_string()) { "Place order" }
             }
-            (recs(decided.answer("recs.cart"), "Goes well with your cart", id))
+            h2 { "Goes well with your cart" }
+            (slot("recs.cart"))
         }
     };
-    layout::page(
-        &store,
-        &visitor,
-        "Cart",
-        decided.personalized(),
-        nav(&decided),
-        body,
-    )
+    layout::page(&store, &visitor, "Cart", &json!({"page": "cart"}), body)
 }
 
 /// Finds the catalog's category for a link such as `/c/men/t-shirts` (case, spaces and

@@ -4,6 +4,11 @@
 //! records what `PUT /v1/preferences` records (the `preferences` trait, and the channels as
 //! consent), so the next page reflects it at once.
 //!
+//! The channel boxes show the consent Tailor applies (the same answer the consent check
+//! gives), not what was once declared; each carries the state it was shown with, and saving
+//! records consent only for the boxes the shopper changed, so saving a category withdraws
+//! nothing.
+//!
 //! It trusts the storefront's visitor cookie, an unverified claim: fine for a demo's
 //! simulated shoppers, which is why it is not part of the server.
 
@@ -14,15 +19,17 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde_json::{Value, json};
-use tailor_core::MessageType;
 use tailor_core::message::{Envelope, Message, parse_message};
 use tailor_core::preferences::{self, Channels, Preferences, PriceRange};
+use tailor_core::{MessageType, Purpose};
 
 use super::Storefront;
-use super::layout::{self, Personalized};
+use super::layout;
 use super::visitor::Visitor;
 
 const FREQUENCIES: [&str; 3] = ["daily", "weekly", "monthly"];
+/// The channel boxes, each a consent purpose.
+const CHANNELS: [&str; 3] = ["email", "push", "sms"];
 
 pub(super) async fn show(State(store): State<Storefront>, headers: HeaderMap) -> Response {
     let visitor = Visitor::of(&headers);
@@ -34,7 +41,6 @@ pub(super) async fn show(State(store): State<Storefront>, headers: HeaderMap) ->
         .iter()
         .flat_map(|top| top.children.iter().map(|c| c.path.clone()))
         .collect();
-    let channels = declared.channels.clone().unwrap_or_default();
     let max_price = declared
         .price_range
         .map(|r| format!("{}", r.max))
@@ -44,6 +50,11 @@ pub(super) async fn show(State(store): State<Storefront>, headers: HeaderMap) ->
         .profile(&id)
         .map(|p| serde_json::to_value(&p).unwrap_or(Value::Null));
     let consent = engine.consent_state(&id).unwrap_or_default();
+    let allowed = |name: &str| {
+        Purpose::parse(name)
+            .and_then(|p| consent.get(&p))
+            .is_some_and(|c| c.allowed)
+    };
     let body = html! {
         h1 { "Your preferences" }
         section.card {
@@ -84,8 +95,13 @@ pub(super) async fn show(State(store): State<Storefront>, headers: HeaderMap) ->
             p { label { "Maximum price " input type="number" min="0" step="1" name="max_price" value=(max_price); } }
             fieldset {
                 legend { "Send me news by" }
-                @for (name, on) in [("email", channels.email), ("push", channels.push), ("sms", channels.sms)] {
-                    label.pref { input type="checkbox" name=(name) checked[on == Some(true)]; " " (name) }
+                @for name in CHANNELS {
+                    @let on = allowed(name);
+                    label.pref {
+                        input type="checkbox" name=(name) checked[on];
+                        input type="hidden" name={ "shown_" (name) } value=(if on { "1" } else { "0" });
+                        " " (name)
+                    }
                 }
             }
             p {
@@ -101,17 +117,17 @@ pub(super) async fn show(State(store): State<Storefront>, headers: HeaderMap) ->
             }
             button.primary type="submit" { "Save my preferences" }
         }
-    };
-    let personalized = Personalized {
-        yes: true,
-        reason: None,
+        // The SDK's consent banner, always shown here: Segment's categoryPreferences on
+        // every later event of this browser.
+        div.panel data-tailor-consent {
+            h2 { "Privacy choices for this browser" }
+        }
     };
     layout::page(
         &store,
         &visitor,
         "Your preferences",
-        personalized,
-        html! {},
+        &serde_json::json!({"page": "preferences"}),
         body,
     )
 }
@@ -128,7 +144,24 @@ pub(super) async fn save(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let on = |name: &str| Some(field(name).is_some());
+    // A box the shopper changed: checked now but shown unchecked, or the other way round. A
+    // form without the shown state (an old page) changes no channel.
+    let changed = |name: &str| {
+        let shown = field(&format!("shown_{name}"))?;
+        let on = field(name).is_some();
+        (on != (shown == "1")).then_some(on)
+    };
+    let changes = Channels {
+        email: changed("email"),
+        push: changed("push"),
+        sms: changed("sms"),
+    };
+    let declared = store
+        .engine
+        .declared_preferences(visitor.who.id())
+        .unwrap_or_default()
+        .channels
+        .unwrap_or_default();
     let prefs = Preferences {
         categories: fields
             .iter()
@@ -140,17 +173,18 @@ pub(super) async fn save(
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|m| m.is_finite() && *m > 0.0)
             .map(|max| PriceRange { min: 0.0, max }),
+        // What was declared before, with this save's changes over it.
         channels: Some(Channels {
-            email: on("email"),
-            push: on("push"),
-            sms: on("sms"),
+            email: changes.email.or(declared.email),
+            push: changes.push.or(declared.push),
+            sms: changes.sms.or(declared.sms),
         }),
         frequency: field("frequency")
             .filter(|f| FREQUENCIES.contains(f))
             .map(str::to_string),
         ..Default::default()
     };
-    let recorded = match declaration(&store, &visitor.who.json(), &prefs) {
+    let recorded = match declaration(&store, &visitor.who.json(), &prefs, &changes) {
         // The demo's backend records it for the shopper picked on the page (its pretend
         // login), as a store's backend does for its logged-in customer.
         Ok(messages) => store
@@ -168,17 +202,22 @@ pub(super) async fn save(
 }
 
 /// The messages `PUT /v1/preferences` records for a declaration: an identify call with the
-/// `preferences` trait and, when channels were declared, the consent event they make.
+/// `preferences` trait and, when channels changed, the consent event for those only.
 fn declaration(
     store: &Storefront,
     ids: &Value,
     prefs: &Preferences,
+    changes: &Channels,
 ) -> Result<Vec<Message>, String> {
     let mut bodies = vec![(
         MessageType::Identify,
         json!({"traits": {preferences::TRAIT: prefs}}),
     )];
-    let channels = prefs.channel_consent();
+    let changed = Preferences {
+        channels: Some(changes.clone()),
+        ..Default::default()
+    };
+    let channels = changed.channel_consent();
     if !channels.is_empty() {
         bodies.push((
             MessageType::Track,

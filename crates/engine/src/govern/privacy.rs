@@ -10,6 +10,11 @@
 //! truncated (`Store::purge`), so no old page image keeps a copy; an audit entry records the
 //! counts, without any id.
 //!
+//! **Audiences.** An ad platform was given the person's hashed email and phone with each
+//! audience `add`; erasure (and expiry, which takes the same path) ends every membership
+//! with a `remove` in that audience's change stream, so the next sync drops them there too.
+//! The remove names no one: it keeps only those SHA-256 match keys, nothing else of theirs.
+//!
 //! **Suppression.** Each erased userId and anonymousId is kept only as
 //! `sha256(salt ‖ 0x00 ‖ id)`, hex, with a random salt made once per data directory (meta
 //! `suppression_salt`), so the record proves nothing to someone reading the files without
@@ -112,6 +117,10 @@ pub struct ErasureReport {
     pub decisions: u64,
     /// userIds and anonymousIds now suppressed.
     pub suppressed_ids: u64,
+    /// Ad audience memberships ended by a `remove` in the audience's change stream. That
+    /// remove names no one: it keeps only the SHA-256 match keys of the email and phone
+    /// (what an ad platform needs to drop them), as suppression keeps only hashed ids.
+    pub audience_removals: u64,
 }
 
 /// A stored event as the API shows it: the message with its log position, times as RFC 3339.

@@ -76,6 +76,7 @@ impl Writer {
             let keys = tailor_store::PersonKeys {
                 profile_ids: group.iter().flat_map(|(p, _)| p.iter().copied()).collect(),
                 ids: group.iter().flat_map(|(_, i)| i.iter().cloned()).collect(),
+                at: parts.clock.now(),
             };
             let mut events = parts.store.events_of(&keys.ids, usize::MAX)?;
             events.sort_by_key(|e| e.seq);
@@ -85,6 +86,7 @@ impl Writer {
             report.identities += erased.identities;
             report.events += erased.events;
             report.decisions += erased.decisions;
+            report.audience_removals += erased.audience_removals;
         }
         let views = {
             let mut live = parts.live.fold();

@@ -1,19 +1,21 @@
 //! The admin API of journeys (`/v1/journeys…`, the outbox, audiences): definitions saved
-//! as versions, pause and resume, counts and reports, dead letters, audience exports.
+//! as versions, pause and resume, counts and reports, dead letters (audiences:
+//! `audience_book`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::Value;
-use tailor_core::{Millis, Purpose, ValidationError};
+use tailor_core::ValidationError;
 use tailor_store::OutboxStatus;
 
-use super::definition::{Journey, StoredJourney};
+use super::definition::{Action, Journey, StoredJourney};
 use super::policy::SendPolicy;
+use super::render::{self, Recipient, Rendered};
+use super::templates::{StoredTemplate, StoredTemplates, TemplateBook, TemplateDefinition};
 use super::{
-    Audience, AudienceChangeView, AudienceChanges, AudienceMember, JourneyParts, JourneyStats,
-    JourneySummary, JourneyTemplates, OutboxMessage, POLICY_META, RunView, StepStats, audiences,
-    delivery, outbox_json, report, runner, summary, templates,
+    JourneyParts, JourneyStats, JourneySummary, JourneyTemplates, OutboxMessage, POLICY_META,
+    RunView, StepStats, TEMPLATES_META, delivery, outbox_json, report, runner, summary, templates,
 };
 use crate::error::EngineError;
 
@@ -38,7 +40,24 @@ impl JourneyParts {
     /// Validates and stores a definition; a changed definition becomes a new version
     /// (running people keep theirs).
     pub fn put_journey(&self, definition: Value) -> Result<JourneySummary, EngineError> {
-        let journey = Journey::from_json(definition)?;
+        let journey = Journey::from_json_with(definition, &self.journeys.templates())?;
+        let segment_audiences = self.journeys.audience_book();
+        let taken: Vec<String> = journey
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::Audience { audience, .. } if segment_audiences.contains_key(audience) => {
+                    Some(format!(
+                        "step {:?}: audience {audience:?} is defined by a segment; steps fill audiences of their own",
+                        s.id
+                    ))
+                }
+                _ => None,
+            })
+            .collect();
+        if !taken.is_empty() {
+            return Err(ValidationError { problems: taken }.into());
+        }
         let journeys = &self.journeys;
         let mut book = (*journeys.book()).clone();
         let now = self.clock.now();
@@ -158,8 +177,160 @@ impl JourneyParts {
     pub fn journey_templates(&self) -> JourneyTemplates {
         JourneyTemplates {
             journeys: templates::journeys(),
-            messages: templates::messages(),
+            messages: self.message_templates(),
         }
+    }
+
+    /// Every message template in service (built-ins and saved ones), as the API shows them.
+    pub fn message_templates(&self) -> Vec<Value> {
+        self.journeys
+            .templates()
+            .all()
+            .map(|t| templates::template_json(t))
+            .collect()
+    }
+
+    pub fn message_template(&self, id: &str) -> Option<Value> {
+        self.journeys
+            .templates()
+            .get(id)
+            .map(|t| templates::template_json(t))
+    }
+
+    fn saved_templates(&self) -> Result<StoredTemplates, EngineError> {
+        match self.store.get_meta(TEMPLATES_META)? {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| EngineError::Corrupt(format!("message templates: {e}"))),
+            None => Ok(StoredTemplates::new()),
+        }
+    }
+
+    fn save_templates(&self, saved: &StoredTemplates) -> Result<(), EngineError> {
+        let json =
+            serde_json::to_string(saved).map_err(|e| EngineError::Internal(e.to_string()))?;
+        self.store.set_meta(TEMPLATES_META, &json)?;
+        *self.journeys.templates.write() = Arc::new(TemplateBook::new(saved));
+        Ok(())
+    }
+
+    /// Validates (the channel's parts, syntax, unknown variables, a sample render) and saves
+    /// a template; under a built-in id it replaces the default. A template journeys send
+    /// cannot change its channel.
+    pub fn put_template(&self, id: &str, definition: Value) -> Result<Value, EngineError> {
+        let definition: TemplateDefinition = serde_json::from_value(definition).map_err(|e| {
+            ValidationError::one(format!(
+                "not a template ({e}); fields: channel (email, sms, push, onsite, webhook), subject, html, text"
+            ))
+        })?;
+        templates::validate(id, &definition)?;
+        if let Some(current) = self.journeys.templates().get(id)
+            && current.definition.channel != definition.channel
+            && let Some(journey) = self.journey_using(id)
+        {
+            return Err(EngineError::Conflict(format!(
+                "journey {journey:?} sends template {id:?} on {}; a template in use keeps its channel",
+                current.definition.channel.as_str()
+            )));
+        }
+        let mut saved = self.saved_templates()?;
+        saved.insert(
+            id.to_string(),
+            StoredTemplate {
+                definition,
+                updated_at: self.clock.now(),
+            },
+        );
+        self.save_templates(&saved)?;
+        self.message_template(id)
+            .ok_or_else(|| EngineError::Internal(format!("template {id:?} vanished")))
+    }
+
+    /// Deletes a saved template: a built-in one goes back to its default; a custom one in
+    /// use by a journey is refused.
+    pub fn delete_template(&self, id: &str) -> Result<Value, EngineError> {
+        let book = self.journeys.templates();
+        let Some(current) = book.get(id) else {
+            return Err(EngineError::NotFound(format!("template {id:?}")));
+        };
+        if !current.built_in
+            && let Some(journey) = self.journey_using(id)
+        {
+            return Err(EngineError::Conflict(format!(
+                "journey {journey:?} sends template {id:?}; change the journey first"
+            )));
+        }
+        let mut saved = self.saved_templates()?;
+        saved.remove(id);
+        self.save_templates(&saved)?;
+        Ok(self
+            .message_template(id)
+            .unwrap_or_else(|| serde_json::json!({"id": id, "deleted": true})))
+    }
+
+    /// The first journey whose current version sends template `id`.
+    fn journey_using(&self, id: &str) -> Option<String> {
+        self.journeys.book().iter().find_map(|(journey, stored)| {
+            stored
+                .current()
+                .steps
+                .iter()
+                .any(|s| matches!(&s.action, Action::Send { template, .. } if template == id))
+                .then(|| journey.clone())
+        })
+    }
+
+    /// Renders template `id` (or `draft`, an unsaved definition) for the person `person`
+    /// names, as their next message would be: their cart, `decide`'s recommendations and
+    /// promotion (logged with `channel: preview`), an unsubscribe link that does nothing.
+    pub fn preview_template(
+        &self,
+        id: &str,
+        person: &str,
+        draft: Option<Value>,
+    ) -> Result<Rendered, EngineError> {
+        let template = match draft {
+            Some(v) => {
+                let definition: TemplateDefinition = serde_json::from_value(v)
+                    .map_err(|e| ValidationError::one(format!("not a template: {e}")))?;
+                let compiled = templates::validate(id, &definition)?;
+                Arc::new(templates::Template {
+                    id: id.to_string(),
+                    definition,
+                    built_in: false,
+                    modified: false,
+                    updated_at: None,
+                    compiled,
+                })
+            }
+            None => self
+                .journeys
+                .templates()
+                .get(id)
+                .cloned()
+                .ok_or_else(|| EngineError::NotFound(format!("template {id:?}")))?,
+        };
+        let profile = self
+            .live
+            .with_registry(|r| r.find(person).cloned())
+            .ok_or_else(|| EngineError::NotFound(format!("person {person:?}")))?;
+        let channel = template.definition.channel;
+        let unsubscribe = self.unsubscribe_url(channel, "preview");
+        let trigger = serde_json::Map::new();
+        render::render(
+            self,
+            &template,
+            &Recipient {
+                profile: &profile,
+                user_id: profile.user_ids.first().map(String::as_str),
+                anonymous_id: profile.anonymous_ids.first().map(String::as_str),
+                journey: "preview",
+                trigger: &trigger,
+                unsubscribe_url: unsubscribe.as_deref(),
+                channel_context: "preview",
+            },
+            self.clock.now(),
+        )
+        .map_err(|e| ValidationError::one(e).into())
     }
 
     pub fn journey_policy(&self) -> Arc<SendPolicy> {
@@ -244,119 +415,5 @@ impl JourneyParts {
         write.count(&item.journey, runner::JOURNEY_STEP, "replayed");
         self.store.journey_write(&write)?;
         Ok(outbox_json(&item))
-    }
-
-    /// An audience's members who may be used for advertising now.
-    pub fn audience(&self, name: &str) -> Result<Audience, EngineError> {
-        let (members, left_out) = self.audience_people(name)?;
-        let value = self.predicted_values(&members);
-        let members = members
-            .into_iter()
-            .zip(value)
-            .map(|((person, added_at), predicted_value)| AudienceMember {
-                person,
-                added_at,
-                predicted_value,
-            })
-            .collect();
-        Ok(Audience {
-            audience: name.to_string(),
-            members,
-            without_consent: left_out,
-        })
-    }
-
-    /// The audience's add/remove stream after position `after`, for an ad platform sync.
-    pub fn audience_changes(
-        &self,
-        name: &str,
-        after: i64,
-        limit: usize,
-    ) -> Result<AudienceChanges, EngineError> {
-        let changes = self.store.audience_changes(name, after, limit)?;
-        let next = changes.last().map_or(after, |c| c.seq);
-        let changes = changes
-            .into_iter()
-            .map(|c| AudienceChangeView {
-                seq: c.seq,
-                person: c.person,
-                op: c.op,
-                at: c.at,
-            })
-            .collect();
-        Ok(AudienceChanges {
-            audience: name.to_string(),
-            changes,
-            next,
-        })
-    }
-
-    /// The audience in customer-match form: one row per member with advertising consent,
-    /// `email,phone` as lower-case hex SHA-256 of the normalized values (empty if unknown),
-    /// and `value`, the member's predicted value (`predictions.predicted_value`; empty before
-    /// a model is trained) for value-based bidding and lookalikes.
-    pub fn audience_export(&self, name: &str) -> Result<String, EngineError> {
-        let (members, _) = self.audience_people(name)?;
-        let values = self.predicted_values(&members);
-        let mut csv = String::from("email,phone,value\n");
-        let registry = self.live.registry();
-        for ((person, _), value) in members.into_iter().zip(values) {
-            let Some(p) = registry.find(&person) else {
-                continue;
-            };
-            let text = |k: &str| {
-                p.traits
-                    .get(k)
-                    .and_then(|v| v.value.as_str().map(str::to_string))
-            };
-            let email = text("email")
-                .as_deref()
-                .and_then(audiences::normalize_email);
-            let phone = text("phone")
-                .as_deref()
-                .and_then(audiences::normalize_phone);
-            if email.is_none() && phone.is_none() {
-                continue;
-            }
-            let hash = |v: Option<String>| v.map(|v| audiences::sha256_hex(&v)).unwrap_or_default();
-            let value = value.map(|v| format!("{v:.2}")).unwrap_or_default();
-            csv.push_str(&format!("{},{},{value}\n", hash(email), hash(phone)));
-        }
-        Ok(csv)
-    }
-
-    /// Each member's predicted value, if a model is trained.
-    fn predicted_values(&self, members: &[(String, Millis)]) -> Vec<Option<f64>> {
-        let models = self.predictions.current();
-        let registry = self.live.registry();
-        let now = self.clock.now();
-        members
-            .iter()
-            .map(|(person, _)| {
-                let (models, p) = (models.as_ref()?, registry.find(person)?);
-                models.predict(p, now, None).predicted_value
-            })
-            .collect()
-    }
-
-    /// Members with advertising consent now, and how many were left out for lack of it.
-    fn audience_people(&self, name: &str) -> Result<(Vec<(String, Millis)>, usize), EngineError> {
-        let all = self.store.audience_members(name)?;
-        let policy = self.consent.policy();
-        let registry = self.live.registry();
-        let total = all.len();
-        let kept: Vec<(String, Millis)> = all
-            .into_iter()
-            .filter(|(person, _)| {
-                policy
-                    .may(
-                        registry.find(person).map(|p| p.as_ref()),
-                        Purpose::Advertising,
-                    )
-                    .allowed
-            })
-            .collect();
-        let left_out = total - kept.len();
-        Ok((kept, left_out))
     }
 }

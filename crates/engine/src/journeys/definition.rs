@@ -10,7 +10,7 @@ use tailor_core::validate::Problems;
 use tailor_core::{Millis, ValidationError};
 
 pub use super::channels::Channel;
-use super::templates;
+use super::templates::TemplateBook;
 
 /// Longest wait a step may ask for.
 const MAX_DURATION: Millis = 365 * DAY;
@@ -239,8 +239,22 @@ pub fn parse_duration(s: &str) -> Option<Millis> {
 }
 
 impl Journey {
-    /// Parses a definition, reporting every problem found (shape and meaning) at once.
+    /// Parses a definition against the templates that ship, reporting every problem found
+    /// (shape and meaning) at once.
     pub fn from_json(v: Value) -> Result<Journey, ValidationError> {
+        Journey::from_json_with(v, &TemplateBook::default())
+    }
+
+    /// Parses a definition whose `send` steps use the templates of `templates` (the
+    /// built-ins if it is empty).
+    pub fn from_json_with(v: Value, templates: &TemplateBook) -> Result<Journey, ValidationError> {
+        let built_ins;
+        let templates = if templates.all().next().is_none() {
+            built_ins = TemplateBook::new(&Default::default());
+            &built_ins
+        } else {
+            templates
+        };
         let mut problems = Problems::default();
         let Value::Object(mut top) = v else {
             return Err(ValidationError::one("a journey must be a JSON object"));
@@ -294,7 +308,7 @@ impl Journey {
         if let Some(j) = &journey
             && problems.is_empty()
         {
-            j.check(&mut problems);
+            j.check(&mut problems, templates);
         }
         match journey {
             Some(j) => problems.into_result(j),
@@ -307,7 +321,7 @@ impl Journey {
 
     /// Checks what parsing cannot: ids, references, durations, templates, reachability
     /// and cycles.
-    pub fn check(&self, problems: &mut Problems) {
+    pub fn check(&self, problems: &mut Problems, templates: &TemplateBook) {
         if self.id.is_empty()
             || self.id.len() > 100
             || !self
@@ -450,12 +464,8 @@ impl Journey {
                     if max_views.is_some_and(|n| n == 0 || n > 100) {
                         problems.push(format!("{at}: `maxViews` must be 1-100"));
                     }
-                    if templates::find(*channel, template).is_none() {
-                        problems.push(format!(
-                            "{at}: no {} template {template:?}; available: {}",
-                            channel.as_str(),
-                            templates::names(*channel).join(", ")
-                        ));
+                    if let Err(e) = templates.usable(*channel, template) {
+                        problems.push(format!("{at}: {e}"));
                     }
                     match (channel, url) {
                         (Channel::Webhook, None) => {
@@ -466,8 +476,8 @@ impl Journey {
                         {
                             problems.push(format!("{at}: `url` must be an http(s) URL"))
                         }
-                        (Channel::Email | Channel::Push | Channel::Onsite, Some(_)) => problems.push(format!(
-                            "{at}: `url` is only for webhook steps (email and push go to the configured providers, onsite to `decide`)"
+                        (Channel::Email | Channel::Sms | Channel::Push | Channel::Onsite, Some(_)) => problems.push(format!(
+                            "{at}: `url` is only for webhook steps (email, sms and push go to the configured providers, onsite to `decide`)"
                         )),
                         _ => {}
                     }

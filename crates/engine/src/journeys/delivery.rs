@@ -16,11 +16,11 @@ use tailor_core::time::{DAY, SECOND};
 use tailor_core::{Millis, Purpose};
 use tailor_store::{JourneyWrite, OutboxItem, OutboxStatus, RunStatus};
 
-use super::channels::{ChannelConfig, Channels, SendError};
+use super::channels::{Channels, Email, SendError};
 use super::definition::{Channel, DEFAULT_ONSITE_TTL, DEFAULT_ONSITE_VIEWS, parse_duration};
 use super::policy::Zone;
+use super::render::{self, Recipient};
 use super::{Ack, JourneyParts};
-use super::{render, templates};
 use crate::decide::onsite::OnsiteMessage;
 use crate::profile::Profile;
 
@@ -55,13 +55,12 @@ enum Verdict {
 impl Delivery {
     pub(crate) fn new(
         parts: Arc<JourneyParts>,
-        config: ChannelConfig,
         settle: mpsc::Receiver<Ack>,
         stop: Arc<AtomicBool>,
     ) -> Delivery {
         Delivery {
+            channels: Channels::new((*parts.channels).clone()),
             parts,
-            channels: Channels::new(config),
             settle,
             stop,
         }
@@ -154,6 +153,9 @@ impl Delivery {
                         item.last_error = None;
                     }
                     Err(e) => {
+                        if e.bounced {
+                            self.record_bounce(&item, &payload, &e.message);
+                        }
                         item.attempts += 1;
                         item.last_error = Some(e.message.clone());
                         if !e.retry || item.attempts >= MAX_ATTEMPTS {
@@ -199,12 +201,7 @@ impl Delivery {
         let Some(p) = profile else {
             return Verdict::Skip("unknown_person".into());
         };
-        let purpose = match item.channel.as_str() {
-            "email" => Some(Purpose::Email),
-            "push" => Some(Purpose::Push),
-            "onsite" => Some(Purpose::Personalization),
-            _ => None,
-        };
+        let purpose: Option<Purpose> = Channel::parse(&item.channel).and_then(Channel::purpose);
         if let Some(purpose) = purpose
             && !parts.consent.policy().may(Some(p), purpose).allowed
         {
@@ -238,7 +235,9 @@ impl Delivery {
                 return Verdict::Defer(now + 10 * SECOND, "store");
             }
         }
-        if item.channel == "email" && email_of(p).is_none() {
+        if (item.channel == "email" && email_of(p).is_none())
+            || (item.channel == "sms" && phone_of(p).is_none())
+        {
             return Verdict::Skip("no_address".into());
         }
         Verdict::Send
@@ -254,22 +253,43 @@ impl Delivery {
     ) -> Result<Option<OnsiteMessage>, SendError> {
         let channel = Channel::parse(&item.channel).unwrap_or(Channel::Webhook);
         let template_name = payload["template"].as_str().unwrap_or_default();
-        let template = templates::find(channel, template_name).ok_or_else(|| SendError {
-            retry: false,
-            message: format!("no {} template {template_name:?}", channel.as_str()),
-        })?;
+        let templates = self.parts.journeys.templates();
+        let template = templates
+            .get(template_name)
+            .filter(|t| t.definition.channel == channel)
+            .ok_or_else(|| {
+                SendError::permanent(format!(
+                    "no {} template {template_name:?}",
+                    channel.as_str()
+                ))
+            })?;
+        let unsubscribe = self.parts.unsubscribe_url(channel, &item.key);
+        let trigger = payload["trigger"].as_object().cloned().unwrap_or_default();
         let rendered = render::render(
             &self.parts,
             template,
-            profile,
-            payload["userId"].as_str(),
-            payload["anonymousId"].as_str(),
-            &item.journey,
+            &Recipient {
+                profile,
+                user_id: payload["userId"].as_str(),
+                anonymous_id: payload["anonymousId"].as_str(),
+                journey: &item.journey,
+                trigger: &trigger,
+                unsubscribe_url: unsubscribe.as_deref(),
+                channel_context: "journey",
+            },
+            now,
         )
-        .map_err(|e| SendError {
-            retry: false,
-            message: format!("template {template_name:?} failed to render: {e}"),
+        .map_err(|e| {
+            SendError::permanent(format!("template {template_name:?} failed to render: {e}"))
         })?;
+        let context = json!({
+            "journey": item.journey,
+            "step": payload["stepId"],
+            "userId": payload["userId"],
+            "anonymousId": payload["anonymousId"],
+            "decisionId": rendered.decision_id,
+            "timestamp": tailor_core::time::format_timestamp(now),
+        });
         match channel {
             Channel::Onsite => {
                 let ttl = payload["ttl"]
@@ -284,7 +304,7 @@ impl Delivery {
                     journey: item.journey.clone(),
                     priority: item.priority,
                     title: rendered.subject,
-                    body: rendered.body,
+                    body: rendered.text,
                     products: rendered.products,
                     decision_id: rendered.decision_id,
                     delivered_at: now,
@@ -294,8 +314,21 @@ impl Delivery {
             }
             Channel::Email => {
                 let to = email_of(profile).unwrap_or_default();
+                let email = Email {
+                    key: &item.key,
+                    to: &to,
+                    subject: &rendered.subject,
+                    text: &rendered.text,
+                    html: rendered.html.as_deref(),
+                    unsubscribe: unsubscribe.as_deref(),
+                    context,
+                };
+                self.channels.email(&email, now).map(|()| None)
+            }
+            Channel::Sms => {
+                let to = phone_of(profile).unwrap_or_default();
                 self.channels
-                    .email(&item.key, &to, &rendered.subject, &rendered.body)
+                    .sms(&item.key, &to, rendered.text.trim(), now, &context)
                     .map(|()| None)
             }
             Channel::Push | Channel::Webhook => {
@@ -304,9 +337,8 @@ impl Delivery {
                         self.channels
                             .push_url()
                             .map(str::to_string)
-                            .ok_or_else(|| SendError {
-                                retry: false,
-                                message: "push is not configured: set TAILOR_PUSH_URL".into(),
+                            .ok_or_else(|| {
+                                SendError::permanent("push is not configured: set TAILOR_PUSH_URL")
                             })?
                     }
                     _ => payload["url"].as_str().unwrap_or_default().to_string(),
@@ -319,7 +351,7 @@ impl Delivery {
                     "userId": payload["userId"],
                     "anonymousId": payload["anonymousId"],
                     "title": rendered.subject,
-                    "body": rendered.body,
+                    "body": rendered.text,
                     "products": rendered.products,
                     "decisionId": rendered.decision_id,
                     "timestamp": tailor_core::time::format_timestamp(now),
@@ -330,6 +362,54 @@ impl Delivery {
             }
         }
     }
+
+    /// The receiving server refused the address for good: an `Email Bounced` event for the
+    /// person, so nothing more is sent there (the profile counts it; `verdict` skips).
+    fn record_bounce(&self, item: &OutboxItem, payload: &Value, reason: &str) {
+        let mut body = json!({
+            "event": "Email Bounced",
+            "messageId": format!("bounce-{}", item.key),
+            "properties": {"bounce_type": "hard", "messageKey": item.key,
+                           "reason": reason.chars().take(500).collect::<String>()},
+        });
+        for k in ["userId", "anonymousId"] {
+            if let Some(id) = payload[k].as_str() {
+                body[k] = json!(id);
+            }
+        }
+        if body.get("userId").is_none() && body.get("anonymousId").is_none() {
+            body["userId"] = json!(item.person);
+        }
+        let now = self.parts.clock.now();
+        let envelope = tailor_core::message::Envelope {
+            received_at: now,
+            ..Default::default()
+        };
+        let recorded = tailor_core::message::parse_message(
+            body,
+            Some(tailor_core::MessageType::Track),
+            &envelope,
+            || format!("bounce-{now}"),
+        )
+        .map_err(|e| e.message)
+        .and_then(|m| {
+            self.parts
+                .ingest
+                .append_blocking(vec![m])
+                .map_err(|e| e.to_string())
+        });
+        if let Err(e) = recorded {
+            tracing::warn!(key = item.key, error = e, "outbox: cannot record a bounce");
+        }
+    }
+}
+
+/// The person's number in E.164, which SMS providers take.
+fn phone_of(p: &Profile) -> Option<String> {
+    p.traits
+        .get("phone")
+        .and_then(|v| v.value.as_str())
+        .and_then(super::audiences::normalize_phone)
 }
 
 fn email_of(p: &Profile) -> Option<String> {

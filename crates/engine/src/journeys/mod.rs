@@ -6,9 +6,14 @@
 //!   the log after a restart), runs stepped, timers fired; every decision is one store
 //!   transaction together with the log position it covers.
 //! - `delivery` — the outbox thread: policies at send time, render, send, mark.
-//! - `onsite` — delivered on-site messages, shown by the `onsite.message` placement.
+//! - `templates` — message templates (the marketer's, over the built-in defaults), in the
+//!   language of `language`, filled for one person by `render`.
+//! - `unsubscribe` — signed one-click links; `inbound` — what providers report back
+//!   (bounces, complaints, SMS replies).
 //! - `report` — sent vs control: conversions, revenue, unsubscribes.
-//! - `policy`, `channels`, `render`, `audiences` — what those use.
+//! - `audience_book` — ad audiences: the ones a segment defines and the ones steps fill,
+//!   their members, change streams and upload files (`audiences`: the match keys).
+//! - `policy`, `channels` — what those use.
 //!
 //! **Exactness.** Runs are keyed by the journey and the log position of the entering event,
 //! outbox messages by `{run}:{step}`, and each scheduler decision is written atomically with
@@ -19,15 +24,20 @@
 //! exactly-once; the wire is at-least-once with a stable key.
 
 mod admin;
-mod audiences;
+pub mod audience_book;
+pub mod audiences;
 pub mod channels;
 pub mod definition;
 mod delivery;
+pub mod inbound;
+pub mod language;
 pub mod policy;
-mod render;
+pub mod render;
 pub mod report;
 mod runner;
+mod scan;
 pub mod templates;
+pub mod unsubscribe;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -56,6 +66,8 @@ use policy::SendPolicy;
 const JOURNEYS_META: &str = "journeys";
 /// Where the send policy is kept.
 const POLICY_META: &str = "journey_policy";
+/// Where the saved message templates are kept.
+const TEMPLATES_META: &str = "message_templates";
 
 /// An event the writer hands the scheduler.
 pub(crate) struct Seen {
@@ -65,6 +77,11 @@ pub(crate) struct Seen {
     /// this event left it; `None` when read back from the log, where the scheduler
     /// evaluates conditions over the profile as it is then.
     pub eligible: Option<Vec<String>>,
+    /// Who this profile change moved into or out of a segment audience.
+    pub audience: Vec<tailor_store::AudienceChange>,
+    /// The event stated consent choices that leave advertising refused: the person leaves
+    /// every audience.
+    pub refuses_ads: bool,
 }
 
 pub(crate) type Observed = Vec<Seen>;
@@ -108,6 +125,8 @@ pub(crate) struct Journeys {
     /// for; kept by the writer, built from all profiles when a journey or the engine starts.
     members: Mutex<HashMap<String, (Value, HashSet<crate::profile::ProfileId>)>>,
     policy: RwLock<Arc<SendPolicy>>,
+    /// The message templates in service (built-ins under the saved ones), compiled.
+    templates: RwLock<Arc<templates::TemplateBook>>,
     hook: mpsc::Sender<ToScheduler>,
     /// Settle requests for the outbox thread.
     outbox: mpsc::Sender<Ack>,
@@ -115,6 +134,14 @@ pub(crate) struct Journeys {
     inbox: Arc<Inbox>,
     /// The prediction models in service, for conditions on `predictions.*`.
     models: ModelSlot,
+    /// The segment audiences (see `audience_book`).
+    audiences: RwLock<Arc<audience_book::AudienceBook>>,
+    /// Who is in each segment audience now (profiles), kept by the writer and the scan.
+    audience_members: Mutex<HashMap<String, HashSet<crate::profile::ProfileId>>>,
+    /// Segment audiences take only people who allow advertising.
+    consent: Arc<Consent>,
+    /// A segment audience changed: the scheduler scans all profiles on its next pass.
+    scan_now: std::sync::atomic::AtomicBool,
 }
 
 /// What journeys use of the rest of the engine (the scheduler, the outbox thread, the
@@ -133,6 +160,10 @@ pub(crate) struct JourneyParts {
     pub decider: Arc<Decider>,
     /// `updateProfile` steps change traits through the ordinary ingest path.
     pub ingest: Ingest,
+    /// The providers and what messages say about the store (name, currency, public URL).
+    pub channels: Arc<ChannelConfig>,
+    /// Signs and checks one-click unsubscribe links.
+    pub links: unsubscribe::Links,
 }
 
 impl JourneyParts {
@@ -153,12 +184,6 @@ impl JourneyParts {
             "journeys still had work after {SETTLE_ROUNDS} rounds"
         )))
     }
-
-    /// A product's name, or its id if the catalog no longer has it.
-    fn product_name(&self, id: &str) -> String {
-        self.live
-            .with_catalog(|c| c.product(id).map_or(id.to_string(), |p| p.name.clone()))
-    }
 }
 
 impl Journeys {
@@ -166,7 +191,11 @@ impl Journeys {
         store: &dyn Store,
         models: ModelSlot,
         inbox: Arc<Inbox>,
+        consent: Arc<Consent>,
     ) -> Result<(Journeys, Inlets), EngineError> {
+        let audiences: audience_book::AudienceBook =
+            crate::meta::load(store, audience_book::AUDIENCES_META, "audiences")?
+                .unwrap_or_default();
         let book: JourneyBook = match store.get_meta(JOURNEYS_META)? {
             Some(json) => serde_json::from_str(&json)
                 .map_err(|e| EngineError::Corrupt(format!("journeys: {e}")))?,
@@ -177,6 +206,11 @@ impl Journeys {
                 .map_err(|e| EngineError::Corrupt(format!("journey policy: {e}")))?,
             None => SendPolicy::default(),
         };
+        let saved: templates::StoredTemplates = match store.get_meta(TEMPLATES_META)? {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| EngineError::Corrupt(format!("message templates: {e}")))?,
+            None => BTreeMap::new(),
+        };
         let (hook, observed) = mpsc::channel();
         let (outbox, outbox_rx) = mpsc::channel();
         let journeys = Journeys {
@@ -185,10 +219,15 @@ impl Journeys {
             members: Mutex::new(HashMap::new()),
             book: RwLock::new(Arc::new(book)),
             policy: RwLock::new(Arc::new(policy)),
+            templates: RwLock::new(Arc::new(templates::TemplateBook::new(&saved))),
             hook,
             outbox,
             inbox,
             models,
+            audiences: RwLock::new(Arc::new(audiences)),
+            audience_members: Mutex::new(HashMap::new()),
+            consent,
+            scan_now: std::sync::atomic::AtomicBool::new(true),
         };
         let inlets = Inlets {
             observed,
@@ -197,9 +236,18 @@ impl Journeys {
         Ok((journeys, inlets))
     }
 
-    /// Whether the writer must call [`Journeys::observe`] for events whatever their name.
+    /// Whether the writer must call [`Journeys::observe`] for events whatever their name:
+    /// a journey is entered by a segment, or an audience is defined by one or filled by
+    /// steps (a consent withdrawal ends those memberships).
     pub(crate) fn has_segments(&self) -> bool {
         !self.segments.read().is_empty()
+            || !self.audiences.read().is_empty()
+            || self.book.read().values().any(|j| {
+                j.versions
+                    .iter()
+                    .flat_map(|v| v.steps.iter())
+                    .any(|s| matches!(s.action, definition::Action::Audience { .. }))
+            })
     }
 
     /// Called by the writer right after it folded one committed event: if some journey
@@ -228,11 +276,17 @@ impl Journeys {
             );
         }
         let segments = self.segments.read().clone();
+        let mut audience = Vec::new();
+        let mut refuses_ads = false;
         if let Some(p) = profile
-            && !segments.is_empty()
+            && (!segments.is_empty() || !self.audiences.read().is_empty())
         {
-            // On the writer's path: predictions only if a segment reads them.
-            let models = self.segment_models(&segments);
+            // On the writer's path: predictions only if a condition reads them.
+            let models = self.segment_models(&segments).or_else(|| {
+                self.audiences_read_predictions()
+                    .then(|| self.models.read().clone())
+                    .flatten()
+            });
             let doc = crate::decide::visitor::attributes(
                 Some(p),
                 &serde_json::Map::new(),
@@ -255,12 +309,22 @@ impl Journeys {
                     eligible.push(s.id.clone());
                 }
             }
+            drop(members);
+            audience = self.audience_transitions(p, &doc, now);
         }
-        if name.is_some() || !eligible.is_empty() {
+        if let Some(p) = profile
+            && audience_book::states_consent(m)
+            && !self.may_advertise(p)
+        {
+            refuses_ads = true;
+        }
+        if name.is_some() || !eligible.is_empty() || !audience.is_empty() || refuses_ads {
             out.push(Seen {
                 seq,
                 message: m.clone(),
                 eligible: Some(eligible),
+                audience,
+                refuses_ads,
             });
         }
     }
@@ -324,6 +388,10 @@ impl Journeys {
 
     pub(crate) fn policy(&self) -> Arc<SendPolicy> {
         self.policy.read().clone()
+    }
+
+    pub(crate) fn templates(&self) -> Arc<templates::TemplateBook> {
+        self.templates.read().clone()
     }
 
     fn save(&self, store: &dyn Store, book: JourneyBook) -> Result<(), EngineError> {
@@ -561,6 +629,9 @@ pub struct RunView {
 #[serde(rename_all = "camelCase")]
 pub struct Audience {
     pub audience: String,
+    /// The segment that defines it; absent for an audience journey steps fill.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub definition: Option<audience_book::AudienceDefinition>,
     pub members: Vec<AudienceMember>,
     /// Members left out for lack of advertising consent.
     pub without_consent: usize,
@@ -588,13 +659,17 @@ pub struct AudienceChanges {
 
 #[derive(Debug, Clone, serde::Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
 pub struct AudienceChangeView {
     pub seq: i64,
-    pub person: String,
+    /// `null` in the `remove` an erasure or expiry leaves: it names no one.
+    pub person: Option<String>,
     /// `add` or `remove`.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub op: tailor_store::AudienceOp,
     pub at: Millis,
+    /// The hashed email and phone each platform matches them by, as given with the `add`.
+    pub match_keys: Option<audiences::MatchKeys>,
 }
 
 /// The scheduler and delivery threads.
@@ -622,11 +697,7 @@ async fn ask(send: impl FnOnce(Ack) -> bool) -> Result<usize, EngineError> {
 }
 
 /// Starts the scheduler and the delivery thread.
-pub(crate) fn start(
-    parts: &Arc<JourneyParts>,
-    inlets: Inlets,
-    channels: ChannelConfig,
-) -> Result<Threads, EngineError> {
+pub(crate) fn start(parts: &Arc<JourneyParts>, inlets: Inlets) -> Result<Threads, EngineError> {
     prepare(parts)?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
@@ -646,7 +717,7 @@ pub(crate) fn start(
         let (parts, stop) = (parts.clone(), stop.clone());
         spawn(
             "tailor-outbox",
-            Box::new(move || delivery::Delivery::new(parts, channels, inlets.outbox, stop).run()),
+            Box::new(move || delivery::Delivery::new(parts, inlets.outbox, stop).run()),
         )?
     };
     Ok(Threads {
@@ -673,6 +744,18 @@ fn prepare(parts: &JourneyParts) -> Result<(), EngineError> {
     parts
         .live
         .with_registry(|r| journeys.baseline_segments(r, now));
+    // Segment audiences start from what the store holds; the scheduler's first scan
+    // brings them up to date with the profiles.
+    for name in journeys.audience_book().keys() {
+        let stored = parts.store.audience_members(name)?;
+        let set: HashSet<crate::profile::ProfileId> = parts.live.with_registry(|r| {
+            stored
+                .iter()
+                .filter_map(|(person, _)| r.find(person).map(|p| p.id))
+                .collect()
+        });
+        journeys.audience_members.lock().insert(name.clone(), set);
+    }
     for item in parts
         .store
         .outbox_where(OutboxStatus::Sent, None, Some("onsite"))?

@@ -129,7 +129,7 @@ pub struct QuietHours {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendPolicy {
-    /// Per channel (`email`, `push`, `webhook`).
+    /// Per channel (`email`, `sms`, `push`, `webhook`, `onsite`).
     #[serde(default)]
     pub caps: BTreeMap<String, Cap>,
     /// Across all channels.
@@ -156,9 +156,9 @@ impl SendPolicy {
     pub fn validate(&self) -> Result<(), ValidationError> {
         let mut problems = Problems::default();
         for name in self.caps.keys() {
-            if !["email", "push", "webhook", "onsite"].contains(&name.as_str()) {
+            if super::channels::Channel::parse(name).is_none() {
                 problems.push(format!(
-                    "caps: unknown channel {name:?}; channels are email, push, webhook, onsite"
+                    "caps: unknown channel {name:?}; channels are email, sms, push, webhook, onsite"
                 ));
             }
         }

@@ -79,7 +79,7 @@ pub(crate) fn in_control(journey: &str, person: &str, percent: f64) -> bool {
 }
 
 pub(crate) struct Runner {
-    parts: Arc<JourneyParts>,
+    pub(super) parts: Arc<JourneyParts>,
     observed: mpsc::Receiver<ToScheduler>,
     stop: Arc<AtomicBool>,
     cursor: Seq,
@@ -88,12 +88,15 @@ pub(crate) struct Runner {
     behind: bool,
     /// When profiles were last scanned for date-trait anniversaries (engine clock).
     last_date_scan: Millis,
+    /// When profiles were last scanned for segments, and with which model version.
+    pub(super) last_segment_scan: Millis,
+    pub(super) scanned_models: Option<u32>,
 }
 
 /// The outcome of stepping one run: what to write, and traits to ingest first.
 #[derive(Default)]
-struct Effects {
-    write: JourneyWrite,
+pub(super) struct Effects {
+    pub(super) write: JourneyWrite,
     identifies: Vec<Message>,
 }
 
@@ -111,6 +114,8 @@ impl Runner {
             send_time: Box::new(MostOpenedHour),
             behind: false,
             last_date_scan: Millis::MIN / 2,
+            last_segment_scan: Millis::MIN / 2,
+            scanned_models: None,
         }
     }
 
@@ -161,6 +166,10 @@ impl Runner {
                 self.last_date_scan = Millis::MIN / 2;
             }
             self.guarded(Runner::fire_dates);
+            self.guarded(|r| {
+                work += r.scan_segments()?;
+                Ok(())
+            });
             loop {
                 let mut fired = 0;
                 self.guarded(|r| {
@@ -224,6 +233,8 @@ impl Runner {
                     seq: e.seq,
                     message: e.message,
                     eligible: None,
+                    audience: Vec::new(),
+                    refuses_ads: false,
                 })
                 .collect();
             self.on_events(&picked)?;
@@ -238,7 +249,7 @@ impl Runner {
         Ok(())
     }
 
-    fn commit(
+    pub(super) fn commit(
         &mut self,
         mut effects: Effects,
         cursor: Option<Seq>,
@@ -318,6 +329,17 @@ impl Runner {
             self.parts.inbox.dismiss(persons, key);
         }
         let store = self.parts.store.clone();
+        effects.write.audience.extend(seen.audience.iter().cloned());
+        if seen.refuses_ads {
+            // Out of every audience they are in (a remove of a non-member writes nothing).
+            for (audience, _) in store.audience_names()? {
+                effects.write.audience.extend(
+                    persons
+                        .iter()
+                        .map(|p| super::audience_book::remove(&audience, p, now)),
+                );
+            }
+        }
         let runs = store.journey_runs_of(persons)?;
         let book = self.parts.journeys.book();
         for mut run in runs
@@ -428,7 +450,7 @@ impl Runner {
         clippy::too_many_arguments,
         reason = "the parts of a new run, kept explicit"
     )]
-    fn enter(
+    pub(super) fn enter(
         &self,
         def: &Journey,
         version: u32,
@@ -590,13 +612,11 @@ impl Runner {
         let state = state_of(run);
         if def.goal.as_ref().is_some_and(|g| g.leave_audiences) {
             for audience in &state.audiences {
-                effects.write.audience.push(AudienceChange {
-                    seq: 0,
-                    audience: audience.clone(),
-                    person: run.person.clone(),
-                    op: AudienceOp::Remove,
-                    at: now,
-                });
+                effects.write.audience.push(super::audience_book::remove(
+                    audience,
+                    &run.person,
+                    now,
+                ));
             }
         }
         run.status = RunStatus::Converted;
@@ -816,6 +836,9 @@ impl Runner {
                             person: run.person.clone(),
                             op,
                             at: now,
+                            match_keys: profile
+                                .and_then(super::audiences::MatchKeys::of)
+                                .map(|k| k.to_json()),
                         });
                         effects.write.count(&def.id, step.id.clone(), op.as_str());
                     }
@@ -975,7 +998,7 @@ fn identify(
 }
 
 /// The journey's re-entry rules, given the person's runs of it.
-fn may_reenter(def: &Journey, theirs: &[&JourneyRun], now: Millis) -> bool {
+pub(super) fn may_reenter(def: &Journey, theirs: &[&JourneyRun], now: Millis) -> bool {
     let allowed = match def.reentry.policy {
         ReentryPolicy::Never => theirs.is_empty(),
         ReentryPolicy::AfterExit => !theirs.iter().any(|r| r.status == RunStatus::Active),

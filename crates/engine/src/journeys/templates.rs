@@ -1,122 +1,395 @@
-//! What ships with Tailor: message templates (per channel, with `{{placeholders}}` filled
-//! from the profile and from `decide`) and ready-made journeys (`GET /v1/journeys/templates`),
-//! which an admin copies, edits and `PUT`s.
+//! Message templates and ready-made journeys. Templates are the marketer's
+//! (`PUT /v1/templates/{id}`): a channel and its parts — an email's subject, HTML and text;
+//! an SMS's text; a push or on-site message's title (`subject`) and text — in the language
+//! of `language`. The templates that ship are editable defaults: saving one under a
+//! built-in id replaces it, deleting that restores the default. The ready-made journeys
+//! (`GET /v1/journeys/templates`) are copied, edited and `PUT` by an admin.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tailor_core::validate::Problems;
+use tailor_core::{Millis, ValidationError};
 
 use super::channels::Channel;
+use super::language::{self, Compiled, HTML, SUBJECT, TEXT};
 
-/// A message template. `placements` are asked of `decide` when it renders, so an email
-/// shows the same recommendations and promotions as the website.
-#[derive(Debug, Clone, Copy)]
-pub struct MessageTemplate {
-    pub name: &'static str,
+/// A template as an admin writes it (the id is in the URL).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TemplateDefinition {
     pub channel: Channel,
-    /// Email subject or push title.
-    pub subject: &'static str,
-    pub body: &'static str,
-    pub placements: &'static [&'static str],
+    /// An email's subject, a push or on-site message's title.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subject: String,
+    /// An email's HTML part (escaped by default).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub html: String,
+    /// An email's text part; an SMS, push or on-site message's body.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
 }
 
-/// Placeholders a template may use.
-pub const PLACEHOLDERS: &[&str] = &["name", "cart", "cartValue", "recs", "promo", "journey"];
-
-const TEMPLATES: &[MessageTemplate] = &[
-    MessageTemplate {
-        name: "cart-reminder",
-        channel: Channel::Email,
-        subject: "{{name}}, your cart is waiting",
-        body: "Hi {{name}},\n\nYou left these in your cart:\n{{cart}}\nTotal: {{cartValue}}\n\nYou may also like:\n{{recs}}\n\n{{promo}}\n",
-        placements: &["recs.cart", "promo.banner"],
-    },
-    MessageTemplate {
-        name: "browse-reminder",
-        channel: Channel::Email,
-        subject: "Still thinking it over, {{name}}?",
-        body: "Hi {{name}},\n\nPicked for you:\n{{recs}}\n\n{{promo}}\n",
-        placements: &["recs.home", "promo.banner"],
-    },
-    MessageTemplate {
-        name: "cross-sell",
-        channel: Channel::Email,
-        subject: "Goes well with your order",
-        body: "Hi {{name}},\n\nThanks for your order. These go well with it:\n{{recs}}\n",
-        placements: &["recs.home"],
-    },
-    MessageTemplate {
-        name: "win-back",
-        channel: Channel::Email,
-        subject: "We miss you, {{name}}",
-        body: "Hi {{name}},\n\nIt has been a while. Here is what is new for you:\n{{recs}}\n\n{{promo}}\n",
-        placements: &["recs.home", "promo.banner"],
-    },
-    MessageTemplate {
-        name: "welcome",
-        channel: Channel::Email,
-        subject: "Welcome, {{name}}",
-        body: "Hi {{name}},\n\nWelcome! Tell us what you like and we will tailor the shop to you.\n\nTo start with:\n{{recs}}\n",
-        placements: &["recs.home"],
-    },
-    MessageTemplate {
-        name: "cart-push",
-        channel: Channel::Push,
-        subject: "Your cart is waiting",
-        body: "{{cart}} still in your cart",
-        placements: &[],
-    },
-    MessageTemplate {
-        name: "recs-push",
-        channel: Channel::Push,
-        subject: "Picked for you",
-        body: "{{recs}}",
-        placements: &["recs.home"],
-    },
-    MessageTemplate {
-        name: "cart-onsite",
-        channel: Channel::Onsite,
-        subject: "{{name}}, your cart is waiting",
-        body: "{{cart}}\nTotal: {{cartValue}}\n\nYou may also like:\n{{recs}}",
-        placements: &["recs.cart"],
-    },
-    MessageTemplate {
-        name: "recs-onsite",
-        channel: Channel::Onsite,
-        subject: "Picked for you, {{name}}",
-        body: "{{recs}}\n\n{{promo}}",
-        placements: &["recs.home", "promo.banner"],
-    },
-    MessageTemplate {
-        name: "event",
-        channel: Channel::Webhook,
-        subject: "",
-        body: "",
-        placements: &[],
-    },
-];
-
-pub fn find(channel: Channel, name: &str) -> Option<&'static MessageTemplate> {
-    TEMPLATES
-        .iter()
-        .find(|t| t.channel == channel && t.name == name)
+/// A template in service: its definition compiled, and where it came from.
+#[derive(Debug)]
+pub struct Template {
+    pub id: String,
+    pub definition: TemplateDefinition,
+    pub built_in: bool,
+    /// A built-in template someone saved their own version of.
+    pub modified: bool,
+    pub updated_at: Option<Millis>,
+    pub compiled: Compiled,
 }
 
-pub fn names(channel: Channel) -> Vec<&'static str> {
-    TEMPLATES
-        .iter()
-        .filter(|t| t.channel == channel)
-        .map(|t| t.name)
-        .collect()
+/// A saved template, as kept in the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredTemplate {
+    pub definition: TemplateDefinition,
+    pub updated_at: Millis,
 }
 
-/// The message templates as served.
-pub fn messages() -> Vec<Value> {
-    TEMPLATES
-        .iter()
-        .map(|t| {
-            json!({"name": t.name, "channel": t.channel.as_str(), "subject": t.subject,
-                   "body": t.body, "placements": t.placements})
-        })
-        .collect()
+/// The saved templates by id (meta `message_templates`).
+pub type StoredTemplates = BTreeMap<String, StoredTemplate>;
+
+/// Every template in service: the built-ins with the saved ones over them.
+#[derive(Debug, Default)]
+pub struct TemplateBook {
+    templates: BTreeMap<String, Arc<Template>>,
+}
+
+impl TemplateBook {
+    /// The built-ins overlaid with `saved`. A saved template that no longer compiles (a
+    /// newer build's stricter rules) is logged and left out, so its messages fail visibly.
+    pub fn new(saved: &StoredTemplates) -> TemplateBook {
+        let mut templates = BTreeMap::new();
+        for (id, definition) in built_ins() {
+            match compile(&definition) {
+                Ok(compiled) => {
+                    templates.insert(
+                        id.to_string(),
+                        Arc::new(Template {
+                            id: id.to_string(),
+                            definition,
+                            built_in: true,
+                            modified: false,
+                            updated_at: None,
+                            compiled,
+                        }),
+                    );
+                }
+                Err(problems) => {
+                    tracing::error!(template = id, ?problems, "a built-in template is invalid")
+                }
+            }
+        }
+        for (id, stored) in saved {
+            match compile(&stored.definition) {
+                Ok(compiled) => {
+                    let built_in = templates.get(id).is_some_and(|t| t.built_in);
+                    templates.insert(
+                        id.clone(),
+                        Arc::new(Template {
+                            id: id.clone(),
+                            definition: stored.definition.clone(),
+                            built_in,
+                            modified: built_in,
+                            updated_at: Some(stored.updated_at),
+                            compiled,
+                        }),
+                    );
+                }
+                Err(problems) => {
+                    tracing::error!(
+                        template = id,
+                        ?problems,
+                        "a saved template no longer compiles"
+                    )
+                }
+            }
+        }
+        TemplateBook { templates }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<Template>> {
+        self.templates.get(id)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Arc<Template>> {
+        self.templates.values()
+    }
+
+    /// Whether a `send` step on `channel` may use template `id`; why not otherwise.
+    pub fn usable(&self, channel: Channel, id: &str) -> Result<(), String> {
+        match self.templates.get(id) {
+            Some(t) if t.definition.channel == channel => Ok(()),
+            Some(t) => Err(format!(
+                "template {id:?} is for {}, not {}",
+                t.definition.channel.as_str(),
+                channel.as_str()
+            )),
+            None => Err(format!(
+                "no {} template {id:?}; available: {}",
+                channel.as_str(),
+                self.templates
+                    .values()
+                    .filter(|t| t.definition.channel == channel)
+                    .map(|t| t.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+}
+
+/// Checks a definition for its channel and compiles it; every problem at once.
+pub fn validate(id: &str, definition: &TemplateDefinition) -> Result<Compiled, ValidationError> {
+    let mut problems = Problems::default();
+    if id.is_empty()
+        || id.len() > 100
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        problems.push(format!(
+            "template id {id:?} must be 1-100 characters of letters, digits, '-', '_' or '.'"
+        ));
+    }
+    let d = definition;
+    let channel = d.channel.as_str();
+    match d.channel {
+        Channel::Email => {
+            if d.subject.trim().is_empty() {
+                problems.push("an email template needs a `subject`");
+            }
+            if d.html.trim().is_empty() && d.text.trim().is_empty() {
+                problems.push("an email template needs `html`, `text` or both");
+            }
+        }
+        Channel::Sms => {
+            if d.text.trim().is_empty() {
+                problems.push("an sms template needs `text`");
+            }
+            if !d.subject.is_empty() || !d.html.is_empty() {
+                problems.push("an sms template has only `text`");
+            }
+        }
+        Channel::Push | Channel::Onsite => {
+            if d.subject.trim().is_empty() || d.text.trim().is_empty() {
+                problems.push(format!(
+                    "a {channel} template needs a `subject` (its title) and `text`"
+                ));
+            }
+            if !d.html.is_empty() {
+                problems.push(format!("a {channel} template has no `html`"));
+            }
+        }
+        Channel::Webhook => {
+            if !d.html.is_empty() {
+                problems.push("a webhook template has no `html`");
+            }
+        }
+    }
+    let compiled = match compile(d) {
+        Ok(compiled) => {
+            for p in compiled.check_with_sample() {
+                problems.push(format!("with a sample shopper, {p}"));
+            }
+            Some(compiled)
+        }
+        Err(found) => {
+            for p in found {
+                problems.push(p);
+            }
+            None
+        }
+    };
+    match (problems.into_result(()), compiled) {
+        (Ok(()), Some(compiled)) => Ok(compiled),
+        (Err(e), _) => Err(e),
+        (Ok(()), None) => Err(ValidationError::one("the template does not compile")),
+    }
+}
+
+fn compile(d: &TemplateDefinition) -> Result<Compiled, Vec<String>> {
+    let parts: Vec<(&'static str, &str)> =
+        [(SUBJECT, &d.subject), (HTML, &d.html), (TEXT, &d.text)]
+            .into_iter()
+            .filter(|(_, source)| !source.is_empty())
+            .map(|(name, source)| (name, source.as_str()))
+            .collect();
+    language::compile(&parts)
+}
+
+/// A template as the API shows it.
+pub fn template_json(t: &Template) -> Value {
+    let mut v = json!(t.definition);
+    v["id"] = json!(t.id);
+    v["builtIn"] = json!(t.built_in);
+    if t.built_in {
+        v["modified"] = json!(t.modified);
+    }
+    if let Some(at) = t.updated_at {
+        v["updatedAt"] = json!(at);
+    }
+    v
+}
+
+/// The footer an email gets when its template shows no unsubscribe link of its own.
+pub const TEXT_FOOTER: &str = "\n\n--\nUnsubscribe: ";
+pub fn html_footer(url: &str) -> String {
+    let url = url
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;");
+    format!(r#"<p style="font-size:12px;color:#666"><a href="{url}">Unsubscribe</a></p>"#)
+}
+
+const GREETING: &str = r#"Hi {{ first_name | default("there") }},"#;
+
+/// The templates that ship, as editable defaults.
+fn built_ins() -> Vec<(&'static str, TemplateDefinition)> {
+    let email = |subject: &str, html: String, text: String| TemplateDefinition {
+        channel: Channel::Email,
+        subject: subject.to_string(),
+        html,
+        text,
+    };
+    let short = |channel, subject: &str, text: &str| TemplateDefinition {
+        channel,
+        subject: subject.to_string(),
+        html: String::new(),
+        text: text.to_string(),
+    };
+    let your_cart =
+        r#"{% if first_name %}{{ first_name }}, your{% else %}Your{% endif %} cart is waiting"#;
+    vec![
+        (
+            "cart-reminder",
+            email(
+                your_cart,
+                format!(
+                    r#"<p>{GREETING}</p>
+<p>You left these in your cart:</p>
+{{% include "cart.html" %}}
+{{% if recommendations %}}<p>You may also like:</p>
+{{% include "recommendations.html" %}}{{% endif %}}
+{{% include "promotion.html" %}}
+<p style="font-size:12px;color:#666"><a href="{{{{ unsubscribe_url }}}}">Unsubscribe</a></p>"#
+                ),
+                format!(
+                    "{GREETING}\n\nYou left these in your cart:\n{{% include \"cart.txt\" %}}\n\nYou may also like:\n{{% include \"recommendations.txt\" %}}\n{{% include \"promotion.txt\" %}}\n\nUnsubscribe: {{{{ unsubscribe_url }}}}\n"
+                ),
+            ),
+        ),
+        (
+            "browse-reminder",
+            email(
+                r#"Still thinking it over{% if first_name %}, {{ first_name }}{% endif %}?"#,
+                format!(
+                    r#"<p>{GREETING}</p>
+<p>Picked for you:</p>
+{{% include "recommendations.html" %}}
+{{% include "promotion.html" %}}
+<p style="font-size:12px;color:#666"><a href="{{{{ unsubscribe_url }}}}">Unsubscribe</a></p>"#
+                ),
+                format!(
+                    "{GREETING}\n\nPicked for you:\n{{% include \"recommendations.txt\" %}}\n{{% include \"promotion.txt\" %}}\n\nUnsubscribe: {{{{ unsubscribe_url }}}}\n"
+                ),
+            ),
+        ),
+        (
+            "cross-sell",
+            email(
+                "Goes well with your order",
+                format!(
+                    r#"<p>{GREETING}</p>
+<p>Thanks for your order. These go well with it:</p>
+{{% include "recommendations.html" %}}
+<p style="font-size:12px;color:#666"><a href="{{{{ unsubscribe_url }}}}">Unsubscribe</a></p>"#
+                ),
+                format!(
+                    "{GREETING}\n\nThanks for your order. These go well with it:\n{{% include \"recommendations.txt\" %}}\n\nUnsubscribe: {{{{ unsubscribe_url }}}}\n"
+                ),
+            ),
+        ),
+        (
+            "win-back",
+            email(
+                r#"We miss you{% if first_name %}, {{ first_name }}{% endif %}"#,
+                format!(
+                    r#"<p>{GREETING}</p>
+<p>It has been a while. Here is what is new for you:</p>
+{{% include "recommendations.html" %}}
+{{% include "promotion.html" %}}
+<p style="font-size:12px;color:#666"><a href="{{{{ unsubscribe_url }}}}">Unsubscribe</a></p>"#
+                ),
+                format!(
+                    "{GREETING}\n\nIt has been a while. Here is what is new for you:\n{{% include \"recommendations.txt\" %}}\n{{% include \"promotion.txt\" %}}\n\nUnsubscribe: {{{{ unsubscribe_url }}}}\n"
+                ),
+            ),
+        ),
+        (
+            "welcome",
+            email(
+                r#"Welcome{% if first_name %}, {{ first_name }}{% endif %}"#,
+                format!(
+                    r#"<p>{GREETING}</p>
+<p>Welcome! Tell us what you like and we will tailor the shop to you.</p>
+<p>To start with:</p>
+{{% include "recommendations.html" %}}
+<p style="font-size:12px;color:#666"><a href="{{{{ unsubscribe_url }}}}">Unsubscribe</a></p>"#
+                ),
+                format!(
+                    "{GREETING}\n\nWelcome! Tell us what you like and we will tailor the shop to you.\n\nTo start with:\n{{% include \"recommendations.txt\" %}}\n\nUnsubscribe: {{{{ unsubscribe_url }}}}\n"
+                ),
+            ),
+        ),
+        (
+            "cart-sms",
+            short(
+                Channel::Sms,
+                "",
+                r#"{% if store.name %}{{ store.name }}: {% endif %}your cart is waiting{% if cart.items %} ({{ cart.count }} item{% if cart.count != 1 %}s{% endif %}, {{ cart.total | money }}){% endif %}. Reply STOP to opt out."#,
+            ),
+        ),
+        (
+            "cart-push",
+            short(
+                Channel::Push,
+                "Your cart is waiting",
+                r#"{{ cart.items | map(attribute="name") | join(", ") }} still in your cart"#,
+            ),
+        ),
+        (
+            "recs-push",
+            short(
+                Channel::Push,
+                "Picked for you",
+                r#"{{ recommendations | map(attribute="name") | join(", ") }}"#,
+            ),
+        ),
+        (
+            "cart-onsite",
+            short(
+                Channel::Onsite,
+                your_cart,
+                "{% include \"cart.txt\" %}\n\nYou may also like:\n{% include \"recommendations.txt\" %}",
+            ),
+        ),
+        (
+            "recs-onsite",
+            short(
+                Channel::Onsite,
+                r#"Picked for you{% if first_name %}, {{ first_name }}{% endif %}"#,
+                "{% include \"recommendations.txt\" %}\n{% include \"promotion.txt\" %}",
+            ),
+        ),
+        ("event", short(Channel::Webhook, "", "")),
+    ]
 }
 
 /// The ready-made journeys, valid as they are.
@@ -171,8 +444,10 @@ pub fn journeys() -> Vec<Value> {
         }),
         json!({
             "id": "win-back",
-            "name": "Win-back for customers at churn risk",
-            "trigger": {"event": "Churn Risk Changed", "condition": {"event.risk": {"$gt": 0.7}, "orders": {"$gt": 0}}},
+            "name": "Win-back for customers the churn model puts at risk",
+            // Entered when the prediction says so: after an event, or when a retrained model
+            // or the passing of time moves someone over the line (the hourly segment scan).
+            "trigger": {"segment": {"predictions.churn_risk": {"$gt": 0.7}, "orders": {"$gt": 0}}},
             "goal": {"event": "Order Completed"},
             "reentry": {"policy": "afterExit", "cooldown": "30d"},
             "priority": 1,
@@ -200,4 +475,58 @@ pub fn journeys() -> Vec<Value> {
             ]
         }),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_template_is_valid_and_renders_the_sample() {
+        let book = TemplateBook::new(&StoredTemplates::new());
+        for (id, definition) in built_ins() {
+            validate(id, &definition).unwrap_or_else(|e| panic!("{id}: {e}"));
+            assert!(book.get(id).is_some(), "{id}");
+        }
+        assert!(book.usable(Channel::Email, "cart-reminder").is_ok());
+        let e = book.usable(Channel::Sms, "cart-reminder").unwrap_err();
+        assert!(e.contains("is for email"), "{e}");
+        let e = book.usable(Channel::Sms, "nope").unwrap_err();
+        assert!(e.contains("cart-sms"), "{e}");
+    }
+
+    #[test]
+    fn definitions_are_checked_for_their_channel() {
+        let bad = TemplateDefinition {
+            channel: Channel::Sms,
+            subject: "Hi".into(),
+            html: String::new(),
+            text: "{{ unknown_thing }}".into(),
+        };
+        let e = validate("x y", &bad).unwrap_err().problems.join("\n");
+        for needle in ["template id", "only `text`", "`unknown_thing`"] {
+            assert!(e.contains(needle), "{needle}: {e}");
+        }
+    }
+
+    #[test]
+    fn saved_templates_replace_built_ins() {
+        let mut saved = StoredTemplates::new();
+        saved.insert(
+            "win-back".into(),
+            StoredTemplate {
+                definition: TemplateDefinition {
+                    channel: Channel::Email,
+                    subject: "Come back".into(),
+                    html: String::new(),
+                    text: "Hi".into(),
+                },
+                updated_at: 5,
+            },
+        );
+        let book = TemplateBook::new(&saved);
+        let t = book.get("win-back").unwrap();
+        assert!(t.built_in && t.modified);
+        assert_eq!(template_json(t)["subject"], "Come back");
+    }
 }

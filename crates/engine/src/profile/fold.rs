@@ -272,25 +272,49 @@ impl Profile {
                 self.email.last_opened_at = self.email.last_opened_at.max(Some(at));
             }
             "Email Link Clicked" => self.email.clicked += 1,
-            "Email Bounced" => self.email.bounced += 1,
-            "Unsubscribed" => {
-                self.email.unsubscribed += 1;
-                // An unsubscribe is a withdrawal of email consent, whoever reports it.
-                let mut slot = self.consent.remove(&Purpose::Email);
+            // A soft bounce (a full mailbox, a server down) says nothing about the address.
+            "Email Bounced" => {
+                let kind = str_prop(props, "bounce_type").or_else(|| str_prop(props, "bounceType"));
+                if !kind.is_some_and(|k| {
+                    matches!(k.to_ascii_lowercase().as_str(), "soft" | "transient")
+                }) {
+                    self.email.bounced += 1;
+                }
+            }
+            // An unsubscribe or a spam complaint withdraws the channel's consent (email unless
+            // `channel` says otherwise), whoever reports it.
+            "Unsubscribed" | "Email Marked as Spam" => {
+                let complaint = event == "Email Marked as Spam";
+                let purpose = if complaint {
+                    Purpose::Email
+                } else {
+                    str_prop(props, "channel")
+                        .and_then(|c| Purpose::parse(&c))
+                        .unwrap_or(Purpose::Email)
+                };
+                if purpose == Purpose::Email {
+                    self.email.unsubscribed += 1;
+                }
+                let mut slot = self.consent.remove(&purpose);
                 keep_latest(
                     &mut slot,
                     Stamped {
                         value: ConsentChoice {
                             granted: false,
-                            source: "unsubscribe".into(),
+                            source: str_prop(props, "consentSource").unwrap_or_else(|| {
+                                if complaint {
+                                    "spam complaint"
+                                } else {
+                                    "unsubscribe"
+                                }
+                                .into()
+                            }),
                         },
                         at,
                     },
                 );
-                self.consent.insert(
-                    Purpose::Email,
-                    slot.expect("keep_latest fills an empty slot"),
-                );
+                self.consent
+                    .insert(purpose, slot.expect("keep_latest fills an empty slot"));
             }
             _ => {}
         }

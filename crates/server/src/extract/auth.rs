@@ -17,7 +17,7 @@ use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Request, State};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -47,6 +47,20 @@ impl Caller {
     /// The source's name, for a source key.
     pub fn source(&self) -> Option<&str> {
         self.source.as_deref()
+    }
+
+    /// The per-key rate limit's bucket: one per source key, one each for the admin and the
+    /// analyst key (see `ratelimit`).
+    pub fn rate_bucket(&self) -> String {
+        match &self.source {
+            Some(source) => format!("source:{source}"),
+            None => match self.scope {
+                Scope::Admin => "admin".into(),
+                Scope::Analyst => "analyst".into(),
+                Scope::Server => "server".into(),
+                Scope::Public => "public".into(),
+            },
+        }
     }
 
     /// Where this caller's messages and requests come from, for the trust model: a public
@@ -158,7 +172,7 @@ impl Presented {
             && let Some(limiter) = &self.limit_body_key
         {
             limiter
-                .check_key(caller.scope())
+                .check_key(&caller.rate_bucket())
                 .map_err(|limited| limited.error())?;
         }
         Ok(caller)
@@ -185,6 +199,9 @@ pub struct Write;
 /// A server source's secret key (or the admin key): what the store's backend does for its
 /// customers, such as making their profile tokens.
 pub struct Server;
+/// A public source's key and nothing else: what is written into a page (analytics.js's
+/// settings URL). A secret key there is refused, so it is noticed before it ships.
+pub struct Browser;
 
 impl Policy for Admin {
     const MISSING: &'static str = "the admin key is required: `Authorization: Bearer ADMIN_KEY`";
@@ -218,6 +235,14 @@ impl Policy for Server {
         "this needs a server key or the admin key: a public (browser) key cannot do it";
     fn admits(caller: &Caller) -> bool {
         caller.scope.grants(Scope::Server)
+    }
+}
+
+impl Policy for Browser {
+    const MISSING: &'static str = "a public write key is required";
+    const FORBIDDEN: &'static str = "this is a secret key: never put it in a page; use the public write key of a browser source";
+    fn admits(caller: &Caller) -> bool {
+        caller.scope == Scope::Public
     }
 }
 
@@ -257,6 +282,30 @@ impl<P: Policy> FromRequestParts<AppState> for Authorized<P> {
         Presented::of(parts)
             .authorize::<P>(state.engine.keys(), None)
             .map(Authorized::new)
+    }
+}
+
+/// A key in the URL's path that `P` admits, as analytics.js puts it in its settings URL
+/// (`/v1/projects/{writeKey}/settings`). The route's only path parameter is the key.
+pub struct KeyInPath<P: Policy> {
+    pub caller: Caller,
+    pub key: String,
+    policy: PhantomData<P>,
+}
+
+impl<P: Policy> FromRequestParts<AppState> for KeyInPath<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Path(key) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
+        let caller = admit::<P>(&key, resolve(state.engine.keys(), &key))?;
+        Ok(KeyInPath {
+            caller,
+            key,
+            policy: PhantomData,
+        })
     }
 }
 
@@ -304,7 +353,7 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
         if limiter.config().per_key.is_some() && !exempt {
             if presented.key.is_some() {
                 if let Some(caller) = presented.caller(state.engine.keys())
-                    && let Err(limited) = limiter.check_key(caller.scope())
+                    && let Err(limited) = limiter.check_key(&caller.rate_bucket())
                 {
                     return limited.error().into_response();
                 }

@@ -1,5 +1,6 @@
 //! The Segment HTTP Tracking API: `/v1/track`, `/identify`, `/page`, `/screen`, `/group`,
-//! `/alias` and `/batch`.
+//! `/alias` and `/batch` (analytics.js's short paths, `/v1/t` …, call the same functions:
+//! see `analytics_js`).
 //!
 //! A single-message call answers 400 for an invalid message and stores nothing. A batch
 //! follows Segment: valid messages are stored, invalid ones are dropped, and the reply is
@@ -75,7 +76,7 @@ impl Receipt {
     }
 }
 
-type Reply = Result<Json<Receipt>, ApiError>;
+pub(crate) type Reply = Result<Json<Receipt>, ApiError>;
 
 /// Records a track call.
 #[utoipa::path(post, path = "/v1/track", tag = "ingest", security(("write_key" = [])),
@@ -125,7 +126,13 @@ pub async fn alias(s: State<AppState>, m: SegmentMessage) -> Reply {
     single(s, m, MessageType::Alias).await
 }
 
-async fn single(State(state): State<AppState>, m: SegmentMessage, kind: MessageType) -> Reply {
+/// One message of `kind`: the long routes here and analytics.js's short ones
+/// (`analytics_js`) share it.
+pub(crate) async fn single(
+    State(state): State<AppState>,
+    m: SegmentMessage,
+    kind: MessageType,
+) -> Reply {
     let envelope = Envelope {
         received_at: state.engine.now(),
         ..Default::default()

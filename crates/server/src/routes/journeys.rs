@@ -1,19 +1,17 @@
 //! Journeys (admin): definitions under `/v1/journeys`, their stats and runs, the send
-//! policy, the outbox with its dead letters, ad audiences, and the test clock.
+//! policy, the outbox with its dead letters, and the test clock (audiences: `audiences`).
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tailor_engine::journeys::policy::SendPolicy;
 use tailor_engine::journeys::report::JourneyReport;
 use tailor_engine::journeys::{
-    Audience, AudienceChanges, JourneyStats, JourneySummary, JourneyTemplates, OutboxMessage,
-    RunView,
+    JourneyStats, JourneySummary, JourneyTemplates, OutboxMessage, RunView,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -293,61 +291,6 @@ pub async fn replay(
         success: true,
         message,
     }))
-}
-
-/// An audience's members who may be used for advertising now.
-#[utoipa::path(get, path = "/v1/audiences/{name}", tag = "journeys", security(("admin_key" = [])),
-    params(("name" = String, Path)), responses((status = 200, body = Audience)))]
-pub async fn audience(
-    _: Authorized<Admin>,
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Json<Audience>, ApiError> {
-    Ok(Json(
-        state.blocking(move |engine| engine.audience(&name)).await?,
-    ))
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ChangesQuery {
-    /// Changes after this position (default 0).
-    after: Option<i64>,
-    /// At most this many (default 1,000, at most 100,000).
-    limit: Option<usize>,
-}
-
-/// The audience's add/remove stream, for an ad platform sync.
-#[utoipa::path(get, path = "/v1/audiences/{name}/changes", tag = "journeys", security(("admin_key" = [])),
-    params(("name" = String, Path), ChangesQuery), responses((status = 200, body = AudienceChanges)))]
-pub async fn audience_changes(
-    _: Authorized<Admin>,
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    ApiQuery(q): ApiQuery<ChangesQuery>,
-) -> Result<Json<AudienceChanges>, ApiError> {
-    let after = q.after.unwrap_or(0);
-    let limit = q.limit.unwrap_or(1_000).min(100_000);
-    Ok(Json(
-        state
-            .blocking(move |engine| engine.audience_changes(&name, after, limit))
-            .await?,
-    ))
-}
-
-/// The audience in customer-match form: `email,phone,value` (hashed email and phone).
-#[utoipa::path(get, path = "/v1/audiences/{name}/export", tag = "journeys", security(("admin_key" = [])),
-    params(("name" = String, Path)),
-    responses((status = 200, content_type = "text/csv", body = String)))]
-pub async fn audience_export(
-    _: Authorized<Admin>,
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
-    let csv = state
-        .blocking(move |engine| engine.audience_export(&name))
-        .await?;
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
 }
 
 /// Moves the test clock.

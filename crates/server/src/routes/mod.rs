@@ -1,9 +1,12 @@
 //! Route handlers, one module per URL family, and the small reply bodies they share.
 
+pub mod analytics_js;
+pub mod audiences;
 pub mod catalog;
 pub mod consent;
 pub mod decide;
 pub mod experiments;
+pub mod inbound;
 pub mod ingest;
 pub mod journeys;
 pub mod me;
@@ -12,7 +15,10 @@ pub mod ops;
 pub mod preferences;
 pub mod profiles;
 pub mod retention;
+pub mod sdk;
 pub mod sources;
+pub mod templates;
+pub mod unsubscribe;
 
 use serde::Serialize;
 use utoipa::ToSchema;

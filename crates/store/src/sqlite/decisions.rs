@@ -217,7 +217,7 @@ pub(super) fn erase(db: &mut DecisionDb, ids: &str) -> Result<u64> {
     Ok(decisions as u64)
 }
 
-/// Copies a decision log kept in `tailor.db` (before schema 7) into `decisions.db`, once:
+/// Copies a decision log kept in `tailor.db` (before schema 8) into `decisions.db`, once:
 /// bodies become compact records, rewards and item totals move as they are.
 pub(super) fn copy_legacy(tailor: &Connection, db: &mut DecisionDb) -> Result<()> {
     let legacy: bool = tailor.query_row(
@@ -300,7 +300,7 @@ pub(super) fn copy_legacy(tailor: &Connection, db: &mut DecisionDb) -> Result<()
     Ok(())
 }
 
-/// A decision logged as JSON (before schema 7) as a record.
+/// A decision logged as JSON (before schema 8) as a record.
 fn legacy_record(mut d: DecisionRecord, body: &serde_json::Value) -> DecisionRecord {
     use serde_json::Value;
     let text = |v: &Value| v.as_str().map(str::to_string);

@@ -284,6 +284,7 @@ mod tests {
             .erase_person(&PersonKeys {
                 profile_ids: vec![],
                 ids: vec!["u1".into(), "anon1".into(), "old".into()],
+                at: 99,
             })
             .unwrap();
         assert_eq!(erased.events, 3);

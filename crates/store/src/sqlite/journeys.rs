@@ -5,7 +5,7 @@
 //! as [`crate::StoreError::Corrupt`].
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{Connection, Row, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
 use tailor_core::Millis;
 
 use super::{IN_IDS, SqliteStore, ids_json, sql_limit};
@@ -131,20 +131,25 @@ fn apply(tx: &Transaction, w: &JourneyWrite) -> Result<()> {
         ])?;
     }
     for c in &w.audience {
-        let changed = match c.op {
-            AudienceOp::Add => tx.execute(
-                "INSERT OR IGNORE INTO audience_members (audience, person, added_at) VALUES (?1, ?2, ?3)",
-                params![c.audience, c.person, c.at],
-            )?,
-            AudienceOp::Remove => tx.execute(
-                "DELETE FROM audience_members WHERE audience = ?1 AND person = ?2",
-                params![c.audience, c.person],
-            )?,
+        let keys: Option<Option<String>> = match c.op {
+            AudienceOp::Add => (tx.execute(
+                "INSERT OR IGNORE INTO audience_members (audience, person, added_at, match_keys) VALUES (?1, ?2, ?3, ?4)",
+                params![c.audience, c.person, c.at, c.match_keys],
+            )? > 0)
+                .then(|| c.match_keys.clone()),
+            AudienceOp::Remove => tx
+                .query_row(
+                    "DELETE FROM audience_members WHERE audience = ?1 AND person = ?2 RETURNING match_keys",
+                    params![c.audience, c.person],
+                    |r| r.get::<_, Option<String>>(0),
+                )
+                .optional()?
+                .map(|stored| c.match_keys.clone().or(stored)),
         };
-        if changed > 0 {
+        if let Some(keys) = keys {
             tx.execute(
-                "INSERT INTO audience_changes (audience, person, op, at) VALUES (?1, ?2, ?3, ?4)",
-                params![c.audience, c.person, c.op, c.at],
+                "INSERT INTO audience_changes (audience, person, op, at, match_keys) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![c.audience, c.person, c.op, c.at, keys],
             )?;
         }
     }
@@ -213,9 +218,19 @@ pub(super) fn sends_since_sql() -> String {
     )
 }
 
-/// Deletes, in `tx`, the journey rows naming any of the ids bound as JSON in `ids`;
-/// returns how many went.
-pub(super) fn erase(tx: &Transaction<'_>, ids: &str) -> Result<u64> {
+/// Deletes, in `tx`, the journey rows naming any of the ids bound as JSON in `ids`, after
+/// ending each of their audience memberships with a `remove` that names no one and keeps
+/// only the membership's match keys; returns (rows deleted, removals written).
+pub(super) fn erase(tx: &Transaction<'_>, ids: &str, at: Millis) -> Result<(u64, u64)> {
+    // Inserted before the deletions: AUTOINCREMENT puts them after every position given out.
+    let removals = tx.execute(
+        &format!(
+            "INSERT INTO audience_changes (audience, person, op, at, match_keys)
+             SELECT audience, '', 'remove', ?2, match_keys FROM audience_members
+             WHERE person IN ({IN_IDS}) ORDER BY audience, added_at"
+        ),
+        params![ids, at],
+    )? as u64;
     let mut n = 0;
     for table in [
         "journey_runs",
@@ -228,7 +243,7 @@ pub(super) fn erase(tx: &Transaction<'_>, ids: &str) -> Result<u64> {
             [ids],
         )? as u64;
     }
-    Ok(n)
+    Ok((n, removals))
 }
 
 impl JourneyStore for SqliteStore {
@@ -391,7 +406,7 @@ impl JourneyStore for SqliteStore {
         self.write(|conn| {
             collect(
                 conn,
-                "SELECT seq, audience, person, op, at FROM audience_changes WHERE audience = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                "SELECT seq, audience, person, op, at, match_keys FROM audience_changes WHERE audience = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
                 params![audience, after, sql_limit(limit)],
                 |r| {
                     Ok(AudienceChange {
@@ -400,8 +415,21 @@ impl JourneyStore for SqliteStore {
                         person: r.get(2)?,
                         op: r.get(3)?,
                         at: r.get(4)?,
+                        match_keys: r.get(5)?,
                     })
                 },
+            )
+        })
+    }
+
+    fn audience_names(&self) -> Result<Vec<(String, u64)>> {
+        self.write(|conn| {
+            collect(
+                conn,
+                "SELECT a.audience, (SELECT count(*) FROM audience_members m WHERE m.audience = a.audience)
+                 FROM (SELECT DISTINCT audience FROM audience_changes) a ORDER BY a.audience",
+                [],
+                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
             )
         })
     }

@@ -27,7 +27,8 @@
 //! [`StoreError::Full`] before SQLite could fail mid-write.
 //!
 //! `synchronous=FULL` makes a returned `append` survive power loss, not just a crash;
-//! `secure_delete` makes erased rows unreadable in the file.
+//! `secure_delete` makes erased rows unreadable in the file. The directory and every file
+//! in it are readable by Tailor's user only (`private.rs`).
 //!
 //! Lists of ids are bound as one JSON array and read with `json_each` ([`IN_IDS`]): SQLite
 //! allows at most 32,766 bound variables per statement, and one person can have more ids
@@ -41,6 +42,7 @@ mod events;
 mod journeys;
 mod metadata;
 mod privacy;
+mod private;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -82,7 +84,20 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX exposures_id ON exposures(id);",
     // 6: journeys: runs and timers, the outbox, audiences, step counters.
     JOURNEYS_SCHEMA,
-    // 7: the decision log moved to `decisions.db` (copied by `decisions::copy_legacy`).
+    // 7: audiences keep each member's hashed match keys, so the `remove` an erasure leaves
+    // can name whom an ad platform must drop; the change stream's positions are never
+    // reused (AUTOINCREMENT), so deleting an erased person's rows cannot hand a position a
+    // sync has already read to a new change.
+    "ALTER TABLE audience_members ADD COLUMN match_keys TEXT;
+     CREATE TABLE audience_changes_v7 (seq INTEGER PRIMARY KEY AUTOINCREMENT, audience TEXT NOT NULL,
+        person TEXT NOT NULL, op TEXT NOT NULL, at INTEGER NOT NULL, match_keys TEXT);
+     INSERT INTO audience_changes_v7 (seq, audience, person, op, at)
+        SELECT seq, audience, person, op, at FROM audience_changes;
+     DROP TABLE audience_changes;
+     ALTER TABLE audience_changes_v7 RENAME TO audience_changes;
+     CREATE INDEX audience_changes_person ON audience_changes(person);
+     CREATE INDEX audience_changes_audience ON audience_changes(audience, seq);",
+    // 8: the decision log moved to `decisions.db` (copied by `decisions::copy_legacy`).
     "DROP TABLE decisions; DROP TABLE decision_shown; DROP TABLE rewards;",
 ];
 
@@ -187,17 +202,15 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) `tailor.db` and `profiles.db` in `dir` and brings their
-    /// schemas up to date.
+    /// Opens (creating if needed) `tailor.db`, `profiles.db` and `decisions.db` in `dir` and brings their
+    /// schemas up to date. The directory is made private to this user first (`0700`, its
+    /// files `0600`; see `private`).
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            let message = format!("cannot create data directory {}: {e}", dir.display());
-            if e.kind() == std::io::ErrorKind::StorageFull {
-                StoreError::Full(message)
-            } else {
-                StoreError::Backend(message)
-            }
-        })?;
+        // Private before anything is written: see `private`.
+        private::secure_directory(dir)?;
+        for file in ["tailor.db", "profiles.db", "decisions.db"] {
+            private::create_private_file(&dir.join(file))?;
+        }
         let mut writer = Connection::open(dir.join("tailor.db"))?;
         configure(&writer)?;
         let mut decision_db = decisions::open(dir)?;
@@ -551,7 +564,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(dir.path()).unwrap();
         s.set_min_free_disk(u64::MAX);
-        let e = s.append(&[]).err().expect("refused");
+        let e = s.append(&[]).expect_err("refused");
         assert_eq!(e.kind(), crate::StoreErrorKind::Full, "{e}");
         assert!(e.to_string().contains("TAILOR_MIN_FREE_DISK_MB"), "{e}");
         assert!(s.log_decisions(&[]).is_err());

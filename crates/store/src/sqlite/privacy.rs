@@ -31,7 +31,8 @@ impl PrivacyStore for SqliteStore {
                 let tx = conn.transaction()?;
                 erased.events = events::erase(&tx, &ids)?;
                 decisions::erase_exposures(&tx, &ids)?;
-                erased.journeys = journeys::erase(&tx, &ids)?;
+                (erased.journeys, erased.audience_removals) =
+                    journeys::erase(&tx, &ids, person.at)?;
                 tx.commit()?;
                 Ok(())
             })?;
