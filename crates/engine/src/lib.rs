@@ -339,6 +339,19 @@ impl Engine {
         self.parts.decider.preview(input)
     }
 
+    /// The daily rollups of decisions retention deleted, from `since` on.
+    pub fn decision_days(
+        &self,
+        since: tailor_core::Millis,
+    ) -> Result<Vec<tailor_store::DecisionDay>> {
+        Ok(self.parts.store.decision_days(since)?)
+    }
+
+    /// What the store's files take on disk and the space left.
+    pub fn disk_usage(&self) -> Result<tailor_store::DiskUsage> {
+        Ok(self.parts.store.disk_usage()?)
+    }
+
     /// The placements `decide` answers, standard ones included.
     pub fn placements(&self) -> Vec<decide::Placement> {
         self.parts.settings.placements.list().to_vec()

@@ -259,6 +259,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(decide::list_placements, decide::put_placements))
         .routes(routes!(decide::delete_placement))
         .routes(routes!(decide::export))
+        .routes(routes!(decide::daily))
         .routes(routes!(decide::get_decision))
         .routes(routes!(decide::get_policy))
         .routes(routes!(sources::list))

@@ -53,9 +53,13 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
                     .with_context(|| format!("cannot open PostgreSQL at {}", redact_url(url)))?,
             )
         }
-        None => Arc::new(SqliteStore::open(&settings.data).with_context(|| {
-            format!("cannot open the data directory {}", settings.data.display())
-        })?),
+        None => {
+            let store = SqliteStore::open(&settings.data).with_context(|| {
+                format!("cannot open the data directory {}", settings.data.display())
+            })?;
+            store.set_min_free_disk(settings.min_free_disk);
+            Arc::new(store)
+        }
     })
 }
 

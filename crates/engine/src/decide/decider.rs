@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use tailor_core::{Clock, ValidationError};
 
 use super::onsite::Inbox;
-use super::{Answer, Placement, PlacementKind, Placements, Request};
+use super::{Answer, Placement, Placements, Request};
 use crate::error::EngineError;
 use crate::govern::consent::Consent;
 use crate::govern::privacy::Suppression;
@@ -221,11 +221,6 @@ impl Decider {
             .map(|p| p.id.clone())
             .zip(decided.answers)
             .collect();
-        let counted: Vec<String> = answers
-            .iter()
-            .filter(|(_, a)| matches!(a.kind, PlacementKind::Hero | PlacementKind::Promotion))
-            .filter_map(|(_, a)| a.chosen.clone())
-            .collect();
         // An erased person's ids are not written back into the log (see `privacy`).
         let unsuppressed =
             |id: &Option<String>| id.clone().filter(|id| !self.suppression.blocks_id(id));
@@ -235,12 +230,16 @@ impl Decider {
             user_id: unsuppressed(&input.user_id),
             anonymous_id: unsuppressed(&input.anonymous_id),
             personalized: decided.personalized,
-            shown: answers
-                .iter()
-                .flat_map(|(_, a)| a.shown.iter().cloned())
-                .collect(),
-            counted,
-            body: super::log_body(&answers, profile_id, &input.context, decided.reason),
+            model_version: super::MODEL_VERSION.to_string(),
+            profile: profile_id,
+            reason: decided.reason.map(str::to_string),
+            product: input
+                .context
+                .get("productId")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            cart: cart_of(&input.context),
+            placements: answers.iter().map(|(id, a)| a.logged(id)).collect(),
         };
         let learned: Vec<Learned> = answers
             .iter()
@@ -280,11 +279,15 @@ impl Decider {
     }
 }
 
+/// At most this many products of `context.cart` are read (a cart holds at most 50 lines).
+const CART_IN_CONTEXT: usize = 100;
+
 /// The product ids of `context.cart` (ids, or objects with a `product_id`).
 fn cart_of(context: &Map<String, Value>) -> Vec<String> {
     match context.get("cart") {
         Some(Value::Array(items)) => items
             .iter()
+            .take(CART_IN_CONTEXT)
             .filter_map(|i| {
                 i.as_str()
                     .or_else(|| i.get("product_id").and_then(Value::as_str))

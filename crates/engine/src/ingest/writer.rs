@@ -223,11 +223,15 @@ impl Writer {
             Ok(seqs) => seqs,
             Err(e) => {
                 tracing::error!(error = %e, events = all.len(), "append failed; nothing acknowledged");
-                // A lost database is worth a retry (503); anything else is ours (500).
+                // A lost database is worth a retry (503) and a full disk is the operator's to
+                // fix (507); anything else is ours (500). Typed, so the edge answers each.
                 for (_, _, _, _, done) in waiting {
                     let _ = done.send(Err(match &e {
                         tailor_store::StoreError::Unavailable(why) => {
                             EngineError::Store(tailor_store::StoreError::Unavailable(why.clone()))
+                        }
+                        e if e.kind() == tailor_store::StoreErrorKind::Full => {
+                            EngineError::Store(tailor_store::StoreError::Full(e.to_string()))
                         }
                         _ => EngineError::Internal(format!("could not store events: {e}")),
                     }));
