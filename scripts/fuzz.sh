@@ -7,7 +7,7 @@
 #
 # Targets: segment message catalog condition experiment definitions template decide token.
 # Installs cargo-bolero once (a C++ compiler builds libFuzzer; Debian: g++). The corpus is
-# fuzz/tests/__fuzz__/targets__TARGET/corpus; a crash lands in .../crashes and fails the run:
+# fuzz/tests/__fuzz__/TARGET/corpus; a crash lands in .../crashes and fails the run:
 # fix it, keep the file there (plain `cargo test -p tailor-fuzz` replays it) and add a
 # regression test. CI never fuzzes: `cargo test --workspace` replays every corpus in seconds.
 set -euo pipefail
@@ -25,7 +25,8 @@ export CARGO_INCREMENTAL=0
 # per-input timeout is a hang (the targets check their own, tighter budget).
 nice -n 10 cargo bolero test -p tailor-fuzz --sanitizer NONE --profile fuzz \
     --max-input-length 16384 --timeout 10s -T "$duration" \
-    --engine-args "-dict=fuzz/dict/tailor.dict -rss_limit_mb=4096 -print_final_stats=1" \
+    --engine-args="-dict=$PWD/fuzz/dict/tailor.dict" --engine-args=-rss_limit_mb=4096 \
+    --engine-args=-print_final_stats=1 \
     "$target"
 # Fold the run's finds into a minimal corpus (libFuzzer's -merge): what is kept is small.
 nice -n 10 cargo bolero reduce -p tailor-fuzz --sanitizer NONE --profile fuzz "$target"

@@ -24,6 +24,9 @@ pub mod token;
 
 use std::time::{Duration, Instant};
 
+/// Linked into every test binary of the package (see Cargo.toml).
+pub use bolero;
+
 /// What one call may take on this 2-core machine, shared, in an optimized build: far above
 /// any sane input's cost, far below the fuzzer's hang timeout. Only fuzzing builds check it
 /// (`cfg(fuzzing)`); a test replaying a corpus on a loaded machine in a debug build does not.

@@ -59,12 +59,12 @@ fn batch(body: &[u8]) {
         integrations: batch.integrations.as_ref(),
     };
     for raw in &batch.batch {
-        if let Ok(value) = serde_json::from_str::<Value>(raw.get()) {
-            if let Some(m) = one(value, None, &envelope) {
-                // The batch's context fills in what the message left out, never overrides.
-                for (k, v) in batch.context.iter().flatten() {
-                    assert!(m.context.contains_key(k), "context.{k} lost: {v}");
-                }
+        if let Ok(value) = serde_json::from_str::<Value>(raw.get())
+            && let Some(m) = one(value, None, &envelope)
+        {
+            // The batch's context fills in what the message left out, never overrides.
+            for (k, v) in batch.context.iter().flatten() {
+                assert!(m.context.contains_key(k), "context.{k} lost: {v}");
             }
         }
     }

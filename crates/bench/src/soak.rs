@@ -243,16 +243,14 @@ async fn soak(options: SoakOptions, data: &Path) -> Result<Report, Error> {
         stats: stats.clone(),
         stop: stop.clone(),
     };
-    let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(ingest(ctx.clone(), options.events_per_sec)));
-    tasks.push(tokio::spawn(decide(ctx.clone(), options.decides_per_sec)));
-    tasks.push(tokio::spawn(catalog(ctx.clone())));
-    tasks.push(tokio::spawn(experiment_reads(ctx.clone())));
-    tasks.push(tokio::spawn(signups_and_erasures(
-        ctx.clone(),
-        webhooks.clone(),
-    )));
-    tasks.push(tokio::spawn(retention(ctx.clone(), options.every)));
+    let tasks = vec![
+        tokio::spawn(ingest(ctx.clone(), options.events_per_sec)),
+        tokio::spawn(decide(ctx.clone(), options.decides_per_sec)),
+        tokio::spawn(catalog(ctx.clone())),
+        tokio::spawn(experiment_reads(ctx.clone())),
+        tokio::spawn(signups_and_erasures(ctx.clone(), webhooks.clone())),
+        tokio::spawn(retention(ctx.clone(), options.every)),
+    ];
 
     eprintln!(
         "soak: {:?} on {} (samples every {:?}, into {})",
@@ -507,7 +505,7 @@ async fn catalog(ctx: Ctx) {
             .bearer_auth(ADMIN_KEY)
             .json(&products);
         ctx.call("catalog put", req).await;
-        if n % 10 == 0 {
+        if n.is_multiple_of(10) {
             // Absent ones answer 404; only existing ids are deleted.
             let id = products[0]["id"].as_str().unwrap_or("p0").to_string();
             let req = ctx
@@ -562,7 +560,7 @@ async fn signups_and_erasures(ctx: Ctx, webhooks: Arc<AtomicU64>) {
             ctx.call("erase", req).await;
             erased += 1;
         }
-        if signed_up % 10 == 0 {
+        if signed_up.is_multiple_of(10) {
             let k = rng.random_range(0..SHOPPERS);
             let req = ctx
                 .http
