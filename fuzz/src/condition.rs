@@ -127,7 +127,7 @@ pub fn check(condition: &Value, attributes: &Value, groups: &Value) {
     }
 }
 
-fn generate(u: &mut Unstructured<'_>) -> AResult<(Value, Value, Value)> {
+pub fn generate(u: &mut Unstructured<'_>) -> AResult<(Value, Value, Value)> {
     let condition = gen_condition(u, 0)?;
     let mut attributes = Map::new();
     for _ in 0..u.int_in_range(0..=5)? {
