@@ -201,6 +201,16 @@ try {
 
   // Models and privacy.
   await visit(admin, '/console/models', 'models', { charts: 2 });
+  if (latest) {
+    // A reliability diagram per probability model, from the API's evaluation bins.
+    for (const [name, e] of Object.entries(latest.evaluation || {})) {
+      if (!Array.isArray(e?.calibration) || e.calibration.length === 0) continue;
+      const spec = JSON.parse(await p.getAttribute(`#calibration-${name} [data-chart]`, 'data-chart'));
+      const observed = spec.series.find((s) => s.label === 'observed').values;
+      expect(observed.length === e.calibration.length && observed.every((v, i) => Math.abs(v - e.calibration[i].observed_rate) < 1e-9),
+        `the ${name} calibration chart shows the API's ${e.calibration.length} bins`);
+    }
+  }
   await visit(admin, '/console/privacy', 'privacy', { charts: 2 });
   const audit = (await api('/v1/audit?limit=500', analystKey)).body;
   const actions = JSON.stringify(audit);
