@@ -171,6 +171,17 @@ try {
   }
   expect(['ship', 'keep', 'stop'].includes(await p.$eval('[data-recommendation]', (e) => e.dataset.recommendation)),
     'a plain recommendation is shown');
+  // Each metric day by day: the chart's last point is the results now.
+  const days = demoResults.overTime?.days || [];
+  if (days.length >= 2) {
+    const spec = JSON.parse(await p.getAttribute('#over-time-conversion [data-chart]', 'data-chart'));
+    const api0 = demoResults.overTime.metrics.conversion;
+    expect(spec.x.length === days.length && spec.series.every((s, i) => s.values[s.values.length - 1] === api0[i].value[days.length - 1]
+      && api0[i].value[days.length - 1] === demoResults.metrics.conversion[i].value),
+      `conversion over ${days.length} days is charted, ending at the results now`);
+  } else {
+    expect(!(await p.$('#over-time-conversion')), `no day-by-day chart with ${days.length} day(s) of exposures`);
+  }
   await visit(admin, '/console/experiments', null);
   await p.fill('#x-id', 'console-hero');
   await p.selectOption('#x-placement', 'home.hero');
