@@ -875,3 +875,64 @@ fn table(samples: &[Sample]) -> String {
     }
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(minute: u64, rss_mb: u64, db_mb: u64, events: u64, server_errors: u64) -> Sample {
+        let route = RouteSample {
+            requests: 10,
+            p99_ms: 1.0,
+            client_errors: 0,
+            server_errors,
+            failed: 0,
+        };
+        Sample {
+            secs: (minute * 60) as f64,
+            rss: rss_mb << 20,
+            files: BTreeMap::from([
+                ("tailor.db".to_string(), db_mb << 20),
+                ("tailor.db-wal".to_string(), 8 << 20),
+            ]),
+            routes: BTreeMap::from([("batch", route)]),
+            events_accepted: events,
+            decisions: 0,
+            events_stored: events,
+            webhooks: 0,
+            load: 1.0,
+        }
+    }
+
+    #[test]
+    fn the_verdict_fails_on_5xx_on_memory_growth_and_on_unexplained_disk() {
+        let flat: Vec<Sample> = (1..=10)
+            .map(|m| sample(m, 200, 100 + m, m * 1000, 0))
+            .collect();
+        assert!(judge(&flat, &[]).failures.is_empty());
+
+        let mut errors = flat.clone();
+        errors[7].routes.get_mut("batch").unwrap().server_errors = 1;
+        assert!(judge(&errors, &["batch: 500".into()]).failures[0].contains("5xx"));
+
+        let growing: Vec<Sample> = (1..=10)
+            .map(|m| sample(m, 200 + 40 * m, 100, m * 1000, 0))
+            .collect();
+        assert!(
+            judge(&growing, &[])
+                .failures
+                .iter()
+                .any(|f| f.contains("memory grew"))
+        );
+
+        // 1 GB more on disk for 9,000 more events is not what the data explains.
+        let mut disk = flat.clone();
+        disk[9].files.insert("tailor.db".into(), 1100 << 20);
+        assert!(
+            judge(&disk, &[])
+                .failures
+                .iter()
+                .any(|f| f.contains("grew"))
+        );
+    }
+}
