@@ -121,6 +121,10 @@ struct ClvArgs {
     /// Write every customer's predictions to this CSV file.
     #[arg(long)]
     predictions: Option<PathBuf>,
+    /// A Python with `lifetimes` 0.11.3: fits its BG/NBD and MBG/NBD on the same split in the
+    /// same run and prints its numbers beside Tailor's.
+    #[arg(long, requires = "transactions")]
+    lifetimes: Option<PathBuf>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -166,6 +170,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 calibration_end: args.calibration_end,
                 holdout_end: args.holdout_end,
                 predictions: args.predictions,
+                lifetimes: args.lifetimes,
             })?;
             print(args.json, &report.to_json(), &report.table())
         }
