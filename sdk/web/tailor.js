@@ -251,6 +251,15 @@ export function renderPromotion(answer, ui) {
 export function renderNavigation(answer, ui) {
   const nav = el(ui.doc, 'nav', { class: 'tailor-nav' });
   for (const c of answer.categories ?? []) nav.append(link(ui.doc, ui.categoryUrl(c), c.name));
+  // "New for you": the leaf categories the visitor is predicted to take up next.
+  const next = answer.newForYou ?? [];
+  if (next.length) {
+    const row = el(ui.doc, 'div', { class: 'tailor-new-for-you' }, 'New for you: ');
+    for (const path of next) {
+      row.append(link(ui.doc, ui.categoryUrl({ path, name: path }), path.split('/').pop()));
+    }
+    nav.append(row);
+  }
   return nav;
 }
 

@@ -14,7 +14,7 @@ function reply() {
     decisionId: 'd-1',
     personalized: true,
     decisions: {
-      'nav.categories': { kind: 'navigation', categories: [{ name: 'Shoes', path: 'Shoes', children: [] }, { name: XSS, path: 'A B/C', children: [] }], explanation: 'Categories you browse most come first' },
+      'nav.categories': { kind: 'navigation', categories: [{ name: 'Shoes', path: 'Shoes', children: [] }, { name: XSS, path: 'A B/C', children: [] }], newForYou: ['Bags/Totes'], explanation: 'Categories you browse most come first' },
       'home.hero': { kind: 'hero', item: { id: 'hero-1', kind: 'banner', title: `Spring ${XSS}`, body: 'New in', link_url: 'javascript:alert(3)' }, explanation: 'Because you like Shoes' },
       'promo.banner': { kind: 'promotion', item: { id: 'promo-1', kind: 'promotion', title: '10% off', link_url: '/cart' }, explanation: 'You left 1 item(s) in your cart' },
       'recs.home': { kind: 'recommendations', items: [{ product: product('p1', `Runner ${XSS}`), score: 1, reason: 'Popular in Shoes' }, { product: product('p2', 'Trail'), score: 0.5, reason: XSS }], explanation: 'Picked from what you viewed' },
@@ -119,7 +119,9 @@ test('every standard placement renders, escaped, with its reason', async () => {
   assert.equal(hero.querySelector('a').getAttribute('href'), '#');
   assert.equal(hero.querySelector('h2').textContent, `Spring ${XSS}`);
   const nav = [...document.querySelectorAll('.tailor-nav a')].map((a) => a.getAttribute('href'));
-  assert.deepEqual(nav, ['/c/Shoes', '/c/A%20B/C']);
+  assert.deepEqual(nav, ['/c/Shoes', '/c/A%20B/C', '/c/Bags/Totes']);
+  const next = document.querySelector('.tailor-nav .tailor-new-for-you');
+  assert.equal(next.textContent, 'New for you: Totes');
   const cards = document.querySelectorAll('[data-tailor-placement="recs.home"] .tailor-card');
   assert.equal(cards.length, 2);
   assert.equal(cards[0].querySelector('a').getAttribute('href'), '/products/p1');

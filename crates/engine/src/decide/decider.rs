@@ -257,6 +257,8 @@ impl Decider {
         self.live.with_catalog(|catalog| {
             placements.iter().any(|p| {
                 catalog.reads_predictions(&p.id)
+                    // Navigation shows the next categories ("new for you").
+                    || p.kind == super::PlacementKind::Navigation
                     || reads(&p.condition)
                     || p.variants.iter().any(|v| reads(&v.condition))
                     || self.experiments.reads_predictions(&p.id, now)

@@ -132,6 +132,11 @@ pub struct Answer {
     pub items: Option<Vec<RecItem>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub categories: Option<Vec<NavEntry>>,
+    /// Navigation: leaf categories the visitor has not engaged with yet and is predicted to
+    /// take up next (`predictions.next_categories`), for a "new for you" row; absent
+    /// without a trained model or personalization.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_for_you: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
     /// The on-site message (message placements): key, journey, title, body, products,
@@ -163,6 +168,7 @@ impl Answer {
             item: None,
             items: None,
             categories: None,
+            new_for_you: None,
             variant: None,
             message: None,
             explanation: String::new(),
