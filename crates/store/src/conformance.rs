@@ -34,6 +34,10 @@ pub const STORIES: &[Story] = &[
         "events_of_finds_every_id_field",
         events_of_finds_every_id_field,
     ),
+    (
+        "positions_are_never_reused_after_deletions",
+        positions_are_never_reused_after_deletions,
+    ),
     ("checkpoint_round_trips", checkpoint_round_trips),
     ("catalog_upserts_and_deletes", catalog_upserts_and_deletes),
     (
@@ -216,6 +220,48 @@ fn catalog_upserts_and_deletes(s: &dyn Store) {
     assert_eq!(s.content().unwrap(), vec![c]);
     assert!(s.delete_content("c1").unwrap());
     assert!(s.content().unwrap().is_empty());
+}
+
+/// A position, once handed out, is never handed out again, even when the newest events
+/// were erased or expired: readers that keep a cursor (journeys, checkpoints) would
+/// otherwise skip the events that took the old positions.
+fn positions_are_never_reused_after_deletions(s: &dyn Store) {
+    let first = s
+        .append(&[
+            message("a", "track", Some("u1"), None),
+            message("b", "track", Some("u2"), None),
+        ])
+        .unwrap();
+    let newest = first[1].unwrap();
+    s.erase_person(&PersonKeys {
+        profile_ids: vec![],
+        ids: vec!["u2".into()],
+        at: 1,
+    })
+    .unwrap();
+    let after_erasure = s
+        .append(&[message("c", "track", Some("u3"), None)])
+        .unwrap()[0]
+        .unwrap();
+    assert!(
+        after_erasure > newest,
+        "{after_erasure} reuses a position up to {newest}"
+    );
+    // Retention that empties the log.
+    while s
+        .delete_events_before(Millis::MAX, after_erasure, &[], 10)
+        .unwrap()
+        > 0
+    {}
+    assert_eq!(s.event_count().unwrap(), 0);
+    let after_retention = s
+        .append(&[message("d", "track", Some("u4"), None)])
+        .unwrap()[0]
+        .unwrap();
+    assert!(
+        after_retention > after_erasure,
+        "{after_retention} reuses a position up to {after_erasure}"
+    );
 }
 
 fn erase_person_reaches_every_table(s: &dyn Store) {

@@ -77,6 +77,8 @@ impl<K: Ord + Clone> PersonIndex<K> {
 struct State {
     // The event log.
     events: BTreeMap<Seq, Message>,
+    /// The newest position ever handed out: deleted events' positions are not reused.
+    events_high_water: Seq,
     message_ids: HashMap<String, Seq>,
     event_people: PersonIndex<Seq>,
     // Checkpoints.
@@ -256,7 +258,8 @@ impl EventLog for MemoryStore {
                 out.push(None);
                 continue;
             }
-            let seq = next_key(&s.events);
+            let seq = next_key(&s.events).max(s.events_high_water + 1);
+            s.events_high_water = seq;
             s.message_ids.insert(m.message_id.clone(), seq);
             for person in m.person_ids() {
                 s.event_people.insert(person, seq);

@@ -76,9 +76,39 @@ fn person_seqs() -> String {
     )
 }
 
+/// The `meta` key of the newest position ever handed out, kept when events are deleted:
+/// SQLite gives a new row the largest rowid + 1, so deleting the newest events would hand
+/// their positions out again (and cursors past them would skip the new events).
+const HIGH_WATER: &str = "events_high_water";
+
+/// Records the newest position before a deletion, in `tx`.
+fn remember_high_water(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute(
+        &format!(
+            "INSERT INTO meta (key, value) SELECT '{HIGH_WATER}', coalesce(max(seq), 0) FROM events WHERE true
+             ON CONFLICT (key) DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))"
+        ),
+        [],
+    )?;
+    Ok(())
+}
+
+/// The position the next event must be past: the newest ever handed out.
+fn high_water(tx: &Transaction<'_>) -> Result<Seq> {
+    Ok(tx.query_row(
+        &format!(
+            "SELECT max(coalesce((SELECT max(seq) FROM events), 0),
+                        coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = '{HIGH_WATER}'), 0))"
+        ),
+        [],
+        |r| r.get(0),
+    )?)
+}
+
 /// Deletes the events naming any of `ids` and those ids' index entries, in `tx`; returns
 /// how many events went.
 pub(super) fn erase(tx: &Transaction<'_>, ids: &str) -> Result<u64> {
+    remember_high_water(tx)?;
     let events = tx.execute(
         &format!("DELETE FROM events WHERE seq IN ({})", person_seqs()),
         [ids],
@@ -123,16 +153,25 @@ fn event_rows(
 impl EventLog for SqliteStore {
     fn append(&self, messages: &[Message]) -> Result<Vec<Option<Seq>>> {
         self.write(|conn| {
-            let tx = conn.transaction()?;
+            // Immediate: the transaction reads the high-water mark before it writes, and a
+            // deferred one could not then upgrade to a writer while another connection
+            // writes (SQLite answers "database is locked" at once instead of waiting).
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let mut out = Vec::with_capacity(messages.len());
             {
+                // Each event at the next position past the newest ever handed out (a
+                // rowid of NULL lets SQLite pick max + 1, which is that unless the newest
+                // events were deleted).
+                let high_water = high_water(&tx)?;
+                let mut next = Some(high_water + 1);
                 let mut insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO events (message_id, kind, user_id, anonymous_id, previous_id, ts, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT OR IGNORE INTO events (seq, message_id, kind, user_id, anonymous_id, previous_id, ts, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )?;
                 for m in messages {
                     let body = serde_json::to_string(m).map_err(|e| StoreError::Backend(e.to_string()))?;
                     let inserted = insert.execute(params![
+                        next,
                         m.message_id,
                         m.kind.as_str(),
                         m.user_id,
@@ -141,6 +180,9 @@ impl EventLog for SqliteStore {
                         m.timestamp,
                         body
                     ])?;
+                    if inserted == 1 {
+                        next = None;
+                    }
                     out.push((inserted == 1).then(|| tx.last_insert_rowid()));
                 }
             }
@@ -199,7 +241,7 @@ impl EventLog for SqliteStore {
             )
         };
         self.write(|conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let mut deleted = 0;
             {
                 let mut pick = tx.prepare(&format!(
@@ -224,6 +266,7 @@ impl EventLog for SqliteStore {
                         ))
                     })?
                     .collect::<Result<Vec<_>, _>>()?;
+                remember_high_water(&tx)?;
                 let mut event = tx.prepare_cached("DELETE FROM events WHERE seq = ?1")?;
                 let mut person =
                     tx.prepare_cached("DELETE FROM p.event_people WHERE person = ?1 AND seq = ?2")?;

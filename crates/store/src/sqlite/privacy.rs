@@ -28,7 +28,8 @@ impl PrivacyStore for SqliteStore {
             // Every row naming the ids, in one transaction of the writer.
             let ids = ids_json(&person.ids)?;
             self.write(|conn| {
-                let tx = conn.transaction()?;
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 erased.events = events::erase(&tx, &ids)?;
                 erased.decisions = decisions::erase(&tx, &ids)?;
                 (erased.journeys, erased.audience_removals) =
