@@ -31,7 +31,9 @@ async fn one_time_buyers_churn_with_recency_and_their_value_follows_the_first_or
     // never again, one small order and one large.
     let mut seed: u64 = 42;
     let mut uniform = move || {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (seed >> 11) as f64 / (1u64 << 53) as f64
     };
     // Each customer spends around a level of their own (20 to 200), ±20 % per order.
@@ -39,11 +41,8 @@ async fn one_time_buyers_churn_with_recency_and_their_value_follows_the_first_or
     let mut customers = 0;
     for week in 0..30u32 {
         kit.clock.advance("7d");
-        let mut ordering: Vec<(String, f64)> = alive
-            .iter()
-            .filter(|_| uniform() < 0.35)
-            .cloned()
-            .collect();
+        let mut ordering: Vec<(String, f64)> =
+            alive.iter().filter(|_| uniform() < 0.35).cloned().collect();
         for _ in 0..4 {
             customers += 1;
             let customer = (format!("c-{customers}"), 20.0 + 180.0 * uniform());
@@ -79,7 +78,10 @@ async fn one_time_buyers_churn_with_recency_and_their_value_follows_the_first_or
     };
     // Bought once 3 days, 10 weeks and 29 weeks ago.
     let (recent, middle, old) = (churn("small-29"), churn("small-20"), churn("small-1"));
-    assert!(0.0 < recent && recent < middle && middle < old, "{recent} {middle} {old}");
+    assert!(
+        0.0 < recent && recent < middle && middle < old,
+        "{recent} {middle} {old}"
+    );
     assert!(old > 0.5, "29 weeks without a second order: {old}");
 
     let clv = |user: &str| predictions(&kit, user)["clv"].as_f64().expect("a CLV");

@@ -92,7 +92,11 @@ fn our_fit_matches_lifetimes_fit() {
         ("loglik", model.log_likelihood),
     ] {
         let difference = relative_difference(ours, number(m, name));
-        assert!(difference <= 1e-4, "{name}: {ours} vs {} ({difference:.2e})", number(m, name));
+        assert!(
+            difference <= 1e-4,
+            "{name}: {ours} vs {} ({difference:.2e})",
+            number(m, name)
+        );
     }
     let worst = check_predictions(&model, &reference, 1e-4);
     eprintln!("largest relative difference with our own fit: {worst:.2e}");

@@ -425,7 +425,10 @@ async fn models_train_beat_their_baselines_and_serve_predictions() {
         .await;
     assert_eq!(status, 200, "{answer}");
     let nav = &answer["decisions"]["nav.categories"];
-    if p["next_categories"].as_array().is_some_and(|c| !c.is_empty()) {
+    if p["next_categories"]
+        .as_array()
+        .is_some_and(|c| !c.is_empty())
+    {
         assert_eq!(nav["newForYou"], p["next_categories"], "{nav}");
     } else {
         assert!(nav["newForYou"].is_null(), "{nav}");

@@ -346,10 +346,14 @@ pub fn recommend<'a>(
         .into_iter()
         .filter(|(id, _)| !exclude.contains(id))
         .filter_map(|(id, candidate)| {
-            catalog
-                .product(id)
-                .filter(|p| p.in_stock())
-                .map(|p| (p, candidate.score(), candidate.why, candidate.declared > 0.0))
+            catalog.product(id).filter(|p| p.in_stock()).map(|p| {
+                (
+                    p,
+                    candidate.score(),
+                    candidate.why,
+                    candidate.declared > 0.0,
+                )
+            })
         })
         .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.id.cmp(&b.0.id)));

@@ -39,7 +39,10 @@ pub fn lifetimes_holdout(
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr.lines().last().unwrap_or("no message").to_string();
-        return Err(Error::step(step(), Invalid::new(format!("it failed: {last}"))));
+        return Err(Error::step(
+            step(),
+            Invalid::new(format!("it failed: {last}")),
+        ));
     }
     serde_json::from_slice(&output.stdout).map_err(|e| Error::step(step(), e))
 }

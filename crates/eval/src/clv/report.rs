@@ -176,7 +176,12 @@ fn write_table(out: &mut String, e: &Evaluation) -> std::fmt::Result {
             "{:>5} {:>8} {:>9} {:>9} {:>11}",
             "week", "actual", "BG/NBD", "MBG/NBD", "Pareto/NBD"
         )?;
-        for ((b, m), p) in h.bgnbd_curve.iter().zip(&h.mbgnbd_curve).zip(&h.pareto_curve) {
+        for ((b, m), p) in h
+            .bgnbd_curve
+            .iter()
+            .zip(&h.mbgnbd_curve)
+            .zip(&h.pareto_curve)
+        {
             writeln!(
                 out,
                 "{:>5} {:>8.0} {:>9.1} {:>9.1} {:>11.1}",

@@ -353,10 +353,9 @@ pub fn evaluate(args: &OpeOptions) -> Result<OpeReport, Error> {
         &logs,
         n_items,
         target_on_policy_ctr,
-        target_estimates.as_ref(),
+        target_estimates.as_ref().map(|e| (e, reference_files)),
         policy_estimates.as_ref(),
         item_context_path.as_deref(),
-        reference_files,
     );
     lines.push(String::new());
     Ok(OpeReport {
@@ -431,10 +430,10 @@ fn table(
     logs: &OpenBanditLogs,
     n_items: usize,
     target_on_policy_ctr: Option<f64>,
-    target: Option<&Estimates>,
+    // The target's estimates, and whether the files are the ones obp's quickstart used.
+    target: Option<(&Estimates, bool)>,
     policy: Option<&Estimates>,
     item_context: Option<&Path>,
-    reference_files: bool,
 ) -> Vec<String> {
     let mut lines = Vec::new();
     let clicks: f64 = logs.clicks.iter().sum();
@@ -462,7 +461,7 @@ fn table(
     let relative = |e: &Estimate, truth: Option<f64>| {
         truth.map_or("-".to_string(), |t| format!("{:.3}", e.relative_error(t)))
     };
-    if let (Some(estimates), Some(path)) = (target, &args.target_dist) {
+    if let (Some((estimates, reference_files)), Some(path)) = (target, &args.target_dist) {
         lines.push(String::new());
         lines.push(format!(
             "target policy {} ({}-fold cross-fitted logistic reward model for DM/DR):",
@@ -579,7 +578,10 @@ mod guard_tests {
         assert!(all_rules[0].starts_with("3 of 3 rounds"), "{all_rules:?}");
         let mixed = propensity_warnings(&[1.0, 0.5, 0.5]);
         assert_eq!(mixed.len(), 2, "{mixed:?}");
-        assert!(mixed[1].contains("more than one logging policy"), "{mixed:?}");
+        assert!(
+            mixed[1].contains("more than one logging policy"),
+            "{mixed:?}"
+        );
     }
 
     #[test]

@@ -93,9 +93,9 @@ impl ModifiedBgNbd {
     }
 }
 
-/// The total log-likelihood and its gradient with respect to (r, α, a, b). Per customer:
-/// ln Γ(r+x) − ln Γ(r) + r ln α + ln B(a, b+x+1) − ln B(a, b) − (r+x) ln(α+T)
-/// + ln(1 + a/(b+x) · ((α+T)/(α+t_x))^(r+x)); the last term is the chance of having dropped
+/// The total log-likelihood and its gradient with respect to (r, α, a, b). Per customer,
+/// ln Γ(r+x) − ln Γ(r) + r ln α + ln B(a, b+x+1) − ln B(a, b) − (r+x) ln(α+T) plus
+/// ln(1 + a/(b+x) · ((α+T)/(α+t_x))^(r+x)); that last term is the chance of having dropped
 /// out right after the last purchase, present for x = 0 too (the difference from BG/NBD).
 fn log_likelihood_and_gradient(
     parameters: &[f64],
@@ -122,7 +122,8 @@ fn log_likelihood_and_gradient(
         let (log_sum, dropped) = log_add_exp_with_share(still_alive, dropped_after_last);
         value += w * (constant + common + log_sum);
         let alive = 1.0 - dropped;
-        gradient[0] += w * (digamma(r + x) - psi_r + alpha.ln() - alive * ln_age - dropped * ln_last);
+        gradient[0] +=
+            w * (digamma(r + x) - psi_r + alpha.ln() - alive * ln_age - dropped * ln_last);
         gradient[1] += w
             * (r / alpha
                 - (r + x)
@@ -192,7 +193,12 @@ mod tests {
 
     #[test]
     fn gradient_matches_differences() {
-        let customers = summaries(&[(0, 0.0, 30.0), (2, 10.0, 30.0), (5, 28.0, 35.0), (1, 30.0, 30.0)]);
+        let customers = summaries(&[
+            (0, 0.0, 30.0),
+            (2, 10.0, 30.0),
+            (5, 28.0, 35.0),
+            (1, 30.0, 30.0),
+        ]);
         let rows = likelihood_rows::group(&customers).expect("valid summaries");
         let distinct = Distinct::of(&rows);
         let parameters = [0.25, 4.8, 0.72, 2.16];
@@ -221,10 +227,11 @@ mod tests {
             b: 2.16,
             log_likelihood: 0.0,
         };
-        let risks: Vec<f64> = summaries(&[(0, 0.0, 1.0), (0, 0.0, 8.0), (0, 0.0, 20.0), (0, 0.0, 52.0)])
-            .iter()
-            .map(|c| model.churn_risk(c))
-            .collect();
+        let risks: Vec<f64> =
+            summaries(&[(0, 0.0, 1.0), (0, 0.0, 8.0), (0, 0.0, 20.0), (0, 0.0, 52.0)])
+                .iter()
+                .map(|c| model.churn_risk(c))
+                .collect();
         assert!(risks[0] > 0.0, "{risks:?}");
         assert!(risks.windows(2).all(|w| w[0] < w[1]), "{risks:?}");
     }
@@ -244,7 +251,10 @@ mod tests {
         for (i, c) in histories.iter().enumerate() {
             for (j, &t) in horizons.iter().enumerate() {
                 let single = model.expected_purchases(c, t);
-                assert!((grid[i * 3 + j] - single).abs() <= 1e-15 * single, "{c:?} at {t}");
+                assert!(
+                    (grid[i * 3 + j] - single).abs() <= 1e-15 * single,
+                    "{c:?} at {t}"
+                );
             }
         }
     }

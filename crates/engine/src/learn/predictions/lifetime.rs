@@ -130,7 +130,11 @@ pub fn first_order_value(p: &Profile) -> Option<f64> {
         .filter(|(t, _)| t.div_euclid(DAY) == first_day)
         .map(|&(_, v)| v)
         .sum();
-    (p.orders.recent.iter().any(|(t, _)| t.div_euclid(DAY) == first_day)).then_some(value)
+    (p.orders
+        .recent
+        .iter()
+        .any(|(t, _)| t.div_euclid(DAY) == first_day))
+    .then_some(value)
 }
 
 #[cfg(test)]

@@ -608,9 +608,7 @@ fn fit_lifetime(
     // MBG/NBD may fail where BG/NBD fits (e.g. a degenerate optimum): BG/NBD then serves.
     let mbgnbd = ModifiedBgNbd::fit(&buyers).ok();
     let spend = GammaGamma::fit(&buyers).ok().filter(|g| g.q > 1.0);
-    let parameters = |r: f64, alpha: f64, a: f64, b: f64, loglik: f64| {
-        serde_json::json!({"r": r, "alpha": alpha, "a": a, "b": b, "loglik": loglik})
-    };
+    let parameters = |r: f64, alpha: f64, a: f64, b: f64, loglik: f64| serde_json::json!({"r": r, "alpha": alpha, "a": a, "b": b, "loglik": loglik});
     let mut report = serde_json::json!({
         "buyers": buyers.len(),
         "repeat_buyers": buyers.iter().filter(|b| b.frequency > 0).count(),
