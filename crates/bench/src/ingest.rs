@@ -15,7 +15,9 @@ use tailor_engine::journeys::ChannelConfig;
 
 use crate::Report;
 use crate::error::{Error, fail};
-use crate::server::{ADMIN_KEY, InProcessServer, SERVER_KEY, open_engine, runtime};
+use crate::server::{
+    ADMIN_KEY, InProcessServer, SERVER_KEY, open_engine, open_engine_postgres, runtime,
+};
 
 /// The workload; the binary's flags of the same names.
 #[derive(Debug, Clone)]
@@ -32,6 +34,8 @@ pub struct IngestOptions {
     pub reads: usize,
     /// Keep the data in this directory (default: a temporary one, removed afterwards).
     pub data: Option<std::path::PathBuf>,
+    /// Run on this (empty) PostgreSQL database instead of SQLite in `data`.
+    pub database_url: Option<String>,
 }
 
 const EVENTS: [&str; 8] = [
@@ -131,8 +135,9 @@ async fn measure(
     bodies: Arc<Vec<Vec<u8>>>,
 ) -> Result<Report, Error> {
     let rss_before = rss_bytes();
-    let engine = tokio::task::block_in_place(|| {
-        open_engine(data, Arc::new(SystemClock), ChannelConfig::default())
+    let engine = tokio::task::block_in_place(|| match &args.database_url {
+        Some(url) => open_engine_postgres(url, Arc::new(SystemClock), ChannelConfig::default()),
+        None => open_engine(data, Arc::new(SystemClock), ChannelConfig::default()),
     })?;
     let server = InProcessServer::start(&engine).await?;
     let base = server.base.clone();
@@ -339,7 +344,7 @@ async fn measure(
         if let Some(b) = per_profile {
             let _ = writeln!(
                 text,
-                "resident memory growth: {b} bytes per profile ({profiles} profiles; includes SQLite cache and allocator slack)"
+                "resident memory growth: {b} bytes per profile ({profiles} profiles; includes the store's caches and allocator slack)"
             );
         }
     }

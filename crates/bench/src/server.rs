@@ -7,7 +7,8 @@ use std::sync::Arc;
 use tailor_core::Clock;
 use tailor_engine::journeys::ChannelConfig;
 use tailor_engine::{Engine, Options};
-use tailor_store::SqliteStore;
+use tailor_store::prelude::*;
+use tailor_store::{PgStore, SqliteStore, Store};
 
 use crate::error::Error;
 
@@ -29,6 +30,32 @@ pub fn open_engine(
             e,
         )
     })?;
+    open_engine_on(Arc::new(store), clock, channels)
+}
+
+/// Opens PostgreSQL at `url`, which must hold no events yet (the bench's messageIds
+/// would be duplicates), and starts an engine on it as [`open_engine`] does.
+pub fn open_engine_postgres(
+    url: &str,
+    clock: Arc<dyn Clock>,
+    channels: ChannelConfig,
+) -> Result<Engine, Error> {
+    let store = PgStore::open(url).map_err(|e| Error::setup("cannot open PostgreSQL", e))?;
+    if store.event_count()? > 0 {
+        return Err(Error::Failed(
+            "the PostgreSQL database already holds events; bench needs an empty database".into(),
+        ));
+    }
+    open_engine_on(Arc::new(store), clock, channels)
+}
+
+/// Starts an engine on `store` with the bench's keys and otherwise the defaults of
+/// `tailor serve`.
+pub fn open_engine_on(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    channels: ChannelConfig,
+) -> Result<Engine, Error> {
     let options = Options {
         keys: tailor_engine::ConfiguredKeys {
             write: Some(WRITE_KEY.into()),
@@ -39,7 +66,7 @@ pub fn open_engine(
         channels,
         ..Options::default()
     };
-    let (engine, _) = Engine::open(Arc::new(store), clock, options)
+    let (engine, _) = Engine::open(store, clock, options)
         .map_err(|e| Error::setup("cannot start the engine", e))?;
     Ok(engine)
 }

@@ -26,3 +26,11 @@ pub enum EngineError {
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
 }
+
+impl EngineError {
+    /// The store's server cannot be reached now (PostgreSQL lost or restarting): the
+    /// request may succeed if retried.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, EngineError::Store(e) if e.kind() == tailor_store::StoreErrorKind::Unavailable)
+    }
+}

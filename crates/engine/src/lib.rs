@@ -153,6 +153,11 @@ impl Engine {
         self.parts.ingest.erase(id).await
     }
 
+    /// Whether the store answers now (readiness: PostgreSQL reachable).
+    pub fn store_ready(&self) -> Result<()> {
+        Ok(self.parts.store.ping()?)
+    }
+
     pub fn event_count(&self) -> Result<u64> {
         Ok(self.parts.store.event_count()?)
     }

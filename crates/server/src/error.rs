@@ -112,6 +112,14 @@ impl From<EngineError> for ApiError {
                 "shutting_down",
                 "the server is shutting down; retry shortly",
             ),
+            e if e.is_unavailable() => {
+                tracing::error!(error = %e, "request failed: the store is unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the database is unreachable; retry shortly",
+                )
+            }
             e @ (EngineError::Store(_) | EngineError::Corrupt(_) | EngineError::Internal(_)) => {
                 tracing::error!(error = %e, "request failed");
                 ApiError::new(

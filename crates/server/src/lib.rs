@@ -248,6 +248,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(sources::list))
         .routes(routes!(sources::put, sources::delete))
         .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))
 }

@@ -11,6 +11,8 @@ async fn operations_endpoints_answer() {
     assert_eq!(s.post("/v1/page", &json!({"userId": "ops"})).await.0, 200);
     let (status, health) = s.get("/healthz").send().await;
     assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
+    let (status, ready) = s.get("/readyz").send().await;
+    assert_eq!((status, ready["status"].as_str()), (200, Some("ready")));
     let metrics = s.get("/metrics").reply().await.text;
     for name in [
         "tailor_events_ingested_total",
@@ -24,6 +26,8 @@ async fn operations_endpoints_answer() {
     let (status, spec) = s.get("/openapi.json").send().await;
     assert_eq!(status, 200);
     for path in [
+        "/healthz",
+        "/readyz",
         "/v1/batch",
         "/v1/decide",
         "/v1/placements",

@@ -11,6 +11,9 @@ pub enum StoreErrorKind {
     Corrupt,
     /// The disk or the database is full; freeing space (or retention) fixes it.
     Full,
+    /// The database server cannot be reached now (a lost connection, a restart, a
+    /// failover): retrying later may succeed; a node in this state is not ready.
+    Unavailable,
     /// Anything else (I/O, locking, a bug): ours, not the caller's.
     Internal,
 }
@@ -31,6 +34,10 @@ pub enum StoreError {
     /// The disk or the database is full.
     #[error("storage is full: {0}")]
     Full(String),
+    /// The database server cannot be reached (PostgreSQL down, restarting, or the
+    /// connection lost).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     /// A row the operation needs does not exist.
     #[error("not found: {0}")]
     NotFound(String),
@@ -43,6 +50,7 @@ impl StoreError {
             StoreError::Corrupt(_) | StoreError::TooNew { .. } => StoreErrorKind::Corrupt,
             StoreError::Full(_) => StoreErrorKind::Full,
             StoreError::NotFound(_) => StoreErrorKind::NotFound,
+            StoreError::Unavailable(_) => StoreErrorKind::Unavailable,
         }
     }
 }

@@ -12,9 +12,8 @@
 //! | [`JourneyStore`] | journey runs and timers, the outbox, audiences, step counters |
 //!
 //! [`Store`] is their sum, and what the engine holds (`Arc<dyn Store>`). Backends:
-//! [`SqliteStore`] (the embedded default) and [`MemoryStore`] (tests and the testkit). A
-//! PostgreSQL store implements the same sub-traits and must pass the same
-//! [`conformance`] suite.
+//! [`SqliteStore`] (the embedded default), [`PgStore`] (PostgreSQL, for several nodes) and
+//! [`MemoryStore`] (tests and the testkit). All pass the same [`conformance`] suite.
 //!
 //! **Architecture invariant:** SQL and driver errors never leave this crate; they become a
 //! [`StoreError`], whose [`StoreError::kind`] is all a caller needs to branch on.
@@ -35,6 +34,7 @@ mod events;
 pub mod journeys;
 mod memory;
 mod metadata;
+mod postgres;
 mod privacy;
 mod sqlite;
 
@@ -49,8 +49,9 @@ pub use journeys::{
 };
 pub use memory::MemoryStore;
 pub use metadata::Metadata;
+pub use postgres::{PERSONAL_TABLES, PgStore};
 pub use privacy::{AuditEntry, Erased, PersonKeys, PrivacyStore};
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, backup, secure_directory};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

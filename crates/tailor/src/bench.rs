@@ -25,6 +25,10 @@ pub struct BenchArgs {
     /// Keep the data in this directory (default: a temporary one, removed afterwards).
     #[arg(long)]
     data: Option<std::path::PathBuf>,
+    /// Also run the ingest benchmark on this empty PostgreSQL database, after SQLite, and
+    /// report both.
+    #[arg(long, env = "TAILOR_BENCH_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// Measure the journey scheduler instead: messages/s through the outbox to a webhook
     /// receiver on loopback, and pending-timer capacity.
     #[arg(long)]
@@ -44,19 +48,49 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             timers: args.timers,
         })?
     } else {
-        tailor_bench::ingest::run(&tailor_bench::ingest::IngestOptions {
+        let options = tailor_bench::ingest::IngestOptions {
             events: args.events,
             batch: args.batch,
             clients: args.clients,
             profiles: args.profiles,
             reads: args.reads,
             data: args.data,
-        })?
+            database_url: None,
+        };
+        let sqlite = tailor_bench::ingest::run(&options)?;
+        if let Some(url) = args.database_url {
+            let postgres = tailor_bench::ingest::run(&tailor_bench::ingest::IngestOptions {
+                database_url: Some(url),
+                data: None,
+                ..options
+            })?;
+            return print_side_by_side(&sqlite, &postgres, args.json);
+        }
+        sqlite
     };
     if args.json {
         println!("{}", report.json_text());
     } else {
         print!("{}", report.text());
+    }
+    Ok(())
+}
+
+/// The same workload on SQLite and on PostgreSQL, measured in one run.
+fn print_side_by_side(
+    sqlite: &tailor_bench::Report,
+    postgres: &tailor_bench::Report,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        let both = serde_json::json!({"sqlite": sqlite.to_json(), "postgres": postgres.to_json()});
+        println!("{}", serde_json::to_string_pretty(&both)?);
+    } else {
+        print!(
+            "SQLite (embedded):\n{}\nPostgreSQL:\n{}",
+            sqlite.text(),
+            postgres.text()
+        );
     }
     Ok(())
 }

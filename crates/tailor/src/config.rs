@@ -42,7 +42,8 @@ pub struct ServeArgs {
     /// unless set.
     #[arg(long, env = "TAILOR_ANALYST_KEY", hide_env_values = true)]
     pub analyst_key: Option<String>,
-    /// PostgreSQL URL for several nodes (not available yet in this version).
+    /// PostgreSQL instead of the embedded store: `postgres://user:password@host:5432/db`
+    /// (the data directory then holds only generated keys).
     #[arg(long, env = "TAILOR_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Log format: `text` or `json`.
@@ -283,6 +284,8 @@ struct RetentionFile {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub data: PathBuf,
+    /// PostgreSQL instead of the embedded store in `data`.
+    pub database_url: Option<String>,
     pub listen: SocketAddr,
     pub write_key: Option<String>,
     pub server_key: Option<String>,
@@ -303,6 +306,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             data: PathBuf::from(DEFAULT_DATA),
+            database_url: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             write_key: None,
             server_key: None,
@@ -327,11 +331,11 @@ impl ServeArgs {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
-        if self.database_url.is_some() || file.database_url.is_some() {
-            bail!(
-                "TAILOR_DATABASE_URL is set, but PostgreSQL storage is not available in this version yet; \
-                 unset it to use the embedded store in the data directory"
-            );
+        let database_url = self.database_url.clone().or(file.database_url);
+        if let Some(url) = &database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            bail!("the database URL must start with postgres:// or postgresql://");
         }
         let listen_text = self
             .listen
@@ -453,6 +457,7 @@ impl ServeArgs {
                 .clone()
                 .or(file.data)
                 .unwrap_or_else(|| PathBuf::from(default_data)),
+            database_url,
             listen,
             write_key: self.write_key.clone().or(file.write_key),
             server_key: self.server_key.clone().or(file.server_key),

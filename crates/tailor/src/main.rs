@@ -2,6 +2,7 @@
 //! tools' flags handed to their crates (`tailor-demo`, `tailor-eval`, `tailor-bench`), which
 //! the `tools` feature (on by default) brings in. Nothing else lives here.
 
+mod backup;
 #[cfg(feature = "tools")]
 mod bench;
 mod config;
@@ -46,6 +47,10 @@ enum Command {
     /// Evaluate models on your own data or the shared data sets.
     #[cfg(feature = "tools")]
     Eval(eval::EvalArgs),
+    /// Copy the embedded store (while it serves, consistently) into a new backup directory.
+    Backup(backup::BackupArgs),
+    /// Put a backup made by `tailor backup` in place as a data directory.
+    Restore(backup::RestoreArgs),
     /// Print an experiment's results from a running server.
     Report(report::ReportArgs),
     /// Train a new version of the prediction models (a running server's, or a data
@@ -63,6 +68,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         #[cfg(feature = "tools")]
         Command::Eval(args) => eval::run(args),
+        Command::Backup(args) => backup::backup(args),
+        Command::Restore(args) => backup::restore(args),
         Command::Report(args) => report::run(args),
         Command::Train(args) => train::run(args),
     };

@@ -6,7 +6,7 @@ use anyhow::Context;
 use tailor_core::{Clock, OffsetClock, SystemClock};
 use tailor_engine::{ConfiguredKeys, Engine, GeneratedKeys, Options};
 use tailor_server::AppState;
-use tailor_store::SqliteStore;
+use tailor_store::{PgStore, SqliteStore, Store};
 
 use crate::config::{DEFAULT_DATA, ServeArgs, Settings};
 
@@ -31,13 +31,62 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Opens the data directory and starts the engine on `clock`.
+/// Opens the store: PostgreSQL when a database URL is set, else the data directory.
+pub fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match &settings.database_url {
+        Some(url) => {
+            // Generated keys are still written to the data directory.
+            tailor_store::secure_directory(&settings.data).with_context(|| {
+                format!(
+                    "cannot create the data directory {}",
+                    settings.data.display()
+                )
+            })?;
+            Arc::new(
+                PgStore::open(url)
+                    .with_context(|| format!("cannot open PostgreSQL at {}", redact_url(url)))?,
+            )
+        }
+        None => Arc::new(SqliteStore::open(&settings.data).with_context(|| {
+            format!("cannot open the data directory {}", settings.data.display())
+        })?),
+    })
+}
+
+/// Where the store is, for logs: a database URL without its password.
+pub fn store_location(settings: &Settings) -> String {
+    match &settings.database_url {
+        Some(url) => redact_url(url),
+        None => settings.data.display().to_string(),
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or("");
+            let hidden = if credentials.contains(':') {
+                ":***"
+            } else {
+                ""
+            };
+            format!("{scheme}://{user}{hidden}@{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Opens the store and starts the engine on `clock`.
 pub fn open_engine(
     settings: &Settings,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<(Engine, GeneratedKeys)> {
-    let store = SqliteStore::open(&settings.data)
-        .with_context(|| format!("cannot open the data directory {}", settings.data.display()))?;
+    let store = open_store(settings)?;
     let options = Options {
         keys: ConfiguredKeys {
             write: settings.write_key.clone(),
@@ -50,7 +99,7 @@ pub fn open_engine(
         models: settings.models,
         retention: settings.retention,
     };
-    Engine::open(Arc::new(store), clock, options).context("cannot start the engine")
+    Engine::open(store, clock, options).context("cannot start the engine")
 }
 
 /// The file in the data directory that keys generated on a start are written to, readable
@@ -152,11 +201,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let (engine, generated) = tokio::task::block_in_place(|| open_engine(&settings, clock))?;
         save_generated(&settings.data, &generated)?;
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, data = %settings.data.display(), "serving");
-        eprintln!(
-            "Tailor is serving on http://{addr} (data: {})",
-            settings.data.display()
-        );
+        let location = store_location(&settings);
+        tracing::info!(%addr, store = %location, "serving");
+        eprintln!("Tailor is serving on http://{addr} (data: {location})");
         let state = AppState::new(engine)
             .with_test_clock(test_clock)
             .with_rate_limits(settings.rate_limits.clone())
@@ -165,4 +212,22 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tailor_server::serve(listener, state, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn database_urls_are_logged_without_their_password() {
+        assert_eq!(
+            redact_url("postgres://tailor:s3cret@db.example:5432/shop?sslmode=disable"),
+            "postgres://tailor:***@db.example:5432/shop?sslmode=disable"
+        );
+        assert_eq!(
+            redact_url("postgres://tailor@db/shop"),
+            "postgres://tailor@db/shop"
+        );
+        assert_eq!(redact_url("postgres://db/shop"), "postgres://db/shop");
+    }
 }

@@ -9,8 +9,11 @@
 //!   for the few tests that need real connections.
 //! - [`eventually`] waits for a condition with a deadline; `Engine::settle` replaces sleeps
 //!   where the engine's own threads are what a test waits for.
+//! - [`postgres::PgServer`] runs a real PostgreSQL server in a temporary directory for the
+//!   tests of the PostgreSQL store (std only, so the store's own tests use it too).
 //! - [`channels`] receives what journeys send: email (SMTP) and webhooks.
 
+pub mod postgres;
 pub mod switch;
 
 pub use switch::{external, shared_data};

@@ -221,10 +221,14 @@ impl Writer {
             Ok(seqs) => seqs,
             Err(e) => {
                 tracing::error!(error = %e, events = all.len(), "append failed; nothing acknowledged");
+                // A lost database is worth a retry (503); anything else is ours (500).
                 for (_, _, _, _, done) in waiting {
-                    let _ = done.send(Err(EngineError::Internal(format!(
-                        "could not store events: {e}"
-                    ))));
+                    let _ = done.send(Err(match &e {
+                        tailor_store::StoreError::Unavailable(why) => {
+                            EngineError::Store(tailor_store::StoreError::Unavailable(why.clone()))
+                        }
+                        _ => EngineError::Internal(format!("could not store events: {e}")),
+                    }));
                 }
                 return;
             }

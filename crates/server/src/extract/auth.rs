@@ -335,7 +335,7 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
     let mut presented = Presented::new(req.headers());
     if let Some(limiter) = state.limiter.as_ref()
         // Operators' probes are never refused.
-        && !matches!(req.uri().path(), "/healthz" | "/metrics")
+        && !matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics")
     {
         let peer = req
             .extensions()

@@ -1,4 +1,4 @@
-//! Operations: `/healthz`, Prometheus `/metrics`, `/openapi.json`, and JSON 404/405s.
+//! Operations: `/healthz` (live), `/readyz` (ready: the store answers), Prometheus `/metrics`, `/openapi.json`, and JSON 404/405s.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -24,7 +24,8 @@ pub struct Health {
     queued_jobs: usize,
 }
 
-/// Liveness and a few counts.
+/// Liveness and a few counts: answers whenever the process serves HTTP, whatever the
+/// store's state (a load balancer's liveness probe; restart the process when it fails).
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, body = Health)))]
 pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
@@ -36,6 +37,47 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
         products: stats.products,
         queued_jobs: stats.queued_jobs,
     })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`, or `not_ready` with a `reason`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+}
+
+/// How long readiness waits for the store before saying no.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Readiness: 200 when the store answers within 2 s, 503 when it does not (PostgreSQL lost
+/// or restarting), so a load balancer sends traffic elsewhere until it is back.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let engine = state.engine.clone();
+    let check = tokio::task::spawn_blocking(move || engine.store_ready());
+    match tokio::time::timeout(READY_TIMEOUT, check).await {
+        Ok(Ok(Ok(()))) => (
+            StatusCode::OK,
+            Json(Readiness {
+                status: "ready",
+                reason: None,
+            }),
+        ),
+        outcome => {
+            if let Ok(Ok(Err(e))) = outcome {
+                tracing::warn!(error = %e, "not ready: the store does not answer");
+            }
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Readiness {
+                    status: "not_ready",
+                    reason: Some("store_unreachable"),
+                }),
+            )
+        }
+    }
 }
 
 /// Prometheus metrics (text exposition format).

@@ -25,6 +25,7 @@
 //! allows at most 32,766 bound variables per statement, and one person can have more ids
 //! than that (each anonymous session adds one).
 
+pub mod backup;
 mod catalog;
 mod checkpoints;
 mod decisions;
@@ -169,6 +170,12 @@ fn ids_json(ids: &[String]) -> Result<String> {
 /// A row limit as SQLite takes it: `usize::MAX` ("all") does not fit its integers.
 fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// Creates `dir` private to this user (`0700`, its files `0600`), or tightens it: the data
+/// directory, also when PostgreSQL holds the data and the directory only generated keys.
+pub fn secure_directory(dir: &Path) -> Result<()> {
+    private::secure_directory(dir)
 }
 
 pub struct SqliteStore {
