@@ -268,7 +268,7 @@ export function renderRecommendations(answer, ui) {
   (answer.items ?? []).forEach((item, n) => {
     const p = item.product;
     const card = el(ui.doc, 'div', { class: 'tailor-card', 'data-product-id': p.id });
-    const a = link(ui.doc, ui.productUrl(p), el(ui.doc, 'h3', {}, p.name));
+    const a = link(ui.doc, ui.productUrl(p), ...picture(ui.doc, p.image_url, p.name, 'tailor-product-image'), el(ui.doc, 'h3', {}, p.name));
     trackClick(a, () => ui.onClick('Product Clicked', product(p, n + 1)));
     card.append(a, el(ui.doc, 'div', { class: 'tailor-price' }, money(p.price, p.currency)));
     if (item.reason) card.append(el(ui.doc, 'div', { class: 'tailor-reason' }, item.reason));
@@ -324,12 +324,20 @@ export function safeUrl(url) {
 
 function banner(item, ui, cls, cta) {
   const box = el(ui.doc, 'div', { class: cls });
+  box.append(...picture(ui.doc, item.image_url, item.title ?? '', 'tailor-banner-image'));
   box.append(el(ui.doc, 'h2', {}, item.title ?? ''));
   if (item.body) box.append(el(ui.doc, 'p', {}, item.body));
   const a = link(ui.doc, item.link_url ?? '/', cta);
   trackClick(a, () => ui.onClick('Promotion Clicked', promotion(item, ui.placement)));
   box.append(a);
   return box;
+}
+
+/** The catalog's picture, when it has one at an http(s) URL or a path: `[img]` or `[]`. */
+function picture(doc, url, alt, cls) {
+  const src = safeUrl(url);
+  if (!url || src === '#') return [];
+  return [el(doc, 'img', { src, alt: String(alt ?? ''), class: cls, loading: 'lazy', decoding: 'async' })];
 }
 
 function promotion(item, placement) {

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the browser tests need (crates/demo/tests/storefront_browser.rs,
-# crates/tailor/tests/analytics_js.rs): Debian's Chromium (as root, when missing), and
-# playwright-core and @segment/analytics-next from tests/browser/package-lock.json. Safe
-# to run again.
+# crates/tailor/tests/analytics_js.rs): Debian's Chromium (as root, when missing; the one
+# thing installed outside the project), and playwright-core and @segment/analytics-next
+# into tests/browser/node_modules, once per change of tests/browser/package-lock.json.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../lib/tools.sh
+source "$here/../lib/tools.sh"
+require_tools node npm
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq
@@ -14,5 +17,5 @@ if ! command -v chromium >/dev/null 2>&1; then
     exit 1
   fi
 fi
-(cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+npm_ci_once "$here"
 chromium --version

@@ -65,6 +65,14 @@ try {
   expect((await page.textContent('h2[data-title-personalized]')).includes('Popular right now'), 'a new visitor gets popular products');
   expect((await page.$$('[data-tailor-placement="recs.home"] .tailor-card')).length >= 4, 'a row of recommended products');
   expect((await page.$$('.tailor-nav a')).length >= 4, 'the SDK rendered the navigation');
+  // The catalog's pictures (drawn by the demo, at the URLs its catalog gives) load.
+  for (const [what, selector] of [['the hero banner', '[data-tailor-placement="home.hero"] img'],
+    ['the first recommended product', '[data-tailor-placement="recs.home"] .tailor-card:first-child img']]) {
+    await page.waitForFunction((s) => document.querySelector(s)?.complete, selector);
+    const width = await page.$eval(selector, (i) => i.naturalWidth);
+    expect(width > 0, `${what} has a picture (${width} px wide)`);
+  }
+  if (shots) await page.screenshot({ path: `${shots}/home.png` });
   // The "why am I seeing this" popover opens on a click.
   const why = page.locator('[data-tailor-placement="recs.home"] .tailor-why-button');
   await why.click();
@@ -84,6 +92,9 @@ try {
   expect(clicked && clicked.properties.decisionId === firstDecision && clicked.properties.placement === 'recs.home',
     `Product Clicked carries the decisionId ${firstDecision}`);
   for (const [id, reason] of await reasons()) explained.set(id, reason);
+  await page.waitForFunction(() => document.querySelector('.product-page img')?.complete);
+  expect(await page.$eval('.product-page img', (i) => i.naturalWidth) > 0, 'the product page shows its picture');
+  if (shots) await page.screenshot({ path: `${shots}/product.png` });
   await page.waitForTimeout(200);
   expect(names().includes('Product Viewed'), 'Product Viewed was sent');
   const added = await page.$('button.primary');

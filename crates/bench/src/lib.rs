@@ -2,16 +2,20 @@
 //! real HTTP server on loopback, in this process, on a fresh data directory.
 //!
 //! - [`ingest`]: durable ingest through `/v1/batch`, profile reads, and `decide` in the
-//!   engine and over HTTP keep-alive (the budgets in BENCHMARKS.md).
+//!   engine and over HTTP keep-alive (the budgets in BENCHMARKS.md), on the uniform and the
+//!   skewed data shapes ([`workload`]), with bytes on disk per event and per decision.
 //! - [`journeys`]: the journey scheduler's messages per second through the outbox to a
 //!   webhook receiver, and pending-timer capacity.
 //!
 //! Progress goes to stderr; the results come back as a [`Report`], failures as an [`Error`].
 
+mod disk;
 mod error;
 pub mod ingest;
 pub mod journeys;
 mod server;
+pub mod workload;
+mod wrk;
 
 use serde_json::Value;
 

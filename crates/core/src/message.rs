@@ -108,6 +108,18 @@ impl Message {
     pub fn property(&self, key: &str) -> Option<&Value> {
         self.properties.get(key)
     }
+
+    /// Whether model training and evaluations read this message. A sender keeps traffic
+    /// that is not shoppers' normal behaviour out of them (a load test, QA, a demo's burst
+    /// of live visits) with `"integrations": {"Tailor": {"training": false}}`; the message
+    /// still counts everywhere else (profiles, experiments, journeys).
+    pub fn for_training(&self) -> bool {
+        self.integrations
+            .get("Tailor")
+            .and_then(|t| t.get("training"))
+            .and_then(Value::as_bool)
+            != Some(false)
+    }
 }
 
 /// Why a message was refused, in Segment's terms where Segment has one.

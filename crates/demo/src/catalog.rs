@@ -216,9 +216,11 @@ pub struct DemoProduct {
 }
 
 impl DemoProduct {
+    /// The storefront's page of the product (`storefront::pages::product`).
     pub fn url(&self) -> String {
-        format!("/products/{}", self.id)
+        format!("/p/{}", self.id)
     }
+    /// Its picture, drawn by `storefront::images`.
     pub fn image_url(&self) -> String {
         format!("/img/{}.svg", self.id)
     }
@@ -232,12 +234,12 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The same seed always gives the same catalog.
+    /// The same seed always gives the same catalog. Every product has a name of its own.
     pub fn generate(seed: u64, count: usize) -> Catalog {
         let mut rng = random::stream(seed, random::CATALOG);
         let leaves = leaves();
         let mut by_leaf = vec![Vec::new(); leaves.len()];
-        let products: Vec<DemoProduct> = (0..count)
+        let mut products: Vec<DemoProduct> = (0..count)
             .map(|i| {
                 // Round-robin keeps every leaf stocked once there are as many products.
                 let leaf_index = i % leaves.len();
@@ -245,6 +247,7 @@ impl Catalog {
                 product(&mut rng, i, leaf_index, &leaves[leaf_index])
             })
             .collect();
+        unique_names(&mut products);
         Catalog {
             leaves,
             products,
@@ -313,6 +316,29 @@ pub fn leaves() -> Vec<Leaf> {
             })
         })
         .collect()
+}
+
+/// Two products drawn with the same brand, adjective and noun are told apart as a shop
+/// would: by their colour, then by a number. The draws are untouched, so the rest of the
+/// demo (prices, shoppers, events) does not move.
+fn unique_names(products: &mut [DemoProduct]) {
+    let mut taken = std::collections::BTreeSet::new();
+    for p in products.iter_mut() {
+        if taken.contains(&p.name) {
+            let color = p.attributes.get("color").and_then(Value::as_str);
+            let mut name = match color {
+                Some(color) => format!("{}, {color}", p.name),
+                None => p.name.clone(),
+            };
+            let mut n = 2;
+            while taken.contains(&name) {
+                name = format!("{} No. {n}", p.name);
+                n += 1;
+            }
+            p.name = name;
+        }
+        taken.insert(p.name.clone());
+    }
 }
 
 /// Prices end in .99, like a shop's.
@@ -660,6 +686,17 @@ mod tests {
         for value in content {
             ContentItem::from_json(value.clone()).unwrap_or_else(|e| panic!("{e}: {value}"));
         }
+    }
+
+    #[test]
+    fn product_names_are_unique_and_urls_are_storefront_pages() {
+        let catalog = Catalog::generate(42, 1_200);
+        let names: std::collections::BTreeSet<&str> =
+            catalog.products.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names.len(), catalog.products.len());
+        let p = &catalog.products[0];
+        assert_eq!(p.url(), format!("/p/{}", p.id));
+        assert_eq!(p.image_url(), format!("/img/{}.svg", p.id));
     }
 
     #[test]

@@ -27,8 +27,11 @@ pub const DEFAULT_DEMO_DATA: &str = "./tailor-demo-data";
 const COMPLETE_FILE: &str = "demo-complete";
 /// The demo's own files. A demo directory holds these and the store's SQLite files.
 const DEMO_FILES: &[&str] = &[KEYS_FILE, TRUTH_FILE, COMPLETE_FILE];
-/// `/v1/batch` requests in flight at once.
-const IN_FLIGHT: usize = 4;
+/// `/v1/batch` requests in flight at once. One: the log then holds the history in the order
+/// it was simulated, so the same seed gives the same log, and models trained on it (which
+/// replay it in log order) the same figures. With 4 in flight, the order batches arrived in
+/// moved the trained figures a little from build to build.
+const IN_FLIGHT: usize = 1;
 
 /// What to build and where; the binary's flags of the same names.
 #[derive(Debug, Clone)]
@@ -41,7 +44,7 @@ pub struct Options {
     pub seed: u64,
     /// Number of simulated shoppers.
     pub shoppers: u32,
-    /// Simulated days of history, ending now.
+    /// Simulated days of history, ending at the last midnight (UTC).
     pub days: u32,
     /// Number of products.
     pub products: u32,
@@ -114,8 +117,13 @@ fn prepare_dir(dir: &Path, fresh: bool) -> Result<Option<(DemoKeys, Summary)>, E
     }
     if !fresh && entries.iter().any(|e| e == COMPLETE_FILE) {
         let mut keys: DemoKeys = read_json(&dir.join(KEYS_FILE))?;
-        if keys.server_key.is_empty() {
-            keys.server_key = tailor_engine::keys::random_key("ts_", 24)?;
+        if keys.server_key.is_empty() || keys.analyst_key.is_empty() {
+            if keys.server_key.is_empty() {
+                keys.server_key = tailor_engine::keys::random_key("ts_", 24)?;
+            }
+            if keys.analyst_key.is_empty() {
+                keys.analyst_key = tailor_engine::keys::random_key("tn_", 24)?;
+            }
             write_private(&dir.join(KEYS_FILE), &serde_json::to_vec_pretty(&keys)?)?;
         }
         let summary: Summary = read_json(&dir.join(COMPLETE_FILE))?;
@@ -199,6 +207,7 @@ fn new_keys(dir: &Path) -> Result<DemoKeys, Error> {
         write_key: tailor_engine::keys::random_key("tw_", 24)?,
         server_key: tailor_engine::keys::random_key("ts_", 24)?,
         admin_key: tailor_engine::keys::random_key("ta_", 24)?,
+        analyst_key: tailor_engine::keys::random_key("tn_", 24)?,
     };
     let mut create = fs::DirBuilder::new();
     create.recursive(true);
@@ -390,7 +399,7 @@ async fn build_store(
         simulated.events.len(),
         simulating.elapsed().as_secs_f64()
     );
-    write_truth(dir, args, now, &catalog, &simulated)?;
+    write_truth(dir, args, simulate::history_end(now), &catalog, &simulated)?;
 
     let total = simulated.events.len() as u64;
     let funnel = funnel(&simulated.tally);
@@ -430,13 +439,13 @@ async fn build_store(
         .await?;
         let conversion = |i: usize| live.results[i]["value"].as_f64().unwrap_or(0.0);
         eprintln!(
-            "  live: {} visits, {} orders; experiment {}: conversion {:.1}% held out, {:.1}% personalized (p = {}) ({:.1} s)",
+            "  live: {} visits, {} orders; experiment {}: conversion {:.1}% held out, {:.1}% personalized ({}) ({:.1} s)",
             live.visits,
             live.orders,
             live::EXPERIMENT,
             100.0 * conversion(0),
             100.0 * conversion(1),
-            live.results[1]["frequentist"]["pValue"],
+            p_value(live.results[1]["frequentist"]["pValue"].as_f64()),
             live_started.elapsed().as_secs_f64()
         );
     }
@@ -462,6 +471,15 @@ async fn build_store(
         &serde_json::to_vec_pretty(&summary)?,
     )?;
     Ok(summary)
+}
+
+/// A p-value as a paper prints one: `p < 0.0001` below it, else four decimals.
+fn p_value(p: Option<f64>) -> String {
+    match p {
+        Some(p) if p < 0.0001 => "p < 0.0001".into(),
+        Some(p) => format!("p = {p:.4}"),
+        None => "p not computed".into(),
+    }
 }
 
 fn funnel(tally: &simulate::Tally) -> Value {
@@ -514,6 +532,13 @@ fn write_truth(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn p_values_print_as_papers_print_them() {
+        assert_eq!(p_value(Some(0.0)), "p < 0.0001");
+        assert_eq!(p_value(Some(0.01234)), "p = 0.0123");
+        assert_eq!(p_value(None), "p not computed");
+    }
 
     #[test]
     fn prepare_dir_reuses_clears_and_refuses() {

@@ -21,6 +21,10 @@ pub struct DemoKeys {
     #[serde(default)]
     pub server_key: String,
     pub admin_key: String,
+    /// The analyst key: the console and reports without personal data. Made when missing
+    /// (demos built before the console).
+    #[serde(default)]
+    pub analyst_key: String,
 }
 
 /// What was built; also the content of the completion file.

@@ -5,6 +5,9 @@
 //! (`GET /v1/experiments/demo-recs-holdout/results`, `tailor report experiment
 //! demo-recs-holdout`). The experiment is stopped afterwards, so the storefront stays
 //! personalized for everyone; its results stay queryable.
+//!
+//! Its events are marked `"integrations": {"Tailor": {"training": false}}`: thousands of
+//! visits within seconds are no week the models should learn from or be scored on.
 
 use std::sync::Arc;
 
@@ -117,6 +120,11 @@ pub async fn run(
             what: "a live visitor",
             source,
         })??);
+    }
+    // A burst no week of the history resembles: kept out of model training and evaluations
+    // (`Message::for_training`), so `tailor train` learns from the history alone.
+    for order in &mut orders {
+        order["integrations"] = json!({"Tailor": {"training": false}});
     }
     for chunk in orders.chunks(500) {
         api.batch(chunk).await?;

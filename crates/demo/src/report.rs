@@ -21,7 +21,9 @@ pub fn print(addr: Option<SocketAddr>, dir: &Path, keys: &DemoKeys, s: &Summary,
     match addr {
         Some(addr) => {
             println!("  Storefront:  http://{addr}/");
-            println!("  Admin:       http://{addr}/admin");
+            println!(
+                "  Console:     http://{addr}/console  (sign in with the admin key, or the analyst key for reports without personal data)"
+            );
         }
         None => println!(
             "  Not serving (--no-serve). Serve it with: tailor demo --data {}",
@@ -37,6 +39,9 @@ pub fn print(addr: Option<SocketAddr>, dir: &Path, keys: &DemoKeys, s: &Summary,
         keys.server_key
     );
     println!("  Admin key:   {}", keys.admin_key);
+    if !keys.analyst_key.is_empty() {
+        println!("  Analyst key: {}", keys.analyst_key);
+    }
     println!(
         "  Built:       {} products in {} categories, {} content items, {} events from {} shoppers over {} days ({} profiles)",
         s.products, s.categories, s.content, s.events, s.shoppers, s.days, s.profiles

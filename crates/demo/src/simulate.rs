@@ -61,8 +61,18 @@ pub struct Plan {
     pub campaigns: Vec<Campaign>,
 }
 
+/// Where a history simulated at `now` ends: the last midnight (UTC) at or before it. Every
+/// time in the simulation is a time of day on a day counted from the start, so a history
+/// ending at a midnight holds the same events whenever it is built, only dated whole days
+/// apart; one ending at `now` would cut the last day at a different hour on each run.
+pub fn history_end(now: Millis) -> Millis {
+    now - now.rem_euclid(DAY)
+}
+
 impl Plan {
-    pub fn new(seed: u64, end: Millis, days: u32, catalog: &Catalog) -> Plan {
+    /// The plan of `days` days ending at [`history_end`]`(now)`.
+    pub fn new(seed: u64, now: Millis, days: u32, catalog: &Catalog) -> Plan {
+        let end = history_end(now);
         let start = end - i64::from(days) * DAY;
         let mut rng = random::stream(seed, random::CAMPAIGNS);
         let first_day = start - start.rem_euclid(DAY) + 2 * DAY;
@@ -935,6 +945,30 @@ mod tests {
     }
 
     #[test]
+    fn the_same_seed_gives_the_same_events_at_any_hour_and_on_any_day() {
+        let catalog = Catalog::generate(42, 300);
+        let run = |now: Millis| {
+            let plan = Plan::new(42, now, 30, &catalog);
+            simulate(&plan, &catalog, 150, 2).expect("simulation")
+        };
+        let base = run(END);
+        let count = base.events.len();
+        for now in [END + 5 * HOUR + 17 * MINUTE, END + 3 * DAY + 11 * HOUR] {
+            let other = run(now);
+            assert_eq!(other.events.len(), count, "at {now}");
+            assert_eq!(other.tally, base.tally, "at {now}");
+            let shift = history_end(now) - history_end(END);
+            assert!(
+                other
+                    .events
+                    .iter()
+                    .zip(&base.events)
+                    .all(|(a, b)| a.at == b.at + shift)
+            );
+        }
+    }
+
+    #[test]
     fn funnels_narrow_like_a_shop() {
         let sim = small(7, 400, 2);
         let n = |name: &str| sim.tally.get(name).copied().unwrap_or(0);
@@ -1008,10 +1042,11 @@ mod tests {
     #[test]
     fn messages_are_valid_segment_messages_within_the_window() {
         let sim = small(3, 60, 1);
-        let plan_start = END - 60 * DAY;
+        let end = history_end(END);
+        let plan_start = end - 60 * DAY;
         let mut ids = std::collections::HashSet::new();
         for e in &sim.events {
-            assert!(e.at >= plan_start && e.at < END);
+            assert!(e.at >= plan_start && e.at < end);
             assert!(e.json.len() < 32 * 1024);
             let v: Value = serde_json::from_str(&e.json).expect("json");
             let env = tailor_core::message::Envelope {

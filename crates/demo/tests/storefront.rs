@@ -275,3 +275,57 @@ async fn a_new_visitor_gets_a_cookie_and_slots_the_sdk_fills() {
     );
     engine.shutdown().await.expect("flush");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pictures_are_served_at_the_catalogs_urls_and_product_urls_resolve() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine = common::open_engine(dir.path(), &keys()).expect("engine");
+    let product = serde_json::json!({"id": "sku-7", "name": "Fleet <b>Trail</b> Runner",
+        "category": "Sports/Running", "brand": "Fleet", "price": 89.99, "stock": 3,
+        "attributes": {"color": "Navy"}, "image_url": "/img/sku-7.svg", "url": "/p/sku-7"});
+    engine
+        .put_products(vec![
+            tailor_core::Product::from_json(product).expect("a valid product"),
+        ])
+        .expect("catalog");
+    let banner = serde_json::json!({"id": "hero-run", "kind": "banner", "placements": ["home.hero"],
+        "title": "Run further", "image_url": "/img/hero-run.svg"});
+    engine
+        .put_content(vec![
+            tailor_core::ContentItem::from_json(banner).expect("a valid item"),
+        ])
+        .expect("content");
+    let app = served_by_tailor(&engine);
+
+    let (status, headers, svg, _) = get_with_headers(&app, "/img/sku-7.svg", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "image/svg+xml");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(
+        svg.starts_with("<svg") && svg.contains("Fleet &lt;b&gt;Trail"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains("#1f3a5f"),
+        "drawn in the product's colour: {svg}"
+    );
+    let (_, _, again, _) = get_with_headers(&app, "/img/sku-7.svg", None).await;
+    assert_eq!(svg, again, "the same picture every time");
+    let (status, _, banner, _) = get_with_headers(&app, "/img/hero-run.svg", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(banner.contains("Run further"), "{banner}");
+    for missing in ["/img/sku-8.svg", "/img/sku-7.png", "/img/promo-none.svg"] {
+        let (status, _, _, _) = get_with_headers(&app, missing, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+    }
+    // The product's URL is its page, and the page shows the picture.
+    let (status, page, _) = get(&app, "/p/sku-7", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<img src=\"/img/sku-7.svg\""), "{page}");
+    let (_, category, _) = get(&app, "/c/sports/running", None).await;
+    assert!(
+        category.contains("<img src=\"/img/sku-7.svg\""),
+        "{category}"
+    );
+    engine.shutdown().await.expect("flush");
+}

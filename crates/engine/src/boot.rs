@@ -67,6 +67,8 @@ pub(crate) struct Parts {
     pub journeys: Arc<JourneyParts>,
     pub predictions: Arc<PredictionService>,
     pub retention: Arc<Retention>,
+    pub activity: Arc<crate::measure::activity::Activity>,
+    pub segments: crate::segments::Segments,
     pub threads: Threads,
 }
 
@@ -138,6 +140,7 @@ pub(crate) fn open(
         crate::ingest::save_now(&store, &live, &policies, applied)?;
     }
 
+    let activity = Arc::new(crate::measure::activity::Activity::new());
     let (ingest, jobs) = Ingest::channel(tokens.clone(), clock.clone());
     let sessions = SessionTrainer::new(live.clone());
     if !train_now {
@@ -156,6 +159,7 @@ pub(crate) fn open(
             predictions: predictions.clone(),
             sessions,
             observer: journey_book.clone(),
+            activity: activity.clone(),
         },
         &ingest,
         jobs,
@@ -174,6 +178,7 @@ pub(crate) fn open(
         inbox: inbox.clone(),
         tokens: tokens.clone(),
         ids: DecisionIds::new(keys::random_key("d_", 6)?),
+        activity: activity.clone(),
     });
     let journeys = Arc::new(JourneyParts {
         store: store.clone(),
@@ -231,6 +236,8 @@ pub(crate) fn open(
             decisions: decisions.clone(),
             experiments,
         },
+        activity,
+        segments: crate::segments::Segments::load(store.clone())?,
         threads: Threads {
             writer: Mutex::new(Some(writer)),
             journeys: Mutex::new(Some(journey_threads)),

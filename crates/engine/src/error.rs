@@ -33,4 +33,9 @@ impl EngineError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, EngineError::Store(e) if e.kind() == tailor_store::StoreErrorKind::Unavailable)
     }
+
+    /// The store refused for lack of disk space: nothing was written.
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, EngineError::Store(e) if e.kind() == tailor_store::StoreErrorKind::Full)
+    }
 }

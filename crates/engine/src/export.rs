@@ -24,7 +24,6 @@ pub fn export_document(
     parts: ExportParts<'_>,
     now: tailor_core::Millis,
 ) -> ExportDocument {
-    use serde_json::Value;
     use tailor_core::time::format_timestamp;
     let consent_history = crate::govern::consent::ledger(parts.events);
     // What the models say about them now (`null` before a model version is trained).
@@ -36,8 +35,8 @@ pub fn export_document(
             decision_id: d.id.clone(),
             at: format_timestamp(d.at),
             personalized: d.personalized,
-            shown: d.shown.clone(),
-            logged: serde_json::from_str::<Value>(&d.body).unwrap_or(Value::Null),
+            shown: d.shown(),
+            logged: d.body(),
         })
         .collect();
     let experiment_assignments = parts

@@ -20,7 +20,9 @@ mod live;
 pub mod measure;
 mod meta;
 mod people;
+pub mod population;
 pub mod profile;
+pub mod segments;
 mod settings;
 
 // The modules callers know by name, at their long-standing paths.
@@ -175,6 +177,15 @@ impl Engine {
         self.parts.people.profile_in_full(id)
     }
 
+    /// What drives the purchase-intent prediction of the person `id` names, strongest first;
+    /// empty before a model version or for an unknown id.
+    pub fn prediction_drivers(&self, id: &str) -> Vec<predictions::Driver> {
+        let models = self.parts.predictions.current();
+        models
+            .and_then(|m| self.with_profile(id, |p| m.intent_drivers(p, self.now())))
+            .unwrap_or_default()
+    }
+
     pub fn predictions(&self, id: &str) -> Result<Option<Predictions>> {
         self.parts.people.predictions(id)
     }
@@ -202,6 +213,11 @@ impl Engine {
     /// Records that the admin read the personal data of the person `id` names.
     pub fn audit_read(&self, what: &str, id: &str) -> Result<()> {
         self.parts.people.audit_read(what, id)
+    }
+
+    /// Records in one entry that the admin read these people (a list, such as a search's).
+    pub fn audit_reads(&self, what: &str, ids: &[String]) -> Result<()> {
+        self.parts.people.audit_reads(what, ids)
     }
 
     pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
@@ -315,6 +331,25 @@ impl Engine {
     /// A logged decision with the rewards joined to it.
     pub fn decision(&self, id: &str) -> Result<Option<(DecisionRecord, Vec<Reward>)>> {
         self.parts.measure.decision(id)
+    }
+
+    /// What [`Engine::decide`] would answer, logging nothing (no decision, exposure,
+    /// learning or on-site delivery): the console's preview as a chosen shopper.
+    pub fn preview_decision(&self, input: DecideInput) -> Result<DecideOutput> {
+        self.parts.decider.preview(input)
+    }
+
+    /// The daily rollups of decisions retention deleted, from `since` on.
+    pub fn decision_days(
+        &self,
+        since: tailor_core::Millis,
+    ) -> Result<Vec<tailor_store::DecisionDay>> {
+        Ok(self.parts.store.decision_days(since)?)
+    }
+
+    /// What the store's files take on disk and the space left.
+    pub fn disk_usage(&self) -> Result<tailor_store::DiskUsage> {
+        Ok(self.parts.store.disk_usage()?)
     }
 
     /// The placements `decide` answers, standard ones included.
@@ -603,5 +638,70 @@ impl Engine {
     /// Runs retention now; blocks on disk and on the writer.
     pub fn run_retention(&self) -> Result<RetentionReport> {
         self.parts.retention.run()
+    }
+
+    // The console's reads over everyone (see `population`) and saved segments.
+
+    /// Events accepted and decisions made per minute, the last `minutes` minutes.
+    pub fn activity(&self, minutes: usize) -> Vec<measure::activity::Minute> {
+        self.parts.activity.last(minutes, self.now())
+    }
+
+    /// Profiles by lifecycle stage, totals, and orders and revenue per day for `days` days.
+    pub fn population(&self, days: u32) -> population::Overview {
+        population::overview(&self.parts.live, self.now(), days)
+    }
+
+    /// People by id, or whose e-mail or a trait contains `query`.
+    pub fn search_people(&self, query: &str) -> Vec<population::PersonRow> {
+        population::search(&self.parts.live, query, self.now())
+    }
+
+    /// Who a condition matches now, validated first, with up to `sample` of them.
+    pub fn match_condition(
+        &self,
+        condition: &serde_json::Value,
+        sample: usize,
+    ) -> Result<population::ConditionMatch> {
+        tailor_core::condition::validate_condition(condition)?;
+        // Predictions cost ~15 µs a person: made only for a condition that reads them.
+        let models = tailor_core::condition::reads_predictions(condition)
+            .then(|| self.parts.predictions.current())
+            .flatten();
+        Ok(population::matching(
+            &self.parts.live,
+            condition,
+            models.as_deref(),
+            sample,
+            self.now(),
+        ))
+    }
+
+    /// How each numeric prediction spreads over (a sample of) people; empty before the
+    /// first model version.
+    pub fn prediction_distributions(&self, sample: usize) -> Vec<population::Distribution> {
+        let models = self.parts.predictions.current();
+        models.map_or_else(Vec::new, |m| {
+            population::prediction_distributions(&self.parts.live, &m, sample, 20, self.now())
+        })
+    }
+
+    /// Per purpose, how many people it may use now and why, and the choices of the last
+    /// `days` days.
+    pub fn consent_rates(&self, days: u32) -> Vec<population::ConsentRate> {
+        population::consent_rates(&self.parts.live, &self.consent_policy(), days, self.now())
+    }
+
+    pub fn segments(&self) -> Vec<segments::SavedSegment> {
+        self.parts.segments.list()
+    }
+
+    /// Adds or replaces a saved segment, validated.
+    pub fn put_segment(&self, segment: segments::SavedSegment) -> Result<()> {
+        self.parts.segments.put(segment)
+    }
+
+    pub fn delete_segment(&self, id: &str) -> Result<()> {
+        self.parts.segments.delete(id)
     }
 }

@@ -218,6 +218,24 @@ impl People {
         Ok(())
     }
 
+    /// Records in one entry that the admin read a list of people (a search's answer): their
+    /// internal profile numbers. Blocks on disk.
+    pub fn audit_reads(&self, what: &str, ids: &[String]) -> Result<(), EngineError> {
+        let profiles: Vec<String> = ids
+            .iter()
+            .filter_map(|id| self.live.with_profile(id, |p| format!("p_{}", p.id)))
+            .collect();
+        if profiles.is_empty() {
+            return Ok(());
+        }
+        self.store.audit(&AuditEntry {
+            at: self.clock.now(),
+            action: what.to_string(),
+            detail: serde_json::json!({"profiles": profiles}).to_string(),
+        })?;
+        Ok(())
+    }
+
     /// The newest audit entries, newest first. Blocks on disk.
     pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, EngineError> {
         Ok(self.store.audit_log(limit)?)

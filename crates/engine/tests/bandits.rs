@@ -88,7 +88,7 @@ async fn a_learning_placement_finds_the_best_offer() {
     // The decision log has the propensity of what was shown.
     kit.settle().await;
     let (record, _) = kit.decision(&last_decision).unwrap().expect("logged");
-    let logged: Value = serde_json::from_str(&record.body).unwrap();
+    let logged: Value = record.body();
     let p = logged["placements"]["promo.banner"]["propensity"]
         .as_f64()
         .unwrap();

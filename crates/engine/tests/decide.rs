@@ -346,17 +346,17 @@ async fn decisions_are_logged_and_rewards_joined() {
         .expect("the decision is in the log");
     assert_eq!(record.id, id.as_str());
     assert_eq!(rewards.len(), 2, "both rewards are joined: {rewards:?}");
-    let logged: Value = serde_json::from_str(&record.body).unwrap();
+    let logged: Value = record.body();
     assert_eq!(logged["modelVersion"], "rules-2");
     assert!(record.personalized);
     assert_eq!(logged["placements"]["recs.product"]["propensity"], 1.0);
-    assert!(
-        logged["placements"]["recs.product"]["candidates"]
-            .as_array()
-            .unwrap()
-            .len()
-            >= 2
+    // Ids in position order, not product documents; no candidate pool (not a learning
+    // placement).
+    assert_eq!(
+        logged["placements"]["recs.product"]["shown"][0].as_str(),
+        Some(recommended.as_str())
     );
+    assert!(logged["placements"]["recs.product"]["candidates"].is_null());
     assert_eq!(logged["context"]["productId"], "shoes-running-0");
     let events: Vec<&str> = rewards.iter().map(|r| r.event.as_str()).collect();
     assert_eq!(events, ["Promotion Clicked", "Order Completed"]);

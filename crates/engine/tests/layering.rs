@@ -22,6 +22,8 @@ const LAYERS: &[&[&str]] = &[
         "export",
         "settings",
         "people",
+        "population",
+        "segments",
         "boot",
         "lib",
     ],

@@ -146,3 +146,43 @@ async fn old_events_go_profiles_stay_and_inactive_people_expire() {
     assert!(p["traits"].get("email").is_none(), "{p}");
     kit.stop().await;
 }
+
+/// Decisions past `decisions_days` leave the log for daily rollups; newer ones stay, and
+/// promotion budgets still count the retired ones.
+#[tokio::test(flavor = "multi_thread")]
+async fn old_decisions_become_daily_rollups() {
+    let kit = TestEngine::builder()
+        .sqlite()
+        .retain_decisions(7)
+        .start()
+        .await;
+    let decide = |kit: &TestEngine| {
+        kit.decide_json(json!({"anonymousId": "rt-dec", "placements": ["home.hero", "recs.home"]}))
+            ["decisionId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let old: Vec<String> = (0..3).map(|_| decide(&kit)).collect();
+    send(
+        &kit,
+        json!({"anonymousId": "rt-dec", "event": "Product Clicked", "properties": {"product_id": "x", "decisionId": old[0]}}),
+    )
+    .await;
+    kit.settle().await;
+    kit.clock.advance("10d");
+    let new = decide(&kit);
+    kit.settle().await;
+    let run = run_retention(&kit).await;
+    assert_eq!(run["ran"]["decisionsRetired"], 3, "{run}");
+    for id in &old {
+        assert!(kit.decision(id).unwrap().is_none(), "{id} retired");
+    }
+    assert!(kit.decision(&new).unwrap().is_some(), "the new one stays");
+    let days = kit.decision_days(0).unwrap();
+    let hero: Vec<_> = days.iter().filter(|d| d.placement == "home.hero").collect();
+    assert_eq!(hero.iter().map(|d| d.decisions).sum::<u64>(), 3, "{days:?}");
+    assert_eq!(hero.iter().map(|d| d.rewarded).sum::<u64>(), 1, "{days:?}");
+    let again = run_retention(&kit).await;
+    assert_eq!(again["ran"]["decisionsRetired"], 0, "{again}");
+}

@@ -49,6 +49,12 @@ fn eval_recs_reproduces_session_rec_on_yoochoose_100k() {
             "{model}: HR@20 {our_hr:.4} / MRR@20 {our_mrr:.4}, session-rec {hr} / {mrr}"
         );
     }
+    // Tailor's scores before its work per request was bounded (issue 16): the bounds must
+    // cost no accuracy.
+    for (metric, floor) in [("hr@20", 0.6968), ("mrr@20", 0.3790)] {
+        let tailor = score(&report, "tailor", metric);
+        assert!(tailor >= floor, "{metric}: tailor {tailor:.4} < {floor}");
+    }
     for metric in ["hr@20", "mrr@20"] {
         let (tailor, vsknn) = (
             score(&report, "tailor", metric),

@@ -120,6 +120,14 @@ impl From<EngineError> for ApiError {
                     "the database is unreachable; retry shortly",
                 )
             }
+            e if e.is_storage_full() => {
+                tracing::error!(error = %e, "refused: storage full");
+                ApiError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "storage_full",
+                    "the server's disk is nearly full; nothing was written. Retry after the operator frees space",
+                )
+            }
             e @ (EngineError::Store(_) | EngineError::Corrupt(_) | EngineError::Internal(_)) => {
                 tracing::error!(error = %e, "request failed");
                 ApiError::new(

@@ -50,6 +50,12 @@ pub struct AppState {
     pub(crate) cors_origins: cors::CorsOrigins,
     /// How [`serve`] accepts and times connections.
     connection_limits: connections::ConnectionLimits,
+    /// The console's signed-in sessions (see `pages::console::session`).
+    pub(crate) console: Arc<pages::console::session::Sessions>,
+    /// The console's slow reports, computed off the request (see `pages::console::reports`).
+    pub(crate) reports: Arc<pages::console::reports::Reports>,
+    /// The reverse proxies whose `X-Forwarded-*` headers count (the rate limits' list).
+    trusted_proxies: Arc<[ratelimit::Cidr]>,
 }
 
 impl AppState {
@@ -65,7 +71,16 @@ impl AppState {
             limiter: ratelimit::Limiter::new(ratelimit::RateLimits::default()),
             cors_origins: cors::CorsOrigins::default(),
             connection_limits: connections::ConnectionLimits::default(),
+            console: Arc::default(),
+            reports: Arc::default(),
+            trusted_proxies: Arc::from(Vec::new()),
         }
+    }
+
+    /// Whether `ip` is one of the trusted reverse proxies.
+    pub(crate) fn trusted_proxy(&self, ip: std::net::IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.trusted_proxies.iter().any(|net| net.contains(ip))
     }
 
     /// Lets pages of these origins call the public routes (none by default).
@@ -82,6 +97,7 @@ impl AppState {
 
     /// Applies these rate limits instead of the defaults.
     pub fn with_rate_limits(mut self, limits: ratelimit::RateLimits) -> Self {
+        self.trusted_proxies = Arc::from(limits.trusted_proxies.clone());
         self.limiter = ratelimit::Limiter::new(limits);
         self
     }
@@ -243,6 +259,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(decide::list_placements, decide::put_placements))
         .routes(routes!(decide::delete_placement))
         .routes(routes!(decide::export))
+        .routes(routes!(decide::daily))
         .routes(routes!(decide::get_decision))
         .routes(routes!(decide::get_policy))
         .routes(routes!(sources::list))

@@ -53,7 +53,7 @@ async fn operations_endpoints_answer() {
 #[tokio::test(flavor = "multi_thread")]
 async fn pages_carry_security_headers_and_run_nothing_inline() {
     let s = TestApp::start().await;
-    let page = s.get("/admin").reply().await;
+    let page = s.get("/console/signin").reply().await;
     assert_eq!(page.status, 200);
     let header = |r: &tailor_testkit::Reply, name: &str| {
         r.headers
@@ -76,21 +76,25 @@ async fn pages_carry_security_headers_and_run_nothing_inline() {
     assert_eq!(header(&page, "x-frame-options"), "DENY");
     assert_eq!(header(&page, "referrer-policy"), "same-origin");
     assert_eq!(header(&page, "x-content-type-options"), "nosniff");
-    // The console's script and style are files; the page has no inline script, style or
+    // The console's scripts and styles are files; the page has no inline script, style or
     // handler for the policy to refuse.
     assert!(
         page.text
-            .contains(r#"<script src="/admin/admin.js"></script>"#),
+            .contains(r#"<script src="/console/assets/console.js" defer></script>"#),
         "{}",
         page.text
     );
-    assert_eq!(page.text.matches("<script").count(), 1);
+    assert_eq!(
+        page.text.matches("<script").count(),
+        2,
+        "uPlot and the console's"
+    );
     for inline in ["<style", " style=", " onclick=", " onload="] {
         assert!(!page.text.contains(inline), "{inline}");
     }
     for (path, kind) in [
-        ("/admin/admin.js", "text/javascript"),
-        ("/admin/admin.css", "text/css"),
+        ("/console/assets/console.js", "text/javascript"),
+        ("/console/assets/console.css", "text/css"),
     ] {
         let asset = s.get(path).reply().await;
         assert_eq!(asset.status, 200, "{path}");

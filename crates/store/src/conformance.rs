@@ -49,6 +49,10 @@ pub const STORIES: &[Story] = &[
         decisions_and_rewards_are_logged,
     ),
     (
+        "retired_decisions_leave_daily_rollups",
+        retired_decisions_leave_daily_rollups,
+    ),
+    (
         "suppression_and_audit_records",
         suppression_and_audit_records,
     ),
@@ -309,21 +313,43 @@ fn erase_person_reaches_every_table(s: &dyn Store) {
     assert_eq!(snap.identities, vec![("user:u2".to_string(), 8)]);
 }
 
-fn decisions_and_rewards_are_logged(s: &dyn Store) {
-    let d = |id: &str, user: &str, shown: &[&str]| DecisionRecord {
+/// A decision showing `shown`, one placement each; items starting with `promo` count
+/// against budgets.
+pub fn decision_showing(
+    id: &str,
+    at: Millis,
+    anonymous: Option<&str>,
+    user: Option<&str>,
+    shown: &[&str],
+) -> DecisionRecord {
+    DecisionRecord {
         id: id.into(),
-        at: 5,
-        user_id: Some(user.into()),
-        anonymous_id: None,
+        at,
+        user_id: user.map(str::to_string),
+        anonymous_id: anonymous.map(str::to_string),
         personalized: true,
-        shown: shown.iter().map(|x| x.to_string()).collect(),
-        counted: shown
+        model_version: "rules-2".into(),
+        profile: Some(7),
+        product: Some("sku-1".into()),
+        placements: shown
             .iter()
-            .filter(|x| x.starts_with("promo"))
-            .map(|x| x.to_string())
+            .map(|item| crate::LoggedPlacement {
+                placement: format!("slot-{item}"),
+                kind: "promotion".into(),
+                chosen: Some(item.to_string()),
+                shown: vec![item.to_string()],
+                propensity: 0.5,
+                explanation: format!("Because {item}"),
+                counted: item.starts_with("promo"),
+                ..Default::default()
+            })
             .collect(),
-        body: "{}".into(),
-    };
+        ..Default::default()
+    }
+}
+
+fn decisions_and_rewards_are_logged(s: &dyn Store) {
+    let d = |id: &str, user: &str, shown: &[&str]| decision_showing(id, 5, None, Some(user), shown);
     s.log_decisions(&[
         d("d1", "u1", &["promo-a", "p1"]),
         d("d2", "u2", &["promo-a"]),
@@ -346,7 +372,7 @@ fn decisions_and_rewards_are_logged(s: &dyn Store) {
         theirs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
         ["d2", "d3"]
     );
-    assert_eq!(theirs[0].shown, ["promo-a"]);
+    assert_eq!(theirs[0].shown(), ["promo-a"]);
     assert_eq!(rewards.len(), 1);
     assert!(s.decision("nope").unwrap().is_none());
     let mut counts = s.shown_counts().unwrap();
@@ -366,6 +392,64 @@ fn decisions_and_rewards_are_logged(s: &dyn Store) {
     assert_eq!(erased.decisions, 1);
     assert!(s.decision("d1").unwrap().is_none());
     assert_eq!(s.shown_counts().unwrap(), vec![("promo-a".to_string(), 1)]);
+}
+
+fn retired_decisions_leave_daily_rollups(s: &dyn Store) {
+    use tailor_core::time::DAY;
+    let d = |id: &str, at| decision_showing(id, at, Some("a"), None, &["promo-a"]);
+    s.log_decisions(&[
+        d("d_x1", 10),
+        d("d_x2", DAY + 5),
+        d("d_x3", DAY + 6),
+        d("d_x10", 3 * DAY),
+    ])
+    .unwrap();
+    let reward = |decision: &str, at| Reward {
+        decision_id: decision.into(),
+        seq: 1,
+        event: "Order Completed".into(),
+        value: 5.0,
+        at,
+    };
+    s.log_rewards(&[reward("d_x2", DAY + 9), reward("unknown", 20)])
+        .unwrap();
+    // Two at a time: the first call retires the first two, the next the third.
+    assert_eq!(s.retire_decisions(2 * DAY, 2).unwrap(), 2);
+    assert_eq!(s.retire_decisions(2 * DAY, 2).unwrap(), 1);
+    assert_eq!(s.retire_decisions(2 * DAY, 2).unwrap(), 0);
+    assert!(s.decision("d_x2").unwrap().is_none());
+    let (kept, _) = s
+        .decision("d_x10")
+        .unwrap()
+        .expect("a newer decision stays");
+    assert_eq!(kept, d("d_x10", 3 * DAY));
+    let days = s.decision_days(0).unwrap();
+    let rows: Vec<(i64, &str, &str, u64, u64, f64)> = days
+        .iter()
+        .map(|r| {
+            (
+                r.day,
+                r.placement.as_str(),
+                r.item.as_str(),
+                r.decisions,
+                r.rewarded,
+                r.value,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (0, "slot-promo-a", "promo-a", 1, 0, 0.0),
+            (DAY, "slot-promo-a", "promo-a", 2, 1, 5.0),
+        ]
+    );
+    assert_eq!(s.decision_days(DAY).unwrap().len(), 1);
+    assert_eq!(
+        s.shown_counts().unwrap(),
+        [("promo-a".to_string(), 4)],
+        "budgets count retired decisions"
+    );
 }
 
 fn suppression_and_audit_records(s: &dyn Store) {
@@ -728,19 +812,11 @@ fn retention_deletes_only_old_checkpointed_events(s: &dyn Store) {
     assert_eq!(s.event_count().unwrap(), 2);
 }
 
+/// "Newest" is the order they were logged in (the log thread writes them as they are made).
 fn recent_decisions_are_the_newest_oldest_first(s: &dyn Store) {
-    let d = |id: &str, at| DecisionRecord {
-        id: id.into(),
-        at,
-        user_id: None,
-        anonymous_id: Some("a".into()),
-        personalized: false,
-        shown: vec!["p1".into()],
-        counted: vec!["p1".into()],
-        body: "{}".into(),
-    };
-    s.log_decisions(&[d("d2", 20), d("d1", 10), d("d3", 30)])
-        .unwrap();
+    let d = |id: &str, at| decision_showing(id, at, Some("a"), None, &["p1"]);
+    s.log_decisions(&[d("d1", 10), d("d2", 20)]).unwrap();
+    s.log_decisions(&[d("d3", 30)]).unwrap();
     let reward = |decision: &str, seq| Reward {
         decision_id: decision.into(),
         seq,
@@ -832,16 +908,8 @@ fn id_lists_of_any_length(s: &dyn Store) {
     messages.push(message("other", "track", Some("other"), None));
     s.append(&messages).unwrap();
 
-    let decision = |id: &str, person: &str, at| DecisionRecord {
-        id: id.into(),
-        at,
-        user_id: None,
-        anonymous_id: Some(person.into()),
-        personalized: true,
-        shown: vec!["promo".into()],
-        counted: vec!["promo".into()],
-        body: "{}".into(),
-    };
+    let decision =
+        |id: &str, person: &str, at| decision_showing(id, at, Some(person), None, &["promo"]);
     s.log_decisions(&[
         decision("d-first", first, 1),
         decision("d-last", last, 2),

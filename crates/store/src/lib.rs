@@ -40,7 +40,7 @@ mod sqlite;
 
 pub use catalog::CatalogStore;
 pub use checkpoints::{Checkpoint, Checkpoints, ProfileRow, Snapshot};
-pub use decisions::{DecisionLog, DecisionRecord, Exposure, Reward};
+pub use decisions::{DecisionDay, DecisionLog, DecisionRecord, Exposure, LoggedPlacement, Reward};
 pub use error::{StoreError, StoreErrorKind};
 pub use events::{EventLog, StoredEvent};
 pub use journeys::{
@@ -48,10 +48,10 @@ pub use journeys::{
     ParseStatusError, RunStatus, StepCount,
 };
 pub use memory::MemoryStore;
-pub use metadata::Metadata;
+pub use metadata::{DiskUsage, Metadata};
 pub use postgres::{PERSONAL_TABLES, PgStore};
 pub use privacy::{AuditEntry, Erased, PersonKeys, PrivacyStore};
-pub use sqlite::{SqliteStore, backup, secure_directory};
+pub use sqlite::{DEFAULT_MIN_FREE_DISK, SqliteStore, WAL_BOUND, backup, secure_directory};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

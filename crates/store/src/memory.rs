@@ -4,7 +4,8 @@
 //! It mirrors SQLite's observable behaviour rather than an idealised one, so a test that
 //! passes here passes against the real store: sequence numbers are one more than the
 //! largest left (as SQLite's rowids are), a deleted event's `messageId` may be appended
-//! again, re-logging a decision adds to its counted items, and orders follow the SQL's
+//! again, re-logging a decision adds to its counted items (and moves it to the end of the
+//! log), and orders follow the SQL's
 //! `ORDER BY` with ties broken by key. Clarity over speed, but lookups by person go
 //! through an index, so nothing is quadratic in the number of events, runs or messages.
 //!
@@ -17,10 +18,10 @@ use tailor_core::{ContentItem, Message, MessageType, Millis, Product};
 
 use crate::journeys::CURSOR_META;
 use crate::{
-    AudienceChange, AudienceOp, AuditEntry, CatalogStore, Checkpoint, Checkpoints, DecisionLog,
-    DecisionRecord, Erased, EventLog, Exposure, JourneyRun, JourneyStore, JourneyWrite, Metadata,
-    OutboxItem, OutboxStatus, PersonKeys, PrivacyStore, ProfileId, ProfileRow, Result, Reward,
-    RunStatus, Seq, Snapshot, StoredEvent,
+    AudienceChange, AudienceOp, AuditEntry, CatalogStore, Checkpoint, Checkpoints, DecisionDay,
+    DecisionLog, DecisionRecord, Erased, EventLog, Exposure, JourneyRun, JourneyStore,
+    JourneyWrite, Metadata, OutboxItem, OutboxStatus, PersonKeys, PrivacyStore, ProfileId,
+    ProfileRow, Result, Reward, RunStatus, Seq, Snapshot, StoredEvent,
 };
 
 /// An in-memory [`crate::Store`]. `MemoryStore::default()` is empty.
@@ -91,8 +92,11 @@ struct State {
     // The catalog.
     products: BTreeMap<String, Product>,
     content: BTreeMap<String, ContentItem>,
-    // The decision log.
-    decisions: BTreeMap<String, DecisionRecord>,
+    // The decision log: by id, (position in the log, the decision).
+    decisions: BTreeMap<String, (u64, DecisionRecord)>,
+    decisions_logged: u64,
+    shown_totals: BTreeMap<String, u64>,
+    decision_days: BTreeMap<(Millis, String, String), (u64, u64, f64)>,
     decision_people: PersonIndex<String>,
     /// By decision id, in the order logged; kept for unknown decisions too.
     rewards: HashMap<String, Vec<Reward>>,
@@ -134,10 +138,18 @@ impl State {
         true
     }
 
-    fn remove_decision(&mut self, id: &str) -> bool {
-        let Some(d) = self.decisions.remove(id) else {
+    /// Removes a decision and its rewards; `uncount`: takes its counted items off the totals.
+    fn remove_decision(&mut self, id: &str, uncount: bool) -> bool {
+        let Some((_, d)) = self.decisions.remove(id) else {
             return false;
         };
+        if uncount {
+            for item in d.counted() {
+                if let Some(n) = self.shown_totals.get_mut(item) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+        }
         for person in d.user_id.iter().chain(&d.anonymous_id) {
             self.decision_people.remove(person, &d.id);
         }
@@ -440,41 +452,26 @@ impl State {
     }
 }
 
-/// A decision as lists of decisions carry it: only `decision` reads `counted`, as with
-/// SQLite, where it takes a second query.
-fn listed(d: &DecisionRecord) -> DecisionRecord {
-    DecisionRecord {
-        counted: Vec::new(),
-        ..d.clone()
-    }
-}
-
 impl DecisionLog for MemoryStore {
     fn log_decisions(&self, decisions: &[DecisionRecord]) -> Result<()> {
         let mut s = self.state.lock();
         for d in decisions {
-            // As SQLite's `decision_shown` rows: a re-logged id keeps the items counted
-            // before (the row itself is replaced, rewards stay).
-            let mut counted = match s.decisions.remove(&d.id) {
-                Some(old) => {
-                    for person in old.user_id.iter().chain(&old.anonymous_id) {
-                        s.decision_people.remove(person, &old.id);
-                    }
-                    old.counted
+            // As SQLite's `INSERT OR REPLACE`: a re-logged id is replaced and moves to the
+            // end of the log; its counted items are counted again; rewards stay.
+            if let Some((_, old)) = s.decisions.remove(&d.id) {
+                for person in old.user_id.iter().chain(&old.anonymous_id) {
+                    s.decision_people.remove(person, &old.id);
                 }
-                None => Vec::new(),
-            };
-            counted.extend(d.counted.iter().cloned());
+            }
+            for item in d.counted() {
+                *s.shown_totals.entry(item.to_string()).or_default() += 1;
+            }
             for person in d.user_id.iter().chain(&d.anonymous_id) {
                 s.decision_people.insert(person, d.id.clone());
             }
-            s.decisions.insert(
-                d.id.clone(),
-                DecisionRecord {
-                    counted,
-                    ..d.clone()
-                },
-            );
+            s.decisions_logged += 1;
+            let at = s.decisions_logged;
+            s.decisions.insert(d.id.clone(), (at, d.clone()));
         }
         Ok(())
     }
@@ -492,30 +489,29 @@ impl DecisionLog for MemoryStore {
 
     fn decision(&self, id: &str) -> Result<Option<(DecisionRecord, Vec<Reward>)>> {
         let s = self.state.lock();
-        Ok(s.decisions.get(id).map(|d| (d.clone(), s.rewards_of(id))))
+        Ok(s.decisions
+            .get(id)
+            .map(|(_, d)| (d.clone(), s.rewards_of(id))))
     }
 
     fn shown_counts(&self) -> Result<Vec<(String, u64)>> {
         let s = self.state.lock();
-        let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-        for item in s.decisions.values().flat_map(|d| &d.counted) {
-            *counts.entry(item).or_default() += 1;
-        }
-        Ok(counts
-            .into_iter()
-            .map(|(item, n)| (item.to_string(), n))
+        Ok(s.shown_totals
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(item, n)| (item.clone(), *n))
             .collect())
     }
 
     fn recent_decisions(&self, limit: usize) -> Result<Vec<(DecisionRecord, Vec<Reward>)>> {
         let s = self.state.lock();
-        let newest_first = sorted_by_key(s.decisions.values().collect(), |d| {
-            std::cmp::Reverse((d.at, &d.id))
+        let newest_first = sorted_by_key(s.decisions.values().collect(), |(logged, _)| {
+            std::cmp::Reverse(*logged)
         });
         let mut out: Vec<_> = first(
             newest_first
                 .into_iter()
-                .map(|d| (listed(d), s.rewards_of(&d.id))),
+                .map(|(_, d)| (d.clone(), s.rewards_of(&d.id))),
             limit,
         );
         out.reverse();
@@ -529,12 +525,70 @@ impl DecisionLog for MemoryStore {
             .of(ids)
             .iter()
             .filter_map(|id| s.decisions.get(id))
-            .map(listed)
+            .map(|(_, d)| d.clone())
             .collect();
         Ok(first(
             sorted_by_key(theirs, |d: &DecisionRecord| d.at),
             limit,
         ))
+    }
+
+    fn retire_decisions(&self, before: Millis, limit: usize) -> Result<u64> {
+        let mut s = self.state.lock();
+        let in_order = sorted_by_key(
+            s.decisions
+                .values()
+                .map(|(logged, d)| (*logged, d.clone()))
+                .collect(),
+            |(logged, _)| *logged,
+        );
+        let old: Vec<DecisionRecord> = first(
+            in_order
+                .into_iter()
+                .map(|(_, d)| d)
+                .take_while(|d| d.at < before),
+            limit,
+        );
+        for d in &old {
+            let rewards = s.rewards_of(&d.id);
+            let day = d.at - d.at.rem_euclid(tailor_core::time::DAY);
+            for p in &d.placements {
+                let key = (
+                    day,
+                    p.placement.clone(),
+                    p.chosen.clone().unwrap_or_default(),
+                );
+                let e = s.decision_days.entry(key).or_default();
+                e.0 += 1;
+                e.1 += u64::from(!rewards.is_empty());
+                e.2 += rewards.iter().map(|r| r.value).sum::<f64>();
+            }
+            s.remove_decision(&d.id, false);
+        }
+        if old.len() < limit {
+            for list in s.rewards.values_mut() {
+                list.retain(|r| r.at >= before);
+            }
+            s.rewards.retain(|_, list| !list.is_empty());
+        }
+        Ok(old.len() as u64)
+    }
+
+    fn decision_days(&self, since: Millis) -> Result<Vec<DecisionDay>> {
+        let s = self.state.lock();
+        Ok(s.decision_days
+            .range((since, String::new(), String::new())..)
+            .map(
+                |((day, placement, item), (n, rewarded, value))| DecisionDay {
+                    day: *day,
+                    placement: placement.clone(),
+                    item: item.clone(),
+                    decisions: *n,
+                    rewarded: *rewarded,
+                    value: *value,
+                },
+            )
+            .collect())
     }
 
     fn log_exposures(&self, exposures: &[Exposure]) -> Result<()> {
@@ -578,7 +632,7 @@ impl PrivacyStore for MemoryStore {
             erased.events += u64::from(s.remove_event(seq));
         }
         for id in s.decision_people.of(ids) {
-            erased.decisions += u64::from(s.remove_decision(&id));
+            erased.decisions += u64::from(s.remove_decision(&id, true));
         }
         let id_set = id_set(ids);
         remove_where(&mut s.exposures, |e| id_set.contains(e.id.as_str()));

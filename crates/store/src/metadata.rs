@@ -13,4 +13,21 @@ pub trait Metadata {
     fn ping(&self) -> Result<()> {
         self.get_meta("tailor.ping").map(|_| ())
     }
+
+    /// What the store's files take on disk and the space left (nothing for a store
+    /// without files).
+    fn disk_usage(&self) -> Result<DiskUsage> {
+        Ok(DiskUsage::default())
+    }
+}
+
+/// Disk use of a store's files.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DiskUsage {
+    /// Each file's size in bytes, by name.
+    pub files: Vec<(String, u64)>,
+    /// Bytes free on the file system holding them.
+    pub free: Option<u64>,
+    /// Below this many free bytes, new work is refused.
+    pub min_free: u64,
 }

@@ -1,6 +1,7 @@
 //! `tailor bench`: the flags, handed to `tailor-bench`, and its results printed.
 
 use clap::Args;
+use tailor_bench::workload::Shape;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -16,9 +17,14 @@ pub struct BenchArgs {
     /// Distinct people the events belong to.
     #[arg(long, default_value_t = 100_000)]
     profiles: usize,
-    /// Profile reads to time.
+    /// Profile reads and decisions to time.
     #[arg(long, default_value_t = 20_000)]
     reads: usize,
+    /// The data: `uniform` (events spread evenly), `skewed` (a 100k-product catalog,
+    /// power-law shoppers and sessions up to 1,000 views, bestsellers in half the sessions)
+    /// or `both`, one after the other, reported side by side.
+    #[arg(long, default_value = "uniform", value_parser = ["uniform", "skewed", "both"])]
+    shape: String,
     /// Print the results as JSON.
     #[arg(long)]
     json: bool,
@@ -55,6 +61,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             profiles: args.profiles,
             reads: args.reads,
             data: args.data,
+            shapes: match args.shape.as_str() {
+                "skewed" => vec![Shape::Skewed],
+                "both" => vec![Shape::Uniform, Shape::Skewed],
+                _ => vec![Shape::Uniform],
+            },
             database_url: None,
         };
         let sqlite = tailor_bench::ingest::run(&options)?;

@@ -164,6 +164,14 @@ pub struct ServeArgs {
     /// [default: keep forever].
     #[arg(long, env = "TAILOR_RETAIN_EVENTS_DAYS")]
     pub retain_events_days: Option<u32>,
+    /// Delete logged decisions older than this many days, keeping daily rollups
+    /// (`GET /v1/decisions/daily`) [default: keep forever].
+    #[arg(long, env = "TAILOR_RETAIN_DECISIONS_DAYS")]
+    pub retain_decisions_days: Option<u32>,
+    /// Refuse new events and decision-log writes (507 `storage_full`) when the data
+    /// directory's disk has less than this many MB free; 0: never refuse [default: 1024].
+    #[arg(long, env = "TAILOR_MIN_FREE_DISK_MB")]
+    pub min_free_disk_mb: Option<u64>,
     /// Erase (without suppression) people with no event for this many days [default: off].
     #[arg(long, env = "TAILOR_EXPIRE_INACTIVE_DAYS")]
     pub expire_inactive_days: Option<u32>,
@@ -199,6 +207,7 @@ struct FileConfig {
     store_name: Option<String>,
     currency: Option<String>,
     train_every_hours: Option<f64>,
+    min_free_disk_mb: Option<u64>,
     cors_origins: Option<String>,
     #[serde(default)]
     smtp: SmtpFile,
@@ -278,6 +287,7 @@ impl StringOrList {
 struct RetentionFile {
     events_days: Option<u32>,
     expire_inactive_days: Option<u32>,
+    decisions_days: Option<u32>,
 }
 
 /// The settings a server runs with, every value decided.
@@ -298,6 +308,8 @@ pub struct Settings {
     pub cors_origins: tailor_server::cors::CorsOrigins,
     pub connections: tailor_server::connections::ConnectionLimits,
     pub retention: tailor_engine::retention::RetentionSettings,
+    /// Free disk space below which new work is refused (bytes; 0: never).
+    pub min_free_disk: u64,
     pub test_clock: bool,
     pub models: tailor_engine::predictions::Schedule,
 }
@@ -319,6 +331,7 @@ impl Default for Settings {
             cors_origins: Default::default(),
             connections: Default::default(),
             retention: Default::default(),
+            min_free_disk: tailor_store::DEFAULT_MIN_FREE_DISK,
             test_clock: false,
             models: Default::default(),
         }
@@ -450,6 +463,11 @@ impl ServeArgs {
                 file.retention.expire_inactive_days,
                 "expiry of inactive people (TAILOR_EXPIRE_INACTIVE_DAYS)",
             )?,
+            decisions_days: days(
+                self.retain_decisions_days,
+                file.retention.decisions_days,
+                "retention of decisions (TAILOR_RETAIN_DECISIONS_DAYS)",
+            )?,
         };
         Ok(Settings {
             data: self
@@ -494,6 +512,10 @@ impl ServeArgs {
             cors_origins,
             connections,
             retention,
+            min_free_disk: self
+                .min_free_disk_mb
+                .or(file.min_free_disk_mb)
+                .map_or(tailor_store::DEFAULT_MIN_FREE_DISK, |mb| mb * 1_000_000),
             test_clock: self.test_clock,
             models: schedule(self.train_every_hours.or(file.train_every_hours))?,
         })

@@ -19,21 +19,25 @@ pub struct DemoArgs {
     /// Address to listen on [default: 127.0.0.1:8080; with --no-serve, any free local port]
     #[arg(long, env = "TAILOR_LISTEN")]
     listen: Option<String>,
-    /// The same seed builds the same store, shoppers and events.
+    /// The same seed builds the same store, shoppers and history: the same events, dated
+    /// to end at the last midnight (UTC), whenever it runs. The live visits happen now and
+    /// buy after what the recommendations show them, which depend on models that train in
+    /// the background while events arrive: their orders, and the experiment and journeys
+    /// they feed, can differ by a few from one build to the next.
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Number of simulated shoppers (each adds about 65 events, held in memory until sent).
     #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..=50_000))]
     shoppers: u32,
-    /// Simulated days of history, ending now.
+    /// Simulated days of history, ending at the last midnight (UTC).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=365))]
     days: u32,
     /// Number of products (at least one per leaf category: 28).
     #[arg(long, default_value_t = 1_200, value_parser = clap::value_parser!(u32).range(28..=100_000))]
     products: u32,
     /// Shoppers who visit live after the history is loaded, under an experiment on the
-    /// recommendations (0: none). They arrive within seconds at the end of the log — leave
-    /// them out (`--live-visits 0`) when evaluating models on the history.
+    /// recommendations (0: none). They arrive within seconds at the end of the log, so
+    /// their events are marked to be left out of model training and evaluations.
     #[arg(long, default_value_t = 3_000, value_parser = clap::value_parser!(u32).range(0..=50_000))]
     live_visits: u32,
     /// Delete the demo in the data directory first and build a new one.
@@ -79,6 +83,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         settings.write_key = Some(keys.write_key.clone());
         settings.server_key = Some(keys.server_key.clone());
         settings.admin_key = Some(keys.admin_key.clone());
+        settings.analyst_key = Some(keys.analyst_key.clone()).filter(|k| !k.is_empty());
         open_engine(&settings, Arc::new(SystemClock)).map(|(engine, _)| engine)
     };
     runtime()?.block_on(tailor_demo::run(options, open, shutdown_signal))?;

@@ -10,12 +10,18 @@ use tailor_store::{PgStore, SqliteStore, Store};
 
 use crate::config::{DEFAULT_DATA, ServeArgs, Settings};
 
-/// Logs to stderr; `TAILOR_LOG` (a tracing filter) overrides `default_level`.
+/// Logs to stderr; `TAILOR_LOG` (a tracing filter) overrides `default_level`. Colours only
+/// on a terminal, and never with `NO_COLOR` set (no-color.org): a log written to a file or
+/// a pipe holds plain text.
 pub fn init_logging(json: bool, default_level: &str) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("TAILOR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().try_init()
@@ -47,9 +53,13 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
                     .with_context(|| format!("cannot open PostgreSQL at {}", redact_url(url)))?,
             )
         }
-        None => Arc::new(SqliteStore::open(&settings.data).with_context(|| {
-            format!("cannot open the data directory {}", settings.data.display())
-        })?),
+        None => {
+            let store = SqliteStore::open(&settings.data).with_context(|| {
+                format!("cannot open the data directory {}", settings.data.display())
+            })?;
+            store.set_min_free_disk(settings.min_free_disk);
+            Arc::new(store)
+        }
     })
 }
 

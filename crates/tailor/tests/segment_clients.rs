@@ -7,9 +7,10 @@
 //! identify traits, anonymous → user merge, alias, e-commerce counters, page views.
 //!
 //! An external test: it runs only with `TAILOR_EXTERNAL_TESTS=1` (`tests/run.sh` sets it)
-//! and otherwise prints one line and passes. When it runs it needs python3 and node on PATH
-//! and the packages from `tests/compat/install.sh`, and FAILS without them.
-//! `TAILOR_COMPAT_PYTHON` and `TAILOR_COMPAT_NODE` override the interpreters.
+//! and otherwise prints one line and passes. When it runs it needs the project's Python
+//! environment and node with the packages from `tests/compat/install.sh`, and FAILS without
+//! them. `TAILOR_TEST_PYTHON` (`tailor_testkit::tools::python`) and `TAILOR_COMPAT_NODE`
+//! override the interpreters.
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -31,7 +32,7 @@ fn compat_dir() -> PathBuf {
 }
 
 fn python() -> String {
-    std::env::var("TAILOR_COMPAT_PYTHON").unwrap_or_else(|_| "python3".into())
+    tailor_testkit::tools::python().display().to_string()
 }
 
 fn node() -> String {
@@ -69,7 +70,7 @@ fn prerequisites() -> Result<(String, String), Vec<String>> {
     )
     .map_err(|e| {
         missing.push(format!(
-            "segment-analytics-python for {py}: {e} (pip install -r tests/compat/requirements.txt)"
+            "segment-analytics-python for {py}: {e} (bash tests/compat/install.sh)"
         ))
     });
     let nd = node();

@@ -85,14 +85,20 @@ impl MailSink {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("a free port");
-        let child = Command::new("python3")
+        let python = crate::tools::python();
+        let child = Command::new(&python)
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(&maildir)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("python3 -m aiosmtpd (pip install -r tests/compat/requirements.txt)");
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{} -m aiosmtpd: {e} (bash tests/compat/install.sh)",
+                    python.display()
+                )
+            });
         let deadline = Instant::now() + Duration::from_secs(20);
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await

@@ -67,7 +67,14 @@ impl Builder {
         self.retention = RetentionSettings {
             events_days,
             expire_inactive_days,
+            ..self.retention
         };
+        self
+    }
+
+    /// Logged decisions are kept this many days (then rolled up per day).
+    pub fn retain_decisions(mut self, days: u32) -> Self {
+        self.retention.decisions_days = Some(days);
         self
     }
 

@@ -2,6 +2,7 @@
 //!
 //! - [`switch`] decides whether slow and external tests run (`TAILOR_EXTERNAL_TESTS=1`) and
 //!   finds `../shared/data`; it is the only part crates below the engine use.
+//! - [`tools`] finds the external programs tests run (the project's Python environment).
 //! - [`TestEngine`] is an engine over an in-memory store or a temporary SQLite directory,
 //!   with a clock tests move ([`TestClock`]) and helpers that read like the HTTP API.
 //! - [`messages`] builds Segment calls (`track(json!({…}))`) through the real parser.
@@ -15,6 +16,7 @@
 
 pub mod postgres;
 pub mod switch;
+pub mod tools;
 
 pub use switch::{external, shared_data};
 

@@ -134,6 +134,25 @@ test('every standard placement renders, escaped, with its reason', async () => {
   assert.ok(message.textContent.startsWith('Welcome back'));
 });
 
+test("the catalog's pictures render for banners and products, only from http(s) URLs and paths", async () => {
+  const r = reply();
+  r.decisions['home.hero'].item.image_url = '/img/hero-1.svg';
+  r.decisions['promo.banner'].item.image_url = 'javascript:alert(4)';
+  r.decisions['recs.home'].items[0].product.image_url = 'https://cdn.shop.test/p1.svg';
+  r.decisions['recs.home'].items[1].product.image_url = 'data:image/svg+xml,<svg onload=alert(5)>';
+  const { document, tailor } = setup({ reply: r });
+  await tailor.personalize({ page: 'home' });
+  const images = [...document.querySelectorAll('img')];
+  assert.deepEqual(images.map((i) => i.getAttribute('src')), ['/img/hero-1.svg', 'https://cdn.shop.test/p1.svg']);
+  const hero = document.querySelector('[data-tailor-placement="home.hero"] img');
+  assert.equal(hero.getAttribute('alt'), `Spring ${XSS}`, 'the alt text is an attribute value, never markup');
+  assert.equal(hero.getAttribute('class'), 'tailor-banner-image');
+  const card = document.querySelector('[data-tailor-placement="recs.home"] .tailor-card a img');
+  assert.equal(card.getAttribute('class'), 'tailor-product-image');
+  assert.equal(document.querySelectorAll('script').length, 0);
+  assert.equal(document.querySelectorAll('[onerror], [onload]').length, 0);
+});
+
 test('the why popover opens and closes', () => {
   const { document } = parseHTML('<html><body></body></html>');
   const box = renderPlacement({ kind: 'checkout', variant: 'standard', explanation: 'The standard checkout' }, { doc: document });

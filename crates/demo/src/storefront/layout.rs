@@ -100,7 +100,7 @@ fn signed(store: &Storefront, who: &Who) -> Value {
 
 /// The page's one script, a module on the storefront SDK (`/sdk/tailor.js`): it asks
 /// Tailor what the page's placements show this visitor and renders them with their reasons,
-/// sends `data-onload` events, and on a click of a `data-track` element tracks it (with the
+/// then sends `data-onload` events, and on a click of a `data-track` element tracks it (with the
 /// page's decisionId when it has `data-with-decision`), then follows `data-href`. Picking a
 /// shopper in the header switches to them. Served as `/assets/storefront.js`: the pages'
 /// Content Security Policy runs no inline script.
@@ -111,7 +111,6 @@ const page = document.body.dataset;
 const tailor = new Tailor({ writeKey: page.writeKey, ...JSON.parse(page.visitor),
   productUrl: (p) => '/p/' + encodeURIComponent(p.id) });
 const props = (el) => JSON.parse(el.dataset.props || '{}');
-document.querySelectorAll('[data-onload]').forEach((el) => tailor.track(el.dataset.onload, props(el)));
 document.querySelectorAll('[data-track]').forEach((el) => el.addEventListener('click', async (e) => {
   e.preventDefault();
   const decision = 'withDecision' in el.dataset && tailor.decisionId ? { decisionId: tailor.decisionId } : {};
@@ -127,6 +126,9 @@ status.textContent = !reply ? '· Tailor did not answer'
 document.querySelectorAll('[data-title-personalized]').forEach((h) => {
   h.textContent = reply && reply.personalized ? h.dataset.titlePersonalized : h.dataset.titleOther;
 });
+// The page's own events after its decision: the decision reflects the visit so far, not
+// this page view racing it (a new visitor's first page is decided as a new visitor's).
+document.querySelectorAll('[data-onload]').forEach((el) => tailor.track(el.dataset.onload, props(el)));
 page.tailorReady = reply ? reply.decisionId : 'failed';
 ";
 
@@ -155,4 +157,8 @@ header .tailor-why-button{color:#cbd5e1}
 .who{margin-left:auto;font-size:.85rem}.who select,.who button{font-size:.85rem}
 .panel{background:#fff;border:1px solid #e5e7eb;border-radius:10px;padding:1rem;margin:.8rem 0}
 button.primary{background:#4f46e5;color:#fff;border:0;border-radius:6px;padding:.5rem 1rem;cursor:pointer}
+.tailor-banner-image{display:block;width:100%;height:auto;border-radius:8px;margin-bottom:.8rem}
+.tailor-promo-banner .tailor-banner-image{display:inline-block;width:160px;vertical-align:middle;margin:0 .8rem 0 0;border-radius:4px}
+.tailor-product-image,.card img{display:block;width:100%;height:auto;aspect-ratio:1;border-radius:6px}
+.product-page{display:flex;gap:1.5rem;align-items:flex-start}.product-page img{width:320px;max-width:40%;border-radius:10px}
 ";

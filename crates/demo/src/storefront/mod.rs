@@ -5,6 +5,9 @@
 //! the Segment events, so the next page view adapts. A signed-in shopper's id travels with
 //! the user hash this server (the store's backend) makes for it.
 //!
+//! Every product and banner has a picture drawn from what the catalog says of it
+//! (`images`), at the `image_url` the catalog gives.
+//!
 //! Pages are rendered with `maud`, which escapes every value it interpolates; the little
 //! script the pages share is a file (`/assets/storefront.js`) and reads the visitor from
 //! `data-*` attributes, so no request value ever lands in a script, and nothing on a page
@@ -15,6 +18,7 @@
 //! shopper): an unverified claim, which is why these pages, the preference center among
 //! them, exist only in the demo.
 
+mod images;
 mod layout;
 mod pages;
 mod preferences;
@@ -57,7 +61,7 @@ fn asset(content_type: &'static str, body: &'static str) -> impl axum::response:
 }
 
 /// The storefront's routes over `engine`, for the server's router to merge (`/`, `/c/…`,
-/// `/p/…`, `/cart`, `/as`, `/preferences`). They carry their own state, so they fit a
+/// `/p/…`, `/cart`, `/as`, `/preferences`, the pictures at `/img/…`). They carry their own state, so they fit a
 /// router of any state type.
 pub fn storefront<S: Clone + Send + Sync + 'static>(engine: Engine, write_key: &str) -> Router<S> {
     let id_prefix = tailor_engine::keys::random_key("sf-", 8)
@@ -74,6 +78,7 @@ pub fn storefront<S: Clone + Send + Sync + 'static>(engine: Engine, write_key: &
         .route("/p/{id}", get(pages::product))
         .route("/cart", get(pages::cart))
         .route("/as", get(visitor::switch))
+        .route("/img/{file}", get(images::image))
         .route(
             "/assets/storefront.js",
             get(|| async { asset("text/javascript; charset=utf-8", layout::SCRIPT) }),

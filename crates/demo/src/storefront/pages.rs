@@ -17,6 +17,19 @@ fn slot(placement: &str) -> Markup {
     html! { div data-tailor-placement=(placement) {} }
 }
 
+/// The product's picture, when the catalog has one at a path or an http(s) URL.
+fn picture(p: &tailor_core::Product) -> Markup {
+    let url = p.image_url.as_deref().unwrap_or("");
+    let usable = url.starts_with("https://")
+        || url.starts_with("http://")
+        || (url.starts_with('/') && !url.starts_with("//"));
+    html! {
+        @if usable {
+            img src=(url) alt=(p.name) loading="lazy";
+        }
+    }
+}
+
 /// A catalog product (a category's list): clicks are tracked, with no decision behind them.
 fn product_card(p: &tailor_core::Product) -> Markup {
     let href = format!("/p/{}", path(&p.id));
@@ -24,6 +37,7 @@ fn product_card(p: &tailor_core::Product) -> Markup {
     html! {
         div.card {
             a href=(href) data-track="Product Clicked" data-href=(href) data-props=(props.to_string()) {
+                (picture(p))
                 h3 { (p.name) }
             }
             div { (p.category_path()) }
@@ -89,15 +103,18 @@ pub(super) async fn product(
     let viewed = json!({"product_id": p.id, "name": p.name, "category": p.category_path(), "brand": p.brand, "price": p.price, "currency": p.currency});
     let added = json!({"product_id": p.id, "name": p.name, "category": p.category_path(), "price": p.price, "quantity": 1});
     let body = html! {
-        div.panel {
-            h1 { (p.name) }
-            p { (p.category_path()) " · " (p.brand.as_deref().unwrap_or("")) }
-            p.price { (format!("${:.2}", p.price)) }
-            p { (p.description.as_deref().unwrap_or("")) }
-            @if p.in_stock() {
-                button.primary data-track="Product Added" data-href="/cart" data-props=(added.to_string()) { "Add to cart" }
-            } @else {
-                p { "Out of stock" }
+        div.panel.product-page {
+            (picture(&p))
+            div {
+                h1 { (p.name) }
+                p { (p.category_path()) " · " (p.brand.as_deref().unwrap_or("")) }
+                p.price { (format!("${:.2}", p.price)) }
+                p { (p.description.as_deref().unwrap_or("")) }
+                @if p.in_stock() {
+                    button.primary data-track="Product Added" data-href="/cart" data-props=(added.to_string()) { "Add to cart" }
+                } @else {
+                    p { "Out of stock" }
+                }
             }
         }
         (on_load("Product Viewed", &viewed))

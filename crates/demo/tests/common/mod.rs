@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,7 +22,7 @@ pub fn open_engine(dir: &Path, keys: &tailor_demo::DemoKeys) -> Result<Engine, F
             write: Some(keys.write_key.clone()),
             server: Some(keys.server_key.clone()),
             admin: Some(keys.admin_key.clone()),
-            analyst: None,
+            analyst: Some(keys.analyst_key.clone()).filter(|k| !k.is_empty()),
         },
         ..Options::default()
     };

@@ -95,6 +95,7 @@ pub fn hero(
     });
     let best = scored.max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.3.id.cmp(&a.3.id)));
     let mut answer = Answer::new(placement);
+    answer.scored = candidates.len();
     answer.candidates = candidates.iter().map(|c| c.id.clone()).collect();
     match best {
         Some((_, rel, Some(category), item)) if rel > 0.0 => {
@@ -163,6 +164,7 @@ pub fn promotion(
         return answer;
     }
     let candidates = eligible(catalog, placement, ContentKind::Promotion, visitor, shown);
+    answer.scored = candidates.len();
     answer.candidates = candidates.iter().map(|c| c.id.clone()).collect();
     // Offers aimed at the visitor — their lifecycle stage or a prediction (churn risk,
     // purchase intent…) — beat category offers, which beat general ones; priority orders

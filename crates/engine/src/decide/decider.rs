@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use tailor_core::{Clock, ValidationError};
 
 use super::onsite::Inbox;
-use super::{Answer, Placement, PlacementKind, Placements, Request};
+use super::{Answer, Placement, Placements, Request};
 use crate::error::EngineError;
 use crate::govern::consent::Consent;
 use crate::govern::privacy::Suppression;
@@ -96,12 +96,24 @@ pub(crate) struct Decider {
     pub inbox: Arc<Inbox>,
     pub tokens: Arc<ProfileTokens>,
     pub ids: DecisionIds,
+    /// Decisions per minute, for the console's overview.
+    pub activity: Arc<crate::measure::activity::Activity>,
 }
 
 impl Decider {
     /// Answers each requested placement for the visitor, from memory, and queues the
     /// decision for the log.
-    pub fn decide(&self, mut input: DecideInput) -> Result<DecideOutput, EngineError> {
+    pub fn decide(&self, input: DecideInput) -> Result<DecideOutput, EngineError> {
+        self.answer(input, true)
+    }
+
+    /// What [`Decider::decide`] would answer, without logging it: no decision, exposure,
+    /// learning or on-site delivery is recorded (the console's preview).
+    pub fn preview(&self, input: DecideInput) -> Result<DecideOutput, EngineError> {
+        self.answer(input, false)
+    }
+
+    fn answer(&self, mut input: DecideInput, log: bool) -> Result<DecideOutput, EngineError> {
         let placements = self.placements.pick(&input.placements)?;
         let now = self.clock.now();
         // A browser's userId counts only with proof; without it, the caller is the visitor
@@ -134,7 +146,7 @@ impl Decider {
             now,
             learning: &self.policies,
             models: models.as_deref(),
-            onsite: Some(&self.inbox),
+            onsite: log.then_some(&*self.inbox),
             discreet: !proven,
         };
         let mut exposures = Vec::new();
@@ -200,7 +212,7 @@ impl Decider {
             });
             (decided, profile.map(|p| p.id))
         };
-        if !exposures.is_empty() {
+        if log && !exposures.is_empty() {
             self.decisions.log_exposures(exposures);
         }
         let decision_id = self.ids.next();
@@ -208,11 +220,6 @@ impl Decider {
             .iter()
             .map(|p| p.id.clone())
             .zip(decided.answers)
-            .collect();
-        let counted: Vec<String> = answers
-            .iter()
-            .filter(|(_, a)| matches!(a.kind, PlacementKind::Hero | PlacementKind::Promotion))
-            .filter_map(|(_, a)| a.chosen.clone())
             .collect();
         // An erased person's ids are not written back into the log (see `privacy`).
         let unsuppressed =
@@ -223,22 +230,29 @@ impl Decider {
             user_id: unsuppressed(&input.user_id),
             anonymous_id: unsuppressed(&input.anonymous_id),
             personalized: decided.personalized,
-            shown: answers
-                .iter()
-                .flat_map(|(_, a)| a.shown.iter().cloned())
-                .collect(),
-            counted,
-            body: super::log_body(&answers, profile_id, &input.context, decided.reason),
+            model_version: super::MODEL_VERSION.to_string(),
+            profile: profile_id,
+            reason: decided.reason.map(str::to_string),
+            product: input
+                .context
+                .get("productId")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            cart: cart_of(&input.context),
+            placements: answers.iter().map(|(id, a)| a.logged(id)).collect(),
         };
         let learned: Vec<Learned> = answers
             .iter()
             .filter_map(|(_, a)| a.learned.clone())
             .collect();
-        if !learned.is_empty() {
-            self.policies.shown(&decision_id, learned);
+        if log {
+            if !learned.is_empty() {
+                self.policies.shown(&decision_id, learned);
+            }
+            self.decisions.record(record, profile_id);
+            metrics::counter!("tailor_decisions_total").increment(1);
+            self.activity.decision(now);
         }
-        self.decisions.record(record, profile_id);
-        metrics::counter!("tailor_decisions_total").increment(1);
         Ok(DecideOutput {
             decision_id,
             personalized: decided.personalized,
@@ -267,11 +281,15 @@ impl Decider {
     }
 }
 
+/// At most this many products of `context.cart` are read (a cart holds at most 50 lines).
+const CART_IN_CONTEXT: usize = 100;
+
 /// The product ids of `context.cart` (ids, or objects with a `product_id`).
 fn cart_of(context: &Map<String, Value>) -> Vec<String> {
     match context.get("cart") {
         Some(Value::Array(items)) => items
             .iter()
+            .take(CART_IN_CONTEXT)
             .filter_map(|i| {
                 i.as_str()
                     .or_else(|| i.get("product_id").and_then(Value::as_str))

@@ -30,6 +30,12 @@ use crate::measure::experiments::{Assigned, Treatment};
 use crate::profile::Profile;
 use crate::profile::catalog::Catalog;
 
+/// The most candidates one recommendations answer scores ([`Answer::scored`]), whatever the
+/// data: a constant (`tests/bounded_work.rs`).
+pub const MAX_RECS_SCORED: usize = products::MAX_SCORED;
+/// The most candidates one navigation answer scores.
+pub const MAX_NAV_SCORED: usize = nav::MAX_SCORED;
+
 /// The version of the decision logic, logged with every decision. `rules-2`: recommendations
 /// lead with the session recommender (`session_model`).
 pub const MODEL_VERSION: &str = "rules-2";
@@ -159,6 +165,12 @@ pub struct Answer {
     pub chosen: Option<String>,
     #[serde(skip)]
     pub shown: Vec<String>,
+    /// Candidates scored to reach this answer: the session model's neighbour sessions,
+    /// votes, rules and reminders, products, categories and content items looked at. Bounded
+    /// by constants (see `tests/bounded_work.rs`), whatever the visitor's history, the
+    /// products' popularity or the catalog's size.
+    #[serde(skip)]
+    pub scored: usize,
 }
 
 impl Answer {
@@ -178,6 +190,7 @@ impl Answer {
             candidates: Vec::new(),
             chosen: None,
             shown: Vec::new(),
+            scored: 0,
         }
     }
 
@@ -187,71 +200,37 @@ impl Answer {
         self.item = Some(item.clone());
     }
 
-    /// What the decision log keeps of it.
-    fn log_entry(&self) -> LogEntry<'_> {
-        LogEntry {
-            kind: self.kind,
-            experiment: self.experiment.as_ref(),
-            features: self.learned.as_ref().map(|l| l.features.as_slice()),
-            chosen: self.chosen.as_deref(),
-            shown: &self.shown,
-            candidates: &self.candidates,
+    /// What the decision log keeps of it: ids and positions, not documents; the candidate
+    /// pool only for a learning placement (its arms).
+    pub fn logged(&self, placement: &str) -> tailor_store::LoggedPlacement {
+        let kind = serde_json::to_value(self.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        tailor_store::LoggedPlacement {
+            placement: placement.to_string(),
+            counted: self.chosen.is_some()
+                && matches!(self.kind, PlacementKind::Hero | PlacementKind::Promotion),
+            kind,
+            chosen: self.chosen.clone(),
+            shown: self.shown.clone(),
+            candidates: match &self.learned {
+                Some(_) => self.candidates.clone(),
+                None => Vec::new(),
+            },
             propensity: self.propensity,
-            explanation: &self.explanation,
+            experiment: self
+                .experiment
+                .as_ref()
+                .map(|e| (e.experiment.clone(), e.variation.clone())),
+            features: self
+                .learned
+                .as_ref()
+                .map(|l| l.features.clone())
+                .unwrap_or_default(),
+            explanation: self.explanation.clone(),
         }
     }
-}
-
-/// One placement's answer as the decision log keeps it.
-#[derive(Serialize)]
-struct LogEntry<'a> {
-    kind: PlacementKind,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    experiment: Option<&'a Assigned>,
-    /// The visitor's features a learning policy chose with (see `learning::features`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    features: Option<&'a [f64]>,
-    chosen: Option<&'a str>,
-    shown: &'a [String],
-    candidates: &'a [String],
-    propensity: f64,
-    explanation: &'a str,
-}
-
-/// The decision log's JSON body for one decision: the model version, the profile, each
-/// placement's answer with its candidates and propensity, the request's context, and why it
-/// was not personalized. Serialized straight from the answers (no intermediate JSON tree:
-/// this runs on every decision).
-pub fn log_body(
-    answers: &[(String, Answer)],
-    profile: Option<crate::profile::ProfileId>,
-    context: &Map<String, Value>,
-    reason: Option<&str>,
-) -> String {
-    struct Placements<'a>(&'a [(String, Answer)]);
-    impl Serialize for Placements<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_map(self.0.iter().map(|(id, a)| (id, a.log_entry())))
-        }
-    }
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Body<'a> {
-        model_version: &'a str,
-        profile: Option<String>,
-        placements: Placements<'a>,
-        context: &'a Map<String, Value>,
-        reason: Option<&'a str>,
-    }
-    let body = Body {
-        model_version: MODEL_VERSION,
-        profile: profile.map(|id| format!("p_{id}")),
-        placements: Placements(answers),
-        context,
-        reason,
-    };
-    // Strings, numbers and maps with string keys: serializing cannot fail.
-    serde_json::to_string(&body).unwrap_or_default()
 }
 
 /// A decide request, validated.

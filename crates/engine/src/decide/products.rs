@@ -25,6 +25,35 @@ const SESSION_PREFIX: usize = 10;
 /// (within a declared price range) whenever the catalog has enough in stock: what a shopper
 /// says leads, what we inferred follows.
 const DECLARED_HEAD: usize = 4;
+/// At most this many cart products feed the session model and co-views.
+const CART_ITEMS: usize = 20;
+/// At most this many declared favourite categories are looked up.
+const DECLARED_CATEGORIES: usize = 5;
+/// A thin pool is widened from at most this many leaf categories…
+const WIDEN_LEAVES: usize = 50;
+/// …and at most this many products of each are looked at (in or out of stock).
+const WIDEN_SCAN: usize = 16;
+/// The largest `limit` a placement may have (see `Placement::limit_or`).
+const MAX_LIMIT: usize = 100;
+
+/// The most candidates one recommendations answer scores ([`super::Answer::scored`]),
+/// whatever the visitor's history, the products' popularity and the catalog's size: the
+/// session model's bound, then the pool of the largest source mix (a visitor's session,
+/// their co-views, declared and inferred categories, trending, the widening).
+pub const MAX_SCORED: usize = crate::learn::session_model::WORK_BOUND
+    + SESSION_CANDIDATES
+    + max(
+        5 * crate::learn::recs::MAX_NEIGHBOURS
+            + DECLARED_CATEGORIES * (crate::learn::recs::CATEGORY_TOP + 4 * MAX_LIMIT)
+            + 3 * crate::learn::recs::CATEGORY_TOP,
+        CART_ITEMS * crate::learn::recs::MAX_NEIGHBOURS,
+    )
+    + 4 * MAX_LIMIT
+    + WIDEN_LEAVES * (PER_CATEGORY + 2);
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b { a } else { b }
+}
 
 const W_TOGETHER: f64 = 0.6;
 const W_INTEREST: f64 = 0.3;
@@ -99,10 +128,13 @@ impl Candidate<'_> {
 #[derive(Default)]
 struct Candidates<'a> {
     scores: HashMap<&'a str, Candidate<'a>>,
+    /// Candidates scored so far: the session model's, then every product looked at.
+    scored: usize,
 }
 
 impl<'a> Candidates<'a> {
     fn entry(&mut self, id: &'a str, why: Why<'a>) -> &mut Candidate<'a> {
+        self.scored += 1;
         self.scores.entry(id).or_insert(Candidate {
             session: 0.0,
             declared: 0.0,
@@ -141,7 +173,7 @@ impl<'a> Candidates<'a> {
             .iter()
             .filter_map(|id| recs.clicks.item(id))
             .collect();
-        for (item, score) in model.next(&items, SESSION_CANDIDATES) {
+        for (item, score) in model.next(&items, SESSION_CANDIDATES, &mut self.scored) {
             if let Some(id) = recs.clicks.product(item) {
                 self.entry(id, why).session = score;
             }
@@ -225,10 +257,21 @@ pub fn recommend<'a>(
             let cart: Vec<&'a str> = if input.cart.is_empty() {
                 visitor
                     .profile()
-                    .map(|p| p.cart.items().map(|l| l.product_id.as_str()).collect())
+                    .map(|p| {
+                        p.cart
+                            .items()
+                            .take(CART_ITEMS)
+                            .map(|l| l.product_id.as_str())
+                            .collect()
+                    })
                     .unwrap_or_default()
             } else {
-                input.cart.iter().map(String::as_str).collect()
+                input
+                    .cart
+                    .iter()
+                    .take(CART_ITEMS)
+                    .map(String::as_str)
+                    .collect()
             };
             if let Some(&first) = cart.first() {
                 let mut prefix: Vec<&str> = session
@@ -260,7 +303,7 @@ pub fn recommend<'a>(
                 }
             }
             // What they told us ranks with the session model, above what we inferred.
-            for category in &visitor.declared.categories {
+            for category in visitor.declared.categories.iter().take(DECLARED_CATEGORIES) {
                 let list = popular_in(recs, category);
                 let best = list.clone().map(|(_, s)| s).fold(0.0, f64::max);
                 for (id, pull) in list.filter(|_| best > 0.0) {
@@ -271,6 +314,7 @@ pub fn recommend<'a>(
                 for q in catalog
                     .products_in(category)
                     .iter()
+                    .take(8 * limit)
                     .filter(|q| q.in_stock())
                     .take(4 * limit)
                 {
@@ -322,10 +366,11 @@ pub fn recommend<'a>(
     // A thin pool (a new store, a niche product) is widened with a few products from every
     // category, so the row can still be full and varied.
     if pool_was_empty || c.scores.len() < 2 * limit {
-        for leaf in catalog.leaf_categories() {
+        for leaf in catalog.leaf_categories().iter().take(WIDEN_LEAVES) {
             for q in catalog
                 .products_in(leaf)
                 .iter()
+                .take(WIDEN_SCAN)
                 .filter(|q| q.in_stock())
                 .take(PER_CATEGORY + 2)
             {
@@ -409,6 +454,7 @@ pub fn recommend<'a>(
     );
 
     let mut answer = Answer::new(placement);
+    answer.scored = c.scored;
     answer.candidates = ranked
         .iter()
         .take(20)

@@ -1,6 +1,6 @@
 //! Retention: how long raw events and inactive people are kept.
 //!
-//! Two settings, both off by default (Tailor keeps everything until a person is erased):
+//! Three settings, all off by default (Tailor keeps everything until a person is erased):
 //!
 //! - **`events_days`**: raw events timestamped more than this many days ago are deleted from
 //!   the event log and the person → events index. Profiles, the identity graph, product
@@ -13,6 +13,11 @@
 //!   What retention costs: profiles can no longer be rebuilt from the log alone, the export
 //!   and `/events` list only the kept events, and experiment results count only events
 //!   still in the log (keep events longer than experiments run).
+//! - **`decisions_days`**: logged decisions older than this are deleted with their rewards,
+//!   after being added to daily rollups per placement and item shown (decisions, decisions
+//!   rewarded, reward value: `GET /v1/decisions/daily`). Promotion budgets keep counting them.
+//!   The attribution window is a day, so a decision older than that earns nothing more; the
+//!   decision export (off-policy evaluation) and a person's export see only the kept ones.
 //! - **`expire_inactive_days`**: people whose latest event is older than this are erased
 //!   through the same path as `DELETE /v1/profiles/{id}` (`ingest::erase`:
 //!   profile, identities, events, decisions, exposures, journey rows, what product statistics
@@ -41,11 +46,14 @@ pub const KEPT_EVENTS: &[&str] = &[crate::govern::consent::CONSENT_EVENT];
 pub struct RetentionSettings {
     pub events_days: Option<u32>,
     pub expire_inactive_days: Option<u32>,
+    pub decisions_days: Option<u32>,
 }
 
 impl RetentionSettings {
     pub fn is_off(&self) -> bool {
-        self.events_days.is_none() && self.expire_inactive_days.is_none()
+        self.events_days.is_none()
+            && self.expire_inactive_days.is_none()
+            && self.decisions_days.is_none()
     }
 }
 
@@ -57,6 +65,8 @@ pub struct RetentionReport {
     pub events_deleted: u64,
     /// The log position the checkpoint covered: no event after it was considered.
     pub checkpoint_seq: Seq,
+    /// Decisions deleted (rolled up first) by `decisions_days`.
+    pub decisions_retired: u64,
     /// People expired by `expire_inactive_days`.
     pub expired_people: u64,
     /// What their expiry removed.

@@ -108,6 +108,16 @@ impl Retention {
                 })?;
             }
         }
+        if let Some(days) = settings.decisions_days {
+            let before = now - Millis::from(days) * DAY;
+            loop {
+                let n = store.retire_decisions(before, DELETE_CHUNK)?;
+                report.decisions_retired += n;
+                if n < DELETE_CHUNK as u64 {
+                    break;
+                }
+            }
+        }
         if report != RetentionReport::default() {
             tracing::info!(?report, "retention");
         }

@@ -53,6 +53,8 @@ pub(crate) struct WriterParts {
     pub predictions: Arc<PredictionService>,
     pub sessions: Arc<SessionTrainer>,
     pub observer: Arc<dyn Observer>,
+    /// Events accepted per minute, for the console's overview.
+    pub activity: Arc<crate::measure::activity::Activity>,
 }
 
 pub(crate) struct Writer {
@@ -221,11 +223,15 @@ impl Writer {
             Ok(seqs) => seqs,
             Err(e) => {
                 tracing::error!(error = %e, events = all.len(), "append failed; nothing acknowledged");
-                // A lost database is worth a retry (503); anything else is ours (500).
+                // A lost database is worth a retry (503) and a full disk is the operator's to
+                // fix (507); anything else is ours (500). Typed, so the edge answers each.
                 for (_, _, _, _, done) in waiting {
                     let _ = done.send(Err(match &e {
                         tailor_store::StoreError::Unavailable(why) => {
                             EngineError::Store(tailor_store::StoreError::Unavailable(why.clone()))
+                        }
+                        e if e.kind() == tailor_store::StoreErrorKind::Full => {
+                            EngineError::Store(tailor_store::StoreError::Full(e.to_string()))
                         }
                         _ => EngineError::Internal(format!("could not store events: {e}")),
                     }));
@@ -281,6 +287,7 @@ impl Writer {
         // Metrics first: whoever reads them after an acknowledgement sees the event counted.
         let accepted = seqs.iter().filter(|s| s.is_some()).count() as u64;
         metrics::counter!("tailor_events_ingested_total").increment(accepted);
+        self.parts.activity.events(accepted, self.parts.clock.now());
         metrics::counter!("tailor_events_duplicate_total").increment(all.len() as u64 - accepted);
         metrics::histogram!("tailor_ingest_commit_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("tailor_ingest_group_size").record(all.len() as f64);

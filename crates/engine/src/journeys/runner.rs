@@ -67,6 +67,17 @@ pub(crate) struct RunState {
     pub steps_taken: u32,
 }
 
+impl RunState {
+    /// A run entered without an event (a segment or a prediction), as `profile`'s first ids.
+    pub(crate) fn of(profile: &crate::profile::Profile) -> RunState {
+        RunState {
+            user_id: profile.user_ids.first().cloned(),
+            anonymous_id: profile.anonymous_ids.first().cloned(),
+            ..RunState::default()
+        }
+    }
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -588,11 +599,7 @@ impl Runner {
             {
                 continue;
             }
-            let state = RunState {
-                user_id: profile.user_ids.first().cloned(),
-                anonymous_id: profile.anonymous_ids.first().cloned(),
-                ..RunState::default()
-            };
+            let state = RunState::of(&profile);
             self.enter(
                 def,
                 version,

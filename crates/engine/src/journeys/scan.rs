@@ -147,11 +147,7 @@ impl Runner {
             if !super::runner::may_reenter(def, &theirs, now) {
                 continue;
             }
-            let state = RunState {
-                user_id: profile.user_ids.first().cloned(),
-                anonymous_id: profile.anonymous_ids.first().cloned(),
-                ..RunState::default()
-            };
+            let state = RunState::of(&profile);
             let run_id = format!("{id}:scan:{now}:{person}");
             self.enter(
                 def,

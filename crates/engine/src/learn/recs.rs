@@ -22,7 +22,7 @@ const POPULAR_HALF_LIFE: Millis = 14 * DAY;
 /// Views of two products this close together count as looked at together.
 const CO_VIEW_WINDOW: Millis = 30 * MINUTE;
 /// Neighbours kept per product.
-const MAX_NEIGHBOURS: usize = 50;
+pub const MAX_NEIGHBOURS: usize = 50;
 /// How many earlier views a new view pairs with.
 const PAIR_WITH: usize = 5;
 
@@ -101,10 +101,13 @@ pub struct Ranked {
     pub category_pull: HashMap<String, f64>,
     /// The most popular in-stock products of each category path, strongest first.
     pub category_top: HashMap<String, Vec<(String, f64)>>,
+    /// Every top-level category path of the catalog, by pull (strongest first), then name:
+    /// navigation ranks only the head of it besides the visitor's own categories.
+    pub nav_order: Vec<String>,
 }
 
 /// Products kept per category in the ranking.
-const CATEGORY_TOP: usize = 30;
+pub const CATEGORY_TOP: usize = 30;
 
 /// Products kept in the store-wide ranking.
 const TOP: usize = 300;
@@ -288,11 +291,20 @@ impl Recs {
             list.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             list.truncate(CATEGORY_TOP);
         }
+        let pull = |path: &str| category_pull.get(path).copied().unwrap_or(0.0);
+        let mut nav_order: Vec<(f64, &str)> = catalog
+            .category_tree()
+            .iter()
+            .map(|n| (pull(&n.path), n.path.as_str()))
+            .collect();
+        nav_order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+        let nav_order = nav_order.into_iter().map(|(_, p)| p.to_string()).collect();
         self.ranked = Ranked {
             at: now,
             top,
             category_pull,
             category_top,
+            nav_order,
         };
     }
 

@@ -18,6 +18,10 @@ use tailor_core::Millis;
 use tailor_core::time::{DAY, MINUTE};
 use tailor_ml::session_recs::{Click, ItemId, NextItem, Tailor};
 
+/// The most candidates one call of [`SessionModel::next`] scores, whatever the session, the
+/// training data or the products' popularity (the model's defaults; see `Tailor::work_bound`).
+pub const WORK_BOUND: usize = tailor_ml::session_recs::DEFAULT_WORK_BOUND;
+
 use crate::profile::ProfileId;
 
 /// Views further apart than this start a new session (the usual web-analytics cut).
@@ -189,13 +193,17 @@ impl SessionModel {
     }
 
     /// The `k` products most likely viewed next after `prefix` (oldest first), best first,
-    /// leaving out the prefix's own products; scores are relative to the best (1.0).
-    pub fn next(&self, prefix: &[ItemId], k: usize) -> Vec<(ItemId, f64)> {
+    /// leaving out the prefix's own products; scores are relative to the best (1.0). Adds
+    /// the candidates the model scored to `scored` (at most [`SessionModel::work_bound`]).
+    pub fn next(&self, prefix: &[ItemId], k: usize, scored: &mut usize) -> Vec<(ItemId, f64)> {
         if prefix.is_empty() {
             return Vec::new();
         }
         let mut out = Vec::with_capacity(k + prefix.len());
-        self.model.recommend(prefix, k + prefix.len(), &mut out);
+        *scored += self
+            .model
+            .recommend_counted(prefix, k + prefix.len(), &mut out)
+            .total();
         out.retain(|(item, score)| !prefix.contains(item) && *score > 0.0);
         out.truncate(k);
         let best = out.first().map_or(1.0, |(_, s)| f64::from(*s));
@@ -245,11 +253,13 @@ mod tests {
         let model = SessionModel::train(c.take_training_copy()).unwrap();
         assert_eq!(model.sessions, 21);
         let a = c.item("a").unwrap();
-        let next = model.next(&[a], 5);
+        let mut scored = 0;
+        let next = model.next(&[a], 5, &mut scored);
+        assert!(scored > 0 && scored <= WORK_BOUND);
         assert_eq!(c.product(next[0].0), Some("b"), "{next:?}");
         assert_eq!(next[0].1, 1.0);
         assert!(next.iter().all(|(item, _)| *item != a));
-        assert!(model.next(&[], 5).is_empty());
+        assert!(model.next(&[], 5, &mut scored).is_empty());
         assert_eq!(c.untrained(), 0);
     }
 

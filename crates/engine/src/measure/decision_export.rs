@@ -11,8 +11,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde_json::Value;
-
 use crate::error::EngineError;
 
 /// A placement's decisions as Open Bandit CSV, and the item ids behind the indexes.
@@ -36,15 +34,17 @@ impl super::Measure {
         let mut rows = Vec::new();
         let mut width = 0;
         for (d, rewards) in &decisions {
-            let body: Value = serde_json::from_str(&d.body).unwrap_or(Value::Null);
-            let entry = &body["placements"][placement];
-            let Some(chosen) = entry["chosen"].as_str() else {
+            let Some(entry) = d.placements.iter().find(|p| p.placement == placement) else {
                 continue;
             };
-            let propensity = entry["propensity"].as_f64().unwrap_or(1.0);
-            let features: Vec<f64> = match entry["features"].as_array() {
-                Some(f) => f.iter().filter_map(Value::as_f64).collect(),
-                None => vec![if d.personalized { 1.0 } else { 0.0 }],
+            let Some(chosen) = entry.chosen.as_deref() else {
+                continue;
+            };
+            let propensity = entry.propensity;
+            let features: Vec<f64> = if entry.features.is_empty() {
+                vec![if d.personalized { 1.0 } else { 0.0 }]
+            } else {
+                entry.features.clone()
             };
             width = width.max(features.len());
             let click = rewards.iter().any(|r| {

@@ -23,8 +23,10 @@ use tailor_ml::stats::{self, Inference, Statistic, TestConfig, UnitSums};
 use crate::error::EngineError;
 
 /// One unit's numbers.
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone)]
 struct Unit {
+    /// Per goal event of the experiment: 1 if sent after exposure.
+    goals: Vec<f64>,
     converted: f64,
     revenue: f64,
     orders: f64,
@@ -34,8 +36,9 @@ struct Unit {
 }
 
 /// Per-variation sums.
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone)]
 struct Sums {
+    goals: Vec<f64>,
     n: u64,
     converted: f64,
     revenue: f64,
@@ -53,6 +56,12 @@ struct Sums {
 impl Sums {
     fn add(&mut self, u: &Unit) {
         self.n += 1;
+        if self.goals.len() < u.goals.len() {
+            self.goals.resize(u.goals.len(), 0.0);
+        }
+        for (sum, g) in self.goals.iter_mut().zip(&u.goals) {
+            *sum += g;
+        }
         self.converted += u.converted;
         self.revenue += u.revenue;
         self.revenue_sq += u.revenue * u.revenue;
@@ -275,12 +284,29 @@ pub struct MetricResult {
 }
 
 /// A unit's numbers from their events, around their first exposure `at`.
-fn unit_from(events: &[tailor_store::StoredEvent], at: Millis, now: Millis) -> Unit {
-    let mut u = Unit::default();
+fn unit_from(
+    events: &[tailor_store::StoredEvent],
+    at: Millis,
+    now: Millis,
+    goals: &[String],
+) -> Unit {
+    let mut u = Unit {
+        goals: vec![0.0; goals.len()],
+        ..Unit::default()
+    };
     let mut back = (false, false);
     for e in events {
         let m = &e.message;
         let t = m.timestamp;
+        if t >= at
+            && let Some(name) = m.event.as_deref()
+        {
+            for (reached, goal) in u.goals.iter_mut().zip(goals) {
+                if goal == name {
+                    *reached = 1.0;
+                }
+            }
+        }
         if m.event.as_deref() == Some("Order Completed") {
             let value = ["revenue", "total", "value"]
                 .iter()
@@ -335,12 +361,12 @@ impl super::Measure {
                 continue;
             };
             let events = self.store.events_of(ids, usize::MAX)?;
-            s.add(&unit_from(&events, *at, now));
+            s.add(&unit_from(&events, *at, now, &exp.goals));
         }
         let observed: Vec<u64> = sums.iter().map(|s| s.n).collect();
         let weights: Vec<f64> = (0..exp.variations.len()).map(|i| exp.weight(i)).collect();
         let srm = Srm::of(stats::srm(&observed, &weights));
-        let metrics = METRICS
+        let mut metrics: BTreeMap<String, Vec<MetricResult>> = METRICS
             .iter()
             .map(|&name| {
                 let control = sums[0].metric(name);
@@ -366,6 +392,31 @@ impl super::Measure {
                 (name.to_string(), variations)
             })
             .collect();
+        // Each goal event's rate: the share of units who sent it after exposure.
+        for (g, goal) in exp.goals.iter().enumerate() {
+            let rate = |s: &Sums| s.goals.get(g).copied().unwrap_or(0.0);
+            let control = Statistic::proportion(sums[0].n, rate(&sums[0]));
+            let variations = exp
+                .variations
+                .iter()
+                .zip(&sums)
+                .enumerate()
+                .map(|(i, (v, s))| {
+                    let treatment = Statistic::proportion(s.n, rate(s));
+                    let compare =
+                        |config| (i > 0).then(|| comparison(&control, &treatment, config));
+                    MetricResult {
+                        variation: v.id.clone(),
+                        units: s.n,
+                        value: round(if s.n > 0 { rate(s) / s.n as f64 } else { 0.0 }),
+                        frequentist: compare(TestConfig::frequentist()),
+                        sequential: compare(TestConfig::sequential()),
+                        bayesian: compare(TestConfig::bayesian()),
+                    }
+                })
+                .collect();
+            metrics.insert(format!("event:{goal}"), variations);
+        }
         Ok(ExperimentResults {
             experiment: exp.id.clone(),
             placement: exp.placement.clone(),

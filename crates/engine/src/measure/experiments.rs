@@ -75,7 +75,14 @@ pub struct PlacementExperiment {
     pub start_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_at: Option<String>,
+    /// Events whose rate is measured besides the standard metrics (`Product Added`,
+    /// `Promotion Clicked`, any event): the share of units who send one after exposure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub goals: Vec<String>,
 }
+
+/// At most this many goal events per experiment.
+pub const MAX_GOALS: usize = 10;
 
 impl PlacementExperiment {
     /// The GrowthBook experiment that assigns its visitors.
@@ -134,6 +141,16 @@ impl PlacementExperiment {
                     ))
                 }
                 _ => {}
+            }
+        }
+        if self.goals.len() > MAX_GOALS {
+            problems.push(format!("`goals`: at most {MAX_GOALS} events"));
+        }
+        for g in &self.goals {
+            if g.trim().is_empty() || g.len() > 200 {
+                problems.push(format!(
+                    "`goals`: {g:?} is not an event name (1 to 200 characters)"
+                ));
             }
         }
         for (field, at) in [("startAt", &self.start_at), ("endAt", &self.end_at)] {

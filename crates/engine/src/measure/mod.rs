@@ -3,6 +3,7 @@
 //! results with gbstats-grade statistics, and the decision log exported for off-policy
 //! evaluation.
 
+pub mod activity;
 pub mod decision_export;
 pub mod decision_log;
 pub mod experiment_results;

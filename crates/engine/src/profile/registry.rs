@@ -132,6 +132,15 @@ impl Registry {
         self.profiles.values()
     }
 
+    /// Every profile in id order (ids are given in log order): the same order in every
+    /// process, where a hash map's differs, for results that must not depend on it — the
+    /// trainer's examples, neighbours and sums.
+    pub fn profiles_in_order(&self) -> impl Iterator<Item = &Arc<Profile>> {
+        let mut all: Vec<(&ProfileId, &Arc<Profile>)> = self.profiles.iter().collect();
+        all.sort_unstable_by_key(|(id, _)| **id);
+        all.into_iter().map(|(_, p)| p)
+    }
+
     pub fn len(&self) -> usize {
         self.profiles.len()
     }

@@ -109,7 +109,8 @@ pub fn read(dir: &Path) -> Result<EventLog, Error> {
             .map_err(|e| Error::step("cannot read the event log", e))?;
         let Some(newest) = page.last() else { break };
         seq = newest.seq;
-        for stored in &page {
+        // What training leaves out (a demo's live phase), the evaluation does too.
+        for stored in page.iter().filter(|e| e.message.for_training()) {
             let m = &stored.message;
             events += 1;
             let time = m.timestamp as f64 / 1000.0;

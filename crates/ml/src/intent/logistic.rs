@@ -64,6 +64,17 @@ impl StandardizedLogistic {
         sigmoid(self.log_odds(row))
     }
 
+    /// Each feature's term of [`StandardizedLogistic::log_odds`] for `row`: how far it moves
+    /// this row's log-odds from the average row's (a positive term pushes the probability up).
+    pub fn contributions(&self, row: &[f64]) -> Vec<f64> {
+        row.iter()
+            .zip(&self.mean)
+            .zip(&self.scale)
+            .zip(&self.model.weights)
+            .map(|(((x, m), s), w)| (x - m) / s * w)
+            .collect()
+    }
+
     /// Weights on the standardized features: comparable, a change of one standard deviation.
     pub fn standardized_weights(&self) -> &[f64] {
         &self.model.weights

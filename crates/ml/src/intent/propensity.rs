@@ -199,6 +199,11 @@ impl CalibratedModel {
         self.platt.probability(self.model.log_odds(row))
     }
 
+    /// Each feature's term of the log-odds for `row` (see `StandardizedLogistic::contributions`).
+    pub fn contributions(&self, row: &[f64]) -> Vec<f64> {
+        self.model.contributions(row)
+    }
+
     /// The penalty validation chose.
     pub fn l2(&self) -> f64 {
         self.l2

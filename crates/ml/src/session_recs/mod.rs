@@ -22,7 +22,7 @@ use std::collections::HashMap;
 pub use pop::Pop;
 pub use sessions::TrainingSessions;
 pub use sr::{SequentialRules, SrParams};
-pub use tailor::{Tailor, TailorParams};
+pub use tailor::{DEFAULT_WORK_BOUND, Tailor, TailorParams, Work};
 pub use vsknn::{VSknn, VSknnParams};
 pub use weights::{PositionWeighting, StepWeighting};
 

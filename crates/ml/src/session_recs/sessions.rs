@@ -124,6 +124,18 @@ impl TrainingSessions {
         &self.items[self.item_starts[session]..self.item_starts[session + 1]]
     }
 
+    /// Where session `session`'s distinct items start in the concatenation of every
+    /// session's [`TrainingSessions::items`] (so a model can keep a value per session item
+    /// in one flat array).
+    pub fn items_offset(&self, session: usize) -> usize {
+        self.item_starts[session]
+    }
+
+    /// The total number of (session, distinct item) pairs.
+    pub fn items_total(&self) -> usize {
+        self.items.len()
+    }
+
     /// The time of session `session`'s last click.
     pub fn end_time(&self, session: usize) -> f64 {
         self.end_times[session]

@@ -300,7 +300,8 @@ pub async fn get_decision(
             "no decision {id:?} in the log (decisions are written within a second)"
         )));
     };
-    let mut body: Value = serde_json::from_str(&record.body).unwrap_or(Value::Null);
+    let mut body = record.body();
+    let shown = record.shown();
     let mut take = |k: &str| body.get_mut(k).map(Value::take).unwrap_or(Value::Null);
     Ok(Json(LoggedDecision {
         model_version: take("modelVersion"),
@@ -312,7 +313,7 @@ pub async fn get_decision(
         user_id: record.user_id,
         anonymous_id: record.anonymous_id,
         personalized: record.personalized,
-        shown: record.shown,
+        shown,
         rewards: rewards
             .into_iter()
             .map(|r| RewardView {
@@ -386,4 +387,59 @@ pub async fn export(
         export.csv,
     )
         .into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DailyQuery {
+    /// The first day (`YYYY-MM-DD`); default: all kept.
+    since: Option<String>,
+}
+
+/// One day's retired decisions of one placement that showed one item.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionDayView {
+    /// `YYYY-MM-DD` (UTC).
+    day: String,
+    placement: String,
+    /// The item chosen; empty when the placement chose nothing.
+    item: String,
+    decisions: u64,
+    /// Decisions with at least one reward joined.
+    rewarded: u64,
+    /// The rewards' value.
+    value: f64,
+}
+
+/// Daily rollups of the decisions retention deleted (`TAILOR_RETAIN_DECISIONS_DAYS`), per
+/// placement and item shown, oldest first.
+#[utoipa::path(get, path = "/v1/decisions/daily", tag = "decide", security(("analyst_key" = [])),
+    params(DailyQuery), responses((status = 200, body = Vec<DecisionDayView>)))]
+pub async fn daily(
+    _: Authorized<Analyst>,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<DailyQuery>,
+) -> Result<Json<Vec<DecisionDayView>>, ApiError> {
+    let since = match q.since.as_deref() {
+        None => 0,
+        Some(day) => tailor_core::time::parse_timestamp(day).ok_or_else(|| {
+            ApiError::bad_request("invalid_request", "`since` is a day: YYYY-MM-DD")
+        })?,
+    };
+    let days = state
+        .blocking(move |engine| engine.decision_days(since))
+        .await?;
+    Ok(Json(
+        days.into_iter()
+            .map(|d| DecisionDayView {
+                day: tailor_core::time::format_timestamp(d.day)[..10].to_string(),
+                placement: d.placement,
+                item: d.item,
+                decisions: d.decisions,
+                rewarded: d.rewarded,
+                value: d.value,
+            })
+            .collect(),
+    ))
 }

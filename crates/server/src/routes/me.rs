@@ -315,7 +315,7 @@ pub async fn decision(
             "no decision {id:?} was shown to you"
         )));
     };
-    let mut body: Value = serde_json::from_str(&record.body).unwrap_or(Value::Null);
+    let mut body = record.body();
     let placements = match body.get_mut("placements") {
         Some(Value::Object(m)) => std::mem::take(m)
             .into_iter()

@@ -88,6 +88,16 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("tailor_profiles").set(stats.profiles as f64);
     metrics::gauge!("tailor_products").set(stats.products as f64);
     metrics::gauge!("tailor_ingest_queue_depth").set(stats.queued_jobs as f64);
+    // Disk use per file: stat calls, cheap enough for a scrape.
+    if let Ok(disk) = state.engine.disk_usage() {
+        for (file, bytes) in disk.files {
+            metrics::gauge!("tailor_disk_file_bytes", "file" => file).set(bytes as f64);
+        }
+        if let Some(free) = disk.free {
+            metrics::gauge!("tailor_disk_free_bytes").set(free as f64);
+        }
+        metrics::gauge!("tailor_disk_min_free_bytes").set(disk.min_free as f64);
+    }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

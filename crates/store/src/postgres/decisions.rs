@@ -1,5 +1,6 @@
-//! [`DecisionLog`] on PostgreSQL: `decisions` (what was shown, as a JSON array), the
-//! `decision_shown` rows of items counted against budgets, `rewards`, and `exposures`.
+//! [`DecisionLog`] on PostgreSQL: `decisions` (the record's body as JSON, see
+//! [`crate::decisions::stored_body`]), `shown_totals` (items counted against budgets),
+//! `rewards`, the `decision_days` rollups retention leaves, and `exposures`.
 
 use std::collections::HashMap;
 
@@ -7,7 +8,10 @@ use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
 
 use super::{PgStore, corrupt, sql_limit};
-use crate::{DecisionLog, DecisionRecord, Exposure, Result, Reward, StoreError};
+use crate::decisions::{stored_body, with_stored_body};
+use crate::{DecisionDay, DecisionLog, DecisionRecord, Exposure, Result, Reward, StoreError};
+use tailor_core::Millis;
+use tailor_core::time::DAY;
 
 pub(super) const MIGRATIONS: &[&str] = &[
     // 1: decisions, what they showed and counted, the rewards joined to them, exposures.
@@ -31,28 +35,44 @@ pub(super) const MIGRATIONS: &[&str] = &[
      CREATE TABLE exposures (experiment TEXT NOT NULL, id TEXT NOT NULL, variation BIGINT NOT NULL,
         at BIGINT NOT NULL, PRIMARY KEY (experiment, id));
      CREATE INDEX exposures_id ON exposures (id);",
+    // 2: bodies hold the whole record (new rows are marked `"v": 2`; older ones are read
+    // as the JSON view they were); per-item totals replace a row per counted show; the
+    // daily rollups of retired decisions.
+    "ALTER TABLE decisions DROP COLUMN shown;
+     CREATE TABLE shown_totals (item TEXT PRIMARY KEY, n BIGINT NOT NULL);
+     INSERT INTO shown_totals (item, n) SELECT item, count(*) FROM decision_shown GROUP BY item;
+     DROP TABLE decision_shown;
+     CREATE TABLE decision_days (day BIGINT NOT NULL, placement TEXT NOT NULL, item TEXT NOT NULL,
+        decisions BIGINT NOT NULL, rewarded BIGINT NOT NULL, value DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (day, placement, item));",
 ];
 
 /// The decisions shown to any of the ids bound as `$1`.
 const OF_IDS: &str = "(user_id = ANY($1) OR anonymous_id = ANY($1))";
-const DECISION_COLUMNS: &str = "id, at, user_id, anonymous_id, personalized, body, shown";
+const DECISION_COLUMNS: &str = "id, at, user_id, anonymous_id, personalized, body";
 
-/// A decision from a row of [`DECISION_COLUMNS`], without `counted` (only `decision`
-/// reads it).
+/// A decision from a row of [`DECISION_COLUMNS`].
 fn decision_row(r: &Row) -> Result<DecisionRecord> {
     let id: String = r.get(0);
-    let shown: String = r.get(6);
-    let shown = serde_json::from_str(&shown).map_err(|e| corrupt(&format!("decision {id}"), e))?;
-    Ok(DecisionRecord {
-        id,
+    let body: String = r.get(5);
+    let head = DecisionRecord {
+        id: id.clone(),
         at: r.get(1),
         user_id: r.get(2),
         anonymous_id: r.get(3),
         personalized: r.get(4),
-        body: r.get(5),
-        shown,
-        counted: Vec::new(),
-    })
+        ..DecisionRecord::default()
+    };
+    with_stored_body(head, &body).map_err(|e| corrupt(&format!("decision {id}"), e))
+}
+
+/// Each item's count in `counted`, as parallel arrays for `unnest`.
+fn tally<'a>(counted: impl Iterator<Item = &'a str>) -> (Vec<String>, Vec<i64>) {
+    let mut by_item: HashMap<&str, i64> = HashMap::new();
+    for item in counted {
+        *by_item.entry(item).or_default() += 1;
+    }
+    by_item.into_iter().map(|(i, n)| (i.to_string(), n)).unzip()
 }
 
 fn reward_row(r: &Row) -> Reward {
@@ -77,17 +97,27 @@ fn exposure_row(r: &Row) -> Result<Exposure> {
 
 const REWARD_COLUMNS: &str = "decision_id, seq, event, value, at";
 
-/// Deletes, in `tx`, the decisions shown to any of `ids`, what they earned and counted,
-/// and the ids' exposures; returns how many decisions went.
+/// Deletes, in `tx`, the decisions shown to any of `ids` with what they earned, takes what
+/// they counted off the totals, and deletes the ids' exposures; returns how many decisions
+/// went.
 pub(super) async fn erase(tx: &Transaction<'_>, ids: &Vec<String>) -> Result<u64> {
+    let rows = tx
+        .query(
+            &format!("SELECT {DECISION_COLUMNS} FROM decisions WHERE {OF_IDS} FOR UPDATE"),
+            &[ids],
+        )
+        .await?;
+    let records = rows.iter().map(decision_row).collect::<Result<Vec<_>>>()?;
+    let (items, counts) = tally(records.iter().flat_map(DecisionRecord::counted));
+    tx.execute(
+        "UPDATE shown_totals t SET n = GREATEST(t.n - c.n, 0)
+           FROM unnest($1::text[], $2::int8[]) AS c (item, n) WHERE t.item = c.item",
+        &[&items, &counts],
+    )
+    .await?;
     let theirs = format!("SELECT id FROM decisions WHERE {OF_IDS}");
     tx.execute(
         &format!("DELETE FROM rewards WHERE decision_id IN ({theirs})"),
-        &[ids],
-    )
-    .await?;
-    tx.execute(
-        &format!("DELETE FROM decision_shown WHERE decision_id IN ({theirs})"),
         &[ids],
     )
     .await?;
@@ -121,41 +151,38 @@ impl DecisionLog for PgStore {
         let users: Vec<Option<String>> = rows.iter().map(|d| d.user_id.clone()).collect();
         let anons: Vec<Option<String>> = rows.iter().map(|d| d.anonymous_id.clone()).collect();
         let personalized: Vec<bool> = rows.iter().map(|d| d.personalized).collect();
-        let bodies: Vec<String> = rows.iter().map(|d| d.body.clone()).collect();
-        let shown = rows
+        let bodies = rows
             .iter()
-            .map(|d| serde_json::to_string(&d.shown))
+            .map(|d| stored_body(d))
             .collect::<Result<Vec<String>, _>>()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         // Every record's counted items, repeats included (as SQLite adds them).
-        let (items, item_decisions): (Vec<String>, Vec<String>) = decisions
-            .iter()
-            .flat_map(|d| d.counted.iter().map(|item| (item.clone(), d.id.clone())))
-            .unzip();
+        let (items, counts) = tally(decisions.iter().flat_map(DecisionRecord::counted));
         self.run(|pool| async move {
             let mut client = pool.get().await?;
             let tx = client.transaction().await?;
             let insert = tx
                 .prepare_cached(
-                    "INSERT INTO decisions (id, at, user_id, anonymous_id, personalized, body, shown)
-                     SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[])
+                    "INSERT INTO decisions (id, at, user_id, anonymous_id, personalized, body)
+                     SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::bool[], $6::text[])
                      ON CONFLICT (id) DO UPDATE SET at = excluded.at, user_id = excluded.user_id,
                         anonymous_id = excluded.anonymous_id, personalized = excluded.personalized,
-                        body = excluded.body, shown = excluded.shown",
+                        body = excluded.body",
                 )
                 .await?;
-            tx.execute(
-                &insert,
-                &[&ids, &ats, &users, &anons, &personalized, &bodies, &shown],
-            )
-            .await?;
+            tx.execute(&insert, &[&ids, &ats, &users, &anons, &personalized, &bodies])
+                .await?;
             if !items.is_empty() {
+                // Sorted by item (the tally's order is a hash map's), so concurrent
+                // writers lock rows in one order.
                 let counted = tx
                     .prepare_cached(
-                        "INSERT INTO decision_shown (item, decision_id) SELECT * FROM unnest($1::text[], $2::text[])",
+                        "INSERT INTO shown_totals (item, n)
+                         SELECT item, n FROM unnest($1::text[], $2::int8[]) AS c (item, n) ORDER BY item
+                         ON CONFLICT (item) DO UPDATE SET n = shown_totals.n + excluded.n",
                     )
                     .await?;
-                tx.execute(&counted, &[&items, &item_decisions]).await?;
+                tx.execute(&counted, &[&items, &counts]).await?;
             }
             tx.commit().await?;
             Ok(())
@@ -197,15 +224,6 @@ impl DecisionLog for PgStore {
             else {
                 return Ok(None);
             };
-            let counted: Vec<String> = client
-                .query(
-                    "SELECT item FROM decision_shown WHERE decision_id = $1",
-                    &[&id],
-                )
-                .await?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
             let rewards = client
                 .query(
                     &format!(
@@ -214,14 +232,15 @@ impl DecisionLog for PgStore {
                     &[&id],
                 )
                 .await?;
-            Ok(Some((row, counted, rewards)))
+            Ok(Some((row, rewards)))
         })?;
-        let Some((row, counted, rewards)) = found else {
+        let Some((row, rewards)) = found else {
             return Ok(None);
         };
-        let mut record = decision_row(&row)?;
-        record.counted = counted;
-        Ok(Some((record, rewards.iter().map(reward_row).collect())))
+        Ok(Some((
+            decision_row(&row)?,
+            rewards.iter().map(reward_row).collect(),
+        )))
     }
 
     fn shown_counts(&self) -> Result<Vec<(String, u64)>> {
@@ -229,7 +248,7 @@ impl DecisionLog for PgStore {
             let client = pool.get().await?;
             Ok(client
                 .query(
-                    "SELECT item, count(*) FROM decision_shown GROUP BY item",
+                    "SELECT item, n FROM shown_totals WHERE n > 0 ORDER BY item",
                     &[],
                 )
                 .await?
@@ -298,6 +317,102 @@ impl DecisionLog for PgStore {
             Ok(client.query(&stmt, &[&ids, &limit]).await?)
         })?;
         rows.iter().map(decision_row).collect()
+    }
+
+    fn retire_decisions(&self, before: Millis, limit: usize) -> Result<u64> {
+        let limit = sql_limit(limit);
+        self.run(|pool| async move {
+            let mut client = pool.get().await?;
+            let tx = client.transaction().await?;
+            let rows = tx
+                .query(
+                    &format!(
+                        "SELECT {DECISION_COLUMNS} FROM decisions WHERE at < $1 ORDER BY at, id LIMIT $2 FOR UPDATE"
+                    ),
+                    &[&before, &limit],
+                )
+                .await?;
+            let records = rows.iter().map(decision_row).collect::<Result<Vec<_>>>()?;
+            let ids: Vec<String> = records.iter().map(|d| d.id.clone()).collect();
+            let earned: HashMap<String, f64> = tx
+                .query(
+                    "SELECT decision_id, sum(value) FROM rewards WHERE decision_id = ANY($1) GROUP BY decision_id",
+                    &[&ids],
+                )
+                .await?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            let mut days: HashMap<(Millis, &str, &str), (i64, i64, f64)> = HashMap::new();
+            for d in &records {
+                let day = d.at - d.at.rem_euclid(DAY);
+                let value = earned.get(&d.id);
+                for p in &d.placements {
+                    let e = days
+                        .entry((day, &p.placement, p.chosen.as_deref().unwrap_or("")))
+                        .or_default();
+                    e.0 += 1;
+                    e.1 += i64::from(value.is_some());
+                    e.2 += value.copied().unwrap_or(0.0);
+                }
+            }
+            let mut keys: Vec<_> = days.into_iter().collect();
+            keys.sort_by(|a, b| a.0.cmp(&b.0));
+            let (mut day, mut placement, mut item) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut decided, mut rewarded, mut value) = (Vec::new(), Vec::new(), Vec::new());
+            for ((d, p, i), (n, r, v)) in keys {
+                day.push(d);
+                placement.push(p.to_string());
+                item.push(i.to_string());
+                decided.push(n);
+                rewarded.push(r);
+                value.push(v);
+            }
+            tx.execute(
+                "INSERT INTO decision_days (day, placement, item, decisions, rewarded, value)
+                 SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::float8[])
+                 ON CONFLICT (day, placement, item) DO UPDATE SET
+                    decisions = decision_days.decisions + excluded.decisions,
+                    rewarded = decision_days.rewarded + excluded.rewarded,
+                    value = decision_days.value + excluded.value",
+                &[&day, &placement, &item, &decided, &rewarded, &value],
+            )
+            .await?;
+            tx.execute("DELETE FROM rewards WHERE decision_id = ANY($1)", &[&ids])
+                .await?;
+            tx.execute("DELETE FROM decisions WHERE id = ANY($1)", &[&ids])
+                .await?;
+            if (records.len() as i64) < limit {
+                // Rewards of decisions never logged (or already gone) that are as old.
+                tx.execute("DELETE FROM rewards WHERE at < $1", &[&before])
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(records.len() as u64)
+        })
+    }
+
+    fn decision_days(&self, since: Millis) -> Result<Vec<DecisionDay>> {
+        self.run(|pool| async move {
+            let client = pool.get().await?;
+            Ok(client
+                .query(
+                    "SELECT day, placement, item, decisions, rewarded, value FROM decision_days
+                      WHERE day >= $1 ORDER BY day, placement, item",
+                    &[&since],
+                )
+                .await?
+                .iter()
+                .map(|r| DecisionDay {
+                    day: r.get(0),
+                    placement: r.get(1),
+                    item: r.get(2),
+                    decisions: r.get::<_, i64>(3) as u64,
+                    rewarded: r.get::<_, i64>(4) as u64,
+                    value: r.get(5),
+                })
+                .collect())
+        })
     }
 
     fn log_exposures(&self, exposures: &[Exposure]) -> Result<()> {

@@ -26,7 +26,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
 
 /// Every table erasure deletes from, which `purge` vacuums (and an operator's `VACUUM FULL`
 /// should rewrite for a byte-level guarantee: README, "Erasure on PostgreSQL").
-pub const PERSONAL_TABLES: &str = "events, profiles, identities, decisions, decision_shown, rewards, exposures, \
+pub const PERSONAL_TABLES: &str = "events, profiles, identities, decisions, rewards, exposures, \
      journey_runs, outbox, audience_members, audience_changes";
 
 /// Whether a background vacuum runs, and whether another was asked for meanwhile.

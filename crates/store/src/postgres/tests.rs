@@ -160,3 +160,51 @@ fn a_second_node_on_one_database_is_refused() {
     drop(first);
     PgStore::open_in_schema(&url, &schema).expect("the lock was released");
 }
+
+#[test]
+fn a_decision_log_from_migration_1_upgrades_in_place() {
+    if !tailor_testkit::external() {
+        return;
+    }
+    let (url, schema) = fresh_schema();
+    drop(PgStore::open_in_schema(&url, &schema).unwrap());
+    // Back to the decision log's first layout: a JSON view per decision and a row per
+    // counted show, as a database made before migration 2 holds them.
+    let legacy = r#"{"modelVersion":"m1","profile":"p_7","placements":{"home.hero":{"kind":"hero","chosen":"hero-run","shown":["hero-run"],"propensity":0.5,"explanation":"Because you viewed Shoes"}},"context":{"productId":"sku-1"},"reason":null}"#;
+    shared()
+        .lock()
+        .unwrap()
+        .psql(
+            "postgres",
+            &format!(
+                "SET search_path = {schema};
+                 DROP TABLE shown_totals; DROP TABLE decision_days;
+                 ALTER TABLE decisions ADD COLUMN shown TEXT NOT NULL DEFAULT '[]';
+                 CREATE TABLE decision_shown (item TEXT NOT NULL, decision_id TEXT NOT NULL);
+                 INSERT INTO decisions (id, at, user_id, anonymous_id, personalized, body, shown)
+                   VALUES ('d_old1', 5, 'ada', NULL, true, '{legacy}', '[\"hero-run\"]');
+                 INSERT INTO decision_shown VALUES ('hero-run', 'd_old1'), ('hero-run', 'd_gone');
+                 UPDATE tailor_schema SET version = 1 WHERE component = 'decisions';"
+            ),
+        )
+        .unwrap();
+    let s = PgStore::open_in_schema(&url, &schema).unwrap();
+    let (d, _) = s
+        .decision("d_old1")
+        .unwrap()
+        .expect("the old decision reads");
+    assert_eq!(d.model_version, "m1");
+    assert_eq!(d.profile, Some(7));
+    assert_eq!(d.product.as_deref(), Some("sku-1"));
+    assert_eq!(d.shown(), ["hero-run"]);
+    assert_eq!(d.counted().collect::<Vec<_>>(), ["hero-run"]);
+    assert_eq!(s.shown_counts().unwrap(), [("hero-run".to_string(), 2)]);
+    // Erasing Ada takes her decision's count off; the other count stays.
+    let ada = crate::PersonKeys {
+        profile_ids: vec![7],
+        ids: vec!["ada".to_string()],
+        at: 10,
+    };
+    assert_eq!(s.erase_person(&ada).unwrap().decisions, 1);
+    assert_eq!(s.shown_counts().unwrap(), [("hero-run".to_string(), 1)]);
+}

@@ -152,6 +152,7 @@ fn event_rows(
 
 impl EventLog for SqliteStore {
     fn append(&self, messages: &[Message]) -> Result<Vec<Option<Seq>>> {
+        self.refuse_when_full()?;
         self.write(|conn| {
             // Immediate: the transaction reads the high-water mark before it writes, and a
             // deferred one could not then upgrade to a writer while another connection

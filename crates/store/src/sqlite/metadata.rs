@@ -1,9 +1,9 @@
-//! [`Metadata`] on SQLite: the `meta` table of `tailor.db`.
+//! [`Metadata`] on SQLite: the `meta` table of `tailor.db`, and the data directory's disk use.
 
 use rusqlite::OptionalExtension;
 
 use super::SqliteStore;
-use crate::{Metadata, Result};
+use crate::{DiskUsage, Metadata, Result};
 
 impl Metadata for SqliteStore {
     fn get_meta(&self, key: &str) -> Result<Option<String>> {
@@ -21,6 +21,20 @@ impl Metadata for SqliteStore {
                 [key, value],
             )?;
             Ok(())
+        })
+    }
+
+    fn disk_usage(&self) -> Result<DiskUsage> {
+        Ok(DiskUsage {
+            files: super::FILES
+                .iter()
+                .map(|name| (name.to_string(), super::file_size(&self.dir, name)))
+                .collect(),
+            free: super::free_bytes(&self.dir),
+            min_free: self
+                .disk
+                .min_free
+                .load(std::sync::atomic::Ordering::Relaxed),
         })
     }
 }

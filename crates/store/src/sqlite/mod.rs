@@ -1,9 +1,9 @@
-//! The embedded default: SQLite in WAL mode, two files in the data directory. This file
+//! The embedded default: SQLite in WAL mode, three files in the data directory. This file
 //! owns the connections, their pragmas, the schema and its migrations, the background
 //! thread, and the translation of SQLite's errors into [`StoreError`]; each sub-trait's
 //! SQL lives in the file named after it.
 //!
-//! `tailor.db` holds the event log, the catalog, metadata, the decision log, privacy
+//! `tailor.db` holds the event log, the catalog, metadata, experiment exposures, privacy
 //! records and journeys. One connection writes (the engine's writer thread batches many
 //! messages into one transaction: group commit), another reads, so reads never wait behind
 //! a commit, and a background thread moves WAL frames into the file so commits never pay
@@ -17,6 +17,15 @@
 //! Instead the background thread indexes new events in large sorted batches, and lookups
 //! scan the short unindexed tail of the log (see `events.rs`).
 //!
+//! `decisions.db` holds the decision log (`decisions.rs`), on its own connection.
+//!
+//! **Size.** Each write-ahead log is held near [`WAL_BOUND`]: the checkpoint thread copies
+//! frames back every half second (PASSIVE, never waiting) and, when a WAL has grown past the
+//! bound because readers kept it busy, runs a TRUNCATE checkpoint, which waits for the
+//! readers and resets the file (ingest pauses for it). The same thread samples the free
+//! disk space; below the configured minimum, appends and decision-log writes are refused with
+//! [`StoreError::Full`] before SQLite could fail mid-write.
+//!
 //! `synchronous=FULL` makes a returned `append` survive power loss, not just a crash;
 //! `secure_delete` makes erased rows unreadable in the file. The directory and every file
 //! in it are readable by Tailor's user only (`private.rs`).
@@ -28,6 +37,7 @@
 pub mod backup;
 mod catalog;
 mod checkpoints;
+mod decision_codec;
 mod decisions;
 mod events;
 mod journeys;
@@ -35,8 +45,10 @@ mod metadata;
 mod privacy;
 mod private;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::Connection;
 use rusqlite::ffi::ErrorCode;
@@ -86,7 +98,15 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE audience_changes_v7 RENAME TO audience_changes;
      CREATE INDEX audience_changes_person ON audience_changes(person);
      CREATE INDEX audience_changes_audience ON audience_changes(audience, seq);",
+    // 8: the decision log moved to `decisions.db` (copied by `decisions::copy_legacy`).
+    "DROP TABLE decisions; DROP TABLE decision_shown; DROP TABLE rewards;",
 ];
+
+/// The size each write-ahead log is held to (see the module documentation).
+pub const WAL_BOUND: u64 = 64 * 1024 * 1024;
+/// Free disk space below which `tailor serve` refuses new work unless configured
+/// (`TAILOR_MIN_FREE_DISK_MB`); a store opened without it never refuses.
+pub const DEFAULT_MIN_FREE_DISK: u64 = 1024 * 1_000_000;
 
 /// Migration 2 of `tailor.db`: the decision log and the rewards joined to it.
 const DECISIONS_SCHEMA: &str = "CREATE TABLE decisions (
@@ -182,22 +202,27 @@ pub struct SqliteStore {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
     profiles: Mutex<Connection>,
+    decisions: Mutex<decisions::DecisionDb>,
+    dir: PathBuf,
+    disk: Arc<DiskWatch>,
     // Held for its Drop: stops the thread and truncates the WAL.
     _checkpointer: Option<Checkpointer>,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) `tailor.db` and `profiles.db` in `dir` and brings their
+    /// Opens (creating if needed) `tailor.db`, `profiles.db` and `decisions.db` in `dir` and brings their
     /// schemas up to date. The directory is made private to this user first (`0700`, its
     /// files `0600`; see `private`).
     pub fn open(dir: &Path) -> Result<Self> {
         // Private before anything is written: see `private`.
         private::secure_directory(dir)?;
-        for file in ["tailor.db", "profiles.db"] {
+        for file in ["tailor.db", "profiles.db", "decisions.db"] {
             private::create_private_file(&dir.join(file))?;
         }
         let mut writer = Connection::open(dir.join("tailor.db"))?;
         configure(&writer)?;
+        let mut decision_db = decisions::open(dir)?;
+        decisions::copy_legacy(&writer, &mut decision_db)?;
         migrate(&mut writer, MIGRATIONS)?;
         let mut profiles = Connection::open(dir.join("profiles.db"))?;
         configure(&profiles)?;
@@ -209,13 +234,45 @@ impl SqliteStore {
         writer.pragma_update(None, "cache_size", -64 * 1024)?;
         writer.pragma_update(None, "wal_autocheckpoint", 0)?;
         let reader = connect(dir)?;
-        let checkpointer = Some(start_checkpointer(dir)?);
+        let disk = Arc::new(DiskWatch {
+            free: AtomicU64::new(free_bytes(dir).unwrap_or(u64::MAX)),
+            // Off until the binary sets it (`set_min_free_disk`): tests and tools on a
+            // crowded disk must not fail for space they do not need.
+            min_free: AtomicU64::new(0),
+        });
+        let checkpointer = Some(start_checkpointer(dir, disk.clone())?);
         Ok(Self {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
             profiles: Mutex::new(profiles),
+            decisions: Mutex::new(decision_db),
+            dir: dir.to_path_buf(),
+            disk,
             _checkpointer: checkpointer,
         })
+    }
+
+    /// Refuse new work when the disk has less than `bytes` free (0: never refuse).
+    pub fn set_min_free_disk(&self, bytes: u64) {
+        self.disk.min_free.store(bytes, Ordering::Relaxed);
+    }
+
+    /// [`StoreError::Full`] when the disk is nearly full (see the module documentation).
+    fn refuse_when_full(&self) -> Result<()> {
+        let (free, min) = (
+            self.disk.free.load(Ordering::Relaxed),
+            self.disk.min_free.load(Ordering::Relaxed),
+        );
+        if free < min {
+            return Err(StoreError::Full(format!(
+                "the disk holding {} has {} MB free, less than the {} MB kept free \
+                 (TAILOR_MIN_FREE_DISK_MB); free space or turn on retention",
+                self.dir.display(),
+                free / 1_000_000,
+                min / 1_000_000
+            )));
+        }
+        Ok(())
     }
 
     /// Runs `f` on the writer connection (`tailor.db` with `profiles.db` attached as `p`).
@@ -266,8 +323,75 @@ impl Drop for Checkpointer {
 /// How often the background checkpoint runs.
 const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
-fn start_checkpointer(dir: &Path) -> Result<Checkpointer> {
+/// Free disk space, as the checkpoint thread last saw it, and the minimum to keep.
+struct DiskWatch {
+    free: AtomicU64,
+    min_free: AtomicU64,
+}
+
+/// Bytes free for an unprivileged writer on the file system holding `dir`.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is a NUL-terminated string and `stat` is written by statvfs before it
+    // is read (only when it returns 0).
+    let stat = unsafe {
+        if libc::statvfs(path.as_ptr(), stat.as_mut_ptr()) != 0 {
+            return None;
+        }
+        stat.assume_init()
+    };
+    Some((stat.f_bavail as u64).saturating_mul(stat.f_frsize as u64))
+}
+
+/// The size of `name` in `dir`, 0 when it does not exist.
+fn file_size(dir: &Path, name: &str) -> u64 {
+    std::fs::metadata(dir.join(name)).map_or(0, |m| m.len())
+}
+
+/// The files of a data directory, for disk use reports.
+pub const FILES: [&str; 6] = [
+    "tailor.db",
+    "tailor.db-wal",
+    "profiles.db",
+    "profiles.db-wal",
+    "decisions.db",
+    "decisions.db-wal",
+];
+
+/// Checkpoints schema `schema` of `conn`: PASSIVE, or TRUNCATE when its WAL (`wal`, in
+/// `dir`) is past [`WAL_BOUND`].
+fn checkpoint(conn: &Connection, dir: &Path, schema: &str, wal: &str) {
+    let mode = if file_size(dir, wal) > WAL_BOUND {
+        "TRUNCATE"
+    } else {
+        "PASSIVE"
+    };
+    let started = std::time::Instant::now();
+    match conn.query_row(
+        &format!("PRAGMA {schema}.wal_checkpoint({mode})"),
+        [],
+        |r| r.get::<_, i64>(0),
+    ) {
+        Ok(busy) if mode == "TRUNCATE" => {
+            tracing::info!(
+                wal,
+                busy = busy != 0,
+                ms = started.elapsed().as_millis() as u64,
+                "WAL past its bound: truncated"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, wal, "WAL checkpoint failed; will retry"),
+    }
+}
+
+fn start_checkpointer(dir: &Path, disk: Arc<DiskWatch>) -> Result<Checkpointer> {
     let conn = connect(dir)?;
+    let decisions = Connection::open(dir.join("decisions.db"))?;
+    configure(&decisions)?;
+    let dir = dir.to_path_buf();
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("tailor-wal-checkpoint".into())
@@ -283,16 +407,18 @@ fn start_checkpointer(dir: &Path) -> Result<Checkpointer> {
                         break;
                     }
                 }
-                if let Err(e) =
-                    conn.query_row("PRAGMA main.wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                {
-                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                checkpoint(&conn, &dir, "main", "tailor.db-wal");
+                checkpoint(&conn, &dir, "p", "profiles.db-wal");
+                checkpoint(&decisions, &dir, "main", "decisions.db-wal");
+                if let Some(free) = free_bytes(&dir) {
+                    disk.free.store(free, Ordering::Relaxed);
                 }
                 if stopping {
                     break;
                 }
             }
             let _ = conn.query_row("PRAGMA main.wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            let _ = decisions.query_row("PRAGMA main.wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         })
         .map_err(|e| StoreError::Backend(format!("cannot start the checkpoint thread: {e}")))?;
     Ok(Checkpointer {
@@ -312,6 +438,7 @@ fn connect(dir: &Path) -> Result<Connection> {
     conn.pragma_update(Some("p"), "journal_mode", "WAL")?;
     conn.pragma_update(Some("p"), "synchronous", "FULL")?;
     conn.pragma_update(Some("p"), "secure_delete", "ON")?;
+    conn.pragma_update(Some("p"), "journal_size_limit", WAL_BOUND as i64)?;
     Ok(conn)
 }
 
@@ -320,6 +447,8 @@ fn configure(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "secure_delete", "ON")?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
+    // A WAL reset after a checkpoint truncates the file to this, not to zero: no regrowth cost.
+    conn.pragma_update(None, "journal_size_limit", WAL_BOUND as i64)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     Ok(())
 }
@@ -403,6 +532,65 @@ mod tests {
     }
 
     #[test]
+    fn a_decision_log_in_tailor_db_moves_to_decisions_db() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut c = Connection::open(dir.path().join("tailor.db")).unwrap();
+            migrate(&mut c, &MIGRATIONS[..6]).unwrap();
+            c.execute_batch(
+                r#"INSERT INTO decisions (id, at, user_id, anonymous_id, personalized, body, shown) VALUES
+                   ('d_ab1', 5, NULL, 'anon-1', 1, '{"modelVersion":"rules-2","profile":"p_9","placements":{"promo.banner":{"kind":"promotion","chosen":"promo-a","shown":["promo-a"],"candidates":["promo-a","promo-b"],"propensity":0.5,"explanation":"Exploring","features":[1.0]}},"context":{"productId":"sku-1","page":"x"},"reason":null}', '["promo-a"]');
+                   INSERT INTO decision_shown (item, decision_id) VALUES ('promo-a', 'd_ab1');
+                   INSERT INTO rewards (decision_id, seq, event, value, at) VALUES ('d_ab1', 3, 'Order Completed', 9.0, 6);"#,
+            )
+            .unwrap();
+        }
+        for _ in 0..2 {
+            let s = SqliteStore::open(dir.path()).unwrap();
+            let (d, rewards) = s.decision("d_ab1").unwrap().expect("moved");
+            assert_eq!(d.anonymous_id.as_deref(), Some("anon-1"));
+            assert_eq!((d.profile, d.product.as_deref()), (Some(9), Some("sku-1")));
+            let p = &d.placements[0];
+            assert_eq!(p.chosen.as_deref(), Some("promo-a"));
+            assert_eq!((p.propensity, p.counted), (0.5, true));
+            assert_eq!(p.candidates, ["promo-a", "promo-b"]);
+            assert_eq!(rewards.len(), 1);
+            assert_eq!(s.shown_counts().unwrap(), [("promo-a".to_string(), 1)]);
+            let legacy: i64 = s
+                .read(|c| {
+                    Ok(c.query_row(
+                        "SELECT count(*) FROM sqlite_master WHERE name = 'decision_shown'",
+                        [],
+                        |r| r.get(0),
+                    )?)
+                })
+                .unwrap();
+            assert_eq!(legacy, 0, "the old tables are gone");
+        }
+    }
+
+    #[test]
+    fn refuses_new_work_when_the_disk_is_nearly_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        s.set_min_free_disk(u64::MAX);
+        let e = s.append(&[]).expect_err("refused");
+        assert_eq!(e.kind(), crate::StoreErrorKind::Full, "{e}");
+        assert!(e.to_string().contains("TAILOR_MIN_FREE_DISK_MB"), "{e}");
+        assert!(s.log_decisions(&[]).is_err());
+        s.set_min_free_disk(0);
+        assert!(s.append(&[]).is_ok());
+        let usage = s.disk_usage().unwrap();
+        assert!(
+            usage
+                .files
+                .iter()
+                .any(|(f, n)| f == "decisions.db" && *n > 0)
+        );
+        assert!(usage.free.is_some());
+    }
+
+    #[test]
     fn refuses_a_newer_schema() {
         let dir = tempfile::tempdir().unwrap();
         drop(SqliteStore::open(dir.path()).unwrap());
@@ -421,24 +609,26 @@ mod tests {
     fn person_lookups_use_their_indexes() {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(dir.path()).unwrap();
-        let plan = |sql: &str| -> String {
-            s.read(|conn| {
-                let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-                let unbound = vec![rusqlite::types::Value::Null; stmt.parameter_count()];
-                let rows = stmt.query_map(rusqlite::params_from_iter(unbound), |r| {
-                    r.get::<_, String>(3)
-                })?;
-                Ok(rows.collect::<Result<Vec<_>, _>>()?.join("\n"))
-            })
-            .unwrap()
+        let explain = |conn: &Connection, sql: &str| -> Result<String> {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+            let unbound = vec![rusqlite::types::Value::Null; stmt.parameter_count()];
+            let rows = stmt.query_map(rusqlite::params_from_iter(unbound), |r| {
+                r.get::<_, String>(3)
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?.join("\n"))
         };
+        let plan = |sql: &str| -> String { s.read(|conn| explain(conn, sql)).unwrap() };
+        let decisions_plan = s
+            .with_decisions(|db| explain(&db.conn, &decisions::decisions_of_sql()))
+            .unwrap();
+        for index in [
+            "decisions_user (user_id=?)",
+            "decisions_anon (anonymous_id=?)",
+        ] {
+            assert!(decisions_plan.contains(index), "{decisions_plan}");
+        }
         for (sql, index) in [
             (events::events_of_sql(), "USING PRIMARY KEY (person=?)"),
-            (decisions::decisions_of_sql(), "decisions_user (user_id=?)"),
-            (
-                decisions::decisions_of_sql(),
-                "decisions_anon (anonymous_id=?)",
-            ),
             (decisions::exposures_of_sql(), "exposures_id (id=?)"),
             (journeys::runs_of_sql(), "journey_runs_person (person=?)"),
             (

@@ -31,12 +31,14 @@ impl PrivacyStore for SqliteStore {
                 let tx =
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 erased.events = events::erase(&tx, &ids)?;
-                erased.decisions = decisions::erase(&tx, &ids)?;
+                decisions::erase_exposures(&tx, &ids)?;
                 (erased.journeys, erased.audience_removals) =
                     journeys::erase(&tx, &ids, person.at)?;
                 tx.commit()?;
                 Ok(())
             })?;
+            // `decisions.db` in its own transaction: a retry finishes what a failure left.
+            erased.decisions = self.with_decisions(|db| decisions::erase(db, &ids))?;
         }
         Ok(erased)
     }
@@ -58,7 +60,8 @@ impl PrivacyStore for SqliteStore {
         self.write(|conn| {
             truncate(conn, "main")?;
             truncate(conn, "p")
-        })
+        })?;
+        self.with_decisions(|db| truncate(&db.conn, "main"))
     }
 
     fn suppress(&self, hashes: &[String]) -> Result<()> {

@@ -141,6 +141,9 @@ pub struct CategoryForecast {
     pub category: String,
     pub orders: Vec<f64>,
     pub revenue: Vec<f64>,
+    /// The naive forecast beside it: the mean of the last 4 weeks, carried forward.
+    pub naive_orders: Vec<f64>,
+    pub naive_revenue: Vec<f64>,
 }
 
 /// Sums over the categories per week (category orders, so more than the number of orders).
@@ -148,6 +151,8 @@ pub struct CategoryForecast {
 pub struct Totals {
     pub orders: Vec<f64>,
     pub revenue: Vec<f64>,
+    pub naive_orders: Vec<f64>,
+    pub naive_revenue: Vec<f64>,
 }
 
 /// Orders by customer index, and when each customer was first seen (seconds).
@@ -160,7 +165,7 @@ struct History {
 fn history(log: &ForecastLog, registry: &Registry, first: Millis) -> History {
     let mut customers: HashMap<ProfileId, usize> = HashMap::new();
     let mut first_seen = Vec::new();
-    for p in registry.profiles() {
+    for p in registry.profiles_in_order() {
         customers.insert(p.id, first_seen.len());
         first_seen.push(if p.events > 0 {
             seconds(p.first_seen)
@@ -323,11 +328,14 @@ pub(crate) fn serve<'a>(
         })
         .collect();
     let (forecast, _) = build(&rates, n, known.iter().map(|(p, e)| (*p, e.as_slice())));
+    let naive = naive_forecast(&h.orders, n, h.first, seconds(cut), WEEKS);
     let mut categories: Vec<CategoryForecast> = (0..n)
         .map(|c| CategoryForecast {
             category: log.categories[c].clone(),
             orders: rounded(&forecast.orders[c]),
             revenue: rounded(&forecast.revenue[c]),
+            naive_orders: rounded(&naive.orders[c]),
+            naive_revenue: rounded(&naive.revenue[c]),
         })
         .collect();
     categories.sort_by(|a, b| a.category.cmp(&b.category));
@@ -350,6 +358,8 @@ pub(crate) fn serve<'a>(
         totals: Totals {
             orders: total(&forecast.orders),
             revenue: total(&forecast.revenue),
+            naive_orders: total(&naive.orders),
+            naive_revenue: total(&naive.revenue),
         },
         categories,
     })

@@ -60,6 +60,15 @@ impl Default for Schedule {
     }
 }
 
+/// One feature's part in a prediction: its value for the person and its term in the
+/// model's log-odds against the average person (positive: raises the prediction).
+#[derive(Debug, Clone, Serialize)]
+pub struct Driver {
+    pub feature: &'static str,
+    pub value: f64,
+    pub effect: f64,
+}
+
 /// The fitted models of one version.
 pub struct Models {
     pub version: u32,
@@ -99,6 +108,29 @@ impl Models {
             mean_order_value: 0.0,
             forecast: None,
         }
+    }
+
+    /// What drives the 7-day purchase intent of `p` (the session model's when there is no
+    /// 7-day one): each feature's value and its term in the model's log-odds, largest
+    /// effect first.
+    pub fn intent_drivers(&self, p: &Profile, now: Millis) -> Vec<Driver> {
+        let features = features::intent_features(p, now);
+        let Some(model) = self.week.as_ref().or(self.session.as_ref()) else {
+            return Vec::new();
+        };
+        let mut drivers: Vec<Driver> = model
+            .contributions(&features)
+            .into_iter()
+            .zip(features::INTENT_FEATURES)
+            .zip(features)
+            .map(|((effect, feature), value)| Driver {
+                feature,
+                value: rounded(value),
+                effect: rounded(effect),
+            })
+            .collect();
+        drivers.sort_by(|a, b| b.effect.abs().total_cmp(&a.effect.abs()));
+        drivers
     }
 
     /// Predictions for `p` at `now`; `opens` are the times of their email opens when the

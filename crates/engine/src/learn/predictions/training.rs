@@ -185,7 +185,7 @@ impl Collected {
     fn cutoff(&mut self, registry: &Registry, at: Millis, end: Millis) {
         let active = |p: &Profile| active_at(p, at);
         let mut week = Vec::new();
-        for p in registry.profiles() {
+        for p in registry.profiles_in_order() {
             if !active(p) {
                 continue;
             }
@@ -198,7 +198,7 @@ impl Collected {
         self.weekly.push((at, week));
         if [6, 4, 2].iter().any(|weeks| at == end - weeks * 7 * DAY) {
             let mut rows = Vec::new();
-            for p in registry.profiles() {
+            for p in registry.profiles_in_order() {
                 if !active(p) {
                     continue;
                 }
@@ -209,7 +209,7 @@ impl Collected {
             self.engagement.push((at, rows));
         }
         if at == end - LIFETIME_HOLDOUT_WEEKS * 7 * DAY {
-            for p in registry.profiles() {
+            for p in registry.profiles_in_order() {
                 if let (Some(key), Some(s)) = (first_key(p), purchase_summary(p, at)) {
                     self.clv_calibration.push((key, s));
                 }
@@ -267,6 +267,36 @@ impl Collected {
     }
 }
 
+/// The time of the newest message training reads: the latest timestamp among the log's last
+/// [`PAGE`] messages that training reads (`Message::for_training` leaves some out, such as
+/// a demo's live phase at the end). Not the last message's own time: senders deliver batches
+/// concurrently, so the log's order is only roughly time order at its end, and the cutoffs
+/// would move with the order batches happened to arrive in.
+fn end_of_training(
+    store: &dyn tailor_store::Store,
+    last_seq: tailor_store::Seq,
+) -> Result<Option<Millis>, EngineError> {
+    let mut before = last_seq;
+    let mut newest: Option<Millis> = None;
+    let mut read = 0;
+    while before > 0 && read < PAGE {
+        let from = before.saturating_sub(PAGE as tailor_store::Seq).max(0);
+        let page = store.events_after(from, PAGE)?;
+        for e in page.iter().filter(|e| e.seq <= before) {
+            if e.message.for_training() {
+                read += 1;
+                newest = Some(newest.map_or(e.message.timestamp, |t| t.max(e.message.timestamp)));
+            }
+        }
+        before = from;
+    }
+    Ok(newest)
+}
+
+/// A person's segment, and the hours of week of their opens before validation, in it and in
+/// the test fortnight.
+type SegmentOpens = (usize, [Vec<usize>; 3]);
+
 /// Reads the log and trains every model. `catalog` resolves product categories as the
 /// writer does.
 pub fn train(
@@ -277,13 +307,10 @@ pub fn train(
 ) -> Result<Trained, EngineError> {
     let started = Instant::now();
     let last_seq = store.last_seq()?;
-    let end = match store.events_after(last_seq.saturating_sub(1), 1)?.first() {
-        Some(e) => e.message.timestamp,
-        None => {
-            return Err(EngineError::Conflict(
-                "the event log is empty: nothing to train on".into(),
-            ));
-        }
+    let Some(end) = end_of_training(store, last_seq)? else {
+        return Err(EngineError::Conflict(
+            "the event log is empty, or holds only messages kept out of training: nothing to train on".into(),
+        ));
     };
     let cutoffs: Vec<Millis> = (1..=WEEKLY_CUTOFFS)
         .rev()
@@ -300,7 +327,7 @@ pub fn train(
         let Some(newest) = page.last() else { break };
         seq = newest.seq;
         let catalog = catalog.read_catalog();
-        for stored in &page {
+        for stored in page.iter().filter(|e| e.message.for_training()) {
             let m = &stored.message;
             events += 1;
             first = first.min(m.timestamp);
@@ -308,7 +335,7 @@ pub fn train(
                 let at = cutoffs[next_cutoff];
                 collected.cutoff(&registry, at, end);
                 if at == forecast_cut {
-                    let active = registry.profiles().filter(|p| active_at(p, at));
+                    let active = registry.profiles_in_order().filter(|p| active_at(p, at));
                     forecast_log.cut(active.map(|p| p.as_ref()), at);
                 }
                 next_cutoff += 1;
@@ -325,7 +352,9 @@ pub fn train(
         progress.report("reading the event log", seq as f64 / last_seq.max(1) as f64);
     }
     // Sessions still open at the end have no label yet.
-    let open: Vec<ProfileId> = collected.watching.keys().copied().collect();
+    let mut open: Vec<ProfileId> = collected.watching.keys().copied().collect();
+    // In id order, not the hash map's: the examples' order must be the same on every run.
+    open.sort_unstable();
     for person in open {
         if collected.watching[&person].last + SESSION_GAP < end {
             collected.settle(person, false);
@@ -338,7 +367,7 @@ pub fn train(
     collected.session.retain(|e| e.at != Millis::MAX);
 
     let mut models = Models::empty(version);
-    let (orders, revenue) = registry.profiles().fold((0u64, 0.0), |(n, r), p| {
+    let (orders, revenue) = registry.profiles_in_order().fold((0u64, 0.0), |(n, r), p| {
         (n + p.orders.count, r + p.orders.revenue)
     });
     models.mean_order_value = if orders == 0 {
@@ -411,7 +440,7 @@ pub fn train(
                 serde_json::json!({"skipped": format!("not scored as of {EVALUATION_WEEKS} weeks back: {why}")})
             }));
             let active = registry
-                .profiles()
+                .profiles_in_order()
                 .filter(|p| p.events > 0 && p.last_seen >= end - ACTIVE_BEFORE_CUTOFF);
             match forecast::serve(
                 &forecast_log,
@@ -594,7 +623,7 @@ fn fit_lifetime(
 ) -> Result<(LifetimeModel, Option<GammaGamma>, serde_json::Value), String> {
     // A first order at the very end has no age yet: the models need T > 0.
     let buyers: Vec<CustomerSummary> = registry
-        .profiles()
+        .profiles_in_order()
         .filter_map(|p| purchase_summary(p, end))
         .filter(|s| s.age > 0.0)
         .collect();
@@ -902,7 +931,7 @@ fn fit_send_time(
     let test_from = end - SEND_TIME_TEST;
     let validation_from = test_from - SEND_TIME_TEST;
     // Per person: segment, then opens before validation, in validation, in test.
-    let mut people: HashMap<ProfileId, (usize, [Vec<usize>; 3])> = HashMap::new();
+    let mut people: HashMap<ProfileId, SegmentOpens> = HashMap::new();
     for (key, t) in opens {
         let Some(p) = registry.find_key(key) else {
             continue;
@@ -913,7 +942,10 @@ fn fit_send_time(
         let period = usize::from(*t >= validation_from) + usize::from(*t >= test_from);
         slot.1[period].push(hour_of_week(*t as f64 / 1000.0));
     }
-    let people: Vec<(usize, [Vec<usize>; 3])> = people.into_values().collect();
+    // In id order, not the hash map's: sums over people must add up the same on every run.
+    let mut people: Vec<(ProfileId, SegmentOpens)> = people.into_iter().collect();
+    people.sort_unstable_by_key(|(id, _)| *id);
+    let people: Vec<SegmentOpens> = people.into_iter().map(|(_, p)| p).collect();
     let upto = |periods: usize| -> Vec<CustomerOpens> {
         people
             .iter()
