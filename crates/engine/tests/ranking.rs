@@ -114,6 +114,12 @@ async fn a_shopper_who_browses_trail_shoes_sees_them_first_and_a_newcomer_sees_t
             .is_some_and(|was| was >= 7),
         "{ann}"
     );
+    // What she looked at herself leads, newest first.
+    assert_eq!(ranked[0], "shoes-trail-3", "{ranked:?}");
+    assert_eq!(
+        reason_of(&ann, "shoes-trail-3"),
+        Some("Moved up: you looked at it earlier")
+    );
     // Products that only made room carry no reason.
     assert_eq!(reason_of(&ann, "shoes-running-0"), None);
     assert_eq!(

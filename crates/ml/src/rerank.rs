@@ -20,6 +20,9 @@ pub struct Signals {
     /// Viewed or bought together with the visitor's recent products, relative to the
     /// strongest such pair.
     pub together: f64,
+    /// The visitor viewed it in their current session: 1 for the newest view, 1/2 for the one
+    /// before, and so on (shoppers go back to what they looked at).
+    pub viewed: f64,
     /// Inferred interest in its category (the visitor's strongest category is 1.0).
     pub interest: f64,
     /// The visitor declared its category a favourite (1.0) and its price fits their range.
@@ -56,17 +59,21 @@ pub struct Listed {
 pub enum Signal {
     Session,
     Together,
+    Viewed,
     Interest,
     Declared,
     NextCategory,
     Boost,
 }
 
-/// The weights of the personal signals. Not tuned on the evaluation data: the session model
-/// leads as it does in recommendations, what the visitor told us comes next, what we inferred
-/// after; popularity breaks near-ties between signalled products.
+/// The weights of the personal signals, set by hand: the session model leads as it does in
+/// recommendations, what the visitor told us comes next, what we inferred after; popularity
+/// breaks near-ties between signalled products. `W_VIEWED` alone was chosen on data: among
+/// 0.5, 1, 2, 3 and 5, on a validation split of YOOCHOOSE's training file (its last day held
+/// out, never the test file), where NDCG@10 rose to 2 and stayed flat above.
 pub const W_SESSION: f64 = 1.0;
 pub const W_TOGETHER: f64 = 0.6;
+pub const W_VIEWED: f64 = 2.0;
 pub const W_DECLARED: f64 = 0.8;
 pub const W_INTEREST: f64 = 0.5;
 pub const W_NEXT_CATEGORY: f64 = 0.2;
@@ -74,10 +81,11 @@ pub const W_POPULARITY: f64 = 0.25;
 
 impl Signals {
     /// The weighted personal signals, each with its share, largest first.
-    fn contributions(&self) -> [(Signal, f64); 5] {
+    fn contributions(&self) -> [(Signal, f64); 6] {
         let mut c = [
             (Signal::Session, W_SESSION * self.session),
             (Signal::Together, W_TOGETHER * self.together),
+            (Signal::Viewed, W_VIEWED * self.viewed),
             (Signal::Declared, W_DECLARED * self.declared),
             (Signal::Interest, W_INTEREST * self.interest),
             (Signal::NextCategory, W_NEXT_CATEGORY * self.next_category),
@@ -133,6 +141,7 @@ pub fn relative_to_list(list: &mut [Listed]) {
     let floor = Signals {
         session: min(|s| s.session),
         together: min(|s| s.together),
+        viewed: min(|s| s.viewed),
         interest: min(|s| s.interest),
         declared: min(|s| s.declared),
         next_category: min(|s| s.next_category),
@@ -146,6 +155,7 @@ pub fn relative_to_list(list: &mut [Listed]) {
         let s = &mut l.signals;
         s.session = (s.session - floor.session).max(0.0);
         s.together = (s.together - floor.together).max(0.0);
+        s.viewed = (s.viewed - floor.viewed).max(0.0);
         s.interest = (s.interest - floor.interest).max(0.0);
         s.declared = (s.declared - floor.declared).max(0.0);
         s.next_category = (s.next_category - floor.next_category).max(0.0);

@@ -56,6 +56,9 @@ impl Why<'_> {
             Why::Signal(Signal::Boost) | Why::Named(Signal::Boost, _) => {
                 "Moved up by the store".into()
             }
+            Why::Signal(Signal::Viewed) | Why::Named(Signal::Viewed, _) => {
+                "Moved up: you looked at it earlier".into()
+            }
             Why::Named(Signal::Session | Signal::Together, _) if discreet => {
                 "Moved up: because of what you've been viewing".into()
             }
@@ -136,6 +139,12 @@ pub fn rank<'a>(
                 list[i].signals.session = score;
                 names[i].viewed = Some(name(last));
             }
+        }
+    }
+    // The session's own products, the newest first: shoppers go back to what they viewed.
+    for (rank, id) in session.iter().rev().enumerate() {
+        if let Some(&i) = position.get(id) {
+            list[i].signals.viewed = 1.0 / (rank as f64 + 1.0);
         }
     }
     // Co-views of the newest views, the newest counting most, relative to the strongest.
@@ -252,7 +261,7 @@ pub fn rank<'a>(
                         }),
                         Signal::Declared => n.declared.map(Into::into),
                         Signal::NextCategory => n.next.map(Into::into),
-                        Signal::Boost => None,
+                        Signal::Boost | Signal::Viewed => None,
                     };
                     *strongest.entry(signal_name(signal)).or_default() += 1;
                     named.map_or(Why::Signal(signal), |n| Why::Named(signal, n))
@@ -296,6 +305,7 @@ fn signal_name(signal: Signal) -> &'static str {
     match signal {
         Signal::Session => "your session",
         Signal::Together => "what you viewed",
+        Signal::Viewed => "what you looked at",
         Signal::Interest => "the categories you browse",
         Signal::Declared => "what you told us",
         Signal::NextCategory => "what's new for you",
