@@ -146,6 +146,18 @@ async fn a_shopper_who_browses_trail_shoes_sees_them_first_and_a_newcomer_sees_t
             .all(|r| r["id"] == "shoes-running-1" || r.get("reason").is_none()),
         "{newcomer}"
     );
+    // A store that lists its sold-out products last already: nothing moves, nothing says so.
+    let listed = store_order(&page);
+    let newcomer = rank(&kit, ("anonymousId", "nobody"), &listed);
+    assert_eq!(order(&newcomer), listed);
+    assert!(
+        newcomer["decisions"]["rank.listing"]["ranking"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.get("reason").is_none() && r.get("was").is_none()),
+        "{newcomer}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

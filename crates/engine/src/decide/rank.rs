@@ -243,6 +243,9 @@ pub fn rank<'a>(
         .map(|(now_at, &i)| {
             let l = &list[i];
             let why = match l.placement {
+                // Only moved products explain themselves: a pin or a burial that left a
+                // product where the store listed it says nothing.
+                _ if now_at == i => None,
                 rerank::Placement::Pinned(_) => Some(Why::Pinned),
                 rerank::Placement::Sunk => Some(match products[i] {
                     Some(p) if rules.bury.iter().any(|r| r.matches(p)) => Why::Buried,
