@@ -141,7 +141,12 @@ pub fn rank<'a>(
             }
         }
     }
-    // The session's own products, the newest first: shoppers go back to what they viewed.
+    // The session's own products, the newest first: shoppers go back to what they viewed
+    // (not to what they just bought).
+    let bought: Vec<&str> = visitor
+        .profile()
+        .map(|p| p.purchased.iter().map(|(id, _)| id.as_str()).collect())
+        .unwrap_or_default();
     for (rank, id) in session.iter().rev().enumerate() {
         if let Some(&i) = position.get(id) {
             list[i].signals.viewed = 1.0 / (rank as f64 + 1.0);
@@ -159,6 +164,14 @@ pub fn rank<'a>(
                     *e = (w, id);
                 }
             }
+        }
+    }
+    // What they just bought is not pushed at them again (recommendations leave it out).
+    for id in &bought {
+        if let Some(&i) = position.get(id) {
+            let s = &mut list[i].signals;
+            (s.session, s.viewed) = (0.0, 0.0);
+            together.remove(&i);
         }
     }
     let best = together.values().map(|(w, _)| *w).fold(0.0, f64::max);
