@@ -209,6 +209,34 @@ async fn an_unproven_browser_and_a_visitor_without_consent_get_the_store_order()
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn declared_favourites_within_the_declared_price_range_move_up() {
+    let kit = TestEngine::start().await;
+    store(&kit);
+    // Zoe told the store she likes trail shoes up to $112 (trail shoes cost 110 to 113).
+    let receipt = kit
+        .identify(json!({"userId": "zoe", "traits": {"preferences": {
+            "categories": ["Shoes/Trail"], "priceRange": {"min": 0, "max": 112}}}}))
+        .await;
+    assert_eq!(receipt.accepted, 1, "{receipt:?}");
+    let page = shoes_page();
+    let out = rank(&kit, ("userId", "zoe"), &page);
+    assert_eq!(out["personalized"], true, "{out}");
+    let ranked = order(&out);
+    assert_eq!(
+        ranked[..3],
+        ["shoes-trail-0", "shoes-trail-1", "shoes-trail-2"],
+        "{out}"
+    );
+    assert_eq!(
+        reason_of(&out, "shoes-trail-1"),
+        Some("Moved up: you told us you like Shoes/Trail")
+    );
+    // Out of her range: not moved up by the declaration.
+    assert_eq!(ranked[3], "shoes-running-0", "{ranked:?}");
+    assert_eq!(reason_of(&out, "shoes-trail-3"), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_stores_pins_boosts_and_burials_apply_to_everyone() {
     let kit = TestEngine::start().await;
     store(&kit);
