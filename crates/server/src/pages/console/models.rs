@@ -128,6 +128,7 @@ pub async fn page(
             p.hint { "Each model is scored on held-out time against the simple rule it must beat (the baseline); higher AUC and lift, lower error are better." }
             (evaluation_table(&serde_json::to_value(&v.evaluation).unwrap_or(Value::Null)))
             (evaluation_chart(&serde_json::to_value(&v.evaluation).unwrap_or(Value::Null)))
+            (calibration_charts(&serde_json::to_value(&v.evaluation).unwrap_or(Value::Null)))
         }
         h2 { "How predictions are spread" }
         p.hint { "Over up to " (DISTRIBUTION_SAMPLE) " people with events." }
@@ -179,6 +180,40 @@ fn evaluation_chart(evaluation: &Value) -> Markup {
         &json!({"kind": "bars", "x": labels, "series": [
             {"label": "model", "values": model}, {"label": "baseline", "values": baseline, "color": "#9ca3af"}]}),
     )
+}
+
+/// A reliability diagram per probability model: test rows in ten groups of equal size by
+/// predicted probability, each group's mean prediction against the share that happened. A
+/// calibrated model's points lie on the diagonal (drawn as the "predicted" line).
+fn calibration_charts(evaluation: &Value) -> Markup {
+    let models: Vec<(&String, &Vec<Value>)> = evaluation
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, e)| Some((name, e["calibration"].as_array()?)))
+        .filter(|(_, bins)| !bins.is_empty())
+        .collect();
+    html! {
+        @if !models.is_empty() {
+            h3 { "Calibration on the test period" }
+            p.hint { "Test rows in ten equal groups by predicted probability: when the observed share (bars) matches the prediction (line), the probabilities can be read as they are." }
+            div.grid {
+                @for (name, bins) in &models {
+                    @let predicted: Vec<f64> = bins.iter().map(|b| b["mean_predicted"].as_f64().unwrap_or(0.0)).collect();
+                    (chart(&format!("calibration-{name}"), &format!("{}: observed against predicted", name.replace('_', " ")), &json!({
+                        "kind": "bars",
+                        "x": predicted.iter().map(|p| format!("{p:.3}")).collect::<Vec<_>>(),
+                        "xLabel": "mean predicted",
+                        "yLabel": "share",
+                        "series": [
+                            {"label": "observed", "values": bins.iter().map(|b| b["observed_rate"].as_f64().unwrap_or(0.0)).collect::<Vec<_>>()},
+                            {"label": "predicted", "values": predicted, "line": true, "color": "#111827", "dash": [4, 4]},
+                        ],
+                    })))
+                }
+            }
+        }
+    }
 }
 
 fn forecast_charts(f: &Value, backtest: &Value) -> Markup {
