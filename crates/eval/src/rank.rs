@@ -1,10 +1,12 @@
 //! `tailor eval rank`: the ranking placement offline. For every next click of a test session
 //! (session-rec's "next item" cases), the clicked item's list — the items of its category
-//! seen in training — is ordered three ways and the clicked item's rank scored (NDCG@10, MRR):
+//! seen in training — is ordered four ways and the clicked item's rank scored (NDCG@10, MRR):
 //!
 //! - **catalog**: the store's own order, the order items were first seen in training (what a
 //!   "newest first" or unmerchandised category page shows);
 //! - **popularity**: most training clicks first;
+//! - **viewed, then popularity**: the session's own items first (newest first), then the rest
+//!   by popularity: how far going back to what the shopper looked at gets without any model;
 //! - **tailor**: the ranking placement's rule (`tailor_ml::rerank::order`) over the signals the
 //!   engine gathers that the click files hold: the session model's next items after the
 //!   session so far (the engine's model, `session_recs::Tailor`, same candidates and the
@@ -79,6 +81,7 @@ pub struct ListResults {
     pub cases: usize,
     tailor: Scores,
     popularity: Scores,
+    viewed_popularity: Scores,
     catalog: Scores,
 }
 
@@ -94,6 +97,9 @@ impl ListResults {
     }
     pub fn popularity(&self) -> (f64, f64) {
         self.mean(self.popularity)
+    }
+    pub fn viewed_popularity(&self) -> (f64, f64) {
+        self.mean(self.viewed_popularity)
     }
     pub fn catalog(&self) -> (f64, f64) {
         self.mean(self.catalog)
@@ -268,6 +274,7 @@ fn score_lists(
         cases: 0,
         tailor: Scores::default(),
         popularity: Scores::default(),
+        viewed_popularity: Scores::default(),
         catalog: Scores::default(),
     };
     let mut length_sum = 0usize;
@@ -298,6 +305,12 @@ fn score_lists(
                             partial
                                 .popularity
                                 .add(popularity_rank(list, target, trained));
+                            partial.viewed_popularity.add(viewed_popularity_rank(
+                                list,
+                                &session[..t],
+                                target,
+                                trained,
+                            ));
                             partial.tailor.add(tailor_rank(
                                 list,
                                 &session[..t],
@@ -322,6 +335,7 @@ fn score_lists(
         for (sum, add) in [
             (&mut results.tailor, part.tailor),
             (&mut results.popularity, part.popularity),
+            (&mut results.viewed_popularity, part.viewed_popularity),
             (&mut results.catalog, part.catalog),
         ] {
             sum.ndcg += add.ndcg;
@@ -342,6 +356,39 @@ fn popularity_rank(list: &[ItemId], target: ItemId, trained: &Trained) -> usize 
         .enumerate()
         .filter(|&(j, &i)| clicks(i) > t || (clicks(i) == t && j < at))
         .count()
+}
+
+/// The target's rank with the session's own listed items first (newest first), then the rest
+/// by popularity.
+fn viewed_popularity_rank(
+    list: &[ItemId],
+    prefix: &[ItemId],
+    target: ItemId,
+    trained: &Trained,
+) -> usize {
+    let mut newest: Vec<ItemId> = Vec::new();
+    for &i in prefix.iter().rev() {
+        if !newest.contains(&i) && list.contains(&i) {
+            newest.push(i);
+        }
+    }
+    match newest.iter().position(|&i| i == target) {
+        Some(at) => at + 1,
+        None => {
+            let in_session = |i: ItemId| newest.contains(&i);
+            let clicks = |i: ItemId| trained.clicks[i as usize];
+            let at = list.iter().position(|&i| i == target).unwrap_or(0);
+            let t = clicks(target);
+            1 + newest.len()
+                + list
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, &i)| {
+                        !in_session(i) && (clicks(i) > t || (clicks(i) == t && j < at))
+                    })
+                    .count()
+        }
+    }
 }
 
 /// The target's rank in the ranking placement's order after the session `prefix`.
@@ -426,6 +473,7 @@ impl RankReport {
                         "cases": r.cases,
                         "tailor": pair(r.tailor()),
                         "popularity": pair(r.popularity()),
+                        "viewed_then_popularity": pair(r.viewed_popularity()),
                         "catalog": pair(r.catalog()),
                     }),
                 )
@@ -463,6 +511,7 @@ impl RankReport {
             for (name, (ndcg, mrr)) in [
                 ("tailor", r.tailor()),
                 ("popularity", r.popularity()),
+                ("viewed+pop", r.viewed_popularity()),
                 ("catalog", r.catalog()),
             ] {
                 writeln!(out, "  {name:<11} {ndcg:>8.4} {mrr:>8.4}")?;

@@ -1,6 +1,7 @@
 //! `tailor eval rank` on a slice of the YOOCHOOSE 100k split from `../shared/data`: the
 //! ranking placement's order must put the next click higher than popularity order and the
-//! catalog order, in the whole catalog's list and in the co-click clusters' lists. The
+//! catalog order, in the whole catalog's list and in the co-click clusters' lists, and higher
+//! than the model-free "viewed first, then popularity". The
 //! figures of the full run are in BENCHMARKS.md.
 
 mod common;
@@ -44,6 +45,12 @@ fn the_ranking_beats_popularity_and_catalog_order_on_yoochoose() {
                     "{lists} {metric}: tailor {tailor:.4} vs {baseline} {other:.4}"
                 );
             }
+            // The model adds to going back to what the shopper viewed (a baseline without one).
+            let viewed = score(&report, lists, "viewed_then_popularity", metric);
+            assert!(
+                tailor > viewed && viewed > score(&report, lists, "popularity", metric),
+                "{lists} {metric}: tailor {tailor:.4} vs viewed, then popularity {viewed:.4}"
+            );
         }
     }
     // One list of every training item; clusters partition the same items.
