@@ -83,8 +83,10 @@ impl Why<'_> {
 /// Per listed product: what names its reason, besides the signals.
 #[derive(Clone, Copy, Default)]
 struct Names<'a> {
-    /// The visitor's product the session or co-view signal came from.
-    viewed: Option<&'a str>,
+    /// The visitor's product the session signal continues from, and the one the product is
+    /// most viewed together with.
+    next_after: Option<&'a str>,
+    together_with: Option<&'a str>,
     /// Whether the interest is in the product's own leaf category (else its top level).
     leaf_interest: bool,
     /// The declared or predicted category the product is in.
@@ -137,7 +139,7 @@ pub fn rank<'a>(
         for (item, score) in model.next(&items, SESSION_CANDIDATES, &mut scored) {
             if let Some(&i) = recs.clicks.product(item).and_then(|id| position.get(id)) {
                 list[i].signals.session = score;
-                names[i].viewed = Some(name(last));
+                names[i].next_after = Some(name(last));
             }
         }
     }
@@ -178,9 +180,7 @@ pub fn rank<'a>(
     for (i, (w, from)) in together {
         if best > 0.0 {
             list[i].signals.together = w / best;
-            if list[i].signals.session == 0.0 {
-                names[i].viewed = Some(name(from));
-            }
+            names[i].together_with = Some(name(from));
         }
     }
 
@@ -267,7 +267,8 @@ pub fn rank<'a>(
                 rerank::Placement::Ranked if now_at < i => l.signals.strongest().map(|signal| {
                     let n = &names[i];
                     let named: Option<std::borrow::Cow<'_, str>> = match signal {
-                        Signal::Session | Signal::Together => n.viewed.map(Into::into),
+                        Signal::Session => n.next_after.map(Into::into),
+                        Signal::Together => n.together_with.map(Into::into),
                         Signal::Interest => products[i].map(|p| {
                             if n.leaf_interest {
                                 p.category_path().into()
