@@ -20,7 +20,8 @@ base="http://127.0.0.1:$port"
 demo=$!
 trap 'kill $demo 2>/dev/null; wait $demo 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 900); do
-  curl -fs "$base/readyz" >/dev/null 2>&1 && [ -f "$work/demo/demo-keys.json" ] && break
+  # Built and serving: the demo prints its report last.
+  grep -q 'Storefront:' "$work/demo.log" && break
   kill -0 $demo 2>/dev/null || { cat "$work/demo.log" >&2; exit 1; }
   sleep 1
 done

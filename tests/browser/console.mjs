@@ -265,7 +265,7 @@ try {
   expect((await api(`/v1/templates/${email.id}`)).body.subject.endsWith('your cart is waiting'), 'and the saved template stays');
 
   // Models and privacy.
-  await visit(admin, '/console/models', 'models', { charts: 2 });
+  await visit(admin, '/console/models', 'models', { charts: 2, ready: '[id^="dist-"]' });
   if (latest) {
     // A reliability diagram per probability model, from the API's evaluation bins.
     for (const [name, e] of Object.entries(latest.evaluation || {})) {
