@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use tailor_core::Millis;
 use tailor_core::time::{DAY, format_timestamp};
 use tailor_ml::clv::value::{ClvSettings, discounted_purchases};
-use tailor_ml::clv::{BgNbd, GammaGamma, PurchaseModel};
+use tailor_ml::clv::{GammaGamma, PurchaseModel};
 use tailor_ml::intent::next_category::blend_rank;
 use tailor_ml::intent::propensity::CalibratedModel;
 use tailor_ml::intent::send_time::{CustomerOpens, SendTime, best_hour, hour_of_week};
@@ -34,7 +34,7 @@ use tailor_ml::intent::send_time::{CustomerOpens, SendTime, best_hour, hour_of_w
 use crate::error::EngineError;
 use crate::profile::Profile;
 use crate::profile::catalog::CatalogReader;
-use lifetime::{WEEK, purchase_summary};
+use lifetime::{WEEK, first_order_value, purchase_summary};
 use training::{Evaluation, Progress, SEND_TIME_RADIUS, segment_of};
 
 /// Where the model versions are recorded.
@@ -74,7 +74,8 @@ pub struct Models {
     pub version: u32,
     session: Option<CalibratedModel>,
     week: Option<CalibratedModel>,
-    purchases: Option<BgNbd>,
+    /// BG/NBD or MBG/NBD, whichever scored better on the store's hold-out.
+    purchases: Option<lifetime::LifetimeModel>,
     spend: Option<GammaGamma>,
     next_category: Option<training::NextCategoryFit>,
     categories: Vec<String>,
@@ -161,11 +162,17 @@ impl Models {
                 .expected_next_order(&s, 52.0)
                 .map(|weeks| format_timestamp(now + (weeks * WEEK as f64) as Millis));
             // Gamma-Gamma's expected spend when it fitted (q > 1), else their own mean order.
+            // A one-time buyer's comes from their first order, shrunk towards the population
+            // (`GammaGamma::expected_spend_from_first_order`), not the population mean alone.
+            let own_mean = p.orders.revenue / p.orders.count.max(1) as f64;
             let spend = self
                 .spend
                 .as_ref()
-                .and_then(|g| g.expected_average_spend(&s).ok())
-                .unwrap_or(p.orders.revenue / p.orders.count.max(1) as f64);
+                .and_then(|g| match (s.frequency, first_order_value(p)) {
+                    (0, Some(first)) => g.expected_spend_from_first_order(first).ok(),
+                    _ => g.expected_average_spend(&s).ok(),
+                })
+                .unwrap_or(own_mean);
             let per_unit = discounted_purchases(model, &s, ClvSettings::default());
             out.clv = Some((spend * per_unit * 100.0).round() / 100.0).filter(|v| v.is_finite());
         }

@@ -25,7 +25,7 @@ use std::time::Instant;
 use serde::Serialize;
 use tailor_core::time::DAY;
 use tailor_core::{Message, MessageType, Millis};
-use tailor_ml::clv::{BgNbd, CustomerSummary, GammaGamma, PurchaseModel};
+use tailor_ml::clv::{BgNbd, CustomerSummary, GammaGamma, ModifiedBgNbd, PurchaseModel};
 use tailor_ml::intent::metrics::{
     auc, calibration, expected_calibration_error, log_loss, recall_at_k,
 };
@@ -36,7 +36,7 @@ use tailor_ml::intent::send_time::{self, CustomerOpens, SendTime, SendTimeParams
 use super::Models;
 use super::features::{baseline_features, intent_features};
 use super::forecast::{self, EVALUATION_WEEKS, ForecastLog};
-use super::lifetime::{WEEK, purchase_summary};
+use super::lifetime::{LifetimeModel, WEEK, purchase_summary};
 use crate::error::EngineError;
 use crate::profile::catalog::CatalogReader;
 use crate::profile::registry::Registry;
@@ -620,7 +620,7 @@ fn fit_lifetime(
     registry: &Registry,
     calibration: &[(String, CustomerSummary)],
     end: Millis,
-) -> Result<(BgNbd, Option<GammaGamma>, serde_json::Value), String> {
+) -> Result<(LifetimeModel, Option<GammaGamma>, serde_json::Value), String> {
     // A first order at the very end has no age yet: the models need T > 0.
     let buyers: Vec<CustomerSummary> = registry
         .profiles_in_order()
@@ -633,78 +633,133 @@ fn fit_lifetime(
             buyers.len()
         ));
     }
-    let purchases = BgNbd::fit(&buyers).map_err(|e| e.to_string())?;
+    let bgnbd = BgNbd::fit(&buyers).map_err(|e| e.to_string())?;
+    // MBG/NBD may fail where BG/NBD fits (e.g. a degenerate optimum): BG/NBD then serves.
+    let mbgnbd = ModifiedBgNbd::fit(&buyers).ok();
     let spend = GammaGamma::fit(&buyers).ok().filter(|g| g.q > 1.0);
+    let parameters = |r: f64, alpha: f64, a: f64, b: f64, loglik: f64| serde_json::json!({"r": r, "alpha": alpha, "a": a, "b": b, "loglik": loglik});
     let mut report = serde_json::json!({
         "buyers": buyers.len(),
         "repeat_buyers": buyers.iter().filter(|b| b.frequency > 0).count(),
-        "bgnbd": {"r": purchases.r, "alpha": purchases.alpha, "a": purchases.a, "b": purchases.b, "loglik": purchases.log_likelihood},
+        "bgnbd": parameters(bgnbd.r, bgnbd.alpha, bgnbd.a, bgnbd.b, bgnbd.log_likelihood),
+        "mbgnbd": mbgnbd.map(|m| parameters(m.r, m.alpha, m.a, m.b, m.log_likelihood)),
         "gamma_gamma": spend.map(|g| serde_json::json!({"p": g.p, "q": g.q, "gamma": g.gamma})),
     });
-    // Hold-out: refit on the histories as they were, predict the weeks since.
+    let holdout = lifetime_holdout(registry, calibration, end);
+    let chosen = match (&holdout, mbgnbd) {
+        (_, None) => LifetimeModel::BgNbd(bgnbd),
+        // The lower hold-out error serves; ties go to BG/NBD, the published default.
+        (Ok(h), Some(m)) => match h.mbgnbd_mae {
+            Some(mae) if mae < h.bgnbd_mae => LifetimeModel::Modified(m),
+            _ => LifetimeModel::BgNbd(bgnbd),
+        },
+        // No hold-out to judge by: the higher likelihood (both have four parameters).
+        (Err(_), Some(m)) if m.log_likelihood > bgnbd.log_likelihood => LifetimeModel::Modified(m),
+        (Err(_), Some(_)) => LifetimeModel::BgNbd(bgnbd),
+    };
+    report["model"] = serde_json::json!(chosen.name());
+    report["holdout"] = match holdout {
+        Ok(h) => h.report,
+        Err(why) => serde_json::json!({"skipped": why}),
+    };
+    Ok((chosen, spend, report))
+}
+
+/// Both purchase models refitted on the histories as they were [`LIFETIME_HOLDOUT_WEEKS`]
+/// back, scored on the weeks since.
+struct LifetimeHoldout {
+    bgnbd_mae: f64,
+    /// None when MBG/NBD did not fit or predicted no finite count.
+    mbgnbd_mae: Option<f64>,
+    report: serde_json::Value,
+}
+
+fn lifetime_holdout(
+    registry: &Registry,
+    calibration: &[(String, CustomerSummary)],
+    end: Millis,
+) -> Result<LifetimeHoldout, String> {
     let calibration: Vec<&(String, CustomerSummary)> =
         calibration.iter().filter(|(_, s)| s.age > 0.0).collect();
     let past: Vec<CustomerSummary> = calibration.iter().map(|(_, s)| *s).collect();
-    let refit = if past.iter().any(|b| b.frequency > 0) {
-        BgNbd::fit(&past).map_err(|e| e.to_string())
-    } else {
-        Err(format!(
+    if !past.iter().any(|b| b.frequency > 0) {
+        return Err(format!(
             "no repeat buyer {LIFETIME_HOLDOUT_WEEKS} weeks before the end"
-        ))
-    };
-    if let Err(why) = &refit {
-        report["holdout"] = serde_json::json!({"skipped": why});
+        ));
     }
-    if let Ok(model) = refit {
-        let cut = end - LIFETIME_HOLDOUT_WEEKS * 7 * DAY;
-        let horizon = (LIFETIME_HOLDOUT_WEEKS * 7 * DAY) as f64 / WEEK as f64;
-        let (mut predicted, mut actual, mut naive) = (Vec::new(), Vec::new(), Vec::new());
-        for (key, s) in calibration.iter().copied() {
-            let Some(p) = registry.find_key(key) else {
-                continue;
-            };
-            let mut days: Vec<i64> = p
-                .orders
-                .recent
-                .iter()
-                .filter(|&&(t, _)| t > cut && t <= end)
-                .map(|&(t, _)| t.div_euclid(DAY))
-                .collect();
-            days.dedup();
-            predicted.push(model.expected_purchases(s, horizon));
-            actual.push(days.len() as f64);
-            // Naive: their past rate of repeat orders carried forward.
-            naive.push(if s.age > 0.0 {
-                f64::from(s.frequency) / s.age * horizon
-            } else {
-                0.0
-            });
-        }
-        if predicted.iter().any(|p| !p.is_finite()) {
-            // The likelihood can peak at the edge of the parameter space on a short history
-            // (r, α → ∞ and a, b → 0: Poisson buyers who never drop out), where the
-            // closed-form expectation has no finite value.
-            report["holdout"] = serde_json::json!({"skipped": format!(
-                "the refit on the history {LIFETIME_HOLDOUT_WEEKS} weeks back is degenerate (r {:.3e}, α {:.3e}, a {:.3e}, b {:.3e}): its predictions are not finite",
-                model.r, model.alpha, model.a, model.b
-            )});
-            return Ok((purchases, spend, report));
-        }
-        let mae = |f: &[f64]| {
-            f.iter()
-                .zip(&actual)
-                .map(|(a, b)| (a - b).abs())
-                .sum::<f64>()
-                / actual.len().max(1) as f64
+    let model = BgNbd::fit(&past).map_err(|e| e.to_string())?;
+    let modified = ModifiedBgNbd::fit(&past).ok();
+    let cut = end - LIFETIME_HOLDOUT_WEEKS * 7 * DAY;
+    let horizon = (LIFETIME_HOLDOUT_WEEKS * 7 * DAY) as f64 / WEEK as f64;
+    let (mut predicted, mut predicted_modified, mut actual, mut naive, mut one_time) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (key, s) in calibration.iter().copied() {
+        let Some(p) = registry.find_key(key) else {
+            continue;
         };
-        report["holdout"] = serde_json::json!({
-            "weeks": LIFETIME_HOLDOUT_WEEKS, "customers": actual.len(),
-            "actual_total": actual.iter().sum::<f64>(),
-            "predicted_total": predicted.iter().sum::<f64>(), "mae": mae(&predicted),
-            "baseline": {"name": "past repeat rate", "predicted_total": naive.iter().sum::<f64>(), "mae": mae(&naive)},
+        let mut days: Vec<i64> = p
+            .orders
+            .recent
+            .iter()
+            .filter(|&&(t, _)| t > cut && t <= end)
+            .map(|&(t, _)| t.div_euclid(DAY))
+            .collect();
+        days.dedup();
+        predicted.push(model.expected_purchases(s, horizon));
+        predicted_modified.push(modified.map_or(f64::NAN, |m| m.expected_purchases(s, horizon)));
+        actual.push(days.len() as f64);
+        one_time.push(s.frequency == 0);
+        // Naive: their past rate of repeat orders carried forward.
+        naive.push(if s.age > 0.0 {
+            f64::from(s.frequency) / s.age * horizon
+        } else {
+            0.0
         });
     }
-    Ok((purchases, spend, report))
+    if predicted.iter().any(|p| !p.is_finite()) {
+        // The likelihood can peak at the edge of the parameter space on a short history
+        // (r, α → ∞ and a, b → 0: Poisson buyers who never drop out), where the
+        // closed-form expectation has no finite value.
+        return Err(format!(
+            "the refit on the history {LIFETIME_HOLDOUT_WEEKS} weeks back is degenerate (r {:.3e}, α {:.3e}, a {:.3e}, b {:.3e}): its predictions are not finite",
+            model.r, model.alpha, model.a, model.b
+        ));
+    }
+    // Mean absolute error over the customers `keep` selects.
+    let mae = |f: &[f64], keep: &dyn Fn(usize) -> bool| {
+        let (mut sum, mut n) = (0.0, 0usize);
+        for i in (0..actual.len()).filter(|&i| keep(i)) {
+            sum += (f[i] - actual[i]).abs();
+            n += 1;
+        }
+        sum / n.max(1) as f64
+    };
+    let everyone = |_: usize| true;
+    let one_time_only = |i: usize| one_time[i];
+    let repeat_only = |i: usize| !one_time[i];
+    let scores = |f: &[f64]| {
+        serde_json::json!({
+            "predicted_total": f.iter().sum::<f64>(), "mae": mae(f, &everyone),
+            "one_time_mae": mae(f, &one_time_only), "repeat_mae": mae(f, &repeat_only),
+        })
+    };
+    let modified_finite = modified.is_some() && predicted_modified.iter().all(|p| p.is_finite());
+    let bgnbd_mae = mae(&predicted, &everyone);
+    let mbgnbd_mae = modified_finite.then(|| mae(&predicted_modified, &everyone));
+    let report = serde_json::json!({
+        "weeks": LIFETIME_HOLDOUT_WEEKS, "customers": actual.len(),
+        "one_time_customers": one_time.iter().filter(|o| **o).count(),
+        "actual_total": actual.iter().sum::<f64>(),
+        "predicted_total": predicted.iter().sum::<f64>(), "mae": bgnbd_mae,
+        "bgnbd": scores(&predicted),
+        "mbgnbd": modified_finite.then(|| scores(&predicted_modified)),
+        "baseline": {"name": "past repeat rate", "predicted_total": naive.iter().sum::<f64>(), "mae": mae(&naive, &everyone)},
+    });
+    Ok(LifetimeHoldout {
+        bgnbd_mae,
+        mbgnbd_mae,
+        report,
+    })
 }
 
 fn dense(engagement: &[(u32, f64)], categories: usize) -> Vec<f64> {
