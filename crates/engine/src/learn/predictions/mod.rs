@@ -325,7 +325,11 @@ impl PredictionService {
 
     /// Recorded model versions (newest last) and what the trainer is doing.
     pub fn models(&self) -> (Vec<ModelVersion>, TrainingState) {
-        (self.versions.lock().clone(), self.state.lock().clone())
+        // One lock at a time: a finishing run holds `state` while it takes `versions`, so
+        // holding `versions` while waiting for `state` deadlocks with it (`tailor train`'s
+        // progress bar polls this every 100 ms).
+        let versions = self.versions.lock().clone();
+        (versions, self.state.lock().clone())
     }
 
     /// The per-category forecast of the models in service; a conflict before any version
