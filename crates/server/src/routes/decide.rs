@@ -18,6 +18,19 @@ use crate::routes::{Deleted, Upserted};
 
 /// Room for a ranking's list: 5,000 product ids (`decide::MAX_LISTED`) of up to ~40 bytes.
 const MAX_DECIDE_BYTES: usize = 256 * 1024;
+/// The rest of the context (user agent, page, cart…: what targeting conditions and their
+/// regexes read) at most, as JSON: a ranking's long list does not make every condition's
+/// input longer. Past it the request is refused before any work (413).
+const MAX_CONTEXT_BYTES: usize = 32 * 1024;
+
+/// The context's size as JSON, a ranking's `productIds` left out.
+fn context_bytes(context: &Map<String, Value>) -> usize {
+    context
+        .iter()
+        .filter(|(k, _)| k.as_str() != "productIds")
+        .map(|(k, v)| k.len() + 4 + serde_json::to_vec(v).map_or(0, |b| b.len()))
+        .sum()
+}
 
 /// What to decide, and for whom.
 #[derive(Deserialize, ToSchema)]
@@ -137,6 +150,13 @@ pub async fn decide(
             "`placements` is required: an array such as [\"home.hero\", \"recs.home\"]",
         ));
     };
+    if let Some(c) = &context
+        && context_bytes(c) > MAX_CONTEXT_BYTES
+    {
+        return Err(ApiError::too_large(format!(
+            "the context (without `productIds`) is at most {MAX_CONTEXT_BYTES} bytes"
+        )));
+    }
     let proof = profile_token
         .map(UserProof::Token)
         .or(user_hash.map(UserProof::Hash));
