@@ -437,15 +437,24 @@ async fn build_store(
             args.live_visits as usize,
         )
         .await?;
-        let conversion = |i: usize| live.results[i]["value"].as_f64().unwrap_or(0.0);
+        let value = |metric: &Value, i: usize| metric[i]["value"].as_f64().unwrap_or(0.0);
+        let revenue_lift = live.revenue[1]["frequentist"]["lift"].as_f64();
         eprintln!(
-            "  live: {} visits, {} orders; experiment {}: conversion {:.1}% held out, {:.1}% personalized ({}) ({:.1} s)",
+            "  live: {} visits, {} orders; experiment {}: conversion {:.1}% held out, {:.1}% personalized ({}), revenue per visitor ${:.2} vs ${:.2} ({}); {} carts left at the checkout, {} ordered on a later visit ({:.1} s)",
             live.visits,
             live.orders,
             live::EXPERIMENT,
-            100.0 * conversion(0),
-            100.0 * conversion(1),
+            100.0 * value(&live.results, 0),
+            100.0 * value(&live.results, 1),
             p_value(live.results[1]["frequentist"]["pValue"].as_f64()),
+            value(&live.revenue, 0),
+            value(&live.revenue, 1),
+            revenue_lift.map_or_else(
+                || "no lift computed".to_string(),
+                |l| format!("lift {:+.0}%", 100.0 * l)
+            ),
+            live.abandoned,
+            live.returned,
             live_started.elapsed().as_secs_f64()
         );
     }
