@@ -203,7 +203,6 @@ async fn eval_ope_reads_a_live_placements_log() {
         "every row names its logging policy: {}",
         &csv[..200]
     );
-    s.stop().await;
 
     // The policy is switched off: the rules answer from now on (propensity 1), and the
     // placement's log mixes two logging policies.
@@ -214,7 +213,6 @@ async fn eval_ope_reads_a_live_placements_log() {
         kit.decide_json(json!({"anonymousId": format!("r-{i}"), "placements": ["promo.banner"]}));
     }
     kit.settle().await;
-    let s = TestServer::start(&kit).await;
     let export = |query: &str| {
         let s = &s;
         let path = format!("/v1/decisions/export?placement=promo.banner{query}");
