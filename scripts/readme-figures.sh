@@ -113,6 +113,28 @@ for name in names:
         for key in ("version", "trained_at", "window", "started_at", "finished_at"):
             report.pop(key, None)
         walk_drop(report, ["cut", "from", "to", "at", "generated_at"])
+        # Sums and shares the README states in words, computed here from the same record.
+        e = report["evaluation"]
+        cats = e["forecast"]["categories"]
+        gain = lambda c: c["orders_wape"]["baseline"] - c["orders_wape"]["model"]
+        wins = [c for c in cats if gain(c) > 0]
+        losses = [c for c in cats if gain(c) <= 0]
+        pick = lambda c: {"category": c["category"], "model": c["orders_wape"]["model"],
+                          "naive": c["orders_wape"]["baseline"]}
+        report["derived"] = {
+            "session_positive_rate": e["purchase_intent_session"]["test_positives"]
+                / e["purchase_intent_session"]["test"],
+            "seven_day_positive_rate": e["purchase_intent_7d"]["test_positives"]
+                / e["purchase_intent_7d"]["test"],
+            "forecast_categories": len(cats),
+            "forecast_actual_orders": sum(c["actual_orders"] for c in cats),
+            "forecast_model_orders": sum(c["model_orders"] for c in cats),
+            "forecast_naive_orders": sum(c["baseline_orders"] for c in cats),
+            "forecast_model_wins": len(wins),
+            "forecast_naive_wins": len(losses),
+            "forecast_best_win": pick(max(wins, key=gain)) if wins else None,
+            "forecast_worst_loss": pick(min(losses, key=gain)) if losses else None,
+        }
     json.dump(rounded(report), open(f"{work}/{name}.json", "w"), indent=2, sort_keys=True)
     open(f"{work}/{name}.json", "a").write("\n")
 PY
