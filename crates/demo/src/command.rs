@@ -438,9 +438,20 @@ async fn build_store(
         )
         .await?;
         let value = |metric: &Value, i: usize| metric[i]["value"].as_f64().unwrap_or(0.0);
-        let revenue_lift = live.revenue[1]["frequentist"]["lift"].as_f64();
+        let lift = |metric: &Value| {
+            let l = &metric[1]["frequentist"];
+            match (l["lift"].as_f64(), l["ci"][0].as_f64(), l["ci"][1].as_f64()) {
+                (Some(lift), Some(low), Some(high)) => format!(
+                    "{:+.0}%, 95% CI {:+.0}% to {:+.0}%",
+                    100.0 * lift,
+                    100.0 * low,
+                    100.0 * high
+                ),
+                _ => "no lift computed".to_string(),
+            }
+        };
         eprintln!(
-            "  live: {} visits, {} orders; experiment {}: conversion {:.1}% held out, {:.1}% personalized ({}), revenue per visitor ${:.2} vs ${:.2} ({}); {} carts left at the checkout, {} ordered on a later visit ({:.1} s)",
+            "  live: {} visits, {} orders; experiment {}: conversion {:.1}% held out, {:.1}% personalized ({}), revenue per visitor ${:.2} vs ${:.2} (lift {}; adjusted for revenue before the experiment, CUPED: {}); {} carts left at the checkout, {} ordered on a later visit ({:.1} s)",
             live.visits,
             live.orders,
             live::EXPERIMENT,
@@ -449,10 +460,8 @@ async fn build_store(
             p_value(live.results[1]["frequentist"]["pValue"].as_f64()),
             value(&live.revenue, 0),
             value(&live.revenue, 1),
-            revenue_lift.map_or_else(
-                || "no lift computed".to_string(),
-                |l| format!("lift {:+.0}%", 100.0 * l)
-            ),
+            lift(&live.revenue),
+            lift(&live.revenue_cuped),
             live.abandoned,
             live.returned,
             live_started.elapsed().as_secs_f64()

@@ -49,6 +49,8 @@ const ABANDON: f64 = 0.10;
 /// reminder shown, and without it (the journey's control group, or no reminder yet).
 const RETURN_REMINDED: f64 = 0.30;
 const RETURN_UNREMINDED: f64 = 0.20;
+/// Below this price a shopper may take two of a product.
+const CHEAP: f64 = 40.0;
 /// How many live visits run at once.
 const IN_FLIGHT: usize = 16;
 /// Longest the phase waits for the journeys to take the abandoned carts in.
@@ -63,8 +65,11 @@ pub struct Live {
     pub returned: usize,
     /// Conversion per variation: (variation, units, rate), and the treatment's p-value.
     pub results: Value,
-    /// Revenue per visitor per variation, as the results give it.
+    /// Revenue per visitor per variation, as the results give it, and adjusted by each
+    /// visitor's revenue before the experiment (CUPED): the history's big spenders, a few
+    /// in either arm, move a mean of heavy-tailed order values more than the treatment does.
     pub revenue: Value,
+    pub revenue_cuped: Value,
 }
 
 /// One order line: (product id, price, quantity).
@@ -88,24 +93,36 @@ struct Visitor {
     extra: Option<Line>,
 }
 
-/// A product of one of the shopper's favourite categories, the more popular the likelier.
+/// A product of one of the shopper's favourite categories, chosen as the history's shoppers
+/// choose what to look at (`simulate`): the more popular, the nearer their price point and
+/// of their brand, the likelier. Two of it now and then, when it is cheap.
 fn favourite_product(catalog: &Catalog, shopper: &Shopper, rng: &mut DemoRng) -> Option<Line> {
-    let leaf = random::weighted(rng, shopper.favourites.iter().map(|f| f.weight))
-        .and_then(|i| shopper.favourites.get(i))?
-        .leaf;
-    let products = catalog.by_leaf.get(leaf)?;
-    let in_stock: Vec<usize> = products
+    let favourite = random::weighted(rng, shopper.favourites.iter().map(|f| f.weight))
+        .and_then(|i| shopper.favourites.get(i))?;
+    let median = catalog.leaves.get(favourite.leaf)?.spec.median_price;
+    let in_stock: Vec<usize> = catalog
+        .by_leaf
+        .get(favourite.leaf)?
         .iter()
         .copied()
         .filter(|&p| catalog.products[p].stock != 0)
         .collect();
-    let p = random::weighted(
-        rng,
-        in_stock.iter().map(|&p| catalog.products[p].popularity),
-    )
-    .and_then(|i| in_stock.get(i))?;
+    let weights = in_stock.iter().map(|&p| {
+        let product = &catalog.products[p];
+        let brand = if product.brand == favourite.brand {
+            1.0 + 4.0 * shopper.brand_loyalty
+        } else {
+            1.0
+        };
+        product.popularity * (0.1 + shopper.price_fit(product.price, median)) * brand
+    });
+    let p = random::weighted(rng, weights).and_then(|i| in_stock.get(i))?;
     let product = &catalog.products[*p];
-    let quantity = if random::chance(rng, 0.12) { 2 } else { 1 };
+    let quantity = if product.price < CHEAP && random::chance(rng, 0.2) {
+        2
+    } else {
+        1
+    };
     Some((product.id.clone(), product.price, quantity))
 }
 
@@ -397,5 +414,6 @@ pub async fn run(
         returned,
         results: results["metrics"]["conversion"].clone(),
         revenue: results["metrics"]["revenue_per_visitor"].clone(),
+        revenue_cuped: results["metrics"]["revenue_per_visitor_cuped"].clone(),
     })
 }
