@@ -18,8 +18,10 @@ const expect = (ok, what) => {
   console.log(`ok: ${what}`);
 };
 /** The API's answer with a key. */
-const api = async (path, key = adminKey) => {
-  const r = await fetch(base + path, { headers: { Authorization: `Bearer ${key}` } });
+const api = async (path, key = adminKey, body) => {
+  const r = await fetch(base + path, body === undefined
+    ? { headers: { Authorization: `Bearer ${key}` } }
+    : { method: 'POST', headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   const text = await r.text();
   try { return { status: r.status, body: JSON.parse(text) }; } catch { return { status: r.status, body: text }; }
 };
@@ -169,6 +171,17 @@ try {
   }
   expect(['ship', 'keep', 'stop'].includes(await p.$eval('[data-recommendation]', (e) => e.dataset.recommendation)),
     'a plain recommendation is shown');
+  // Each metric day by day: the chart's last point is the results now.
+  const days = demoResults.overTime?.days || [];
+  if (days.length >= 2) {
+    const spec = JSON.parse(await p.getAttribute('#over-time-conversion [data-chart]', 'data-chart'));
+    const api0 = demoResults.overTime.metrics.conversion;
+    expect(spec.x.length === days.length && spec.series.every((s, i) => s.values[s.values.length - 1] === api0[i].value[days.length - 1]
+      && api0[i].value[days.length - 1] === demoResults.metrics.conversion[i].value),
+      `conversion over ${days.length} days is charted, ending at the results now`);
+  } else {
+    expect(!(await p.$('#over-time-conversion')), `no day-by-day chart with ${days.length} day(s) of exposures`);
+  }
   await visit(admin, '/console/experiments', null);
   await p.fill('#x-id', 'console-hero');
   await p.selectOption('#x-placement', 'home.hero');
@@ -199,8 +212,70 @@ try {
   await Promise.all([p.waitForURL(new RegExp(`/console/journeys/${j.id}$`)), p.click('button:text("Resume")')]);
   expect((await api(`/v1/journeys/${j.id}`)).body.status === 'active', 'and resumed');
 
+  // Editing a journey's definition: a refused draft is answered next to the editor and
+  // changes nothing; a valid one is the API's next version.
+  const unedited = (await api(`/v1/journeys/${j.id}`)).body;
+  const draft = JSON.parse(JSON.stringify(unedited.definition));
+  delete draft.trigger;
+  await p.click('#edit summary');
+  await p.fill('#j-definition', JSON.stringify(draft, null, 2));
+  await p.click('button:text("Save as version")');
+  const refusal = await p.textContent('#j-definition-error');
+  expect(refusal.includes('trigger'), `a definition without a trigger is refused next to the editor (${refusal.trim().slice(0, 80)})`);
+  expect((await api(`/v1/journeys/${j.id}`)).body.version === unedited.version, 'and the journey keeps its version');
+  await p.screenshot({ path: `${shots}/journey-edit-refused.png`, fullPage: true });
+  draft.trigger = unedited.definition.trigger;
+  draft.name = `${unedited.definition.name || j.id} (edited in the console)`;
+  await p.fill('#j-definition', JSON.stringify(draft, null, 2));
+  await Promise.all([p.waitForURL(new RegExp(`/console/journeys/${j.id}$`)), p.click('button:text("Save as version")')]);
+  const edited = (await api(`/v1/journeys/${j.id}`)).body;
+  expect(edited.version === unedited.version + 1 && edited.definition.name === draft.name,
+    `the edited journey is the API's version ${edited.version} with the new name`);
+
+  // Message templates: a draft previewed as a shopper is what the API's preview renders;
+  // a saved edit is what the API answers.
+  await visit(admin, '/console/templates', 'templates');
+  const templates = (await api('/v1/templates')).body.templates;
+  const email = templates.find((t) => t.channel === 'email');
+  expect(!!email && (await p.$$('[data-template]')).length === templates.length, `the console lists the ${templates.length} templates`);
+  await visit(admin, `/console/templates/${email.id}`, null);
+  const shopper = profile.userIds?.[0] || profile.anonymousIds?.[0];
+  await p.fill('#t-as', shopper);
+  await p.fill('#t-subject', 'For {{ first_name | default("you") }}: picked in the console');
+  await p.click('button:text("Preview this draft")');
+  const frame = p.frame({ name: 'preview' });
+  await frame.waitForSelector('[data-preview="subject"]');
+  const shownSubject = (await frame.textContent('[data-preview="subject"]')).trim();
+  const apiPreview = (await api(`/v1/templates/${email.id}/preview`, adminKey,
+    { person: shopper, template: { ...email, id: undefined, builtIn: undefined, modified: undefined, updatedAt: undefined,
+                                   subject: 'For {{ first_name | default("you") }}: picked in the console' } })).body;
+  expect(shownSubject === apiPreview.subject && shownSubject.endsWith('picked in the console'),
+    `the draft's preview as ${shopper} is the API's: "${shownSubject}"`);
+  await p.screenshot({ path: `${shots}/template.png`, fullPage: true });
+  expect((await api(`/v1/templates/${email.id}`)).body.subject === email.subject, 'a preview saves nothing');
+  await p.fill('#t-subject', '{{ first_name | default("There") }}, your cart is waiting');
+  await Promise.all([p.waitForURL(/saved=1/), p.click('button:text("Save template")')]);
+  expect((await api(`/v1/templates/${email.id}`)).body.subject === '{{ first_name | default("There") }}, your cart is waiting',
+    'the template saved in the console is the API\'s');
+  await p.fill('#t-subject', '{{ first_name | bogus_filter }}');
+  await p.click('button:text("Save template")');
+  const problem = await p.textContent('.field-error', { timeout: 10000 }).catch(() => '');
+  await p.screenshot({ path: `${shots}/template-refused.png`, fullPage: true });
+  expect(problem.includes('bogus_filter') || problem.includes('filter'), `a template that does not compile is refused with its problem shown (${problem.trim().slice(0, 80)})`);
+  expect((await api(`/v1/templates/${email.id}`)).body.subject.endsWith('your cart is waiting'), 'and the saved template stays');
+
   // Models and privacy.
-  await visit(admin, '/console/models', 'models', { charts: 2 });
+  await visit(admin, '/console/models', 'models', { charts: 2, ready: '[id^="dist-"]' });
+  if (latest) {
+    // A reliability diagram per probability model, from the API's evaluation bins.
+    for (const [name, e] of Object.entries(latest.evaluation || {})) {
+      if (!Array.isArray(e?.calibration) || e.calibration.length === 0) continue;
+      const spec = JSON.parse(await p.getAttribute(`#calibration-${name} [data-chart]`, 'data-chart'));
+      const observed = spec.series.find((s) => s.label === 'observed').values;
+      expect(observed.length === e.calibration.length && observed.every((v, i) => Math.abs(v - e.calibration[i].observed_rate) < 1e-9),
+        `the ${name} calibration chart shows the API's ${e.calibration.length} bins`);
+    }
+  }
   await visit(admin, '/console/privacy', 'privacy', { charts: 2 });
   const audit = (await api('/v1/audit?limit=500', analystKey)).body;
   const actions = JSON.stringify(audit);
@@ -227,8 +302,9 @@ try {
     const leaked = personal.filter((x) => html.includes(x));
     expect(leaked.length === 0, `analyst ${path} shows no personal data (${leaked.join(', ') || 'none'})`);
     expect(!(await a.$('nav a[href="/console/people"]')), `analyst ${path}: no People in the navigation`);
+    expect(!(await a.$('nav a[href="/console/templates"]')), `analyst ${path}: no Messages in the navigation`);
   }
-  for (const path of ['/console/people', `/console/people/${personId}`, `/console/people/${personId}/export`]) {
+  for (const path of ['/console/people', `/console/people/${personId}`, `/console/people/${personId}/export`, '/console/templates', `/console/templates/${email.id}`]) {
     const r = await a.request.get(`${base}${path}`);
     expect(r.status() === 403, `analyst ${path} is refused (${r.status()})`);
   }

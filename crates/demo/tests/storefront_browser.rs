@@ -3,7 +3,8 @@
 //! through it with playwright-core. The storefront SDK renders every standard placement with
 //! its reason and a working "why" popover, impressions and clicks carry the decisionId, and
 //! the page adapts: a newcomer's page, a recommendation clicked, add to cart, the adapted
-//! cart page, a shopper's explained page, the consent banner and the preference center (its
+//! cart page, a shopper's explained page, a category page in the store's order for a
+//! newcomer and reordered with reasons for the shopper, the consent banner and the preference center (its
 //! boxes show the stored consent; the consent ledger, read after each save, gains only what
 //! was changed), an order; the catalog's pictures load. Screenshots land in
 //! `target/tmp/storefront/`.
@@ -50,6 +51,7 @@ fn the_storefront_adapts_in_a_real_browser() {
             "product.png",
             "cart.png",
             "shopper.png",
+            "category.png",
             "preferences.png"
         ]
         .iter()

@@ -248,3 +248,81 @@ async fn a_global_holdout_sees_what_everyone_sees_on_every_placement() {
         "{d}"
     );
 }
+
+/// The results as they stood at the end of each day: units exposed by then, each metric's
+/// value and lift then; the last day is the results now.
+#[tokio::test(flavor = "multi_thread")]
+async fn results_follow_each_metric_day_by_day() {
+    let kit = TestEngine::builder()
+        .manual_clock("2026-03-02T10:00:00Z")
+        .start()
+        .await;
+    store(&kit);
+    let mut exp = json!({"placement": "recs.home", "goals": ["Product Added"], "variations": [
+        {"id": "editorial", "treatment": "editorial"}, {"id": "personalized", "treatment": "personalized"}]});
+    exp["id"] = json!("daily");
+    put_experiment(&kit, "daily", exp).unwrap();
+    // Two days of shoppers: on the first, nobody buys; on the second, everyone exposed that
+    // day buys and adds to cart.
+    for day in 0..2u64 {
+        for i in 0..40u64 {
+            let anon = format!("d{day}-{i}");
+            track(&kit, json!({"anonymousId": anon, "event": "Product Viewed", "properties": {"product_id": product(0, 1)}})).await;
+            decide(&kit, json!({"anonymousId": anon}));
+            if day == 1 {
+                track(&kit, json!({"anonymousId": anon, "event": "Product Added", "properties": {"product_id": product(0, 1)}})).await;
+                track(&kit, json!({"anonymousId": anon, "event": "Order Completed",
+                    "properties": {"order_id": format!("o-{i}"), "total": 20.0 + i as f64, "products": [{"product_id": product(0, 1), "price": 20.0}]}})).await;
+            }
+        }
+        if day == 0 {
+            kit.settle().await;
+            kit.clock.advance("1d");
+        }
+    }
+    kit.settle().await;
+    let results = json!(kit.experiment_results("daily").unwrap());
+    let over = &results["overTime"];
+    assert_eq!(over["days"], json!(["2026-03-02", "2026-03-03"]), "{over}");
+    for metric in ["conversion", "revenue_per_visitor", "event:Product Added"] {
+        let series = over["metrics"][metric]
+            .as_array()
+            .unwrap_or_else(|| panic!("{metric}: {over}"));
+        assert_eq!(series.len(), 2);
+        for (v, s) in series.iter().enumerate() {
+            let units: Vec<u64> = s["units"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u.as_u64().unwrap())
+                .collect();
+            // The first day's units are the first day's shoppers; the last day's, everyone.
+            assert!(units[0] < units[1], "{metric} {v}: {units:?}");
+            assert_eq!(
+                units[1],
+                results["variations"][v]["units"].as_u64().unwrap()
+            );
+            let values = s["value"].as_array().unwrap();
+            assert_eq!(
+                values[0], 0.0,
+                "nobody bought or added on the first day: {metric} {s}"
+            );
+            assert_eq!(
+                values[1], results["metrics"][metric][v]["value"],
+                "{metric}: the last day is now"
+            );
+        }
+        // The lift exists once both arms have converted, and is the results' own now.
+        let treated = &series[1];
+        assert!(
+            treated["lift"][0].is_null(),
+            "no test on a day without conversions: {treated}"
+        );
+        if metric == "conversion" {
+            assert_eq!(
+                treated["lift"][1],
+                results["metrics"][metric][1]["frequentist"]["lift"]
+            );
+        }
+    }
+}

@@ -210,6 +210,28 @@ pub(crate) fn with_stored_body(
     })
 }
 
+/// What retiring `records` adds to the daily rollups, keyed by (day, placement, item shown):
+/// decisions, decisions rewarded and the rewards' value (`earned`: each decision's total).
+pub(crate) fn day_rollups<'a>(
+    records: &'a [DecisionRecord],
+    earned: &std::collections::HashMap<String, f64>,
+) -> std::collections::HashMap<(Millis, &'a str, &'a str), (i64, i64, f64)> {
+    let mut days = std::collections::HashMap::new();
+    for d in records {
+        let day = d.at - d.at.rem_euclid(tailor_core::time::DAY);
+        let value = earned.get(&d.id);
+        for p in &d.placements {
+            let e: &mut (i64, i64, f64) = days
+                .entry((day, p.placement.as_str(), p.chosen.as_deref().unwrap_or("")))
+                .or_default();
+            e.0 += 1;
+            e.1 += i64::from(value.is_some());
+            e.2 += value.copied().unwrap_or(0.0);
+        }
+    }
+    days
+}
+
 /// One day's decisions of one placement that showed one item (`item` is empty when it
 /// chose nothing), kept when retention deletes the decisions themselves.
 #[derive(Debug, Clone, PartialEq)]

@@ -257,6 +257,8 @@ pub struct ExperimentResults {
     pub srm: Srm,
     /// Metric name → one entry per variation (the first is the control).
     pub metrics: BTreeMap<String, Vec<MetricResult>>,
+    /// Conversion, revenue per visitor and each goal event's rate at the end of each day.
+    pub over_time: OverTime,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -284,8 +286,8 @@ pub struct MetricResult {
 }
 
 /// A unit's numbers from their events, around their first exposure `at`.
-fn unit_from(
-    events: &[tailor_store::StoredEvent],
+fn unit_from<'a>(
+    events: impl IntoIterator<Item = &'a tailor_store::StoredEvent>,
     at: Millis,
     now: Millis,
     goals: &[String],
@@ -356,12 +358,18 @@ impl super::Measure {
             }
         });
         let mut sums = vec![Sums::default(); exp.variations.len()];
+        let mut days = Days::new(
+            units.values().map(|u| u.1).min().unwrap_or(now),
+            now,
+            exp.variations.len(),
+        );
         for (variation, at, ids) in units.values() {
             let Some(s) = sums.get_mut(*variation as usize) else {
                 continue;
             };
             let events = self.store.events_of(ids, usize::MAX)?;
             s.add(&unit_from(&events, *at, now, &exp.goals));
+            days.add(*variation as usize, &events, *at, &exp.goals);
         }
         let observed: Vec<u64> = sums.iter().map(|s| s.n).collect();
         let weights: Vec<f64> = (0..exp.variations.len()).map(|i| exp.weight(i)).collect();
@@ -437,6 +445,159 @@ impl super::Measure {
                 .collect(),
             srm,
             metrics,
+            over_time: days.report(&exp.variations, &exp.goals),
         })
     }
+}
+
+/// Days shown in the metrics over time, at most (the newest).
+const DAYS_SHOWN: i64 = 90;
+/// Metrics followed over time (besides each goal event's rate).
+const OVER_TIME: [&str; 2] = ["conversion", "revenue_per_visitor"];
+
+/// Each day's cumulative sums per variation: the results as they stood at the end of the
+/// day, from the units exposed by then and their events up to then.
+struct Days {
+    /// The end (exclusive) of each day followed, oldest first; the last is `now`.
+    ends: Vec<Millis>,
+    sums: Vec<Vec<Sums>>,
+}
+
+impl Days {
+    fn new(first: Millis, now: Millis, variations: usize) -> Days {
+        let mut start = first - first.rem_euclid(DAY);
+        start = start.max(now - now.rem_euclid(DAY) - (DAYS_SHOWN - 1) * DAY);
+        let mut ends: Vec<Millis> = (1..)
+            .map(|d| start + d * DAY)
+            .take_while(|end| *end < now)
+            .collect();
+        ends.push(now);
+        Days {
+            sums: vec![vec![Sums::default(); variations]; ends.len()],
+            ends,
+        }
+    }
+
+    fn add(
+        &mut self,
+        variation: usize,
+        events: &[tailor_store::StoredEvent],
+        at: Millis,
+        goals: &[String],
+    ) {
+        let mut by_time: Vec<&tailor_store::StoredEvent> = events.iter().collect();
+        by_time.sort_by_key(|e| e.message.timestamp);
+        let last = self.ends.len() - 1;
+        for (i, (end, sums)) in self.ends.iter().zip(&mut self.sums).enumerate() {
+            // The last day ends now and holds everything, as the results do.
+            let cut = if i == last { Millis::MAX } else { *end };
+            if at >= cut {
+                continue;
+            }
+            let Some(s) = sums.get_mut(variation) else {
+                continue;
+            };
+            let seen = by_time.partition_point(|e| e.message.timestamp < cut);
+            s.add(&unit_from(by_time[..seen].iter().copied(), at, *end, goals));
+        }
+    }
+
+    fn report(
+        &self,
+        variations: &[crate::measure::experiments::Variation],
+        goals: &[String],
+    ) -> OverTime {
+        let mut metrics = BTreeMap::new();
+        let followed = OVER_TIME.iter().map(|m| (m.to_string(), None)).chain(
+            goals
+                .iter()
+                .enumerate()
+                .map(|(g, goal)| (format!("event:{goal}"), Some(g))),
+        );
+        for (name, goal) in followed {
+            let statistic = |s: &Sums| match goal {
+                Some(g) => Statistic::proportion(s.n, s.goals.get(g).copied().unwrap_or(0.0)),
+                None => s.metric(&name),
+            };
+            let value = |s: &Sums| match goal {
+                Some(g) if s.n > 0 => s.goals.get(g).copied().unwrap_or(0.0) / s.n as f64,
+                Some(_) => 0.0,
+                None => s.value(&name),
+            };
+            let series = variations
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let mut out = VariationOverTime {
+                        variation: v.id.clone(),
+                        ..VariationOverTime::default()
+                    };
+                    for day in &self.sums {
+                        out.units.push(day[i].n);
+                        out.value.push(round(value(&day[i])));
+                        if i > 0 {
+                            let lift = match comparison(
+                                &statistic(&day[0]),
+                                &statistic(&day[i]),
+                                TestConfig::frequentist(),
+                            ) {
+                                // A result with an issue (no variance yet: nobody converted)
+                                // is no point on a chart.
+                                Comparison::Done {
+                                    lift,
+                                    ci,
+                                    issue: None,
+                                    ..
+                                } => Some((lift, ci)),
+                                _ => None,
+                            };
+                            out.lift.push(lift.map(|l| l.0));
+                            out.ci.push(lift.map(|l| l.1));
+                        }
+                    }
+                    out
+                })
+                .collect();
+            metrics.insert(name, series);
+        }
+        OverTime {
+            days: self
+                .ends
+                .iter()
+                .map(|end| {
+                    format_timestamp(end - 1)
+                        .get(..10)
+                        .unwrap_or("")
+                        .to_string()
+                })
+                .collect(),
+            metrics,
+        }
+    }
+}
+
+/// The results as they stood at the end of each day (the last: now), for the metrics
+/// followed over time.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OverTime {
+    /// Each day (UTC), oldest first, at most the last 90.
+    pub days: Vec<String>,
+    /// Metric name → one entry per variation (the first is the control).
+    pub metrics: BTreeMap<String, Vec<VariationOverTime>>,
+}
+
+/// One variation's metric at the end of each day.
+#[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VariationOverTime {
+    pub variation: String,
+    /// Units exposed by then.
+    pub units: Vec<u64>,
+    pub value: Vec<f64>,
+    /// Against the control, frequentist (empty for the control; `null` where no test could run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lift: Vec<Option<f64>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ci: Vec<Option<[f64; 2]>>,
 }

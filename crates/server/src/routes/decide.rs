@@ -17,7 +17,8 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Admin, Analyst, ApiJson, ApiQuery, Authorized, Write};
 use crate::routes::{Deleted, Upserted};
 
-const MAX_DECIDE_BYTES: usize = 32 * 1024;
+/// Room for a ranking's list: 5,000 product ids (`decide::MAX_LISTED`) of up to ~40 bytes.
+const MAX_DECIDE_BYTES: usize = 256 * 1024;
 
 /// What to decide, and for whom.
 #[derive(Deserialize, ToSchema)]
@@ -35,7 +36,8 @@ pub struct DecideRequest {
     #[serde(default, deserialize_with = "placement_ids")]
     #[schema(value_type = Vec<String>)]
     placements: Option<Vec<String>>,
-    /// Page context (`page`, `locale`, `cart`, …), as Segment's `context`.
+    /// Page context (`page`, `locale`, `cart`, `productId`, and `productIds`: the list a
+    /// ranking placement orders, at most 5,000), as Segment's `context`.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     context: Option<Map<String, Value>>,

@@ -11,7 +11,6 @@ use super::{PgStore, corrupt, sql_limit};
 use crate::decisions::{stored_body, with_stored_body};
 use crate::{DecisionDay, DecisionLog, DecisionRecord, Exposure, Result, Reward, StoreError};
 use tailor_core::Millis;
-use tailor_core::time::DAY;
 
 pub(super) const MIGRATIONS: &[&str] = &[
     // 1: decisions, what they showed and counted, the rewards joined to them, exposures.
@@ -348,19 +347,7 @@ impl DecisionLog for PgStore {
                 .iter()
                 .map(|r| (r.get(0), r.get(1)))
                 .collect();
-            let mut days: HashMap<(Millis, &str, &str), (i64, i64, f64)> = HashMap::new();
-            for d in &records {
-                let day = d.at - d.at.rem_euclid(DAY);
-                let value = earned.get(&d.id);
-                for p in &d.placements {
-                    let e = days
-                        .entry((day, &p.placement, p.chosen.as_deref().unwrap_or("")))
-                        .or_default();
-                    e.0 += 1;
-                    e.1 += i64::from(value.is_some());
-                    e.2 += value.copied().unwrap_or(0.0);
-                }
-            }
+            let days = crate::decisions::day_rollups(&records, &earned);
             let mut keys: Vec<_> = days.into_iter().collect();
             keys.sort_by(|a, b| a.0.cmp(&b.0));
             let (mut day, mut placement, mut item) = (Vec::new(), Vec::new(), Vec::new());

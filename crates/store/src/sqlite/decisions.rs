@@ -8,7 +8,6 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use tailor_core::Millis;
-use tailor_core::time::DAY;
 
 use super::decision_codec::{self, Terms, join_id, split_id};
 use super::{IN_IDS, SqliteStore, ids_json, sql_limit};
@@ -459,19 +458,7 @@ impl DecisionLog for SqliteStore {
                 ))?
                 .query_map([&ids], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<std::result::Result<_, _>>()?;
-            let mut days: HashMap<(Millis, &str, &str), (i64, i64, f64)> = HashMap::new();
-            for d in &records {
-                let day = d.at - d.at.rem_euclid(DAY);
-                let value = earned.get(&d.id);
-                for p in &d.placements {
-                    let e = days
-                        .entry((day, &p.placement, p.chosen.as_deref().unwrap_or("")))
-                        .or_default();
-                    e.0 += 1;
-                    e.1 += i64::from(value.is_some());
-                    e.2 += value.copied().unwrap_or(0.0);
-                }
-            }
+            let days = crate::decisions::day_rollups(&records, &earned);
             let tx = db.conn.transaction()?;
             {
                 let mut upsert = tx.prepare_cached(

@@ -120,6 +120,22 @@ fn lift_chart(rows: &[Value], view: &str) -> Value {
            "empty": "Not enough data for an interval yet."})
 }
 
+/// A metric's value per variation at the end of each day, as the results stood then; none
+/// for metrics not followed over time, or before a second day.
+fn over_time_chart(over_time: &Value, metric: &str) -> Option<Value> {
+    let days = over_time["days"].as_array()?;
+    let series = over_time["metrics"][metric].as_array()?;
+    if days.len() < 2 {
+        return None;
+    }
+    Some(json!({
+        "kind": "line",
+        "x": days,
+        "yLabel": metric.replace('_', " "),
+        "series": series.iter().map(|s| json!({"label": s["variation"], "values": s["value"]})).collect::<Vec<_>>(),
+    }))
+}
+
 /// Ship, keep running or stop, in words, from the primary metric (conversion).
 fn recommendation(results: &Value) -> (&'static str, String) {
     if results["srm"]["mismatch"] == true {
@@ -510,6 +526,9 @@ pub async fn detail(
                 @let rows = rows.as_array().cloned().unwrap_or_default();
                 section.panel {
                     (chart(&format!("metric-{metric}"), &format!("{} — lift over the control ({view})", metric.replace('_', " ")), &lift_chart(&rows, view)))
+                    @if let Some(spec) = over_time_chart(&results["overTime"], metric) {
+                        (chart(&format!("over-time-{metric}"), &format!("{} — each variation, day by day (cumulative)", metric.replace('_', " ")), &spec))
+                    }
                     table {
                         thead { tr { th { "Variation" } th.num { "Units" } th.num { "Value" } th.num { "Lift" } th.num { "95% interval" } th.num { (if view == "bayesian" { "Chance to win" } else { "p-value" }) } } }
                         tbody { @for r in &rows {

@@ -121,6 +121,52 @@ pub async fn detail(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    detail_page(&state, &console.signed, id, None).await
+}
+
+/// The definition editor's field, as the form posts it.
+#[derive(serde::Deserialize)]
+pub struct DefinitionForm {
+    definition: String,
+}
+
+/// Saves an edited definition (a new version: people on their way keep theirs), or shows
+/// the page again with every problem next to the editor (422).
+pub async fn save_definition(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    change: Change<Admin, DefinitionForm>,
+) -> Result<Response, ApiError> {
+    let draft = change.form.definition;
+    let problems = match serde_json::from_str::<Value>(&draft) {
+        Err(e) => vec![format!("not JSON: {e}")],
+        Ok(v) if v.get("id").is_some_and(|i| i.as_str() != Some(id.as_str())) => {
+            vec![format!("the definition's `id` must stay {id:?}")]
+        }
+        Ok(mut v) => {
+            if let Some(o) = v.as_object_mut() {
+                o.insert("id".into(), json!(id));
+            }
+            match state.blocking(move |e| e.put_journey(v)).await {
+                Ok(_) => {
+                    return Ok(Redirect::to(&format!("/console/journeys/{id}")).into_response());
+                }
+                Err(e) => e.message.split("; ").map(str::to_string).collect(),
+            }
+        }
+    };
+    let mut page = detail_page(&state, &change.signed, id, Some((draft, problems))).await?;
+    *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(page)
+}
+
+/// A journey's page; `draft` is an edited definition refused, with its problems.
+async fn detail_page(
+    state: &AppState,
+    signed: &super::session::Signed,
+    id: String,
+    draft: Option<(String, Vec<String>)>,
+) -> Result<Response, ApiError> {
     let journey = state
         .engine
         .journey(&id, None)
@@ -130,7 +176,7 @@ pub async fn detail(
     let id2 = id.clone();
     let report = state
         .reports
-        .get(&state, &format!("journey-report:{id}"), move |e| {
+        .get(state, &format!("journey-report:{id}"), move |e| {
             e.journey_report(&id2)
                 .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
                 .map_err(|e| e.to_string())
@@ -155,8 +201,12 @@ pub async fn detail(
         {"label": "reached", "values": steps.iter().map(|s| step_counts.get(s["id"].as_str().unwrap_or("")).and_then(|c| c["reached"].as_i64()).unwrap_or(0)).collect::<Vec<_>>()},
         {"label": "sent", "values": steps.iter().map(|s| step_counts.get(s["id"].as_str().unwrap_or("")).and_then(|c| c["sent"].as_i64()).unwrap_or(0)).collect::<Vec<_>>()},
     ]});
-    let signed = &console.signed;
     let paused = journey.status == "paused";
+    let pretty = serde_json::to_string_pretty(&definition).unwrap_or_default();
+    let (editing, problems) = match &draft {
+        Some((text, problems)) => (text.as_str(), problems.as_slice()),
+        None => (pretty.as_str(), &[][..]),
+    };
     let body = html! {
         p { (journey.name) " · version " (journey.version) " · "
             span data-journey-status=(journey.id) { @if paused { span.badge.warn { "paused" } } @else { span.badge.good { "active" } } } }
@@ -189,7 +239,26 @@ pub async fn detail(
                 }
             }
         }
-        details { summary { "Definition (JSON)" } pre { (serde_json::to_string_pretty(&definition).unwrap_or_default()) } }
+        @if signed.role.is_admin() {
+            details #edit open[draft.is_some()] {
+                summary { "Edit the definition (JSON)" }
+                form.panel method="post" action={ "/console/journeys/" (journey.id) "/edit" } {
+                    input type="hidden" name="csrf" value=(signed.csrf);
+                    label for="j-definition" { "Trigger, goal, steps, control group: the definition " code { "PUT /v1/journeys/" (journey.id) } " takes" }
+                    textarea #j-definition name="definition" rows="24" spellcheck="false"
+                        aria-invalid=[(!problems.is_empty()).then_some("true")] aria-describedby="j-definition-error" { (editing) }
+                    @if !problems.is_empty() {
+                        div.field-error id="j-definition-error" role="alert" {
+                            ul { @for p in problems { li { (p) } } }
+                        }
+                    }
+                    p { button type="submit" { "Save as version " (journey.version + 1) } }
+                    p.hint { "People on their way keep the version they entered with; new entries take the new one." }
+                }
+            }
+        } @else {
+            details { summary { "Definition (JSON)" } pre { (pretty) } }
+        }
     };
     Ok(layout::page(
         signed,

@@ -22,6 +22,7 @@ pub const SECTIONS: &[(&str, &str, bool)] = &[
     ("/console/placements", "Placements", false),
     ("/console/experiments", "Experiments", false),
     ("/console/journeys", "Journeys", false),
+    ("/console/templates", "Messages", true),
     ("/console/models", "Models & forecast", false),
     ("/console/privacy", "Privacy", false),
 ];

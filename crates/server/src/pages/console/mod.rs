@@ -19,6 +19,7 @@ mod people;
 mod placements;
 mod privacy;
 mod segments;
+mod templates;
 
 use axum::Router;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -72,6 +73,16 @@ pub fn routes() -> Router<AppState> {
             "/console/journeys/dead/{key}/replay",
             post(journeys::replay),
         )
+        .route(
+            "/console/journeys/{id}/edit",
+            post(journeys::save_definition),
+        )
+        .route("/console/templates", get(templates::list))
+        .route(
+            "/console/templates/{id}",
+            get(templates::edit).post(templates::save),
+        )
+        .route("/console/templates/{id}/preview", post(templates::preview))
         .route("/console/models", get(models::page))
         .route("/console/models/train", post(models::train))
         .route("/console/privacy", get(privacy::page))

@@ -93,9 +93,22 @@ pub async fn page(
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
     let (versions, training) = state.engine.models();
-    let distributions = state
-        .blocking(|e| Ok(e.prediction_distributions(DISTRIBUTION_SAMPLE)))
-        .await?;
+    // A pass over up to 2,000 profiles: computed off the request, like the reports, and
+    // kept a minute per model version.
+    let version = versions.last().map_or(0, |v| v.version);
+    let distributions = state.reports.get(
+        &state,
+        &format!("prediction-distributions:{version}"),
+        |e| {
+            serde_json::to_value(e.prediction_distributions(DISTRIBUTION_SAMPLE))
+                .map_err(|e| e.to_string())
+        },
+    );
+    let computing = matches!(distributions, super::reports::Report::Computing);
+    let distributions: Vec<Value> = match &distributions {
+        super::reports::Report::Ready(v) => v.as_array().cloned().unwrap_or_default(),
+        _ => Vec::new(),
+    };
     let forecast = state.blocking(|e| e.forecast()).await.ok();
     let forecast = forecast.and_then(|f| serde_json::to_value(f).ok());
     let latest = versions.last();
@@ -128,31 +141,37 @@ pub async fn page(
             p.hint { "Each model is scored on held-out time against the simple rule it must beat (the baseline); higher AUC and lift, lower error are better." }
             (evaluation_table(&serde_json::to_value(&v.evaluation).unwrap_or(Value::Null)))
             (evaluation_chart(&serde_json::to_value(&v.evaluation).unwrap_or(Value::Null)))
+            (calibration_charts(&serde_json::to_value(&v.evaluation).unwrap_or(Value::Null)))
         }
         h2 { "How predictions are spread" }
         p.hint { "Over up to " (DISTRIBUTION_SAMPLE) " people with events." }
         div.grid {
             @for d in &distributions {
-                @let width = (d.max - d.min) / d.counts.len() as f64;
-                (chart(&format!("dist-{}", d.name), &format!("{} — {} people, mean {:.3}", d.name.replace('_', " "), d.people, d.mean), &json!({
+                @let name = d["name"].as_str().unwrap_or("");
+                @let counts = d["counts"].as_array().map_or(0, Vec::len).max(1);
+                @let (min, max) = (d["min"].as_f64().unwrap_or(0.0), d["max"].as_f64().unwrap_or(0.0));
+                @let width = (max - min) / counts as f64;
+                (chart(&format!("dist-{name}"), &format!("{} — {} people, mean {:.3}", name.replace('_', " "), d["people"], d["mean"].as_f64().unwrap_or(0.0)), &json!({
                     "kind": "bars",
-                    "x": (0..d.counts.len()).map(|i| format!("{:.2}", d.min + width * i as f64)).collect::<Vec<_>>(),
-                    "series": [{"label": "people", "values": d.counts}],
+                    "x": (0..counts).map(|i| format!("{:.2}", min + width * i as f64)).collect::<Vec<_>>(),
+                    "series": [{"label": "people", "values": d["counts"]}],
                 })))
             }
         }
-        @if distributions.is_empty() { p.muted { "No predictions before the first model version." } }
+        @if computing { p.muted role="status" { "Computing the distributions… the page reloads in a moment." } }
+        @else if distributions.is_empty() { p.muted { "No predictions before the first model version." } }
         h2 { "Forecast: the next 4 weeks per category" }
         @match &forecast {
             Some(f) => { (forecast_charts(f, &backtest)) }
             None => p.muted { "No forecast yet: it is built with a model version that has orders to learn from." }
         }
     };
-    Ok(layout::page(
+    Ok(layout::page_with(
         signed,
         "/console/models",
         "Models & forecast",
         body,
+        computing,
     ))
 }
 
@@ -179,6 +198,40 @@ fn evaluation_chart(evaluation: &Value) -> Markup {
         &json!({"kind": "bars", "x": labels, "series": [
             {"label": "model", "values": model}, {"label": "baseline", "values": baseline, "color": "#9ca3af"}]}),
     )
+}
+
+/// A reliability diagram per probability model: test rows in ten groups of equal size by
+/// predicted probability, each group's mean prediction against the share that happened. A
+/// calibrated model's points lie on the diagonal (drawn as the "predicted" line).
+fn calibration_charts(evaluation: &Value) -> Markup {
+    let models: Vec<(&String, &Vec<Value>)> = evaluation
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, e)| Some((name, e["calibration"].as_array()?)))
+        .filter(|(_, bins)| !bins.is_empty())
+        .collect();
+    html! {
+        @if !models.is_empty() {
+            h3 { "Calibration on the test period" }
+            p.hint { "Test rows in ten equal groups by predicted probability: when the observed share (bars) matches the prediction (line), the probabilities can be read as they are." }
+            div.grid {
+                @for (name, bins) in &models {
+                    @let predicted: Vec<f64> = bins.iter().map(|b| b["mean_predicted"].as_f64().unwrap_or(0.0)).collect();
+                    (chart(&format!("calibration-{name}"), &format!("{}: observed against predicted", name.replace('_', " ")), &json!({
+                        "kind": "bars",
+                        "x": predicted.iter().map(|p| format!("{p:.3}")).collect::<Vec<_>>(),
+                        "xLabel": "mean predicted",
+                        "yLabel": "share",
+                        "series": [
+                            {"label": "observed", "values": bins.iter().map(|b| b["observed_rate"].as_f64().unwrap_or(0.0)).collect::<Vec<_>>()},
+                            {"label": "predicted", "values": predicted, "line": true, "color": "#111827", "dash": [4, 4]},
+                        ],
+                    })))
+                }
+            }
+        }
+    }
 }
 
 fn forecast_charts(f: &Value, backtest: &Value) -> Markup {
