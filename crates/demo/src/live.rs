@@ -417,3 +417,54 @@ pub async fn run(
         revenue_cuped: results["metrics"]["revenue_per_visitor_cuped"].clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn baskets_are_drawn_per_shopper_and_product_from_their_favourites() {
+        let catalog = Catalog::generate(42, 300);
+        let shoppers: Vec<Shopper> = (1..=200u32)
+            .map(|n| {
+                let mut rng = random::stream(42, random::SHOPPERS + u64::from(n));
+                Shopper::generate(n, &catalog, 60.0, &mut rng)
+            })
+            .collect();
+        let visitors: Vec<Visitor> = shoppers
+            .iter()
+            .filter_map(|s| visitor(&catalog, s, 42, [0.5; 3]))
+            .collect();
+        assert!(visitors.len() > 150, "{}", visitors.len());
+        let totals: Vec<u64> = visitors
+            .iter()
+            .map(|v| (lines_json(&v.basket).1 * 100.0) as u64)
+            .collect();
+        let distinct: std::collections::BTreeSet<u64> = totals.iter().copied().collect();
+        assert!(
+            distinct.len() > visitors.len() / 2,
+            "order values vary: {} distinct of {}",
+            distinct.len(),
+            visitors.len()
+        );
+        assert!(totals.iter().all(|&t| t > 0));
+        assert!(visitors.iter().any(|v| v.basket.len() > 1));
+        // Every basket's products are of the shopper's favourite categories.
+        for (v, s) in visitors
+            .iter()
+            .zip(shoppers.iter().filter(|s| !s.devices.is_empty()))
+        {
+            for (id, _, _) in &v.basket {
+                let product = catalog
+                    .products
+                    .iter()
+                    .find(|p| &p.id == id)
+                    .expect("a product");
+                assert!(s.favourites.iter().any(|f| f.leaf == product.leaf));
+            }
+        }
+        // The same seed draws the same baskets.
+        let again = visitor(&catalog, &shoppers[0], 42, [0.5; 3]).expect("a visitor");
+        assert_eq!(again.basket, visitors[0].basket);
+    }
+}
