@@ -58,6 +58,38 @@ fn propensity_warnings(propensities: &[f64]) -> Vec<String> {
     warnings
 }
 
+/// Refuses a log that says it mixes logging policies (Tailor's export names each row's in
+/// its `logging_policy` column): the estimators assume one policy logged every round, and
+/// on a mix they disagree without telling why (a rules-and-bandit log gave IPW and DR
+/// lifts of opposite signs).
+fn one_logging_policy(policies: &std::collections::BTreeMap<String, usize>) -> Result<(), Error> {
+    if policies.len() > 1 {
+        let counts: Vec<String> = policies
+            .iter()
+            .map(|(policy, rounds)| format!("{rounds} {policy}"))
+            .collect();
+        invalid!(
+            "the log mixes logging policies ({} rounds): off-policy estimators assume one; export one policy's decisions (GET /v1/decisions/export?placement=…&policy=bandit, with since/until or modelVersion for one period) and evaluate them apart",
+            counts.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Below this share of the rounds, the effective sample size is reported as a warning.
+const LOW_EFFECTIVE_SHARE: f64 = 0.1;
+
+/// A warning when the importance weights concentrate on a few rounds (small logged
+/// propensities where the target policy puts its mass): the estimate then rests on them.
+fn effective_sample_warning(what: &str, effective: f64, rounds: usize) -> Option<String> {
+    (effective < LOW_EFFECTIVE_SHARE * rounds as f64).then(|| {
+        format!(
+            "{what}: effective sample size {effective:.0} of {rounds} rounds ({:.1}%): the importance weights rest on a few rounds with small logged propensities, so IPW and DR are unreliable here; the target policy is far from the logging one",
+            100.0 * effective / rounds.max(1) as f64
+        )
+    })
+}
+
 /// The reward models' features are dense, one column per item for the policy.
 const MAX_ITEMS: usize = 5_000;
 
@@ -225,6 +257,7 @@ fn read(path: &Path) -> Result<String, Error> {
 pub fn evaluate(args: &OpeOptions) -> Result<OpeReport, Error> {
     let logs_text = read(&args.logs)?;
     let logs = open_bandit::parse_logs(&logs_text).map_err(|e| e.in_file(&args.logs))?;
+    one_logging_policy(&logs.logging_policies)?;
     let mut reference_files = fingerprint(&logs_text) == OBD_RANDOM_LOGS;
     drop(logs_text);
     let target = match &args.target_dist {
@@ -324,6 +357,11 @@ pub fn evaluate(args: &OpeOptions) -> Result<OpeReport, Error> {
     };
     if let Some(estimates) = &target_estimates {
         report.extend(estimates.to_json(target_on_policy_ctr));
+        warnings.extend(effective_sample_warning(
+            "target policy",
+            estimates.effective_sample_size,
+            data.rounds().len(),
+        ));
     }
     if target_estimates.is_some() && reference_files {
         let reference: Map<String, Value> = OBP_QUICKSTART
@@ -339,6 +377,11 @@ pub fn evaluate(args: &OpeOptions) -> Result<OpeReport, Error> {
 
     let policy_estimates = if args.train_policy {
         let estimates = estimate_tailor_policy(&data, &logs, user_features, args)?;
+        warnings.extend(effective_sample_warning(
+            "Tailor's learned policy",
+            estimates.effective_sample_size,
+            data.rounds().len(),
+        ));
         let mut policy_report = estimates.to_json(None);
         policy_report.insert("exploration".into(), json!(args.exploration));
         policy_report.insert("folds".into(), json!(args.folds));
@@ -582,6 +625,27 @@ mod guard_tests {
             mixed[1].contains("more than one logging policy"),
             "{mixed:?}"
         );
+    }
+
+    #[test]
+    fn a_log_of_several_logging_policies_is_refused() {
+        let mut policies = std::collections::BTreeMap::new();
+        assert!(one_logging_policy(&policies).is_ok());
+        policies.insert("bandit".to_string(), 600);
+        assert!(one_logging_policy(&policies).is_ok());
+        policies.insert("rules".to_string(), 100);
+        let error = one_logging_policy(&policies).unwrap_err().to_string();
+        assert!(
+            error.contains("600 bandit, 100 rules") && error.contains("policy=bandit"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_small_effective_sample_is_warned_about() {
+        assert_eq!(effective_sample_warning("target", 500.0, 1_000), None);
+        let warning = effective_sample_warning("target", 42.0, 1_000).expect("a warning");
+        assert!(warning.contains("42 of 1000 rounds (4.2%)"), "{warning}");
     }
 
     #[test]

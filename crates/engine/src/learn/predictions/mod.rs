@@ -27,7 +27,6 @@ use tailor_core::Millis;
 use tailor_core::time::{DAY, format_timestamp};
 use tailor_ml::clv::value::{ClvSettings, discounted_purchases};
 use tailor_ml::clv::{GammaGamma, PurchaseModel};
-use tailor_ml::intent::next_category::blend_rank;
 use tailor_ml::intent::propensity::CalibratedModel;
 use tailor_ml::intent::send_time::{CustomerOpens, SendTime, best_hour, hour_of_week};
 
@@ -190,13 +189,13 @@ impl Models {
                 }
             }
             if engagement.iter().any(|&x| x > 0.0) {
-                let transitions = fit.transitions.scores(&engagement);
-                out.next_categories =
-                    blend_rank(&transitions, &fit.popularity, fit.blend, &engagement)
-                        .into_iter()
-                        .take(3)
-                        .map(|c| self.categories[c as usize].clone())
-                        .collect();
+                out.next_categories = fit
+                    .model
+                    .rank(&engagement)
+                    .into_iter()
+                    .take(3)
+                    .map(|c| self.categories[c as usize].clone())
+                    .collect();
             }
         }
         if let (Some(model), Some(opens)) = (&self.send_time, opens) {

@@ -26,10 +26,8 @@ use serde::Serialize;
 use tailor_core::time::DAY;
 use tailor_core::{Message, MessageType, Millis};
 use tailor_ml::clv::{BgNbd, CustomerSummary, GammaGamma, ModifiedBgNbd, PurchaseModel};
-use tailor_ml::intent::metrics::{
-    auc, calibration, expected_calibration_error, log_loss, recall_at_k,
-};
-use tailor_ml::intent::next_category::{BLENDS, Transitions, blend_rank};
+use tailor_ml::intent::metrics::{auc, calibration, expected_calibration_error, log_loss};
+use tailor_ml::intent::next_category::{ServedModel, Window, fit_and_validate};
 use tailor_ml::intent::propensity::CalibratedModel;
 use tailor_ml::intent::send_time::{self, CustomerOpens, SendTime, SendTimeParams, hour_of_week};
 
@@ -158,8 +156,8 @@ fn on_site(m: &Message) -> bool {
     match m.kind {
         MessageType::Page | MessageType::Screen => true,
         MessageType::Track => {
-            let e = m.event.as_deref().unwrap_or("");
-            !e.starts_with("Email ") && !is_order(m) && e != "Order Refunded"
+            // The profile's own rule for what is browsing (sessions count only those).
+            crate::profile::is_browsing(m.event.as_deref().unwrap_or("")) && !is_order(m)
         }
         _ => false,
     }
@@ -230,8 +228,8 @@ impl Collected {
         let t = m.timestamp;
         match self.watching.get_mut(&person) {
             Some(w) if t > w.last + SESSION_GAP => self.settle(person, false),
-            Some(w) => w.last = w.last.max(t),
-            None => {}
+            Some(w) if on_site(m) => w.last = w.last.max(t),
+            Some(_) | None => {}
         }
         if is_order(m) {
             self.settle(person, true);
@@ -770,19 +768,17 @@ fn dense(engagement: &[(u32, f64)], categories: usize) -> Vec<f64> {
     v
 }
 
-/// The next-category model: transitions blended with popularity.
+/// The next-category model: transitions blended with popularity
+/// (`tailor_ml::intent::next_category::ServedModel`, the model `tailor eval intent` scores).
 pub struct NextCategoryFit {
     /// The (leaf) categories, in the models' order.
     pub categories: Vec<String>,
-    pub transitions: Transitions,
-    /// Share of customers engaged with each category.
-    pub popularity: Vec<f64>,
-    /// Weight of popularity in the blend, chosen on validation.
-    pub blend: f64,
+    pub model: ServedModel,
 }
 
-/// (engagement at a snapshot, categories first engaged before the next snapshot or the end).
-type Window = Vec<(Vec<f64>, Vec<u32>)>;
+/// Pseudo-count pulling a transition toward its base rate (set once, not tuned; the same in
+/// `tailor eval intent`, `NextCategoryParams::default`).
+const TRANSITION_SMOOTHING: f64 = 20.0;
 
 fn fit_next_category(
     collected: &Collected,
@@ -857,66 +853,21 @@ fn fit_next_category(
                 .collect()
         })
         .collect();
-    let fit = |windows: &[Window]| {
-        let transitions = Transitions::fit(
-            windows
-                .iter()
-                .flatten()
-                .map(|(b, a)| (b.as_slice(), a.as_slice())),
-            c,
-            20.0,
-        );
-        let mut popularity = vec![0.0; c];
-        let rows = windows.last().map_or(0, Vec::len).max(1) as f64;
-        for (before, _) in windows.last().into_iter().flatten() {
-            for (i, &x) in before.iter().enumerate() {
-                popularity[i] += f64::from(u8::from(x > 0.0)) / rows;
-            }
-        }
-        (transitions, popularity)
-    };
-    let recall = |model: &(Transitions, Vec<f64>), blend: f64, window: &Window| {
-        let (mut sum, mut scored) = (0.0, 0usize);
-        for (before, actual) in window.iter().filter(|(_, a)| !a.is_empty()) {
-            let ranked = blend_rank(&model.0.scores(before), &model.1, blend, before);
-            sum += recall_at_k(&ranked, actual, 3).unwrap_or(0.0);
-            scored += 1;
-        }
-        (sum / scored.max(1) as f64, scored)
-    };
-    let n = windows.len();
-    // The blend is chosen on the window before the test one, fitted on those before it.
-    let blend = if n >= 3 {
-        let model = fit(&windows[..n - 2]);
-        BLENDS
-            .into_iter()
-            .map(|w| (w, recall(&model, w, &windows[n - 2]).0))
-            .fold((0.0, f64::NEG_INFINITY), |best, (w, r)| {
-                if r > best.1 { (w, r) } else { best }
-            })
-            .0
-    } else {
-        0.0
-    };
-    let tested = fit(&windows[..n - 1]);
-    let (ours, scored) = recall(&tested, blend, &windows[n - 1]);
-    if scored == 0 {
+    // The served model's protocol, shared with `tailor eval intent`.
+    let Some(v) = fit_and_validate(&windows, c, TRANSITION_SMOOTHING) else {
         return Err("no customer engaged with a new category in the last two weeks".into());
-    }
-    let (popular, _) = recall(&tested, 1.0, &windows[n - 1]);
-    let (transitions, popularity) = fit(&windows);
+    };
+    let report = serde_json::json!({
+        "categories": c, "customers_scored": v.scored, "popularity_weight": v.model.blend,
+        "recall_at_3": v.test_recall,
+        "baseline": {"name": "popularity", "recall_at_3": v.popularity_recall},
+    });
     Ok((
         NextCategoryFit {
             categories: leaves,
-            transitions,
-            popularity,
-            blend,
+            model: v.model,
         },
-        serde_json::json!({
-            "categories": c, "customers_scored": scored, "popularity_weight": blend,
-            "recall_at_3": ours,
-            "baseline": {"name": "popularity", "recall_at_3": popular},
-        }),
+        report,
     ))
 }
 
