@@ -7,6 +7,12 @@
 //   const tailor = new Tailor({ host: "https://tailor.example.com", writeKey: "WRITE_KEY", analytics });
 //   await tailor.personalize({ page: "home" });   // fills every [data-tailor-placement]
 //
+// A ranking placement (`rank.listing`) reorders the store's own list instead of filling a
+// slot: mark the list's container `data-tailor-placement="rank.listing" data-tailor-list` and
+// each product element in it `data-product-id`; `personalize` sends those ids in the store's
+// order (`context.productIds`), then moves the elements into the visitor's order and adds
+// each moved product's reason (`.tailor-reason`).
+//
 // Who the visitor is: analytics.js's anonymousId when analytics.js is on the page, else a
 // first-party id of the SDK's own (cookie `tailor_anonymous_id`); a signed-in shopper's
 // userId counts only with the proof the store's backend made for it (`userHash` or
@@ -20,8 +26,11 @@ export const VERSION = '0.1.0';
 /** The placements Tailor defines out of the box, by kind. */
 export const STANDARD_PLACEMENTS = [
   'nav.categories', 'home.hero', 'promo.banner', 'recs.home', 'recs.product', 'recs.cart',
-  'checkout.flow', 'onsite.message',
+  'checkout.flow', 'onsite.message', 'rank.listing',
 ];
+
+/** How many of a ranked list's products an impression reports (a page's worth). */
+const RANKING_IMPRESSION = 24;
 
 const COOKIE = 'tailor_anonymous_id';
 const CONSENT_KEY = 'tailor_consent';
@@ -102,6 +111,12 @@ export class Tailor {
     const slots = [...root.querySelectorAll('[data-tailor-placement]')];
     const ids = [...new Set(slots.map((el) => el.dataset.tailorPlacement))];
     if (ids.length === 0) return null;
+    // The store's own list, in the store's order, for a ranking placement to reorder.
+    const list = slots.find((el) => 'tailorList' in el.dataset);
+    if (list && context.productIds === undefined) {
+      const listed = [...list.querySelectorAll('[data-product-id]')].map((el) => el.dataset.productId);
+      context = { ...context, productIds: [...new Set(listed)] };
+    }
     const reply = await this.decide(ids, context);
     this.render(reply, root);
     return reply;
@@ -114,7 +129,11 @@ export class Tailor {
       const answer = reply.decisions?.[placement];
       if (!answer) continue;
       const ui = this.ui(reply.decisionId, placement);
-      slot.replaceChildren(renderPlacement(answer, ui));
+      if (answer.kind === 'ranking') {
+        renderRanking(slot, answer, ui);
+      } else {
+        slot.replaceChildren(renderPlacement(answer, ui));
+      }
       slot.dataset.tailorKind = answer.kind;
       if (answer.variant) slot.dataset.tailorVariant = answer.variant;
       this.impression(answer, ui);
@@ -137,6 +156,11 @@ export class Tailor {
     } else if (answer.items?.length) {
       this.track('Product List Viewed', {
         ...base, list_id: ui.placement, products: answer.items.map((i, n) => product(i.product, n + 1)),
+      });
+    } else if (answer.ranking?.length) {
+      this.track('Product List Viewed', {
+        ...base, list_id: ui.placement,
+        products: answer.ranking.slice(0, RANKING_IMPRESSION).map((r, n) => ({ product_id: r.id, position: n + 1 })),
       });
     }
   }
@@ -238,6 +262,35 @@ export function renderPlacement(answer, ui) {
   return box;
 }
 
+/**
+ * A ranking's answer applied to the store's own list in `slot`: its `[data-product-id]`
+ * elements are moved into the answer's order (those it does not name stay after them), each
+ * moved product shows its reason (`.tailor-reason`), and the list's "why" popover leads.
+ * Elements are moved, never rebuilt: the store's markup and its handlers stay as they are.
+ */
+export function renderRanking(slot, answer, ui) {
+  const doc = ui.doc;
+  const byId = new Map();
+  for (const node of slot.querySelectorAll('[data-product-id]')) {
+    if (!byId.has(node.dataset.productId)) byId.set(node.dataset.productId, node);
+  }
+  for (const old of [...slot.children].filter((c) => c.classList.contains('tailor-why'))) old.remove();
+  for (const old of slot.querySelectorAll('.tailor-reason')) old.remove();
+  const ordered = [];
+  for (const r of answer.ranking ?? []) {
+    const node = byId.get(r.id);
+    if (!node) continue;
+    byId.delete(r.id);
+    ordered.push(node);
+    node.classList.toggle('tailor-moved', Boolean(r.reason));
+    if (r.reason) node.append(el(doc, 'div', { class: 'tailor-reason' }, r.reason));
+  }
+  const rest = [...byId.values()];
+  const parent = ordered[0]?.parentNode ?? slot;
+  for (const node of [...ordered, ...rest]) parent.append(node);
+  slot.prepend(whyPopover(doc, answer.explanation));
+}
+
 export function renderHero(answer, ui) {
   if (!answer.item) return null;
   return banner(answer.item, ui, 'tailor-hero-banner', 'Shop now →');
@@ -251,6 +304,15 @@ export function renderPromotion(answer, ui) {
 export function renderNavigation(answer, ui) {
   const nav = el(ui.doc, 'nav', { class: 'tailor-nav' });
   for (const c of answer.categories ?? []) nav.append(link(ui.doc, ui.categoryUrl(c), c.name));
+  // "New for you": the leaf categories the visitor is predicted to take up next.
+  const next = answer.newForYou ?? [];
+  if (next.length) {
+    const row = el(ui.doc, 'div', { class: 'tailor-new-for-you' }, 'New for you: ');
+    for (const path of next) {
+      row.append(link(ui.doc, ui.categoryUrl({ path, name: path }), path.split('/').pop()));
+    }
+    nav.append(row);
+  }
   return nav;
 }
 

@@ -15,7 +15,7 @@ if (!base || !adminKey) {
 }
 
 const STANDARD = ['nav.categories', 'home.hero', 'promo.banner', 'recs.home', 'recs.product', 'recs.cart',
-  'checkout.flow', 'onsite.message'];
+  'checkout.flow', 'onsite.message', 'rank.listing'];
 
 const expect = (ok, what) => {
   if (!ok) throw new Error(`expected ${what}`);
@@ -83,6 +83,31 @@ try {
   expect(tracked.some((t) => t.event === 'Product List Viewed' && t.properties.decisionId === firstDecision),
     'the recommendations sent an impression with their decisionId');
 
+  /** Opens the category page at `path` on `tab`: the store's order as the server sent it,
+   *  and the order and reasons after the SDK applied the ranking placement. */
+  const categoryPage = async (tab, path) => {
+    const response = await tab.goto(`${base}${path}`);
+    const html = await response.text();
+    const storeOrder = [...html.matchAll(/data-product-id="([^"]+)"/g)].map((m) => m[1]);
+    await tab.waitForSelector('body[data-tailor-ready]');
+    const shown = await tab.$$eval('[data-tailor-placement="rank.listing"] [data-product-id]', (cards) => cards.map((c) => c.dataset.productId));
+    const why = await tab.$$eval('[data-tailor-placement="rank.listing"] .tailor-reason', (rs) => rs.map((r) => r.textContent));
+    const listWhy = await tab.$eval('[data-tailor-placement="rank.listing"] .tailor-why-popover', (e) => e.textContent).catch(() => '');
+    return { storeOrder, shown, why, listWhy };
+  };
+  const categoryPath = await page.$eval('.tailor-nav a', (a) => a.getAttribute('href'));
+
+  // 1b. On a category page, an anonymous newcomer (a fresh browser) gets the store's order.
+  const newcomer = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  newcomer.on('pageerror', (e) => errors.push(e.message));
+  await newcomer.goto(`${base}/as`);
+  const plain = await categoryPage(newcomer, categoryPath);
+  expect(plain.storeOrder.length >= 5, `the category page ${categoryPath} lists ${plain.storeOrder.length} products`);
+  expect(JSON.stringify(plain.shown) === JSON.stringify(plain.storeOrder), 'a newcomer sees the category in the store\'s order');
+  expect(plain.why.length === 0, `and no product says it moved (${plain.why.slice(0, 2).join('; ')})`);
+  expect(plain.listWhy.includes("store's order"), `the list explains itself: "${plain.listWhy}"`);
+  await newcomer.close();
+
   // 2. Clicking a recommendation tracks it with the decision; viewing it and adding it to
   // the cart send Segment events, and the cart page adapts.
   await page.click('[data-tailor-placement="recs.home"] .tailor-card a');
@@ -130,6 +155,19 @@ try {
   expect(whys.some((w) => w.includes('Because') || w.includes('you')), 'at least one explanation names what drove it');
   await page.locator('[data-tailor-placement="home.hero"] .tailor-why-button').click();
   if (shots) await page.screenshot({ path: `${shots}/shopper.png` });
+  // Their favourite category's page (the first of their navigation) comes in their order.
+  const favourite = await page.$eval('.tailor-nav a', (a) => a.getAttribute('href'));
+  const ranked = await categoryPage(page, favourite);
+  for (const [id, why] of await reasons()) explained.set(id, why);
+  expect(ranked.shown.length === ranked.storeOrder.length && [...ranked.shown].sort().join() === [...ranked.storeOrder].sort().join(),
+    `${favourite}: the same ${ranked.shown.length} products`);
+  expect(JSON.stringify(ranked.shown) !== JSON.stringify(ranked.storeOrder), `${shopper} sees ${favourite} reordered`);
+  const up = ranked.why.filter((w) => w.startsWith('Moved up'));
+  expect(up.length > 0, `moved products say why: "${up[0]}"`);
+  const firstMoved = await page.$eval('[data-tailor-placement="rank.listing"] .card.tailor-moved .tailor-reason', (r) => r.textContent);
+  expect(firstMoved.length > 8, `the first moved product on screen explains itself: "${firstMoved}"`);
+  expect(/moved up for you/.test(ranked.listWhy), `the list explains itself: "${ranked.listWhy}"`);
+  if (shots) await page.screenshot({ path: `${shots}/category.png` });
   await open('/cart');
 
   // 5. The preference center: what Tailor knows, the SDK's consent banner, boxes that show

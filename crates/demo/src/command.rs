@@ -437,15 +437,33 @@ async fn build_store(
             args.live_visits as usize,
         )
         .await?;
-        let conversion = |i: usize| live.results[i]["value"].as_f64().unwrap_or(0.0);
+        let value = |metric: &Value, i: usize| metric[i]["value"].as_f64().unwrap_or(0.0);
+        let lift = |metric: &Value| {
+            let l = &metric[1]["frequentist"];
+            match (l["lift"].as_f64(), l["ci"][0].as_f64(), l["ci"][1].as_f64()) {
+                (Some(lift), Some(low), Some(high)) => format!(
+                    "{:+.0}%, 95% CI {:+.0}% to {:+.0}%",
+                    100.0 * lift,
+                    100.0 * low,
+                    100.0 * high
+                ),
+                _ => "no lift computed".to_string(),
+            }
+        };
         eprintln!(
-            "  live: {} visits, {} orders; experiment {}: conversion {:.1}% held out, {:.1}% personalized ({}) ({:.1} s)",
+            "  live: {} visits, {} orders; experiment {}: conversion {:.1}% held out, {:.1}% personalized ({}), revenue per visitor ${:.2} vs ${:.2} (lift {}; adjusted for revenue before the experiment, CUPED: {}); {} carts left at the checkout, {} ordered on a later visit ({:.1} s)",
             live.visits,
             live.orders,
             live::EXPERIMENT,
-            100.0 * conversion(0),
-            100.0 * conversion(1),
+            100.0 * value(&live.results, 0),
+            100.0 * value(&live.results, 1),
             p_value(live.results[1]["frequentist"]["pValue"].as_f64()),
+            value(&live.revenue, 0),
+            value(&live.revenue, 1),
+            lift(&live.revenue),
+            lift(&live.revenue_cuped),
+            live.abandoned,
+            live.returned,
             live_started.elapsed().as_secs_f64()
         );
     }

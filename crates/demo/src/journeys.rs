@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use super::client::Api;
 use crate::error::Error;
 
-/// The demo's own journey: a cart reminder on the website, at once.
-const ONSITE_CART: &str = "demo-onsite-cart";
+/// The demo's own journey: a cart reminder on the website, at once, with a control group.
+pub const ONSITE_CART: &str = "demo-onsite-cart";
 /// Longest the summary waits for the on-site messages to be delivered.
 const DRAIN: Duration = Duration::from_secs(3);
 
@@ -82,7 +82,14 @@ pub async fn summary(engine: &tailor_engine::Engine, ids: &[String]) -> Value {
         waiting += n("entered").saturating_sub(ended);
         entries.insert(id.clone(), n("entered"));
     }
-    json!({"running": ids.len(), "entries": entries, "waiting": waiting, "messages": messages})
+    // The cart reminder against its control group: the live phase's carts come back and
+    // order in both (`live`), so the report has conversions on each side.
+    let cart = engine.journey_report(ONSITE_CART).ok().map(|r| {
+        json!({"sent": {"people": r.arms.sent.people, "conversions": r.arms.sent.conversions},
+               "control": {"people": r.arms.control.people, "conversions": r.arms.control.conversions}})
+    });
+    json!({"running": ids.len(), "entries": entries, "waiting": waiting, "messages": messages,
+           "cart_reminder": cart})
 }
 
 /// One line for the printed summary.
@@ -107,8 +114,19 @@ pub fn line(s: &Value) -> String {
     } else {
         format!("messages: {}", parts.join("; "))
     };
+    let arm = |a: &Value| format!("{} of {}", a["conversions"], a["people"]);
+    let cart = &s["cart_reminder"];
+    let reminder = if cart["sent"]["people"].as_u64().unwrap_or(0) > 0 {
+        format!(
+            "; {ONSITE_CART} conversions: {} reminded, {} in the control group",
+            arm(&cart["sent"]),
+            arm(&cart["control"])
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{} running, {entries} entries, {} waiting on timers; {messages}; email and push have no provider in the demo (dead letters at /v1/outbox/dead)",
+        "{} running, {entries} entries, {} waiting on timers; {messages}{reminder}; email and push have no provider in the demo (dead letters at /v1/outbox/dead)",
         s["running"], s["waiting"]
     )
 }

@@ -327,5 +327,11 @@ async fn pictures_are_served_at_the_catalogs_urls_and_product_urls_resolve() {
         category.contains("<img src=\"/img/sku-7.svg\""),
         "{category}"
     );
+    // The category's list is the ranking placement's: the SDK reorders it by product id.
+    assert!(
+        category.contains("data-tailor-placement=\"rank.listing\" data-tailor-list")
+            && category.contains("data-product-id=\"sku-7\""),
+        "{category}"
+    );
     engine.shutdown().await.expect("flush");
 }

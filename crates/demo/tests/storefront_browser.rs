@@ -3,7 +3,8 @@
 //! through it with playwright-core. The storefront SDK renders every standard placement with
 //! its reason and a working "why" popover, impressions and clicks carry the decisionId, and
 //! the page adapts: a newcomer's page, a recommendation clicked, add to cart, the adapted
-//! cart page, a shopper's explained page, the consent banner and the preference center (its
+//! cart page, a shopper's explained page, a category page in the store's order for a
+//! newcomer and reordered with reasons for the shopper, the consent banner and the preference center (its
 //! boxes show the stored consent; the consent ledger, read after each save, gains only what
 //! was changed), an order; the catalog's pictures load. Screenshots land in
 //! `target/tmp/storefront/`.
@@ -50,6 +51,7 @@ fn the_storefront_adapts_in_a_real_browser() {
             "product.png",
             "cart.png",
             "shopper.png",
+            "category.png",
             "preferences.png"
         ]
         .iter()
@@ -58,25 +60,28 @@ fn the_storefront_adapts_in_a_real_browser() {
     );
 
     // The demo's live phase ran an experiment on simulated shoppers who respond to what
-    // they are shown: its results are there, with a clean split and a lift.
-    let results: serde_json::Value = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(async {
-            reqwest::Client::new()
-                .get(format!(
-                    "{}/v1/experiments/demo-recs-holdout/results",
-                    demo.base
-                ))
-                .bearer_auth(demo.key("admin_key"))
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
-                .await
-        })
-        .expect("the experiment's results");
+    // they are shown as a store's shoppers do: both arms order at a store's rate, and the
+    // personalized row's lift is a believable one, not a multiple (issue 18: it was +957 %
+    // in revenue per visitor). And the carts left at the checkout come back in the cart
+    // journey's control group too, so its report compares conversions.
+    let get = |path: String| -> serde_json::Value {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(async {
+                reqwest::Client::new()
+                    .get(format!("{}{path}", demo.base))
+                    .bearer_auth(demo.key("admin_key"))
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await
+            })
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    let results = get("/v1/experiments/demo-recs-holdout/results".to_string());
     assert_eq!(
         results["status"], "stopped",
         "the storefront is left personalized"
@@ -84,17 +89,24 @@ fn the_storefront_adapts_in_a_real_browser() {
     assert!(results["units"].as_u64().unwrap() >= 900, "{results}");
     assert_eq!(results["srm"]["mismatch"], false, "{}", results["srm"]);
     let conversion = &results["metrics"]["conversion"];
+    for arm in 0..2 {
+        let rate = conversion[arm]["value"].as_f64().unwrap();
+        assert!(
+            (0.02..0.3).contains(&rate),
+            "a store's conversion rate: {conversion}"
+        );
+    }
+    let lift = conversion[1]["frequentist"]["lift"].as_f64().unwrap();
     assert!(
-        conversion[1]["value"].as_f64().unwrap() > conversion[0]["value"].as_f64().unwrap(),
-        "personalized recommendations convert better: {conversion}"
+        (-0.5..1.0).contains(&lift),
+        "a believable conversion lift: {conversion}"
     );
+    let report = get("/v1/journeys/demo-onsite-cart/report".to_string());
+    let arms = &report["arms"];
     assert!(
-        conversion[1]["frequentist"]["pValue"].as_f64().unwrap() < 0.05
-            && conversion[1]["frequentist"]["ci"][0].as_f64().unwrap() > 0.0,
-        "and significantly so: {conversion}"
-    );
-    assert!(
-        conversion[1]["bayesian"]["chanceToWin"].as_f64().unwrap() > 0.95,
-        "{conversion}"
+        arms["control"]["people"].as_u64().unwrap() > 0
+            && arms["control"]["conversions"].as_f64().unwrap() > 0.0
+            && arms["sent"]["conversions"].as_f64().unwrap() > 0.0,
+        "the cart journey's control group converts too: {report}"
     );
 }

@@ -25,6 +25,13 @@ pub enum EngineError {
     /// tells which rule said no.
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
+    /// The request asks for more work than one request may (a list past its limit): `code`
+    /// names the limit. (A boxed message keeps the error as small as before.)
+    #[error("{message}")]
+    TooMany {
+        code: &'static str,
+        message: Box<str>,
+    },
 }
 
 impl EngineError {

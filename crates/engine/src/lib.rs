@@ -45,7 +45,7 @@ pub use error::EngineError;
 pub use ingest::Receipt;
 pub use ingest::trust::{Origin, UserProof};
 pub use keys::{ConfiguredKeys, GeneratedKeys, KeyOwner, Keys, Scope, SourceInfo, SourceKind};
-pub use measure::decision_export::DecisionExport;
+pub use measure::decision_export::{DecisionExport, DecisionFilter, LoggingPolicy};
 pub use profile::{Profile, ProfileView};
 pub use recs::Recs;
 pub use registry::Registry;
@@ -371,12 +371,12 @@ impl Engine {
         self.parts.settings.policy_summary(placement)
     }
 
-    /// The newest `limit` decisions of `placement` in the Open Bandit Dataset's format.
-    pub fn export_decisions(&self, placement: &str, limit: usize) -> Result<DecisionExport> {
+    /// The decisions `filter` selects, in the Open Bandit Dataset's format.
+    pub fn export_decisions(&self, filter: &DecisionFilter) -> Result<DecisionExport> {
         self.parts
             .settings
-            .require_placement(placement)
-            .and_then(|()| self.parts.measure.export_decisions(placement, limit))
+            .require_placement(&filter.placement)
+            .and_then(|()| self.parts.measure.export_decisions(filter))
     }
 
     // Experiments.

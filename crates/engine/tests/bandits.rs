@@ -117,7 +117,19 @@ async fn a_learning_placement_finds_the_best_offer() {
     );
 
     // The live policy's log in the Open Bandit format, with the clicks joined.
-    let export = kit.export_decisions("promo.banner", 100_000).unwrap();
+    let export = kit
+        .export_decisions(&tailor_engine::DecisionFilter {
+            placement: "promo.banner".into(),
+            during: i64::MIN..i64::MAX,
+            policy: None,
+            model_version: None,
+            limit: 100_000,
+        })
+        .unwrap();
+    assert_eq!(
+        export.policies.get("bandit").copied(),
+        Some(rounds as usize)
+    );
     let csv = &export.csv;
     assert_eq!(csv.lines().count() as u64, rounds + 1, "{}", &csv[..200]);
     assert_eq!(export.items.len(), 3);

@@ -4,7 +4,7 @@
 //! `decide::MAX_RECS_SCORED`, counted (`Answer::scored`), not timed.
 
 use serde_json::{Value, json};
-use tailor_engine::decide::{MAX_NAV_SCORED, MAX_RECS_SCORED};
+use tailor_engine::decide::{MAX_LISTED, MAX_NAV_SCORED, MAX_RANK_SCORED, MAX_RECS_SCORED};
 use tailor_engine::session_model::WORK_BOUND;
 use tailor_testkit::TestEngine;
 
@@ -135,4 +135,34 @@ async fn a_decision_for_a_1000_view_session_on_a_100k_catalog_scores_a_bounded_n
     assert_eq!(scored("home.hero") + scored("promo.banner"), 0);
     let items = out.answers[3].1.items.as_ref().expect("recommendations");
     assert_eq!(items.len(), 8, "a full row");
+
+    // A ranking of the longest list allowed, the heavy visitor's newest views among it.
+    let mut listed: Vec<String> = heavy[990..].iter().map(|p| format!("p-{p}")).collect();
+    listed.extend((0..MAX_LISTED).map(|i| format!("p-{}", i * 17 % PRODUCTS)));
+    listed.sort();
+    listed.dedup();
+    listed.truncate(MAX_LISTED);
+    let mut context = serde_json::Map::new();
+    context.insert("productIds".into(), json!(listed));
+    let out = kit
+        .decide(tailor_engine::DecideInput {
+            anonymous_id: Some("heavy".into()),
+            placements: vec!["rank.listing".into()],
+            context,
+            ..Default::default()
+        })
+        .expect("decide");
+    let ranking = &out.answers[0].1;
+    assert_eq!(ranking.ranking.as_ref().map(Vec::len), Some(listed.len()));
+    assert!(
+        ranking.scored > MAX_LISTED,
+        "the model and co-views counted: {}",
+        ranking.scored
+    );
+    assert!(
+        ranking.scored <= MAX_RANK_SCORED,
+        "ranking scored {} > {MAX_RANK_SCORED}",
+        ranking.scored
+    );
+    const { assert!(MAX_RANK_SCORED < MAX_LISTED + MAX_RECS_SCORED) };
 }

@@ -369,7 +369,7 @@ async fn placements_are_configurable() {
     let mut kit = TestEngine::start().await;
     store(&kit);
     crowd(&kit).await;
-    assert_eq!(kit.placements().len(), 8);
+    assert_eq!(kit.placements().len(), 9);
     let custom = json!([
         {"id": "recs.top3", "kind": "recommendations", "source": "visitor", "limit": 3},
         {"id": "home.hero.vip", "kind": "hero", "condition": {"orders": {"$gte": 5}}}
@@ -395,9 +395,9 @@ async fn placements_are_configurable() {
     );
     // Configuration survives a restart.
     kit.restart().await;
-    assert_eq!(kit.placements().len(), 10);
+    assert_eq!(kit.placements().len(), 11);
     kit.delete_placement("recs.top3").unwrap();
-    assert_eq!(kit.placements().len(), 9);
+    assert_eq!(kit.placements().len(), 10);
 }
 
 /// The first recommendation for a product page, with its reason.

@@ -4,6 +4,8 @@
 //! owns the file formats, the splits and the reports.
 //!
 //! - [`recs`]: next-item recommendations from session clicks (session-rec's protocol).
+//! - [`rank`]: the ranking placement's order of a category's list against popularity and
+//!   catalog order, on the same click files (NDCG@10, MRR).
 //! - [`ope`]: off-policy estimates from logged bandit feedback (Open Bandit format).
 //! - [`intent`]: purchase propensity, next category, send time and forecast on an event log.
 //! - [`clv`]: BG/NBD, Pareto/NBD and Gamma-Gamma on a transaction export.
@@ -14,6 +16,7 @@ pub mod clv;
 mod error;
 pub mod intent;
 pub mod ope;
+pub mod rank;
 pub mod recs;
 
 pub use error::{Error, Invalid, chain};

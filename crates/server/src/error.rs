@@ -107,6 +107,9 @@ impl From<EngineError> for ApiError {
             EngineError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             EngineError::Conflict(why) => ApiError::new(StatusCode::CONFLICT, "conflict", why),
             EngineError::Forbidden { code, message } => ApiError::forbidden_code(code, message),
+            EngineError::TooMany { code, message } => {
+                ApiError::bad_request(code, message.to_string())
+            }
             EngineError::ShuttingDown => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "shutting_down",

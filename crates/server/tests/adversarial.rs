@@ -846,8 +846,8 @@ async fn a_counted_repetition_regex_is_refused_and_long_user_agents_stay_cheap()
         );
     }
     // Decisions with 30 KB user agents: the work is bounded by construction, not by luck.
-    // The input is at most the decide body (32 KB: a longer one is refused before any
-    // work), every pattern is at most 1,000 bytes and 256 KB compiled, matched by a linear-
+    // The input is at most the decide context without a ranking's list (32 KB: a longer one
+    // is refused before any work), every pattern is at most 1,000 bytes and 256 KB compiled, matched by a linear-
     // time engine, and no decision compiles a pattern: they were compiled when saved.
     let (status, r) = s
         .post_to("/v1/decide")

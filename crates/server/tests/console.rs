@@ -326,6 +326,53 @@ async fn invalid_changes_are_answered_next_to_their_field() {
         .await;
     assert_eq!(bad.status, 422);
     assert!(bad.text.contains(r#"id="condition-error""#), "{}", bad.text);
+    // A ranking placement's merchandising rules: refused next to their field when invalid,
+    // saved (and shown again) when valid.
+    let page = admin.get(&app, "/console/placements/rank.listing").await;
+    assert!(page.text.contains(r#"name="rules""#), "{}", page.text);
+    let bad = admin
+        .post(
+            &app,
+            "/console/placements/rank.listing",
+            &[
+                ("rules", r#"{"boost": [{"weight": 2}]}"#),
+                ("policy", "rules"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.text.contains(r#"id="rules-error""#), "{}", bad.text);
+    let saved = admin
+        .post(
+            &app,
+            "/console/placements/rank.listing",
+            &[
+                (
+                    "rules",
+                    r#"{"pin": ["sku-2"], "bury": [{"brand": "Fleet"}]}"#,
+                ),
+                ("limit", "24"),
+                ("policy", "rules"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.text);
+    let placement = app
+        .kit
+        .engine()
+        .placements()
+        .into_iter()
+        .find(|p| p.id == "rank.listing")
+        .expect("rank.listing");
+    let rules = placement.rules.expect("rules saved");
+    assert_eq!(rules.pin, ["sku-2"]);
+    assert_eq!(rules.bury[0].brand.as_deref(), Some("Fleet"));
+    let page = admin.get(&app, "/console/placements/rank.listing").await;
+    assert!(
+        page.text.contains("sku-2"),
+        "the saved rules are shown: {}",
+        page.text
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -41,14 +41,14 @@ async fn placements_are_listed_with_the_write_key() {
     let s = TestApp::start().await;
     let (status, list) = s.get("/v1/placements").bearer(WRITE_KEY).send().await;
     assert_eq!(status, 200);
-    assert_eq!(list["placements"].as_array().unwrap().len(), 8);
+    assert_eq!(list["placements"].as_array().unwrap().len(), 9);
     let custom = json!([
         {"id": "recs.top3", "kind": "recommendations", "source": "visitor", "limit": 3},
         {"id": "home.hero.vip", "kind": "hero", "condition": {"orders": {"$gte": 5}}}
     ]);
     assert_eq!(s.admin_put("/v1/placements", &custom).await.0, 200);
     let (_, list) = s.admin_get("/v1/placements").await;
-    assert_eq!(list["placements"].as_array().unwrap().len(), 10);
+    assert_eq!(list["placements"].as_array().unwrap().len(), 11);
     assert_eq!(s.admin_delete("/v1/placements/recs.top3").await.0, 200);
 }
 
@@ -93,6 +93,19 @@ async fn bad_decide_input_gets_clear_errors() {
             "invalid_request",
             "anonymousId",
         ),
+        (
+            json!({"anonymousId": "a", "placements": ["rank.listing"],
+                "context": {"productIds": (0..5_001).map(|i| format!("p-{i}")).collect::<Vec<_>>()}}),
+            400,
+            "too_many_products",
+            "at most 5000",
+        ),
+        (
+            json!({"anonymousId": "a", "placements": ["rank.listing"], "context": {"productIds": "p-1"}}),
+            400,
+            "invalid_request",
+            "productIds",
+        ),
     ];
     for (body, status, code, needle) in cases {
         let (got, reply) = decide(&s, body.clone()).await;
@@ -119,6 +132,24 @@ async fn bad_decide_input_gets_clear_errors() {
         .send()
         .await;
     assert_eq!(status, 401);
+    // The longest list allowed, with 40-byte ids, fits the body limit…
+    let listed: Vec<String> = (0..5_000).map(|i| format!("{i:0>40}")).collect();
+    let (status, d) = decide(&s, json!({"anonymousId": "a", "placements": ["rank.listing"], "context": {"productIds": listed}})).await;
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(
+        d["decisions"]["rank.listing"]["ranking"]
+            .as_array()
+            .map(Vec::len),
+        Some(5_000)
+    );
+    // …and a body past it is refused before parsing.
+    let listed: Vec<String> = (0..5_000).map(|i| format!("{i:0>60}")).collect();
+    let (status, err) = decide(&s, json!({"anonymousId": "a", "placements": ["rank.listing"], "context": {"productIds": listed}})).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (413, Some("payload_too_large")),
+        "{err}"
+    );
     // An unknown product in context falls back to popular products, and says so.
     let (status, d) = decide(&s, json!({"anonymousId": "a", "placements": ["recs.product"], "context": {"productId": "ghost"}})).await;
     assert_eq!(status, 200);

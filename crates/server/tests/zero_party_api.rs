@@ -47,6 +47,16 @@ async fn declared_preferences_outweigh_inferred_ones() {
             .any(|i| i["reason"] == "Because you told us you like Beauty/Makeup"),
         "{items:?}"
     );
+    // The head follows the declaration: of the first 4 products at least 80 % (so all 4,
+    // as the catalog has 6 makeup products in range) are from the declared category.
+    let declared_in_head = items[..4]
+        .iter()
+        .filter(|i| i["product"]["category"].to_string().contains("Makeup"))
+        .count();
+    assert!(
+        declared_in_head as f64 >= 0.8 * 4.0,
+        "{declared_in_head} of the first 4 are makeup: {items:?}"
+    );
     // Declared channels are consent.
     let (_, consent) = s.admin_get("/v1/consent/zoe").await;
     assert_eq!(consent["purposes"]["email"]["allowed"], true, "{consent}");

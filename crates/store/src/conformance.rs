@@ -826,13 +826,26 @@ fn recent_decisions_are_the_newest_oldest_first(s: &dyn Store) {
     };
     s.log_rewards(&[reward("d3", 2), reward("d3", 1), reward("gone", 3)])
         .unwrap();
-    let recent = s.recent_decisions(2).unwrap();
+    let all = Millis::MIN..Millis::MAX;
+    let recent = s.recent_decisions(all.clone(), 2).unwrap();
     let ids: Vec<&str> = recent.iter().map(|(d, _)| d.id.as_str()).collect();
     assert_eq!(ids, ["d2", "d3"]);
     assert!(recent[0].1.is_empty());
     let seqs: Vec<i64> = recent[1].1.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, [1, 2], "rewards in log order");
-    assert_eq!(s.recent_decisions(usize::MAX).unwrap().len(), 3);
+    assert_eq!(s.recent_decisions(all, usize::MAX).unwrap().len(), 3);
+    // A time range: from (inclusive) to (exclusive), the newest within it.
+    let ids = |during, limit| -> Vec<String> {
+        s.recent_decisions(during, limit)
+            .unwrap()
+            .into_iter()
+            .map(|(d, _)| d.id)
+            .collect()
+    };
+    assert_eq!(ids(10..30, 10), ["d1", "d2"]);
+    assert_eq!(ids(10..30, 1), ["d2"]);
+    assert_eq!(ids(20..31, 10), ["d2", "d3"]);
+    assert!(ids(31..100, 10).is_empty());
 }
 
 fn statuses_round_trip(s: &dyn Store) {

@@ -278,9 +278,14 @@ pub trait DecisionLog {
     fn decision(&self, id: &str) -> Result<Option<(DecisionRecord, Vec<Reward>)>>;
     /// How many times each item was shown, over the whole decision log.
     fn shown_counts(&self) -> Result<Vec<(String, u64)>>;
-    /// The `limit` decisions logged last with the rewards joined to them, oldest first (for
-    /// off-policy evaluation of the live policy).
-    fn recent_decisions(&self, limit: usize) -> Result<Vec<(DecisionRecord, Vec<Reward>)>>;
+    /// The `limit` decisions logged last among those made within `during` (their `at`), with
+    /// the rewards joined to them, oldest first (for off-policy evaluation of the live policy:
+    /// one policy's period, `..` for all).
+    fn recent_decisions(
+        &self,
+        during: std::ops::Range<Millis>,
+        limit: usize,
+    ) -> Result<Vec<(DecisionRecord, Vec<Reward>)>>;
     /// The decisions shown to any of `ids` (userIds or anonymousIds), oldest first. Any
     /// number of ids.
     fn decisions_of(&self, ids: &[String], limit: usize) -> Result<Vec<DecisionRecord>>;

@@ -503,11 +503,19 @@ impl DecisionLog for MemoryStore {
             .collect())
     }
 
-    fn recent_decisions(&self, limit: usize) -> Result<Vec<(DecisionRecord, Vec<Reward>)>> {
+    fn recent_decisions(
+        &self,
+        during: std::ops::Range<Millis>,
+        limit: usize,
+    ) -> Result<Vec<(DecisionRecord, Vec<Reward>)>> {
         let s = self.state.lock();
-        let newest_first = sorted_by_key(s.decisions.values().collect(), |(logged, _)| {
-            std::cmp::Reverse(*logged)
-        });
+        let newest_first = sorted_by_key(
+            s.decisions
+                .values()
+                .filter(|(_, d)| during.contains(&d.at))
+                .collect(),
+            |(logged, _)| std::cmp::Reverse(*logged),
+        );
         let mut out: Vec<_> = first(
             newest_first
                 .into_iter()

@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use tailor_eval::{clv, intent, ope, recs};
+use tailor_eval::{clv, intent, ope, rank, recs};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -18,6 +18,9 @@ enum EvalCommand {
     /// Next-item recommendations from session clicks: Tailor against popularity, sequential
     /// rules and V-SKNN (session-rec's parameters), scored with session-rec's protocol.
     Recs(RecsArgs),
+    /// The ranking placement offline: each test session's next click ranked within its
+    /// category's list by Tailor's order, popularity and catalog order (NDCG@10, MRR).
+    Rank(RankArgs),
     /// Off-policy evaluation: a target policy's CTR estimated from another policy's logs
     /// (IPW, SNIPW, DM, DR), and Tailor's own policy learned from them (Open Bandit format).
     Ope(OpeArgs),
@@ -43,6 +46,22 @@ struct RecsArgs {
     /// train on the rest (how Tailor's parameters were chosen).
     #[arg(long, conflicts_with = "test")]
     holdout_days: Option<f64>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct RankArgs {
+    /// Training clicks: tab-separated `SessionId ItemId Time` after a header line.
+    #[arg(long)]
+    train: PathBuf,
+    /// Test clicks, same format; each session's every next click is one case.
+    #[arg(long)]
+    test: PathBuf,
+    /// Only the first N test sessions (after dropping items unseen in training).
+    #[arg(long)]
+    sessions: Option<usize>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -121,6 +140,10 @@ struct ClvArgs {
     /// Write every customer's predictions to this CSV file.
     #[arg(long)]
     predictions: Option<PathBuf>,
+    /// A Python with `lifetimes` 0.11.3: fits its BG/NBD and MBG/NBD on the same split in the
+    /// same run and prints its numbers beside Tailor's.
+    #[arg(long, requires = "transactions")]
+    lifetimes: Option<PathBuf>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -133,6 +156,14 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 train: args.train,
                 test: args.test,
                 holdout_days: args.holdout_days,
+            })?;
+            print(args.json, &report.to_json(), &report.table())
+        }
+        EvalCommand::Rank(args) => {
+            let report = rank::evaluate(&rank::RankOptions {
+                train: args.train,
+                test: args.test,
+                sessions: args.sessions,
             })?;
             print(args.json, &report.to_json(), &report.table())
         }
@@ -166,6 +197,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 calibration_end: args.calibration_end,
                 holdout_end: args.holdout_end,
                 predictions: args.predictions,
+                lifetimes: args.lifetimes,
             })?;
             print(args.json, &report.to_json(), &report.table())
         }

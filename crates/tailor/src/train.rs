@@ -261,16 +261,22 @@ pub fn report(v: &Value) -> String {
             out += &format!("  hold-out not scored: {why}\n");
         } else if !h.is_null() {
             out += &format!(
-                "  next {} weeks, {} customers: actual {} orders; BG/NBD {} (MAE {}); past repeat rate {} (MAE {})\n",
+                "  next {} weeks, {} customers: actual {} orders; BG/NBD {} (MAE {}); MBG/NBD {} (MAE {}); past repeat rate {} (MAE {})\n",
                 h["weeks"],
                 h["customers"],
                 num(&h["actual_total"], 0),
                 num(&h["predicted_total"], 1),
                 num(&h["mae"], 3),
+                num(&h["mbgnbd"]["predicted_total"], 1),
+                num(&h["mbgnbd"]["mae"], 3),
                 num(&h["baseline"]["predicted_total"], 1),
                 num(&h["baseline"]["mae"], 3),
             );
         }
+        out += &format!(
+            "  serving {} (the lower hold-out error)\n",
+            clv["model"].as_str().unwrap_or("-")
+        );
         out += "\n";
     }
     let nc = &e["next_categories"];

@@ -78,7 +78,7 @@ async fn catalog_and_placements_survive_kill_9() {
         1000
     );
     let (_, list) = s.admin_get("/v1/placements").await;
-    assert_eq!(list["placements"].as_array().unwrap().len(), 10);
+    assert_eq!(list["placements"].as_array().unwrap().len(), 11);
     let (status, _) = s
         .raw(
             s.http

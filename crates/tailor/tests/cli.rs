@@ -196,6 +196,123 @@ async fn eval_ope_reads_a_live_placements_log() {
         (logged_ctr - clicks as f64 / rounds as f64).abs() < 1e-9,
         "{ope}"
     );
+    assert!(
+        csv.lines()
+            .skip(1)
+            .all(|l| l.split(',').nth(5) == Some("bandit")),
+        "every row names its logging policy: {}",
+        &csv[..200]
+    );
+
+    // The policy is switched off: the rules answer from now on (propensity 1), and the
+    // placement's log mixes two logging policies.
+    kit.load_placements(json!({"id": "promo.banner", "kind": "promotion"}))
+        .unwrap();
+    let rules_rounds = 100u64;
+    for i in 0..rules_rounds {
+        kit.decide_json(json!({"anonymousId": format!("r-{i}"), "placements": ["promo.banner"]}));
+    }
+    kit.settle().await;
+    let export = |query: &str| {
+        let s = &s;
+        let path = format!("/v1/decisions/export?placement=promo.banner{query}");
+        async move {
+            s.request(axum::http::Method::GET, &path)
+                .bearer(ADMIN_KEY)
+                .reply()
+                .await
+        }
+    };
+    let mixed = export("").await;
+    assert_eq!(mixed.status, 200);
+    let policies: Value =
+        serde_json::from_str(mixed.headers["x-tailor-logging-policies"].to_str().unwrap()).unwrap();
+    assert_eq!(policies, json!({"bandit": rounds, "rules": rules_rounds}));
+    std::fs::write(&logs, &mixed.text).unwrap();
+    // Estimators given the whole log would mix two policies: refused, saying how to split.
+    let out = tailor(vec![
+        "eval".into(),
+        "ope".into(),
+        "--logs".into(),
+        logs.display().to_string(),
+        "--train-policy".into(),
+    ])
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a mixed log was evaluated: {stderr}");
+    assert!(
+        stderr.contains("mixes logging policies") && stderr.contains(&format!("{rounds} bandit")),
+        "{stderr}"
+    );
+    // One policy's decisions: the bandit's alone, or the rules' alone.
+    let bandit = export("&policy=bandit").await;
+    assert_eq!(bandit.status, 200);
+    assert_eq!(bandit.text.lines().count() as u64, rounds + 1);
+    assert_eq!(
+        bandit.text, csv,
+        "the bandit's rows are the ones exported before"
+    );
+    let rules = export("&policy=rules").await;
+    assert_eq!(rules.text.lines().count() as u64, rules_rounds + 1);
+    assert!(
+        rules
+            .text
+            .lines()
+            .skip(1)
+            .all(|l| l.split(',').nth(4) == Some("1")),
+        "rule decisions log propensity 1"
+    );
+    // A time range: the decisions so far are all before a time in the future, none after.
+    let r = export("&until=2100-01-01").await;
+    assert_eq!(r.text.lines().count() as u64, rounds + rules_rounds + 1);
+    let r = export("&since=2100-01-01T00:00:00Z").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text.lines().count(), 1, "only the header: {}", r.text);
+    let versions: Value =
+        serde_json::from_str(mixed.headers["x-tailor-model-versions"].to_str().unwrap()).unwrap();
+    let version = versions
+        .as_object()
+        .and_then(|v| v.keys().next().cloned())
+        .expect("a model version");
+    let r = export(&format!("&modelVersion={version}")).await;
+    assert_eq!(r.text.lines().count() as u64, rounds + rules_rounds + 1);
+    let r = export("&modelVersion=no-such-version").await;
+    assert_eq!(r.text.lines().count(), 1);
+    // A bad filter is a 400 naming every problem.
+    for (query, needle) in [
+        ("&policy=thompson", "not a logging policy"),
+        ("&since=yesterday", "`since` \"yesterday\" is not a time"),
+        (
+            "&since=2026-05-02&until=2026-05-01",
+            "`since` must be before `until`",
+        ),
+        ("&limit=0", "`limit` must be at least 1"),
+        ("&modelVersion=", "`modelVersion` is empty"),
+    ] {
+        let r = export(query).await;
+        assert_eq!(r.status, 400, "{query}: {}", r.text);
+        let body: Value = serde_json::from_str(&r.text).unwrap();
+        assert_eq!(body["error"]["code"], "invalid_request", "{query}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{query}: {message}");
+    }
+    let r = s
+        .request(
+            axum::http::Method::GET,
+            "/v1/decisions/export?policy=thompson&until=soon",
+        )
+        .bearer(ADMIN_KEY)
+        .reply()
+        .await;
+    let body: Value = serde_json::from_str(&r.text).unwrap();
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        r.status == 400
+            && message.contains("placement")
+            && message.contains("policy")
+            && message.contains("until"),
+        "every problem at once: {message}"
+    );
     s.stop().await;
 }
 

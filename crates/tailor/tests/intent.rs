@@ -416,6 +416,24 @@ async fn models_train_beat_their_baselines_and_serve_predictions() {
         export["predictions"]
     );
 
+    // The navigation placement carries the next categories as "new for you".
+    let (status, answer) = s
+        .post(
+            "/v1/decide",
+            &json!({"userId": user, "placements": ["nav.categories"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let nav = &answer["decisions"]["nav.categories"];
+    if p["next_categories"]
+        .as_array()
+        .is_some_and(|c| !c.is_empty())
+    {
+        assert_eq!(nav["newForYou"], p["next_categories"], "{nav}");
+    } else {
+        assert!(nav["newForYou"].is_null(), "{nav}");
+    }
+
     // Targeting conditions read predictions: an offer for everyone the model scored beats
     // the demo's own, and says why.
     let (status, body) = s

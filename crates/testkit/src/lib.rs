@@ -42,6 +42,7 @@ pub use clock::TestClock;
 #[cfg(feature = "harness")]
 pub use engine::{
     ADMIN_KEY, ANALYST_KEY, Builder, IDENTITY_SECRET, SERVER_KEY, TestEngine, WRITE_KEY,
+    decide_reply,
 };
 #[cfg(feature = "harness")]
 pub use messages::{alias, batch, group, identify, page, screen, track};

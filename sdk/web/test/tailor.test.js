@@ -14,13 +14,14 @@ function reply() {
     decisionId: 'd-1',
     personalized: true,
     decisions: {
-      'nav.categories': { kind: 'navigation', categories: [{ name: 'Shoes', path: 'Shoes', children: [] }, { name: XSS, path: 'A B/C', children: [] }], explanation: 'Categories you browse most come first' },
+      'nav.categories': { kind: 'navigation', categories: [{ name: 'Shoes', path: 'Shoes', children: [] }, { name: XSS, path: 'A B/C', children: [] }], newForYou: ['Bags/Totes'], explanation: 'Categories you browse most come first' },
       'home.hero': { kind: 'hero', item: { id: 'hero-1', kind: 'banner', title: `Spring ${XSS}`, body: 'New in', link_url: 'javascript:alert(3)' }, explanation: 'Because you like Shoes' },
       'promo.banner': { kind: 'promotion', item: { id: 'promo-1', kind: 'promotion', title: '10% off', link_url: '/cart' }, explanation: 'You left 1 item(s) in your cart' },
       'recs.home': { kind: 'recommendations', items: [{ product: product('p1', `Runner ${XSS}`), score: 1, reason: 'Popular in Shoes' }, { product: product('p2', 'Trail'), score: 0.5, reason: XSS }], explanation: 'Picked from what you viewed' },
       'recs.product': { kind: 'recommendations', items: [], explanation: 'Nothing yet' },
       'recs.cart': { kind: 'recommendations', items: [{ product: product('p3', 'Socks'), score: 1, reason: 'Goes with your cart' }], explanation: 'Goes with your cart' },
       'checkout.flow': { kind: 'checkout', variant: 'express', explanation: 'Express checkout, since you ordered before' },
+      'rank.listing': { kind: 'ranking', ranking: [], explanation: 'No products to rank' },
       'onsite.message': { kind: 'message', message: { key: 'm1', title: 'Welcome back', body: XSS, products: ['p1'], decisionId: 'd-mail' }, explanation: 'A message from the journey "win-back"' },
     },
   };
@@ -119,7 +120,9 @@ test('every standard placement renders, escaped, with its reason', async () => {
   assert.equal(hero.querySelector('a').getAttribute('href'), '#');
   assert.equal(hero.querySelector('h2').textContent, `Spring ${XSS}`);
   const nav = [...document.querySelectorAll('.tailor-nav a')].map((a) => a.getAttribute('href'));
-  assert.deepEqual(nav, ['/c/Shoes', '/c/A%20B/C']);
+  assert.deepEqual(nav, ['/c/Shoes', '/c/A%20B/C', '/c/Bags/Totes']);
+  const next = document.querySelector('.tailor-nav .tailor-new-for-you');
+  assert.equal(next.textContent, 'New for you: Totes');
   const cards = document.querySelectorAll('[data-tailor-placement="recs.home"] .tailor-card');
   assert.equal(cards.length, 2);
   assert.equal(cards[0].querySelector('a').getAttribute('href'), '/products/p1');
@@ -130,6 +133,59 @@ test('every standard placement renders, escaped, with its reason', async () => {
   assert.ok(checkout.textContent.includes('Checkout: express'));
   const message = document.querySelector('.tailor-message');
   assert.ok(message.textContent.startsWith('Welcome back'));
+});
+
+test("a ranking reorders the store's own list, with a reason per moved product", async () => {
+  const cards = ['p1', 'p2', 'p3', 'p4'].map((id) =>
+    `<div class="card" data-product-id="${id}"><a href="/p/${id}">${id}</a><div class="reason">store note</div></div>`).join('');
+  const page = `<!doctype html><html><body><div class="grid" data-tailor-placement="rank.listing" data-tailor-list>${cards}</div></body></html>`;
+  const answer = (ranking, explanation) => ({
+    decisionId: 'd-9', personalized: true,
+    decisions: { 'rank.listing': { kind: 'ranking', ranking, explanation, propensity: 1 } },
+  });
+  const run = async (reply) => {
+    const { document } = parseHTML(page);
+    const sent = [];
+    const fetch = async (url, init) => {
+      sent.push({ url, body: JSON.parse(init.body) });
+      return { ok: true, status: 200, json: async () => (url.endsWith('/v1/decide') ? reply : { success: true }) };
+    };
+    const tailor = new Tailor({ writeKey: 'wk', document, fetch, analytics: null });
+    await tailor.personalize({ page: 'category' });
+    await new Promise((r) => setTimeout(r, 10));
+    const order = [...document.querySelectorAll('[data-product-id]')].map((n) => n.dataset.productId);
+    return { document, sent, order };
+  };
+
+  const moved = answer([
+    { id: 'p3', was: 3, reason: `Moved up: you've been browsing ${XSS}` },
+    { id: 'p1', was: 1 }, { id: 'p4' }, { id: 'p2', was: 2, reason: 'Moved down: out of stock' },
+  ], '1 moved up for you');
+  const { document, sent, order } = await run(moved);
+  // The store's list went out in the store's order, with the page's own context.
+  assert.deepEqual(sent[0].body.context, { page: 'category', productIds: ['p1', 'p2', 'p3', 'p4'] });
+  assert.deepEqual(order, ['p3', 'p1', 'p4', 'p2']);
+  const reason = (id) => document.querySelector(`[data-product-id="${id}"] .tailor-reason`)?.textContent;
+  assert.equal(reason('p3'), `Moved up: you've been browsing ${XSS}`, 'text, never markup');
+  assert.equal(reason('p2'), 'Moved down: out of stock');
+  assert.equal(reason('p1'), undefined, 'a product that only made room says nothing');
+  assert.equal(document.querySelectorAll('script, img').length, 0);
+  assert.ok(document.querySelector('[data-product-id="p3"]').classList.contains('tailor-moved'));
+  // The store's own markup (links, notes) moved with its products, untouched.
+  assert.equal(document.querySelector('[data-product-id="p3"] a').getAttribute('href'), '/p/p3');
+  assert.equal(document.querySelectorAll('.reason').length, 4);
+  const slot = document.querySelector('[data-tailor-placement="rank.listing"]');
+  assert.equal(slot.firstChild.querySelector('.tailor-why-popover').textContent, '1 moved up for you');
+  assert.equal(slot.dataset.tailorKind, 'ranking');
+  // The impression: the head of the new order, with the decision.
+  const list = sent.map((s) => s.body).find((b) => b.event === 'Product List Viewed');
+  assert.equal(list.properties.decisionId, 'd-9');
+  assert.deepEqual(list.properties.products.map((p) => p.product_id), ['p3', 'p1', 'p4', 'p2']);
+
+  // A new visitor's answer is the store's order: nothing moves, nothing is explained per product.
+  const same = await run(answer(['p1', 'p2', 'p3', 'p4'].map((id) => ({ id })), "The store's order"));
+  assert.deepEqual(same.order, ['p1', 'p2', 'p3', 'p4']);
+  assert.equal(same.document.querySelectorAll('.tailor-reason').length, 0);
 });
 
 test("the catalog's pictures render for banners and products, only from http(s) URLs and paths", async () => {

@@ -150,6 +150,7 @@ header .tailor-why-button{color:#cbd5e1}
 .tailor-promo-banner{background:#fef3c7;border:1px solid #f59e0b;border-radius:8px;padding:.7rem 1rem;margin:.8rem 0 .2rem}
 .tailor-promo-banner h2{font-size:1rem;display:inline;margin-right:.5rem}.tailor-promo-banner p{display:inline;margin-right:.5rem}
 .tailor-recs,.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(180px,1fr));gap:.8rem}
+.grid.listing>.card:nth-of-type(n+49){display:none}.grid>.tailor-why{grid-column:1/-1}.card.tailor-moved{border-color:#a5b4fc}
 .tailor-card,.card{background:#fff;border:1px solid #e5e7eb;border-radius:10px;padding:.8rem}.tailor-card h3,.card h3{font-size:.95rem;margin:.2rem 0}
 .tailor-price,.card .price{font-weight:600}.tailor-reason,.card .reason{font-size:.75rem;color:#6b7280}
 .tailor-message{background:#ecfdf5;border:1px solid #10b981;border-radius:8px;padding:.7rem 1rem}

@@ -30,13 +30,16 @@ fn picture(p: &tailor_core::Product) -> Markup {
     }
 }
 
-/// A catalog product (a category's list): clicks are tracked, with no decision behind them.
+/// A catalog product of a category's list: the ranking placement reorders these (by
+/// `data-product-id`) and adds a reason to the moved ones; a click carries the page's
+/// decision.
 fn product_card(p: &tailor_core::Product) -> Markup {
     let href = format!("/p/{}", path(&p.id));
-    let props = json!({"product_id": p.id, "name": p.name, "category": p.category_path(), "price": p.price});
+    let props = json!({"product_id": p.id, "name": p.name, "category": p.category_path(), "price": p.price,
+        "placement": "rank.listing"});
     html! {
-        div.card {
-            a href=(href) data-track="Product Clicked" data-href=(href) data-props=(props.to_string()) {
+        div.card data-product-id=(p.id) {
+            a href=(href) data-track="Product Clicked" data-with-decision data-href=(href) data-props=(props.to_string()) {
                 (picture(p))
                 h3 { (p.name) }
             }
@@ -74,13 +77,17 @@ pub(super) async fn category(
 ) -> Response {
     let visitor = Visitor::of(&headers);
     let category = resolve_category(&store, &wanted).unwrap_or(wanted);
-    let products = store.engine.products(Some(&category));
+    // The store's own order: the catalog's, in-stock products first. The ranking placement
+    // reorders it for the visitor in the browser; the style shows the first 48.
+    let mut products = store.engine.products(Some(&category));
+    products.sort_by_key(|p| !p.in_stock());
+    products.truncate(tailor_engine::decide::MAX_LISTED);
     let body = html! {
         (slot("promo.banner"))
         h1 { (category) }
         p { (products.len()) " products" }
-        div.grid {
-            @for p in products.iter().take(48) {
+        div.grid.listing data-tailor-placement="rank.listing" data-tailor-list {
+            @for p in &products {
                 (product_card(p))
             }
         }

@@ -132,6 +132,7 @@ impl Decider {
         }
         let product = input.context.get("productId").and_then(Value::as_str);
         let cart = cart_of(&input.context);
+        let listed = listed_of(&input.context)?;
         // Predictions cost ~15 µs per decision: computed only when a condition of these
         // placements, their content or an experiment on them reads them.
         let models = self
@@ -148,6 +149,7 @@ impl Decider {
             models: models.as_deref(),
             onsite: log.then_some(&*self.inbox),
             discreet: !proven,
+            listed: &listed,
         };
         let mut exposures = Vec::new();
         let policy = self.consent.policy();
@@ -271,6 +273,9 @@ impl Decider {
         self.live.with_catalog(|catalog| {
             placements.iter().any(|p| {
                 catalog.reads_predictions(&p.id)
+                    // Navigation shows the next categories ("new for you"); ranking moves
+                    // their products up.
+                    || matches!(p.kind, super::PlacementKind::Navigation | super::PlacementKind::Ranking)
                     || reads(&p.condition)
                     || p.variants.iter().any(|v| reads(&v.condition))
                     || self.experiments.reads_predictions(&p.id, now)
@@ -296,6 +301,46 @@ fn cart_of(context: &Map<String, Value>) -> Vec<String> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// The store's list a ranking placement orders: `context.productIds`, an array of product
+/// ids (duplicates after the first dropped), at most [`super::MAX_LISTED`].
+fn listed_of(context: &Map<String, Value>) -> Result<Vec<String>, EngineError> {
+    let ids = match context.get("productIds") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(ids)) => ids,
+        Some(_) => {
+            return Err(ValidationError::one(
+                "`context.productIds` must be an array of product ids, e.g. [\"p-1\", \"p-2\"]",
+            )
+            .into());
+        }
+    };
+    if ids.len() > super::MAX_LISTED {
+        return Err(EngineError::TooMany {
+            code: "too_many_products",
+            message: format!(
+                "`context.productIds` lists {} products; a ranking takes at most {} (rank the first page's worth, or the top of the search results)",
+                ids.len(),
+                super::MAX_LISTED
+            )
+            .into(),
+        });
+    }
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    let mut listed = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let Some(id) = id.as_str().filter(|s| !s.is_empty() && s.len() <= 200) else {
+            return Err(ValidationError::one(format!(
+                "`context.productIds[{i}]` must be a product id (a string of 1 to 200 characters)"
+            ))
+            .into());
+        };
+        if seen.insert(id) {
+            listed.push(id.to_string());
+        }
+    }
+    Ok(listed)
 }
 
 /// Refuses an empty request with the same message wherever placements are picked.

@@ -45,7 +45,10 @@ pub fn apply(
             })
             .map(|v| (v.id.clone(), Vec::new()))
             .unzip(),
-        PlacementKind::Navigation | PlacementKind::Recommendations | PlacementKind::Message => {
+        PlacementKind::Navigation
+        | PlacementKind::Recommendations
+        | PlacementKind::Message
+        | PlacementKind::Ranking => {
             return rules;
         }
     };

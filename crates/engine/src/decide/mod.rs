@@ -10,6 +10,7 @@ mod nav;
 pub mod onsite;
 pub mod placement;
 mod products;
+mod rank;
 pub mod visitor;
 
 use std::sync::Arc;
@@ -21,8 +22,9 @@ use tailor_core::{ContentItem, Product};
 pub use decider::{DecideInput, DecideOutput};
 pub(crate) use decider::{Decider, DecisionIds};
 pub(crate) use placement::Placements;
-pub use placement::{Placement, PlacementKind, RecsSource, Variant};
+pub use placement::{Placement, PlacementKind, RankRule, RankRules, RecsSource, Variant};
 pub use products::RecsInput;
+pub use rank::{MAX_LISTED, MAX_SCORED as MAX_RANK_SCORED};
 use visitor::Visitor;
 
 use crate::learn::recs::Recs;
@@ -52,6 +54,19 @@ pub struct NavEntry {
     pub score: f64,
     /// Subcategory paths in the visitor's order.
     pub children: Vec<String>,
+}
+
+/// One product of a ranking answer, in the new order.
+#[derive(Debug, Clone, Serialize)]
+pub struct RankedItem {
+    pub id: String,
+    /// Its 1-based position in the store's list, when it moved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub was: Option<usize>,
+    /// Why it moved (up by a signal or a store rule, or down by a store rule or stock);
+    /// absent for products that only made room.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -138,6 +153,14 @@ pub struct Answer {
     pub items: Option<Vec<RecItem>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub categories: Option<Vec<NavEntry>>,
+    /// Ranking: the listed products (`context.productIds`) in the visitor's order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ranking: Option<Vec<RankedItem>>,
+    /// Navigation: leaf categories the visitor has not engaged with yet and is predicted to
+    /// take up next (`predictions.next_categories`), for a "new for you" row; absent
+    /// without a trained model or personalization.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_for_you: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
     /// The on-site message (message placements): key, journey, title, body, products,
@@ -175,6 +198,8 @@ impl Answer {
             item: None,
             items: None,
             categories: None,
+            ranking: None,
+            new_for_you: None,
             variant: None,
             message: None,
             explanation: String::new(),
@@ -242,6 +267,9 @@ pub struct Request<'a> {
     pub onsite: Option<&'a onsite::Inbox>,
     /// The caller is an unproven browser (see [`Visitor::discreet`]).
     pub discreet: bool,
+    /// The store's list a ranking placement orders (`context.productIds`, at most
+    /// [`MAX_LISTED`]).
+    pub listed: &'a [String],
 }
 
 /// Every placement's answer, and whether they were personalized.
@@ -347,6 +375,7 @@ fn answer_placement(
         }
         PlacementKind::Checkout => checkout(placement, visitor),
         PlacementKind::Message => message(placement, visitor, request),
+        PlacementKind::Ranking => rank::rank(catalog, recs, placement, visitor, request.listed),
     }
 }
 

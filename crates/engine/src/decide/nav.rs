@@ -1,5 +1,7 @@
 //! Navigation: the store's top-level categories in the order that suits the visitor.
 //! Interest is a decayed sum over weeks, so the order changes gradually, not per view.
+//! With a trained model, the categories the visitor is predicted to take up next ("new for
+//! you": `predictions.next_categories`, the model `tailor train` scores) come beside them.
 
 use super::visitor::Visitor;
 use super::{Answer, NavEntry, Placement};
@@ -146,5 +148,14 @@ pub fn navigation(
     };
     answer.chosen = entries.first().map(|e| e.path.clone());
     answer.categories = Some(entries);
+    // Present only with personalization: `attributes` has predictions only then.
+    answer.new_for_you = visitor.attributes["predictions"]["next_categories"]
+        .as_array()
+        .filter(|next| !next.is_empty())
+        .map(|next| {
+            next.iter()
+                .filter_map(|c| c.as_str().map(str::to_string))
+                .collect()
+        });
     answer
 }

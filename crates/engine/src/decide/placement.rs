@@ -1,5 +1,5 @@
 //! Placements: named slots of a page, each with a kind, an optional targeting condition,
-//! and kind-specific settings. The eight standard ones exist out of the box; the admin
+//! and kind-specific settings. The nine standard ones exist out of the box; the admin
 //! can change them or add more through the API.
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,9 @@ pub enum PlacementKind {
     Checkout,
     /// The on-site message a journey delivered to this visitor, if any (`onsite.message`).
     Message,
+    /// The store's own product list (`context.productIds`: a category page, search results)
+    /// in the visitor's order, with the store's pins, boosts and burials (`rank.listing`).
+    Ranking,
 }
 
 /// What recommendations start from.
@@ -64,7 +67,84 @@ pub struct Placement {
     /// checkout); the rules choose without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<crate::learn::policies::LearningPolicy>,
+    /// The store's merchandising rules for a ranking placement: pins, boosts, burials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<RankRules>,
 }
+
+/// Which listed products a boost or burial applies to: any product matching one of the ids,
+/// or under the category path, or of the brand (at least one is required).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RankRule {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub product_ids: Vec<String>,
+    /// A category path (`Shoes` or `Shoes/Running`): its products and its subcategories'.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    /// A boost's strength (0 to 10; 1 by default): a boost of 1 weighs as much as the
+    /// strongest session signal. Ignored for burials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+}
+
+impl RankRule {
+    pub fn matches(&self, product: &tailor_core::Product) -> bool {
+        self.product_ids.contains(&product.id)
+            || self.category.as_deref().is_some_and(|path| {
+                let want = tailor_core::catalog::split_category(path);
+                !want.is_empty() && product.category.starts_with(&want)
+            })
+            || self.brand.as_deref().is_some_and(|b| {
+                product
+                    .brand
+                    .as_deref()
+                    .is_some_and(|pb| pb.eq_ignore_ascii_case(b))
+            })
+    }
+
+    fn validate(&self, what: &str, p: &mut Problems) {
+        if self.product_ids.is_empty() && self.category.is_none() && self.brand.is_none() {
+            p.push(format!(
+                "a `{what}` rule needs `productIds`, `category` or `brand`"
+            ));
+        }
+        if self.product_ids.len() > MAX_RULE_PRODUCTS {
+            p.push(format!(
+                "a `{what}` rule lists at most {MAX_RULE_PRODUCTS} `productIds`"
+            ));
+        }
+        if self.weight.is_some_and(|w| !(w > 0.0 && w <= 10.0)) {
+            p.push(format!(
+                "a `{what}` rule's `weight` must be above 0 and at most 10"
+            ));
+        }
+    }
+}
+
+/// A ranking placement's merchandising rules, applied for every visitor: pinned products
+/// lead in the given order (when listed), boosted ones move up, buried ones go last (after
+/// products out of stock, which go last unless `keepOutOfStock`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RankRules {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pin: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub boost: Vec<RankRule>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bury: Vec<RankRule>,
+    /// Leave products out of stock where they are instead of moving them to the end.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_out_of_stock: bool,
+}
+
+/// At most this many pins, and product ids per rule.
+pub const MAX_RULE_PRODUCTS: usize = 100;
+/// At most this many boost rules and this many burial rules per placement.
+pub const MAX_RULES: usize = 20;
 
 impl Placement {
     pub fn limit_or(&self, default: usize) -> usize {
@@ -76,7 +156,7 @@ impl Placement {
         let id = value.get("id").cloned();
         let placement: Placement = serde_json::from_value(value).map_err(|e| {
             ValidationError::one(format!(
-                "placement {}: {e} (fields: id, kind = hero|navigation|promotion|recommendations|checkout|message, condition, limit, source, variants, policy)",
+                "placement {}: {e} (fields: id, kind = hero|navigation|promotion|recommendations|checkout|message|ranking, condition, limit, source, variants, policy, rules)",
                 id.unwrap_or(Value::Null)
             ))
         })?;
@@ -112,6 +192,27 @@ impl Placement {
                 p.push(problem);
             }
         }
+        if let Some(rules) = &placement.rules {
+            if placement.kind != PlacementKind::Ranking {
+                p.push("`rules` (pin, boost, bury) apply to ranking placements only");
+            }
+            if rules.pin.len() > MAX_RULE_PRODUCTS {
+                p.push(format!(
+                    "`rules.pin` lists at most {MAX_RULE_PRODUCTS} product ids"
+                ));
+            }
+            if rules.boost.len() > MAX_RULES || rules.bury.len() > MAX_RULES {
+                p.push(format!(
+                    "at most {MAX_RULES} `boost` and {MAX_RULES} `bury` rules"
+                ));
+            }
+            for r in &rules.boost {
+                r.validate("boost", &mut p);
+            }
+            for r in &rules.bury {
+                r.validate("bury", &mut p);
+            }
+        }
         for v in &placement.variants {
             if let Some(c) = &v.condition
                 && let Err(e) = tailor_core::condition::validate_condition(c)
@@ -133,6 +234,7 @@ pub fn standard() -> Vec<Placement> {
         source,
         variants: Vec::new(),
         policy: None,
+        rules: None,
     };
     vec![
         simple("home.hero", PlacementKind::Hero, None, None),
@@ -160,6 +262,8 @@ pub fn standard() -> Vec<Placement> {
             ..simple("checkout.flow", PlacementKind::Checkout, None, None)
         },
         simple("onsite.message", PlacementKind::Message, None, None),
+        // The first 24 products of the new order are logged (a page's worth).
+        simple("rank.listing", PlacementKind::Ranking, Some(24), None),
     ]
 }
 

@@ -21,6 +21,10 @@ const PER_CATEGORY: usize = 2;
 const SESSION_CANDIDATES: usize = 40;
 /// The visitor's current session feeds the model with at most this many recent views.
 const SESSION_PREFIX: usize = 10;
+/// When the visitor declared categories, the row's first this-many products come from them
+/// (within a declared price range) whenever the catalog has enough in stock: what a shopper
+/// says leads, what we inferred follows.
+const DECLARED_HEAD: usize = 4;
 /// At most this many cart products feed the session model and co-views.
 const CART_ITEMS: usize = 20;
 /// At most this many declared favourite categories are looked up.
@@ -382,27 +386,46 @@ pub fn recommend<'a>(
         exclude.extend(p.cart.items().map(|l| l.product_id.as_str()));
         exclude.extend(p.purchased.iter().map(|(id, _)| id.as_str()));
     }
-    let mut ranked: Vec<(&tailor_core::Product, f64, Why<'_>)> = c
+    let mut ranked: Vec<(&tailor_core::Product, f64, Why<'_>, bool)> = c
         .scores
         .into_iter()
         .filter(|(id, _)| !exclude.contains(id))
         .filter_map(|(id, candidate)| {
-            catalog
-                .product(id)
-                .filter(|p| p.in_stock())
-                .map(|p| (p, candidate.score(), candidate.why))
+            catalog.product(id).filter(|p| p.in_stock()).map(|p| {
+                (
+                    p,
+                    candidate.score(),
+                    candidate.why,
+                    candidate.declared > 0.0,
+                )
+            })
         })
         .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.id.cmp(&b.0.id)));
     // A declared price range outweighs the ranking: products outside it come last.
-    ranked.sort_by_key(|(p, _, _)| !visitor.price_fits(p.price));
+    ranked.sort_by_key(|(p, _, _, _)| !visitor.price_fits(p.price));
 
+    // The head: declared categories' products in the price range, best first, before the
+    // diversity rule (which would otherwise let only PER_CATEGORY of a declared leaf in).
+    let head: Vec<_> = ranked
+        .iter()
+        .filter(|(p, _, _, declared)| *declared && visitor.price_fits(p.price))
+        .take(DECLARED_HEAD.min(limit))
+        .map(|&(p, score, why, _)| (p, score, why))
+        .collect();
+    let in_head: HashSet<&str> = head.iter().map(|(p, _, _)| p.id.as_str()).collect();
     // Diversity: no more than PER_CATEGORY per leaf category until the row would be short.
     let mut per_category: HashMap<&[String], usize> = HashMap::new();
-    let mut picked = Vec::with_capacity(limit);
+    for (p, _, _) in &head {
+        *per_category.entry(p.category.as_slice()).or_default() += 1;
+    }
+    let mut picked = head;
     let mut held_back = Vec::new();
     let mut fitting_done = false;
-    for &(p, score, why) in &ranked {
+    for &(p, score, why, _) in ranked.iter().filter(|r| !in_head.contains(r.0.id.as_str())) {
+        if picked.len() == limit {
+            break;
+        }
         // Products outside a declared price range only fill what in-range ones cannot,
         // diversity notwithstanding.
         if !fitting_done && !visitor.price_fits(p.price) {
@@ -435,7 +458,7 @@ pub fn recommend<'a>(
     answer.candidates = ranked
         .iter()
         .take(20)
-        .map(|(p, _, _)| p.id.clone())
+        .map(|(p, _, _, _)| p.id.clone())
         .collect();
     answer.explanation = explanation.unwrap_or_default();
     let items: Vec<RecItem> = picked

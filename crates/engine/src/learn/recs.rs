@@ -319,6 +319,13 @@ impl Recs {
     pub fn stats(&self, id: &str) -> Option<&ProductStats> {
         self.products.get(id)
     }
+
+    /// A product's popularity at `now` (views, adds and orders with a two-week half-life).
+    pub fn popularity(&self, id: &str, now: Millis) -> f64 {
+        self.products
+            .get(id)
+            .map_or(0.0, |s| s.popular.value_at(now, POPULAR_HALF_LIFE))
+    }
 }
 
 fn product_id(props: &serde_json::Map<String, serde_json::Value>) -> Option<String> {

@@ -1,6 +1,7 @@
 //! How each Segment event changes a profile. E-commerce Spec v2 and Email Spec events
-//! feed the behavioral features; every event counts toward activity and sessions, and
-//! any event's `context.consent.categoryPreferences` updates consent.
+//! feed the behavioral features; every event counts toward activity, browsing events (pages,
+//! screens and on-site tracks, not what happens in an inbox or the store's back office)
+//! toward sessions, and any event's `context.consent.categoryPreferences` updates consent.
 
 use serde_json::{Map, Value};
 use tailor_core::catalog::split_category;
@@ -116,6 +117,20 @@ pub(crate) fn order_lines(props: &Map<String, Value>, catalog: &Catalog) -> Vec<
         }
     }
     lines
+}
+
+/// Whether a track event is the visitor browsing (a session's activity). Messages that happen
+/// in an inbox or on a phone's lock screen (Email Spec, push and SMS events), unsubscribes and
+/// back-office events (refunds) arrive without a visit: an `Email Delivered` alone is no
+/// session, and counting it would make every newsletter a visit to the site. A click in an
+/// email leads to one, which its landing page records.
+pub(crate) fn is_browsing(event: &str) -> bool {
+    const AWAY: [&str; 3] = ["Email ", "Push ", "SMS "];
+    !(AWAY.iter().any(|prefix| event.starts_with(prefix))
+        || matches!(
+            event,
+            "Unsubscribed" | "Subscribed" | "Order Refunded" | "Order Cancelled"
+        ))
 }
 
 /// FNV-1a 32: a short stable fingerprint for session view sets.
@@ -318,7 +333,9 @@ impl Profile {
             }
             _ => {}
         }
-        self.sessions.record(at, view);
+        if is_browsing(event) {
+            self.sessions.record(at, view);
+        }
     }
 
     fn signal(&mut self, p: &ProductRef, weight: f64, at: i64) {
@@ -496,6 +513,34 @@ mod tests {
             &Catalog::default(),
         );
         assert_eq!(p.consent_to(Purpose::Advertising), Some(false));
+    }
+
+    #[test]
+    fn only_browsing_events_count_as_sessions() {
+        let cat = Catalog::default();
+        let mut p = Profile::new(1);
+        let track = |event: &str, at: &str| {
+            msg(json!({"type": "track", "userId": "u", "event": event,
+                "properties": {"email_id": "e1"}, "timestamp": at}))
+        };
+        // A newsletter delivered, opened a day later and a refund a week later: no visit.
+        p.apply(&track("Email Delivered", "2026-01-01T09:00:00Z"), &cat);
+        p.apply(&track("Email Opened", "2026-01-02T19:00:00Z"), &cat);
+        p.apply(&track("Order Refunded", "2026-01-09T12:00:00Z"), &cat);
+        p.apply(&track("Unsubscribed", "2026-01-10T12:00:00Z"), &cat);
+        assert_eq!(p.events, 4);
+        assert_eq!(p.sessions.count(), 0);
+        assert_eq!(p.email.delivered, 1);
+        // The visit a click brings: its page and on-site events are one session.
+        p.apply(&track("Email Link Clicked", "2026-01-12T19:00:00Z"), &cat);
+        p.apply(
+            &msg(json!({"type": "page", "userId": "u", "timestamp": "2026-01-12T19:00:10Z"})),
+            &cat,
+        );
+        p.apply(&track("Products Searched", "2026-01-12T19:02:00Z"), &cat);
+        assert_eq!(p.sessions.count(), 1);
+        assert!(is_browsing("Product Viewed") && is_browsing("Order Completed"));
+        assert!(!is_browsing("Push Notification Delivered") && !is_browsing("Email Bounced"));
     }
 
     #[test]

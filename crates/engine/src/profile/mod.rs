@@ -15,7 +15,7 @@ use serde_json::Value;
 use tailor_core::{Millis, Purpose};
 
 pub use aggregates::*;
-pub(crate) use fold::order_lines;
+pub(crate) use fold::{is_browsing, order_lines};
 pub use view::{LifecycleStage, Predictions, ProfileView};
 
 pub type ProfileId = tailor_store::ProfileId;

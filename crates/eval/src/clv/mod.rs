@@ -1,18 +1,23 @@
-//! `tailor eval clv`: fits Tailor's customer-lifetime-value models — BG/NBD, Pareto/NBD and
-//! Gamma-Gamma — on a calibration period of a transaction export, predicts for every customer,
+//! `tailor eval clv`: fits Tailor's customer-lifetime-value models — BG/NBD, MBG/NBD,
+//! Pareto/NBD and Gamma-Gamma — on a calibration period of a transaction export, predicts for every customer,
 //! and scores the purchase predictions on the hold-out period that follows. Reading files and
-//! the reports live here; the models live in `tailor_ml::clv`.
+//! the reports live here; the models live in `tailor_ml::clv`. The hold-out is scored for
+//! everyone and for one-time and repeat buyers apart; `--lifetimes PYTHON` adds the Python
+//! package's numbers for the same split, computed in the same run (`peer`).
 
 mod input;
+mod peer;
 mod report;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use tailor_ml::clv::holdout::{self, CurvePoint, HoldoutScore};
+use tailor_ml::clv::holdout::{self, ByBuyerKind, CurvePoint, HoldoutScore};
 use tailor_ml::clv::summary::{Histories, holdout_purchases, summarize};
 use tailor_ml::clv::value::{ClvSettings, discounted_purchases_of};
-use tailor_ml::clv::{BgNbd, ClvError, CustomerSummary, GammaGamma, ParetoNbd, PurchaseModel};
+use tailor_ml::clv::{
+    BgNbd, ClvError, CustomerSummary, GammaGamma, ModifiedBgNbd, ParetoNbd, PurchaseModel,
+};
 
 use crate::error::{Error, Invalid, invalid};
 
@@ -38,16 +43,22 @@ pub struct ClvOptions {
     pub holdout_end: Option<String>,
     /// Write every customer's predictions to this CSV file.
     pub predictions: Option<PathBuf>,
+    /// A Python with `lifetimes` 0.11.3: fit its BG/NBD and MBG/NBD on the same split and
+    /// report its numbers beside Tailor's (needs `transactions`).
+    pub lifetimes: Option<PathBuf>,
 }
 
 /// Everything the command found, for the table or the JSON.
 pub struct Evaluation {
     pub customers: usize,
     pub bgnbd: BgNbd,
+    pub mbgnbd: ModifiedBgNbd,
     pub pareto: ParetoNbd,
     /// None when no customer has a repeat purchase of positive value.
     pub spend: Option<GammaGamma>,
     pub holdout: Option<Holdout>,
+    /// `lifetimes`' fits and hold-out scores on the same split, when asked.
+    pub lifetimes: Option<serde_json::Value>,
     pub totals: PredictionTotals,
     pub skipped: Skipped,
     pub seconds: f64,
@@ -79,9 +90,14 @@ impl Phases {
 pub struct Holdout {
     pub weeks: f64,
     pub bgnbd: HoldoutScore,
+    pub mbgnbd: HoldoutScore,
     pub pareto: HoldoutScore,
     pub bgnbd_curve: Vec<CurvePoint>,
+    pub mbgnbd_curve: Vec<CurvePoint>,
     pub pareto_curve: Vec<CurvePoint>,
+    /// BG/NBD and MBG/NBD for one-time and repeat buyers apart.
+    pub bgnbd_by_kind: ByBuyerKind,
+    pub mbgnbd_by_kind: ByBuyerKind,
 }
 
 /// Sums of the per-customer predictions (the per-customer values go to `--predictions`).
@@ -116,6 +132,8 @@ pub fn evaluate(args: &ClvOptions) -> Result<Evaluation, Error> {
     phases.done("read_and_summarize");
     let bgnbd = BgNbd::fit(&customers).map_err(|e| Error::step("fitting BG/NBD", e))?;
     phases.done("fit_bgnbd");
+    let mbgnbd = ModifiedBgNbd::fit(&customers).map_err(|e| Error::step("fitting MBG/NBD", e))?;
+    phases.done("fit_mbgnbd");
     // Pareto/NBD shares BG/NBD's purchase-rate distribution: its fit starts from BG/NBD's.
     let pareto = ParetoNbd::fit_starting_from(&customers, &bgnbd)
         .map_err(|e| Error::step("fitting Pareto/NBD", e))?;
@@ -140,26 +158,40 @@ pub fn evaluate(args: &ClvOptions) -> Result<Evaluation, Error> {
     )?;
     let holdout = holdout_days.map(|(days, weeks)| {
         let (bgnbd_score, bgnbd_curve) = holdout::evaluate(&bgnbd, &histories, &days, weeks);
+        let (mbgnbd_score, mbgnbd_curve) = holdout::evaluate(&mbgnbd, &histories, &days, weeks);
         let (pareto_score, pareto_curve) = holdout::evaluate(&pareto, &histories, &days, weeks);
         Holdout {
             weeks,
             bgnbd: bgnbd_score,
+            mbgnbd: mbgnbd_score,
             pareto: pareto_score,
             bgnbd_curve,
+            mbgnbd_curve,
             pareto_curve,
+            bgnbd_by_kind: holdout::evaluate_by_buyer_kind(&bgnbd, &histories, &days, weeks),
+            mbgnbd_by_kind: holdout::evaluate_by_buyer_kind(&mbgnbd, &histories, &days, weeks),
         }
     });
     phases.done("predict_and_score");
+    // The peer runs after the timed phases: `seconds` stays Tailor's own.
+    let seconds = started.elapsed().as_secs_f64();
+    let lifetimes = match (&args.lifetimes, &args.transactions, &args.calibration_end) {
+        (Some(python), Some(file), Some(end)) => Some(peer::lifetimes_holdout(python, file, end)?),
+        (Some(_), _, _) => invalid!("--lifetimes needs --transactions and --calibration-end"),
+        _ => None,
+    };
     Ok(Evaluation {
         phases: phases.seconds,
         customers: customers.len(),
         bgnbd,
+        mbgnbd,
         pareto,
         spend,
         holdout,
+        lifetimes,
         totals,
         skipped,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
     })
 }
 

@@ -4,8 +4,13 @@
 //! customers who newly engaged with at least one category. Baseline: the categories most
 //! customers engaged with before the cut.
 //!
-//! The blend of transitions and similar customers is chosen on the 14 days before the cut
-//! (transitions learned from the windows before those).
+//! The model scored is the one Tailor serves (`ServedModel`: transitions blended with
+//! popularity), by the protocol `tailor train` runs (`fit_and_validate`) on 14-day windows
+//! between snapshots 14 days apart ending at the cut: the blend is chosen on the 14 days
+//! before the cut, the transitions learned from the windows before it. Beside it, for
+//! comparison, the similar-customers blend, which is not served (it needs every customer at
+//! prediction time): transitions from snapshots every 2 days, its blend chosen on the same
+//! 14 days.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -13,8 +18,8 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 use tailor_ml::intent::metrics::recall_at_k;
 use tailor_ml::intent::next_category::{
-    BLENDS, Neighbourhood, NextCategoryParams, Transitions, blend_rank, engagement_weight,
-    popularity_rank,
+    BLENDS, Neighbourhood, NextCategoryParams, Transitions, Window, blend_rank, engagement_weight,
+    fit_and_validate,
 };
 use tailor_ml::intent::{CategoryId, DAY};
 
@@ -42,12 +47,18 @@ pub struct NextCategoryReport {
     pub window: f64,
     /// By customer index, for every customer who had engaged with something before the cut.
     pub rankings: HashMap<usize, Rankings>,
+    /// The served model (transitions and popularity) and popularity alone.
     pub model_recall: f64,
     pub baseline_recall: f64,
+    /// The served model's popularity weight, chosen on validation, and each weight's
+    /// validation recall@3.
     pub blend: f64,
-    pub validation_recall: f64,
-    /// Validation recall@3 for each blend tried, as (blend, recall).
     pub validation: Vec<(f64, f64)>,
+    /// The similar-customers blend (not served): its test recall@3, its neighbour weight
+    /// and each weight's validation recall@3.
+    pub neighbours_recall: f64,
+    pub neighbours_blend: f64,
+    pub neighbours_validation: Vec<(f64, f64)>,
 }
 
 /// Engagement per category before `t`, and the categories first engaged in [t, t + WINDOW).
@@ -101,7 +112,6 @@ fn transitions(
 
 /// Per-customer signals at time `t` for the customers to score there.
 struct Scored {
-    customer: usize,
     engagement: Vec<f64>,
     actual: Vec<CategoryId>,
     transitions: Vec<f64>,
@@ -127,7 +137,6 @@ fn score_at(
         .enumerate()
         .filter(|(_, (before, _))| before.iter().any(|&x| x > 0.0))
         .map(|(i, (before, after))| Scored {
-            customer: i,
             transitions: model.scores(&before),
             neighbours: hood.scores(&before, Some(i), params.neighbours),
             engagement: before,
@@ -148,9 +157,43 @@ fn mean_recall(scored: &[Scored], rank: impl Fn(&Scored) -> Vec<CategoryId>) -> 
     }
 }
 
-pub fn evaluate(log: &EventLog, split: &Split) -> Result<NextCategoryReport, Error> {
-    let mut params = NextCategoryParams::default();
-    // Choose the blend on the window before the cut.
+/// The served model's windows: snapshots [`WINDOW`] apart ending at the cut, each with the
+/// customers seen before it; the newest is the test window (the 14 days after the cut).
+/// Also the customer index of each row of the test window.
+fn served_windows(log: &EventLog, split: &Split) -> (Vec<Window>, Vec<usize>) {
+    let n = log.categories.len();
+    let mut snapshots = Vec::new();
+    let mut t = split.cut;
+    while t > split.first {
+        snapshots.push(t);
+        t -= WINDOW;
+    }
+    snapshots.reverse();
+    let mut test_customers = Vec::new();
+    let windows = snapshots
+        .iter()
+        .map(|&t| {
+            let is_test = t == split.cut;
+            log.customers
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.timeline.first().is_some_and(|a| a.time < t))
+                .map(|(i, c)| {
+                    if is_test {
+                        test_customers.push(i);
+                    }
+                    at(&c.timeline, t, n)
+                })
+                .collect()
+        })
+        .collect();
+    (windows, test_customers)
+}
+
+/// The similar-customers blend, for comparison: (test recall@3, neighbour weight, each
+/// weight's validation recall@3).
+fn similar_customers(log: &EventLog, split: &Split) -> (f64, f64, Vec<(f64, f64)>) {
+    let params = NextCategoryParams::default();
     let validation_at = split.cut - WINDOW;
     let validation_model = transitions(log, split, validation_at, &params);
     let validation = score_at(log, validation_at, &validation_model, &params);
@@ -165,72 +208,76 @@ pub fn evaluate(log: &EventLog, split: &Split) -> Result<NextCategoryReport, Err
             best = (recall, blend);
         }
     }
-    params.blend = best.1;
-
     let model = transitions(log, split, split.cut, &params);
     let test = score_at(log, split.cut, &model, &params);
-    let customers = test.iter().filter(|s| !s.actual.is_empty()).count();
-    if customers == 0 {
-        invalid!("next-category interest: no customer engaged with a new category after the cut");
-    }
-    let mut popularity = vec![0.0; log.categories.len()];
-    // Popularity counts every customer seen before the cut, not only those scored.
-    for c in &log.customers {
-        let (before, _) = at(&c.timeline, split.cut, log.categories.len());
-        for (p, e) in popularity.iter_mut().zip(&before) {
-            *p += f64::from(u8::from(*e > 0.0));
-        }
-    }
-    let model_recall = mean_recall(&test, |s| {
-        blend_rank(&s.transitions, &s.neighbours, params.blend, &s.engagement)
+    let recall = mean_recall(&test, |s| {
+        blend_rank(&s.transitions, &s.neighbours, best.1, &s.engagement)
     });
-    let baseline_recall = mean_recall(&test, |s| popularity_rank(&popularity, &s.engagement));
+    (recall, best.1, tried)
+}
+
+pub fn evaluate(log: &EventLog, split: &Split) -> Result<NextCategoryReport, Error> {
+    let params = NextCategoryParams::default();
+    let (windows, test_customers) = served_windows(log, split);
+    let Some(served) = fit_and_validate(&windows, log.categories.len(), params.smoothing) else {
+        invalid!("next-category interest: no customer engaged with a new category after the cut");
+    };
     let top = |mut ranked: Vec<CategoryId>| {
         ranked.truncate(K);
         ranked
     };
+    let test = windows.last().map_or(&[][..], Vec::as_slice);
     let rankings = test
         .iter()
-        .map(|s| {
+        .zip(&test_customers)
+        .filter(|((engagement, _), _)| engagement.iter().any(|&x| x > 0.0))
+        .map(|((engagement, _), &customer)| {
             let rankings = Rankings {
-                engaged: (0..s.engagement.len() as CategoryId)
-                    .filter(|&c| s.engagement[c as usize] > 0.0)
+                engaged: (0..engagement.len() as CategoryId)
+                    .filter(|&c| engagement[c as usize] > 0.0)
                     .collect(),
-                model: top(blend_rank(
-                    &s.transitions,
-                    &s.neighbours,
-                    params.blend,
-                    &s.engagement,
-                )),
-                popularity: top(popularity_rank(&popularity, &s.engagement)),
+                model: top(served.tested.rank(engagement)),
+                popularity: top(served.tested.rank_with_blend(engagement, 1.0)),
             };
-            (s.customer, rankings)
+            (customer, rankings)
         })
         .collect();
+    let (neighbours_recall, neighbours_blend, neighbours_validation) =
+        similar_customers(log, split);
     Ok(NextCategoryReport {
-        customers,
+        customers: served.scored,
         window: WINDOW,
         rankings,
-        model_recall,
-        baseline_recall,
-        blend: params.blend,
-        validation_recall: best.0,
-        validation: tried,
+        model_recall: served.test_recall,
+        baseline_recall: served.popularity_recall,
+        blend: served.model.blend,
+        validation: served.validation,
+        neighbours_recall,
+        neighbours_blend,
+        neighbours_validation,
     })
 }
 
 impl NextCategoryReport {
     pub fn to_json(&self) -> Value {
+        let tried = |v: &[(f64, f64)]| {
+            v.iter()
+                .map(|(blend, recall)| json!({"blend": blend, "recall@3": recall}))
+                .collect::<Vec<_>>()
+        };
         json!({
             "customers": self.customers,
             "window_days": WINDOW / DAY,
             "model": {"recall@3": self.model_recall},
             "baseline": {"recall@3": self.baseline_recall},
-            "blend": self.blend,
-            "validation_recall@3": self.validation_recall,
-            "validation": self.validation.iter().map(|(blend, recall)| json!({
-                "blend": blend, "recall@3": recall,
-            })).collect::<Vec<_>>(),
+            "popularity_weight": self.blend,
+            "validation": tried(&self.validation),
+            "similar_customers": {
+                "served": false,
+                "recall@3": self.neighbours_recall,
+                "neighbour_weight": self.neighbours_blend,
+                "validation": tried(&self.neighbours_validation),
+            },
         })
     }
 
@@ -240,17 +287,26 @@ impl NextCategoryReport {
             "Next-category interest: categories first engaged in the 14 days after the cut ({} customers)",
             self.customers
         );
-        let _ = writeln!(out, "    {:<22} {:>9}", "model", "recall@3");
-        let _ = writeln!(out, "    {:<22} {:>9.4}", "tailor", self.model_recall);
+        let _ = writeln!(out, "    {:<34} {:>9}", "model", "recall@3");
         let _ = writeln!(
             out,
-            "    {:<22} {:>9.4}",
+            "    {:<34} {:>9.4}",
+            "tailor (served: transitions)", self.model_recall
+        );
+        let _ = writeln!(
+            out,
+            "    {:<34} {:>9.4}",
             "popularity", self.baseline_recall
         );
         let _ = writeln!(
             out,
-            "    (neighbour weight {} chosen on the 14 days before the cut: recall@3 {:.4})",
-            self.blend, self.validation_recall
+            "    {:<34} {:>9.4}",
+            "similar customers (not served)", self.neighbours_recall
+        );
+        let _ = writeln!(
+            out,
+            "    (popularity weight {} and neighbour weight {} chosen on the 14 days before the cut)",
+            self.blend, self.neighbours_blend
         );
     }
 }

@@ -25,6 +25,70 @@ use crate::error::{Error, ensure, invalid};
 /// a reference printed next to ours, not something our estimator is tuned to.
 const OBP_QUICKSTART: [(&str, f64); 3] = [("ipw", 0.004553), ("dm", 0.003385), ("dr", 0.004647)];
 const OBP_BTS_ON_POLICY_CTR: f64 = 0.0042;
+/// FNV-1a 64 of the two files those numbers belong to (`open-bandit/random/all.csv` and
+/// `open-bandit/bts/action_dist_bts_all.csv` of the shared data): the reference is printed
+/// only beside estimates on exactly these files, never beside another store's.
+const OBD_RANDOM_LOGS: u64 = 0x6ea9_55d2_c757_802c;
+const OBD_BTS_DISTRIBUTION: u64 = 0xb400_f187_262f_290a;
+
+/// FNV-1a 64 of a file's text: enough to recognise the reference files.
+fn fingerprint(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Warnings about the logging policy's propensities: rounds logged with propensity 1 (rule
+/// decisions, say) carry no exploration, and a log mixing them with randomized rounds mixes
+/// logging policies, which the estimators assume away.
+fn propensity_warnings(propensities: &[f64]) -> Vec<String> {
+    let deterministic = propensities.iter().filter(|&&p| p >= 1.0).count();
+    if deterministic == 0 {
+        return Vec::new();
+    }
+    let mut warnings = vec![format!(
+        "{deterministic} of {} rounds were logged with propensity 1 (deterministic decisions): they carry no exploration, so no estimate learns what another choice would have done there",
+        propensities.len()
+    )];
+    if deterministic < propensities.len() {
+        warnings.push(
+            "the log mixes deterministic and randomized rounds, i.e. more than one logging policy: export one policy's decisions (by policy version and time range) and evaluate them apart".to_string(),
+        );
+    }
+    warnings
+}
+
+/// Refuses a log that says it mixes logging policies (Tailor's export names each row's in
+/// its `logging_policy` column): the estimators assume one policy logged every round, and
+/// on a mix they disagree without telling why (a rules-and-bandit log gave IPW and DR
+/// lifts of opposite signs).
+fn one_logging_policy(policies: &std::collections::BTreeMap<String, usize>) -> Result<(), Error> {
+    if policies.len() > 1 {
+        let counts: Vec<String> = policies
+            .iter()
+            .map(|(policy, rounds)| format!("{rounds} {policy}"))
+            .collect();
+        invalid!(
+            "the log mixes logging policies ({} rounds): off-policy estimators assume one; export one policy's decisions (GET /v1/decisions/export?placement=…&policy=bandit, with since/until or modelVersion for one period) and evaluate them apart",
+            counts.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Below this share of the rounds, the effective sample size is reported as a warning.
+const LOW_EFFECTIVE_SHARE: f64 = 0.1;
+
+/// A warning when the importance weights concentrate on a few rounds (small logged
+/// propensities where the target policy puts its mass): the estimate then rests on them.
+fn effective_sample_warning(what: &str, effective: f64, rounds: usize) -> Option<String> {
+    (effective < LOW_EFFECTIVE_SHARE * rounds as f64).then(|| {
+        format!(
+            "{what}: effective sample size {effective:.0} of {rounds} rounds ({:.1}%): the importance weights rest on a few rounds with small logged propensities, so IPW and DR are unreliable here; the target policy is far from the logging one",
+            100.0 * effective / rounds.max(1) as f64
+        )
+    })
+}
 
 /// The reward models' features are dense, one column per item for the policy.
 const MAX_ITEMS: usize = 5_000;
@@ -191,12 +255,20 @@ fn read(path: &Path) -> Result<String, Error> {
 
 /// Reads the files and computes every estimate asked for.
 pub fn evaluate(args: &OpeOptions) -> Result<OpeReport, Error> {
-    let logs = open_bandit::parse_logs(&read(&args.logs)?).map_err(|e| e.in_file(&args.logs))?;
+    let logs_text = read(&args.logs)?;
+    let logs = open_bandit::parse_logs(&logs_text).map_err(|e| e.in_file(&args.logs))?;
+    one_logging_policy(&logs.logging_policies)?;
+    let mut reference_files = fingerprint(&logs_text) == OBD_RANDOM_LOGS;
+    drop(logs_text);
     let target = match &args.target_dist {
-        Some(path) => Some(
-            open_bandit::parse_target_distribution(&read(path)?, logs.n_positions)
-                .map_err(|e| e.in_file(path))?,
-        ),
+        Some(path) => {
+            let text = read(path)?;
+            reference_files &= fingerprint(&text) == OBD_BTS_DISTRIBUTION;
+            Some(
+                open_bandit::parse_target_distribution(&text, logs.n_positions)
+                    .map_err(|e| e.in_file(path))?,
+            )
+        }
         None => None,
     };
     let item_context_path = args.item_context.clone().or_else(|| {
@@ -271,7 +343,7 @@ pub fn evaluate(args: &OpeOptions) -> Result<OpeReport, Error> {
     );
 
     let user_features = user_dummies(&logs);
-    let mut warnings = Vec::new();
+    let mut warnings = propensity_warnings(&logs.propensities);
     let target_estimates = match target {
         Some((_, probabilities)) => Some(estimate_target(
             &data,
@@ -285,6 +357,13 @@ pub fn evaluate(args: &OpeOptions) -> Result<OpeReport, Error> {
     };
     if let Some(estimates) = &target_estimates {
         report.extend(estimates.to_json(target_on_policy_ctr));
+        warnings.extend(effective_sample_warning(
+            "target policy",
+            estimates.effective_sample_size,
+            data.rounds().len(),
+        ));
+    }
+    if target_estimates.is_some() && reference_files {
         let reference: Map<String, Value> = OBP_QUICKSTART
             .iter()
             .map(|(name, value)| (name.to_string(), json!(value)))
@@ -298,6 +377,11 @@ pub fn evaluate(args: &OpeOptions) -> Result<OpeReport, Error> {
 
     let policy_estimates = if args.train_policy {
         let estimates = estimate_tailor_policy(&data, &logs, user_features, args)?;
+        warnings.extend(effective_sample_warning(
+            "Tailor's learned policy",
+            estimates.effective_sample_size,
+            data.rounds().len(),
+        ));
         let mut policy_report = estimates.to_json(None);
         policy_report.insert("exploration".into(), json!(args.exploration));
         policy_report.insert("folds".into(), json!(args.folds));
@@ -312,7 +396,7 @@ pub fn evaluate(args: &OpeOptions) -> Result<OpeReport, Error> {
         &logs,
         n_items,
         target_on_policy_ctr,
-        target_estimates.as_ref(),
+        target_estimates.as_ref().map(|e| (e, reference_files)),
         policy_estimates.as_ref(),
         item_context_path.as_deref(),
     );
@@ -389,7 +473,8 @@ fn table(
     logs: &OpenBanditLogs,
     n_items: usize,
     target_on_policy_ctr: Option<f64>,
-    target: Option<&Estimates>,
+    // The target's estimates, and whether the files are the ones obp's quickstart used.
+    target: Option<(&Estimates, bool)>,
     policy: Option<&Estimates>,
     item_context: Option<&Path>,
 ) -> Vec<String> {
@@ -419,7 +504,7 @@ fn table(
     let relative = |e: &Estimate, truth: Option<f64>| {
         truth.map_or("-".to_string(), |t| format!("{:.3}", e.relative_error(t)))
     };
-    if let (Some(estimates), Some(path)) = (target, &args.target_dist) {
+    if let (Some((estimates, reference_files)), Some(path)) = (target, &args.target_dist) {
         lines.push(String::new());
         lines.push(format!(
             "target policy {} ({}-fold cross-fitted logistic reward model for DM/DR):",
@@ -435,7 +520,9 @@ fn table(
                 lines.push(format!("{name:<6} {:>9}", "-"));
                 continue;
             };
-            let obp = OBP_QUICKSTART.iter().find(|(n, _)| *n == name);
+            let obp = OBP_QUICKSTART
+                .iter()
+                .find(|(n, _)| *n == name && reference_files);
             let (obp_value, obp_error) = match obp {
                 Some((_, value)) => (
                     format!("{value:.6}"),
@@ -460,9 +547,14 @@ fn table(
             lines.push(format!("no DM or DR: the reward model: {error}"));
         }
         lines.push(format!(
-            "effective sample size {:.0} of {} rounds; obp's relative errors are against BTS's on-policy CTR {OBP_BTS_ON_POLICY_CTR}",
+            "effective sample size {:.0} of {} rounds{}",
             estimates.effective_sample_size,
-            logs.len()
+            logs.len(),
+            if reference_files {
+                format!("; obp's relative errors are against BTS's on-policy CTR {OBP_BTS_ON_POLICY_CTR}")
+            } else {
+                "; obp's quickstart numbers belong to the Open Bandit sample files, not these".to_string()
+            }
         ));
         lift_lines(&mut lines, estimates, logs.mean_click());
     }
@@ -514,5 +606,51 @@ fn lift_lines(lines: &mut Vec<String>, estimates: &Estimates, logs_ctr: f64) {
                 lift.value
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod guard_tests {
+    use super::*;
+
+    #[test]
+    fn deterministic_rounds_are_warned_about_and_a_mixed_log_too() {
+        assert!(propensity_warnings(&[0.0125; 4]).is_empty());
+        let all_rules = propensity_warnings(&[1.0; 3]);
+        assert_eq!(all_rules.len(), 1, "{all_rules:?}");
+        assert!(all_rules[0].starts_with("3 of 3 rounds"), "{all_rules:?}");
+        let mixed = propensity_warnings(&[1.0, 0.5, 0.5]);
+        assert_eq!(mixed.len(), 2, "{mixed:?}");
+        assert!(
+            mixed[1].contains("more than one logging policy"),
+            "{mixed:?}"
+        );
+    }
+
+    #[test]
+    fn a_log_of_several_logging_policies_is_refused() {
+        let mut policies = std::collections::BTreeMap::new();
+        assert!(one_logging_policy(&policies).is_ok());
+        policies.insert("bandit".to_string(), 600);
+        assert!(one_logging_policy(&policies).is_ok());
+        policies.insert("rules".to_string(), 100);
+        let error = one_logging_policy(&policies).unwrap_err().to_string();
+        assert!(
+            error.contains("600 bandit, 100 rules") && error.contains("policy=bandit"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_small_effective_sample_is_warned_about() {
+        assert_eq!(effective_sample_warning("target", 500.0, 1_000), None);
+        let warning = effective_sample_warning("target", 42.0, 1_000).expect("a warning");
+        assert!(warning.contains("42 of 1000 rounds (4.2%)"), "{warning}");
+    }
+
+    #[test]
+    fn the_reference_is_recognised_by_content() {
+        assert_eq!(fingerprint(""), 0xcbf2_9ce4_8422_2325);
+        assert_ne!(fingerprint("item_id,position\n"), OBD_RANDOM_LOGS);
     }
 }

@@ -23,6 +23,9 @@ pub struct OpenBanditLogs {
     /// `user-item_affinity_<item>` values, `[round][item]`; empty if the file has none.
     pub affinities: Vec<f64>,
     pub affinity_items: usize,
+    /// Rounds per value of a `logging_policy` column (Tailor's export has one); empty
+    /// without the column.
+    pub logging_policies: std::collections::BTreeMap<String, usize>,
 }
 
 impl OpenBanditLogs {
@@ -123,6 +126,7 @@ pub fn parse_logs(text: &str) -> Result<OpenBanditLogs, Invalid> {
     let position_column = header.column("position")?;
     let click_column = header.column("click")?;
     let propensity_column = header.column("propensity_score")?;
+    let policy_column = header.columns.iter().position(|c| c == "logging_policy");
     let user_columns: Vec<usize> = (0..header.columns.len())
         .filter(|&c| header.columns[c].contains("user_feature"))
         .collect();
@@ -155,6 +159,7 @@ pub fn parse_logs(text: &str) -> Result<OpenBanditLogs, Invalid> {
         user_features: vec![Vec::new(); user_columns.len()],
         affinities: Vec::new(),
         affinity_items,
+        logging_policies: std::collections::BTreeMap::new(),
     };
     let mut raw_positions: Vec<i64> = Vec::new();
     while let Some(line) = header.advance()? {
@@ -171,6 +176,12 @@ pub fn parse_logs(text: &str) -> Result<OpenBanditLogs, Invalid> {
             "line {line}: propensity_score {propensity} is not in (0, 1]; importance weighting divides by it"
         );
         logs.propensities.push(propensity);
+        if let Some(column) = policy_column {
+            *logs
+                .logging_policies
+                .entry(fields[column].to_string())
+                .or_default() += 1;
+        }
         for (values, &column) in logs.user_features.iter_mut().zip(&user_columns) {
             values.push(fields[column].to_string());
         }

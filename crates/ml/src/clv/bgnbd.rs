@@ -220,33 +220,50 @@ impl PurchaseModel for BgNbd {
     /// The ₂F₁ — the costly part — depends on a history only through x and T: computed once
     /// per distinct (x, T) and horizon (CDNOW: 979 pairs for 8,685 histories).
     fn expected_purchases_grid(&self, histories: &[CustomerSummary], horizons: &[f64]) -> Vec<f64> {
-        let width = horizons.len();
-        let mut grid = vec![0.0; histories.len() * width];
-        let key = |c: &CustomerSummary| (c.frequency, c.age.to_bits());
-        let mut order: Vec<usize> = (0..histories.len()).collect();
-        order.sort_unstable_by_key(|&i| key(&histories[i]));
-        let mut parts = vec![0.0; width];
-        let mut previous = None;
-        for i in order {
-            let c = &histories[i];
-            if previous != Some(key(c)) {
-                let x = f64::from(c.frequency);
-                for (part, &t) in parts.iter_mut().zip(horizons) {
-                    *part = self.not_dropped_part(x, c.age, t);
-                }
-                previous = Some(key(c));
-            }
-            let scale = self.purchases_scale(c);
-            for (cell, part) in grid[i * width..(i + 1) * width].iter_mut().zip(&parts) {
-                *cell = scale * part;
-            }
-        }
-        grid
+        grid_by_count_and_age(
+            histories,
+            horizons,
+            |c| self.purchases_scale(c),
+            |x, age, t| self.not_dropped_part(x, age, t),
+        )
     }
 
     fn log_likelihood(&self) -> f64 {
         self.log_likelihood
     }
+}
+
+/// Expected purchases of each history at each horizon (row-major) for a model whose
+/// expectation is `scale(history) × part(x, T, t)`: the costly `part` is computed once per
+/// distinct (x, T) and horizon. BG/NBD and MBG/NBD share this shape.
+pub(super) fn grid_by_count_and_age(
+    histories: &[CustomerSummary],
+    horizons: &[f64],
+    scale: impl Fn(&CustomerSummary) -> f64,
+    part: impl Fn(f64, f64, f64) -> f64,
+) -> Vec<f64> {
+    let width = horizons.len();
+    let mut grid = vec![0.0; histories.len() * width];
+    let key = |c: &CustomerSummary| (c.frequency, c.age.to_bits());
+    let mut order: Vec<usize> = (0..histories.len()).collect();
+    order.sort_unstable_by_key(|&i| key(&histories[i]));
+    let mut parts = vec![0.0; width];
+    let mut previous = None;
+    for i in order {
+        let c = &histories[i];
+        if previous != Some(key(c)) {
+            let x = f64::from(c.frequency);
+            for (value, &t) in parts.iter_mut().zip(horizons) {
+                *value = part(x, c.age, t);
+            }
+            previous = Some(key(c));
+        }
+        let scale = scale(c);
+        for (cell, value) in grid[i * width..(i + 1) * width].iter_mut().zip(&parts) {
+            *cell = scale * value;
+        }
+    }
+    grid
 }
 
 #[cfg(test)]

@@ -71,6 +71,37 @@ pub fn evaluate(
     (score_pairs(&pairs), curve)
 }
 
+/// The hold-out score of one-time buyers (no repeat purchase in calibration) and of repeat
+/// buyers, apart: models differ most on the first, the majority of most stores' customers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ByBuyerKind {
+    pub one_time: HoldoutScore,
+    pub repeat: HoldoutScore,
+}
+
+/// [`evaluate`]'s per-customer score at `horizon`, split into one-time and repeat buyers.
+pub fn evaluate_by_buyer_kind(
+    model: &impl PurchaseModel,
+    histories: &Histories,
+    holdout: &[Vec<f64>],
+    horizon: f64,
+) -> ByBuyerKind {
+    let predicted = model.expected_purchases_grid(&histories.distinct, &[horizon]);
+    let (mut one_time, mut repeat) = (Vec::new(), Vec::new());
+    for (&history, days) in histories.of_customer.iter().zip(holdout) {
+        let pair = (days.len() as f64, predicted[history]);
+        if histories.distinct[history].frequency == 0 {
+            one_time.push(pair);
+        } else {
+            repeat.push(pair);
+        }
+    }
+    ByBuyerKind {
+        one_time: score_pairs(&one_time),
+        repeat: score_pairs(&repeat),
+    }
+}
+
 /// Error, totals and correlation of (actual, predicted) pairs, one per customer.
 fn score_pairs(pairs: &[(f64, f64)]) -> HoldoutScore {
     let n = pairs.len() as f64;

@@ -1,6 +1,7 @@
 //! Customer lifetime value from purchase histories ("buy till you die" models): the
 //! calibration summary of each customer ([`summary`]), the purchase-count models BG/NBD
-//! ([`BgNbd`]) and Pareto/NBD ([`ParetoNbd`]), the spend model Gamma-Gamma ([`GammaGamma`]),
+//! ([`BgNbd`]), its modification MBG/NBD ([`ModifiedBgNbd`], where one-time buyers can drop
+//! out) and Pareto/NBD ([`ParetoNbd`]), the spend model Gamma-Gamma ([`GammaGamma`]),
 //! and what they predict per customer ([`PurchaseModel`], [`value`]), plus the hold-out
 //! scoring ([`holdout`]).
 //!
@@ -20,6 +21,7 @@ mod bgnbd;
 mod gamma_gamma;
 pub mod holdout;
 mod likelihood_rows;
+mod mbgnbd;
 mod minimum;
 pub mod optimize;
 mod pareto_nbd;
@@ -31,6 +33,7 @@ use std::fmt;
 
 pub use bgnbd::BgNbd;
 pub use gamma_gamma::GammaGamma;
+pub use mbgnbd::ModifiedBgNbd;
 pub use pareto_nbd::ParetoNbd;
 pub use summary::{CustomerSummary, Transaction};
 

@@ -10,6 +10,13 @@
 //!
 //! Engagement vectors are dense per category: views count 1, adds 2, purchases 3
 //! ([`engagement_weight`]).
+//!
+//! [`ServedModel`] is what Tailor serves (`predictions.next_categories`, navigation's "new
+//! for you"): transitions blended with popularity, the blend chosen on validation by
+//! [`fit_and_validate`] — the one protocol `tailor train` (on profile snapshots) and `tailor
+//! eval intent` (on the event log) both run, so the figure either prints is the served
+//! model's. The similar-customers signal needs every customer at prediction time, so it is
+//! not served; `eval intent` reports it beside the served model for comparison.
 
 use super::{ActivityKind, CategoryId};
 
@@ -222,6 +229,157 @@ pub fn blend_rank(
     rank_unengaged(&scores, engagement)
 }
 
+/// Examples of one window: per customer, (engagement per category at a snapshot, the
+/// categories first engaged between it and the next snapshot).
+pub type Window = Vec<(Vec<f64>, Vec<CategoryId>)>;
+
+/// The served next-category model: transitions blended with popularity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServedModel {
+    pub transitions: Transitions,
+    /// Share of the customers of the newest snapshot engaged with each category.
+    pub popularity: Vec<f64>,
+    /// Weight of popularity in the blend.
+    pub blend: f64,
+}
+
+impl ServedModel {
+    /// Transitions from the windows in `learn`; popularity from the snapshot `now` starts
+    /// (what is known when the model predicts).
+    pub fn fit(
+        learn: &[Window],
+        now: &Window,
+        categories: usize,
+        smoothing: f64,
+        blend: f64,
+    ) -> Self {
+        let transitions = Transitions::fit(
+            learn
+                .iter()
+                .flatten()
+                .map(|(b, a)| (b.as_slice(), a.as_slice())),
+            categories,
+            smoothing,
+        );
+        let mut popularity = vec![0.0; categories];
+        let rows = now.len().max(1) as f64;
+        for (before, _) in now {
+            for (p, &x) in popularity.iter_mut().zip(before) {
+                *p += f64::from(u8::from(x > 0.0)) / rows;
+            }
+        }
+        Self {
+            transitions,
+            popularity,
+            blend,
+        }
+    }
+
+    /// Categories the customer has not engaged with, best first.
+    pub fn rank(&self, engagement: &[f64]) -> Vec<CategoryId> {
+        self.rank_with_blend(engagement, self.blend)
+    }
+
+    /// [`ServedModel::rank`] with another blend (1: popularity alone, the baseline).
+    pub fn rank_with_blend(&self, engagement: &[f64], blend: f64) -> Vec<CategoryId> {
+        blend_rank(
+            &self.transitions.scores(engagement),
+            &self.popularity,
+            blend,
+            engagement,
+        )
+    }
+
+    /// Mean recall@`k` over the window's customers who had engaged with something (the
+    /// served model predicts only for them) and newly engaged with something, and how many
+    /// they were.
+    fn recall(&self, window: &Window, blend: f64, k: usize) -> (f64, usize) {
+        let (mut sum, mut scored) = (0.0, 0usize);
+        let scorable =
+            |(b, a): &&(Vec<f64>, Vec<CategoryId>)| !a.is_empty() && b.iter().any(|&x| x > 0.0);
+        for (before, actual) in window.iter().filter(scorable) {
+            let ranked = self.rank_with_blend(before, blend);
+            sum += super::metrics::recall_at_k(&ranked, actual, k).unwrap_or(0.0);
+            scored += 1;
+        }
+        (sum / scored.max(1) as f64, scored)
+    }
+}
+
+/// The served model and how it scored.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    /// Fitted on every window, with the chosen blend: what is served.
+    pub model: ServedModel,
+    /// Recall@3 of each blend tried on the validation window (the one before the test
+    /// window, with the windows before it to learn from); empty with fewer than 3 windows
+    /// (then the blend is 0: transitions only).
+    pub validation: Vec<(f64, f64)>,
+    /// On the newest window, learned from the windows before it: the model with the chosen
+    /// blend, popularity alone (blend 1), and the customers scored.
+    pub test_recall: f64,
+    pub popularity_recall: f64,
+    pub scored: usize,
+    /// The model tested (learned from every window but the newest), to rank its customers.
+    pub tested: ServedModel,
+}
+
+/// The served model's protocol: `windows` oldest first, the newest is the test window. The
+/// blend is chosen on the window before it, learned from those before that; the test
+/// window's recall@3 is learned from every earlier one; the model served learns from all.
+/// Popularity is always that of the snapshot predicted from (the newest, when serving).
+/// `None` with fewer than 2 windows or nobody to score in the test window.
+pub fn fit_and_validate(
+    windows: &[Window],
+    categories: usize,
+    smoothing: f64,
+) -> Option<Validated> {
+    const K: usize = 3;
+    let n = windows.len();
+    if n < 2 {
+        return None;
+    }
+    let mut validation = Vec::new();
+    let mut blend = 0.0;
+    if n >= 3 {
+        let model = ServedModel::fit(
+            &windows[..n - 2],
+            &windows[n - 2],
+            categories,
+            smoothing,
+            0.0,
+        );
+        let mut best = f64::NEG_INFINITY;
+        for w in BLENDS {
+            let recall = model.recall(&windows[n - 2], w, K).0;
+            validation.push((w, recall));
+            if recall > best {
+                (best, blend) = (recall, w);
+            }
+        }
+    }
+    let tested = ServedModel::fit(
+        &windows[..n - 1],
+        &windows[n - 1],
+        categories,
+        smoothing,
+        blend,
+    );
+    let (test_recall, scored) = tested.recall(&windows[n - 1], blend, K);
+    if scored == 0 {
+        return None;
+    }
+    let (popularity_recall, _) = tested.recall(&windows[n - 1], 1.0, K);
+    Some(Validated {
+        model: ServedModel::fit(windows, &windows[n - 1], categories, smoothing, blend),
+        validation,
+        test_recall,
+        popularity_recall,
+        scored,
+        tested,
+    })
+}
+
 /// Blends validation chooses from.
 pub const BLENDS: [f64; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
 
@@ -295,6 +453,37 @@ mod tests {
         // Neighbours 1 and 2 (equally similar); 3 shares nothing with 0.
         assert!((scores[1] - 0.5).abs() < 1e-12 && (scores[3] - 0.5).abs() < 1e-12);
         assert_eq!(scores[2], 0.0);
+    }
+
+    #[test]
+    fn the_served_model_chooses_its_blend_on_the_window_before_the_test() {
+        // 4 categories. Everyone in 0 moves on to 2, never to 1 (the most popular): the
+        // transitions win validation, so the blend is 0, and the test recall is 1.
+        let window = |n: usize| -> Window {
+            let mut w: Window = Vec::new();
+            for _ in 0..n {
+                w.push((vec![1.0, 0.0, 0.0, 0.0], vec![2]));
+                w.push((vec![0.0, 1.0, 0.0, 0.0], vec![]));
+                w.push((vec![0.0, 1.0, 0.0, 1.0], vec![]));
+            }
+            w
+        };
+        let windows = vec![window(20), window(20), window(10)];
+        let v = fit_and_validate(&windows, 4, 5.0).expect("validated");
+        assert_eq!(v.validation.len(), BLENDS.len());
+        assert_eq!(v.model.blend, 0.0);
+        assert_eq!(v.scored, 10);
+        assert_eq!(v.test_recall, 1.0);
+        // Popularity alone ranks 1 first, then 3: 2 is third, still within the top 3.
+        assert_eq!(
+            v.tested.rank_with_blend(&[1.0, 0.0, 0.0, 0.0], 1.0),
+            vec![1, 3, 2]
+        );
+        assert_eq!(v.model.rank(&[1.0, 0.0, 0.0, 0.0])[0], 2);
+        // Two windows: no validation, transitions only; one window: nothing to test on.
+        let two = fit_and_validate(&windows[1..], 4, 5.0).expect("two windows");
+        assert!(two.validation.is_empty() && two.model.blend == 0.0);
+        assert!(fit_and_validate(&windows[2..], 4, 5.0).is_none());
     }
 
     #[test]

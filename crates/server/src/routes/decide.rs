@@ -6,17 +6,32 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
+use tailor_core::Millis;
 use tailor_engine::decide::{Answer, Placement};
 use tailor_engine::policies::PolicySummary;
-use tailor_engine::{DecideInput, UserProof};
+use tailor_engine::{DecideInput, DecisionFilter, LoggingPolicy, UserProof};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Admin, Analyst, ApiJson, ApiQuery, Authorized, Write};
 use crate::routes::{Deleted, Upserted};
 
-const MAX_DECIDE_BYTES: usize = 32 * 1024;
+/// Room for a ranking's list: 5,000 product ids (`decide::MAX_LISTED`) of up to ~40 bytes.
+const MAX_DECIDE_BYTES: usize = 256 * 1024;
+/// The rest of the context (user agent, page, cart…: what targeting conditions and their
+/// regexes read) at most, as JSON: a ranking's long list does not make every condition's
+/// input longer. Past it the request is refused before any work (413).
+const MAX_CONTEXT_BYTES: usize = 32 * 1024;
+
+/// The context's size as JSON, a ranking's `productIds` left out.
+fn context_bytes(context: &Map<String, Value>) -> usize {
+    context
+        .iter()
+        .filter(|(k, _)| k.as_str() != "productIds")
+        .map(|(k, v)| k.len() + 4 + serde_json::to_vec(v).map_or(0, |b| b.len()))
+        .sum()
+}
 
 /// What to decide, and for whom.
 #[derive(Deserialize, ToSchema)]
@@ -34,7 +49,8 @@ pub struct DecideRequest {
     #[serde(default, deserialize_with = "placement_ids")]
     #[schema(value_type = Vec<String>)]
     placements: Option<Vec<String>>,
-    /// Page context (`page`, `locale`, `cart`, …), as Segment's `context`.
+    /// Page context (`page`, `locale`, `cart`, `productId`, and `productIds`: the list a
+    /// ranking placement orders, at most 5,000), as Segment's `context`.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     context: Option<Map<String, Value>>,
@@ -135,6 +151,13 @@ pub async fn decide(
             "`placements` is required: an array such as [\"home.hero\", \"recs.home\"]",
         ));
     };
+    if let Some(c) = &context
+        && context_bytes(c) > MAX_CONTEXT_BYTES
+    {
+        return Err(ApiError::too_large(format!(
+            "the context (without `productIds`) is at most {MAX_CONTEXT_BYTES} bytes"
+        )));
+    }
     let proof = profile_token
         .map(UserProof::Token)
         .or(user_hash.map(UserProof::Hash));
@@ -343,46 +366,132 @@ pub async fn get_policy(
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
 pub struct ExportQuery {
     /// The placement (required).
     placement: Option<String>,
-    /// At most this many decisions (default 100,000, at most 1,000,000).
+    /// Only decisions made at or after this time (RFC 3339, or `YYYY-MM-DD` for its midnight
+    /// UTC).
+    since: Option<String>,
+    /// Only decisions made before this time (same forms).
+    until: Option<String>,
+    /// Only answers of this logging policy: `rules` (deterministic, propensity 1), `bandit`
+    /// (a learning policy) or `experiment` (an experiment's variation). Off-policy
+    /// estimators assume one.
+    policy: Option<String>,
+    /// Only decisions made with this model version (`modelVersion` of the decision log).
+    model_version: Option<String>,
+    /// At most this many decisions, the newest (default 100,000, at most 1,000,000).
     limit: Option<usize>,
 }
 
-/// One placement's decision log in the Open Bandit Dataset's CSV format (admin), for
-/// `tailor eval ope --logs`. The `x-tailor-items` header lists the item ids behind the
-/// `item_id` indexes (a JSON array).
+/// Turns the query into the engine's filter, or says what is wrong with it (400
+/// `invalid_request`, one message per problem, all at once).
+fn export_filter(q: ExportQuery) -> Result<DecisionFilter, ApiError> {
+    let mut problems = Vec::new();
+    let time = |name: &str, value: &Option<String>, problems: &mut Vec<String>| {
+        value.as_deref().and_then(|text| {
+            let parsed = tailor_core::time::parse_timestamp(text);
+            if parsed.is_none() {
+                problems.push(format!(
+                    "`{name}` {text:?} is not a time: RFC 3339 (2026-05-01T00:00:00Z) or a day (2026-05-01)"
+                ));
+            }
+            parsed
+        })
+    };
+    let since = time("since", &q.since, &mut problems);
+    let until = time("until", &q.until, &mut problems);
+    if let (Some(since), Some(until)) = (since, until)
+        && since >= until
+    {
+        problems.push("`since` must be before `until`".to_string());
+    }
+    let policy = q.policy.as_deref().and_then(|name| {
+        let parsed = LoggingPolicy::parse(name);
+        if parsed.is_none() {
+            problems.push(format!(
+                "`policy` {name:?} is not a logging policy: rules, bandit or experiment"
+            ));
+        }
+        parsed
+    });
+    if q.model_version
+        .as_deref()
+        .is_some_and(|v| v.trim().is_empty())
+    {
+        problems.push("`modelVersion` is empty: name a version, or leave it out".to_string());
+    }
+    if q.limit == Some(0) {
+        problems.push("`limit` must be at least 1".to_string());
+    }
+    let placement = match q.placement {
+        Some(p) if !p.is_empty() => Some(p),
+        _ => {
+            problems.push(
+                "name the placement: /v1/decisions/export?placement=promo.banner".to_string(),
+            );
+            None
+        }
+    };
+    match placement {
+        Some(placement) if problems.is_empty() => Ok(DecisionFilter {
+            placement,
+            during: since.unwrap_or(Millis::MIN)..until.unwrap_or(Millis::MAX),
+            policy,
+            model_version: q.model_version,
+            limit: q.limit.unwrap_or(100_000).min(1_000_000),
+        }),
+        _ => Err(ApiError::bad_request(
+            "invalid_request",
+            problems.join("; "),
+        )),
+    }
+}
+
+/// One placement's decision log in the Open Bandit Dataset's CSV format (analyst or admin
+/// key), for `tailor eval ope --logs`, filtered by time range, logging policy and model
+/// version. Each row names its `logging_policy` and `model_version`; the `x-tailor-items`
+/// header lists the item ids behind the `item_id` indexes (a JSON array), and
+/// `x-tailor-logging-policies` / `x-tailor-model-versions` count the rows of each (JSON
+/// objects): more than one of either is a log the estimators should not be given whole.
 #[utoipa::path(get, path = "/v1/decisions/export", tag = "decide", security(("analyst_key" = [])),
     params(ExportQuery),
     responses((status = 200, content_type = "text/csv", body = String,
-        headers(("x-tailor-items" = String, description = "The item ids behind `item_id`, a JSON array")))))]
+        headers(("x-tailor-items" = String, description = "The item ids behind `item_id`, a JSON array"),
+            ("x-tailor-logging-policies" = String, description = "Rows per logging policy, a JSON object"),
+            ("x-tailor-model-versions" = String, description = "Rows per model version, a JSON object"))),
+        (status = 400, body = ErrorBody, description = "A bad filter: unknown policy, unreadable or empty time range, no placement"),
+        (status = 404, body = ErrorBody, description = "No such placement")))]
 pub async fn export(
     _: Authorized<Analyst>,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<axum::response::Response, ApiError> {
+    use axum::http::{HeaderName, HeaderValue, header};
     use axum::response::IntoResponse;
-    let Some(placement) = q.placement else {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            "name the placement: /v1/decisions/export?placement=promo.banner",
-        ));
-    };
-    let limit = q.limit.unwrap_or(100_000).min(1_000_000);
+    let filter = export_filter(q)?;
     let export = state
-        .blocking(move |engine| engine.export_decisions(&placement, limit))
+        .blocking(move |engine| engine.export_decisions(&filter))
         .await?;
-    let items = serde_json::to_string(&export.items).unwrap_or_default();
-    let items = axum::http::HeaderValue::from_str(&items)
-        .unwrap_or_else(|_| axum::http::HeaderValue::from_static("[]"));
+    let header_json = |value: String| {
+        HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("[]"))
+    };
+    let items = header_json(serde_json::to_string(&export.items).unwrap_or_default());
+    let policies = header_json(serde_json::to_string(&export.policies).unwrap_or_default());
+    let versions = header_json(serde_json::to_string(&export.model_versions).unwrap_or_default());
     Ok((
         [
             (
-                axum::http::header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("text/csv; charset=utf-8"),
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
             ),
-            (axum::http::HeaderName::from_static("x-tailor-items"), items),
+            (HeaderName::from_static("x-tailor-items"), items),
+            (
+                HeaderName::from_static("x-tailor-logging-policies"),
+                policies,
+            ),
+            (HeaderName::from_static("x-tailor-model-versions"), versions),
         ],
         export.csv,
     )

@@ -257,16 +257,21 @@ impl DecisionLog for PgStore {
         })
     }
 
-    fn recent_decisions(&self, limit: usize) -> Result<Vec<(DecisionRecord, Vec<Reward>)>> {
+    fn recent_decisions(
+        &self,
+        during: std::ops::Range<Millis>,
+        limit: usize,
+    ) -> Result<Vec<(DecisionRecord, Vec<Reward>)>> {
         let limit = sql_limit(limit);
+        let (from, to) = (during.start, during.end);
         let (rows, rewards) = self.run(|pool| async move {
             let client = pool.get().await?;
             let rows = client
                 .query(
                     &format!(
-                        "SELECT {DECISION_COLUMNS} FROM decisions ORDER BY at DESC, id DESC LIMIT $1"
+                        "SELECT {DECISION_COLUMNS} FROM decisions WHERE at >= $2 AND at < $3 ORDER BY at DESC, id DESC LIMIT $1"
                     ),
-                    &[&limit],
+                    &[&limit, &from, &to],
                 )
                 .await?;
             let ids: Vec<String> = rows.iter().map(|r| r.get(0)).collect();

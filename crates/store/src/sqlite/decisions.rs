@@ -378,14 +378,20 @@ impl DecisionLog for SqliteStore {
         })
     }
 
-    fn recent_decisions(&self, limit: usize) -> Result<Vec<(DecisionRecord, Vec<Reward>)>> {
+    fn recent_decisions(
+        &self,
+        during: std::ops::Range<Millis>,
+        limit: usize,
+    ) -> Result<Vec<(DecisionRecord, Vec<Reward>)>> {
         self.with_decisions(|db| {
+            // Newest first by `seq`, so a recent range stops the scan early; decisions are
+            // logged as they are made, so an old range reads back to it.
             let rows: Vec<Row> = db
                 .conn
                 .prepare(&format!(
-                    "SELECT {COLUMNS} FROM decisions ORDER BY seq DESC LIMIT ?1"
+                    "SELECT {COLUMNS} FROM decisions WHERE at >= ?2 AND at < ?3 ORDER BY seq DESC LIMIT ?1"
                 ))?
-                .query_map([sql_limit(limit)], row)?
+                .query_map(params![sql_limit(limit), during.start, during.end], row)?
                 .collect::<std::result::Result<_, _>>()?;
             let mut out = Vec::with_capacity(rows.len());
             for r in rows.into_iter().rev() {

@@ -1,10 +1,11 @@
 //! A buyer's purchase history as the lifetime models read it (`lifetimes`' summary with
 //! weekly periods, the CDNOW convention): repeat purchases are distinct order days after the
-//! first, recency and age run from the first order.
+//! first, recency and age run from the first order. And the purchase model a store serves,
+//! BG/NBD or MBG/NBD, whichever scored better on the store's own hold-out (`training`).
 
 use tailor_core::Millis;
 use tailor_core::time::DAY;
-use tailor_ml::clv::CustomerSummary;
+use tailor_ml::clv::{BgNbd, CustomerSummary, ModifiedBgNbd, PurchaseModel};
 
 use crate::profile::Profile;
 
@@ -52,6 +53,88 @@ pub fn purchase_summary(p: &Profile, now: Millis) -> Option<CustomerSummary> {
             repeats.iter().sum::<f64>() / repeats.len() as f64
         },
     })
+}
+
+/// The purchase-count model in service. BG/NBD cannot let a one-time buyer drop out (their
+/// P(alive) is 1 however long ago they ordered); MBG/NBD can. Training fits both and keeps the
+/// one with the lower hold-out error.
+#[derive(Clone, Copy, Debug)]
+pub enum LifetimeModel {
+    BgNbd(BgNbd),
+    Modified(ModifiedBgNbd),
+}
+
+impl LifetimeModel {
+    /// The name reports use: `bgnbd` or `mbgnbd`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LifetimeModel::BgNbd(_) => "bgnbd",
+            LifetimeModel::Modified(_) => "mbgnbd",
+        }
+    }
+
+    fn inner(&self) -> &dyn PurchaseModelObject {
+        match self {
+            LifetimeModel::BgNbd(m) => m,
+            LifetimeModel::Modified(m) => m,
+        }
+    }
+}
+
+/// The object-safe part of [`PurchaseModel`] the engine calls.
+trait PurchaseModelObject {
+    fn alive(&self, c: &CustomerSummary) -> f64;
+    fn purchases(&self, c: &CustomerSummary, t: f64) -> f64;
+    fn purchases_at(&self, c: &CustomerSummary, horizons: &[f64]) -> Vec<f64>;
+    fn likelihood(&self) -> f64;
+}
+
+impl<M: PurchaseModel> PurchaseModelObject for M {
+    fn alive(&self, c: &CustomerSummary) -> f64 {
+        self.probability_alive(c)
+    }
+    fn purchases(&self, c: &CustomerSummary, t: f64) -> f64 {
+        self.expected_purchases(c, t)
+    }
+    fn purchases_at(&self, c: &CustomerSummary, horizons: &[f64]) -> Vec<f64> {
+        self.expected_purchases_at(c, horizons)
+    }
+    fn likelihood(&self) -> f64 {
+        self.log_likelihood()
+    }
+}
+
+impl PurchaseModel for LifetimeModel {
+    fn probability_alive(&self, c: &CustomerSummary) -> f64 {
+        self.inner().alive(c)
+    }
+    fn expected_purchases(&self, c: &CustomerSummary, t: f64) -> f64 {
+        self.inner().purchases(c, t)
+    }
+    fn expected_purchases_at(&self, c: &CustomerSummary, horizons: &[f64]) -> Vec<f64> {
+        self.inner().purchases_at(c, horizons)
+    }
+    fn log_likelihood(&self) -> f64 {
+        self.inner().likelihood()
+    }
+}
+
+/// The value of the first order day (all orders of that day), if it is still among the
+/// detailed orders: what a one-time buyer's spend is predicted from.
+pub fn first_order_value(p: &Profile) -> Option<f64> {
+    let first_day = p.orders.first_at?.div_euclid(DAY);
+    let value: f64 = p
+        .orders
+        .recent
+        .iter()
+        .filter(|(t, _)| t.div_euclid(DAY) == first_day)
+        .map(|&(_, v)| v)
+        .sum();
+    (p.orders
+        .recent
+        .iter()
+        .any(|(t, _)| t.div_euclid(DAY) == first_day))
+    .then_some(value)
 }
 
 #[cfg(test)]

@@ -26,15 +26,14 @@ use serde::{Deserialize, Serialize};
 use tailor_core::Millis;
 use tailor_core::time::{DAY, format_timestamp};
 use tailor_ml::clv::value::{ClvSettings, discounted_purchases};
-use tailor_ml::clv::{BgNbd, GammaGamma, PurchaseModel};
-use tailor_ml::intent::next_category::blend_rank;
+use tailor_ml::clv::{GammaGamma, PurchaseModel};
 use tailor_ml::intent::propensity::CalibratedModel;
 use tailor_ml::intent::send_time::{CustomerOpens, SendTime, best_hour, hour_of_week};
 
 use crate::error::EngineError;
 use crate::profile::Profile;
 use crate::profile::catalog::CatalogReader;
-use lifetime::{WEEK, purchase_summary};
+use lifetime::{WEEK, first_order_value, purchase_summary};
 use training::{Evaluation, Progress, SEND_TIME_RADIUS, segment_of};
 
 /// Where the model versions are recorded.
@@ -74,7 +73,8 @@ pub struct Models {
     pub version: u32,
     session: Option<CalibratedModel>,
     week: Option<CalibratedModel>,
-    purchases: Option<BgNbd>,
+    /// BG/NBD or MBG/NBD, whichever scored better on the store's hold-out.
+    purchases: Option<lifetime::LifetimeModel>,
     spend: Option<GammaGamma>,
     next_category: Option<training::NextCategoryFit>,
     categories: Vec<String>,
@@ -161,11 +161,17 @@ impl Models {
                 .expected_next_order(&s, 52.0)
                 .map(|weeks| format_timestamp(now + (weeks * WEEK as f64) as Millis));
             // Gamma-Gamma's expected spend when it fitted (q > 1), else their own mean order.
+            // A one-time buyer's comes from their first order, shrunk towards the population
+            // (`GammaGamma::expected_spend_from_first_order`), not the population mean alone.
+            let own_mean = p.orders.revenue / p.orders.count.max(1) as f64;
             let spend = self
                 .spend
                 .as_ref()
-                .and_then(|g| g.expected_average_spend(&s).ok())
-                .unwrap_or(p.orders.revenue / p.orders.count.max(1) as f64);
+                .and_then(|g| match (s.frequency, first_order_value(p)) {
+                    (0, Some(first)) => g.expected_spend_from_first_order(first).ok(),
+                    _ => g.expected_average_spend(&s).ok(),
+                })
+                .unwrap_or(own_mean);
             let per_unit = discounted_purchases(model, &s, ClvSettings::default());
             out.clv = Some((spend * per_unit * 100.0).round() / 100.0).filter(|v| v.is_finite());
         }
@@ -183,13 +189,13 @@ impl Models {
                 }
             }
             if engagement.iter().any(|&x| x > 0.0) {
-                let transitions = fit.transitions.scores(&engagement);
-                out.next_categories =
-                    blend_rank(&transitions, &fit.popularity, fit.blend, &engagement)
-                        .into_iter()
-                        .take(3)
-                        .map(|c| self.categories[c as usize].clone())
-                        .collect();
+                out.next_categories = fit
+                    .model
+                    .rank(&engagement)
+                    .into_iter()
+                    .take(3)
+                    .map(|c| self.categories[c as usize].clone())
+                    .collect();
             }
         }
         if let (Some(model), Some(opens)) = (&self.send_time, opens) {
@@ -318,7 +324,11 @@ impl PredictionService {
 
     /// Recorded model versions (newest last) and what the trainer is doing.
     pub fn models(&self) -> (Vec<ModelVersion>, TrainingState) {
-        (self.versions.lock().clone(), self.state.lock().clone())
+        // One lock at a time: a finishing run holds `state` while it takes `versions`, so
+        // holding `versions` while waiting for `state` deadlocks with it (`tailor train`'s
+        // progress bar polls this every 100 ms).
+        let versions = self.versions.lock().clone();
+        (versions, self.state.lock().clone())
     }
 
     /// The per-category forecast of the models in service; a conflict before any version

@@ -25,18 +25,16 @@ use std::time::Instant;
 use serde::Serialize;
 use tailor_core::time::DAY;
 use tailor_core::{Message, MessageType, Millis};
-use tailor_ml::clv::{BgNbd, CustomerSummary, GammaGamma, PurchaseModel};
-use tailor_ml::intent::metrics::{
-    auc, calibration, expected_calibration_error, log_loss, recall_at_k,
-};
-use tailor_ml::intent::next_category::{BLENDS, Transitions, blend_rank};
+use tailor_ml::clv::{BgNbd, CustomerSummary, GammaGamma, ModifiedBgNbd, PurchaseModel};
+use tailor_ml::intent::metrics::{auc, calibration, expected_calibration_error, log_loss};
+use tailor_ml::intent::next_category::{ServedModel, Window, fit_and_validate};
 use tailor_ml::intent::propensity::CalibratedModel;
 use tailor_ml::intent::send_time::{self, CustomerOpens, SendTime, SendTimeParams, hour_of_week};
 
 use super::Models;
 use super::features::{baseline_features, intent_features};
 use super::forecast::{self, EVALUATION_WEEKS, ForecastLog};
-use super::lifetime::{WEEK, purchase_summary};
+use super::lifetime::{LifetimeModel, WEEK, purchase_summary};
 use crate::error::EngineError;
 use crate::profile::catalog::CatalogReader;
 use crate::profile::registry::Registry;
@@ -158,8 +156,8 @@ fn on_site(m: &Message) -> bool {
     match m.kind {
         MessageType::Page | MessageType::Screen => true,
         MessageType::Track => {
-            let e = m.event.as_deref().unwrap_or("");
-            !e.starts_with("Email ") && !is_order(m) && e != "Order Refunded"
+            // The profile's own rule for what is browsing (sessions count only those).
+            crate::profile::is_browsing(m.event.as_deref().unwrap_or("")) && !is_order(m)
         }
         _ => false,
     }
@@ -230,8 +228,8 @@ impl Collected {
         let t = m.timestamp;
         match self.watching.get_mut(&person) {
             Some(w) if t > w.last + SESSION_GAP => self.settle(person, false),
-            Some(w) => w.last = w.last.max(t),
-            None => {}
+            Some(w) if on_site(m) => w.last = w.last.max(t),
+            Some(_) | None => {}
         }
         if is_order(m) {
             self.settle(person, true);
@@ -620,7 +618,7 @@ fn fit_lifetime(
     registry: &Registry,
     calibration: &[(String, CustomerSummary)],
     end: Millis,
-) -> Result<(BgNbd, Option<GammaGamma>, serde_json::Value), String> {
+) -> Result<(LifetimeModel, Option<GammaGamma>, serde_json::Value), String> {
     // A first order at the very end has no age yet: the models need T > 0.
     let buyers: Vec<CustomerSummary> = registry
         .profiles_in_order()
@@ -633,78 +631,133 @@ fn fit_lifetime(
             buyers.len()
         ));
     }
-    let purchases = BgNbd::fit(&buyers).map_err(|e| e.to_string())?;
+    let bgnbd = BgNbd::fit(&buyers).map_err(|e| e.to_string())?;
+    // MBG/NBD may fail where BG/NBD fits (e.g. a degenerate optimum): BG/NBD then serves.
+    let mbgnbd = ModifiedBgNbd::fit(&buyers).ok();
     let spend = GammaGamma::fit(&buyers).ok().filter(|g| g.q > 1.0);
+    let parameters = |r: f64, alpha: f64, a: f64, b: f64, loglik: f64| serde_json::json!({"r": r, "alpha": alpha, "a": a, "b": b, "loglik": loglik});
     let mut report = serde_json::json!({
         "buyers": buyers.len(),
         "repeat_buyers": buyers.iter().filter(|b| b.frequency > 0).count(),
-        "bgnbd": {"r": purchases.r, "alpha": purchases.alpha, "a": purchases.a, "b": purchases.b, "loglik": purchases.log_likelihood},
+        "bgnbd": parameters(bgnbd.r, bgnbd.alpha, bgnbd.a, bgnbd.b, bgnbd.log_likelihood),
+        "mbgnbd": mbgnbd.map(|m| parameters(m.r, m.alpha, m.a, m.b, m.log_likelihood)),
         "gamma_gamma": spend.map(|g| serde_json::json!({"p": g.p, "q": g.q, "gamma": g.gamma})),
     });
-    // Hold-out: refit on the histories as they were, predict the weeks since.
+    let holdout = lifetime_holdout(registry, calibration, end);
+    let chosen = match (&holdout, mbgnbd) {
+        (_, None) => LifetimeModel::BgNbd(bgnbd),
+        // The lower hold-out error serves; ties go to BG/NBD, the published default.
+        (Ok(h), Some(m)) => match h.mbgnbd_mae {
+            Some(mae) if mae < h.bgnbd_mae => LifetimeModel::Modified(m),
+            _ => LifetimeModel::BgNbd(bgnbd),
+        },
+        // No hold-out to judge by: the higher likelihood (both have four parameters).
+        (Err(_), Some(m)) if m.log_likelihood > bgnbd.log_likelihood => LifetimeModel::Modified(m),
+        (Err(_), Some(_)) => LifetimeModel::BgNbd(bgnbd),
+    };
+    report["model"] = serde_json::json!(chosen.name());
+    report["holdout"] = match holdout {
+        Ok(h) => h.report,
+        Err(why) => serde_json::json!({"skipped": why}),
+    };
+    Ok((chosen, spend, report))
+}
+
+/// Both purchase models refitted on the histories as they were [`LIFETIME_HOLDOUT_WEEKS`]
+/// back, scored on the weeks since.
+struct LifetimeHoldout {
+    bgnbd_mae: f64,
+    /// None when MBG/NBD did not fit or predicted no finite count.
+    mbgnbd_mae: Option<f64>,
+    report: serde_json::Value,
+}
+
+fn lifetime_holdout(
+    registry: &Registry,
+    calibration: &[(String, CustomerSummary)],
+    end: Millis,
+) -> Result<LifetimeHoldout, String> {
     let calibration: Vec<&(String, CustomerSummary)> =
         calibration.iter().filter(|(_, s)| s.age > 0.0).collect();
     let past: Vec<CustomerSummary> = calibration.iter().map(|(_, s)| *s).collect();
-    let refit = if past.iter().any(|b| b.frequency > 0) {
-        BgNbd::fit(&past).map_err(|e| e.to_string())
-    } else {
-        Err(format!(
+    if !past.iter().any(|b| b.frequency > 0) {
+        return Err(format!(
             "no repeat buyer {LIFETIME_HOLDOUT_WEEKS} weeks before the end"
-        ))
-    };
-    if let Err(why) = &refit {
-        report["holdout"] = serde_json::json!({"skipped": why});
+        ));
     }
-    if let Ok(model) = refit {
-        let cut = end - LIFETIME_HOLDOUT_WEEKS * 7 * DAY;
-        let horizon = (LIFETIME_HOLDOUT_WEEKS * 7 * DAY) as f64 / WEEK as f64;
-        let (mut predicted, mut actual, mut naive) = (Vec::new(), Vec::new(), Vec::new());
-        for (key, s) in calibration.iter().copied() {
-            let Some(p) = registry.find_key(key) else {
-                continue;
-            };
-            let mut days: Vec<i64> = p
-                .orders
-                .recent
-                .iter()
-                .filter(|&&(t, _)| t > cut && t <= end)
-                .map(|&(t, _)| t.div_euclid(DAY))
-                .collect();
-            days.dedup();
-            predicted.push(model.expected_purchases(s, horizon));
-            actual.push(days.len() as f64);
-            // Naive: their past rate of repeat orders carried forward.
-            naive.push(if s.age > 0.0 {
-                f64::from(s.frequency) / s.age * horizon
-            } else {
-                0.0
-            });
-        }
-        if predicted.iter().any(|p| !p.is_finite()) {
-            // The likelihood can peak at the edge of the parameter space on a short history
-            // (r, α → ∞ and a, b → 0: Poisson buyers who never drop out), where the
-            // closed-form expectation has no finite value.
-            report["holdout"] = serde_json::json!({"skipped": format!(
-                "the refit on the history {LIFETIME_HOLDOUT_WEEKS} weeks back is degenerate (r {:.3e}, α {:.3e}, a {:.3e}, b {:.3e}): its predictions are not finite",
-                model.r, model.alpha, model.a, model.b
-            )});
-            return Ok((purchases, spend, report));
-        }
-        let mae = |f: &[f64]| {
-            f.iter()
-                .zip(&actual)
-                .map(|(a, b)| (a - b).abs())
-                .sum::<f64>()
-                / actual.len().max(1) as f64
+    let model = BgNbd::fit(&past).map_err(|e| e.to_string())?;
+    let modified = ModifiedBgNbd::fit(&past).ok();
+    let cut = end - LIFETIME_HOLDOUT_WEEKS * 7 * DAY;
+    let horizon = (LIFETIME_HOLDOUT_WEEKS * 7 * DAY) as f64 / WEEK as f64;
+    let (mut predicted, mut predicted_modified, mut actual, mut naive, mut one_time) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (key, s) in calibration.iter().copied() {
+        let Some(p) = registry.find_key(key) else {
+            continue;
         };
-        report["holdout"] = serde_json::json!({
-            "weeks": LIFETIME_HOLDOUT_WEEKS, "customers": actual.len(),
-            "actual_total": actual.iter().sum::<f64>(),
-            "predicted_total": predicted.iter().sum::<f64>(), "mae": mae(&predicted),
-            "baseline": {"name": "past repeat rate", "predicted_total": naive.iter().sum::<f64>(), "mae": mae(&naive)},
+        let mut days: Vec<i64> = p
+            .orders
+            .recent
+            .iter()
+            .filter(|&&(t, _)| t > cut && t <= end)
+            .map(|&(t, _)| t.div_euclid(DAY))
+            .collect();
+        days.dedup();
+        predicted.push(model.expected_purchases(s, horizon));
+        predicted_modified.push(modified.map_or(f64::NAN, |m| m.expected_purchases(s, horizon)));
+        actual.push(days.len() as f64);
+        one_time.push(s.frequency == 0);
+        // Naive: their past rate of repeat orders carried forward.
+        naive.push(if s.age > 0.0 {
+            f64::from(s.frequency) / s.age * horizon
+        } else {
+            0.0
         });
     }
-    Ok((purchases, spend, report))
+    if predicted.iter().any(|p| !p.is_finite()) {
+        // The likelihood can peak at the edge of the parameter space on a short history
+        // (r, α → ∞ and a, b → 0: Poisson buyers who never drop out), where the
+        // closed-form expectation has no finite value.
+        return Err(format!(
+            "the refit on the history {LIFETIME_HOLDOUT_WEEKS} weeks back is degenerate (r {:.3e}, α {:.3e}, a {:.3e}, b {:.3e}): its predictions are not finite",
+            model.r, model.alpha, model.a, model.b
+        ));
+    }
+    // Mean absolute error over the customers `keep` selects.
+    let mae = |f: &[f64], keep: &dyn Fn(usize) -> bool| {
+        let (mut sum, mut n) = (0.0, 0usize);
+        for i in (0..actual.len()).filter(|&i| keep(i)) {
+            sum += (f[i] - actual[i]).abs();
+            n += 1;
+        }
+        sum / n.max(1) as f64
+    };
+    let everyone = |_: usize| true;
+    let one_time_only = |i: usize| one_time[i];
+    let repeat_only = |i: usize| !one_time[i];
+    let scores = |f: &[f64]| {
+        serde_json::json!({
+            "predicted_total": f.iter().sum::<f64>(), "mae": mae(f, &everyone),
+            "one_time_mae": mae(f, &one_time_only), "repeat_mae": mae(f, &repeat_only),
+        })
+    };
+    let modified_finite = modified.is_some() && predicted_modified.iter().all(|p| p.is_finite());
+    let bgnbd_mae = mae(&predicted, &everyone);
+    let mbgnbd_mae = modified_finite.then(|| mae(&predicted_modified, &everyone));
+    let report = serde_json::json!({
+        "weeks": LIFETIME_HOLDOUT_WEEKS, "customers": actual.len(),
+        "one_time_customers": one_time.iter().filter(|o| **o).count(),
+        "actual_total": actual.iter().sum::<f64>(),
+        "predicted_total": predicted.iter().sum::<f64>(), "mae": bgnbd_mae,
+        "bgnbd": scores(&predicted),
+        "mbgnbd": modified_finite.then(|| scores(&predicted_modified)),
+        "baseline": {"name": "past repeat rate", "predicted_total": naive.iter().sum::<f64>(), "mae": mae(&naive, &everyone)},
+    });
+    Ok(LifetimeHoldout {
+        bgnbd_mae,
+        mbgnbd_mae,
+        report,
+    })
 }
 
 fn dense(engagement: &[(u32, f64)], categories: usize) -> Vec<f64> {
@@ -715,19 +768,17 @@ fn dense(engagement: &[(u32, f64)], categories: usize) -> Vec<f64> {
     v
 }
 
-/// The next-category model: transitions blended with popularity.
+/// The next-category model: transitions blended with popularity
+/// (`tailor_ml::intent::next_category::ServedModel`, the model `tailor eval intent` scores).
 pub struct NextCategoryFit {
     /// The (leaf) categories, in the models' order.
     pub categories: Vec<String>,
-    pub transitions: Transitions,
-    /// Share of customers engaged with each category.
-    pub popularity: Vec<f64>,
-    /// Weight of popularity in the blend, chosen on validation.
-    pub blend: f64,
+    pub model: ServedModel,
 }
 
-/// (engagement at a snapshot, categories first engaged before the next snapshot or the end).
-type Window = Vec<(Vec<f64>, Vec<u32>)>;
+/// Pseudo-count pulling a transition toward its base rate (set once, not tuned; the same in
+/// `tailor eval intent`, `NextCategoryParams::default`).
+const TRANSITION_SMOOTHING: f64 = 20.0;
 
 fn fit_next_category(
     collected: &Collected,
@@ -802,66 +853,21 @@ fn fit_next_category(
                 .collect()
         })
         .collect();
-    let fit = |windows: &[Window]| {
-        let transitions = Transitions::fit(
-            windows
-                .iter()
-                .flatten()
-                .map(|(b, a)| (b.as_slice(), a.as_slice())),
-            c,
-            20.0,
-        );
-        let mut popularity = vec![0.0; c];
-        let rows = windows.last().map_or(0, Vec::len).max(1) as f64;
-        for (before, _) in windows.last().into_iter().flatten() {
-            for (i, &x) in before.iter().enumerate() {
-                popularity[i] += f64::from(u8::from(x > 0.0)) / rows;
-            }
-        }
-        (transitions, popularity)
-    };
-    let recall = |model: &(Transitions, Vec<f64>), blend: f64, window: &Window| {
-        let (mut sum, mut scored) = (0.0, 0usize);
-        for (before, actual) in window.iter().filter(|(_, a)| !a.is_empty()) {
-            let ranked = blend_rank(&model.0.scores(before), &model.1, blend, before);
-            sum += recall_at_k(&ranked, actual, 3).unwrap_or(0.0);
-            scored += 1;
-        }
-        (sum / scored.max(1) as f64, scored)
-    };
-    let n = windows.len();
-    // The blend is chosen on the window before the test one, fitted on those before it.
-    let blend = if n >= 3 {
-        let model = fit(&windows[..n - 2]);
-        BLENDS
-            .into_iter()
-            .map(|w| (w, recall(&model, w, &windows[n - 2]).0))
-            .fold((0.0, f64::NEG_INFINITY), |best, (w, r)| {
-                if r > best.1 { (w, r) } else { best }
-            })
-            .0
-    } else {
-        0.0
-    };
-    let tested = fit(&windows[..n - 1]);
-    let (ours, scored) = recall(&tested, blend, &windows[n - 1]);
-    if scored == 0 {
+    // The served model's protocol, shared with `tailor eval intent`.
+    let Some(v) = fit_and_validate(&windows, c, TRANSITION_SMOOTHING) else {
         return Err("no customer engaged with a new category in the last two weeks".into());
-    }
-    let (popular, _) = recall(&tested, 1.0, &windows[n - 1]);
-    let (transitions, popularity) = fit(&windows);
+    };
+    let report = serde_json::json!({
+        "categories": c, "customers_scored": v.scored, "popularity_weight": v.model.blend,
+        "recall_at_3": v.test_recall,
+        "baseline": {"name": "popularity", "recall_at_3": v.popularity_recall},
+    });
     Ok((
         NextCategoryFit {
             categories: leaves,
-            transitions,
-            popularity,
-            blend,
+            model: v.model,
         },
-        serde_json::json!({
-            "categories": c, "customers_scored": scored, "popularity_weight": blend,
-            "recall_at_3": ours,
-            "baseline": {"name": "popularity", "recall_at_3": popular},
-        }),
+        report,
     ))
 }
 

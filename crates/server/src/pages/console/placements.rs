@@ -12,7 +12,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tailor_engine::DecideInput;
-use tailor_engine::decide::Placement;
+use tailor_engine::decide::{Placement, PlacementKind};
 
 use super::layout::{self, field_errors};
 use super::session::{Change, Console, Signed};
@@ -62,6 +62,9 @@ pub struct Edit {
     reward: String,
     #[serde(default)]
     exploration: String,
+    /// A ranking placement's merchandising rules, as JSON (`{"pin", "boost", "bury"}`).
+    #[serde(default)]
+    rules: String,
 }
 
 impl Edit {
@@ -87,6 +90,11 @@ impl Edit {
             exploration: v["policy"]["exploration"]
                 .as_f64()
                 .map(|e| e.to_string())
+                .unwrap_or_default(),
+            rules: p
+                .rules
+                .as_ref()
+                .map(|r| serde_json::to_string_pretty(r).unwrap_or_default())
                 .unwrap_or_default(),
         }
     }
@@ -221,6 +229,11 @@ fn render(
             label for="p-exploration" { "Exploration (0 to 1; empty: the default)" }
             input #p-exploration type="text" name="exploration" value=(edit.exploration) readonly[!admin];
             (field_errors(errors, "policy"))
+            @if p.kind == PlacementKind::Ranking {
+                label for="p-rules" { "Merchandising rules (JSON: " code { "{\"pin\": [ids], \"boost\": [{\"category\"|\"brand\"|\"productIds\", \"weight\"?}], \"bury\": […], \"keepOutOfStock\"?}" } "; empty: none)" }
+                textarea #p-rules name="rules" rows="6" readonly[!admin] aria-invalid=[invalid("rules")] { (edit.rules) }
+                (field_errors(errors, "rules"))
+            }
             @if admin { p { button type="submit" { "Save placement" } } }
         }
         @if let Some(l) = learned.filter(|_| p.policy.is_some()) {
@@ -273,6 +286,21 @@ fn placement_json(p: &Placement, e: &Edit) -> Result<Value, Vec<(String, String)
         .ok_or_else(|| vec![(String::new(), "placement unreadable".to_string())])?;
     obj.remove("condition");
     obj.remove("limit");
+    if p.kind == PlacementKind::Ranking {
+        obj.remove("rules");
+        if !e.rules.trim().is_empty() {
+            match serde_json::from_str::<Value>(&e.rules) {
+                Ok(v @ Value::Object(_)) => {
+                    obj.insert("rules".into(), v);
+                }
+                Ok(_) => errors.push((
+                    "rules".into(),
+                    "a JSON object: {\"pin\", \"boost\", \"bury\"}".into(),
+                )),
+                Err(err) => errors.push(("rules".into(), format!("not JSON: {err}"))),
+            }
+        }
+    }
     obj.remove("variants");
     obj.remove("policy");
     if !e.condition.trim().is_empty() {
@@ -324,6 +352,8 @@ fn field_of(problem: &str) -> &'static str {
     let p = problem.to_lowercase();
     if p.starts_with("variant") || p.contains("`variants`") {
         "variants"
+    } else if p.contains("rule") || p.contains("`pin`") || p.contains("rules.pin") {
+        "rules"
     } else if p.contains("`condition`") {
         "condition"
     } else if p.contains("`limit`") {
