@@ -6,6 +6,9 @@
 //!   skewed data shapes ([`workload`]), with bytes on disk per event and per decision.
 //! - [`journeys`]: the journey scheduler's messages per second through the outbox to a
 //!   webhook receiver, and pending-timer capacity.
+//! - [`soak`]: everything at once for a long time (ingest, decide, catalog changes,
+//!   experiment reads, a journey's webhooks, erasures, retention), sampled every minute;
+//!   fails on a 5xx or on memory or disk growth the data does not explain.
 //!
 //! Progress goes to stderr; the results come back as a [`Report`], failures as an [`Error`].
 
@@ -14,6 +17,8 @@ mod error;
 pub mod ingest;
 pub mod journeys;
 mod server;
+pub mod soak;
+mod svg;
 pub mod workload;
 mod wrk;
 

@@ -45,10 +45,52 @@ pub struct BenchArgs {
     /// With --journeys: pending timers written for the capacity measurement.
     #[arg(long, default_value_t = 1_000_000)]
     timers: usize,
+    /// Run the soak instead for this long (`90s`, `10m`, `1h`): ingest, decide, catalog
+    /// changes, experiment reads, a journey's webhooks, erasures and retention at once,
+    /// sampled every minute; fails on a 5xx or unexplained memory or disk growth.
+    #[arg(long, value_parser = parse_duration)]
+    soak: Option<std::time::Duration>,
+    /// With --soak: time between samples.
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    soak_every: std::time::Duration,
+    /// With --soak: events per second.
+    #[arg(long, default_value_t = 400)]
+    soak_events: u32,
+    /// With --soak: decisions per second.
+    #[arg(long, default_value_t = 100)]
+    soak_decides: u32,
+    /// With --soak: where the samples (CSV), the table and the SVG plots go.
+    #[arg(long, default_value = "soak")]
+    soak_out: std::path::PathBuf,
+}
+
+/// `90s`, `10m`, `1h`, or plain seconds.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 90s, 10m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" | "min" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("{s:?}: the unit must be s, m or h")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let report = if args.journeys {
+    let report = if let Some(duration) = args.soak {
+        tailor_bench::soak::run(tailor_bench::soak::SoakOptions {
+            duration,
+            every: args.soak_every,
+            events_per_sec: args.soak_events,
+            decides_per_sec: args.soak_decides,
+            out: args.soak_out,
+            data: args.data,
+        })?
+    } else if args.journeys {
         tailor_bench::journeys::run(tailor_bench::journeys::JourneyOptions {
             people: args.people,
             timers: args.timers,
