@@ -13,6 +13,7 @@
 
 use arbitrary::{Result as AResult, Unstructured};
 use serde_json::{Map, Value, json};
+use tailor_core::condition::FIELD_OPERATORS as OPERATORS;
 use tailor_core::condition::{eval_condition_with_groups, fields_read, reads, validate_condition};
 
 const PATHS: [&str; 10] = [
@@ -26,35 +27,6 @@ const PATHS: [&str; 10] = [
     "v",
     "traits.plan",
     "predictions.churn",
-];
-const OPERATORS: [&str; 27] = [
-    "$eq",
-    "$ne",
-    "$lt",
-    "$lte",
-    "$gt",
-    "$gte",
-    "$veq",
-    "$vne",
-    "$vgt",
-    "$vgte",
-    "$vlt",
-    "$vlte",
-    "$in",
-    "$nin",
-    "$ini",
-    "$nini",
-    "$all",
-    "$alli",
-    "$exists",
-    "$type",
-    "$regex",
-    "$regexi",
-    "$elemMatch",
-    "$size",
-    "$not",
-    "$inGroup",
-    "$notInGroup",
 ];
 const REGEX_ATOMS: [&str; 40] = [
     "a", "b", "Z", "0", "9", ".", "*", "+", "?", "*?", "(", ")", "(?:", "(?<n>", "(?=", "(?!", "[",

@@ -868,7 +868,8 @@ mod regex_js {
 // Validation
 // ---------------------------------------------------------------------------------------
 
-const FIELD_OPERATORS: [&str; 27] = [
+/// Every operator a field's condition may use (the fuzz target draws from it).
+pub const FIELD_OPERATORS: [&str; 27] = [
     "$eq",
     "$ne",
     "$lt",

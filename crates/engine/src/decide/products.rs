@@ -21,6 +21,21 @@ const PER_CATEGORY: usize = 2;
 const SESSION_CANDIDATES: usize = 40;
 /// The visitor's current session feeds the model with at most this many recent views.
 const SESSION_PREFIX: usize = 10;
+
+/// The visitor's current session, oldest first, at most [`SESSION_PREFIX`] views: what the
+/// session model continues (recommendations and rankings alike).
+pub(super) fn session_views<'a>(visitor: &'a Visitor<'a>) -> Vec<&'a str> {
+    visitor
+        .profile()
+        .map(|p| {
+            let views = current_session(&p.recent_products);
+            views[views.len().saturating_sub(SESSION_PREFIX)..]
+                .iter()
+                .map(|(id, _)| id.as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+}
 /// When the visitor declared categories, the row's first this-many products come from them
 /// (within a declared price range) whenever the catalog has enough in stock: what a shopper
 /// says leads, what we inferred follows.
@@ -213,16 +228,7 @@ pub fn recommend<'a>(
     let mut c = Candidates::default();
     let mut explanation = None;
     // The visitor's current session, oldest first: what the session model continues.
-    let session: Vec<&'a str> = visitor
-        .profile()
-        .map(|p| {
-            let views = current_session(&p.recent_products);
-            views[views.len().saturating_sub(SESSION_PREFIX)..]
-                .iter()
-                .map(|(id, _)| id.as_str())
-                .collect()
-        })
-        .unwrap_or_default();
+    let session = session_views(visitor);
     let limit = placement.limit_or(8);
     let context_product = input.product.and_then(|id| catalog.product(id));
     let context_path = context_product.map(|p| p.category_path());

@@ -16,7 +16,6 @@ use tailor_ml::rerank::{self, Listed, Signal};
 use super::visitor::Visitor;
 use super::{Answer, Placement, RankedItem};
 use crate::learn::recs::Recs;
-use crate::learn::session_model::current_session;
 use crate::profile::catalog::Catalog;
 
 /// The most product ids one ranking request may list (`context.productIds`); more is refused
@@ -24,8 +23,6 @@ use crate::profile::catalog::Catalog;
 pub const MAX_LISTED: usize = 5_000;
 /// Products asked of the session model: those of them in the list move up.
 const SESSION_CANDIDATES: usize = 200;
-/// The visitor's current session feeds the model with at most this many recent views.
-const SESSION_PREFIX: usize = 10;
 /// The co-views of this many of the visitor's newest views count.
 const TOGETHER_FROM: usize = 5;
 
@@ -121,16 +118,7 @@ pub fn rank<'a>(
     let name = |id: &'a str| catalog.product(id).map_or(id, |p| p.name.as_str());
 
     // The visitor's current session, oldest first.
-    let session: Vec<&'a str> = visitor
-        .profile()
-        .map(|p| {
-            let views = current_session(&p.recent_products);
-            views[views.len().saturating_sub(SESSION_PREFIX)..]
-                .iter()
-                .map(|(id, _)| id.as_str())
-                .collect()
-        })
-        .unwrap_or_default();
+    let session = super::products::session_views(visitor);
     if let (Some(model), Some(&last)) = (recs.session_model.as_deref(), session.last()) {
         let items: Vec<_> = session
             .iter()

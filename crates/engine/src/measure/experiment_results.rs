@@ -285,25 +285,36 @@ pub struct MetricResult {
     pub bayesian: Option<Comparison>,
 }
 
-/// A unit's numbers from their events, around their first exposure `at`.
-fn unit_from<'a>(
-    events: impl IntoIterator<Item = &'a tailor_store::StoredEvent>,
+/// A unit's numbers built event by event (in any order), around their first exposure
+/// `at`: the results read all of a unit's events, the day-by-day view stops at each day's
+/// end and reads on.
+struct UnitTally<'g> {
     at: Millis,
-    now: Millis,
-    goals: &[String],
-) -> Unit {
-    let mut u = Unit {
-        goals: vec![0.0; goals.len()],
-        ..Unit::default()
-    };
-    let mut back = (false, false);
-    for e in events {
-        let m = &e.message;
+    goals: &'g [String],
+    u: Unit,
+    back: (bool, bool),
+}
+
+impl<'g> UnitTally<'g> {
+    fn new(at: Millis, goals: &'g [String]) -> Self {
+        UnitTally {
+            at,
+            goals,
+            u: Unit {
+                goals: vec![0.0; goals.len()],
+                ..Unit::default()
+            },
+            back: (false, false),
+        }
+    }
+
+    fn see(&mut self, e: &tailor_store::StoredEvent) {
+        let (m, at, u) = (&e.message, self.at, &mut self.u);
         let t = m.timestamp;
         if t >= at
             && let Some(name) = m.event.as_deref()
         {
-            for (reached, goal) in u.goals.iter_mut().zip(goals) {
+            for (reached, goal) in u.goals.iter_mut().zip(self.goals) {
                 if goal == name {
                     *reached = 1.0;
                 }
@@ -322,15 +333,32 @@ fn unit_from<'a>(
             }
         }
         if t > at + 30 * MINUTE {
-            back.0 |= t <= at + 7 * DAY;
-            back.1 |= t <= at + 30 * DAY;
+            self.back.0 |= t <= at + 7 * DAY;
+            self.back.1 |= t <= at + 30 * DAY;
         }
     }
-    u.converted = if u.orders > 0.0 { 1.0 } else { 0.0 };
-    let b = |x: bool| if x { 1.0 } else { 0.0 };
-    u.returned_7d = (now - at >= 7 * DAY).then_some(b(back.0));
-    u.returned_30d = (now - at >= 30 * DAY).then_some(b(back.1));
-    u
+
+    /// The unit as of `now` (retention counts only once the unit is old enough).
+    fn unit(&self, now: Millis) -> Unit {
+        let mut u = self.u.clone();
+        u.converted = if u.orders > 0.0 { 1.0 } else { 0.0 };
+        let b = |x: bool| if x { 1.0 } else { 0.0 };
+        u.returned_7d = (now - self.at >= 7 * DAY).then_some(b(self.back.0));
+        u.returned_30d = (now - self.at >= 30 * DAY).then_some(b(self.back.1));
+        u
+    }
+}
+
+/// A unit's numbers from all their events.
+fn unit_from(
+    events: &[tailor_store::StoredEvent],
+    at: Millis,
+    now: Millis,
+    goals: &[String],
+) -> Unit {
+    let mut tally = UnitTally::new(at, goals);
+    events.iter().for_each(|e| tally.see(e));
+    tally.unit(now)
 }
 
 impl super::Measure {
@@ -485,20 +513,25 @@ impl Days {
         at: Millis,
         goals: &[String],
     ) {
+        // One pass in time order, stopping at each day's end: a unit's events are read once
+        // whatever the number of days.
         let mut by_time: Vec<&tailor_store::StoredEvent> = events.iter().collect();
         by_time.sort_by_key(|e| e.message.timestamp);
+        let mut rest = by_time.into_iter().peekable();
+        let mut tally = UnitTally::new(at, goals);
         let last = self.ends.len() - 1;
         for (i, (end, sums)) in self.ends.iter().zip(&mut self.sums).enumerate() {
             // The last day ends now and holds everything, as the results do.
             let cut = if i == last { Millis::MAX } else { *end };
+            while let Some(e) = rest.next_if(|e| e.message.timestamp < cut) {
+                tally.see(e);
+            }
             if at >= cut {
                 continue;
             }
-            let Some(s) = sums.get_mut(variation) else {
-                continue;
-            };
-            let seen = by_time.partition_point(|e| e.message.timestamp < cut);
-            s.add(&unit_from(by_time[..seen].iter().copied(), at, *end, goals));
+            if let Some(s) = sums.get_mut(variation) {
+                s.add(&tally.unit(*end));
+            }
         }
     }
 
