@@ -196,11 +196,13 @@ pub(crate) fn open(
         links: journeys::unsubscribe::Links::load(store.as_ref())?,
     });
     let journey_threads = journeys::start(&journeys, inlets)?;
+    let events_deleted = Arc::new(crate::measure::unit_digests::EventsDeleted::default());
     let retention = Retention::new(
         options.retention,
         store.clone(),
         clock.clone(),
         ingest.clone(),
+        events_deleted.clone(),
     );
     let retention_thread = retention::start(&retention)?;
 
@@ -235,6 +237,8 @@ pub(crate) fn open(
             live: live.clone(),
             decisions: decisions.clone(),
             experiments,
+            digests: Default::default(),
+            events_deleted: events_deleted.clone(),
         },
         activity,
         segments: crate::segments::Segments::load(store.clone())?,

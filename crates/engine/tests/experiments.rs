@@ -326,3 +326,72 @@ async fn results_follow_each_metric_day_by_day() {
         }
     }
 }
+
+/// Results read again after more events, a merge, an erasure and a retention run (kept
+/// between calls, caught up from the log) equal the results a restarted engine reads afresh.
+#[tokio::test(flavor = "multi_thread")]
+async fn results_kept_between_calls_equal_results_read_afresh() {
+    let mut kit = TestEngine::builder()
+        .manual_clock("2026-03-02T10:00:00Z")
+        .retention(Some(30), None)
+        .start()
+        .await;
+    store(&kit);
+    let exp = json!({"id": "kept", "placement": "recs.home", "goals": ["Product Added"], "variations": [
+        {"id": "editorial", "treatment": "editorial"}, {"id": "personalized", "treatment": "personalized"}]});
+    put_experiment(&kit, "kept", exp).unwrap();
+    let old = "2026-01-20T10:00:00Z";
+    let order = |anon: &str, i: u64, total: f64| json!({"anonymousId": anon, "event": "Order Completed",
+        "properties": {"order_id": format!("o-{anon}-{i}"), "total": total, "products": [{"product_id": product(0, 1), "price": total}]}});
+    for i in 0..30u64 {
+        let anon = format!("k-{i}");
+        // An order 41 days before exposure: the CUPED covariate, until retention deletes it.
+        let mut before = order(&anon, 0, 10.0 + i as f64);
+        before["timestamp"] = json!(old);
+        track(&kit, before).await;
+        track(&kit, json!({"anonymousId": anon, "event": "Product Viewed", "properties": {"product_id": product(0, 1)}})).await;
+        decide(&kit, json!({"anonymousId": anon}));
+        if chance(i) < 0.4 {
+            track(&kit, order(&anon, 1, 30.0 + i as f64)).await;
+        }
+    }
+    kit.settle().await;
+    let first = json!(kit.experiment_results("kept").unwrap());
+    assert_eq!(first["units"], 30);
+
+    // A day later: more goals and orders from those exposed, new shoppers, a login that
+    // merges a shopper with orders made under their userId, an erasure, and retention.
+    kit.clock.advance("1d");
+    for i in 0..30u64 {
+        let anon = format!("k-{i}");
+        if i % 3 == 0 {
+            track(&kit, json!({"anonymousId": anon, "event": "Product Added", "properties": {"product_id": product(0, 2)}})).await;
+        }
+        if i % 4 == 1 {
+            track(&kit, order(&anon, 2, 25.0)).await;
+        }
+    }
+    for i in 30..40u64 {
+        let anon = format!("k-{i}");
+        track(&kit, json!({"anonymousId": anon, "event": "Product Viewed", "properties": {"product_id": product(0, 1)}})).await;
+        decide(&kit, json!({"anonymousId": anon}));
+        track(&kit, order(&anon, 1, 50.0)).await;
+    }
+    track(&kit, json!({"userId": "member-5", "event": "Order Completed",
+        "properties": {"order_id": "o-member-5", "total": 99.0, "products": [{"product_id": product(0, 3), "price": 99.0}]}})).await;
+    kit.identify(json!({"anonymousId": "k-5", "userId": "member-5"}))
+        .await;
+    kit.erase("k-7").await.unwrap();
+    kit.settle().await;
+    let retention = kit.blocking(|e| e.run_retention()).await.unwrap();
+    assert_eq!(retention.events_deleted, 29, "the old orders of all but the erased: {retention:?}");
+    let kept = json!(kit.experiment_results("kept").unwrap());
+    assert_eq!(kept["units"], 39, "40 exposed, one erased");
+    assert_ne!(kept["metrics"], first["metrics"]);
+
+    kit.restart().await;
+    let afresh = json!(kit.experiment_results("kept").unwrap());
+    for key in ["units", "variations", "srm", "metrics", "overTime"] {
+        assert_eq!(kept[key], afresh[key], "{key}");
+    }
+}

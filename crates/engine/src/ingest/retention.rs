@@ -12,6 +12,7 @@ use tailor_store::Store;
 
 use super::{Ingest, Job};
 use crate::error::EngineError;
+use crate::measure::unit_digests::EventsDeleted;
 use crate::govern::retention::{EVERY, KEPT_EVENTS, RetentionReport, RetentionSettings};
 
 /// How often its thread looks at the clock (real time).
@@ -27,6 +28,8 @@ pub(crate) struct Retention {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     ingest: Ingest,
+    /// Tells experiment results which of what they keep may be gone.
+    events_deleted: Arc<EventsDeleted>,
 }
 
 impl Retention {
@@ -36,12 +39,14 @@ impl Retention {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         ingest: Ingest,
+        events_deleted: Arc<EventsDeleted>,
     ) -> Arc<Self> {
         Arc::new(Retention {
             settings,
             store,
             clock,
             ingest,
+            events_deleted,
         })
     }
 
@@ -100,6 +105,7 @@ impl Retention {
                 }
             }
             if report.events_deleted > 0 {
+                self.events_deleted.before(before);
                 super::purge(&**store)?;
                 store.audit(&tailor_store::AuditEntry {
                     at: now,

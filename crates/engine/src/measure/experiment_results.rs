@@ -15,11 +15,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
-use serde_json::Value;
 use tailor_core::Millis;
 use tailor_core::time::{DAY, MINUTE, format_timestamp};
 use tailor_ml::stats::{self, Inference, Statistic, TestConfig, UnitSums};
 
+use super::unit_digests::{Digest, Mark};
 use crate::error::EngineError;
 
 /// One unit's numbers.
@@ -308,23 +308,20 @@ impl<'g> UnitTally<'g> {
         }
     }
 
-    fn see(&mut self, e: &tailor_store::StoredEvent) {
-        let (m, at, u) = (&e.message, self.at, &mut self.u);
-        let t = m.timestamp;
+    fn see(&mut self, m: &Mark) {
+        let (at, u) = (self.at, &mut self.u);
+        let t = m.t;
         if t >= at
-            && let Some(name) = m.event.as_deref()
+            && let Some(g) = m.goal
         {
+            // Every goal of that name (a goal listed twice counts in both places).
             for (reached, goal) in u.goals.iter_mut().zip(self.goals) {
-                if goal == name {
+                if Some(goal) == self.goals.get(g) {
                     *reached = 1.0;
                 }
             }
         }
-        if m.event.as_deref() == Some("Order Completed") {
-            let value = ["revenue", "total", "value"]
-                .iter()
-                .find_map(|k| m.properties.get(*k).and_then(Value::as_f64))
-                .unwrap_or(0.0);
+        if let Some(value) = m.order {
             if t >= at {
                 u.orders += 1.0;
                 u.revenue += value;
@@ -349,21 +346,17 @@ impl<'g> UnitTally<'g> {
     }
 }
 
-/// A unit's numbers from all their events.
-fn unit_from(
-    events: &[tailor_store::StoredEvent],
-    at: Millis,
-    now: Millis,
-    goals: &[String],
-) -> Unit {
-    let mut tally = UnitTally::new(at, goals);
-    events.iter().for_each(|e| tally.see(e));
+/// A unit's numbers from its digest.
+fn unit_from(digest: &Digest, now: Millis, goals: &[String]) -> Unit {
+    let mut tally = UnitTally::new(digest.at, goals);
+    digest.marks.iter().for_each(|m| tally.see(m));
     tally.unit(now)
 }
 
 impl super::Measure {
-    /// The results of experiment `id` (see the module docs). Blocks on disk: one read of the
-    /// events of each unit.
+    /// The results of experiment `id` (see the module docs). Blocks on disk: reads the events
+    /// logged since the previous call, and all the events of units new since then
+    /// (`unit_digests`).
     pub fn experiment_results(&self, id: &str) -> Result<ExperimentResults, EngineError> {
         let Some(exp) = self.experiments.list().into_iter().find(|e| e.id == id) else {
             return Err(EngineError::NotFound(format!("experiment {id:?}")));
@@ -391,14 +384,22 @@ impl super::Measure {
             now,
             exp.variations.len(),
         );
-        for (variation, at, ids) in units.values() {
-            let Some(s) = sums.get_mut(*variation as usize) else {
-                continue;
-            };
-            let events = self.store.events_of(ids, usize::MAX)?;
-            s.add(&unit_from(&events, *at, now, &exp.goals));
-            days.add(*variation as usize, &events, *at, &exp.goals);
-        }
+        self.digests.with(
+            &*self.store,
+            &self.events_deleted,
+            id,
+            &exp.goals,
+            units,
+            |digests| {
+                for digest in digests {
+                    let variation = digest.variation as usize;
+                    if let Some(s) = sums.get_mut(variation) {
+                        s.add(&unit_from(digest, now, &exp.goals));
+                        days.add(variation, digest, &exp.goals);
+                    }
+                }
+            },
+        )?;
         let observed: Vec<u64> = sums.iter().map(|s| s.n).collect();
         let weights: Vec<f64> = (0..exp.variations.len()).map(|i| exp.weight(i)).collect();
         let srm = Srm::of(stats::srm(&observed, &weights));
@@ -506,25 +507,20 @@ impl Days {
         }
     }
 
-    fn add(
-        &mut self,
-        variation: usize,
-        events: &[tailor_store::StoredEvent],
-        at: Millis,
-        goals: &[String],
-    ) {
-        // One pass in time order, stopping at each day's end: a unit's events are read once
+    fn add(&mut self, variation: usize, digest: &Digest, goals: &[String]) {
+        // One pass in time order, stopping at each day's end: a unit's marks are read once
         // whatever the number of days.
-        let mut by_time: Vec<&tailor_store::StoredEvent> = events.iter().collect();
-        by_time.sort_by_key(|e| e.message.timestamp);
+        let mut by_time: Vec<&Mark> = digest.marks.iter().collect();
+        by_time.sort_by_key(|m| m.t);
         let mut rest = by_time.into_iter().peekable();
+        let at = digest.at;
         let mut tally = UnitTally::new(at, goals);
         let last = self.ends.len() - 1;
         for (i, (end, sums)) in self.ends.iter().zip(&mut self.sums).enumerate() {
             // The last day ends now and holds everything, as the results do.
             let cut = if i == last { Millis::MAX } else { *end };
-            while let Some(e) = rest.next_if(|e| e.message.timestamp < cut) {
-                tally.see(e);
+            while let Some(m) = rest.next_if(|m| m.t < cut) {
+                tally.see(m);
             }
             if at >= cut {
                 continue;

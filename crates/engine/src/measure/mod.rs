@@ -8,6 +8,7 @@ pub mod decision_export;
 pub mod decision_log;
 pub mod experiment_results;
 pub mod experiments;
+pub(crate) mod unit_digests;
 
 use std::sync::Arc;
 
@@ -26,6 +27,10 @@ pub(crate) struct Measure {
     pub live: Arc<Live>,
     pub decisions: Arc<DecisionLog>,
     pub experiments: Arc<Experiments>,
+    /// What experiment results keep between calls.
+    pub digests: unit_digests::UnitDigests,
+    /// Set by retention; digests older than it are re-read.
+    pub events_deleted: Arc<unit_digests::EventsDeleted>,
 }
 
 impl Measure {
