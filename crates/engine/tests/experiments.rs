@@ -341,8 +341,10 @@ async fn results_kept_between_calls_equal_results_read_afresh() {
         {"id": "editorial", "treatment": "editorial"}, {"id": "personalized", "treatment": "personalized"}]});
     put_experiment(&kit, "kept", exp).unwrap();
     let old = "2026-01-20T10:00:00Z";
-    let order = |anon: &str, i: u64, total: f64| json!({"anonymousId": anon, "event": "Order Completed",
-        "properties": {"order_id": format!("o-{anon}-{i}"), "total": total, "products": [{"product_id": product(0, 1), "price": total}]}});
+    let order = |anon: &str, i: u64, total: f64| {
+        json!({"anonymousId": anon, "event": "Order Completed",
+        "properties": {"order_id": format!("o-{anon}-{i}"), "total": total, "products": [{"product_id": product(0, 1), "price": total}]}})
+    };
     for i in 0..30u64 {
         let anon = format!("k-{i}");
         // An order 41 days before exposure: the CUPED covariate, until retention deletes it.
@@ -384,7 +386,10 @@ async fn results_kept_between_calls_equal_results_read_afresh() {
     kit.erase("k-7").await.unwrap();
     kit.settle().await;
     let retention = kit.blocking(|e| e.run_retention()).await.unwrap();
-    assert_eq!(retention.events_deleted, 29, "the old orders of all but the erased: {retention:?}");
+    assert_eq!(
+        retention.events_deleted, 29,
+        "the old orders of all but the erased: {retention:?}"
+    );
     let kept = json!(kit.experiment_results("kept").unwrap());
     assert_eq!(kept["units"], 39, "40 exposed, one erased");
     assert_ne!(kept["metrics"], first["metrics"]);

@@ -16,7 +16,7 @@ use crate::govern::privacy::Suppression;
 use crate::govern::tokens::ProfileTokens;
 use crate::ingest::trust::{Origin, UserProof};
 use crate::learn::policies::{Learned, Policies};
-use crate::learn::predictions::PredictionService;
+use crate::learn::predictions::{PredictionService, Scope};
 use crate::live::Live;
 use crate::measure::decision_log::DecisionLog;
 use crate::measure::experiments::Experiments;
@@ -133,12 +133,11 @@ impl Decider {
         let product = input.context.get("productId").and_then(Value::as_str);
         let cart = cart_of(&input.context);
         let listed = listed_of(&input.context)?;
-        // Predictions cost ~15 µs per decision: computed only when a condition of these
-        // placements, their content or an experiment on them reads them.
+        // Predictions cost ~15 µs per decision, hundreds for a heavy buyer's lifetime
+        // fields: computed only as far as these placements read them.
         let models = self
-            .reads_predictions(&placements, now)
-            .then(|| self.predictions.current())
-            .flatten();
+            .prediction_scope(&placements, now)
+            .and_then(|scope| Some((self.predictions.current()?, scope)));
         let request = Request {
             placements: &placements,
             context: &input.context,
@@ -146,7 +145,7 @@ impl Decider {
             cart,
             now,
             learning: &self.policies,
-            models: models.as_deref(),
+            models: models.as_ref().map(|(m, scope)| (&**m, *scope)),
             onsite: log.then_some(&*self.inbox),
             discreet: !proven,
             listed: &listed,
@@ -263,23 +262,38 @@ impl Decider {
         })
     }
 
-    /// Whether a condition of these placements, their content or an experiment on them
-    /// reads a prediction.
-    fn reads_predictions(&self, placements: &[Placement], now: tailor_core::Millis) -> bool {
+    /// Which predictions these placements read: every one when a condition of theirs, of
+    /// their content or of an experiment on them reads one; only the next categories when
+    /// one is a navigation or ranking placement; none otherwise.
+    fn prediction_scope(
+        &self,
+        placements: &[Placement],
+        now: tailor_core::Millis,
+    ) -> Option<Scope> {
         let reads = |c: &Option<Value>| {
             c.as_ref()
                 .is_some_and(tailor_core::condition::reads_predictions)
         };
         self.live.with_catalog(|catalog| {
-            placements.iter().any(|p| {
+            let conditions = placements.iter().any(|p| {
                 catalog.reads_predictions(&p.id)
-                    // Navigation shows the next categories ("new for you"); ranking moves
-                    // their products up.
-                    || matches!(p.kind, super::PlacementKind::Navigation | super::PlacementKind::Ranking)
                     || reads(&p.condition)
                     || p.variants.iter().any(|v| reads(&v.condition))
                     || self.experiments.reads_predictions(&p.id, now)
-            })
+            });
+            // Navigation shows the next categories ("new for you"); ranking moves their
+            // products up. Nothing else of theirs reads a prediction.
+            let categories = placements.iter().any(|p| {
+                matches!(
+                    p.kind,
+                    super::PlacementKind::Navigation | super::PlacementKind::Ranking
+                )
+            });
+            match (conditions, categories) {
+                (true, _) => Some(Scope::All),
+                (false, true) => Some(Scope::NextCategories),
+                (false, false) => None,
+            }
         })
     }
 }

@@ -261,8 +261,12 @@ pub struct Request<'a> {
     pub now: tailor_core::Millis,
     /// The learning placements' state.
     pub learning: &'a crate::learn::policies::Policies,
-    /// The prediction models in service, if trained.
-    pub models: Option<&'a crate::learn::predictions::Models>,
+    /// The prediction models in service, if trained and read by these placements, with what
+    /// they read of them.
+    pub models: Option<(
+        &'a crate::learn::predictions::Models,
+        crate::learn::predictions::Scope,
+    )>,
     /// Delivered on-site messages (message placements).
     pub onsite: Option<&'a onsite::Inbox>,
     /// The caller is an unproven browser (see [`Visitor::discreet`]).

@@ -142,7 +142,7 @@ impl Candidate<'_> {
 /// decision allocates no string per candidate.
 #[derive(Default)]
 struct Candidates<'a> {
-    scores: HashMap<&'a str, Candidate<'a>>,
+    scores: HashMap<&'a str, Candidate<'a>, foldhash::fast::RandomState>,
     /// Candidates scored so far: the session model's, then every product looked at.
     scored: usize,
 }

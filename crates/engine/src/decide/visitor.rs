@@ -8,6 +8,7 @@ use tailor_core::{Millis, Purpose};
 use tailor_core::preferences::{self, Preferences};
 
 use crate::govern::consent::ConsentPolicy;
+use crate::learn::predictions::Scope;
 use crate::profile::Profile;
 
 /// Why a visitor gets the non-personalized answer.
@@ -57,7 +58,7 @@ impl<'a> Visitor<'a> {
         policy: &ConsentPolicy,
         context: &Map<String, Value>,
         now: Millis,
-        models: Option<&crate::learn::predictions::Models>,
+        models: Option<(&crate::learn::predictions::Models, Scope)>,
     ) -> Visitor<'a> {
         let denied = match profile {
             None => Some(NotPersonalized::Unknown),
@@ -69,7 +70,7 @@ impl<'a> Visitor<'a> {
         };
         let usable = if denied.is_none() { profile } else { None };
         // Predictions are personal data too: only with personalization consent (`usable`).
-        let attributes = attributes(usable, context, now, models);
+        let attributes = attributes_scoped(usable, context, now, models);
         let interests = usable
             .map(|p| normalized_interests(p, now))
             .unwrap_or_default();
@@ -159,6 +160,16 @@ pub(crate) fn attributes(
     now: Millis,
     models: Option<&crate::learn::predictions::Models>,
 ) -> Value {
+    attributes_scoped(profile, context, now, models.map(|m| (m, Scope::All)))
+}
+
+/// [`attributes`] with only the predictions `scope` needs.
+fn attributes_scoped(
+    profile: Option<&Profile>,
+    context: &Map<String, Value>,
+    now: Millis,
+    models: Option<(&crate::learn::predictions::Models, Scope)>,
+) -> Value {
     let Some(p) = profile else {
         return json!({
             "personalized": false, "orders": 0, "revenue": 0, "cartItems": 0, "cartValue": 0,
@@ -193,6 +204,6 @@ pub(crate) fn attributes(
         "emailOpenRate": if p.email.delivered == 0 { 0.0 } else { p.email.opened as f64 / p.email.delivered as f64 },
         "traits": traits,
         "context": context,
-        "predictions": models.map(|m| m.predict(p, now, None)),
+        "predictions": models.map(|(m, scope)| m.predict_scoped(p, now, None, scope)),
     })
 }

@@ -57,7 +57,7 @@ impl Writer {
         const GROUP: usize = 64;
         // No checkpoint may be writing their profile, and no decision of theirs may still
         // be queued, while their rows are deleted.
-        self.maybe_checkpoint(true)?;
+        self.finish_checkpoint()?;
         let parts = &self.parts;
         parts.decisions.flush();
         let profile_ids: Vec<_> = people.iter().flat_map(|(p, _)| p.iter().copied()).collect();
@@ -88,22 +88,34 @@ impl Writer {
             report.decisions += erased.decisions;
             report.audience_removals += erased.audience_removals;
         }
-        let views = {
+        let (learned, retrain) = {
             let mut live = parts.live.fold();
-            live.registry.remove(&profile_ids);
+            // Profiles not yet checkpointed had no row to delete: count what was held.
+            let held = live.registry.remove(&profile_ids) as u64;
+            report.profiles = report.profiles.max(held);
             let catalog = &live.catalog;
-            live.recs.forget(&messages, &profile_ids, catalog);
+            let learned = live.recs.forget(&messages, &profile_ids, catalog);
             live.recs.refresh(catalog, parts.clock.now());
-            live.recs.clicks.take_training_copy()
+            let retrain = parts
+                .sessions
+                .views_due(&mut self.last_retrain, &mut live.recs, true);
+            (learned, retrain)
         };
-        // The session model learned from their sessions: retrain without them, now.
-        parts.sessions.train_now(views);
+        // The session model learned from their sessions: retrain without them — now on a
+        // small window, else on the background thread without waiting for its period
+        // (`ingest::session`).
+        parts.sessions.retrain(retrain);
         parts.decisions.forget(&profile_ids);
         parts.experiments.forget(&ids);
         // The prediction models learned from them too: the schedule retrains them without
         // them within a minute (a run already reading the log is followed by another).
         parts.predictions.mark_stale();
-        self.maybe_checkpoint(true)?;
+        // Their profile and identity rows are gone already (`erase_person`); the saved
+        // rankings and session views are rewritten now only if they learned from them
+        // (a full checkpoint per erasure was the writer's main cost under erasure load).
+        if learned {
+            self.maybe_checkpoint(true)?;
+        }
         purge(&*self.parts.store)?;
         Ok(report)
     }

@@ -12,8 +12,8 @@ use tailor_store::Store;
 
 use super::{Ingest, Job};
 use crate::error::EngineError;
-use crate::measure::unit_digests::EventsDeleted;
 use crate::govern::retention::{EVERY, KEPT_EVENTS, RetentionReport, RetentionSettings};
+use crate::measure::unit_digests::EventsDeleted;
 
 /// How often its thread looks at the clock (real time).
 const TICK: Duration = Duration::from_secs(1);

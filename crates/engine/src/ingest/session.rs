@@ -1,6 +1,10 @@
 //! When the session recommender retrains, and on which thread: a small window inline on the
 //! writer (milliseconds, so a small store's next decision already uses its views), a large
-//! one on a background thread at most every [`session_model::RETRAIN_EVERY`].
+//! one on a background thread at most every [`session_model::RETRAIN_EVERY`] — or as soon as
+//! no training is running once an erasure took views out (a training that ends trains again
+//! if an erasure came while it ran), so an erased person's views leave the served model
+//! within two trainings (the one running, one after it; about a second for a million
+//! views) instead of costing the writer a training per erasure.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,14 +43,16 @@ impl SessionTrainer {
         recs: &mut Recs,
         idle: bool,
     ) -> Option<Retrain> {
-        if recs.clicks.untrained() == 0 {
+        let forgotten = recs.clicks.forgotten();
+        if recs.clicks.untrained() == 0 && !forgotten {
             return None;
         }
         if recs.clicks.len() <= session_model::RETRAIN_INLINE_UP_TO {
-            return idle.then(|| Retrain::Inline(recs.clicks.take_training_copy()));
+            return (idle || forgotten).then(|| Retrain::Inline(recs.clicks.take_training_copy()));
         }
+        // An erasure does not wait for the period: the model must forget them promptly.
         if self.running.load(Ordering::Acquire)
-            || last_retrain.elapsed() < session_model::RETRAIN_EVERY
+            || !forgotten && last_retrain.elapsed() < session_model::RETRAIN_EVERY
         {
             return None;
         }
@@ -78,17 +84,29 @@ impl SessionTrainer {
         let spawned = std::thread::Builder::new()
             .name("tailor-session-model".into())
             .spawn(move || {
-                let started = Instant::now();
-                let model = SessionModel::train(views).map(Arc::new);
-                if let Some(m) = &model {
-                    tracing::debug!(
-                        views = m.clicks,
-                        sessions = m.sessions,
-                        ms = started.elapsed().as_millis() as u64,
-                        "session model trained"
-                    );
+                let mut views = views;
+                loop {
+                    let started = Instant::now();
+                    let model = SessionModel::train(views).map(Arc::new);
+                    if let Some(m) = &model {
+                        tracing::debug!(
+                            views = m.clicks,
+                            sessions = m.sessions,
+                            ms = started.elapsed().as_millis() as u64,
+                            "session model trained"
+                        );
+                    }
+                    worker.live.set_session_model(model);
+                    // An erasure while this trained: its copy still held their views.
+                    match worker.live.with_recs_mut(|recs| {
+                        recs.clicks
+                            .forgotten()
+                            .then(|| recs.clicks.take_training_copy())
+                    }) {
+                        Some(again) => views = again,
+                        None => break,
+                    }
                 }
-                worker.live.set_session_model(model);
                 worker.running.store(false, Ordering::Release);
             });
         if let Err(e) = spawned {

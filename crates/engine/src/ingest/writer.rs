@@ -67,7 +67,7 @@ pub(crate) struct Writer {
     /// The checkpoint being written in the background, if any.
     saving: Option<Saving>,
     /// When the session model was last retrained in the background.
-    last_retrain: Instant,
+    pub(super) last_retrain: Instant,
 }
 
 impl Writer {
@@ -315,6 +315,14 @@ impl Writer {
 
     /// Starts a background checkpoint when one is due and none is running. With `force`,
     /// waits for any running one and then writes everything synchronously.
+    /// Waits for a checkpoint running in the background, if any, and applies its outcome.
+    pub(super) fn finish_checkpoint(&mut self) -> Result<(), EngineError> {
+        match self.saving.take() {
+            Some(running) => checkpoint::finish(&self.parts.live, running),
+            None => Ok(()),
+        }
+    }
+
     pub(super) fn maybe_checkpoint(&mut self, force: bool) -> Result<(), EngineError> {
         let parts = &self.parts;
         if let Some(running) = self.saving.take() {

@@ -135,21 +135,22 @@ impl Recs {
         events: &[Message],
         profile_ids: &[crate::profile::ProfileId],
         catalog: &crate::profile::catalog::Catalog,
-    ) {
+    ) -> bool {
         let mut scratch = Profile::new(0);
+        let mut learned = false;
         for m in events {
             scratch.apply(m, catalog);
+            learned |= teaches(m);
             self.learn(m, &scratch, -1.0);
         }
-        for &id in profile_ids {
-            self.clicks.forget(id);
-        }
+        learned |= self.clicks.forget(profile_ids);
         self.products.retain(|_, s| {
             s.popular.value > 0.0 || s.views > 0 || s.orders > 0 || !s.neighbours.is_empty()
         });
+        learned
     }
 
-    /// Adds (`sign` 1) or takes back (`sign` -1) what one event teaches.
+    /// Adds (`sign` 1) or takes back (`sign` -1) what one event teaches (see [`teaches`]).
     fn learn(&mut self, m: &Message, profile: &Profile, sign: f32) {
         if m.kind != MessageType::Track {
             return;
@@ -381,4 +382,13 @@ mod tests {
         };
         assert!(popular("a") > popular("c"));
     }
+}
+
+/// Whether `m` is an event the store-wide rankings learn from (`Recs::learn`).
+fn teaches(m: &Message) -> bool {
+    m.kind == MessageType::Track
+        && matches!(
+            m.event.as_deref(),
+            Some("Product Viewed" | "Product Clicked" | "Product Added" | "Order Completed")
+        )
 }

@@ -55,6 +55,9 @@ pub struct SessionClicks {
     /// trained, and in total now: new views since training = `recorded - trained_at_count`.
     recorded: u64,
     trained_at_count: u64,
+    /// Views were forgotten (an erasure) since the model was last trained: it must retrain
+    /// without them as soon as it can.
+    forgotten: bool,
 }
 
 /// What a checkpoint keeps of [`SessionClicks`].
@@ -102,9 +105,15 @@ impl SessionClicks {
         self.recorded - self.trained_at_count
     }
 
+    /// Whether views were forgotten since the model was last trained.
+    pub fn forgotten(&self) -> bool {
+        self.forgotten
+    }
+
     /// The views to train on now (within [`WINDOW`] of the newest), marking them as trained.
     pub fn take_training_copy(&mut self) -> Vec<SessionClick> {
         self.trained_at_count = self.recorded;
+        self.forgotten = false;
         let newest = self.clicks.iter().map(|c| c.at).max().unwrap_or(0);
         self.clicks
             .iter()
@@ -122,8 +131,13 @@ impl SessionClicks {
     }
 
     /// Forgets every view of `person` (erasure).
-    pub fn forget(&mut self, person: ProfileId) {
-        self.clicks.retain(|c| c.person != person);
+    /// Drops every view of `people`; whether there were any.
+    pub fn forget(&mut self, people: &[ProfileId]) -> bool {
+        let before = self.clicks.len();
+        self.clicks.retain(|c| !people.contains(&c.person));
+        let forgot = self.clicks.len() < before;
+        self.forgotten |= forgot;
+        forgot
     }
 
     /// The checkpoint form: postcard (compact: ids and times are varints).
@@ -149,6 +163,7 @@ impl SessionClicks {
             clicks: p.clicks,
             recorded,
             trained_at_count: 0,
+            forgotten: false,
         })
     }
 }
@@ -289,7 +304,7 @@ mod tests {
         assert_eq!(back.len(), 3);
         assert_eq!(back.item("c"), c.item("c"));
         assert_eq!(back.take_training_copy(), c.take_training_copy());
-        back.forget(1);
+        back.forget(&[1]);
         assert_eq!(back.len(), 1);
         assert!(SessionClicks::decode(b"\xff\xff").is_err());
     }

@@ -68,12 +68,7 @@ impl Digest {
         let goal = name
             .filter(|_| t >= self.at)
             .and_then(|n| goals.iter().position(|g| g == n))
-            .filter(|g| {
-                !self
-                    .marks
-                    .iter()
-                    .any(|k| k.goal == Some(*g) && k.t <= t)
-            });
+            .filter(|g| !self.marks.iter().any(|k| k.goal == Some(*g) && k.t <= t));
         let returns = t > self.at + 30 * MINUTE && self.first_return.is_none_or(|r| t < r);
         if returns {
             self.first_return = Some(t);
@@ -202,8 +197,11 @@ fn catch_up(store: &dyn Store, kept: &mut Kept, head: Seq) -> Result<(), EngineE
         seen = last.seq;
         for e in events.iter().filter(|e| e.seq <= head) {
             // An event naming a person twice (userId and anonymousId) counts once.
-            let keys: HashSet<&String> =
-                e.message.person_ids().filter_map(|id| by_id.get(id)).collect();
+            let keys: HashSet<&String> = e
+                .message
+                .person_ids()
+                .filter_map(|id| by_id.get(id))
+                .collect();
             for key in keys {
                 if let Some(d) = kept.units.get_mut(key) {
                     d.see(&e.message, &kept.goals);

@@ -8,7 +8,7 @@ use tailor_core::{ContentItem, Product};
 
 #[derive(Debug, Default)]
 pub struct Catalog {
-    products: HashMap<String, Arc<Product>>,
+    products: HashMap<String, Arc<Product>, foldhash::fast::RandomState>,
     content: BTreeMap<String, Arc<ContentItem>>,
     /// Placements with content whose targeting reads predictions: only their decisions
     /// compute the visitor's predictions.

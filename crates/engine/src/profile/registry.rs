@@ -417,15 +417,19 @@ impl Registry {
     /// Removes the profiles `ids` of one person (erasure; the caller has erased their rows
     /// from the store) and every index entry pointing at them, including pending
     /// checkpoint changes. The next checkpoint deletes their rows again, idempotently.
-    pub fn remove(&mut self, ids: &[ProfileId]) {
+    /// Forgets the profiles `ids`; how many were held.
+    pub fn remove(&mut self, ids: &[ProfileId]) -> usize {
         let theirs: HashSet<ProfileId> = ids.iter().copied().collect();
+        let held = self.profiles.len();
         self.profiles.retain(|p, _| !theirs.contains(p));
+        let held = held - self.profiles.len();
         self.merged.retain(|m, _| !theirs.contains(m));
         self.index.retain(|_, p| !theirs.contains(p));
         self.index_changes.retain(|(_, p)| !theirs.contains(p));
         self.dirty.retain(|p| !theirs.contains(p));
         self.deleted.retain(|p| !theirs.contains(p));
         self.deleted.extend(ids);
+        held
     }
 
     /// Takes what changed since the last call, for a checkpoint.

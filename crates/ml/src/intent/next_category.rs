@@ -219,14 +219,17 @@ pub fn blend_rank(
     blend: f64,
     engagement: &[f64],
 ) -> Vec<CategoryId> {
+    rank_unengaged(&blended(transitions, neighbours, blend), engagement)
+}
+
+fn blended(transitions: &[f64], neighbours: &[f64], blend: f64) -> Vec<f64> {
     let transitions = normalized(transitions.to_vec());
     let neighbours = normalized(neighbours.to_vec());
-    let scores: Vec<f64> = transitions
+    transitions
         .iter()
         .zip(&neighbours)
         .map(|(t, n)| (1.0 - blend) * t + blend * n)
-        .collect();
-    rank_unengaged(&scores, engagement)
+        .collect()
 }
 
 /// Examples of one window: per customer, (engagement per category at a snapshot, the
@@ -278,6 +281,16 @@ impl ServedModel {
     /// Categories the customer has not engaged with, best first.
     pub fn rank(&self, engagement: &[f64]) -> Vec<CategoryId> {
         self.rank_with_blend(engagement, self.blend)
+    }
+
+    /// The first `k` of [`ServedModel::rank`], ranked without sorting the rest.
+    pub fn rank_top(&self, engagement: &[f64], k: usize) -> Vec<CategoryId> {
+        let scores = blended(
+            &self.transitions.scores(engagement),
+            &self.popularity,
+            self.blend,
+        );
+        rank_unengaged_top(&scores, engagement, k)
     }
 
     /// [`ServedModel::rank`] with another blend (1: popularity alone, the baseline).
@@ -400,20 +413,47 @@ fn normalized(mut scores: Vec<f64>) -> Vec<f64> {
 
 /// Unengaged categories by descending score (ties: lower id first).
 pub fn rank_unengaged(scores: &[f64], engagement: &[f64]) -> Vec<CategoryId> {
+    rank_unengaged_top(scores, engagement, usize::MAX)
+}
+
+/// The first `k` of [`rank_unengaged`], without sorting the rest: serving shows three of
+/// what may be a thousand categories.
+pub fn rank_unengaged_top(scores: &[f64], engagement: &[f64], k: usize) -> Vec<CategoryId> {
     let mut candidates: Vec<CategoryId> = (0..scores.len() as CategoryId)
         .filter(|&b| engagement.get(b as usize).copied().unwrap_or(0.0) <= 0.0)
         .collect();
-    candidates.sort_by(|&a, &b| {
-        scores[b as usize]
-            .total_cmp(&scores[a as usize])
-            .then(a.cmp(&b))
-    });
+    // A total order (score, then id), so the top k are the same as a full sort's.
+    let order = |a: &CategoryId, b: &CategoryId| {
+        scores[*b as usize]
+            .total_cmp(&scores[*a as usize])
+            .then(a.cmp(b))
+    };
+    if k < candidates.len() {
+        if k == 0 {
+            return Vec::new();
+        }
+        candidates.select_nth_unstable_by(k - 1, order);
+        candidates.truncate(k);
+    }
+    candidates.sort_by(order);
     candidates
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_top_k_are_the_full_rankings_first_k() {
+        // Ties (equal scores) and engaged categories included.
+        let scores: Vec<f64> = (0..200).map(|i| f64::from((i * 37) % 11)).collect();
+        let engagement: Vec<f64> = (0..200).map(|i| f64::from(u8::from(i % 7 == 0))).collect();
+        let full = rank_unengaged(&scores, &engagement);
+        for k in [0, 1, 3, 10, 171, 172, 500] {
+            let top = rank_unengaged_top(&scores, &engagement, k);
+            assert_eq!(top, full[..k.min(full.len())], "k = {k}");
+        }
+    }
 
     #[test]
     fn transitions_learn_which_category_follows_which() {

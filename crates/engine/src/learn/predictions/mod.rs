@@ -135,6 +135,24 @@ impl Models {
     /// Predictions for `p` at `now`; `opens` are the times of their email opens when the
     /// caller has read them (the send hour needs them; `decide` does not ask).
     pub fn predict(&self, p: &Profile, now: Millis, opens: Option<&[Millis]>) -> Predictions {
+        self.predict_scoped(p, now, opens, Scope::All)
+    }
+
+    /// [`Models::predict`], limited to what `scope` needs.
+    pub fn predict_scoped(
+        &self,
+        p: &Profile,
+        now: Millis,
+        opens: Option<&[Millis]>,
+        scope: Scope,
+    ) -> Predictions {
+        if scope == Scope::NextCategories {
+            return Predictions {
+                model_version: self.version,
+                next_categories: self.next_categories(p, now),
+                ..Default::default()
+            };
+        }
         let features = features::intent_features(p, now);
         let mut out = Predictions {
             model_version: self.version,
@@ -181,23 +199,7 @@ impl Models {
             out.purchase_intent_7d
                 .map(|p| (p * self.mean_order_value * 100.0).round() / 100.0)
         };
-        if let Some(fit) = &self.next_category {
-            let mut engagement = vec![0.0; self.categories.len()];
-            for (name, value) in p.categories.ranked(now) {
-                if let Some(&i) = self.category_index.get(name) {
-                    engagement[i] = value;
-                }
-            }
-            if engagement.iter().any(|&x| x > 0.0) {
-                out.next_categories = fit
-                    .model
-                    .rank(&engagement)
-                    .into_iter()
-                    .take(3)
-                    .map(|c| self.categories[c as usize].clone())
-                    .collect();
-            }
-        }
+        out.next_categories = self.next_categories(p, now);
         if let (Some(model), Some(opens)) = (&self.send_time, opens) {
             let customer = CustomerOpens {
                 segment: segment_of(p, now),
@@ -212,6 +214,37 @@ impl Models {
         }
         out
     }
+
+    /// The categories `p` is likely to take up next, strongest first (at most three; empty
+    /// without the model or any engagement).
+    fn next_categories(&self, p: &Profile, now: Millis) -> Vec<String> {
+        let Some(fit) = &self.next_category else {
+            return Vec::new();
+        };
+        let mut engagement = vec![0.0; self.categories.len()];
+        for (name, value) in p.categories.ranked(now) {
+            if let Some(&i) = self.category_index.get(name) {
+                engagement[i] = value;
+            }
+        }
+        if !engagement.iter().any(|&x| x > 0.0) {
+            return Vec::new();
+        }
+        fit.model
+            .rank_top(&engagement, 3)
+            .into_iter()
+            .map(|c| self.categories[c as usize].clone())
+            .collect()
+    }
+}
+
+/// Which predictions a caller needs. Navigation and ranking read only the next categories;
+/// the lifetime fields cost the most (a heavy buyer's CLV and next-order date evaluate
+/// ₂F₁ series dozens of times: hundreds of µs a decision on `tailor bench --shape skewed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    NextCategories,
 }
 
 /// One training run as recorded.
