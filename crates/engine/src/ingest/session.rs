@@ -115,3 +115,46 @@ impl SessionTrainer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A window too large to train on the writer: new views wait for the period, an
+    /// erasure that took views out does not.
+    #[test]
+    fn an_erasure_retrains_a_large_window_without_waiting_for_the_period() {
+        let live = Arc::new(Live::new(
+            Default::default(),
+            Default::default(),
+            Recs::default(),
+        ));
+        let trainer = SessionTrainer::new(live);
+        let mut recs = Recs::default();
+        let views = session_model::RETRAIN_INLINE_UP_TO as u64 + 100;
+        for i in 0..views {
+            recs.clicks
+                .push(i % 500, &format!("p{}", i % 97), i as i64 * 1_000);
+        }
+        let _ = recs.clicks.take_training_copy();
+        let mut last = Instant::now();
+        recs.clicks.push(1, "p1", views as i64 * 1_000);
+        assert!(
+            trainer.views_due(&mut last, &mut recs, true).is_none(),
+            "new views wait for the period"
+        );
+        assert!(
+            !recs.clicks.forget(&[100_000]),
+            "nobody's views: nothing to forget"
+        );
+        assert!(trainer.views_due(&mut last, &mut recs, true).is_none());
+        assert!(recs.clicks.forget(&[7]));
+        match trainer.views_due(&mut last, &mut recs, true) {
+            Some(Retrain::Background(views)) => {
+                assert!(views.iter().all(|c| c.person != 7), "trained without them")
+            }
+            _ => panic!("an erasure retrains in the background at once"),
+        }
+        assert!(!recs.clicks.forgotten(), "the copy taken is without them");
+    }
+}
