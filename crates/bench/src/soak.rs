@@ -143,6 +143,10 @@ struct RouteSample {
 struct Sample {
     secs: f64,
     rss: u64,
+    /// Bytes the program holds (`tailor_core::heap`), when the counting allocator is in.
+    heap: Option<u64>,
+    /// Bytes SQLite holds (its page caches and statements; the C allocator's).
+    sqlite: u64,
     files: BTreeMap<String, u64>,
     routes: BTreeMap<&'static str, RouteSample>,
     events_accepted: u64,
@@ -624,6 +628,8 @@ fn take_sample(
     Sample {
         secs: started.elapsed().as_secs_f64(),
         rss: rss_bytes().unwrap_or(0),
+        heap: tailor_core::heap::live_bytes(),
+        sqlite: tailor_store::sqlite_memory_used(),
         files: sizes(data),
         routes,
         events_accepted: stats.events_accepted.load(Ordering::Relaxed),
@@ -642,9 +648,11 @@ fn progress_line(s: &Sample) -> String {
     let p99 = |r: &str| s.routes.get(r).map_or(0.0, |x| x.p99_ms);
     let errors: u64 = s.routes.values().map(|r| r.server_errors + r.failed).sum();
     format!(
-        "soak {:>5.1} min: RSS {} MB, p99 batch {:.1} ms, decide {:.1} ms; databases {} MB, WALs {} MB; {} events kept; 5xx/failed {errors}; load {:.1}",
+        "soak {:>5.1} min: RSS {} MB (heap {}, SQLite {} MB), p99 batch {:.1} ms, decide {:.1} ms; databases {} MB, WALs {} MB; {} events kept; 5xx/failed {errors}; load {:.1}",
         s.secs / 60.0,
         mb(s.rss),
+        s.heap.map_or("–".to_string(), |h| format!("{} MB", mb(h))),
+        mb(s.sqlite),
         p99("batch"),
         p99("decide"),
         mb(s.databases()),
@@ -694,6 +702,23 @@ fn judge(samples: &[Sample], first_failures: &[String]) -> Verdict {
         mb(last.rss),
         mb(rss_limit)
     ));
+    if let (Some(h0), Some(hw), Some(hl)) = (first.heap, warm.heap, last.heap) {
+        let most = samples[(samples.len() / 5)..]
+            .iter()
+            .filter_map(|s| s.heap)
+            .max()
+            .unwrap_or(0);
+        notes.push(format!(
+            "live heap (what the program holds; the rest of the RSS is SQLite's, the allocators', stacks and code): {} MB at the start, {} MB after warm-up, {} MB at most after it, {} MB at the end; SQLite {} MB, {} MB, {} MB at the end",
+            mb(h0),
+            mb(hw),
+            mb(most),
+            mb(hl),
+            mb(first.sqlite),
+            mb(warm.sqlite),
+            mb(last.sqlite)
+        ));
+    }
     if rss_after_warm > rss_limit {
         failures.push(format!(
             "memory grew after warm-up: {} MB > {} MB",
@@ -761,15 +786,17 @@ fn summary(samples: &[Sample], verdict: &Verdict) -> String {
 fn write_outputs(out: &Path, samples: &[Sample]) -> Result<(), Error> {
     // samples.csv: one row per sample and route.
     let mut csv = String::from(
-        "minute,rss_mb,databases_mb,wals_mb,decisions_db_mb,events_kept,events_accepted,decisions,webhooks,load,route,requests,p99_ms,4xx,5xx,failed\n",
+        "minute,rss_mb,heap_mb,sqlite_mb,databases_mb,wals_mb,decisions_db_mb,events_kept,events_accepted,decisions,webhooks,load,route,requests,p99_ms,4xx,5xx,failed\n",
     );
     for s in samples {
         for (route, r) in &s.routes {
             let _ = writeln!(
                 csv,
-                "{:.2},{},{},{},{},{},{},{},{},{:.2},{route},{},{:.3},{},{},{}",
+                "{:.2},{},{},{},{},{},{},{},{},{},{},{:.2},{route},{},{:.3},{},{},{}",
                 s.secs / 60.0,
                 mb(s.rss),
+                s.heap.map_or(String::new(), |h| mb(h).to_string()),
+                mb(s.sqlite),
                 mb(s.databases()),
                 mb(s.wals()),
                 mb(s.files.get("decisions.db").copied().unwrap_or(0)),
@@ -790,13 +817,31 @@ fn write_outputs(out: &Path, samples: &[Sample]) -> Result<(), Error> {
     std::fs::write(out.join("table.md"), table(samples))?;
 
     let minute = |s: &Sample| s.secs / 60.0;
-    let rss = vec![(
+    let mut rss = vec![(
         "resident set".to_string(),
         samples.iter().map(|s| (minute(s), mb(s.rss))).collect(),
     )];
+    if samples.iter().any(|s| s.heap.is_some()) {
+        rss.push((
+            "live heap".to_string(),
+            samples
+                .iter()
+                .filter_map(|s| Some((minute(s), mb(s.heap?))))
+                .collect(),
+        ));
+    }
+    rss.push((
+        "SQLite".to_string(),
+        samples.iter().map(|s| (minute(s), mb(s.sqlite))).collect(),
+    ));
     std::fs::write(
         out.join("soak-rss.svg"),
-        svg::line_chart("Resident set (MB)", "minutes", &rss, false),
+        svg::line_chart(
+            "Resident set, live heap and SQLite (MB)",
+            "minutes",
+            &rss,
+            false,
+        ),
     )?;
     let latency: Vec<(String, Vec<(f64, f64)>)> = ROUTES
         .iter()
@@ -845,7 +890,7 @@ fn write_outputs(out: &Path, samples: &[Sample]) -> Result<(), Error> {
 
 fn table(samples: &[Sample]) -> String {
     let mut t = String::from(
-        "| min | RSS MB | p99 batch ms | p99 decide ms | p99 catalog ms | p99 results ms | p99 erase ms | databases MB | WALs MB | decisions.db MB | events kept | requests | 4xx | 5xx | load |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| min | RSS MB | heap MB | SQLite MB | p99 batch ms | p99 decide ms | p99 catalog ms | p99 results ms | p99 erase ms | databases MB | WALs MB | decisions.db MB | events kept | requests | 4xx | 5xx | load |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for s in samples {
         let p99 = |r: &str| {
@@ -858,9 +903,11 @@ fn table(samples: &[Sample]) -> String {
         let c5: u64 = s.routes.values().map(|r| r.server_errors + r.failed).sum();
         let _ = writeln!(
             t,
-            "| {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {requests} | {c4} | {c5} | {:.1} |",
+            "| {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {requests} | {c4} | {c5} | {:.1} |",
             s.secs / 60.0,
             mb(s.rss),
+            s.heap.map_or("–".to_string(), |h| mb(h).to_string()),
+            mb(s.sqlite),
             p99("batch"),
             p99("decide"),
             p99("catalog put"),
@@ -891,6 +938,8 @@ mod tests {
         Sample {
             secs: (minute * 60) as f64,
             rss: rss_mb << 20,
+            heap: None,
+            sqlite: 0,
             files: BTreeMap::from([
                 ("tailor.db".to_string(), db_mb << 20),
                 ("tailor.db-wal".to_string(), 8 << 20),

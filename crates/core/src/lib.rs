@@ -2,12 +2,13 @@
 //! targeting conditions and experiment assignment.
 //!
 //! Everything here is plain data plus validation. No I/O, no async, no clock reads
-//! (time arrives through [`time::Clock`]).
+//! (time arrives through [`time::Clock`]); `heap` counts the allocator's live bytes.
 
 pub mod catalog;
 pub mod condition;
 pub mod consent;
 pub mod experiment;
+pub mod heap;
 pub mod message;
 pub mod preferences;
 pub mod time;

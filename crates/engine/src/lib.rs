@@ -63,6 +63,8 @@ pub struct Stats {
     pub profiles: usize,
     pub products: usize,
     pub queued_jobs: usize,
+    /// Bytes SQLite holds in this process (page caches, statements), outside Rust's heap.
+    pub sqlite_memory: u64,
 }
 
 #[derive(Clone)]
@@ -134,6 +136,7 @@ impl Engine {
             profiles,
             products,
             queued_jobs: self.parts.ingest.queued(),
+            sqlite_memory: tailor_store::sqlite_memory_used(),
         }
     }
 

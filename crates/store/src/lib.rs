@@ -51,7 +51,10 @@ pub use memory::MemoryStore;
 pub use metadata::{DiskUsage, Metadata};
 pub use postgres::{PERSONAL_TABLES, PgStore};
 pub use privacy::{AuditEntry, Erased, PersonKeys, PrivacyStore};
-pub use sqlite::{DEFAULT_MIN_FREE_DISK, SqliteStore, WAL_BOUND, backup, secure_directory};
+pub use sqlite::{
+    DEFAULT_MIN_FREE_DISK, SqliteStore, WAL_BOUND, backup, memory_used as sqlite_memory_used,
+    secure_directory,
+};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -20,8 +20,10 @@ use clap::{Parser, Subcommand};
 
 // Decisions and ingest allocate many small short-lived objects on several threads at
 // once; mimalloc measured about 1.5× the decide throughput of glibc's allocator (BENCHMARKS.md).
+// Counted, so `/metrics` and the soak tell the live heap from the resident set.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tailor_core::heap::Counting<mimalloc::MiMalloc> =
+    tailor_core::heap::Counting(mimalloc::MiMalloc);
 
 #[derive(Parser)]
 #[command(

@@ -88,6 +88,10 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("tailor_profiles").set(stats.profiles as f64);
     metrics::gauge!("tailor_products").set(stats.products as f64);
     metrics::gauge!("tailor_ingest_queue_depth").set(stats.queued_jobs as f64);
+    if let Some(bytes) = tailor_core::heap::live_bytes() {
+        metrics::gauge!("tailor_heap_live_bytes").set(bytes as f64);
+    }
+    metrics::gauge!("tailor_sqlite_memory_bytes").set(stats.sqlite_memory as f64);
     // Disk use per file: stat calls, cheap enough for a scrape.
     if let Ok(disk) = state.engine.disk_usage() {
         for (file, bytes) in disk.files {

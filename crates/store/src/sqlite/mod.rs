@@ -303,6 +303,13 @@ impl SqliteStore {
     }
 }
 
+/// Bytes SQLite holds in this process (page caches, statements, every connection): its
+/// own allocations, which go to the C allocator and so are not in `tailor_core::heap`.
+pub fn memory_used() -> u64 {
+    // SAFETY: a read of SQLite's global memory statistic; no arguments, no state.
+    u64::try_from(unsafe { rusqlite::ffi::sqlite3_memory_used() }).unwrap_or(0)
+}
+
 /// Moves committed WAL frames into the database file on its own thread and connection,
 /// so the writer's commits never pay for it (SQLite's auto-checkpoint would run inside
 /// the committing transaction). The same thread extends the person → events index.
