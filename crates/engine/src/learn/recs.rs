@@ -339,6 +339,15 @@ fn product_id(props: &serde_json::Map<String, serde_json::Value>) -> Option<Stri
         })
 }
 
+/// Whether `m` is an event the store-wide rankings learn from (`Recs::learn`).
+fn teaches(m: &Message) -> bool {
+    m.kind == MessageType::Track
+        && matches!(
+            m.event.as_deref(),
+            Some("Product Viewed" | "Product Clicked" | "Product Added" | "Order Completed")
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -382,13 +391,4 @@ mod tests {
         };
         assert!(popular("a") > popular("c"));
     }
-}
-
-/// Whether `m` is an event the store-wide rankings learn from (`Recs::learn`).
-fn teaches(m: &Message) -> bool {
-    m.kind == MessageType::Track
-        && matches!(
-            m.event.as_deref(),
-            Some("Product Viewed" | "Product Clicked" | "Product Added" | "Order Completed")
-        )
 }
