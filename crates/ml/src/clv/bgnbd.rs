@@ -3,10 +3,10 @@
 //! out with probability p ~ Beta(a, b). Likelihood, P(alive) and conditional expectations as
 //! in the paper's appendix and `lifetimes.BetaGeoFitter`.
 
-use super::likelihood_rows::{self, Distinct, WeightedRow};
-use super::optimize::fit_positive_parameters;
+use super::beta_geometric;
+use super::likelihood_rows::{Distinct, WeightedRow};
 use super::{ClvError, CustomerSummary, PurchaseModel};
-use crate::special::{digamma_steps, hyp2f1, ln_gamma, ln_gamma_steps, log_add_exp_with_share};
+use crate::special::{digamma_steps, ln_gamma, ln_gamma_steps, log_add_exp_with_share};
 
 /// Fitted BG/NBD parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -22,28 +22,14 @@ pub struct BgNbd {
 impl BgNbd {
     /// Maximum-likelihood fit on the calibration summaries.
     pub fn fit(customers: &[CustomerSummary]) -> Result<Self, ClvError> {
-        let rows = likelihood_rows::group(customers)?;
-        let distinct = Distinct::of(&rows);
-        let customers = rows.iter().map(|row| row.weight).sum::<f64>();
-        let mean_age = rows.iter().map(|row| row.age * row.weight).sum::<f64>() / customers;
-        let starts = [
-            vec![1.0, mean_age, 1.0, 1.0],
-            vec![0.3, mean_age / 4.0, 0.5, 3.0],
-        ];
-        let parameters = fit_positive_parameters("BG/NBD", &starts, |p| {
-            let (value, gradient) = log_likelihood_and_gradient(p, &rows, &distinct);
-            (
-                value / customers,
-                gradient.iter().map(|g| g / customers).collect(),
-            )
-        })?;
-        let (r, alpha, a, b) = (parameters[0], parameters[1], parameters[2], parameters[3]);
+        let ([r, alpha, a, b], log_likelihood) =
+            beta_geometric::fit("BG/NBD", customers, log_likelihood_and_gradient)?;
         Ok(BgNbd {
             r,
             alpha,
             a,
             b,
-            log_likelihood: total_log_likelihood(&parameters, &rows, &distinct),
+            log_likelihood,
         })
     }
 
@@ -56,14 +42,16 @@ impl BgNbd {
         b: f64,
         customers: &[CustomerSummary],
     ) -> Result<Self, ClvError> {
-        let rows = likelihood_rows::group(customers)?;
-        let distinct = Distinct::of(&rows);
         Ok(BgNbd {
             r,
             alpha,
             a,
             b,
-            log_likelihood: total_log_likelihood(&[r, alpha, a, b], &rows, &distinct),
+            log_likelihood: beta_geometric::log_likelihood(
+                [r, alpha, a, b],
+                customers,
+                log_likelihood_and_gradient,
+            )?,
         })
     }
 }
@@ -87,21 +75,9 @@ impl BgNbd {
     /// The horizon-dependent factor of [`purchases_scale`](Self::purchases_scale)'s formula,
     /// which depends on the history only through x and T.
     fn not_dropped_part(&self, x: f64, age: f64, t: f64) -> f64 {
-        let (r, alpha, a, b) = (self.r, self.alpha, self.a, self.b);
-        let (hyp_a, hyp_b, hyp_c) = (r + x, b + x, a + b + x - 1.0);
-        let z = t / (alpha + age + t);
-        let mut ln_hyp = hyp2f1(hyp_a, hyp_b, hyp_c, z).ln();
-        if !ln_hyp.is_finite() {
-            // Euler's transformation, as lifetimes does when the direct series overflows.
-            ln_hyp = hyp2f1(hyp_c - hyp_a, hyp_c - hyp_b, hyp_c, z).ln()
-                + (hyp_c - hyp_a - hyp_b) * (1.0 - z).ln();
-        }
-        1.0 - (ln_hyp + (r + x) * ((alpha + age) / (alpha + t + age)).ln()).exp()
+        let (r, a, b) = (self.r, self.a, self.b);
+        beta_geometric::not_dropped(r + x, self.alpha, age, t, [r + x, b + x, a + b + x - 1.0])
     }
-}
-
-fn total_log_likelihood(parameters: &[f64], rows: &[WeightedRow], distinct: &Distinct) -> f64 {
-    log_likelihood_and_gradient(parameters, rows, distinct).0
 }
 
 /// The total log-likelihood and its gradient with respect to (r, α, a, b).
@@ -269,6 +245,7 @@ pub(super) fn grid_by_count_and_age(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clv::likelihood_rows;
 
     #[test]
     fn gradient_matches_differences() {
@@ -298,8 +275,8 @@ mod tests {
             let (mut up, mut down) = (parameters, parameters);
             up[i] += h;
             down[i] -= h;
-            let numerical = (total_log_likelihood(&up, &rows, &distinct)
-                - total_log_likelihood(&down, &rows, &distinct))
+            let numerical = (log_likelihood_and_gradient(&up, &rows, &distinct).0
+                - log_likelihood_and_gradient(&down, &rows, &distinct).0)
                 / (2.0 * h);
             assert!(
                 (analytic - numerical).abs() <= 1e-7 * numerical.abs().max(1.0),

@@ -5,10 +5,10 @@
 //! P(alive) falls with T, where BG/NBD's stays 1. Likelihood, P(alive) and conditional
 //! expectations as `lifetimes.ModifiedBetaGeoFitter` computes them.
 
-use super::likelihood_rows::{self, Distinct, WeightedRow};
-use super::optimize::fit_positive_parameters;
+use super::beta_geometric;
+use super::likelihood_rows::{Distinct, WeightedRow};
 use super::{ClvError, CustomerSummary, PurchaseModel};
-use crate::special::{digamma, hyp2f1, ln_gamma, log_add_exp_with_share};
+use crate::special::{digamma, ln_gamma, log_add_exp_with_share};
 
 /// Fitted MBG/NBD parameters (the same roles as BG/NBD's).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -24,22 +24,15 @@ pub struct ModifiedBgNbd {
 impl ModifiedBgNbd {
     /// Maximum-likelihood fit on the calibration summaries.
     pub fn fit(customers: &[CustomerSummary]) -> Result<Self, ClvError> {
-        let rows = likelihood_rows::group(customers)?;
-        let distinct = Distinct::of(&rows);
-        let customers = rows.iter().map(|row| row.weight).sum::<f64>();
-        let mean_age = rows.iter().map(|row| row.age * row.weight).sum::<f64>() / customers;
-        let starts = [
-            vec![1.0, mean_age, 1.0, 1.0],
-            vec![0.3, mean_age / 4.0, 0.5, 3.0],
-        ];
-        let parameters = fit_positive_parameters("MBG/NBD", &starts, |p| {
-            let (value, gradient) = log_likelihood_and_gradient(p, &rows, &distinct);
-            (
-                value / customers,
-                gradient.iter().map(|g| g / customers).collect(),
-            )
-        })?;
-        Self::from_fit(&parameters, &rows, &distinct)
+        let ([r, alpha, a, b], log_likelihood) =
+            beta_geometric::fit("MBG/NBD", customers, log_likelihood_and_gradient)?;
+        Ok(ModifiedBgNbd {
+            r,
+            alpha,
+            a,
+            b,
+            log_likelihood,
+        })
     }
 
     /// Builds a model from known parameters (e.g. another implementation's fit), with its
@@ -51,22 +44,16 @@ impl ModifiedBgNbd {
         b: f64,
         customers: &[CustomerSummary],
     ) -> Result<Self, ClvError> {
-        let rows = likelihood_rows::group(customers)?;
-        let distinct = Distinct::of(&rows);
-        Self::from_fit(&[r, alpha, a, b], &rows, &distinct)
-    }
-
-    fn from_fit(
-        parameters: &[f64],
-        rows: &[WeightedRow],
-        distinct: &Distinct,
-    ) -> Result<Self, ClvError> {
         Ok(ModifiedBgNbd {
-            r: parameters[0],
-            alpha: parameters[1],
-            a: parameters[2],
-            b: parameters[3],
-            log_likelihood: log_likelihood_and_gradient(parameters, rows, distinct).0,
+            r,
+            alpha,
+            a,
+            b,
+            log_likelihood: beta_geometric::log_likelihood(
+                [r, alpha, a, b],
+                customers,
+                log_likelihood_and_gradient,
+            )?,
         })
     }
 
@@ -80,16 +67,8 @@ impl ModifiedBgNbd {
     /// 1 − ((α+T)/(α+T+t))^(r+x) ₂F₁(r+x, b+x+1; a+b+x; t/(α+T+t)): depends on the history
     /// only through x and T.
     fn not_dropped_part(&self, x: f64, age: f64, t: f64) -> f64 {
-        let (r, alpha, a, b) = (self.r, self.alpha, self.a, self.b);
-        let (hyp_a, hyp_b, hyp_c) = (r + x, b + x + 1.0, a + b + x);
-        let z = t / (alpha + age + t);
-        let mut ln_hyp = hyp2f1(hyp_a, hyp_b, hyp_c, z).ln();
-        if !ln_hyp.is_finite() {
-            // Euler's transformation, for when the direct series overflows.
-            ln_hyp = hyp2f1(hyp_c - hyp_a, hyp_c - hyp_b, hyp_c, z).ln()
-                + (hyp_c - hyp_a - hyp_b) * (1.0 - z).ln();
-        }
-        1.0 - (ln_hyp + (r + x) * ((alpha + age) / (alpha + t + age)).ln()).exp()
+        let (r, a, b) = (self.r, self.a, self.b);
+        beta_geometric::not_dropped(r + x, self.alpha, age, t, [r + x, b + x + 1.0, a + b + x])
     }
 }
 
@@ -176,6 +155,7 @@ impl PurchaseModel for ModifiedBgNbd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clv::likelihood_rows;
 
     fn summaries(histories: &[(u32, f64, f64)]) -> Vec<CustomerSummary> {
         histories

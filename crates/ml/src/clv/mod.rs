@@ -17,6 +17,7 @@
 //! through [`PurchaseModel::expected_purchases_grid`], which shares the horizon-dependent work
 //! between histories with the same T (or x and T).
 
+mod beta_geometric;
 mod bgnbd;
 mod gamma_gamma;
 pub mod holdout;
