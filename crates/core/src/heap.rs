@@ -16,6 +16,13 @@ pub fn live_bytes() -> Option<u64> {
         .then(|| LIVE.load(Ordering::Relaxed) as u64)
 }
 
+/// A read, not a write, once set: the flag's cache line is not bounced between threads.
+fn mark_installed() {
+    if !INSTALLED.load(Ordering::Relaxed) {
+        INSTALLED.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Counts what `A` hands out: one relaxed atomic add per allocation and per free.
 pub struct Counting<A>(pub A);
 
@@ -24,7 +31,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
         let p = unsafe { self.0.alloc(layout) };
         if !p.is_null() {
             LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-            INSTALLED.store(true, Ordering::Relaxed);
+            mark_installed();
         }
         p
     }
@@ -33,7 +40,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
         let p = unsafe { self.0.alloc_zeroed(layout) };
         if !p.is_null() {
             LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-            INSTALLED.store(true, Ordering::Relaxed);
+            mark_installed();
         }
         p
     }
