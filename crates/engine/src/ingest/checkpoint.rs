@@ -41,11 +41,26 @@ pub(super) fn finish(live: &Live, running: Saving) -> Result<(), EngineError> {
     }
 }
 
+/// The product statistics and session views as a checkpoint writes them, serialized under
+/// the read lock: cloning them first copied the whole view window (up to a million views)
+/// on every checkpoint, for about the time the encoding takes.
+pub(super) struct SavedRecs {
+    json: Result<String, String>,
+    clicks: Result<Vec<u8>, String>,
+}
+
+fn saved_recs(live: &Live) -> SavedRecs {
+    live.with_recs(|recs: &Recs| SavedRecs {
+        json: serde_json::to_string(recs).map_err(|e| e.to_string()),
+        clicks: recs.clicks.encode().map_err(|e| e.to_string()),
+    })
+}
+
 /// What changed since the last checkpoint, with the product statistics to save beside it;
 /// `None` when no profile changed.
-pub(super) fn take_changes(live: &Live) -> Option<(Changes, Recs)> {
+pub(super) fn take_changes(live: &Live) -> Option<(Changes, SavedRecs)> {
     let changes = live.with_registry_mut(|r| r.has_changes().then(|| r.take_changes()))?;
-    Some((changes, live.with_recs(Recs::clone)))
+    Some((changes, saved_recs(live)))
 }
 
 /// Writes everything that changed now, on this thread; on failure the changes go back to
@@ -57,8 +72,8 @@ pub(crate) fn save_now(
     applied: Seq,
 ) -> Result<(), EngineError> {
     let changes = live.with_registry_mut(Registry::take_changes);
-    let recs = live.with_recs(Recs::clone);
-    save(&**store, policies, changes, &recs, applied).map_err(|(e, changes)| {
+    let recs = saved_recs(live);
+    save(&**store, policies, changes, recs, applied).map_err(|(e, changes)| {
         live.with_registry_mut(|r| r.requeue(changes));
         e
     })
@@ -116,7 +131,7 @@ pub(super) fn save(
     store: &dyn Store,
     policies: &Policies,
     changes: Changes,
-    recs: &Recs,
+    recs: SavedRecs,
     applied: Seq,
 ) -> Result<(), (EngineError, Changes)> {
     let learned = policies.take_snapshot();
@@ -141,7 +156,7 @@ pub(super) fn save(
             }
         }
     }
-    let recs_json = match serde_json::to_string(recs) {
+    let recs_json = match recs.json {
         Ok(json) => json,
         Err(e) => {
             return Err((
@@ -150,7 +165,7 @@ pub(super) fn save(
             ));
         }
     };
-    let clicks = match recs.clicks.encode() {
+    let clicks = match recs.clicks {
         Ok(bytes) => {
             use base64::Engine as _;
             base64::engine::general_purpose::STANDARD.encode(bytes)
