@@ -104,6 +104,14 @@ impl Message {
             .map(String::as_str)
     }
 
+    /// An order's stated value: its `revenue`, `total` or `value` property, the first that
+    /// is a number.
+    pub fn order_value(&self) -> Option<f64> {
+        ["revenue", "total", "value"]
+            .iter()
+            .find_map(|k| self.properties.get(*k).and_then(Value::as_f64))
+    }
+
     /// `properties` for track/page/screen, `traits` for identify/group.
     pub fn property(&self, key: &str) -> Option<&Value> {
         self.properties.get(key)

@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use serde_json::Value;
 use tailor_core::Millis;
 use tailor_core::time::format_timestamp;
 use tailor_ml::stats::{self, Statistic, TestConfig};
@@ -149,10 +148,7 @@ pub(super) fn report(parts: &JourneyParts, id: &str) -> Result<JourneyReport, En
             let name = e.message.event.as_deref();
             if name == Some("Order Completed") {
                 converted = true;
-                revenue += ["revenue", "total", "value"]
-                    .iter()
-                    .find_map(|k| e.message.properties.get(*k).and_then(Value::as_f64))
-                    .unwrap_or(0.0);
+                revenue += e.message.order_value().unwrap_or(0.0);
             }
             converted |= name.is_some() && name == goal;
             unsubscribed |= name == Some("Unsubscribed");

@@ -228,10 +228,7 @@ impl DecisionLog {
         let Some(event) = m.event.as_deref().filter(|e| REWARD_EVENTS.contains(e)) else {
             return Vec::new();
         };
-        let value = ["revenue", "total", "value"]
-            .iter()
-            .find_map(|k| m.properties.get(*k).and_then(Value::as_f64))
-            .unwrap_or(0.0);
+        let value = m.order_value().unwrap_or(0.0);
         let reward = |decision_id: String| Reward {
             decision_id,
             seq,

@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use serde_json::Value;
 use tailor_core::time::MINUTE;
 use tailor_core::{Message, Millis};
 use tailor_store::{Seq, Store};
@@ -64,7 +63,7 @@ impl Digest {
     fn see(&mut self, m: &Message, goals: &[String]) {
         let t = m.timestamp;
         let name = m.event.as_deref();
-        let order = (name == Some("Order Completed")).then(|| order_value(m));
+        let order = (name == Some("Order Completed")).then(|| m.order_value().unwrap_or(0.0));
         let goal = name
             .filter(|_| t >= self.at)
             .and_then(|n| goals.iter().position(|g| g == n))
@@ -81,14 +80,6 @@ impl Digest {
     fn oldest(&self) -> Option<Millis> {
         self.marks.iter().map(|m| m.t).min()
     }
-}
-
-/// An order's value: its `revenue`, `total` or `value`.
-pub(super) fn order_value(m: &Message) -> f64 {
-    ["revenue", "total", "value"]
-        .iter()
-        .find_map(|k| m.properties.get(*k).and_then(Value::as_f64))
-        .unwrap_or(0.0)
 }
 
 /// The newest timestamp before which retention has deleted events (shared with the
