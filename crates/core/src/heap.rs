@@ -4,10 +4,29 @@
 //! binary installs [`Counting`]; elsewhere (tests, libraries) [`live_bytes`] is `None`.
 
 use std::alloc::{GlobalAlloc, Layout};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static INSTALLED: AtomicBool = AtomicBool::new(false);
+static RELEASE: OnceLock<fn()> = OnceLock::new();
+
+/// The binary names how its allocators give freed memory back to the system ([`release`]).
+pub fn set_release(release: fn()) {
+    let _ = RELEASE.set(release);
+}
+
+/// Gives memory the program has freed back to the system, where the allocator would keep
+/// it for later. Called after the few jobs that allocate a lot at once and then sleep (a
+/// model training, a checkpoint, a retention run) and now and then by the background
+/// thread: an allocator returns a thread's freed pages only when that thread allocates
+/// again, so a finished job's peak would otherwise stay resident. Costs milliseconds; never
+/// called on a request's path. Does nothing unless the binary set it ([`set_release`]).
+pub fn release() {
+    if let Some(release) = RELEASE.get() {
+        release();
+    }
+}
 
 /// Bytes allocated and not yet freed, when the counting allocator is installed.
 pub fn live_bytes() -> Option<u64> {

@@ -164,7 +164,10 @@ pub(crate) fn start(retention: &Arc<Retention>) -> Result<Option<Thread>, Engine
                 {
                     continue;
                 }
-                match engine.run() {
+                let ran = engine.run();
+                // A run reads and deletes in batches, then this thread sleeps till the next.
+                tailor_core::heap::release();
+                match ran {
                     Ok(_) => next = engine.clock.now() + EVERY,
                     Err(EngineError::ShuttingDown) => break,
                     Err(e) => {

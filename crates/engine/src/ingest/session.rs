@@ -107,6 +107,9 @@ impl SessionTrainer {
                         None => break,
                     }
                 }
+                // Training's peak (its indexes over the whole window) is freed here and this
+                // thread ends: hand it back rather than leave it to the allocator.
+                tailor_core::heap::release();
                 worker.running.store(false, Ordering::Release);
             });
         if let Err(e) = spawned {

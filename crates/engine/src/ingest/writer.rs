@@ -347,7 +347,12 @@ impl Writer {
             (parts.store.clone(), parts.policies.clone(), self.applied);
         let spawned = std::thread::Builder::new()
             .name("tailor-checkpoint".into())
-            .spawn(move || checkpoint::save(&*store, &policies, changes, recs, applied));
+            .spawn(move || {
+                let saved = checkpoint::save(&*store, &policies, changes, recs, applied);
+                // The serialized profiles and rankings are freed as this thread ends.
+                tailor_core::heap::release();
+                saved
+            });
         match spawned {
             Ok(handle) => self.saving = Some(handle),
             Err(e) => tracing::error!(error = %e, "cannot start a checkpoint thread; will retry"),

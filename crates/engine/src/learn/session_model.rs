@@ -46,7 +46,7 @@ pub struct SessionClick {
 
 /// The recent product views the session model learns from, with product ids interned as dense
 /// [`ItemId`]s (stable for the life of the process and across restarts).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SessionClicks {
     products: Vec<String>,
     ids: HashMap<String, ItemId>,
@@ -58,7 +58,26 @@ pub struct SessionClicks {
     /// Views were forgotten (an erasure) since the model was last trained: it must retrain
     /// without them as soon as it can.
     forgotten: bool,
+    /// The newest view's time: views older than [`WINDOW`] before it are never trained on.
+    newest: Millis,
 }
+
+impl Default for SessionClicks {
+    fn default() -> Self {
+        Self {
+            products: Vec::new(),
+            ids: HashMap::new(),
+            clicks: Vec::new(),
+            recorded: 0,
+            trained_at_count: 0,
+            forgotten: false,
+            // Nothing seen yet: any time is inside the window (and `newest - WINDOW` cannot overflow).
+            newest: NOTHING_SEEN,
+        }
+    }
+}
+
+const NOTHING_SEEN: Millis = Millis::MIN / 2;
 
 /// What a checkpoint keeps of [`SessionClicks`].
 #[derive(Deserialize)]
@@ -78,6 +97,12 @@ struct PersistedRef<'a> {
 impl SessionClicks {
     /// Records a view of `product` by `person` at `at`.
     pub fn push(&mut self, person: ProfileId, product: &str, at: Millis) {
+        // A back-dated import's old views would never be trained on, only held (and, when
+        // their people are erased or expire, retrained without).
+        if at < self.newest - WINDOW {
+            return;
+        }
+        self.newest = self.newest.max(at);
         let item = match self.ids.get(product) {
             Some(&id) => id,
             None => {
@@ -93,10 +118,9 @@ impl SessionClicks {
         self.recorded += 1;
         // Trim in chunks so the cost is amortized.
         if self.clicks.len() >= MAX_CLICKS + MAX_CLICKS / 8 {
-            let newest = self.clicks.iter().map(|c| c.at).max().unwrap_or(at);
             let excess = self.clicks.len() - MAX_CLICKS;
             self.clicks.drain(..excess);
-            self.clicks.retain(|c| c.at >= newest - WINDOW);
+            self.drop_outside_window();
         }
     }
 
@@ -119,15 +143,19 @@ impl SessionClicks {
     }
 
     /// The views to train on now (within [`WINDOW`] of the newest), marking them as trained.
+    /// Views that fell out of the window are dropped here, not only copied past.
     pub fn take_training_copy(&mut self) -> Vec<SessionClick> {
         self.trained_at_count = self.recorded;
         self.forgotten = false;
-        let newest = self.clicks.iter().map(|c| c.at).max().unwrap_or(0);
-        self.clicks
-            .iter()
-            .filter(|c| c.at >= newest - WINDOW)
-            .copied()
-            .collect()
+        self.drop_outside_window();
+        self.clicks.clone()
+    }
+
+    fn drop_outside_window(&mut self) {
+        let oldest = self.newest - WINDOW;
+        if self.clicks.iter().any(|c| c.at < oldest) {
+            self.clicks.retain(|c| c.at >= oldest);
+        }
     }
 
     pub fn item(&self, product: &str) -> Option<ItemId> {
@@ -165,6 +193,7 @@ impl SessionClicks {
             .map(|(i, id)| (id.clone(), i as ItemId))
             .collect();
         let recorded = p.clicks.len() as u64;
+        let newest = p.clicks.iter().map(|c| c.at).max().unwrap_or(NOTHING_SEEN);
         Ok(Self {
             products: p.products,
             ids,
@@ -172,6 +201,7 @@ impl SessionClicks {
             recorded,
             trained_at_count: 0,
             forgotten: false,
+            newest,
         })
     }
 }
@@ -208,10 +238,14 @@ impl SessionModel {
                 time: c.at as f64 / 1000.0,
             });
         }
+        // Training's peak is the views, their sessions and the model's indexes at once:
+        // the views go before the indexes are built.
+        let views = clicks.len();
+        drop(clicks);
         Some(Self {
             model: Tailor::fit(&train),
             sessions: session as usize + 1,
-            clicks: clicks.len(),
+            clicks: views,
         })
     }
 
@@ -315,6 +349,29 @@ mod tests {
         back.forget(&[1]);
         assert_eq!(back.len(), 1);
         assert!(SessionClicks::decode(b"\xff\xff").is_err());
+    }
+
+    /// Views more than [`WINDOW`] older than the newest are never trained on: a back-dated
+    /// import's are not kept, older kept ones go at the next training, and forgetting a
+    /// person who only has such views does not ask for a retraining.
+    #[test]
+    fn views_outside_the_window_are_not_kept() {
+        let day = 24 * 60;
+        let mut c = clicks(&[(1, "a", 40 * day), (2, "b", 40 * day + 1)]);
+        c.push(3, "old", 9 * day * MINUTE);
+        assert_eq!(c.len(), 2, "a view 31 days before the newest is not kept");
+        assert!(!c.forget(&[3]));
+        assert!(!c.forgotten());
+        c.push(4, "recent", (40 * day - 2) * MINUTE);
+        assert_eq!(c.len(), 3, "a back-dated view inside the window is kept");
+        // Time moves on: the first views fall out of the window at the next training.
+        c.push(5, "later", (70 * day + 30) * MINUTE);
+        let copy = c.take_training_copy();
+        assert_eq!(copy.len(), 1);
+        assert_eq!(c.len(), 1);
+        let mut back = SessionClicks::decode(&c.encode().unwrap()).unwrap();
+        back.push(6, "old again", 20 * day * MINUTE);
+        assert_eq!(back.len(), 1, "the window survives a restart");
     }
 
     /// Checkpoints written before the borrowed encoding (owned vectors) read back, and the

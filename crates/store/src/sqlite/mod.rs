@@ -329,6 +329,8 @@ impl Drop for Checkpointer {
 
 /// How often the background checkpoint runs.
 const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+/// Every 10 s the checkpoint thread also hands freed memory back to the system.
+const RELEASE_EVERY_TICKS: u32 = 20;
 
 /// Free disk space, as the checkpoint thread last saw it, and the minimum to keep.
 struct DiskWatch {
@@ -403,6 +405,7 @@ fn start_checkpointer(dir: &Path, disk: Arc<DiskWatch>) -> Result<Checkpointer> 
     let thread = std::thread::Builder::new()
         .name("tailor-wal-checkpoint".into())
         .spawn(move || {
+            let mut ticks: u32 = 0;
             loop {
                 let stopping = !matches!(
                     stopped.recv_timeout(CHECKPOINT_INTERVAL),
@@ -419,6 +422,12 @@ fn start_checkpointer(dir: &Path, disk: Arc<DiskWatch>) -> Result<Checkpointer> 
                 checkpoint(&decisions, &dir, "main", "decisions.db-wal");
                 if let Some(free) = free_bytes(&dir) {
                     disk.free.store(free, Ordering::Relaxed);
+                }
+                ticks += 1;
+                if ticks.is_multiple_of(RELEASE_EVERY_TICKS) {
+                    // Memory other threads freed and their allocators still hold
+                    // (`tailor_core::heap::release`); this thread wakes anyway.
+                    tailor_core::heap::release();
                 }
                 if stopping {
                     break;
