@@ -124,6 +124,7 @@ async fn measure(
     workload: Workload,
 ) -> Result<Value, Error> {
     let rss_before = rss_bytes();
+    let heap_before = tailor_core::heap::live_bytes();
     let peaks = PeakSampler::start(data.to_path_buf(), Duration::from_millis(100));
     let engine = tokio::task::block_in_place(|| match &args.database_url {
         Some(url) => open_engine_postgres(url, Arc::new(SystemClock), ChannelConfig::default()),
@@ -199,6 +200,7 @@ async fn measure(
     let events_per_sec = events as f64 / ingest_secs;
     let profiles = engine.stats().profiles;
     let rss_after = rss_bytes();
+    let heap_after = tailor_core::heap::live_bytes();
 
     // Profile reads, in the engine and over HTTP.
     let mut engine_reads = Vec::with_capacity(ids.len());
@@ -303,6 +305,10 @@ async fn measure(
         (Some(a), Some(b)) if profiles > 0 => Some(b.saturating_sub(a) / profiles as u64),
         _ => None,
     };
+    let heap_per_profile = match (heap_before, heap_after) {
+        (Some(a), Some(b)) if profiles > 0 => Some(b.saturating_sub(a) / profiles as u64),
+        _ => None,
+    };
     let size_of = |name: &str| files.get(name).copied().unwrap_or(0);
     let wal_peak = peaks
         .iter()
@@ -323,6 +329,7 @@ async fn measure(
         "profile_read_engine_us": {"p50": us(percentile(&engine_reads, 0.5)), "p99": us(percentile(&engine_reads, 0.99))},
         "profile_read_http_us": {"p50": us(percentile(&http_reads, 0.5)), "p99": us(percentile(&http_reads, 0.99))},
         "rss_growth_per_profile_bytes": per_profile,
+        "heap_growth_per_profile_bytes": heap_per_profile,
         "rss_end_bytes": rss_end,
         "decide_engine_us": {"p50": us(percentile(&engine_decides, 0.5)), "p99": us(percentile(&engine_decides, 0.99)), "max": us(engine_decides.last().copied().unwrap_or_default())},
         "decide_engine_scored_max": scored_max,
@@ -499,6 +506,12 @@ fn shape_text(text: &mut String, r: &Value) {
             text,
             "resident memory growth: {b} bytes per profile ({} profiles; includes the store's caches and allocator slack)",
             n("/profiles")
+        );
+    }
+    if let Some(b) = r["heap_growth_per_profile_bytes"].as_u64() {
+        let _ = writeln!(
+            text,
+            "live heap growth: {b} bytes per profile (profiles, identity index, session views and product statistics; not SQLite)"
         );
     }
     let _ = writeln!(

@@ -218,7 +218,7 @@ pub fn identity_key(kind: IdKind, id: &str) -> String {
 
 pub(crate) fn push_unique(v: &mut Vec<String>, s: &str) {
     if !v.iter().any(|x| x == s) {
-        v.push(s.to_string());
+        aggregates::push_exact(v, s.to_string());
     }
 }
 
@@ -231,6 +231,7 @@ pub(crate) fn remember(list: &mut Vec<(String, Millis)>, id: &str, at: Millis, c
         list.remove(i);
     }
     let pos = list.partition_point(|(_, t)| *t <= at);
+    list.reserve_exact(1);
     list.insert(pos, (id.to_string(), at));
     if list.len() > cap {
         list.remove(0);

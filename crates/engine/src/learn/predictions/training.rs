@@ -840,7 +840,7 @@ fn fit_next_category(
                             p.categories
                                 .0
                                 .iter()
-                                .filter_map(|(n, _)| names.get(n.as_str()).copied())
+                                .filter_map(|(n, _)| names.get(&**n).copied())
                                 .collect()
                         }
                     };
