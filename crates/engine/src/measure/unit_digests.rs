@@ -22,8 +22,9 @@ use tailor_store::{Seq, Store};
 
 use crate::error::EngineError;
 
-/// Events read from the log per call to the store while catching up.
-const CHUNK: usize = 10_000;
+/// Events read from the log per call to the store while catching up (decoded messages take
+/// ~1.5 KB each on the heap).
+const CHUNK: usize = 2_000;
 /// A cache not read for this long is dropped (the experiment is no longer being watched).
 const IDLE: Duration = Duration::from_secs(15 * 60);
 

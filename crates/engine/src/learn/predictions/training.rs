@@ -40,8 +40,11 @@ use crate::profile::catalog::CatalogReader;
 use crate::profile::registry::Registry;
 use crate::profile::{LifecycleStage, Profile, ProfileId, SESSION_GAP};
 
-/// Events read per page of the log.
-const PAGE: usize = 20_000;
+/// Events read per page of the log. Decoded messages take ~1.5 KB each: 20,000 a page was
+/// ~40 MB on the heap for every training (`heaptrack` on the soak), 2,000 is ~4 MB.
+const PAGE: usize = 2_000;
+/// The end of training is the newest time among this many of the log's last messages.
+const END_SAMPLE: usize = 20_000;
 /// Examples are taken from this period before the end.
 const EXAMPLE_WINDOW: Millis = 120 * DAY;
 /// Weekly cutoffs for the 7-day model (the newest is the test week, the next the validation).
@@ -266,7 +269,7 @@ impl Collected {
 }
 
 /// The time of the newest message training reads: the latest timestamp among the log's last
-/// [`PAGE`] messages that training reads (`Message::for_training` leaves some out, such as
+/// [`END_SAMPLE`] messages that training reads (`Message::for_training` leaves some out, such as
 /// a demo's live phase at the end). Not the last message's own time: senders deliver batches
 /// concurrently, so the log's order is only roughly time order at its end, and the cutoffs
 /// would move with the order batches happened to arrive in.
@@ -277,13 +280,22 @@ fn end_of_training(
     let mut before = last_seq;
     let mut newest: Option<Millis> = None;
     let mut read = 0;
-    while before > 0 && read < PAGE {
-        let from = before.saturating_sub(PAGE as tailor_store::Seq).max(0);
-        let page = store.events_after(from, PAGE)?;
-        for e in page.iter().filter(|e| e.seq <= before) {
-            if e.message.for_training() {
-                read += 1;
-                newest = Some(newest.map_or(e.message.timestamp, |t| t.max(e.message.timestamp)));
+    while before > 0 && read < END_SAMPLE {
+        let from = before
+            .saturating_sub(END_SAMPLE as tailor_store::Seq)
+            .max(0);
+        // The positions (from, before], a page at a time.
+        let mut after = from;
+        while after < before {
+            let page = store.events_after(after, PAGE)?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for e in page.iter().filter(|e| e.seq <= before) {
+                if e.message.for_training() {
+                    read += 1;
+                    newest =
+                        Some(newest.map_or(e.message.timestamp, |t| t.max(e.message.timestamp)));
+                }
             }
         }
         before = from;
