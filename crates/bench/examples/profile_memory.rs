@@ -115,9 +115,8 @@ fn main() {
         (v.capacity() - v.len()) * std::mem::size_of::<T>()
     }
     println!(
-        "unused vector capacity per profile: sessions {} B (+ views {} B), categories {} B, brands {} B, price bands {} B, recent products {} B, purchased {} B",
+        "unused vector capacity per profile: sessions {} B, categories {} B, brands {} B, price bands {} B, recent products {} B, purchased {} B",
         slack(&|p| spare(&p.sessions.recent)),
-        slack(&|p| p.sessions.recent.iter().map(|s| spare(&s.views)).sum()),
         slack(&|p| spare(&p.categories.0)),
         slack(&|p| spare(&p.brands.0)),
         slack(&|p| spare(&p.price_bands.0)),

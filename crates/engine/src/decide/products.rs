@@ -31,7 +31,7 @@ pub(super) fn session_views<'a>(visitor: &'a Visitor<'a>) -> Vec<&'a str> {
             let views = current_session(&p.recent_products);
             views[views.len().saturating_sub(SESSION_PREFIX)..]
                 .iter()
-                .map(|(id, _)| id.as_str())
+                .map(|(id, _)| &**id)
                 .collect()
         })
         .unwrap_or_default()
@@ -390,7 +390,7 @@ pub fn recommend<'a>(
     exclude.extend(input.cart.iter().map(String::as_str));
     if let Some(p) = visitor.profile() {
         exclude.extend(p.cart.items().map(|l| l.product_id.as_str()));
-        exclude.extend(p.purchased.iter().map(|(id, _)| id.as_str()));
+        exclude.extend(p.purchased.iter().map(|(id, _)| &**id));
     }
     let mut ranked: Vec<(&tailor_core::Product, f64, Why<'_>, bool)> = c
         .scores

@@ -135,7 +135,7 @@ pub fn rank<'a>(
     // (not to what they just bought).
     let bought: Vec<&str> = visitor
         .profile()
-        .map(|p| p.purchased.iter().map(|(id, _)| id.as_str()).collect())
+        .map(|p| p.purchased.iter().map(|(id, _)| &**id).collect())
         .unwrap_or_default();
     for (rank, id) in session.iter().rev().enumerate() {
         if let Some(&i) = position.get(id) {

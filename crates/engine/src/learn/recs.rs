@@ -174,9 +174,9 @@ impl Recs {
                     .recent_products
                     .iter()
                     .rev()
-                    .filter(|(p, t)| *p != id && (at - *t).abs() <= CO_VIEW_WINDOW)
+                    .filter(|(p, t)| **p != *id && (at - *t).abs() <= CO_VIEW_WINDOW)
                     .take(PAIR_WITH)
-                    .map(|(p, _)| p.as_str())
+                    .map(|(p, _)| &**p)
                     .collect();
                 for other in earlier {
                     self.pair(&id, other, sign * W_VIEW);

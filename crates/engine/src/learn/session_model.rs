@@ -273,7 +273,7 @@ impl SessionModel {
 /// The current session of someone whose recently viewed products are `recent` (newest
 /// last): the views that follow each other with gaps under [`SESSION_GAP`], ending at the
 /// newest. The newest session stands for the visitor's current intent even if it is old.
-pub fn current_session(recent: &[(String, Millis)]) -> &[(String, Millis)] {
+pub fn current_session<T>(recent: &[(T, Millis)]) -> &[(T, Millis)] {
     let mut start = recent.len();
     while start > 0 {
         if start < recent.len() && recent[start].1 - recent[start - 1].1 > SESSION_GAP {
@@ -336,7 +336,7 @@ mod tests {
             .map(|(p, _)| p.as_str())
             .collect();
         assert_eq!(session, ["y", "z"]);
-        assert!(current_session(&[]).is_empty());
+        assert!(current_session::<String>(&[]).is_empty());
     }
 
     #[test]

@@ -489,7 +489,7 @@ mod tests {
         assert_eq!(p.orders.count, 1);
         assert_eq!(p.orders.revenue, 160.0);
         assert_eq!(p.cart.items().count(), 0);
-        assert_eq!(p.purchased[0].0, "a");
+        assert_eq!(&*p.purchased[0].0, "a");
     }
 
     #[test]

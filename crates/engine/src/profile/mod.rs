@@ -54,11 +54,11 @@ pub struct Profile {
     pub brands: Affinity,
     pub price_bands: Affinity,
     /// Recently viewed product ids with the time of the latest view, newest last.
-    pub recent_products: Vec<(String, Millis)>,
+    pub recent_products: Vec<(Box<str>, Millis)>,
     pub cart: Cart,
     pub orders: Orders,
     /// Recently bought product ids, newest last.
-    pub purchased: Vec<(String, Millis)>,
+    pub purchased: Vec<(Box<str>, Millis)>,
     pub email: EmailEngagement,
     /// Identity bookkeeping (checkpointed after the rest, see `codec`).
     #[serde(skip)]
@@ -223,8 +223,8 @@ pub(crate) fn push_unique(v: &mut Vec<String>, s: &str) {
 }
 
 /// Records `id` seen at `at` in a newest-last list capped at `cap`, one entry per id.
-pub(crate) fn remember(list: &mut Vec<(String, Millis)>, id: &str, at: Millis, cap: usize) {
-    if let Some(i) = list.iter().position(|(p, _)| p == id) {
+pub(crate) fn remember(list: &mut Vec<(Box<str>, Millis)>, id: &str, at: Millis, cap: usize) {
+    if let Some(i) = list.iter().position(|(p, _)| **p == *id) {
         if list[i].1 >= at {
             return;
         }
@@ -232,7 +232,7 @@ pub(crate) fn remember(list: &mut Vec<(String, Millis)>, id: &str, at: Millis, c
     }
     let pos = list.partition_point(|(_, t)| *t <= at);
     list.reserve_exact(1);
-    list.insert(pos, (id.to_string(), at));
+    list.insert(pos, (id.into(), at));
     if list.len() > cap {
         list.remove(0);
     }

@@ -141,7 +141,7 @@ impl Profile {
                 .recent_products
                 .iter()
                 .rev()
-                .map(|(p, _)| p.clone())
+                .map(|(p, _)| p.to_string())
                 .collect(),
             cart: CartView {
                 items: self
@@ -177,7 +177,7 @@ impl Profile {
                 .purchased
                 .iter()
                 .rev()
-                .map(|(p, _)| p.clone())
+                .map(|(p, _)| p.to_string())
                 .collect(),
             email: EmailView {
                 delivered: self.email.delivered,
