@@ -461,6 +461,22 @@ pub fn keep_latest<T>(slot: &mut Option<Stamped<T>>, incoming: Stamped<T>) {
 mod tests {
     use super::*;
 
+    /// A profile holds up to 72 affinity sums and 32 sessions: their sizes are the budget's
+    /// (2 KB per profile, `cargo run --release -p tailor-bench --example profile_memory`).
+    #[test]
+    fn the_per_profile_parts_stay_compact() {
+        assert_eq!(std::mem::size_of::<Decayed>(), 8);
+        assert_eq!(std::mem::size_of::<(Box<str>, Decayed)>(), 24);
+        assert!(std::mem::size_of::<Session>() <= 40);
+        let wire = serde_json::to_string(&Decayed::new(1.5, 3 * MINUTE)).unwrap();
+        assert_eq!(
+            wire, r#"{"v":1.5,"t":180000}"#,
+            "checkpoints keep the wide form"
+        );
+        let back: Decayed = serde_json::from_str(r#"{"v":2.25,"t":120000}"#).unwrap();
+        assert_eq!((back.value_at(0), back.at()), (2.25, 2 * MINUTE));
+    }
+
     #[test]
     fn decayed_sums_are_order_independent_and_halve_per_half_life() {
         let mut a = Decayed::default();
