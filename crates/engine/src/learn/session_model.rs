@@ -30,6 +30,8 @@ pub const SESSION_GAP: Millis = 30 * MINUTE;
 pub const WINDOW: Millis = 30 * DAY;
 /// At most this many views are kept (16 bytes each); the oldest go first.
 pub const MAX_CLICKS: usize = 1_000_000;
+/// The window is trimmed back to [`MAX_CLICKS`] when it reaches this many views.
+const TRIM_AT: usize = MAX_CLICKS + MAX_CLICKS / 8;
 /// Up to this many views, the model is retrained on the writer thread whenever new views
 /// arrived and the queue is idle (a few milliseconds), so small stores learn at once.
 pub const RETRAIN_INLINE_UP_TO: usize = 20_000;
@@ -114,10 +116,16 @@ impl SessionClicks {
                 id
             }
         };
+        if self.clicks.len() == self.clicks.capacity() {
+            // Doubling would end at 2^21 views (50 MB) for a window trimmed at 1.125M.
+            let grown = (self.clicks.capacity() * 2).clamp(1024, TRIM_AT);
+            self.clicks
+                .reserve_exact(grown.saturating_sub(self.clicks.len()).max(1));
+        }
         self.clicks.push(SessionClick { person, item, at });
         self.recorded += 1;
         // Trim in chunks so the cost is amortized.
-        if self.clicks.len() >= MAX_CLICKS + MAX_CLICKS / 8 {
+        if self.clicks.len() >= TRIM_AT {
             let excess = self.clicks.len() - MAX_CLICKS;
             self.clicks.drain(..excess);
             self.drop_outside_window();
@@ -372,6 +380,18 @@ mod tests {
         let mut back = SessionClicks::decode(&c.encode().unwrap()).unwrap();
         back.push(6, "old again", 20 * day * MINUTE);
         assert_eq!(back.len(), 1, "the window survives a restart");
+    }
+
+    /// The window's vector never holds room for more views than it keeps before trimming
+    /// (doubling took it to 2^21 views, 50 MB, in the soak's last minutes).
+    #[test]
+    fn the_window_never_reserves_past_its_trim_point() {
+        let mut c = SessionClicks::default();
+        for i in 0..TRIM_AT + 10 {
+            c.push((i % 5_000) as ProfileId, "p", i as Millis);
+            assert!(c.clicks.capacity() <= TRIM_AT);
+        }
+        assert!(c.len() <= MAX_CLICKS + 10);
     }
 
     /// Checkpoints written before the borrowed encoding (owned vectors) read back, and the
