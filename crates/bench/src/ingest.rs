@@ -123,6 +123,9 @@ async fn measure(
     data: &std::path::Path,
     workload: Workload,
 ) -> Result<Value, Error> {
+    // What preparing the workload freed goes back first, or the server's own background
+    // releases would return it during the run and the growth would read low.
+    tailor_core::heap::release();
     let rss_before = rss_bytes();
     let heap_before = tailor_core::heap::live_bytes();
     let peaks = PeakSampler::start(data.to_path_buf(), Duration::from_millis(100));
@@ -195,12 +198,14 @@ async fn measure(
         batch_latencies.extend(t.await??);
     }
     let ingest_secs = started.elapsed().as_secs_f64();
+    // Measured while the prepared bodies are still held, as they were for the "before":
+    // freeing them first made the growth read 0 once freed memory went back to the system.
+    let rss_after = rss_bytes();
+    let heap_after = tailor_core::heap::live_bytes();
     drop(bodies);
     batch_latencies.sort();
     let events_per_sec = events as f64 / ingest_secs;
     let profiles = engine.stats().profiles;
-    let rss_after = rss_bytes();
-    let heap_after = tailor_core::heap::live_bytes();
 
     // Profile reads, in the engine and over HTTP.
     let mut engine_reads = Vec::with_capacity(ids.len());
