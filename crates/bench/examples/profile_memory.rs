@@ -4,32 +4,17 @@
 //! counts what the allocator hands out: the registry as a whole per profile, then each part
 //! of an average profile (measured by cloning it, so a part's unused capacity is left out).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::alloc::System;
 
 use tailor_bench::workload::{Shape, Size, generate};
 use tailor_core::message::{Envelope, parse_message};
 use tailor_engine::{Catalog, Profile, Registry};
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: tailor_core::heap::Counting<System> = tailor_core::heap::Counting(System);
 
 fn live() -> usize {
-    LIVE.load(Ordering::Relaxed)
+    tailor_core::heap::live_bytes().unwrap_or(0) as usize
 }
 
 /// Heap bytes `f` allocates and keeps (what cloning a part costs).
