@@ -28,7 +28,7 @@ use crate::profile::ProfileId;
 pub const SESSION_GAP: Millis = 30 * MINUTE;
 /// How far back training looks: shopping interests drift, and the window bounds memory.
 pub const WINDOW: Millis = 30 * DAY;
-/// At most this many views are kept (16 bytes each); the oldest go first.
+/// At most this many views are kept (24 bytes each in memory); the oldest go first.
 pub const MAX_CLICKS: usize = 1_000_000;
 /// The window is trimmed back to [`MAX_CLICKS`] when it reaches this many views.
 const TRIM_AT: usize = MAX_CLICKS + MAX_CLICKS / 8;
@@ -391,6 +391,7 @@ mod tests {
             c.push((i % 5_000) as ProfileId, "p", i as Millis);
             assert!(c.clicks.capacity() <= TRIM_AT);
         }
+        assert_eq!(std::mem::size_of::<SessionClick>(), 24);
         assert!(c.len() <= MAX_CLICKS + 10);
     }
 
