@@ -68,7 +68,7 @@ fn main() {
     // Each part of the profiles, cloned: heap bytes per profile.
     let mut parts: Vec<(&str, usize)> = Vec::new();
     macro_rules! part {
-        ($name:literal, $field:ident) => {{
+        ($field:ident) => {{
             let (b, kept) = held(|| {
                 registry
                     .profiles()
@@ -76,22 +76,22 @@ fn main() {
                     .collect::<Vec<_>>()
             });
             let outer = kept.len() * std::mem::size_of_val(&kept[0]);
-            parts.push(($name, (b - outer) / profiles));
+            parts.push((stringify!($field), (b - outer) / profiles));
         }};
     }
-    part!("user_ids", user_ids);
-    part!("anonymous_ids", anonymous_ids);
-    part!("traits", traits);
-    part!("consent", consent);
-    part!("sessions", sessions);
-    part!("categories", categories);
-    part!("brands", brands);
-    part!("price_bands", price_bands);
-    part!("recent_products", recent_products);
-    part!("cart", cart);
-    part!("orders", orders);
-    part!("purchased", purchased);
-    part!("identity", identity);
+    part!(user_ids);
+    part!(anonymous_ids);
+    part!(traits);
+    part!(consent);
+    part!(sessions);
+    part!(categories);
+    part!(brands);
+    part!(price_bands);
+    part!(recent_products);
+    part!(cart);
+    part!(orders);
+    part!(purchased);
+    part!(identity);
     // Room vectors hold beyond their length (what cloning leaves out).
     let slack = |f: &dyn Fn(&Profile) -> usize| -> usize {
         registry.profiles().map(|p| f(p)).sum::<usize>() / profiles

@@ -235,7 +235,8 @@ async fn soak(options: SoakOptions, data: &Path) -> Result<Report, Error> {
     let base = server.base.clone();
     // Idle connections are dropped before the server's 30 s idle timeout closes them: a
     // request sent on a connection the server is closing at that moment fails in transport
-    // (HTTP/1.1's keep-alive race; the third hour-long run lost one decide of 358,327 to it).
+    // (HTTP/1.1's keep-alive race; the likely cause, not proven, of the one to two transport
+    // failures per hour the third and fourth hour-long runs saw).
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(32)
         .pool_idle_timeout(Duration::from_secs(20))

@@ -161,9 +161,7 @@ impl SessionClicks {
 
     fn drop_outside_window(&mut self) {
         let oldest = self.newest - WINDOW;
-        if self.clicks.iter().any(|c| c.at < oldest) {
-            self.clicks.retain(|c| c.at >= oldest);
-        }
+        self.clicks.retain(|c| c.at >= oldest);
     }
 
     pub fn item(&self, product: &str) -> Option<ItemId> {

@@ -54,7 +54,9 @@ fn decay(from: Millis, to: Millis) -> f64 {
 
 impl Decayed {
     pub fn new(value: f64, at: Millis) -> Self {
-        let minute = (at.div_euclid(MINUTE)).clamp(i64::from(i32::MIN), i64::from(i32::MAX));
+        let minute = at
+            .div_euclid(MINUTE)
+            .clamp(i64::from(i32::MIN), i64::from(i32::MAX));
         Decayed {
             value: value as f32,
             minute: minute as i32,

@@ -428,6 +428,9 @@ impl PredictionService {
             .unwrap_or(0)
             + 1;
         let result = training::train(self.store.as_ref(), self.catalog.as_ref(), version, service);
+        // Its registry of every person and its pages of the log are freed by now; the thread
+        // that trained may sleep for hours (the schedule's) before it allocates again.
+        tailor_core::heap::release();
         let mut state = service.state.lock();
         state.running = false;
         let trained = match result {
