@@ -203,6 +203,9 @@ async fn measure(
     let rss_after = rss_bytes();
     let heap_after = tailor_core::heap::live_bytes();
     drop(bodies);
+    // The ingest's changed profiles are saved now: the periodic checkpoint would otherwise
+    // write 100,000 of them during the timings below (it did, in the middle of wrk's run).
+    engine.checkpoint().await?;
     batch_latencies.sort();
     let events_per_sec = events as f64 / ingest_secs;
     let profiles = engine.stats().profiles;

@@ -158,6 +158,12 @@ impl Engine {
         self.parts.ingest.erase(id).await
     }
 
+    /// Writes every changed profile now instead of at the next periodic checkpoint (the bench
+    /// does, so a burst of ingest is not saved in the middle of what it times next).
+    pub async fn checkpoint(&self) -> Result<()> {
+        self.parts.ingest.checkpoint().await.map(|_| ())
+    }
+
     /// Whether the store answers now (readiness: PostgreSQL reachable).
     pub fn store_ready(&self) -> Result<()> {
         Ok(self.parts.store.ping()?)

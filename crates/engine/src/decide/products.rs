@@ -15,6 +15,9 @@ use crate::learn::recs::Recs;
 use crate::learn::session_model::current_session;
 use crate::profile::catalog::Catalog;
 
+/// The request path's hasher for maps keyed by catalog ids (seeded per process).
+type Fast = foldhash::fast::RandomState;
+
 /// At most this many products of one category in a row of recommendations.
 const PER_CATEGORY: usize = 2;
 /// Products asked of the session model.
@@ -142,7 +145,7 @@ impl Candidate<'_> {
 /// decision allocates no string per candidate.
 #[derive(Default)]
 struct Candidates<'a> {
-    scores: HashMap<&'a str, Candidate<'a>, foldhash::fast::RandomState>,
+    scores: HashMap<&'a str, Candidate<'a>, Fast>,
     /// Candidates scored so far: the session model's, then every product looked at.
     scored: usize,
 }
@@ -386,7 +389,8 @@ pub fn recommend<'a>(
     }
 
     // Filters: sellable, not what they are looking at, not already in the cart, not just bought.
-    let mut exclude: HashSet<&str> = input.product.into_iter().collect();
+    // foldhash: every candidate is looked up here (SipHash showed in the profile).
+    let mut exclude: HashSet<&str, Fast> = input.product.into_iter().collect();
     exclude.extend(input.cart.iter().map(String::as_str));
     if let Some(p) = visitor.profile() {
         exclude.extend(p.cart.items().map(|l| l.product_id.as_str()));
@@ -407,9 +411,16 @@ pub fn recommend<'a>(
             })
         })
         .collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.id.cmp(&b.0.id)));
-    // A declared price range outweighs the ranking: products outside it come last.
-    ranked.sort_by_key(|(p, _, _, _)| !visitor.price_fits(p.price));
+    // A declared price range outweighs the ranking: products outside it come last. Then the
+    // best score, then the id: ids are unique, so this is a total order and one unstable
+    // sort (no buffer, no second pass) gives the same row as two stable ones.
+    ranked.sort_unstable_by(|a, b| {
+        (visitor
+            .price_fits(b.0.price)
+            .cmp(&visitor.price_fits(a.0.price)))
+        .then_with(|| b.1.total_cmp(&a.1))
+        .then_with(|| a.0.id.cmp(&b.0.id))
+    });
 
     // The head: declared categories' products in the price range, best first, before the
     // diversity rule (which would otherwise let only PER_CATEGORY of a declared leaf in).
@@ -419,9 +430,9 @@ pub fn recommend<'a>(
         .take(DECLARED_HEAD.min(limit))
         .map(|&(p, score, why, _)| (p, score, why))
         .collect();
-    let in_head: HashSet<&str> = head.iter().map(|(p, _, _)| p.id.as_str()).collect();
+    let in_head: HashSet<&str, Fast> = head.iter().map(|(p, _, _)| p.id.as_str()).collect();
     // Diversity: no more than PER_CATEGORY per leaf category until the row would be short.
-    let mut per_category: HashMap<&[String], usize> = HashMap::new();
+    let mut per_category: HashMap<&[String], usize, Fast> = HashMap::default();
     for (p, _, _) in &head {
         *per_category.entry(p.category.as_slice()).or_default() += 1;
     }

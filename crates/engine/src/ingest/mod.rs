@@ -157,6 +157,12 @@ impl Ingest {
         self.call(|done| Job::Erase { id, done }).await
     }
 
+    /// Writes every changed profile now, after everything queued before; the log position
+    /// the checkpoint covers.
+    pub async fn checkpoint(&self) -> Result<Seq, EngineError> {
+        self.call(|done| Job::Checkpoint { done }).await
+    }
+
     /// Checkpoints, then stops the writer; `Ok` also when it has already stopped.
     pub async fn shutdown(&self) -> Result<(), EngineError> {
         match self.call(|done| Job::Shutdown { done }).await {
