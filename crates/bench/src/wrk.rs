@@ -96,13 +96,15 @@ fn micros(t: &str) -> Option<f64> {
     let split = t.find(|c: char| c.is_ascii_alphabetic())?;
     let (n, unit) = t.split_at(split);
     let n: f64 = n.parse().ok()?;
-    Some(match unit {
+    let us = match unit {
         "us" => n,
         "ms" => n * 1e3,
         "s" => n * 1e6,
         "m" => n * 60e6,
         _ => return None,
-    })
+    };
+    // wrk prints two decimals: 4.06ms is 4060 µs, not 4059.9999999999995.
+    Some((us * 100.0).round() / 100.0)
 }
 
 #[cfg(test)]
@@ -116,6 +118,7 @@ mod tests {
         assert_eq!(r.requests_per_sec, 20000.5);
         assert_eq!(r.p50_us, 750.0);
         assert_eq!(r.p99_us, 2500.0);
+        assert_eq!(micros("4.06ms"), Some(4060.0));
         assert_eq!(r.errors, 3);
         assert!(parse("nothing").is_none());
     }
