@@ -215,6 +215,35 @@ fn popular_in<'a>(recs: &'a Recs, path: &str) -> impl Iterator<Item = (&'a str, 
         .map(|(id, pull)| (id.as_str(), *pull))
 }
 
+/// A sequence materialized only as far as it is read: `get(i)` pulls from the source
+/// until it holds `i`.
+struct Lazy<T, I> {
+    seen: Vec<T>,
+    rest: I,
+}
+
+impl<T: Copy, I: Iterator<Item = T>> Lazy<T, I> {
+    fn new(rest: I) -> Self {
+        Lazy {
+            seen: Vec::new(),
+            rest,
+        }
+    }
+
+    fn get(&mut self, i: usize) -> Option<T> {
+        while self.seen.len() <= i {
+            let next = self.rest.next()?;
+            self.seen.push(next);
+        }
+        Some(self.seen[i])
+    }
+
+    /// From the start, every time.
+    fn iter(&mut self) -> impl Iterator<Item = T> + '_ {
+        (0..).map_while(move |i| self.get(i))
+    }
+}
+
 pub struct RecsInput<'a> {
     pub product: Option<&'a str>,
     pub cart: &'a [String],
@@ -396,40 +425,49 @@ pub fn recommend<'a>(
         exclude.extend(p.cart.items().map(|l| l.product_id.as_str()));
         exclude.extend(p.purchased.iter().map(|(id, _)| &**id));
     }
-    let mut ranked: Vec<(&tailor_core::Product, f64, Why<'_>, bool)> = c
+    // The pool in the row's order: a declared price range outweighs the ranking (products
+    // outside it come last), then the best score, then the id. Ids are unique, so this is a
+    // total order and one unstable sort gives it. Without a price range the order needs no
+    // product, and a candidate is looked up in the catalog (is it sellable?) only when the
+    // row reaches it: a row stops after a few dozen, a heavy shopper's pool holds hundreds.
+    let ranged = visitor.declared.price_range.is_some();
+    let fits = |id: &str| {
+        !ranged
+            || catalog
+                .product(id)
+                .is_none_or(|p| visitor.price_fits(p.price))
+    };
+    let mut pool: Vec<(bool, f64, &str, Candidate<'_>)> = c
         .scores
         .into_iter()
         .filter(|(id, _)| !exclude.contains(id))
-        .filter_map(|(id, candidate)| {
-            catalog.product(id).filter(|p| p.in_stock()).map(|p| {
-                (
-                    p,
-                    candidate.score(),
-                    candidate.why,
-                    candidate.declared > 0.0,
-                )
-            })
-        })
+        .map(|(id, candidate)| (fits(id), candidate.score(), id, candidate))
         .collect();
-    // A declared price range outweighs the ranking: products outside it come last. Then the
-    // best score, then the id: ids are unique, so this is a total order and one unstable
-    // sort (no buffer, no second pass) gives the same row as two stable ones.
-    ranked.sort_unstable_by(|a, b| {
-        (visitor
-            .price_fits(b.0.price)
-            .cmp(&visitor.price_fits(a.0.price)))
-        .then_with(|| b.1.total_cmp(&a.1))
-        .then_with(|| a.0.id.cmp(&b.0.id))
+    pool.sort_unstable_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| b.1.total_cmp(&a.1))
+            .then_with(|| a.2.cmp(b.2))
     });
+    let last_declared = pool.iter().rposition(|(_, _, _, c)| c.declared > 0.0);
+    let mut ranked = Lazy::new(pool.into_iter().enumerate().filter_map(
+        |(at, (_, score, id, candidate))| {
+            let p = catalog.product(id).filter(|p| p.in_stock())?;
+            Some((at, p, score, candidate.why, candidate.declared > 0.0))
+        },
+    ));
 
     // The head: declared categories' products in the price range, best first, before the
     // diversity rule (which would otherwise let only PER_CATEGORY of a declared leaf in).
-    let head: Vec<_> = ranked
-        .iter()
-        .filter(|(p, _, _, declared)| *declared && visitor.price_fits(p.price))
-        .take(DECLARED_HEAD.min(limit))
-        .map(|&(p, score, why, _)| (p, score, why))
-        .collect();
+    let head: Vec<_> = match last_declared {
+        Some(last) => ranked
+            .iter()
+            .take_while(|&(at, ..)| at <= last)
+            .filter(|&(_, p, _, _, declared)| declared && visitor.price_fits(p.price))
+            .take(DECLARED_HEAD.min(limit))
+            .map(|(_, p, score, why, _)| (p, score, why))
+            .collect(),
+        None => Vec::new(),
+    };
     let in_head: HashSet<&str, Fast> = head.iter().map(|(p, _, _)| p.id.as_str()).collect();
     // Diversity: no more than PER_CATEGORY per leaf category until the row would be short.
     let mut per_category: HashMap<&[String], usize, Fast> = HashMap::default();
@@ -439,7 +477,7 @@ pub fn recommend<'a>(
     let mut picked = head;
     let mut held_back = Vec::new();
     let mut fitting_done = false;
-    for &(p, score, why, _) in ranked.iter().filter(|r| !in_head.contains(r.0.id.as_str())) {
+    for (_, p, score, why, _) in ranked.iter().filter(|r| !in_head.contains(r.1.id.as_str())) {
         if picked.len() == limit {
             break;
         }
@@ -475,7 +513,7 @@ pub fn recommend<'a>(
     answer.candidates = ranked
         .iter()
         .take(20)
-        .map(|(p, _, _, _)| p.id.clone())
+        .map(|(_, p, ..)| p.id.clone())
         .collect();
     answer.explanation = explanation.unwrap_or_default();
     let items: Vec<RecItem> = picked
@@ -492,4 +530,23 @@ pub fn recommend<'a>(
     answer.shown = items.iter().map(|i| i.product.id.clone()).collect();
     answer.items = Some(items);
     answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lazy;
+
+    #[test]
+    fn a_lazy_row_pulls_only_what_is_read() {
+        let pulled = std::cell::Cell::new(0);
+        let mut row = Lazy::new((0..1_000).inspect(|_| pulled.set(pulled.get() + 1)));
+        assert_eq!(row.iter().take(3).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!(pulled.get(), 3);
+        // Read again from the start: the same items, nothing pulled twice.
+        assert_eq!(row.iter().take(5).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+        assert_eq!(pulled.get(), 5);
+        assert_eq!(row.get(999), Some(999));
+        assert_eq!(row.get(1_000), None);
+        assert_eq!(pulled.get(), 1_000);
+    }
 }
