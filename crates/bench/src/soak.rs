@@ -54,6 +54,9 @@ pub struct SoakOptions {
     pub out: PathBuf,
     /// Keep the data here (default: a temporary directory).
     pub data: Option<PathBuf>,
+    /// Erase people (each signed-up person once their webhook arrived, and a shopper every ten
+    /// seconds); off, to see what erasures cost the other routes.
+    pub erasures: bool,
 }
 
 /// Shoppers the ingest and decide traffic is spread over (bounded: memory must level off).
@@ -257,7 +260,11 @@ async fn soak(options: SoakOptions, data: &Path) -> Result<Report, Error> {
         tokio::spawn(decide(ctx.clone(), options.decides_per_sec)),
         tokio::spawn(catalog(ctx.clone())),
         tokio::spawn(experiment_reads(ctx.clone())),
-        tokio::spawn(signups_and_erasures(ctx.clone(), webhooks.clone())),
+        tokio::spawn(signups_and_erasures(
+            ctx.clone(),
+            webhooks.clone(),
+            options.erasures,
+        )),
         tokio::spawn(retention(ctx.clone(), options.every)),
     ];
 
@@ -541,8 +548,8 @@ async fn experiment_reads(ctx: Ctx) {
 
 /// A new person signs up every second (the journey sends them a webhook); every person
 /// whose webhook arrived is erased afterwards, and one shopper of the population every ten
-/// seconds (they come back as new visitors through ingest).
-async fn signups_and_erasures(ctx: Ctx, webhooks: Arc<AtomicU64>) {
+/// seconds (they come back as new visitors through ingest); without `erase`, sign-ups only.
+async fn signups_and_erasures(ctx: Ctx, webhooks: Arc<AtomicU64>, erase: bool) {
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut signed_up = 0u64;
@@ -558,6 +565,9 @@ async fn signups_and_erasures(ctx: Ctx, webhooks: Arc<AtomicU64>) {
                 {"type": "track", "userId": format!("j{signed_up}"), "event": "Soak Signup"}]}));
         if ctx.call("signup", req).await.is_some() {
             signed_up += 1;
+        }
+        if !erase {
+            continue;
         }
         // Erase those whose webhook has surely gone (deliveries lag by a few seconds).
         let delivered = webhooks.load(Ordering::Relaxed);

@@ -59,6 +59,9 @@ pub struct BenchArgs {
     /// With --soak: decisions per second.
     #[arg(long, default_value_t = 100)]
     soak_decides: u32,
+    /// With --soak: no erasures (to see what they cost the other routes).
+    #[arg(long)]
+    soak_no_erasures: bool,
     /// With --soak: where the samples (CSV), the table and the SVG plots go.
     #[arg(long, default_value = "soak")]
     soak_out: std::path::PathBuf,
@@ -89,6 +92,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             decides_per_sec: args.soak_decides,
             out: args.soak_out,
             data: args.data,
+            erasures: !args.soak_no_erasures,
         })?
     } else if args.journeys {
         tailor_bench::journeys::run(tailor_bench::journeys::JourneyOptions {
