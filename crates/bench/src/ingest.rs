@@ -261,7 +261,11 @@ async fn measure(
     let trained = tokio::task::block_in_place(|| engine.train_models());
     let train_secs = training.elapsed().as_secs_f64();
     let skipped: Vec<String> = match &trained {
-        Ok(v) => v.skipped.iter().map(|s| s.model.clone()).collect(),
+        Ok(v) => v
+            .skipped
+            .iter()
+            .map(|s| format!("{}: {}", s.model, s.reason))
+            .collect(),
         Err(e) => vec![format!("all: {e}")],
     };
     let (engine_decides, scored_max) = time_decides(&mut decisions)?;
